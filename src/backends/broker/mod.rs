@@ -1,0 +1,97 @@
+//! Broker: topics with partitions, offsets and consumer-group commits, so
+//! lag = end offset − committed offset exactly as on Kafka.
+
+pub mod embedded;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use async_trait::async_trait;
+use serde::Serialize;
+
+#[derive(Debug, Clone)]
+pub struct TopicSpec {
+    pub name: String,
+    pub partitions: u32,
+    pub retention_ms: i64,
+    /// cleanup.policy=compact (the seeds' DLQ keeps the latest failure per key).
+    pub compact: bool,
+}
+
+/// The three topics of the seeds with their configuration.
+pub fn seed_topics(enrich: &str, dlq: &str, completed: &str) -> Vec<TopicSpec> {
+    use crate::events::*;
+    vec![
+        TopicSpec {
+            name: enrich.into(),
+            partitions: ENRICH_PARTITIONS,
+            retention_ms: 604_800_000,
+            compact: false,
+        },
+        TopicSpec {
+            name: dlq.into(),
+            partitions: DLQ_PARTITIONS,
+            retention_ms: 2_592_000_000,
+            compact: true,
+        },
+        TopicSpec {
+            name: completed.into(),
+            partitions: COMPLETED_PARTITIONS,
+            retention_ms: 604_800_000,
+            compact: false,
+        },
+    ]
+}
+
+#[derive(Debug, Clone)]
+pub struct OutRecord {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub value: Vec<u8>,
+    pub timestamp_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PartitionLag {
+    pub partition: i32,
+    pub end: i64,
+    pub committed: i64,
+    pub lag: i64,
+}
+
+#[async_trait]
+pub trait Broker: Send + Sync {
+    /// Short name for the header ("embedded", "kafka").
+    fn kind(&self) -> &'static str;
+    /// Create missing topics; existing ones are left as they are.
+    async fn ensure_topics(&self, specs: &[TopicSpec]) -> Result<()>;
+    /// Append records, partitioned by key; durable when this returns.
+    async fn produce(&self, topic: &str, records: Vec<OutRecord>) -> Result<()>;
+    /// Join `group` on `topic`.
+    async fn consumer(&self, group: &str, topic: &str) -> Result<Box<dyn BrokerConsumer>>;
+    /// Per-partition end, committed and lag of `group` on `topic`.
+    async fn lag(&self, group: &str, topic: &str) -> Result<Vec<PartitionLag>>;
+    /// Read a partition from an offset without joining a group (DLQ browsing).
+    async fn read(&self, topic: &str, partition: i32, from: i64, max: usize) -> Result<Vec<Record>>;
+}
+
+#[async_trait]
+pub trait BrokerConsumer: Send + Sync {
+    /// Up to `max` records; waits at most `wait` when none are ready.
+    async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Record>>;
+    /// Commit, per partition, the next offset to read (Kafka's convention).
+    async fn commit(&self, offsets: &[(i32, i64)]) -> Result<()>;
+    /// Leave the group.
+    async fn close(&self) -> Result<()>;
+}
+
+pub fn total_lag(parts: &[PartitionLag]) -> i64 {
+    parts.iter().map(|p| p.lag).sum()
+}

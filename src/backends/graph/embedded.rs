@@ -1,0 +1,430 @@
+//! Embedded graph/document store on the data dir's SQLite file.
+
+use anyhow::Result;
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension, Row};
+
+use super::*;
+use crate::backends::sqlite::Db;
+
+pub struct EmbeddedGraph {
+    db: Db,
+}
+
+impl EmbeddedGraph {
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+}
+
+const DOC_COLUMNS: &str = "entity_id, project_name, source_path, document_type, language,
+    content_hash, enrichment_status, indexed_at, enriched_at, file_size_bytes, line_count,
+    last_modified, correlation_id, enrichment_content_hash, enrichment_json, failure_reason,
+    replay_count";
+
+fn doc_from_row(r: &Row) -> rusqlite::Result<DocumentRecord> {
+    let status: String = r.get(6)?;
+    let enrichment: Option<String> = r.get(14)?;
+    Ok(DocumentRecord {
+        entity_id: r.get(0)?,
+        project_name: r.get(1)?,
+        source_path: r.get(2)?,
+        document_type: r.get(3)?,
+        language: r.get(4)?,
+        content_hash: r.get(5)?,
+        enrichment_status: Status::parse(&status).unwrap_or(Status::Failed),
+        indexed_at: r.get(7)?,
+        enriched_at: r.get(8)?,
+        file_size_bytes: r.get::<_, i64>(9)? as u64,
+        line_count: r.get::<_, i64>(10)? as u64,
+        last_modified: r.get(11)?,
+        correlation_id: r.get(12)?,
+        enrichment_content_hash: r.get(13)?,
+        enrichment: enrichment.and_then(|j| serde_json::from_str(&j).ok()),
+        failure_reason: r.get(15)?,
+        replay_count: r.get(16)?,
+    })
+}
+
+fn current(tx: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<(String, Status, Option<String>)>> {
+    tx.prepare_cached(
+        "SELECT content_hash, enrichment_status, enrichment_content_hash FROM documents WHERE entity_id = ?1",
+    )?
+    .query_row([id], |r| {
+        let s: String = r.get(1)?;
+        Ok((r.get(0)?, Status::parse(&s).unwrap_or(Status::Failed), r.get(2)?))
+    })
+    .optional()
+}
+
+#[async_trait]
+impl GraphStore for EmbeddedGraph {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn index_documents(&self, docs: Vec<NewDocument>) -> Result<Vec<IndexOutcome>> {
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let mut out = Vec::with_capacity(docs.len());
+                for d in &docs {
+                    let existing = current(&tx, &d.entity_id)?;
+                    let outcome = match &existing {
+                        Some((hash, status, _)) if *hash == d.content_hash => {
+                            IndexOutcome::Unchanged(*status)
+                        }
+                        Some(_) => IndexOutcome::Changed,
+                        None => IndexOutcome::Created,
+                    };
+                    if let IndexOutcome::Unchanged(_) = outcome {
+                        out.push(outcome);
+                        continue;
+                    }
+                    if let Some(body) = &d.content {
+                        tx.prepare_cached("INSERT OR IGNORE INTO contents VALUES (?1, ?2)")?
+                            .execute(params![d.content_hash, body])?;
+                    }
+                    tx.prepare_cached(
+                        "INSERT INTO documents (entity_id, project_name, source_path, document_type,
+                            language, content_hash, enrichment_status, indexed_at, file_size_bytes,
+                            line_count, last_modified, correlation_id)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10, ?11)
+                         ON CONFLICT (entity_id) DO UPDATE SET
+                            project_name = excluded.project_name, source_path = excluded.source_path,
+                            document_type = excluded.document_type, language = excluded.language,
+                            content_hash = excluded.content_hash, enrichment_status = 'pending',
+                            indexed_at = excluded.indexed_at, file_size_bytes = excluded.file_size_bytes,
+                            line_count = excluded.line_count, last_modified = excluded.last_modified,
+                            correlation_id = excluded.correlation_id, failure_reason = NULL",
+                    )?
+                    .execute(params![
+                        d.entity_id,
+                        d.project_name,
+                        d.source_path,
+                        d.document_type.as_str(),
+                        d.language,
+                        d.content_hash,
+                        d.indexed_at,
+                        d.file_size_bytes as i64,
+                        d.line_count as i64,
+                        d.last_modified,
+                        d.correlation_id,
+                    ])?;
+                    out.push(outcome);
+                }
+                tx.commit()?;
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn get_document(&self, id: &str) -> Result<Option<DocumentRecord>> {
+        let id = id.to_string();
+        self.db
+            .run(move |conn| {
+                Ok(conn
+                    .prepare_cached(&format!("SELECT {DOC_COLUMNS} FROM documents WHERE entity_id = ?1"))?
+                    .query_row([id], doc_from_row)
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn content(&self, content_hash: &str) -> Result<Option<Vec<u8>>> {
+        let h = content_hash.to_string();
+        self.db
+            .run(move |conn| {
+                Ok(conn
+                    .prepare_cached("SELECT body FROM contents WHERE content_hash = ?1")?
+                    .query_row([h], |r| r.get(0))
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn mark_processing(&self, ids: Vec<String>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                {
+                    let mut st = tx.prepare_cached(
+                        "UPDATE documents SET enrichment_status = 'processing'
+                         WHERE entity_id = ?1 AND enrichment_status = 'pending'",
+                    )?;
+                    for id in &ids {
+                        st.execute([id])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>> {
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let mut out = Vec::with_capacity(updates.len());
+                for u in &updates {
+                    let result = match current(&tx, &u.document_id)? {
+                        None => ApplyResult::Stale,
+                        Some((hash, _, _)) if hash != u.content_hash => ApplyResult::Stale,
+                        Some((_, Status::Completed, Some(done))) if done == u.content_hash => {
+                            ApplyResult::AlreadyEnriched
+                        }
+                        Some(_) => ApplyResult::Applied,
+                    };
+                    if result == ApplyResult::Applied {
+                        tx.prepare_cached(
+                            "UPDATE documents SET enrichment_status = 'completed', enriched_at = ?2,
+                                enrichment_content_hash = ?3, enrichment_json = ?4, failure_reason = NULL
+                             WHERE entity_id = ?1",
+                        )?
+                        .execute(params![
+                            u.document_id,
+                            u.enriched_at,
+                            u.content_hash,
+                            serde_json::to_string(&u.results)?
+                        ])?;
+                        tx.prepare_cached("DELETE FROM entities WHERE document_id = ?1")?
+                            .execute([&u.document_id])?;
+                        let mut ins = tx.prepare_cached(
+                            "INSERT INTO entities (document_id, idx, kind, name, line) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        )?;
+                        for (i, e) in u.entities.iter().enumerate() {
+                            ins.execute(params![u.document_id, i as i64, e.kind, e.name, e.line])?;
+                        }
+                    }
+                    out.push(result);
+                }
+                tx.commit()?;
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn record_failures(&self, failures: Vec<FailureUpdate>) -> Result<()> {
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                {
+                    // Only the content the failure is about; a newer version stays pending.
+                    let mut st = tx.prepare_cached(
+                        "UPDATE documents SET enrichment_status = 'dlq', failure_reason = ?3
+                         WHERE entity_id = ?1 AND content_hash = ?2 AND enrichment_status != 'completed'",
+                    )?;
+                    for f in &failures {
+                        st.execute(params![f.document_id, f.content_hash, f.reason])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn return_to_pending(&self, ids: Vec<String>) -> Result<()> {
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                {
+                    let mut st = tx.prepare_cached(
+                        "UPDATE documents SET enrichment_status = 'pending'
+                         WHERE entity_id = ?1 AND enrichment_status = 'processing'",
+                    )?;
+                    for id in &ids {
+                        st.execute([id])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn reset_processing(&self) -> Result<u64> {
+        self.db
+            .run(|conn| {
+                Ok(conn.execute(
+                    "UPDATE documents SET enrichment_status = 'pending' WHERE enrichment_status = 'processing'",
+                    [],
+                )? as u64)
+            })
+            .await
+    }
+
+    async fn counts(&self) -> Result<ProjectCounts> {
+        self.db
+            .run(|conn| {
+                let mut st = conn.prepare_cached(
+                    "SELECT project_name, enrichment_status, count(*) FROM documents GROUP BY 1, 2",
+                )?;
+                let mut out = ProjectCounts::new();
+                let rows = st.query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                })?;
+                for row in rows {
+                    let (project, status, n) = row?;
+                    if let Some(s) = Status::parse(&status) {
+                        *out.entry(project).or_default().entry(s).or_default() += n as u64;
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn documents_with_status(
+        &self,
+        status: Status,
+        project: Option<String>,
+        after_id: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<DocumentRecord>> {
+        self.db
+            .run(move |conn| {
+                let mut st = conn.prepare_cached(&format!(
+                    "SELECT {DOC_COLUMNS} FROM documents
+                     WHERE enrichment_status = ?1 AND (?2 IS NULL OR project_name = ?2)
+                       AND entity_id > ?3 ORDER BY entity_id LIMIT ?4"
+                ))?;
+                let rows = st
+                    .query_map(
+                        params![status.as_str(), project, after_id.unwrap_or_default(), limit as i64],
+                        doc_from_row,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await
+    }
+
+    async fn entities(&self, document_id: &str) -> Result<Vec<Entity>> {
+        let id = document_id.to_string();
+        self.db
+            .run(move |conn| {
+                let mut st = conn.prepare_cached(
+                    "SELECT kind, name, line FROM entities WHERE document_id = ?1 ORDER BY idx",
+                )?;
+                let rows = st
+                    .query_map([id], |r| {
+                        Ok(Entity {
+                            kind: r.get(0)?,
+                            name: r.get(1)?,
+                            line: r.get(2)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(id: &str, hash: &str) -> NewDocument {
+        NewDocument {
+            entity_id: id.into(),
+            project_name: "p".into(),
+            source_path: "a.rs".into(),
+            document_type: DocumentType::Code,
+            language: Some("rust".into()),
+            content_hash: hash.into(),
+            indexed_at: crate::events::now_rfc3339(),
+            file_size_bytes: 3,
+            line_count: 1,
+            last_modified: None,
+            correlation_id: "C".into(),
+            content: Some(b"abc".to_vec()),
+        }
+    }
+
+    fn update(id: &str, hash: &str) -> EnrichmentUpdate {
+        EnrichmentUpdate {
+            document_id: id.into(),
+            content_hash: hash.into(),
+            results: EnrichmentResults {
+                entities_extracted: 1,
+                ..Default::default()
+            },
+            entities: vec![Entity {
+                kind: "function".into(),
+                name: "f".into(),
+                line: 1,
+            }],
+            enriched_at: crate::events::now_rfc3339(),
+        }
+    }
+
+    async fn status_of(g: &EmbeddedGraph) -> Status {
+        g.get_document("d1").await.unwrap().unwrap().enrichment_status
+    }
+
+    #[tokio::test]
+    async fn status_transitions_and_idempotent_enrichment() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = EmbeddedGraph::new(Db::open(dir.path()).unwrap());
+        assert_eq!(g.index_documents(vec![doc("d1", "h1")]).await.unwrap(), vec![IndexOutcome::Created]);
+        assert_eq!(status_of(&g).await, Status::Pending);
+        g.mark_processing(vec!["d1".into()]).await.unwrap();
+        assert_eq!(status_of(&g).await, Status::Processing);
+        assert_eq!(g.record_enrichments(vec![update("d1", "h1")]).await.unwrap(), vec![ApplyResult::Applied]);
+        assert_eq!(status_of(&g).await, Status::Completed);
+        // Redelivery of the same request changes nothing.
+        assert_eq!(
+            g.record_enrichments(vec![update("d1", "h1")]).await.unwrap(),
+            vec![ApplyResult::AlreadyEnriched]
+        );
+        assert_eq!(g.entities("d1").await.unwrap().len(), 1);
+        // Same content re-indexed: untouched.
+        assert_eq!(
+            g.index_documents(vec![doc("d1", "h1")]).await.unwrap(),
+            vec![IndexOutcome::Unchanged(Status::Completed)]
+        );
+        // New content: back to pending; a late result for the old hash is stale.
+        assert_eq!(g.index_documents(vec![doc("d1", "h2")]).await.unwrap(), vec![IndexOutcome::Changed]);
+        assert_eq!(status_of(&g).await, Status::Pending);
+        assert_eq!(g.record_enrichments(vec![update("d1", "h1")]).await.unwrap(), vec![ApplyResult::Stale]);
+        g.record_failures(vec![FailureUpdate {
+            document_id: "d1".into(),
+            content_hash: "h2".into(),
+            reason: "boom".into(),
+        }])
+        .await
+        .unwrap();
+        let d = g.get_document("d1").await.unwrap().unwrap();
+        assert_eq!((d.enrichment_status, d.failure_reason.as_deref()), (Status::Dlq, Some("boom")));
+        let counts = total_counts(&g.counts().await.unwrap());
+        assert_eq!(counts[&Status::Dlq], 1);
+    }
+
+    #[test]
+    fn transition_table_matches_the_lifecycle() {
+        use Status::*;
+        assert!(Pending.can_become(Processing));
+        assert!(Processing.can_become(Completed));
+        assert!(Processing.can_become(Pending), "crash recovery");
+        assert!(!Completed.can_become(Processing), "completed work is never picked up again");
+        assert!(!Dlq.can_become(Completed), "a DLQ entry must be replayed, not silently completed");
+        assert!(!Pending.can_become(Pending));
+    }
+
+    #[tokio::test]
+    async fn crash_recovery_resets_processing() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = EmbeddedGraph::new(Db::open(dir.path()).unwrap());
+        g.index_documents(vec![doc("a", "h"), doc("b", "h")]).await.unwrap();
+        g.mark_processing(vec!["a".into(), "b".into()]).await.unwrap();
+        assert_eq!(g.reset_processing().await.unwrap(), 2);
+        let c = total_counts(&g.counts().await.unwrap());
+        assert_eq!(c[&Status::Pending], 2);
+    }
+}

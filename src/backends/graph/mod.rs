@@ -1,0 +1,191 @@
+//! Graph/document store: Document nodes with the seeds' properties, extracted
+//! entities linked to their document, counts by status and project.
+
+pub mod embedded;
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::events::{DocumentType, EnrichmentResults};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+    Dlq,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Pending,
+        Status::Processing,
+        Status::Completed,
+        Status::Failed,
+        Status::Dlq,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Processing => "processing",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Dlq => "dlq",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+    /// Which transitions a document may make. `processing → pending` is the
+    /// crash-recovery step; `completed/dlq → pending` is re-ingest of changed
+    /// content or a DLQ replay.
+    pub fn can_become(self, next: Status) -> bool {
+        use Status::*;
+        matches!(
+            (self, next),
+            (Pending, Processing)
+                | (Pending, Completed)
+                | (Pending, Dlq)
+                | (Pending, Failed)
+                | (Processing, Completed)
+                | (Processing, Dlq)
+                | (Processing, Failed)
+                | (Processing, Pending)
+                | (Completed, Pending)
+                | (Dlq, Pending)
+                | (Failed, Pending)
+                | (Failed, Dlq)
+        )
+    }
+}
+
+/// A code entity the analyzer found (function, class, struct, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entity {
+    pub kind: String,
+    pub name: String,
+    pub line: u32,
+}
+
+/// What the producer hands the store when it indexes a file.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    pub entity_id: String,
+    pub project_name: String,
+    pub source_path: String,
+    pub document_type: DocumentType,
+    pub language: Option<String>,
+    pub content_hash: String,
+    pub indexed_at: String,
+    pub file_size_bytes: u64,
+    pub line_count: u64,
+    pub last_modified: Option<String>,
+    pub correlation_id: String,
+    /// File body, kept content-addressed for the enrichment step. `None` when
+    /// the file was not readable or is over the size limit.
+    pub content: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexOutcome {
+    /// New document, now pending.
+    Created,
+    /// Content changed, back to pending.
+    Changed,
+    /// Same content hash as stored; left untouched in this status.
+    Unchanged(Status),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DocumentRecord {
+    pub entity_id: String,
+    pub project_name: String,
+    pub source_path: String,
+    pub document_type: String,
+    pub language: Option<String>,
+    pub content_hash: String,
+    pub enrichment_status: Status,
+    pub indexed_at: String,
+    pub enriched_at: Option<String>,
+    pub file_size_bytes: u64,
+    pub line_count: u64,
+    pub last_modified: Option<String>,
+    pub correlation_id: String,
+    pub enrichment_content_hash: Option<String>,
+    pub enrichment: Option<EnrichmentResults>,
+    pub failure_reason: Option<String>,
+    pub replay_count: u32,
+}
+
+/// A successful enrichment to record, keyed by the content hash it was
+/// computed from (seed §5.4).
+#[derive(Debug, Clone)]
+pub struct EnrichmentUpdate {
+    pub document_id: String,
+    pub content_hash: String,
+    pub results: EnrichmentResults,
+    pub entities: Vec<Entity>,
+    pub enriched_at: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApplyResult {
+    Applied,
+    /// Already enriched from this content hash: nothing written (idempotent).
+    AlreadyEnriched,
+    /// The document has newer content (or is gone); a newer request exists.
+    Stale,
+}
+
+#[derive(Debug, Clone)]
+pub struct FailureUpdate {
+    pub document_id: String,
+    pub content_hash: String,
+    pub reason: String,
+}
+
+/// Counts by status, per project.
+pub type ProjectCounts = BTreeMap<String, BTreeMap<Status, u64>>;
+
+pub fn total_counts(by_project: &ProjectCounts) -> BTreeMap<Status, u64> {
+    let mut total: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
+    for counts in by_project.values() {
+        for (s, n) in counts {
+            *total.entry(*s).or_default() += n;
+        }
+    }
+    total
+}
+
+#[async_trait]
+pub trait GraphStore: Send + Sync {
+    fn kind(&self) -> &'static str;
+    /// Index documents as pending unless their content hash is unchanged.
+    async fn index_documents(&self, docs: Vec<NewDocument>) -> Result<Vec<IndexOutcome>>;
+    async fn get_document(&self, id: &str) -> Result<Option<DocumentRecord>>;
+    async fn content(&self, content_hash: &str) -> Result<Option<Vec<u8>>>;
+    /// pending → processing for documents a consumer has picked up.
+    async fn mark_processing(&self, ids: Vec<String>) -> Result<()>;
+    async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>>;
+    /// Documents parked in the DLQ, with their reason.
+    async fn record_failures(&self, failures: Vec<FailureUpdate>) -> Result<()>;
+    /// processing → pending for work handed back unfinished (engine stopping).
+    async fn return_to_pending(&self, ids: Vec<String>) -> Result<()>;
+    /// processing → pending after a crash; returns how many.
+    async fn reset_processing(&self) -> Result<u64>;
+    async fn counts(&self) -> Result<ProjectCounts>;
+    /// Documents in `status`, ordered by id, after `after_id` (paging).
+    async fn documents_with_status(
+        &self,
+        status: Status,
+        project: Option<String>,
+        after_id: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<DocumentRecord>>;
+    async fn entities(&self, document_id: &str) -> Result<Vec<Entity>>;
+}

@@ -1,0 +1,129 @@
+//! The embedded default keeps every backend in one SQLite file in the data dir.
+//!
+//! Why SQLite (WAL): several archon-tui processes must share a data dir at once
+//! (the console runs while an operator types `status`, `dlq list` or `rollout
+//! set` in another terminal), and one file gives a consistent prefix after a
+//! crash: an offset commit can never survive while the outcome it acknowledges
+//! was lost. Each backend opens its own connection; writes are batched.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use rusqlite::Connection;
+
+pub const DB_FILE: &str = "archon.sqlite3";
+
+/// Schema of every embedded backend. Idempotent; run on every open.
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS broker_topics (
+    name TEXT PRIMARY KEY, partitions INTEGER NOT NULL,
+    retention_ms INTEGER NOT NULL, compact INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS broker_partitions (
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS broker_log (
+    topic TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
+    key BLOB, value BLOB NOT NULL, timestamp_ms INTEGER NOT NULL,
+    PRIMARY KEY (topic, partition, offset)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS broker_commits (
+    group_id TEXT NOT NULL, topic TEXT NOT NULL, partition INTEGER NOT NULL,
+    committed INTEGER NOT NULL, PRIMARY KEY (group_id, topic, partition)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS broker_leases (
+    group_id TEXT NOT NULL, topic TEXT NOT NULL, owner_pid INTEGER NOT NULL,
+    heartbeat_ms INTEGER NOT NULL, PRIMARY KEY (group_id, topic)) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS documents (
+    entity_id TEXT PRIMARY KEY,
+    project_name TEXT NOT NULL,
+    source_path TEXT NOT NULL,
+    document_type TEXT NOT NULL,
+    language TEXT,
+    content_hash TEXT NOT NULL,
+    enrichment_status TEXT NOT NULL,
+    indexed_at TEXT NOT NULL,
+    enriched_at TEXT,
+    file_size_bytes INTEGER NOT NULL,
+    line_count INTEGER NOT NULL,
+    last_modified TEXT,
+    correlation_id TEXT NOT NULL,
+    enrichment_content_hash TEXT,
+    enrichment_json TEXT,
+    failure_reason TEXT,
+    replay_count INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS documents_status ON documents (enrichment_status, project_name);
+CREATE TABLE IF NOT EXISTS entities (
+    document_id TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL,
+    name TEXT NOT NULL, line INTEGER NOT NULL,
+    PRIMARY KEY (document_id, idx)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS contents (
+    content_hash TEXT PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS vector_points (
+    point_id TEXT PRIMARY KEY, vector BLOB NOT NULL, payload TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS control (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#;
+
+/// A connection shared by one backend; all access goes through `run`.
+#[derive(Clone)]
+pub struct Db {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl Db {
+    /// Open (creating if needed) the data dir's database with the pragmas the
+    /// durability argument above relies on.
+    pub fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+        let path = data_dir.join(DB_FILE);
+        let conn = Connection::open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))?;
+        let setup = conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
+            .and_then(|_| conn.execute_batch(SCHEMA));
+        if let Err(e) = setup {
+            anyhow::bail!(
+                "the data dir database {} is unreadable or corrupt ({e}); move it aside or pass another --data-dir",
+                path.display()
+            );
+        }
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run blocking database work off the async runtime.
+    pub async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .context("database task panicked")?
+    }
+
+    /// Synchronous access for code already off the runtime (tests, CLI reads).
+    pub fn run_blocking<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut guard)
+    }
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

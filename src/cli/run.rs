@@ -1,0 +1,331 @@
+//! Subcommand handlers: JSON on stdout with --json, human text otherwise,
+//! progress on stderr when it is a terminal.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+use super::{Cli, Command, WaitArgs};
+use crate::backends::graph::{total_counts, Status};
+use crate::engine::drain::{self, Progress};
+use crate::engine::{consumer, producer, Engine};
+use crate::sanitize::clean;
+
+/// Exit code when --timeout expires before the pipeline drained.
+pub const EXIT_TIMED_OUT: i32 = 3;
+
+pub async fn run(cli: Cli) -> Result<i32> {
+    let file = crate::config::load_file(cli.global.config.as_deref())?;
+    let cfg = crate::config::resolve(&cli.global.overrides(), &file)?;
+    match cli.command {
+        None => {
+            eprintln!(
+                "archon-tui: the interactive console is not built yet; use a subcommand (see --help): \
+                 ingest, drain, status"
+            );
+            Ok(2)
+        }
+        Some(Command::Ingest {
+            path,
+            project,
+            wait,
+            wait_args,
+        }) => {
+            let engine = Engine::open(cfg).await?;
+            ingest(engine, &path, project, wait, wait_args).await
+        }
+        Some(Command::Drain { wait_args }) => {
+            let engine = Engine::open(cfg).await?;
+            let started = Instant::now();
+            let before = crate::engine::stats::Stats::get(&engine.stats.enriched);
+            let timed_out = run_until_drained(&engine, &wait_args).await?;
+            let p = drain::progress(&engine).await?;
+            let summary = summary(&engine, &p, None, started, before, timed_out, [0, 0, 0]);
+            print_summary(&summary, wait_args.json);
+            Ok(if timed_out { EXIT_TIMED_OUT } else { 0 })
+        }
+        Some(Command::Status { json }) => {
+            let engine = Engine::open(cfg).await?;
+            let s = status(&engine).await?;
+            if json {
+                println!("{s}");
+            } else {
+                print_status_human(&s);
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn project_name_of(path: &Path) -> Result<String> {
+    let abs = std::fs::canonicalize(path).with_context(|| format!("cannot ingest {}", path.display()))?;
+    Ok(abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "root".into()))
+}
+
+fn bar(len: Option<u64>, msg: &str) -> Option<ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = match len {
+        Some(n) => ProgressBar::new(n),
+        None => ProgressBar::new_spinner(),
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}] {wide_bar} {pos}/{len}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb.set_message(msg.to_string());
+    pb.enable_steady_tick(Duration::from_millis(120));
+    Some(pb)
+}
+
+async fn ingest(
+    engine: Arc<Engine>,
+    path: &Path,
+    project: Option<String>,
+    wait: bool,
+    wait_args: WaitArgs,
+) -> Result<i32> {
+    let project = match project {
+        Some(p) => p,
+        None => project_name_of(path)?,
+    };
+    let started = Instant::now();
+    let before = crate::engine::stats::Stats::get(&engine.stats.enriched);
+    let pb = bar(None, "indexing");
+    let report = producer::ingest(&engine, path, &project, &|r| {
+        if let Some(pb) = &pb {
+            pb.set_position(r.discovered);
+            pb.set_length(r.discovered);
+        }
+    })
+    .await?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    for e in &report.walk_errors {
+        eprintln!("warning: {}", clean(e));
+    }
+    let timed_out = if wait {
+        run_until_drained(&engine, &wait_args).await?
+    } else {
+        false
+    };
+    let p = drain::progress(&engine).await?;
+    let mut s = summary(
+        &engine,
+        &p,
+        Some(&project),
+        started,
+        before,
+        timed_out,
+        [report.discovered, report.indexed, report.published],
+    );
+    if let Value::Object(m) = &mut s {
+        m.insert("project".into(), json!(project));
+        m.insert("unchanged".into(), json!(report.unchanged));
+        m.insert("enriched_sync".into(), json!(report.enriched_sync));
+        m.insert("rejected".into(), json!(report.rejected));
+        m.insert("skipped_binary".into(), json!(report.skipped_binary));
+    }
+    print_summary(&s, wait_args.json);
+    Ok(if timed_out { EXIT_TIMED_OUT } else { 0 })
+}
+
+/// Run the consumer until drained or timed out; true when timed out.
+async fn run_until_drained(engine: &Arc<Engine>, args: &WaitArgs) -> Result<bool> {
+    if let Some(t) = args.timeout {
+        anyhow::ensure!(t.is_finite() && t > 0.0, "--timeout must be a positive number of seconds, got {t}");
+    }
+    let consumer = tokio::spawn(consumer::run(engine.clone()));
+    let heartbeat = engine.spawn_heartbeat();
+    let stopper = {
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            eprintln!("stopping: finishing in-flight work and committing offsets…");
+            engine.stop();
+        })
+    };
+    let pb = bar(Some(0), "enriching");
+    let tick = |p: &Progress| {
+        if let Some(pb) = &pb {
+            let done = p.total(Status::Completed) + p.total(Status::Dlq);
+            pb.set_length(done + p.unfinished());
+            pb.set_position(done);
+        }
+    };
+    let result = tokio::select! {
+        r = drain::wait_drained(engine, args.timeout.map(Duration::from_secs_f64), &tick) => r,
+        r = async { engine.stop_watch().wait_for(|s| *s).await.map(|_| ()) } => r.map(|_| false).map_err(anyhow::Error::from),
+    };
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let interrupted = engine.stopping();
+    engine.stop();
+    stopper.abort();
+    consumer.await??;
+    let _ = heartbeat.await;
+    if interrupted {
+        anyhow::bail!("interrupted; in-flight work was returned and will be redelivered");
+    }
+    Ok(!result?)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn summary(
+    engine: &Engine,
+    p: &Progress,
+    project: Option<&str>,
+    started: Instant,
+    enriched_before: u64,
+    timed_out: bool,
+    [discovered, indexed, published]: [u64; 3],
+) -> Value {
+    let counts = match project {
+        Some(name) => {
+            let mut c = std::collections::BTreeMap::new();
+            c.insert(name.to_string(), p.counts.get(name).cloned().unwrap_or_default());
+            total_counts(&c)
+        }
+        None => total_counts(&p.counts),
+    };
+    let elapsed = started.elapsed();
+    let enriched = crate::engine::stats::Stats::get(&engine.stats.enriched) - enriched_before;
+    json!({
+        "discovered": discovered,
+        "indexed": indexed,
+        "published": published,
+        "completed": counts[&Status::Completed],
+        "dlq": counts[&Status::Dlq],
+        "pending": counts[&Status::Pending] + counts[&Status::Processing],
+        "enriched": enriched,
+        "elapsed_ms": elapsed.as_millis() as u64,
+        "docs_per_sec": (enriched as f64 / elapsed.as_secs_f64().max(1e-3) * 10.0).round() / 10.0,
+        "breaker": engine.breaker.state().as_str(),
+        "timed_out": timed_out,
+        "lag": p.lag_total(),
+    })
+}
+
+fn print_summary(s: &Value, as_json: bool) {
+    if as_json {
+        println!("{s}");
+        return;
+    }
+    let g = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
+    if let Some(project) = s.get("project").and_then(Value::as_str) {
+        println!(
+            "project {}: {} files discovered, {} indexed, {} unchanged, {} published",
+            clean(project),
+            g("discovered"),
+            g("indexed"),
+            g("unchanged"),
+            g("published")
+        );
+    }
+    println!(
+        "completed {}  dlq {}  pending {}  lag {}  | enriched {} in {} ms ({} docs/s)  breaker {}{}",
+        g("completed"),
+        g("dlq"),
+        g("pending"),
+        g("lag"),
+        g("enriched"),
+        g("elapsed_ms"),
+        g("docs_per_sec"),
+        g("breaker").as_str().unwrap_or(""),
+        if g("timed_out") == Value::Bool(true) { "  (timed out)" } else { "" }
+    );
+}
+
+/// `status --json`: from the data dir plus the live engine's heartbeat.
+pub async fn status(engine: &Engine) -> Result<Value> {
+    let p = drain::progress(engine).await?;
+    let live = engine.control.live()?;
+    let counts = total_counts(&p.counts);
+    let breaker = match &live {
+        Some(l) => serde_json::to_value(&l.breaker)?,
+        None => serde_json::to_value(engine.breaker.snapshot())?,
+    };
+    let rollout = engine.rollout();
+    Ok(json!({
+        "counts": Status::ALL.iter().map(|s| (s.as_str().to_string(), json!(counts[s]))).collect::<serde_json::Map<_, _>>(),
+        "projects": p.counts.iter().map(|(name, c)| {
+            (name.clone(), Value::Object(Status::ALL.iter().map(|s| (s.as_str().to_string(), json!(c.get(s).copied().unwrap_or(0)))).collect()))
+        }).collect::<serde_json::Map<_, _>>(),
+        "lag": { "total": p.lag_total(), "partitions": p.lag },
+        "breaker": breaker,
+        "rollout": rollout,
+        "concurrency": live.as_ref().map(|l| l.concurrency).unwrap_or(engine.cfg.concurrency),
+        "engine": live.as_ref().map(|l| json!({"pid": l.pid, "paused": l.paused, "in_flight": l.in_flight, "docs_per_sec": l.docs_per_sec})),
+        "backends": {
+            "broker": engine.backends.broker.kind(),
+            "graph": engine.backends.graph.kind(),
+            "vectors": engine.backends.vectors.kind(),
+            "intelligence": engine.backends.intelligence.kind(),
+        },
+        "data_dir": engine.cfg.data_dir,
+    }))
+}
+
+fn print_status_human(s: &Value) {
+    let c = &s["counts"];
+    println!(
+        "documents: pending {}  processing {}  completed {}  failed {}  dlq {}",
+        c["pending"], c["processing"], c["completed"], c["failed"], c["dlq"]
+    );
+    if let Some(projects) = s["projects"].as_object() {
+        for (name, pc) in projects {
+            println!(
+                "  {:<30} pending {} processing {} completed {} dlq {}",
+                clean(name),
+                pc["pending"],
+                pc["processing"],
+                pc["completed"],
+                pc["dlq"]
+            );
+        }
+    }
+    println!("lag: total {}", s["lag"]["total"]);
+    if let Some(parts) = s["lag"]["partitions"].as_array() {
+        for p in parts {
+            println!(
+                "  partition {}: end {} committed {} lag {}",
+                p["partition"], p["end"], p["committed"], p["lag"]
+            );
+        }
+    }
+    println!(
+        "breaker: {}  rollout: {} at {}%  concurrency: {}  engine: {}",
+        s["breaker"]["state"].as_str().unwrap_or("?"),
+        if s["rollout"]["enabled"] == Value::Bool(true) { "async on" } else { "KILL SWITCH OFF" },
+        s["rollout"]["percentage"],
+        s["concurrency"],
+        match s["engine"]["pid"].as_u64() {
+            Some(pid) => format!("running (pid {pid})"),
+            None => "not running".into(),
+        }
+    );
+}

@@ -1,0 +1,249 @@
+//! The config file (TOML) and the resolution of every setting:
+//! command-line flag > environment variable (the seeds' names) > config file >
+//! default. clap applies the first two; this module adds the file and checks
+//! ranges, naming the offending setting in every error.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::engine::config::{EngineConfig, FaultConfig, RetryConfig};
+use crate::engine::rollout::RolloutState;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub concurrency: Option<usize>,
+    pub group_id: Option<String>,
+    pub enrichment_topic: Option<String>,
+    pub dlq_topic: Option<String>,
+    pub completed_topic: Option<String>,
+    pub max_file_bytes: Option<u64>,
+    pub theme: Option<String>,
+    #[serde(default)]
+    pub rollout: FileRollout,
+    #[serde(default)]
+    pub retry: FileRetry,
+    #[serde(default)]
+    pub faults: FileFaults,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRollout {
+    pub enabled: Option<bool>,
+    pub percentage: Option<u32>,
+    pub enabled_projects: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRetry {
+    pub max_attempts: Option<u32>,
+    pub base_delay_secs: Option<f64>,
+    pub max_delay_secs: Option<f64>,
+    pub jitter: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileFaults {
+    pub failure_rate: Option<f64>,
+    pub latency_ms: Option<u64>,
+    pub seed: Option<u64>,
+}
+
+pub fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("dev", "archon", "archon-tui")
+}
+
+pub fn default_config_file() -> Option<PathBuf> {
+    project_dirs().map(|d| d.config_dir().join("config.toml"))
+}
+
+pub fn default_data_dir() -> PathBuf {
+    project_dirs()
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| PathBuf::from(".archon-tui"))
+}
+
+/// Load `explicit` (must exist) or the default config file (if it exists).
+pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => match default_config_file() {
+            Some(p) if p.exists() => p,
+            _ => return Ok(FileConfig::default()),
+        },
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {} is invalid: {e}", path.display()))
+}
+
+/// Values given on the command line or in the environment (None = not given).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub data_dir: Option<PathBuf>,
+    pub concurrency: Option<usize>,
+    pub group_id: Option<String>,
+    pub enrichment_topic: Option<String>,
+    pub dlq_topic: Option<String>,
+    pub completed_topic: Option<String>,
+    pub async_enrichment: Option<bool>,
+    pub rollout_percentage: Option<u32>,
+    pub enabled_projects: Option<Vec<String>>,
+    pub retry_max_attempts: Option<u32>,
+    pub retry_backoff_base: Option<f64>,
+    pub retry_max_delay: Option<f64>,
+    pub inject_failure_rate: Option<f64>,
+    pub inject_latency_ms: Option<u64>,
+    pub seed: Option<u64>,
+    pub max_file_bytes: Option<u64>,
+}
+
+fn check_secs(name: &str, v: f64) -> Result<Duration> {
+    if !v.is_finite() || !(0.0..=86_400.0).contains(&v) {
+        bail!("{name} must be between 0 and 86400 seconds, got {v}");
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
+    let data_dir = o
+        .data_dir
+        .clone()
+        .or_else(|| f.data_dir.clone())
+        .unwrap_or_else(default_data_dir);
+    let mut cfg = EngineConfig::with_data_dir(data_dir);
+    let concurrency = o.concurrency.or(f.concurrency).unwrap_or(cfg.concurrency);
+    if !(1..=crate::engine::MAX_CONCURRENCY).contains(&concurrency) {
+        bail!(
+            "MAX_CONCURRENT_ENRICHMENTS (--concurrency) must be between 1 and {}, got {concurrency}",
+            crate::engine::MAX_CONCURRENCY
+        );
+    }
+    cfg.concurrency = concurrency;
+    if let Some(g) = o.group_id.clone().or_else(|| f.group_id.clone()) {
+        cfg.group_id = g;
+    }
+    if let Some(t) = o.enrichment_topic.clone().or_else(|| f.enrichment_topic.clone()) {
+        cfg.enrich_topic = t;
+    }
+    if let Some(t) = o.dlq_topic.clone().or_else(|| f.dlq_topic.clone()) {
+        cfg.dlq_topic = t;
+    }
+    if let Some(t) = o.completed_topic.clone().or_else(|| f.completed_topic.clone()) {
+        cfg.completed_topic = t;
+    }
+    for (name, v) in [
+        ("KAFKA_GROUP_ID", &cfg.group_id),
+        ("KAFKA_ENRICHMENT_TOPIC", &cfg.enrich_topic),
+        ("KAFKA_DLQ_TOPIC", &cfg.dlq_topic),
+        ("KAFKA_COMPLETED_TOPIC", &cfg.completed_topic),
+    ] {
+        if v.is_empty() || v.len() > 249 || v.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            bail!("{name} must be 1..=249 printable characters without spaces, got {v:?}");
+        }
+    }
+    let percentage = o
+        .rollout_percentage
+        .or(f.rollout.percentage)
+        .unwrap_or(u32::from(cfg.rollout.percentage));
+    if percentage > 100 {
+        bail!("ASYNC_ENRICHMENT_ROLLOUT_PERCENTAGE (--rollout-percentage) must be 0..=100, got {percentage}");
+    }
+    cfg.rollout = RolloutState {
+        enabled: o.async_enrichment.or(f.rollout.enabled).unwrap_or(true),
+        percentage: percentage as u8,
+        enabled_projects: o
+            .enabled_projects
+            .clone()
+            .or_else(|| f.rollout.enabled_projects.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect(),
+    };
+    let max_attempts = o.retry_max_attempts.or(f.retry.max_attempts).unwrap_or(3);
+    if !(1..=10).contains(&max_attempts) {
+        bail!("RETRY_MAX_ATTEMPTS (--retry-max-attempts) must be 1..=10, got {max_attempts}");
+    }
+    let jitter = f.retry.jitter.unwrap_or(0.1);
+    if !(0.0..=1.0).contains(&jitter) {
+        bail!("retry.jitter in the config file must be 0..=1, got {jitter}");
+    }
+    cfg.retry = RetryConfig {
+        max_attempts,
+        base_delay: check_secs(
+            "RETRY_BACKOFF_BASE (--retry-backoff-base)",
+            o.retry_backoff_base.or(f.retry.base_delay_secs).unwrap_or(2.0),
+        )?,
+        max_delay: check_secs(
+            "--retry-max-delay",
+            o.retry_max_delay.or(f.retry.max_delay_secs).unwrap_or(60.0),
+        )?,
+        jitter,
+    };
+    let rate = o.inject_failure_rate.or(f.faults.failure_rate).unwrap_or(0.0);
+    if !(0.0..=1.0).contains(&rate) {
+        bail!("--inject-failure-rate must be between 0 and 1, got {rate}");
+    }
+    let latency = o.inject_latency_ms.or(f.faults.latency_ms).unwrap_or(0);
+    if latency > 600_000 {
+        bail!("--inject-latency-ms must be at most 600000, got {latency}");
+    }
+    cfg.faults = FaultConfig {
+        failure_rate: rate,
+        latency: Duration::from_millis(latency),
+        seed: o.seed.or(f.faults.seed).unwrap_or(0),
+    };
+    cfg.max_file_bytes = o.max_file_bytes.or(f.max_file_bytes).unwrap_or(cfg.max_file_bytes);
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_file_and_bad_values_name_the_setting() {
+        let file: FileConfig = toml::from_str(
+            "concurrency = 7\ngroup_id = \"from-file\"\n[rollout]\npercentage = 20\n",
+        )
+        .unwrap();
+        let cfg = resolve(&Overrides::default(), &file).unwrap();
+        assert_eq!((cfg.concurrency, cfg.group_id.as_str(), cfg.rollout.percentage), (7, "from-file", 20));
+        let o = Overrides {
+            concurrency: Some(40),
+            ..Default::default()
+        };
+        assert_eq!(resolve(&o, &file).unwrap().concurrency, 40);
+        for (o, needle) in [
+            (Overrides { concurrency: Some(0), ..Default::default() }, "MAX_CONCURRENT_ENRICHMENTS"),
+            (Overrides { concurrency: Some(1_000_000_000), ..Default::default() }, "MAX_CONCURRENT_ENRICHMENTS"),
+            (Overrides { rollout_percentage: Some(101), ..Default::default() }, "ROLLOUT_PERCENTAGE"),
+            (Overrides { inject_failure_rate: Some(1.5), ..Default::default() }, "--inject-failure-rate"),
+            (Overrides { group_id: Some("a b".into()), ..Default::default() }, "KAFKA_GROUP_ID"),
+        ] {
+            let err = resolve(&o, &FileConfig::default()).unwrap_err().to_string();
+            assert!(err.contains(needle), "{err}");
+        }
+    }
+
+    #[test]
+    fn malformed_file_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "concurency = 3\n").unwrap();
+        let err = load_file(Some(&p)).unwrap_err().to_string();
+        assert!(err.contains("concurency") && err.contains("invalid"), "{err}");
+        std::fs::write(&p, "concurrency = \n").unwrap();
+        assert!(load_file(Some(&p)).is_err());
+        assert!(load_file(Some(&dir.path().join("missing.toml"))).is_err());
+    }
+}

@@ -1,0 +1,304 @@
+//! Circuit breaker in front of the intelligence service (seed §5.2).
+//!
+//! CLOSED → OPEN after `failure_threshold` consecutive failures; OPEN →
+//! HALF_OPEN once `recovery_timeout` has passed; in HALF_OPEN at most
+//! `half_open_max_calls` trial calls run; a success closes it, a failure opens
+//! it again. Callers that are not permitted wait; they are never failed.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+impl BreakerState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "CLOSED",
+            Self::Open => "OPEN",
+            Self::HalfOpen => "HALF_OPEN",
+        }
+    }
+    /// Gauge value of archon_enrichment_consumer_circuit_breaker_state (the
+    /// seed's alert fires on == 1 for OPEN).
+    pub fn gauge(self) -> i64 {
+        match self {
+            Self::Closed => 0,
+            Self::Open => 1,
+            Self::HalfOpen => 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BreakerConfig {
+    pub failure_threshold: u32,
+    pub recovery_timeout: Duration,
+    pub half_open_max_calls: u32,
+    /// Window over which the failure rate is computed.
+    pub rate_window: Duration,
+}
+
+impl Default for BreakerConfig {
+    fn default() -> Self {
+        Self {
+            failure_threshold: 5,
+            recovery_timeout: Duration::from_secs(60),
+            half_open_max_calls: 1,
+            rate_window: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BreakerSnapshot {
+    pub state: BreakerState,
+    pub failure_count: u32,
+    pub failure_rate: f64,
+    pub calls_not_permitted: u64,
+    pub last_failure: Option<String>,
+    pub last_error: Option<String>,
+    pub opened_at: Option<String>,
+    /// Milliseconds until an OPEN breaker lets a trial call through.
+    pub half_open_in_ms: Option<u64>,
+}
+
+struct Inner {
+    state: BreakerState,
+    consecutive_failures: u32,
+    opened: Option<(Instant, String)>,
+    last_failure: Option<String>,
+    last_error: Option<String>,
+    trials_in_flight: u32,
+    calls_not_permitted: u64,
+    outcomes: VecDeque<(Instant, bool)>,
+}
+
+pub struct CircuitBreaker {
+    cfg: BreakerConfig,
+    inner: Mutex<Inner>,
+}
+
+/// Proof that a call was admitted; report its result with `success`/`failure`.
+#[must_use]
+pub struct Permit {
+    trial: bool,
+}
+
+impl CircuitBreaker {
+    pub fn new(cfg: BreakerConfig) -> Self {
+        Self {
+            cfg,
+            inner: Mutex::new(Inner {
+                state: BreakerState::Closed,
+                consecutive_failures: 0,
+                opened: None,
+                last_failure: None,
+                last_error: None,
+                trials_in_flight: 0,
+                calls_not_permitted: 0,
+                outcomes: VecDeque::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn advance(&self, i: &mut Inner) {
+        if i.state == BreakerState::Open {
+            if let Some((at, _)) = &i.opened {
+                if at.elapsed() >= self.cfg.recovery_timeout {
+                    i.state = BreakerState::HalfOpen;
+                    i.trials_in_flight = 0;
+                }
+            }
+        }
+    }
+
+    pub fn state(&self) -> BreakerState {
+        let mut i = self.lock();
+        self.advance(&mut i);
+        i.state
+    }
+
+    /// Admit a call, or say how long to wait before asking again.
+    pub fn try_acquire(&self) -> Result<Permit, Duration> {
+        let mut i = self.lock();
+        self.advance(&mut i);
+        match i.state {
+            BreakerState::Closed => Ok(Permit { trial: false }),
+            BreakerState::HalfOpen if i.trials_in_flight < self.cfg.half_open_max_calls => {
+                i.trials_in_flight += 1;
+                Ok(Permit { trial: true })
+            }
+            BreakerState::HalfOpen => {
+                i.calls_not_permitted += 1;
+                Err(Duration::from_millis(20))
+            }
+            BreakerState::Open => {
+                i.calls_not_permitted += 1;
+                let left = i
+                    .opened
+                    .as_ref()
+                    .map(|(at, _)| self.cfg.recovery_timeout.saturating_sub(at.elapsed()))
+                    .unwrap_or_default();
+                Err(left.max(Duration::from_millis(5)))
+            }
+        }
+    }
+
+    fn record(&self, i: &mut Inner, ok: bool) {
+        let now = Instant::now();
+        i.outcomes.push_back((now, ok));
+        while i
+            .outcomes
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > self.cfg.rate_window)
+            || i.outcomes.len() > 10_000
+        {
+            i.outcomes.pop_front();
+        }
+    }
+
+    pub fn success(&self, permit: Permit) {
+        let mut i = self.lock();
+        self.record(&mut i, true);
+        if permit.trial {
+            i.trials_in_flight = i.trials_in_flight.saturating_sub(1);
+        }
+        i.consecutive_failures = 0;
+        if i.state != BreakerState::Closed {
+            i.state = BreakerState::Closed;
+            i.opened = None;
+            tracing::info!("circuit breaker CLOSED: intelligence service recovered");
+        }
+    }
+
+    pub fn failure(&self, permit: Permit, error: &str) {
+        let mut i = self.lock();
+        self.record(&mut i, false);
+        if permit.trial {
+            i.trials_in_flight = i.trials_in_flight.saturating_sub(1);
+        }
+        i.consecutive_failures += 1;
+        i.last_failure = Some(crate::events::now_rfc3339());
+        i.last_error = Some(error.chars().take(500).collect());
+        let trip = match i.state {
+            BreakerState::HalfOpen => true,
+            BreakerState::Closed => i.consecutive_failures >= self.cfg.failure_threshold,
+            BreakerState::Open => false,
+        };
+        if trip {
+            i.state = BreakerState::Open;
+            i.opened = Some((Instant::now(), crate::events::now_rfc3339()));
+            tracing::warn!(
+                "circuit breaker OPEN after {} consecutive failures; consumption pauses for {:?}",
+                i.consecutive_failures,
+                self.cfg.recovery_timeout
+            );
+        }
+    }
+
+    /// Operator's manual reset.
+    pub fn reset(&self) {
+        let mut i = self.lock();
+        i.state = BreakerState::Closed;
+        i.consecutive_failures = 0;
+        i.opened = None;
+        i.trials_in_flight = 0;
+    }
+
+    pub fn snapshot(&self) -> BreakerSnapshot {
+        let mut i = self.lock();
+        self.advance(&mut i);
+        let total = i.outcomes.len();
+        let failed = i.outcomes.iter().filter(|(_, ok)| !ok).count();
+        BreakerSnapshot {
+            state: i.state,
+            failure_count: i.consecutive_failures,
+            failure_rate: if total == 0 { 0.0 } else { failed as f64 / total as f64 },
+            calls_not_permitted: i.calls_not_permitted,
+            last_failure: i.last_failure.clone(),
+            last_error: i.last_error.clone(),
+            opened_at: i.opened.as_ref().map(|(_, w)| w.clone()),
+            half_open_in_ms: match (i.state, &i.opened) {
+                (BreakerState::Open, Some((at, _))) => {
+                    Some(self.cfg.recovery_timeout.saturating_sub(at.elapsed()).as_millis() as u64)
+                }
+                _ => None,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn breaker(timeout_ms: u64) -> CircuitBreaker {
+        CircuitBreaker::new(BreakerConfig {
+            failure_threshold: 3,
+            recovery_timeout: Duration::from_millis(timeout_ms),
+            half_open_max_calls: 1,
+            rate_window: Duration::from_secs(60),
+        })
+    }
+
+    #[test]
+    fn opens_after_threshold_then_half_opens_then_closes() {
+        let b = breaker(30);
+        for _ in 0..2 {
+            let p = b.try_acquire().unwrap();
+            b.failure(p, "x");
+        }
+        assert_eq!(b.state(), BreakerState::Closed);
+        let p = b.try_acquire().unwrap();
+        b.failure(p, "503");
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(b.try_acquire().is_err());
+        assert_eq!(b.snapshot().calls_not_permitted, 1);
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        let trial = b.try_acquire().unwrap();
+        assert!(b.try_acquire().is_err(), "only one trial at a time");
+        b.success(trial);
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert_eq!(b.snapshot().failure_count, 0);
+    }
+
+    #[test]
+    fn failed_trial_reopens_and_success_resets_count() {
+        let b = breaker(10);
+        for _ in 0..3 {
+            let p = b.try_acquire().unwrap();
+            b.failure(p, "x");
+        }
+        std::thread::sleep(Duration::from_millis(15));
+        let trial = b.try_acquire().unwrap();
+        b.failure(trial, "still down");
+        assert_eq!(b.state(), BreakerState::Open);
+        let s = b.snapshot();
+        assert!(s.opened_at.is_some() && s.half_open_in_ms.is_some());
+        assert_eq!(s.last_error.as_deref(), Some("still down"));
+        assert!((s.failure_rate - 1.0).abs() < 1e-9);
+        b.reset();
+        assert_eq!(b.state(), BreakerState::Closed);
+        let p = b.try_acquire().unwrap();
+        b.failure(p, "x");
+        let p = b.try_acquire().unwrap();
+        b.success(p);
+        let p = b.try_acquire().unwrap();
+        b.failure(p, "x");
+        assert_eq!(b.snapshot().failure_count, 1, "success resets the consecutive count");
+    }
+}

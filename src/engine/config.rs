@@ -1,0 +1,109 @@
+//! Everything the engine needs to run, already resolved from flags, env and
+//! the config file (see `crate::config`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::rollout::RolloutState;
+
+#[derive(Debug, Clone)]
+pub struct RetryConfig {
+    /// Attempts per delivery, the first included (seed: 3).
+    pub max_attempts: u32,
+    /// Delay before retry n is base · 2ⁿ (seed: 2 s), capped, ± jitter.
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// Fraction of the delay added or removed at random (seed: 0.1).
+    pub jitter: f64,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 3,
+            base_delay: Duration::from_secs(2),
+            max_delay: Duration::from_secs(60),
+            jitter: 0.1,
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Delay before retry number `retry` (1 = first retry), without jitter.
+    pub fn nominal_delay(&self, retry: u32) -> Duration {
+        let factor = 2f64.powi(retry.saturating_sub(1).min(30) as i32);
+        self.base_delay.mul_f64(factor).min(self.max_delay)
+    }
+
+    /// Same, with ±jitter so a fleet of consumers does not retry in lockstep.
+    pub fn delay(&self, retry: u32) -> Duration {
+        let nominal = self.nominal_delay(retry).as_secs_f64();
+        let spread = nominal * self.jitter;
+        let jittered = nominal + rand::random_range(-spread..=spread.max(f64::MIN_POSITIVE));
+        Duration::from_secs_f64(jittered.clamp(0.0, self.max_delay.as_secs_f64()))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct FaultConfig {
+    pub failure_rate: f64,
+    pub latency: Duration,
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub data_dir: PathBuf,
+    pub group_id: String,
+    pub enrich_topic: String,
+    pub dlq_topic: String,
+    pub completed_topic: String,
+    pub concurrency: usize,
+    pub rollout: RolloutState,
+    pub retry: RetryConfig,
+    pub faults: FaultConfig,
+    pub max_file_bytes: u64,
+}
+
+impl EngineConfig {
+    /// Defaults of the seeds, rooted at `data_dir` (used by tests).
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            group_id: "archon-intelligence-enrichment-consumer-group".into(),
+            enrich_topic: crate::events::ENRICH_TOPIC.into(),
+            dlq_topic: crate::events::DLQ_TOPIC.into(),
+            completed_topic: crate::events::COMPLETED_TOPIC.into(),
+            concurrency: 10,
+            rollout: RolloutState::default(),
+            retry: RetryConfig::default(),
+            faults: FaultConfig {
+                failure_rate: 0.0,
+                latency: Duration::ZERO,
+                seed: 0,
+            },
+            max_file_bytes: super::discover::DEFAULT_MAX_FILE_BYTES,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters_within_ten_percent() {
+        let r = RetryConfig::default();
+        assert_eq!(r.nominal_delay(1), Duration::from_secs(2));
+        assert_eq!(r.nominal_delay(2), Duration::from_secs(4));
+        assert_eq!(r.nominal_delay(3), Duration::from_secs(8));
+        assert_eq!(r.nominal_delay(10), Duration::from_secs(60));
+        for retry in 1..6 {
+            let n = r.nominal_delay(retry).as_secs_f64();
+            for _ in 0..200 {
+                let d = r.delay(retry).as_secs_f64();
+                assert!(d >= n * 0.9 - 1e-9 && d <= (n * 1.1).min(60.0) + 1e-9, "{retry}: {d}");
+            }
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The consumer: fetch while there is room under the concurrency limit, enrich
+//! each message on its own task, record outcomes in batches, then commit the
+//! offsets below the oldest unfinished message (at-least-once).
+//!
+//! Fetching stops while the engine is paused or the breaker is not CLOSED, so
+//! messages wait on the broker (lag stays visible and correct) rather than
+//! piling into the DLQ.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::mpsc;
+
+use super::enrich::{self, Origin, Outcome};
+use super::offsets::OffsetTracker;
+use super::Engine;
+use crate::backends::broker::BrokerConsumer;
+use crate::events::EnrichmentRequest;
+
+const MAX_FETCH: usize = 512;
+const MAX_RECORD_BATCH: usize = 1024;
+
+type Done = (Option<(i32, i64)>, Outcome);
+
+/// Run until `engine.stop()`; on return every finished message is recorded and
+/// committed, and unfinished ones are back to pending for redelivery.
+pub async fn run(engine: Arc<Engine>) -> Result<()> {
+    let consumer: Arc<dyn BrokerConsumer> = Arc::from(
+        engine
+            .backends
+            .broker
+            .consumer(&engine.cfg.group_id, &engine.cfg.enrich_topic)
+            .await?,
+    );
+    if engine.backends.broker.kind() == "embedded" {
+        // We hold the group's only lease on this data dir: anything still
+        // "processing" was left by a crashed run and will be redelivered.
+        let n = engine.backends.graph.reset_processing().await?;
+        if n > 0 {
+            tracing::info!("recovered {n} documents left processing by an earlier run");
+        }
+    }
+    let tracker = Arc::new(Mutex::new(OffsetTracker::default()));
+    let (tx, rx) = mpsc::unbounded_channel::<Done>();
+    let recorder = tokio::spawn(record_loop(engine.clone(), consumer.clone(), tracker.clone(), rx));
+    let result = fetch_loop(&engine, consumer.as_ref(), &tracker, tx).await;
+    // The tasks hold the sender clones; the recorder ends when all are done.
+    let recorded = recorder.await?;
+    let commits = tracker.lock().unwrap().take_commits();
+    consumer.commit(&commits).await?;
+    consumer.close().await?;
+    result.and(recorded)
+}
+
+async fn fetch_loop(
+    engine: &Arc<Engine>,
+    consumer: &dyn BrokerConsumer,
+    tracker: &Arc<Mutex<OffsetTracker>>,
+    tx: mpsc::UnboundedSender<Done>,
+) -> Result<()> {
+    let sem = engine.limit.semaphore();
+    let mut paused = engine.paused_watch();
+    let mut stop = engine.stop_watch();
+    let mut fetch_errors = 0u32;
+    loop {
+        if *stop.borrow() {
+            return Ok(());
+        }
+        if *paused.borrow() {
+            tokio::select! {
+                _ = paused.changed() => {},
+                _ = stop.changed() => {},
+            }
+            continue;
+        }
+        if engine.breaker.state() != super::breaker::BreakerState::Closed {
+            engine.sleep_or_stop(Duration::from_millis(50)).await;
+            continue;
+        }
+        let first = tokio::select! {
+            p = sem.clone().acquire_owned() => p?,
+            _ = stop.changed() => continue,
+        };
+        let room = (sem.available_permits() + 1).min(MAX_FETCH);
+        let records = match consumer.fetch(room, Duration::from_millis(200)).await {
+            Ok(r) => {
+                fetch_errors = 0;
+                r
+            }
+            Err(e) => {
+                fetch_errors += 1;
+                tracing::error!("fetch failed (attempt {fetch_errors}): {e:#}");
+                drop(first);
+                engine
+                    .sleep_or_stop(Duration::from_millis(100 * u64::from(fetch_errors.min(50))))
+                    .await;
+                continue;
+            }
+        };
+        if records.is_empty() {
+            continue;
+        }
+        let mut permits = vec![first];
+        if records.len() > 1 {
+            permits.push(sem.clone().acquire_many_owned(records.len() as u32 - 1).await?);
+        }
+        let ids: Vec<String> = records
+            .iter()
+            .filter_map(|r| EnrichmentRequest::decode(&r.value).ok().map(|q| q.document_id))
+            .collect();
+        if let Err(e) = engine.backends.graph.mark_processing(ids).await {
+            tracing::warn!("could not mark documents processing: {e:#}");
+        }
+        {
+            let mut t = tracker.lock().unwrap();
+            for r in &records {
+                t.begin(r.partition, r.offset);
+            }
+        }
+        let n = records.len() as u64;
+        engine.stats.consumed.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        engine.stats.in_flight.fetch_add(n as i64, std::sync::atomic::Ordering::Relaxed);
+        // One permit per record, released when its enrichment finishes.
+        let mut singles = Vec::with_capacity(records.len());
+        for mut p in permits {
+            while p.num_permits() > 1 {
+                singles.push(p.split(1).expect("permit split"));
+            }
+            singles.push(p);
+        }
+        for (record, permit) in records.into_iter().zip(singles) {
+            let (engine, tx) = (engine.clone(), tx.clone());
+            tokio::spawn(async move {
+                let origin = Origin {
+                    topic: engine.cfg.enrich_topic.clone(),
+                    partition: record.partition,
+                    offset: record.offset,
+                };
+                let outcome = enrich::process_payload(&engine, &record.value, origin).await;
+                drop(permit);
+                let _ = tx.send((Some((record.partition, record.offset)), outcome));
+            });
+        }
+    }
+}
+
+async fn record_loop(
+    engine: Arc<Engine>,
+    consumer: Arc<dyn BrokerConsumer>,
+    tracker: Arc<Mutex<OffsetTracker>>,
+    mut rx: mpsc::UnboundedReceiver<Done>,
+) -> Result<()> {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_RECORD_BATCH {
+            match rx.try_recv() {
+                Ok(d) => batch.push(d),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len() as i64;
+        let mut finished = Vec::new();
+        let mut outcomes = Vec::new();
+        for (pos, outcome) in batch {
+            if !matches!(outcome, Outcome::Returned { .. }) {
+                finished.extend(pos);
+            }
+            outcomes.push(outcome);
+        }
+        // Never commit what is not recorded: retry the write until it lands
+        // (store outage) or the engine stops (then redelivery covers it).
+        let mut attempt = 0u32;
+        let recorded = loop {
+            match enrich::record(&engine, outcomes.clone()).await {
+                Ok(()) => break true,
+                Err(e) => {
+                    attempt += 1;
+                    tracing::error!("recording outcomes failed (attempt {attempt}), will retry: {e:#}");
+                    let wait = Duration::from_millis(100 * u64::from(attempt.min(50)));
+                    if engine.sleep_or_stop(wait).await {
+                        break false;
+                    }
+                }
+            }
+        };
+        if recorded {
+            let commits = {
+                let mut t = tracker.lock().unwrap();
+                for (p, o) in &finished {
+                    t.finish(*p, *o);
+                }
+                t.take_commits()
+            };
+            if let Err(e) = consumer.commit(&commits).await {
+                tracing::error!("offset commit failed (messages will be redelivered): {e:#}");
+            }
+        }
+        engine.stats.in_flight.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(())
+}

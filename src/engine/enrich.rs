@@ -1,0 +1,368 @@
+//! One request's journey (decode → check → call with retry and breaker) and
+//! the batched recording of outcomes. Shared by the consumer and the
+//! synchronous path, so both give the same results.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use serde_json::{json, Map, Value};
+
+use super::Engine;
+use crate::backends::broker::OutRecord;
+use crate::backends::graph::{ApplyResult, EnrichmentUpdate, FailureUpdate};
+use crate::backends::intelligence::{Analysis, FailureKind, ProcessRequest};
+use crate::events::{
+    now_rfc3339, DlqMessage, EnrichmentCompleted, EnrichmentRequest, ErrorDetails, ServiceHealth,
+};
+
+/// Where a request came from (for the DLQ record).
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+}
+
+impl Origin {
+    pub fn sync_path() -> Self {
+        Self {
+            topic: "sync".into(),
+            partition: -1,
+            offset: -1,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Completed {
+        request: EnrichmentRequest,
+        analysis: Analysis,
+        elapsed: Duration,
+    },
+    /// Park in the DLQ; `document` is (id, content_hash) when known.
+    Dlq {
+        message: Box<DlqMessage>,
+        document: Option<(String, String)>,
+    },
+    /// Nothing to do: the document changed since, or is already enriched.
+    Skipped,
+    /// Engine stopping: not done, not committed; the document goes back to pending.
+    Returned { document_id: String },
+}
+
+pub struct Failure<'a> {
+    pub exception_type: &'a str,
+    pub message: String,
+    pub failure_count: u32,
+}
+
+/// Build a §3.2 DLQ message.
+pub fn dlq_message(
+    engine: &Engine,
+    original: Value,
+    request: Option<&EnrichmentRequest>,
+    failure: Failure<'_>,
+    origin: &Origin,
+) -> Box<DlqMessage> {
+    let intelligence = if engine.breaker.state() == super::breaker::BreakerState::Closed {
+        "healthy"
+    } else {
+        "unhealthy"
+    };
+    Box::new(DlqMessage {
+        document_id: request.map(|r| r.document_id.clone()).unwrap_or_default(),
+        project_name: request.map(|r| r.project_name.clone()).unwrap_or_default(),
+        correlation_id: request.map(|r| r.correlation_id.clone()).unwrap_or_default(),
+        failure_reason: format!("{}: {}", failure.exception_type, failure.message),
+        failure_timestamp: now_rfc3339(),
+        failure_count: failure.failure_count,
+        original_message: original,
+        error_details: ErrorDetails {
+            exception_type: failure.exception_type.to_string(),
+            exception_message: failure.message,
+            stack_trace: None,
+            service_health: ServiceHealth {
+                intelligence_service: intelligence.into(),
+                memgraph: "healthy".into(),
+                qdrant: "healthy".into(),
+            },
+        },
+        original_topic: origin.topic.clone(),
+        original_partition: origin.partition,
+        original_offset: origin.offset,
+    })
+}
+
+/// Undecodable payloads are kept inspectable: JSON if it parses, else a
+/// lossy, length-capped string.
+fn raw_original(payload: &[u8]) -> Value {
+    match serde_json::from_slice::<Value>(payload) {
+        Ok(v) if payload.len() <= 64 * 1024 => v,
+        _ => {
+            let cap = payload.len().min(4096);
+            let mut s = String::from_utf8_lossy(&payload[..cap]).into_owned();
+            if payload.len() > cap {
+                s.push_str(&format!("… ({} bytes in all)", payload.len()));
+            }
+            Value::String(s)
+        }
+    }
+}
+
+/// Decode a raw message and enrich it.
+pub async fn process_payload(engine: &Engine, payload: &[u8], origin: Origin) -> Outcome {
+    match EnrichmentRequest::decode(payload) {
+        Ok(req) => enrich(engine, req, origin).await,
+        Err(e) => {
+            engine.stats.error("SchemaValidationError");
+            Outcome::Dlq {
+                message: dlq_message(
+                    engine,
+                    raw_original(payload),
+                    None,
+                    Failure {
+                        exception_type: "SchemaValidationError",
+                        message: e.0,
+                        failure_count: 1,
+                    },
+                    &origin,
+                ),
+                document: None,
+            }
+        }
+    }
+}
+
+pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> Outcome {
+    let started = Instant::now();
+    let original = serde_json::to_value(&req).unwrap_or(Value::Null);
+    let park = |exception_type: &str, message: String, failure_count: u32| {
+        engine.stats.error(exception_type);
+        Outcome::Dlq {
+            message: dlq_message(
+                engine,
+                original.clone(),
+                Some(&req),
+                Failure {
+                    exception_type,
+                    message,
+                    failure_count,
+                },
+                &origin,
+            ),
+            document: Some((req.document_id.clone(), req.content_hash.clone())),
+        }
+    };
+    let graph = &engine.backends.graph;
+    let doc = match graph.get_document(&req.document_id).await {
+        Ok(Some(d)) => d,
+        Ok(None) => return park("DocumentNotFound", "no document with this id is indexed".into(), 1),
+        Err(e) => return park("GraphStoreError", format!("{e:#}"), 1),
+    };
+    if doc.content_hash != req.content_hash {
+        engine.stats.stale.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Outcome::Skipped;
+    }
+    if doc.enrichment_content_hash.as_deref() == Some(&req.content_hash)
+        && doc.enrichment_status == crate::backends::graph::Status::Completed
+    {
+        engine.stats.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return Outcome::Skipped;
+    }
+    let content = match graph.content(&req.content_hash).await {
+        Ok(Some(c)) => c,
+        Ok(None) => return park("ContentMissing", "the document's content is not stored".into(), 1),
+        Err(e) => return park("GraphStoreError", format!("{e:#}"), 1),
+    };
+    let content = match String::from_utf8(content) {
+        Ok(s) => s,
+        Err(e) => {
+            return park(
+                "EncodingError",
+                format!("content is not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+                1,
+            )
+        }
+    };
+    let call = ProcessRequest {
+        document_id: req.document_id.clone(),
+        project_name: req.project_name.clone(),
+        file_path: req.file_path.clone(),
+        document_type: req.document_type.map(|t| t.as_str().to_string()),
+        language: req.language.clone(),
+        enrichment_type: serde_json::to_value(req.enrichment_type)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_else(|| "full".into()),
+        content,
+    };
+    let max_attempts = engine.cfg.retry.max_attempts.max(1);
+    let mut attempt = req.retry_count;
+    loop {
+        // Wait while the breaker is open: an open breaker never DLQs anything.
+        let permit = loop {
+            match engine.breaker.try_acquire() {
+                Ok(p) => break p,
+                Err(wait) => {
+                    if engine.sleep_or_stop(wait.min(Duration::from_millis(250))).await {
+                        return Outcome::Returned {
+                            document_id: req.document_id.clone(),
+                        };
+                    }
+                }
+            }
+        };
+        match engine.backends.intelligence.process(&call, attempt).await {
+            Ok(analysis) => {
+                engine.breaker.success(permit);
+                return Outcome::Completed {
+                    request: req,
+                    analysis,
+                    elapsed: started.elapsed(),
+                };
+            }
+            Err(e) => {
+                if e.kind == FailureKind::Permanent {
+                    // Not the service's health: the breaker is not charged.
+                    drop(permit);
+                    return park(&e.exception_type, e.message, attempt + 1);
+                }
+                engine.breaker.failure(permit, &e.to_string());
+                attempt += 1;
+                if attempt >= max_attempts {
+                    return park(
+                        &e.exception_type,
+                        format!("{} (gave up after {attempt} attempts)", e.message),
+                        attempt,
+                    );
+                }
+                engine.stats.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                engine.stats.error(&e.exception_type);
+                tracing::debug!(document_id = %req.document_id, attempt, "transient failure, retrying: {e}");
+                if engine.sleep_or_stop(engine.cfg.retry.delay(attempt)).await {
+                    return Outcome::Returned {
+                        document_id: req.document_id.clone(),
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn status_payload(status: &str) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("enrichment_status".into(), json!(status));
+    m
+}
+
+/// Durably record a batch of outcomes (graph, vectors, completed and DLQ
+/// topics). Returns only when everything is written, so the caller may then
+/// commit the offsets.
+pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
+    let b = &engine.backends;
+    let mut updates = Vec::new();
+    let mut completed = Vec::new();
+    let mut dlq = Vec::new();
+    let mut returned = Vec::new();
+    for o in outcomes {
+        match o {
+            Outcome::Completed {
+                request,
+                analysis,
+                elapsed,
+            } => {
+                updates.push(EnrichmentUpdate {
+                    document_id: request.document_id.clone(),
+                    content_hash: request.content_hash.clone(),
+                    results: analysis.results.clone(),
+                    entities: analysis.entities,
+                    enriched_at: now_rfc3339(),
+                });
+                completed.push((request, analysis.results, elapsed));
+            }
+            Outcome::Dlq { message, document } => dlq.push((message, document)),
+            Outcome::Skipped => {}
+            Outcome::Returned { document_id } => returned.push(document_id),
+        }
+    }
+    if !updates.is_empty() {
+        let applied = b.graph.record_enrichments(updates).await?;
+        let mut events = Vec::new();
+        let mut payloads = Vec::new();
+        for ((req, results, elapsed), result) in completed.into_iter().zip(applied) {
+            match result {
+                ApplyResult::Applied => {}
+                ApplyResult::AlreadyEnriched => {
+                    engine.stats.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+                ApplyResult::Stale => {
+                    engine.stats.stale.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    continue;
+                }
+            }
+            engine.stats.record_enrich(elapsed);
+            let mut p = status_payload("completed");
+            p.insert("quality_score".into(), json!(results.quality_score));
+            p.insert("complexity_score".into(), json!(results.complexity_score));
+            p.insert("entities_extracted".into(), json!(results.entities_extracted));
+            payloads.push((req.document_id.clone(), p));
+            let ev = EnrichmentCompleted {
+                document_id: req.document_id.clone(),
+                project_name: req.project_name.clone(),
+                enrichment_status: "success".into(),
+                completed_at: now_rfc3339(),
+                processing_time_ms: elapsed.as_millis() as u64,
+                correlation_id: req.correlation_id.clone(),
+                enrichment_results: results,
+            };
+            events.push(OutRecord {
+                key: req.document_id.into_bytes(),
+                value: serde_json::to_vec(&ev)?,
+            });
+        }
+        let n = events.len() as u64;
+        b.vectors.set_payload(payloads).await?;
+        b.broker.produce(&engine.cfg.completed_topic, events).await?;
+        engine.stats.enriched.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    if !dlq.is_empty() {
+        let mut records = Vec::new();
+        let mut failures = Vec::new();
+        let mut payloads = Vec::new();
+        for (msg, doc) in &dlq {
+            // Keyed by document so compaction keeps the latest failure per
+            // document; undecodable input is keyed by where it came from.
+            let key = if msg.document_id.is_empty() {
+                format!("{}/{}/{}", msg.original_topic, msg.original_partition, msg.original_offset)
+            } else {
+                msg.document_id.clone()
+            };
+            records.push(OutRecord {
+                key: key.into_bytes(),
+                value: serde_json::to_vec(msg.as_ref())?,
+            });
+            if let Some((id, hash)) = doc {
+                failures.push(FailureUpdate {
+                    document_id: id.clone(),
+                    content_hash: hash.clone(),
+                    reason: msg.failure_reason.clone(),
+                });
+                payloads.push((id.clone(), status_payload("dlq")));
+            }
+        }
+        let n = records.len() as u64;
+        b.broker.produce(&engine.cfg.dlq_topic, records).await?;
+        b.graph.record_failures(failures).await?;
+        b.vectors.set_payload(payloads).await?;
+        engine.stats.dlq_published.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        for (msg, _) in &dlq {
+            tracing::warn!(document_id = %msg.document_id, "moved to DLQ: {}", msg.failure_reason);
+        }
+    }
+    if !returned.is_empty() {
+        b.graph.return_to_pending(returned).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! The bridge: walk a tree, index every file (pending), then publish an
+//! enrichment request, or enrich inline for projects outside the rollout.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::json;
+
+use super::discover::{document_type_of, language_of, looks_binary, walk};
+use super::enrich::{self, dlq_message, Failure, Origin, Outcome};
+use super::Engine;
+use crate::backends::broker::OutRecord;
+use crate::backends::graph::{DocumentRecord, IndexOutcome, NewDocument};
+use crate::backends::vector::{embedding::embed, VectorPoint};
+use crate::events::{now_rfc3339, DocumentType, EnrichmentRequest, Priority, RequestMetadata};
+
+const BATCH: usize = 256;
+
+/// Namespace for document ids: UUID v5 of "project/relative/path", so the same
+/// file of the same project always maps to the same document.
+const DOCUMENT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_5e0a_7d2b_4c8e_9a3f_1b2c_3d4e_5f60);
+
+pub fn document_id(project: &str, relative_path: &str) -> String {
+    uuid::Uuid::new_v5(&DOCUMENT_NAMESPACE, format!("{project}/{relative_path}").as_bytes()).to_string()
+}
+
+pub fn correlation_id() -> String {
+    uuid::Uuid::new_v4().to_string().to_uppercase()
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct IngestReport {
+    pub discovered: u64,
+    /// New or changed documents written as pending.
+    pub indexed: u64,
+    /// Same content as already stored: left alone.
+    pub unchanged: u64,
+    pub published: u64,
+    /// Enriched inline (project outside the rollout, or kill switch off).
+    pub enriched_sync: u64,
+    /// Indexed but parked in the DLQ at once (too large, unreadable, not UTF-8).
+    pub rejected: u64,
+    pub skipped_binary: u64,
+    /// Files the walk could not even list (permission denied on a directory…).
+    pub walk_errors: Vec<String>,
+}
+
+/// One file read from disk, ready to index.
+struct Prepared {
+    doc: NewDocument,
+    /// Why it cannot be enriched, if so: (exception type, message).
+    problem: Option<(&'static str, String)>,
+}
+
+fn mtime_rfc3339(meta: &std::fs::Metadata) -> Option<String> {
+    let t: chrono::DateTime<chrono::Utc> = meta.modified().ok()?.into();
+    Some(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn prepare(root: &Path, path: &Path, project: &str, max_bytes: u64) -> Option<Prepared> {
+    let rel = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/");
+    let meta = std::fs::metadata(path).ok();
+    let size = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+    let language = language_of(&rel).map(String::from);
+    let mut doc = NewDocument {
+        entity_id: document_id(project, &rel),
+        project_name: project.to_string(),
+        document_type: document_type_of(&rel),
+        source_path: rel,
+        language,
+        content_hash: blake3::hash(b"").to_hex().to_string(),
+        indexed_at: now_rfc3339(),
+        file_size_bytes: size,
+        line_count: 0,
+        last_modified: meta.as_ref().and_then(mtime_rfc3339),
+        correlation_id: correlation_id(),
+        content: None,
+    };
+    let problem = if size > max_bytes {
+        // Hash it anyway (streaming) so a later change is still detected.
+        match std::fs::File::open(path).and_then(|f| {
+            let mut h = blake3::Hasher::new();
+            h.update_reader(f)?;
+            Ok(h.finalize())
+        }) {
+            Ok(h) => doc.content_hash = h.to_hex().to_string(),
+            Err(e) => return Some(unreadable(doc, e)),
+        }
+        Some((
+            "FileTooLarge",
+            format!("{size} bytes is over the {max_bytes}-byte enrichment limit"),
+        ))
+    } else {
+        match std::fs::read(path) {
+            Err(e) => return Some(unreadable(doc, e)),
+            Ok(bytes) => {
+                if looks_binary(&bytes) {
+                    return None;
+                }
+                doc.content_hash = blake3::hash(&bytes).to_hex().to_string();
+                doc.line_count = bytecount_lines(&bytes);
+                let problem = std::str::from_utf8(&bytes).err().map(|e| {
+                    (
+                        "EncodingError",
+                        format!("cannot decode file as UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+                    )
+                });
+                doc.content = Some(bytes);
+                problem
+            }
+        }
+    };
+    Some(Prepared { doc, problem })
+}
+
+fn unreadable(doc: NewDocument, e: std::io::Error) -> Prepared {
+    Prepared {
+        doc,
+        problem: Some(("UnreadableFile", format!("cannot read file: {e}"))),
+    }
+}
+
+fn bytecount_lines(bytes: &[u8]) -> u64 {
+    let n = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    n + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
+}
+
+fn request_for(doc: &NewDocument) -> EnrichmentRequest {
+    EnrichmentRequest {
+        document_id: doc.entity_id.clone(),
+        project_name: doc.project_name.clone(),
+        content_hash: doc.content_hash.clone(),
+        file_path: doc.source_path.clone(),
+        document_type: Some(doc.document_type),
+        language: doc.language.clone(),
+        indexed_at: doc.indexed_at.clone(),
+        enrichment_type: Default::default(),
+        priority: Priority::Normal,
+        correlation_id: doc.correlation_id.clone(),
+        metadata: RequestMetadata {
+            file_size_bytes: Some(doc.file_size_bytes),
+            line_count: Some(doc.line_count),
+            git_commit_hash: None,
+            last_modified: doc.last_modified.clone(),
+        },
+        retry_count: 0,
+    }
+}
+
+/// Request to re-drive a stored document (backfill, orphan recovery).
+pub fn request_for_record(d: &DocumentRecord, priority: Priority) -> EnrichmentRequest {
+    EnrichmentRequest {
+        document_id: d.entity_id.clone(),
+        project_name: d.project_name.clone(),
+        content_hash: d.content_hash.clone(),
+        file_path: d.source_path.clone(),
+        document_type: DocumentType::parse(&d.document_type),
+        language: d.language.clone(),
+        indexed_at: d.indexed_at.clone(),
+        enrichment_type: Default::default(),
+        priority,
+        correlation_id: d.correlation_id.clone(),
+        metadata: RequestMetadata {
+            file_size_bytes: Some(d.file_size_bytes),
+            line_count: Some(d.line_count),
+            git_commit_hash: None,
+            last_modified: d.last_modified.clone(),
+        },
+        retry_count: 0,
+    }
+}
+
+/// Send each request down the path the rollout picks: publish to the topic
+/// (async) or enrich now (sync). Returns (published, enriched inline).
+pub async fn dispatch(engine: &Arc<Engine>, requests: Vec<EnrichmentRequest>) -> Result<(u64, u64)> {
+    let rollout = engine.rollout();
+    let (asynchronous, synchronous): (Vec<_>, Vec<_>) =
+        requests.into_iter().partition(|r| rollout.use_async(&r.project_name));
+    let published = asynchronous.len() as u64;
+    let records = asynchronous
+        .iter()
+        .map(|r| OutRecord {
+            key: r.document_id.clone().into_bytes(),
+            value: r.encode(),
+        })
+        .collect();
+    engine.backends.broker.produce(&engine.cfg.enrich_topic, records).await?;
+    crate::engine::stats::Stats::add(&engine.stats.published, published);
+    let sync_count = synchronous.len() as u64;
+    if !synchronous.is_empty() {
+        let outcomes: Vec<Outcome> = futures::stream::iter(synchronous)
+            .map(|r| {
+                let engine = engine.clone();
+                async move { enrich::enrich(&engine, r, Origin::sync_path()).await }
+            })
+            .buffer_unordered(engine.limit.get())
+            .collect()
+            .await;
+        enrich::record(engine, outcomes).await?;
+    }
+    Ok((published, sync_count))
+}
+
+/// Index and publish every file under `root` as project `project`.
+pub async fn ingest(
+    engine: &Arc<Engine>,
+    root: &Path,
+    project: &str,
+    progress: &(dyn Fn(&IngestReport) + Sync),
+) -> Result<IngestReport> {
+    let meta = std::fs::metadata(root).with_context(|| format!("cannot ingest {}", root.display()))?;
+    if !meta.is_dir() {
+        bail!("cannot ingest {}: not a directory", root.display());
+    }
+    anyhow::ensure!(
+        !project.is_empty() && project.chars().count() <= 255,
+        "project name must be 1..=255 characters"
+    );
+    let root = root.to_path_buf();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<PathBuf, String>>(4 * BATCH);
+    let walk_root = root.clone();
+    let walker = tokio::task::spawn_blocking(move || {
+        for entry in walk(&walk_root) {
+            if tx.blocking_send(entry.map_err(|e| e.to_string())).is_err() {
+                break;
+            }
+        }
+    });
+    let mut report = IngestReport::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let next = rx.recv().await;
+        let done = next.is_none();
+        match next {
+            Some(Ok(p)) => batch.push(p),
+            Some(Err(e)) => report.walk_errors.push(e),
+            None => {}
+        }
+        if batch.len() >= BATCH || (done && !batch.is_empty()) {
+            let paths = std::mem::take(&mut batch);
+            index_batch(engine, &root, project, paths, &mut report).await?;
+            progress(&report);
+        }
+        if done {
+            break;
+        }
+    }
+    walker.await?;
+    Ok(report)
+}
+
+async fn index_batch(
+    engine: &Arc<Engine>,
+    root: &Path,
+    project: &str,
+    paths: Vec<PathBuf>,
+    report: &mut IngestReport,
+) -> Result<()> {
+    let listed = paths.len() as u64;
+    report.discovered += listed;
+    crate::engine::stats::Stats::add(&engine.stats.discovered, listed);
+    let (root2, project2, max) = (root.to_path_buf(), project.to_string(), engine.cfg.max_file_bytes);
+    let prepared: Vec<Prepared> = tokio::task::spawn_blocking(move || {
+        paths.iter().filter_map(|p| prepare(&root2, p, &project2, max)).collect()
+    })
+    .await?;
+    report.skipped_binary += listed - prepared.len() as u64;
+    let started = Instant::now();
+    let outcomes = engine
+        .backends
+        .graph
+        .index_documents(prepared.iter().map(|p| p.doc.clone()).collect())
+        .await?;
+    let mut points = Vec::new();
+    let mut requests = Vec::new();
+    let mut rejected = Vec::new();
+    for (p, outcome) in prepared.into_iter().zip(outcomes) {
+        if let IndexOutcome::Unchanged(_) = outcome {
+            report.unchanged += 1;
+            continue;
+        }
+        report.indexed += 1;
+        let text = p.doc.content.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        points.push(VectorPoint {
+            id: p.doc.entity_id.clone(),
+            vector: embed(&text),
+            payload: json!({
+                "document_id": p.doc.entity_id,
+                "project_name": p.doc.project_name,
+                "source_path": p.doc.source_path,
+                "document_type": p.doc.document_type.as_str(),
+                "language": p.doc.language,
+                "content_hash": p.doc.content_hash,
+                "enrichment_status": "pending",
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        });
+        let req = request_for(&p.doc);
+        match p.problem {
+            Some((exception_type, message)) => {
+                engine.stats.error(exception_type);
+                rejected.push(Outcome::Dlq {
+                    message: dlq_message(
+                        engine,
+                        serde_json::to_value(&req)?,
+                        Some(&req),
+                        Failure {
+                            exception_type,
+                            message,
+                            failure_count: 1,
+                        },
+                        &Origin {
+                            topic: "ingest".into(),
+                            partition: -1,
+                            offset: -1,
+                        },
+                    ),
+                    document: Some((req.document_id.clone(), req.content_hash.clone())),
+                })
+            }
+            None => requests.push(req),
+        }
+    }
+    engine.backends.vectors.upsert(points).await?;
+    let indexed_now = requests.len() as u64 + rejected.len() as u64;
+    report.rejected += rejected.len() as u64;
+    enrich::record(engine, rejected).await?;
+    // Indexing is done once documents are stored and their requests are
+    // published; inline (sync) enrichment is timed separately.
+    let rollout = engine.rollout();
+    let (asynchronous, synchronous): (Vec<_>, Vec<_>) =
+        requests.into_iter().partition(|r| rollout.use_async(&r.project_name));
+    let (published, _) = dispatch(engine, asynchronous).await?;
+    engine.stats.record_index(started.elapsed(), indexed_now);
+    crate::engine::stats::Stats::add(&engine.stats.indexed, indexed_now);
+    let (_, sync) = dispatch(engine, synchronous).await?;
+    report.published += published;
+    report.enriched_sync += sync;
+    Ok(())
+}

@@ -1,0 +1,8 @@
+//! archon-tui: an embedded document-enrichment engine and its console.
+
+pub mod backends;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod events;
+pub mod sanitize;

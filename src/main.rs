@@ -1,0 +1,29 @@
+use clap::Parser;
+
+fn main() {
+    let cli = archon_tui::cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ARCHON_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("archon-tui: cannot start the runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let code = match runtime.block_on(archon_tui::cli::run::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("archon-tui: error: {}", archon_tui::sanitize::clean(&format!("{e:#}")));
+            1
+        }
+    };
+    // Do not wait for blocking tasks (a stuck read) on the way out.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    std::process::exit(code);
+}
