@@ -81,7 +81,8 @@ pub fn load_file(explicit: Option<&Path>) -> Result<FileConfig> {
     };
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
-    toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {} is invalid: {e}", path.display()))
+    toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("config file {} is invalid: {e}", path.display()))
 }
 
 /// Values given on the command line or in the environment (None = not given).
@@ -130,13 +131,21 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
     if let Some(g) = o.group_id.clone().or_else(|| f.group_id.clone()) {
         cfg.group_id = g;
     }
-    if let Some(t) = o.enrichment_topic.clone().or_else(|| f.enrichment_topic.clone()) {
+    if let Some(t) = o
+        .enrichment_topic
+        .clone()
+        .or_else(|| f.enrichment_topic.clone())
+    {
         cfg.enrich_topic = t;
     }
     if let Some(t) = o.dlq_topic.clone().or_else(|| f.dlq_topic.clone()) {
         cfg.dlq_topic = t;
     }
-    if let Some(t) = o.completed_topic.clone().or_else(|| f.completed_topic.clone()) {
+    if let Some(t) = o
+        .completed_topic
+        .clone()
+        .or_else(|| f.completed_topic.clone())
+    {
         cfg.completed_topic = t;
     }
     for (name, v) in [
@@ -181,7 +190,9 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
         max_attempts,
         base_delay: check_secs(
             "RETRY_BACKOFF_BASE (--retry-backoff-base)",
-            o.retry_backoff_base.or(f.retry.base_delay_secs).unwrap_or(2.0),
+            o.retry_backoff_base
+                .or(f.retry.base_delay_secs)
+                .unwrap_or(2.0),
         )?,
         max_delay: check_secs(
             "--retry-max-delay",
@@ -189,7 +200,10 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
         )?,
         jitter,
     };
-    let rate = o.inject_failure_rate.or(f.faults.failure_rate).unwrap_or(0.0);
+    let rate = o
+        .inject_failure_rate
+        .or(f.faults.failure_rate)
+        .unwrap_or(0.0);
     if !(0.0..=1.0).contains(&rate) {
         bail!("--inject-failure-rate must be between 0 and 1, got {rate}");
     }
@@ -202,7 +216,10 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
         latency: Duration::from_millis(latency),
         seed: o.seed.or(f.faults.seed).unwrap_or(0),
     };
-    cfg.max_file_bytes = o.max_file_bytes.or(f.max_file_bytes).unwrap_or(cfg.max_file_bytes);
+    cfg.max_file_bytes = o
+        .max_file_bytes
+        .or(f.max_file_bytes)
+        .unwrap_or(cfg.max_file_bytes);
     Ok(cfg)
 }
 
@@ -217,18 +234,55 @@ mod tests {
         )
         .unwrap();
         let cfg = resolve(&Overrides::default(), &file).unwrap();
-        assert_eq!((cfg.concurrency, cfg.group_id.as_str(), cfg.rollout.percentage), (7, "from-file", 20));
+        assert_eq!(
+            (
+                cfg.concurrency,
+                cfg.group_id.as_str(),
+                cfg.rollout.percentage
+            ),
+            (7, "from-file", 20)
+        );
         let o = Overrides {
             concurrency: Some(40),
             ..Default::default()
         };
         assert_eq!(resolve(&o, &file).unwrap().concurrency, 40);
         for (o, needle) in [
-            (Overrides { concurrency: Some(0), ..Default::default() }, "MAX_CONCURRENT_ENRICHMENTS"),
-            (Overrides { concurrency: Some(1_000_000_000), ..Default::default() }, "MAX_CONCURRENT_ENRICHMENTS"),
-            (Overrides { rollout_percentage: Some(101), ..Default::default() }, "ROLLOUT_PERCENTAGE"),
-            (Overrides { inject_failure_rate: Some(1.5), ..Default::default() }, "--inject-failure-rate"),
-            (Overrides { group_id: Some("a b".into()), ..Default::default() }, "KAFKA_GROUP_ID"),
+            (
+                Overrides {
+                    concurrency: Some(0),
+                    ..Default::default()
+                },
+                "MAX_CONCURRENT_ENRICHMENTS",
+            ),
+            (
+                Overrides {
+                    concurrency: Some(1_000_000_000),
+                    ..Default::default()
+                },
+                "MAX_CONCURRENT_ENRICHMENTS",
+            ),
+            (
+                Overrides {
+                    rollout_percentage: Some(101),
+                    ..Default::default()
+                },
+                "ROLLOUT_PERCENTAGE",
+            ),
+            (
+                Overrides {
+                    inject_failure_rate: Some(1.5),
+                    ..Default::default()
+                },
+                "--inject-failure-rate",
+            ),
+            (
+                Overrides {
+                    group_id: Some("a b".into()),
+                    ..Default::default()
+                },
+                "KAFKA_GROUP_ID",
+            ),
         ] {
             let err = resolve(&o, &FileConfig::default()).unwrap_err().to_string();
             assert!(err.contains(needle), "{err}");
@@ -241,7 +295,10 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "concurency = 3\n").unwrap();
         let err = load_file(Some(&p)).unwrap_err().to_string();
-        assert!(err.contains("concurency") && err.contains("invalid"), "{err}");
+        assert!(
+            err.contains("concurency") && err.contains("invalid"),
+            "{err}"
+        );
         std::fs::write(&p, "concurrency = \n").unwrap();
         assert!(load_file(Some(&p)).is_err());
         assert!(load_file(Some(&dir.path().join("missing.toml"))).is_err());

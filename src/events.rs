@@ -160,7 +160,9 @@ impl EnrichmentRequest {
             ));
         }
         if self.project_name.is_empty() || self.project_name.chars().count() > 255 {
-            return Err(SchemaError("project_name must be 1..=255 characters".into()));
+            return Err(SchemaError(
+                "project_name must be 1..=255 characters".into(),
+            ));
         }
         if self.content_hash.len() != 64 || !is_hex(&self.content_hash, false) {
             return Err(SchemaError(
@@ -171,7 +173,9 @@ impl EnrichmentRequest {
             return Err(SchemaError("file_path must be 1..=4096 characters".into()));
         }
         if chrono::DateTime::parse_from_rfc3339(&self.indexed_at).is_err() {
-            return Err(SchemaError("indexed_at is not an ISO 8601 date-time".into()));
+            return Err(SchemaError(
+                "indexed_at is not an ISO 8601 date-time".into(),
+            ));
         }
         if !is_uuid_text(&self.correlation_id, true) {
             return Err(SchemaError(
@@ -307,7 +311,10 @@ mod tests {
         assert_eq!(req, again);
         let a: serde_json::Value = serde_json::from_str(SEED_REQUEST).unwrap();
         let b: serde_json::Value = serde_json::from_slice(&req.encode()).unwrap();
-        assert_eq!(a, b, "encoding must reproduce the seed example field for field");
+        assert_eq!(
+            a, b,
+            "encoding must reproduce the seed example field for field"
+        );
     }
 
     #[test]
@@ -326,26 +333,56 @@ mod tests {
 
     #[test]
     fn schema_violations_are_named() {
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut serde_json::Value)>)> = vec![
-            ("document_id", Box::new(|v| v["document_id"] = "nope".into())),
-            ("content_hash", Box::new(|v| v["content_hash"] = "ABC".into())),
-            ("correlation_id", Box::new(|v| v["correlation_id"] = "7dc1746a-42a0-4125-bea9-1ddf3e48aba8".into())),
+        type Mutation = Box<dyn FnOnce(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            (
+                "document_id",
+                Box::new(|v| v["document_id"] = "nope".into()),
+            ),
+            (
+                "content_hash",
+                Box::new(|v| v["content_hash"] = "ABC".into()),
+            ),
+            (
+                "correlation_id",
+                Box::new(|v| v["correlation_id"] = "7dc1746a-42a0-4125-bea9-1ddf3e48aba8".into()),
+            ),
             ("retry_count", Box::new(|v| v["retry_count"] = 4.into())),
-            ("document_type", Box::new(|v| v["document_type"] = "spreadsheet".into())),
-            ("indexed_at", Box::new(|v| v["indexed_at"] = "yesterday".into())),
+            (
+                "document_type",
+                Box::new(|v| v["document_type"] = "spreadsheet".into()),
+            ),
+            (
+                "indexed_at",
+                Box::new(|v| v["indexed_at"] = "yesterday".into()),
+            ),
             ("file_path", Box::new(|v| v["file_path"] = "".into())),
-            ("project_name", Box::new(|v| { v.as_object_mut().unwrap().remove("project_name"); })),
+            (
+                "project_name",
+                Box::new(|v| {
+                    v.as_object_mut().unwrap().remove("project_name");
+                }),
+            ),
         ];
         for (field, f) in cases {
             let err = mutated(f).unwrap_err();
-            assert!(err.0.contains(field) || err.0.contains("unknown variant"), "{field}: {err}");
+            assert!(
+                err.0.contains(field) || err.0.contains("unknown variant"),
+                "{field}: {err}"
+            );
         }
     }
 
     #[test]
     fn undecodable_payloads_are_rejected_with_reason() {
-        assert!(EnrichmentRequest::decode(b"\xff\xfe").unwrap_err().0.contains("UTF-8"));
-        assert!(EnrichmentRequest::decode(b"{not json").unwrap_err().0.contains("not a valid"));
+        assert!(EnrichmentRequest::decode(b"\xff\xfe")
+            .unwrap_err()
+            .0
+            .contains("UTF-8"));
+        assert!(EnrichmentRequest::decode(b"{not json")
+            .unwrap_err()
+            .0
+            .contains("not a valid"));
         assert!(EnrichmentRequest::decode(b"[]").is_err());
     }
 }

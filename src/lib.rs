@@ -3,6 +3,7 @@
 pub mod backends;
 pub mod cli;
 pub mod config;
+pub mod corpus;
 pub mod engine;
 pub mod events;
 pub mod sanitize;

@@ -4,6 +4,7 @@ fn main() {
     let cli = archon_tui::cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("ARCHON_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
@@ -19,7 +20,10 @@ fn main() {
     let code = match runtime.block_on(archon_tui::cli::run::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("archon-tui: error: {}", archon_tui::sanitize::clean(&format!("{e:#}")));
+            eprintln!(
+                "archon-tui: error: {}",
+                archon_tui::sanitize::clean(&format!("{e:#}"))
+            );
             1
         }
     };

@@ -34,26 +34,60 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "ARCHON_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Enrichments running at once
-    #[arg(long, global = true, env = "MAX_CONCURRENT_ENRICHMENTS", value_name = "N")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAX_CONCURRENT_ENRICHMENTS",
+        value_name = "N"
+    )]
     pub concurrency: Option<usize>,
     /// Consumer group
     #[arg(long, global = true, env = "KAFKA_GROUP_ID", value_name = "ID")]
     pub group_id: Option<String>,
-    #[arg(long, global = true, env = "KAFKA_ENRICHMENT_TOPIC", value_name = "TOPIC", hide_short_help = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_ENRICHMENT_TOPIC",
+        value_name = "TOPIC",
+        hide_short_help = true
+    )]
     pub enrichment_topic: Option<String>,
-    #[arg(long, global = true, env = "KAFKA_DLQ_TOPIC", value_name = "TOPIC", hide_short_help = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_DLQ_TOPIC",
+        value_name = "TOPIC",
+        hide_short_help = true
+    )]
     pub dlq_topic: Option<String>,
-    #[arg(long, global = true, env = "KAFKA_COMPLETED_TOPIC", value_name = "TOPIC", hide_short_help = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_COMPLETED_TOPIC",
+        value_name = "TOPIC",
+        hide_short_help = true
+    )]
     pub completed_topic: Option<String>,
     /// Kill switch: false sends every project down the synchronous path
     #[arg(long, global = true, env = "ENABLE_ASYNC_ENRICHMENT", value_name = "BOOL",
           value_parser = clap::builder::BoolishValueParser::new())]
     pub async_enrichment: Option<bool>,
     /// Share of projects (by stable bucket) that use the async path, 0..=100
-    #[arg(long, global = true, env = "ASYNC_ENRICHMENT_ROLLOUT_PERCENTAGE", value_name = "PCT")]
+    #[arg(
+        long,
+        global = true,
+        env = "ASYNC_ENRICHMENT_ROLLOUT_PERCENTAGE",
+        value_name = "PCT"
+    )]
     pub rollout_percentage: Option<u32>,
     /// Projects always on the async path (comma-separated)
-    #[arg(long, global = true, env = "ASYNC_ENRICHMENT_ENABLED_PROJECTS", value_name = "LIST", value_delimiter = ',')]
+    #[arg(
+        long,
+        global = true,
+        env = "ASYNC_ENRICHMENT_ENABLED_PROJECTS",
+        value_name = "LIST",
+        value_delimiter = ','
+    )]
     pub enabled_projects: Option<Vec<String>>,
     /// Attempts per document before the DLQ
     #[arg(long, global = true, env = "RETRY_MAX_ATTEMPTS", value_name = "N")]
@@ -130,6 +164,13 @@ pub enum Command {
     Drain {
         #[command(flatten)]
         wait_args: WaitArgs,
+    },
+    /// Write a tree of N generated mixed-language files (demos, benchmarks)
+    #[command(hide = true)]
+    GenCorpus {
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        files: usize,
     },
     /// Counts, lag, breaker, rollout and concurrency
     Status {

@@ -49,6 +49,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
             print_summary(&summary, wait_args.json);
             Ok(if timed_out { EXIT_TIMED_OUT } else { 0 })
         }
+        Some(Command::GenCorpus { dir, files }) => {
+            crate::corpus::generate(&dir, files)?;
+            eprintln!("wrote {files} files under {}", dir.display());
+            Ok(0)
+        }
         Some(Command::Status { json }) => {
             let engine = Engine::open(cfg).await?;
             let s = status(&engine).await?;
@@ -63,7 +68,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
 }
 
 fn project_name_of(path: &Path) -> Result<String> {
-    let abs = std::fs::canonicalize(path).with_context(|| format!("cannot ingest {}", path.display()))?;
+    let abs =
+        std::fs::canonicalize(path).with_context(|| format!("cannot ingest {}", path.display()))?;
     Ok(abs
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -143,7 +149,10 @@ async fn ingest(
 /// Run the consumer until drained or timed out; true when timed out.
 async fn run_until_drained(engine: &Arc<Engine>, args: &WaitArgs) -> Result<bool> {
     if let Some(t) = args.timeout {
-        anyhow::ensure!(t.is_finite() && t > 0.0, "--timeout must be a positive number of seconds, got {t}");
+        anyhow::ensure!(
+            t.is_finite() && t > 0.0,
+            "--timeout must be a positive number of seconds, got {t}"
+        );
     }
     let consumer = tokio::spawn(consumer::run(engine.clone()));
     let heartbeat = engine.spawn_heartbeat();
@@ -207,7 +216,10 @@ fn summary(
     let counts = match project {
         Some(name) => {
             let mut c = std::collections::BTreeMap::new();
-            c.insert(name.to_string(), p.counts.get(name).cloned().unwrap_or_default());
+            c.insert(
+                name.to_string(),
+                p.counts.get(name).cloned().unwrap_or_default(),
+            );
             total_counts(&c)
         }
         None => total_counts(&p.counts),
@@ -320,7 +332,11 @@ fn print_status_human(s: &Value) {
     println!(
         "breaker: {}  rollout: {} at {}%  concurrency: {}  engine: {}",
         s["breaker"]["state"].as_str().unwrap_or("?"),
-        if s["rollout"]["enabled"] == Value::Bool(true) { "async on" } else { "KILL SWITCH OFF" },
+        if s["rollout"]["enabled"] == Value::Bool(true) {
+            "async on"
+        } else {
+            "KILL SWITCH OFF"
+        },
         s["rollout"]["percentage"],
         s["concurrency"],
         match s["engine"]["pid"].as_u64() {

@@ -226,15 +226,22 @@ impl CircuitBreaker {
         BreakerSnapshot {
             state: i.state,
             failure_count: i.consecutive_failures,
-            failure_rate: if total == 0 { 0.0 } else { failed as f64 / total as f64 },
+            failure_rate: if total == 0 {
+                0.0
+            } else {
+                failed as f64 / total as f64
+            },
             calls_not_permitted: i.calls_not_permitted,
             last_failure: i.last_failure.clone(),
             last_error: i.last_error.clone(),
             opened_at: i.opened.as_ref().map(|(_, w)| w.clone()),
             half_open_in_ms: match (i.state, &i.opened) {
-                (BreakerState::Open, Some((at, _))) => {
-                    Some(self.cfg.recovery_timeout.saturating_sub(at.elapsed()).as_millis() as u64)
-                }
+                (BreakerState::Open, Some((at, _))) => Some(
+                    self.cfg
+                        .recovery_timeout
+                        .saturating_sub(at.elapsed())
+                        .as_millis() as u64,
+                ),
                 _ => None,
             },
         }
@@ -299,6 +306,10 @@ mod tests {
         b.success(p);
         let p = b.try_acquire().unwrap();
         b.failure(p, "x");
-        assert_eq!(b.snapshot().failure_count, 1, "success resets the consecutive count");
+        assert_eq!(
+            b.snapshot().failure_count,
+            1,
+            "success resets the consecutive count"
+        );
     }
 }

@@ -102,7 +102,10 @@ mod tests {
             let n = r.nominal_delay(retry).as_secs_f64();
             for _ in 0..200 {
                 let d = r.delay(retry).as_secs_f64();
-                assert!(d >= n * 0.9 - 1e-9 && d <= (n * 1.1).min(60.0) + 1e-9, "{retry}: {d}");
+                assert!(
+                    d >= n * 0.9 - 1e-9 && d <= (n * 1.1).min(60.0) + 1e-9,
+                    "{retry}: {d}"
+                );
             }
         }
     }

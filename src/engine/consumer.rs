@@ -43,7 +43,12 @@ pub async fn run(engine: Arc<Engine>) -> Result<()> {
     }
     let tracker = Arc::new(Mutex::new(OffsetTracker::default()));
     let (tx, rx) = mpsc::unbounded_channel::<Done>();
-    let recorder = tokio::spawn(record_loop(engine.clone(), consumer.clone(), tracker.clone(), rx));
+    let recorder = tokio::spawn(record_loop(
+        engine.clone(),
+        consumer.clone(),
+        tracker.clone(),
+        rx,
+    ));
     let result = fetch_loop(&engine, consumer.as_ref(), &tracker, tx).await;
     // The tasks hold the sender clones; the recorder ends when all are done.
     let recorded = recorder.await?;
@@ -103,11 +108,19 @@ async fn fetch_loop(
         }
         let mut permits = vec![first];
         if records.len() > 1 {
-            permits.push(sem.clone().acquire_many_owned(records.len() as u32 - 1).await?);
+            permits.push(
+                sem.clone()
+                    .acquire_many_owned(records.len() as u32 - 1)
+                    .await?,
+            );
         }
         let ids: Vec<String> = records
             .iter()
-            .filter_map(|r| EnrichmentRequest::decode(&r.value).ok().map(|q| q.document_id))
+            .filter_map(|r| {
+                EnrichmentRequest::decode(&r.value)
+                    .ok()
+                    .map(|q| q.document_id)
+            })
             .collect();
         if let Err(e) = engine.backends.graph.mark_processing(ids).await {
             tracing::warn!("could not mark documents processing: {e:#}");
@@ -119,8 +132,14 @@ async fn fetch_loop(
             }
         }
         let n = records.len() as u64;
-        engine.stats.consumed.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
-        engine.stats.in_flight.fetch_add(n as i64, std::sync::atomic::Ordering::Relaxed);
+        engine
+            .stats
+            .consumed
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        engine
+            .stats
+            .in_flight
+            .fetch_add(n as i64, std::sync::atomic::Ordering::Relaxed);
         // One permit per record, released when its enrichment finishes.
         let mut singles = Vec::with_capacity(records.len());
         for mut p in permits {
@@ -176,7 +195,9 @@ async fn record_loop(
                 Ok(()) => break true,
                 Err(e) => {
                     attempt += 1;
-                    tracing::error!("recording outcomes failed (attempt {attempt}), will retry: {e:#}");
+                    tracing::error!(
+                        "recording outcomes failed (attempt {attempt}), will retry: {e:#}"
+                    );
                     let wait = Duration::from_millis(100 * u64::from(attempt.min(50)));
                     if engine.sleep_or_stop(wait).await {
                         break false;
@@ -196,7 +217,10 @@ async fn record_loop(
                 tracing::error!("offset commit failed (messages will be redelivered): {e:#}");
             }
         }
-        engine.stats.in_flight.fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+        engine
+            .stats
+            .in_flight
+            .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
     }
     Ok(())
 }

@@ -39,7 +39,9 @@ impl ControlStore {
     fn get<T: for<'de> Deserialize<'de>>(&self, key: &'static str) -> Result<Option<T>> {
         self.db.run_blocking(|c| {
             let v: Option<String> = c
-                .query_row("SELECT value FROM control WHERE key = ?1", [key], |r| r.get(0))
+                .query_row("SELECT value FROM control WHERE key = ?1", [key], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             Ok(v.and_then(|v| serde_json::from_str(&v).ok()))
         })

@@ -87,9 +87,21 @@ pub fn document_type_of(path: &str) -> DocumentType {
     }
     if matches!(
         ext,
-        "toml" | "yaml" | "yml" | "json" | "ini" | "cfg" | "conf" | "env" | "xml" | "properties" | "lock"
-    ) || matches!(name, "dockerfile" | "makefile" | ".gitignore" | ".editorconfig")
-    {
+        "toml"
+            | "yaml"
+            | "yml"
+            | "json"
+            | "ini"
+            | "cfg"
+            | "conf"
+            | "env"
+            | "xml"
+            | "properties"
+            | "lock"
+    ) || matches!(
+        name,
+        "dockerfile" | "makefile" | ".gitignore" | ".editorconfig"
+    ) {
         return DocumentType::Configuration;
     }
     DocumentType::Other

@@ -41,7 +41,10 @@ pub async fn progress(engine: &Engine) -> Result<Progress> {
             .broker
             .lag(&engine.cfg.group_id, &engine.cfg.enrich_topic)
             .await?,
-        in_flight: engine.stats.in_flight.load(std::sync::atomic::Ordering::Relaxed),
+        in_flight: engine
+            .stats
+            .in_flight
+            .load(std::sync::atomic::Ordering::Relaxed),
     })
 }
 
@@ -50,11 +53,15 @@ pub async fn progress(engine: &Engine) -> Result<Progress> {
 async fn redrive_orphans(engine: &Arc<Engine>) -> Result<u64> {
     let graph = &engine.backends.graph;
     loop {
-        let stuck = graph.documents_with_status(Status::Processing, None, None, 500).await?;
+        let stuck = graph
+            .documents_with_status(Status::Processing, None, None, 500)
+            .await?;
         if stuck.is_empty() {
             break;
         }
-        graph.return_to_pending(stuck.into_iter().map(|d| d.entity_id).collect()).await?;
+        graph
+            .return_to_pending(stuck.into_iter().map(|d| d.entity_id).collect())
+            .await?;
     }
     let mut after = None;
     let mut n = 0;
@@ -67,7 +74,13 @@ async fn redrive_orphans(engine: &Arc<Engine>) -> Result<u64> {
         let Some(last) = docs.last() else { break };
         after = Some(last.entity_id.clone());
         n += docs.len() as u64;
-        dispatch(engine, docs.iter().map(|d| request_for_record(d, Priority::Low)).collect()).await?;
+        dispatch(
+            engine,
+            docs.iter()
+                .map(|d| request_for_record(d, Priority::Low))
+                .collect(),
+        )
+        .await?;
     }
     Ok(n)
 }
@@ -94,7 +107,9 @@ pub async fn wait_drained(
             if idle_with_orphans >= 3 {
                 let n = redrive_orphans(engine).await?;
                 if n > 0 {
-                    tracing::info!("re-drove {n} pending documents that had no request on the topic");
+                    tracing::info!(
+                        "re-drove {n} pending documents that had no request on the topic"
+                    );
                 }
                 idle_with_orphans = 0;
             }

@@ -15,6 +15,13 @@ use crate::events::{
     now_rfc3339, DlqMessage, EnrichmentCompleted, EnrichmentRequest, ErrorDetails, ServiceHealth,
 };
 
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub request: EnrichmentRequest,
+    pub analysis: Analysis,
+    pub elapsed: Duration,
+}
+
 /// Where a request came from (for the DLQ record).
 #[derive(Debug, Clone)]
 pub struct Origin {
@@ -35,11 +42,7 @@ impl Origin {
 
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    Completed {
-        request: EnrichmentRequest,
-        analysis: Analysis,
-        elapsed: Duration,
-    },
+    Completed(Box<Completed>),
     /// Park in the DLQ; `document` is (id, content_hash) when known.
     Dlq {
         message: Box<DlqMessage>,
@@ -48,7 +51,9 @@ pub enum Outcome {
     /// Nothing to do: the document changed since, or is already enriched.
     Skipped,
     /// Engine stopping: not done, not committed; the document goes back to pending.
-    Returned { document_id: String },
+    Returned {
+        document_id: String,
+    },
 }
 
 pub struct Failure<'a> {
@@ -73,7 +78,9 @@ pub fn dlq_message(
     Box::new(DlqMessage {
         document_id: request.map(|r| r.document_id.clone()).unwrap_or_default(),
         project_name: request.map(|r| r.project_name.clone()).unwrap_or_default(),
-        correlation_id: request.map(|r| r.correlation_id.clone()).unwrap_or_default(),
+        correlation_id: request
+            .map(|r| r.correlation_id.clone())
+            .unwrap_or_default(),
         failure_reason: format!("{}: {}", failure.exception_type, failure.message),
         failure_timestamp: now_rfc3339(),
         failure_count: failure.failure_count,
@@ -157,22 +164,40 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
     let graph = &engine.backends.graph;
     let doc = match graph.get_document(&req.document_id).await {
         Ok(Some(d)) => d,
-        Ok(None) => return park("DocumentNotFound", "no document with this id is indexed".into(), 1),
+        Ok(None) => {
+            return park(
+                "DocumentNotFound",
+                "no document with this id is indexed".into(),
+                1,
+            )
+        }
         Err(e) => return park("GraphStoreError", format!("{e:#}"), 1),
     };
     if doc.content_hash != req.content_hash {
-        engine.stats.stale.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        engine
+            .stats
+            .stale
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Outcome::Skipped;
     }
     if doc.enrichment_content_hash.as_deref() == Some(&req.content_hash)
         && doc.enrichment_status == crate::backends::graph::Status::Completed
     {
-        engine.stats.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        engine
+            .stats
+            .duplicates
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         return Outcome::Skipped;
     }
     let content = match graph.content(&req.content_hash).await {
         Ok(Some(c)) => c,
-        Ok(None) => return park("ContentMissing", "the document's content is not stored".into(), 1),
+        Ok(None) => {
+            return park(
+                "ContentMissing",
+                "the document's content is not stored".into(),
+                1,
+            )
+        }
         Err(e) => return park("GraphStoreError", format!("{e:#}"), 1),
     };
     let content = match String::from_utf8(content) {
@@ -180,7 +205,10 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
         Err(e) => {
             return park(
                 "EncodingError",
-                format!("content is not UTF-8 (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+                format!(
+                    "content is not UTF-8 (invalid byte at offset {})",
+                    e.utf8_error().valid_up_to()
+                ),
                 1,
             )
         }
@@ -205,7 +233,10 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
             match engine.breaker.try_acquire() {
                 Ok(p) => break p,
                 Err(wait) => {
-                    if engine.sleep_or_stop(wait.min(Duration::from_millis(250))).await {
+                    if engine
+                        .sleep_or_stop(wait.min(Duration::from_millis(250)))
+                        .await
+                    {
                         return Outcome::Returned {
                             document_id: req.document_id.clone(),
                         };
@@ -216,11 +247,11 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
         match engine.backends.intelligence.process(&call, attempt).await {
             Ok(analysis) => {
                 engine.breaker.success(permit);
-                return Outcome::Completed {
+                return Outcome::Completed(Box::new(Completed {
                     request: req,
                     analysis,
                     elapsed: started.elapsed(),
-                };
+                }));
             }
             Err(e) => {
                 if e.kind == FailureKind::Permanent {
@@ -237,7 +268,10 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
                         attempt,
                     );
                 }
-                engine.stats.retries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                engine
+                    .stats
+                    .retries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 engine.stats.error(&e.exception_type);
                 tracing::debug!(document_id = %req.document_id, attempt, "transient failure, retrying: {e}");
                 if engine.sleep_or_stop(engine.cfg.retry.delay(attempt)).await {
@@ -267,11 +301,12 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
     let mut returned = Vec::new();
     for o in outcomes {
         match o {
-            Outcome::Completed {
-                request,
-                analysis,
-                elapsed,
-            } => {
+            Outcome::Completed(c) => {
+                let Completed {
+                    request,
+                    analysis,
+                    elapsed,
+                } = *c;
                 updates.push(EnrichmentUpdate {
                     document_id: request.document_id.clone(),
                     content_hash: request.content_hash.clone(),
@@ -294,11 +329,17 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
             match result {
                 ApplyResult::Applied => {}
                 ApplyResult::AlreadyEnriched => {
-                    engine.stats.duplicates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    engine
+                        .stats
+                        .duplicates
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     continue;
                 }
                 ApplyResult::Stale => {
-                    engine.stats.stale.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    engine
+                        .stats
+                        .stale
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     continue;
                 }
             }
@@ -306,7 +347,10 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
             let mut p = status_payload("completed");
             p.insert("quality_score".into(), json!(results.quality_score));
             p.insert("complexity_score".into(), json!(results.complexity_score));
-            p.insert("entities_extracted".into(), json!(results.entities_extracted));
+            p.insert(
+                "entities_extracted".into(),
+                json!(results.entities_extracted),
+            );
             payloads.push((req.document_id.clone(), p));
             let ev = EnrichmentCompleted {
                 document_id: req.document_id.clone(),
@@ -324,8 +368,13 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         }
         let n = events.len() as u64;
         b.vectors.set_payload(payloads).await?;
-        b.broker.produce(&engine.cfg.completed_topic, events).await?;
-        engine.stats.enriched.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        b.broker
+            .produce(&engine.cfg.completed_topic, events)
+            .await?;
+        engine
+            .stats
+            .enriched
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
     }
     if !dlq.is_empty() {
         let mut records = Vec::new();
@@ -335,7 +384,10 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
             // Keyed by document so compaction keeps the latest failure per
             // document; undecodable input is keyed by where it came from.
             let key = if msg.document_id.is_empty() {
-                format!("{}/{}/{}", msg.original_topic, msg.original_partition, msg.original_offset)
+                format!(
+                    "{}/{}/{}",
+                    msg.original_topic, msg.original_partition, msg.original_offset
+                )
             } else {
                 msg.document_id.clone()
             };
@@ -356,7 +408,10 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         b.broker.produce(&engine.cfg.dlq_topic, records).await?;
         b.graph.record_failures(failures).await?;
         b.vectors.set_payload(payloads).await?;
-        engine.stats.dlq_published.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        engine
+            .stats
+            .dlq_published
+            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         for (msg, _) in &dlq {
             tracing::warn!(document_id = %msg.document_id, "moved to DLQ: {}", msg.failure_reason);
         }

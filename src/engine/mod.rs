@@ -21,7 +21,9 @@ use tokio::sync::{watch, Semaphore};
 
 use crate::backends::broker::{embedded::EmbeddedBroker, seed_topics, Broker};
 use crate::backends::graph::{embedded::EmbeddedGraph, GraphStore};
-use crate::backends::intelligence::{embedded::EmbeddedIntelligence, faults::FaultInjector, Intelligence};
+use crate::backends::intelligence::{
+    embedded::EmbeddedIntelligence, faults::FaultInjector, Intelligence,
+};
 use crate::backends::sqlite::Db;
 use crate::backends::vector::{embedded::EmbeddedVectors, VectorStore};
 use breaker::{BreakerConfig, CircuitBreaker};
@@ -113,7 +115,13 @@ impl Engine {
     pub async fn open(cfg: EngineConfig) -> Result<Arc<Self>> {
         let db = Db::open(&cfg.data_dir)?;
         let backends = Backends::embedded(&db, &cfg);
-        Self::with_backends(cfg, backends, ControlStore::new(db), BreakerConfig::default()).await
+        Self::with_backends(
+            cfg,
+            backends,
+            ControlStore::new(db),
+            BreakerConfig::default(),
+        )
+        .await
     }
 
     pub async fn with_backends(
@@ -124,7 +132,11 @@ impl Engine {
     ) -> Result<Arc<Self>> {
         backends
             .broker
-            .ensure_topics(&seed_topics(&cfg.enrich_topic, &cfg.dlq_topic, &cfg.completed_topic))
+            .ensure_topics(&seed_topics(
+                &cfg.enrich_topic,
+                &cfg.dlq_topic,
+                &cfg.completed_topic,
+            ))
             .await
             .context("cannot create the enrichment topics")?;
         let rollout = control.rollout()?.unwrap_or_else(|| cfg.rollout.clone());
@@ -215,7 +227,10 @@ impl Engine {
             updated_ms: crate::backends::sqlite::now_ms(),
             breaker: self.breaker.snapshot(),
             concurrency: self.limit.get(),
-            in_flight: self.stats.in_flight.load(std::sync::atomic::Ordering::Relaxed),
+            in_flight: self
+                .stats
+                .in_flight
+                .load(std::sync::atomic::Ordering::Relaxed),
             paused: self.is_paused(),
             docs_per_sec: self.stats.rate(Duration::from_secs(10)),
         }

@@ -22,10 +22,15 @@ const BATCH: usize = 256;
 
 /// Namespace for document ids: UUID v5 of "project/relative/path", so the same
 /// file of the same project always maps to the same document.
-const DOCUMENT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_5e0a_7d2b_4c8e_9a3f_1b2c_3d4e_5f60);
+const DOCUMENT_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x6f1c_5e0a_7d2b_4c8e_9a3f_1b2c_3d4e_5f60);
 
 pub fn document_id(project: &str, relative_path: &str) -> String {
-    uuid::Uuid::new_v5(&DOCUMENT_NAMESPACE, format!("{project}/{relative_path}").as_bytes()).to_string()
+    uuid::Uuid::new_v5(
+        &DOCUMENT_NAMESPACE,
+        format!("{project}/{relative_path}").as_bytes(),
+    )
+    .to_string()
 }
 
 pub fn correlation_id() -> String {
@@ -110,7 +115,10 @@ fn prepare(root: &Path, path: &Path, project: &str, max_bytes: u64) -> Option<Pr
                 let problem = std::str::from_utf8(&bytes).err().map(|e| {
                     (
                         "EncodingError",
-                        format!("cannot decode file as UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+                        format!(
+                            "cannot decode file as UTF-8 (invalid byte at offset {})",
+                            e.valid_up_to()
+                        ),
                     )
                 });
                 doc.content = Some(bytes);
@@ -180,10 +188,14 @@ pub fn request_for_record(d: &DocumentRecord, priority: Priority) -> EnrichmentR
 
 /// Send each request down the path the rollout picks: publish to the topic
 /// (async) or enrich now (sync). Returns (published, enriched inline).
-pub async fn dispatch(engine: &Arc<Engine>, requests: Vec<EnrichmentRequest>) -> Result<(u64, u64)> {
+pub async fn dispatch(
+    engine: &Arc<Engine>,
+    requests: Vec<EnrichmentRequest>,
+) -> Result<(u64, u64)> {
     let rollout = engine.rollout();
-    let (asynchronous, synchronous): (Vec<_>, Vec<_>) =
-        requests.into_iter().partition(|r| rollout.use_async(&r.project_name));
+    let (asynchronous, synchronous): (Vec<_>, Vec<_>) = requests
+        .into_iter()
+        .partition(|r| rollout.use_async(&r.project_name));
     let published = asynchronous.len() as u64;
     let records = asynchronous
         .iter()
@@ -192,7 +204,11 @@ pub async fn dispatch(engine: &Arc<Engine>, requests: Vec<EnrichmentRequest>) ->
             value: r.encode(),
         })
         .collect();
-    engine.backends.broker.produce(&engine.cfg.enrich_topic, records).await?;
+    engine
+        .backends
+        .broker
+        .produce(&engine.cfg.enrich_topic, records)
+        .await?;
     crate::engine::stats::Stats::add(&engine.stats.published, published);
     let sync_count = synchronous.len() as u64;
     if !synchronous.is_empty() {
@@ -216,7 +232,8 @@ pub async fn ingest(
     project: &str,
     progress: &(dyn Fn(&IngestReport) + Sync),
 ) -> Result<IngestReport> {
-    let meta = std::fs::metadata(root).with_context(|| format!("cannot ingest {}", root.display()))?;
+    let meta =
+        std::fs::metadata(root).with_context(|| format!("cannot ingest {}", root.display()))?;
     if !meta.is_dir() {
         bail!("cannot ingest {}: not a directory", root.display());
     }
@@ -267,9 +284,16 @@ async fn index_batch(
     let listed = paths.len() as u64;
     report.discovered += listed;
     crate::engine::stats::Stats::add(&engine.stats.discovered, listed);
-    let (root2, project2, max) = (root.to_path_buf(), project.to_string(), engine.cfg.max_file_bytes);
+    let (root2, project2, max) = (
+        root.to_path_buf(),
+        project.to_string(),
+        engine.cfg.max_file_bytes,
+    );
     let prepared: Vec<Prepared> = tokio::task::spawn_blocking(move || {
-        paths.iter().filter_map(|p| prepare(&root2, p, &project2, max)).collect()
+        paths
+            .iter()
+            .filter_map(|p| prepare(&root2, p, &project2, max))
+            .collect()
     })
     .await?;
     report.skipped_binary += listed - prepared.len() as u64;
@@ -288,7 +312,12 @@ async fn index_batch(
             continue;
         }
         report.indexed += 1;
-        let text = p.doc.content.as_deref().map(String::from_utf8_lossy).unwrap_or_default();
+        let text = p
+            .doc
+            .content
+            .as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default();
         points.push(VectorPoint {
             id: p.doc.entity_id.clone(),
             vector: embed(&text),
@@ -338,8 +367,9 @@ async fn index_batch(
     // Indexing is done once documents are stored and their requests are
     // published; inline (sync) enrichment is timed separately.
     let rollout = engine.rollout();
-    let (asynchronous, synchronous): (Vec<_>, Vec<_>) =
-        requests.into_iter().partition(|r| rollout.use_async(&r.project_name));
+    let (asynchronous, synchronous): (Vec<_>, Vec<_>) = requests
+        .into_iter()
+        .partition(|r| rollout.use_async(&r.project_name));
     let (published, _) = dispatch(engine, asynchronous).await?;
     engine.stats.record_index(started.elapsed(), indexed_now);
     crate::engine::stats::Stats::add(&engine.stats.indexed, indexed_now);

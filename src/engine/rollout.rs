@@ -61,13 +61,20 @@ mod tests {
         let projects: Vec<String> = (0..5_000).map(|i| format!("project-{i}")).collect();
         let mut previous: Vec<bool> = vec![false; projects.len()];
         for pct in 0..=100u8 {
-            let st = RolloutState { enabled: true, percentage: pct, enabled_projects: vec![] };
+            let st = RolloutState {
+                enabled: true,
+                percentage: pct,
+                enabled_projects: vec![],
+            };
             let now: Vec<bool> = projects.iter().map(|p| st.use_async(p)).collect();
             for (i, (was, is)) in previous.iter().zip(&now).enumerate() {
                 assert!(!was || *is, "{} dropped at {pct}%", projects[i]);
             }
             let share = now.iter().filter(|x| **x).count() as f64 / projects.len() as f64;
-            assert!((share - pct as f64 / 100.0).abs() < 0.05, "{pct}% gave {share}");
+            assert!(
+                (share - pct as f64 / 100.0).abs() < 0.05,
+                "{pct}% gave {share}"
+            );
             previous = now;
         }
         assert!(previous.iter().all(|x| *x), "100% includes everyone");
@@ -75,7 +82,11 @@ mod tests {
 
     #[test]
     fn kill_switch_beats_list_and_list_beats_percentage() {
-        let mut st = RolloutState { enabled: true, percentage: 0, enabled_projects: vec!["vip".into()] };
+        let mut st = RolloutState {
+            enabled: true,
+            percentage: 0,
+            enabled_projects: vec!["vip".into()],
+        };
         assert!(st.use_async("vip"));
         assert!(!st.use_async("other"));
         st.enabled = false;

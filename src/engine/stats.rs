@@ -84,7 +84,12 @@ impl Stats {
     }
 
     pub fn error(&self, error_type: &str) {
-        *self.errors.lock().unwrap().entry(error_type.to_string()).or_default() += 1;
+        *self
+            .errors
+            .lock()
+            .unwrap()
+            .entry(error_type.to_string())
+            .or_default() += 1;
     }
 
     pub fn errors(&self) -> BTreeMap<String, u64> {
@@ -92,7 +97,11 @@ impl Stats {
     }
 
     pub fn record_enrich(&self, d: Duration) {
-        let _ = self.enrich_latency.lock().unwrap().record(d.as_micros().max(1) as u64);
+        let _ = self
+            .enrich_latency
+            .lock()
+            .unwrap()
+            .record(d.as_micros().max(1) as u64);
     }
 
     pub fn record_index(&self, d: Duration, documents: u64) {

@@ -204,7 +204,13 @@ impl Broker for EmbeddedBroker {
         self.db.run(move |conn| lag_of(conn, &group, &topic)).await
     }
 
-    async fn read(&self, topic: &str, partition: i32, from: i64, max: usize) -> Result<Vec<Record>> {
+    async fn read(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: i64,
+        max: usize,
+    ) -> Result<Vec<Record>> {
         let topic = topic.to_string();
         self.db
             .run(move |conn| read_records(conn, &topic, partition, from, max))
@@ -426,13 +432,22 @@ mod tests {
         let b = EmbeddedBroker::new(Db::open(dir.path()).unwrap());
         b.ensure_topics(&[spec("t", 4)]).await.unwrap();
         for _ in 0..3 {
-            b.produce("t", vec![OutRecord { key: b"doc".to_vec(), value: b"v".to_vec() }])
-                .await
-                .unwrap();
+            b.produce(
+                "t",
+                vec![OutRecord {
+                    key: b"doc".to_vec(),
+                    value: b"v".to_vec(),
+                }],
+            )
+            .await
+            .unwrap();
         }
         let p = partition_for(b"doc", 4);
         let recs = b.read("t", p, 0, 10).await.unwrap();
-        assert_eq!(recs.iter().map(|r| r.offset).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(
+            recs.iter().map(|r| r.offset).collect::<Vec<_>>(),
+            vec![0, 1, 2]
+        );
     }
 
     #[tokio::test]
@@ -443,7 +458,10 @@ mod tests {
         b.ensure_topics(&[spec("t", 1)]).await.unwrap();
         // Pretend pid 1 (always alive) holds the lease.
         db.run(|c| {
-            c.execute("INSERT INTO broker_leases VALUES ('g','t',1,?1)", [now_ms()])?;
+            c.execute(
+                "INSERT INTO broker_leases VALUES ('g','t',1,?1)",
+                [now_ms()],
+            )?;
             Ok(())
         })
         .await

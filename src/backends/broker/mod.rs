@@ -79,7 +79,8 @@ pub trait Broker: Send + Sync {
     /// Per-partition end, committed and lag of `group` on `topic`.
     async fn lag(&self, group: &str, topic: &str) -> Result<Vec<PartitionLag>>;
     /// Read a partition from an offset without joining a group (DLQ browsing).
-    async fn read(&self, topic: &str, partition: i32, from: i64, max: usize) -> Result<Vec<Record>>;
+    async fn read(&self, topic: &str, partition: i32, from: i64, max: usize)
+        -> Result<Vec<Record>>;
 }
 
 #[async_trait]

@@ -46,7 +46,10 @@ fn doc_from_row(r: &Row) -> rusqlite::Result<DocumentRecord> {
     })
 }
 
-fn current(tx: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<(String, Status, Option<String>)>> {
+fn current(
+    tx: &rusqlite::Connection,
+    id: &str,
+) -> rusqlite::Result<Option<(String, Status, Option<String>)>> {
     tx.prepare_cached(
         "SELECT content_hash, enrichment_status, enrichment_content_hash FROM documents WHERE entity_id = ?1",
     )?
@@ -124,7 +127,9 @@ impl GraphStore for EmbeddedGraph {
         self.db
             .run(move |conn| {
                 Ok(conn
-                    .prepare_cached(&format!("SELECT {DOC_COLUMNS} FROM documents WHERE entity_id = ?1"))?
+                    .prepare_cached(&format!(
+                        "SELECT {DOC_COLUMNS} FROM documents WHERE entity_id = ?1"
+                    ))?
                     .query_row([id], doc_from_row)
                     .optional()?)
             })
@@ -266,7 +271,11 @@ impl GraphStore for EmbeddedGraph {
                 )?;
                 let mut out = ProjectCounts::new();
                 let rows = st.query_map([], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
                 })?;
                 for row in rows {
                     let (project, status, n) = row?;
@@ -295,7 +304,12 @@ impl GraphStore for EmbeddedGraph {
                 ))?;
                 let rows = st
                     .query_map(
-                        params![status.as_str(), project, after_id.unwrap_or_default(), limit as i64],
+                        params![
+                            status.as_str(),
+                            project,
+                            after_id.unwrap_or_default(),
+                            limit as i64
+                        ],
                         doc_from_row,
                     )?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -365,22 +379,36 @@ mod tests {
     }
 
     async fn status_of(g: &EmbeddedGraph) -> Status {
-        g.get_document("d1").await.unwrap().unwrap().enrichment_status
+        g.get_document("d1")
+            .await
+            .unwrap()
+            .unwrap()
+            .enrichment_status
     }
 
     #[tokio::test]
     async fn status_transitions_and_idempotent_enrichment() {
         let dir = tempfile::tempdir().unwrap();
         let g = EmbeddedGraph::new(Db::open(dir.path()).unwrap());
-        assert_eq!(g.index_documents(vec![doc("d1", "h1")]).await.unwrap(), vec![IndexOutcome::Created]);
+        assert_eq!(
+            g.index_documents(vec![doc("d1", "h1")]).await.unwrap(),
+            vec![IndexOutcome::Created]
+        );
         assert_eq!(status_of(&g).await, Status::Pending);
         g.mark_processing(vec!["d1".into()]).await.unwrap();
         assert_eq!(status_of(&g).await, Status::Processing);
-        assert_eq!(g.record_enrichments(vec![update("d1", "h1")]).await.unwrap(), vec![ApplyResult::Applied]);
+        assert_eq!(
+            g.record_enrichments(vec![update("d1", "h1")])
+                .await
+                .unwrap(),
+            vec![ApplyResult::Applied]
+        );
         assert_eq!(status_of(&g).await, Status::Completed);
         // Redelivery of the same request changes nothing.
         assert_eq!(
-            g.record_enrichments(vec![update("d1", "h1")]).await.unwrap(),
+            g.record_enrichments(vec![update("d1", "h1")])
+                .await
+                .unwrap(),
             vec![ApplyResult::AlreadyEnriched]
         );
         assert_eq!(g.entities("d1").await.unwrap().len(), 1);
@@ -390,9 +418,17 @@ mod tests {
             vec![IndexOutcome::Unchanged(Status::Completed)]
         );
         // New content: back to pending; a late result for the old hash is stale.
-        assert_eq!(g.index_documents(vec![doc("d1", "h2")]).await.unwrap(), vec![IndexOutcome::Changed]);
+        assert_eq!(
+            g.index_documents(vec![doc("d1", "h2")]).await.unwrap(),
+            vec![IndexOutcome::Changed]
+        );
         assert_eq!(status_of(&g).await, Status::Pending);
-        assert_eq!(g.record_enrichments(vec![update("d1", "h1")]).await.unwrap(), vec![ApplyResult::Stale]);
+        assert_eq!(
+            g.record_enrichments(vec![update("d1", "h1")])
+                .await
+                .unwrap(),
+            vec![ApplyResult::Stale]
+        );
         g.record_failures(vec![FailureUpdate {
             document_id: "d1".into(),
             content_hash: "h2".into(),
@@ -401,7 +437,10 @@ mod tests {
         .await
         .unwrap();
         let d = g.get_document("d1").await.unwrap().unwrap();
-        assert_eq!((d.enrichment_status, d.failure_reason.as_deref()), (Status::Dlq, Some("boom")));
+        assert_eq!(
+            (d.enrichment_status, d.failure_reason.as_deref()),
+            (Status::Dlq, Some("boom"))
+        );
         let counts = total_counts(&g.counts().await.unwrap());
         assert_eq!(counts[&Status::Dlq], 1);
     }
@@ -412,8 +451,14 @@ mod tests {
         assert!(Pending.can_become(Processing));
         assert!(Processing.can_become(Completed));
         assert!(Processing.can_become(Pending), "crash recovery");
-        assert!(!Completed.can_become(Processing), "completed work is never picked up again");
-        assert!(!Dlq.can_become(Completed), "a DLQ entry must be replayed, not silently completed");
+        assert!(
+            !Completed.can_become(Processing),
+            "completed work is never picked up again"
+        );
+        assert!(
+            !Dlq.can_become(Completed),
+            "a DLQ entry must be replayed, not silently completed"
+        );
         assert!(!Pending.can_become(Pending));
     }
 
@@ -421,8 +466,12 @@ mod tests {
     async fn crash_recovery_resets_processing() {
         let dir = tempfile::tempdir().unwrap();
         let g = EmbeddedGraph::new(Db::open(dir.path()).unwrap());
-        g.index_documents(vec![doc("a", "h"), doc("b", "h")]).await.unwrap();
-        g.mark_processing(vec!["a".into(), "b".into()]).await.unwrap();
+        g.index_documents(vec![doc("a", "h"), doc("b", "h")])
+            .await
+            .unwrap();
+        g.mark_processing(vec!["a".into(), "b".into()])
+            .await
+            .unwrap();
         assert_eq!(g.reset_processing().await.unwrap(), 2);
         let c = total_counts(&g.counts().await.unwrap());
         assert_eq!(c[&Status::Pending], 2);

@@ -35,30 +35,72 @@ fn rules(spec: &[(&'static str, &str)]) -> Vec<Rule> {
 
 static RUST: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rules(&[
-        ("function", r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?(?:extern\s+\S+\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)"),
-        ("struct", r"^\s*(?:pub(?:\([^)]*\))?\s+)?struct\s+([A-Za-z_][A-Za-z0-9_]*)"),
-        ("enum", r"^\s*(?:pub(?:\([^)]*\))?\s+)?enum\s+([A-Za-z_][A-Za-z0-9_]*)"),
-        ("trait", r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:unsafe\s+)?trait\s+([A-Za-z_][A-Za-z0-9_]*)"),
-        ("type", r"^\s*(?:pub(?:\([^)]*\))?\s+)?type\s+([A-Za-z_][A-Za-z0-9_]*)"),
-        ("module", r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([A-Za-z_][A-Za-z0-9_]*)"),
+        (
+            "function",
+            r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?(?:extern\s+\S+\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)",
+        ),
+        (
+            "struct",
+            r"^\s*(?:pub(?:\([^)]*\))?\s+)?struct\s+([A-Za-z_][A-Za-z0-9_]*)",
+        ),
+        (
+            "enum",
+            r"^\s*(?:pub(?:\([^)]*\))?\s+)?enum\s+([A-Za-z_][A-Za-z0-9_]*)",
+        ),
+        (
+            "trait",
+            r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:unsafe\s+)?trait\s+([A-Za-z_][A-Za-z0-9_]*)",
+        ),
+        (
+            "type",
+            r"^\s*(?:pub(?:\([^)]*\))?\s+)?type\s+([A-Za-z_][A-Za-z0-9_]*)",
+        ),
+        (
+            "module",
+            r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([A-Za-z_][A-Za-z0-9_]*)",
+        ),
         ("macro", r"^\s*macro_rules!\s+([A-Za-z_][A-Za-z0-9_]*)"),
     ])
 });
 static PYTHON: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rules(&[
-        ("function", r"^\s*(?:async\s+)?def\s+([A-Za-z_][A-Za-z0-9_]*)\s*\("),
+        (
+            "function",
+            r"^\s*(?:async\s+)?def\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(",
+        ),
         ("class", r"^\s*class\s+([A-Za-z_][A-Za-z0-9_]*)"),
     ])
 });
 static JS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rules(&[
-        ("function", r"^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][A-Za-z0-9_$]*)"),
-        ("function", r"^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][A-Za-z0-9_$]*)\s*(?::[^=]+)?=\s*(?:async\s+)?(?:\([^)]*\)|[A-Za-z_$][A-Za-z0-9_$]*)\s*(?::[^=]+)?=>"),
-        ("class", r"^\s*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+([A-Za-z_$][A-Za-z0-9_$]*)"),
-        ("interface", r"^\s*(?:export\s+)?interface\s+([A-Za-z_$][A-Za-z0-9_$]*)"),
-        ("type", r"^\s*(?:export\s+)?type\s+([A-Za-z_$][A-Za-z0-9_$]*)\s*(?:<[^>]*>)?\s*="),
-        ("enum", r"^\s*(?:export\s+)?(?:const\s+)?enum\s+([A-Za-z_$][A-Za-z0-9_$]*)"),
-        ("method", r"^\s+(?:public\s+|private\s+|protected\s+|static\s+|readonly\s+|async\s+)*([A-Za-z_$][A-Za-z0-9_$]*)\s*\([^)]*\)\s*(?::\s*[^{]+)?\{\s*$"),
+        (
+            "function",
+            r"^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][A-Za-z0-9_$]*)",
+        ),
+        (
+            "function",
+            r"^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][A-Za-z0-9_$]*)\s*(?::[^=]+)?=\s*(?:async\s+)?(?:\([^)]*\)|[A-Za-z_$][A-Za-z0-9_$]*)\s*(?::[^=]+)?=>",
+        ),
+        (
+            "class",
+            r"^\s*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+([A-Za-z_$][A-Za-z0-9_$]*)",
+        ),
+        (
+            "interface",
+            r"^\s*(?:export\s+)?interface\s+([A-Za-z_$][A-Za-z0-9_$]*)",
+        ),
+        (
+            "type",
+            r"^\s*(?:export\s+)?type\s+([A-Za-z_$][A-Za-z0-9_$]*)\s*(?:<[^>]*>)?\s*=",
+        ),
+        (
+            "enum",
+            r"^\s*(?:export\s+)?(?:const\s+)?enum\s+([A-Za-z_$][A-Za-z0-9_$]*)",
+        ),
+        (
+            "method",
+            r"^\s+(?:public\s+|private\s+|protected\s+|static\s+|readonly\s+|async\s+)*([A-Za-z_$][A-Za-z0-9_$]*)\s*\([^)]*\)\s*(?::\s*[^{]+)?\{\s*$",
+        ),
     ])
 });
 static GO: LazyLock<Vec<Rule>> = LazyLock::new(|| {
@@ -66,15 +108,27 @@ static GO: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ("method", r"^func\s+\([^)]*\)\s*([A-Za-z_][A-Za-z0-9_]*)"),
         ("function", r"^func\s+([A-Za-z_][A-Za-z0-9_]*)"),
         ("struct", r"^type\s+([A-Za-z_][A-Za-z0-9_]*)\s+struct\b"),
-        ("interface", r"^type\s+([A-Za-z_][A-Za-z0-9_]*)\s+interface\b"),
+        (
+            "interface",
+            r"^type\s+([A-Za-z_][A-Za-z0-9_]*)\s+interface\b",
+        ),
         ("type", r"^type\s+([A-Za-z_][A-Za-z0-9_]*)\s+[^si]"),
     ])
 });
 static C_LIKE: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rules(&[
-        ("class", r"^\s*(?:public\s+|private\s+|protected\s+|abstract\s+|final\s+|static\s+)*(?:class|interface|record)\s+([A-Za-z_][A-Za-z0-9_]*)"),
-        ("struct", r"^\s*(?:typedef\s+)?struct\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{?"),
-        ("function", r"^\s*(?:[A-Za-z_][A-Za-z0-9_<>,\*&\s]*\s+)?\**([A-Za-z_][A-Za-z0-9_]*)\s*\([^;{]*\)\s*(?:const\s*)?\{?\s*$"),
+        (
+            "class",
+            r"^\s*(?:public\s+|private\s+|protected\s+|abstract\s+|final\s+|static\s+)*(?:class|interface|record)\s+([A-Za-z_][A-Za-z0-9_]*)",
+        ),
+        (
+            "struct",
+            r"^\s*(?:typedef\s+)?struct\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{?",
+        ),
+        (
+            "function",
+            r"^\s*(?:[A-Za-z_][A-Za-z0-9_<>,\*&\s]*\s+)?\**([A-Za-z_][A-Za-z0-9_]*)\s*\([^;{]*\)\s*(?:const\s*)?\{?\s*$",
+        ),
     ])
 });
 
@@ -86,7 +140,8 @@ const NOT_NAMES: &[&str] = &[
 static DECISION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:if|elif|for|while|case|catch|except|match)\b|&&|\|\||\?\s*[^:?]+:").unwrap()
 });
-static DEBT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(?:TODO|FIXME|XXX|HACK)\b").unwrap());
+static DEBT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(?:TODO|FIXME|XXX|HACK)\b").unwrap());
 
 struct PatternRule {
     name: &'static str,
@@ -115,12 +170,15 @@ static PATTERNS: LazyLock<Vec<PatternRule>> = LazyLock::new(|| {
 });
 
 static BARE_EXCEPT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^\s*except\s*:").unwrap());
-static EMPTY_CATCH: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"catch\s*(?:\([^)]*\))?\s*\{\s*\}|except[^:\n]*:\s*\n\s*pass\b").unwrap());
+static EMPTY_CATCH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"catch\s*(?:\([^)]*\))?\s*\{\s*\}|except[^:\n]*:\s*\n\s*pass\b").unwrap()
+});
 static UNWRAP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\.unwrap\(\)").unwrap());
-static GLOBAL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^\s*(?:global\s+\w|static\s+mut\s)").unwrap());
-static DEBUG_PRINT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(?:console\.log|dbg!|System\.out\.println)\b|\bprint\(f?[\x22']DEBUG").unwrap());
+static GLOBAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?m)^\s*(?:global\s+\w|static\s+mut\s)").unwrap());
+static DEBUG_PRINT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:console\.log|dbg!|System\.out\.println)\b|\bprint\(f?[\x22']DEBUG").unwrap()
+});
 
 const LONG_FUNCTION_LINES: usize = 80;
 const DEEP_NESTING_LEVELS: usize = 6;
@@ -233,21 +291,32 @@ pub fn analyze(content: &str, language: Option<&str>) -> Analysis {
 
     let code_lines = lines.iter().filter(|l| !l.trim().is_empty()).count().max(1);
     let comment_lines = lines.iter().filter(|l| is_comment(l.trim())).count();
-    let long_lines = lines.iter().filter(|l| l.chars().count() > LONG_LINE).count();
+    let long_lines = lines
+        .iter()
+        .filter(|l| l.chars().count() > LONG_LINE)
+        .count();
     let decisions: usize = lines
         .iter()
         .filter(|l| !is_comment(l.trim()))
         .map(|l| DECISION.find_iter(l).count())
         .sum();
-    let debt = lines.iter().map(|l| DEBT.find_iter(l).count()).sum::<usize>();
-    let unit = if indent_based { 4 } else { 4 };
+    let debt = lines
+        .iter()
+        .map(|l| DEBT.find_iter(l).count())
+        .sum::<usize>();
+    // Four columns (or one tab) per level in every language we read.
+    let unit = 4;
     let max_depth = lines
         .iter()
         .filter(|l| !l.trim().is_empty())
         .map(|l| indent_width(l) / unit)
         .max()
         .unwrap_or(0);
-    let longest_function = function_spans.iter().map(|(s, e)| e - s + 1).max().unwrap_or(0);
+    let longest_function = function_spans
+        .iter()
+        .map(|(s, e)| e - s + 1)
+        .max()
+        .unwrap_or(0);
 
     // Cyclomatic complexity ≈ 1 + decisions, averaged over functions (the whole
     // file counts as one unit when it has none).
@@ -319,7 +388,11 @@ mod tests {
     use super::*;
 
     fn names(a: &Analysis, kind: &str) -> Vec<String> {
-        a.entities.iter().filter(|e| e.kind == kind).map(|e| e.name.clone()).collect()
+        a.entities
+            .iter()
+            .filter(|e| e.kind == kind)
+            .map(|e| e.name.clone())
+            .collect()
     }
 
     #[test]
@@ -348,10 +421,24 @@ fn it_works() {}
         assert_eq!(names(&a, "trait"), vec!["Store"]);
         assert_eq!(names(&a, "function"), vec!["new", "load", "it_works"]);
         assert_eq!(a.results.entities_extracted, a.entities.len() as u64);
-        for p in ["factory_pattern", "singleton_pattern", "async_await", "error_propagation", "test_suite"] {
-            assert!(a.results.patterns_detected.contains(&p.to_string()), "{p}: {:?}", a.results.patterns_detected);
+        for p in [
+            "factory_pattern",
+            "singleton_pattern",
+            "async_await",
+            "error_propagation",
+            "test_suite",
+        ] {
+            assert!(
+                a.results.patterns_detected.contains(&p.to_string()),
+                "{p}: {:?}",
+                a.results.patterns_detected
+            );
         }
-        assert!(a.results.anti_patterns_detected.is_empty(), "{:?}", a.results.anti_patterns_detected);
+        assert!(
+            a.results.anti_patterns_detected.is_empty(),
+            "{:?}",
+            a.results.anti_patterns_detected
+        );
     }
 
     #[test]
@@ -361,9 +448,15 @@ fn it_works() {}
         assert_eq!(names(&a, "class"), vec!["Shop"]);
         assert_eq!(names(&a, "method"), vec!["__iter__", "buy"]);
         assert_eq!(names(&a, "function"), vec!["helper"]);
-        assert!(a.results.patterns_detected.contains(&"iterator_pattern".into()));
+        assert!(a
+            .results
+            .patterns_detected
+            .contains(&"iterator_pattern".into()));
         for ap in ["bare_except", "mutable_global_state"] {
-            assert!(a.results.anti_patterns_detected.contains(&ap.to_string()), "{ap}");
+            assert!(
+                a.results.anti_patterns_detected.contains(&ap.to_string()),
+                "{ap}"
+            );
         }
     }
 
@@ -376,7 +469,10 @@ fn it_works() {}
         assert_eq!(names(&a, "class"), vec!["UserService"]);
         assert_eq!(names(&a, "method"), vec!["find"]);
         assert_eq!(names(&a, "function"), vec!["handler", "helper"]);
-        assert!(a.results.anti_patterns_detected.contains(&"debug_output".into()));
+        assert!(a
+            .results
+            .anti_patterns_detected
+            .contains(&"debug_output".into()));
 
         let go = "package main\n\ntype Server struct {\n\taddr string\n}\n\ntype Handler interface {\n\tServe()\n}\n\nfunc NewServer() *Server {\n\treturn &Server{}\n}\n\nfunc (s *Server) Run() error {\n\tif err != nil {\n\t\treturn err\n\t}\n\treturn nil\n}\n";
         let a = analyze(go, Some("go"));
@@ -384,7 +480,10 @@ fn it_works() {}
         assert_eq!(names(&a, "interface"), vec!["Handler"]);
         assert_eq!(names(&a, "function"), vec!["NewServer"]);
         assert_eq!(names(&a, "method"), vec!["Run"]);
-        assert!(a.results.patterns_detected.contains(&"factory_pattern".into()));
+        assert!(a
+            .results
+            .patterns_detected
+            .contains(&"factory_pattern".into()));
     }
 
     #[test]
@@ -398,7 +497,10 @@ fn it_works() {}
         let branchy = analyze(&branchy, Some("rust"));
         assert!(branchy.results.complexity_score > simple.results.complexity_score + 0.5);
         assert!(branchy.results.quality_score < simple.results.quality_score);
-        assert!(branchy.results.anti_patterns_detected.contains(&"god_function".into()));
+        assert!(branchy
+            .results
+            .anti_patterns_detected
+            .contains(&"god_function".into()));
         for a in [&simple, &branchy] {
             assert!((0.0..=1.0).contains(&a.results.quality_score));
             assert!((0.0..=1.0).contains(&a.results.complexity_score));

@@ -12,14 +12,20 @@ impl Intelligence for EmbeddedIntelligence {
         "embedded"
     }
 
-    async fn process(&self, req: &ProcessRequest, _attempt: u32) -> Result<Analysis, IntelligenceError> {
+    async fn process(
+        &self,
+        req: &ProcessRequest,
+        _attempt: u32,
+    ) -> Result<Analysis, IntelligenceError> {
         let req = req.clone();
         // Small files are cheaper to analyse inline than to hand to a thread.
         if req.content.len() < 16 * 1024 {
             return Ok(analyzer::analyze(&req.content, req.language.as_deref()));
         }
-        tokio::task::spawn_blocking(move || analyzer::analyze(&req.content, req.language.as_deref()))
-            .await
-            .map_err(|e| IntelligenceError::transient("AnalyzerPanic", e.to_string()))
+        tokio::task::spawn_blocking(move || {
+            analyzer::analyze(&req.content, req.language.as_deref())
+        })
+        .await
+        .map_err(|e| IntelligenceError::transient("AnalyzerPanic", e.to_string()))
     }
 }

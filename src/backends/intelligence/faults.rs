@@ -46,14 +46,21 @@ impl<I: Intelligence> Intelligence for FaultInjector<I> {
         self.inner.kind()
     }
 
-    async fn process(&self, req: &ProcessRequest, attempt: u32) -> Result<Analysis, IntelligenceError> {
+    async fn process(
+        &self,
+        req: &ProcessRequest,
+        attempt: u32,
+    ) -> Result<Analysis, IntelligenceError> {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
         if self.should_fail(&req.document_id, attempt) {
             return Err(IntelligenceError::transient(
                 "InjectedFailure",
-                format!("injected failure (rate {}, attempt {attempt})", self.failure_rate),
+                format!(
+                    "injected failure (rate {}, attempt {attempt})",
+                    self.failure_rate
+                ),
             ));
         }
         self.inner.process(req, attempt).await
@@ -68,12 +75,17 @@ mod tests {
     #[test]
     fn rate_is_respected_and_deterministic() {
         let f = FaultInjector::new(EmbeddedIntelligence, 0.3, Duration::ZERO, 7);
-        let fails = (0..10_000).filter(|i| f.should_fail(&format!("doc{i}"), 0)).count();
+        let fails = (0..10_000)
+            .filter(|i| f.should_fail(&format!("doc{i}"), 0))
+            .count();
         assert!((2_700..3_300).contains(&fails), "{fails}");
-        let again = (0..10_000).filter(|i| f.should_fail(&format!("doc{i}"), 0)).count();
+        let again = (0..10_000)
+            .filter(|i| f.should_fail(&format!("doc{i}"), 0))
+            .count();
         assert_eq!(fails, again);
         let other_seed = FaultInjector::new(EmbeddedIntelligence, 0.3, Duration::ZERO, 8);
-        assert!((0..100).any(|i| f.should_fail(&format!("doc{i}"), 0) != other_seed.should_fail(&format!("doc{i}"), 0)));
+        assert!((0..100).any(|i| f.should_fail(&format!("doc{i}"), 0)
+            != other_seed.should_fail(&format!("doc{i}"), 0)));
         let never = FaultInjector::new(EmbeddedIntelligence, 0.0, Duration::ZERO, 7);
         assert!(!(0..1000).any(|i| never.should_fail(&format!("doc{i}"), 0)));
         let always = FaultInjector::new(EmbeddedIntelligence, 1.0, Duration::ZERO, 7);

@@ -69,5 +69,9 @@ impl IntelligenceError {
 pub trait Intelligence: Send + Sync {
     fn kind(&self) -> &'static str;
     /// `attempt` is 0 for the first call of a request, 1 for its first retry…
-    async fn process(&self, req: &ProcessRequest, attempt: u32) -> Result<Analysis, IntelligenceError>;
+    async fn process(
+        &self,
+        req: &ProcessRequest,
+        attempt: u32,
+    ) -> Result<Analysis, IntelligenceError>;
 }

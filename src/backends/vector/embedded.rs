@@ -42,9 +42,15 @@ impl VectorStore for EmbeddedVectors {
             .run(move |conn| {
                 let tx = conn.transaction()?;
                 {
-                    let mut st = tx.prepare_cached("INSERT OR REPLACE INTO vector_points VALUES (?1, ?2, ?3)")?;
+                    let mut st = tx.prepare_cached(
+                        "INSERT OR REPLACE INTO vector_points VALUES (?1, ?2, ?3)",
+                    )?;
                     for p in &points {
-                        st.execute(params![p.id, to_blob(&p.vector), serde_json::to_string(&p.payload)?])?;
+                        st.execute(params![
+                            p.id,
+                            to_blob(&p.vector),
+                            serde_json::to_string(&p.payload)?
+                        ])?;
                     }
                 }
                 tx.commit()?;
@@ -53,7 +59,10 @@ impl VectorStore for EmbeddedVectors {
             .await
     }
 
-    async fn set_payload(&self, updates: Vec<(String, serde_json::Map<String, serde_json::Value>)>) -> Result<()> {
+    async fn set_payload(
+        &self,
+        updates: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
+    ) -> Result<()> {
         if updates.is_empty() {
             return Ok(());
         }
@@ -128,11 +137,17 @@ mod tests {
                 .unwrap()
                 .clone(),
         };
-        v.upsert(vec![point("a", "parse config file"), point("b", "render terminal frame")])
-            .await
-            .unwrap();
+        v.upsert(vec![
+            point("a", "parse config file"),
+            point("b", "render terminal frame"),
+        ])
+        .await
+        .unwrap();
         assert_eq!(v.count(Some("pending".into())).await.unwrap(), 2);
-        let done = serde_json::json!({"enrichment_status": "completed"}).as_object().unwrap().clone();
+        let done = serde_json::json!({"enrichment_status": "completed"})
+            .as_object()
+            .unwrap()
+            .clone();
         v.set_payload(vec![("a".into(), done)]).await.unwrap();
         assert_eq!(v.count(Some("completed".into())).await.unwrap(), 1);
         assert_eq!(v.count(None).await.unwrap(), 2);

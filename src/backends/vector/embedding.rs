@@ -63,11 +63,17 @@ mod tests {
     #[test]
     fn deterministic_normalised_and_meaningful() {
         let a = embed("fn parseConfigFile(path: &Path) -> Config { read_config(path) }");
-        assert_eq!(a, embed("fn parseConfigFile(path: &Path) -> Config { read_config(path) }"));
+        assert_eq!(
+            a,
+            embed("fn parseConfigFile(path: &Path) -> Config { read_config(path) }")
+        );
         assert!((cosine(&a, &a) - 1.0).abs() < 1e-5);
         let near = embed("fn parse_config_file(path) { config }");
         let far = embed("SELECT name FROM users WHERE age > 21 ORDER BY name");
-        assert!(cosine(&a, &near) > cosine(&a, &far), "shared vocabulary ranks closer");
+        assert!(
+            cosine(&a, &near) > cosine(&a, &far),
+            "shared vocabulary ranks closer"
+        );
         assert!(embed("").iter().all(|x| *x == 0.0));
     }
 }

@@ -19,7 +19,10 @@ pub trait VectorStore: Send + Sync {
     fn kind(&self) -> &'static str;
     async fn upsert(&self, points: Vec<VectorPoint>) -> Result<()>;
     /// Merge fields into existing points' payloads (missing points are skipped).
-    async fn set_payload(&self, updates: Vec<(String, serde_json::Map<String, serde_json::Value>)>) -> Result<()>;
+    async fn set_payload(
+        &self,
+        updates: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
+    ) -> Result<()>;
     /// Points whose payload `enrichment_status` equals `status` (all when None).
     async fn count(&self, status: Option<String>) -> Result<u64>;
     /// Ids of the `limit` nearest points by cosine similarity.

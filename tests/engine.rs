@@ -1,0 +1,156 @@
+//! Engine-level behaviour through the library API, embedded backends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use archon_tui::backends::broker::OutRecord;
+use archon_tui::backends::graph::Status;
+use archon_tui::engine::config::EngineConfig;
+use archon_tui::engine::{consumer, drain, producer, Engine};
+
+async fn engine(dir: &std::path::Path, tweak: impl FnOnce(&mut EngineConfig)) -> Arc<Engine> {
+    let mut cfg = EngineConfig::with_data_dir(dir);
+    cfg.retry.base_delay = Duration::from_millis(5);
+    cfg.retry.max_delay = Duration::from_millis(20);
+    tweak(&mut cfg);
+    Engine::open(cfg).await.unwrap()
+}
+
+async fn drain_for(engine: &Arc<Engine>, secs: u64) -> bool {
+    let task = tokio::spawn(consumer::run(engine.clone()));
+    let ok = drain::wait_drained(engine, Some(Duration::from_secs(secs)), &|_| {})
+        .await
+        .unwrap();
+    engine.stop();
+    task.await.unwrap().unwrap();
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_messages_go_to_the_dlq_with_a_reason_and_good_ones_complete() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 30).unwrap();
+    let e = engine(data.path(), |_| {}).await;
+    producer::ingest(&e, src.path(), "p", &|_| {})
+        .await
+        .unwrap();
+    let hostile: Vec<Vec<u8>> = vec![
+        b"{not json".to_vec(),
+        b"\xff\xfe\xfd".to_vec(),
+        br#"{"document_id":"nope","project_name":"p","content_hash":"x","file_path":"a","indexed_at":"2025-01-01T00:00:00Z","correlation_id":"X"}"#.to_vec(),
+        format!("\u{1b}[2J\u{1b}]52;c;aGk=\u{7}{}", "A".repeat(1 << 20)).into_bytes(),
+    ];
+    e.backends
+        .broker
+        .produce(
+            &e.cfg.enrich_topic,
+            hostile
+                .iter()
+                .enumerate()
+                .map(|(i, v)| OutRecord {
+                    key: format!("h{i}").into_bytes(),
+                    value: v.clone(),
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+    assert!(drain_for(&e, 30).await);
+    let p = drain::progress(&e).await.unwrap();
+    assert_eq!(p.total(Status::Completed), 30);
+    let dlq = e
+        .backends
+        .broker
+        .read(&e.cfg.dlq_topic, 0, 0, 100)
+        .await
+        .unwrap();
+    assert_eq!(dlq.len(), 4);
+    for rec in dlq {
+        let m: archon_tui::events::DlqMessage = serde_json::from_slice(&rec.value).unwrap();
+        assert_eq!(m.error_details.exception_type, "SchemaValidationError");
+        assert_eq!(m.failure_count, 1, "permanent: no retries");
+        assert!(!m.failure_reason.is_empty());
+        assert!(m.original_offset >= 0 && m.original_topic == e.cfg.enrich_topic);
+        let shown = serde_json::to_string(&m.original_message).unwrap();
+        assert!(
+            shown.len() < 10_000,
+            "huge payloads are capped in the DLQ record"
+        );
+    }
+    assert_eq!(archon_tui::engine::stats::Stats::get(&e.stats.retries), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_documents_without_a_request_are_re_driven() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 20).unwrap();
+    // Index with the kill switch off... then simulate "indexed, never
+    // published": write documents straight to the graph.
+    let e = engine(data.path(), |_| {}).await;
+    let docs: Vec<_> = (0..20)
+        .map(|i| archon_tui::backends::graph::NewDocument {
+            entity_id: producer::document_id("p", &format!("f{i}.rs")),
+            project_name: "p".into(),
+            source_path: format!("f{i}.rs"),
+            document_type: archon_tui::events::DocumentType::Code,
+            language: Some("rust".into()),
+            content_hash: blake3::hash(format!("fn f{i}() {{}}").as_bytes())
+                .to_hex()
+                .to_string(),
+            indexed_at: archon_tui::events::now_rfc3339(),
+            file_size_bytes: 10,
+            line_count: 1,
+            last_modified: None,
+            correlation_id: producer::correlation_id(),
+            content: Some(format!("fn f{i}() {{}}").into_bytes()),
+        })
+        .collect();
+    e.backends.graph.index_documents(docs).await.unwrap();
+    assert!(
+        drain_for(&e, 30).await,
+        "orphans must be re-driven, not waited on forever"
+    );
+    let p = drain::progress(&e).await.unwrap();
+    assert_eq!(p.total(Status::Completed), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_breaker_pauses_consumption_instead_of_filling_the_dlq() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 200).unwrap();
+    let e = engine(data.path(), |c| {
+        c.faults.failure_rate = 1.0;
+        c.concurrency = 4;
+    })
+    .await;
+    producer::ingest(&e, src.path(), "p", &|_| {})
+        .await
+        .unwrap();
+    assert!(
+        !drain_for(&e, 3).await,
+        "cannot drain while every call fails"
+    );
+    assert_eq!(
+        e.breaker.state(),
+        archon_tui::engine::breaker::BreakerState::Open
+    );
+    let p = drain::progress(&e).await.unwrap();
+    let dlq = p.total(Status::Dlq);
+    assert!(
+        dlq <= 4,
+        "only work in flight when the breaker opened may exhaust its retries: {dlq}"
+    );
+    assert_eq!(
+        p.total(Status::Pending) + p.total(Status::Processing) + dlq,
+        200,
+        "nothing lost"
+    );
+    assert!(
+        p.lag_total() >= 196,
+        "the rest waits on the topic: lag {}",
+        p.lag_total()
+    );
+}
