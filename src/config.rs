@@ -29,6 +29,16 @@ pub struct FileConfig {
     pub retry: FileRetry,
     #[serde(default)]
     pub faults: FileFaults,
+    #[serde(default)]
+    pub breaker: FileBreaker,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBreaker {
+    pub enabled: Option<bool>,
+    pub failure_threshold: Option<u32>,
+    pub recovery_timeout_secs: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -104,6 +114,9 @@ pub struct Overrides {
     pub inject_latency_ms: Option<u64>,
     pub seed: Option<u64>,
     pub max_file_bytes: Option<u64>,
+    pub breaker_failure_threshold: Option<u32>,
+    pub breaker_recovery_secs: Option<f64>,
+    pub circuit_breaker: Option<bool>,
 }
 
 fn check_secs(name: &str, v: f64) -> Result<Duration> {
@@ -220,6 +233,24 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
         .max_file_bytes
         .or(f.max_file_bytes)
         .unwrap_or(cfg.max_file_bytes);
+    let threshold = o
+        .breaker_failure_threshold
+        .or(f.breaker.failure_threshold)
+        .unwrap_or(cfg.breaker.failure_threshold);
+    if threshold == 0 {
+        bail!("--breaker-failure-threshold must be at least 1");
+    }
+    cfg.breaker.failure_threshold = if o.circuit_breaker.or(f.breaker.enabled).unwrap_or(true) {
+        threshold
+    } else {
+        u32::MAX
+    };
+    cfg.breaker.recovery_timeout = check_secs(
+        "--breaker-recovery-secs",
+        o.breaker_recovery_secs
+            .or(f.breaker.recovery_timeout_secs)
+            .unwrap_or(cfg.breaker.recovery_timeout.as_secs_f64()),
+    )?;
     Ok(cfg)
 }
 

@@ -1,6 +1,11 @@
 use clap::Parser;
 
 fn main() {
+    // Die quietly on a closed pipe (`archon-tui dlq list | head`), like other CLI tools.
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = archon_tui::cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)

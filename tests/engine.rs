@@ -154,3 +154,109 @@ async fn open_breaker_pauses_consumption_instead_of_filling_the_dlq() {
         p.lag_total()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn breaker_recovers_half_open_then_closed_and_drains() {
+    use archon_tui::engine::breaker::BreakerState;
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 100).unwrap();
+    let e = engine(data.path(), |c| {
+        c.faults.failure_rate = 1.0;
+        c.breaker.recovery_timeout = Duration::from_millis(300);
+    })
+    .await;
+    producer::ingest(&e, src.path(), "p", &|_| {})
+        .await
+        .unwrap();
+    let task = tokio::spawn(consumer::run(e.clone()));
+    let mut seen = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut healed = false;
+    loop {
+        let st = e.breaker.state();
+        if seen.last() != Some(&st) {
+            seen.push(st);
+        }
+        if st == BreakerState::Open && !healed {
+            // The service recovers.
+            e.execute(archon_tui::engine::commands::Command::InjectFaults {
+                failure_rate: 0.0,
+                latency_ms: 0,
+            })
+            .await
+            .unwrap();
+            healed = true;
+        }
+        let p = drain::progress(&e).await.unwrap();
+        if healed && p.unfinished() == 0 && p.lag_total() == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "did not drain: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    e.stop();
+    task.await.unwrap().unwrap();
+    assert_eq!(seen.first(), Some(&BreakerState::Closed));
+    let open_at = seen
+        .iter()
+        .position(|s| *s == BreakerState::Open)
+        .expect("opened");
+    assert!(
+        seen[open_at..].contains(&BreakerState::HalfOpen),
+        "{seen:?}"
+    );
+    assert_eq!(seen.last(), Some(&BreakerState::Closed), "{seen:?}");
+    let p = drain::progress(&e).await.unwrap();
+    assert_eq!(p.total(Status::Completed) + p.total(Status::Dlq), 100);
+    assert!(
+        p.total(Status::Dlq) <= 10,
+        "only work in flight at the trip may be parked"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes() {
+    let data = tempfile::tempdir().unwrap();
+    let e = engine(data.path(), |c| c.faults.failure_rate = 1.0).await;
+    for _ in 0..5 {
+        let p = e.breaker.try_acquire().unwrap();
+        e.breaker.failure(p, "down");
+    }
+    assert_eq!(
+        e.breaker.state(),
+        archon_tui::engine::breaker::BreakerState::Open
+    );
+    // Another process (here: a second engine on the same data dir) resets it.
+    let other = engine(data.path(), |_| {}).await;
+    other
+        .execute(archon_tui::engine::commands::Command::ResetBreaker)
+        .await
+        .unwrap();
+    e.refresh_control();
+    assert_eq!(
+        e.breaker.state(),
+        archon_tui::engine::breaker::BreakerState::Closed
+    );
+
+    let sem = e.limit.semaphore();
+    assert_eq!(sem.available_permits(), 10);
+    e.execute(archon_tui::engine::commands::Command::SetConcurrency(40))
+        .await
+        .unwrap();
+    assert_eq!(sem.available_permits(), 40);
+    e.execute(archon_tui::engine::commands::Command::SetConcurrency(3))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(sem.available_permits(), 3);
+    assert_eq!(e.limit.get(), 3);
+    assert!(e
+        .execute(archon_tui::engine::commands::Command::SetConcurrency(0))
+        .await
+        .is_err());
+    assert_eq!(e.limit.get(), 3, "bad input leaves the setting alone");
+}

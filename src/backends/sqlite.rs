@@ -50,7 +50,8 @@ CREATE TABLE IF NOT EXISTS documents (
     enrichment_content_hash TEXT,
     enrichment_json TEXT,
     failure_reason TEXT,
-    replay_count INTEGER NOT NULL DEFAULT 0);
+    replay_count INTEGER NOT NULL DEFAULT 0,
+    replayed_at TEXT);
 CREATE INDEX IF NOT EXISTS documents_status ON documents (enrichment_status, project_name);
 CREATE TABLE IF NOT EXISTS entities (
     document_id TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL,

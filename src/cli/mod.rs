@@ -1,6 +1,7 @@
 //! Command-line interface. Flags read the seeds' environment variables when
 //! not given (clap's `env`), then the config file fills the rest.
 
+pub mod ops;
 pub mod run;
 
 use std::path::PathBuf;
@@ -107,6 +108,16 @@ pub struct GlobalArgs {
     /// Seed for injected failures
     #[arg(long, global = true, value_name = "N")]
     pub seed: Option<u64>,
+    /// Consecutive intelligence failures that open the circuit breaker
+    #[arg(long, global = true, value_name = "N")]
+    pub breaker_failure_threshold: Option<u32>,
+    /// Seconds an open breaker waits before a trial call (HALF_OPEN)
+    #[arg(long, global = true, value_name = "SECS")]
+    pub breaker_recovery_secs: Option<f64>,
+    /// false: the breaker never opens
+    #[arg(long, global = true, env = "ENABLE_CIRCUIT_BREAKER", value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new(), hide_short_help = true)]
+    pub circuit_breaker: Option<bool>,
     /// Files larger than this are indexed but not enriched
     #[arg(long, global = true, value_name = "BYTES", hide_short_help = true)]
     pub max_file_bytes: Option<u64>,
@@ -131,6 +142,9 @@ impl GlobalArgs {
             inject_latency_ms: self.inject_latency_ms,
             seed: self.seed,
             max_file_bytes: self.max_file_bytes,
+            breaker_failure_threshold: self.breaker_failure_threshold,
+            breaker_recovery_secs: self.breaker_recovery_secs,
+            circuit_breaker: self.circuit_breaker,
         }
     }
 }
@@ -165,6 +179,45 @@ pub enum Command {
         #[command(flatten)]
         wait_args: WaitArgs,
     },
+    /// Browse, replay and purge the dead-letter queue
+    Dlq {
+        #[command(subcommand)]
+        command: DlqCommand,
+    },
+    /// Show or change the async rollout (persisted; running engines follow within 100 ms)
+    Rollout {
+        #[command(subcommand)]
+        command: RolloutCommand,
+    },
+    /// Emergency rollback: kill switch off, consumption held, in-flight work returned
+    Rollback {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Undo a rollback: kill switch on, consumption resumes
+    Resume {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-drive documents still pending or never enriched
+    Backfill {
+        /// Only this project
+        #[arg(long)]
+        project: Option<String>,
+        /// At most this many documents per second
+        #[arg(long, value_name = "N")]
+        rate: Option<f64>,
+        /// Enrich here and now instead of publishing to the topic
+        #[arg(long)]
+        sync: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Circuit breaker controls
+    Breaker {
+        #[command(subcommand)]
+        command: BreakerCommand,
+    },
     /// Write a tree of N generated mixed-language files (demos, benchmarks)
     #[command(hide = true)]
     GenCorpus {
@@ -178,4 +231,105 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct DlqFilterArgs {
+    /// Only entries with this error type (e.g. EncodingError, InjectedFailure)
+    #[arg(long, value_name = "T")]
+    pub error_type: Option<String>,
+    /// Only entries whose correlation id starts with this
+    #[arg(long, value_name = "ID")]
+    pub correlation_id: Option<String>,
+    /// Only entries of this project
+    #[arg(long, value_name = "P")]
+    pub project: Option<String>,
+    /// Only entries whose reason, path or ids contain this text
+    #[arg(long, value_name = "TEXT")]
+    pub text: Option<String>,
+}
+
+impl DlqFilterArgs {
+    pub fn filter(&self) -> crate::engine::dlq::DlqFilter {
+        crate::engine::dlq::DlqFilter {
+            error_type: self.error_type.clone(),
+            correlation_id: self.correlation_id.clone(),
+            project: self.project.clone(),
+            text: self.text.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List entries, newest first, with counts by error type
+    List {
+        #[command(flatten)]
+        filter: DlqFilterArgs,
+        /// At most N entries
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one entry in full (by id, document id or key)
+    Show { id: String },
+    /// Put entries back into the pipeline (documents go back to pending)
+    Replay {
+        #[command(flatten)]
+        filter: DlqFilterArgs,
+        /// Only say what would be replayed, with a histogram of failure reasons
+        #[arg(long)]
+        dry_run: bool,
+        /// Required to replay every entry (no filter)
+        #[arg(long)]
+        confirm: bool,
+        /// Then run the consumer until drained
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        wait_args: WaitArgs,
+    },
+    /// Drop entries (documents become `failed`, reason kept); needs --confirm
+    Purge {
+        #[command(flatten)]
+        filter: DlqFilterArgs,
+        #[arg(long)]
+        confirm: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Set the share of projects on the async path (0..=100)
+    Set {
+        percentage: u8,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Always use the async path for PROJECT
+    Enable {
+        project: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove PROJECT from the always-async list
+    Disable {
+        project: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the rollout in force
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BreakerCommand {
+    /// Force the breaker CLOSED (here and in a running engine on this data dir)
+    Reset,
 }

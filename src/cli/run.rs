@@ -49,6 +49,23 @@ pub async fn run(cli: Cli) -> Result<i32> {
             print_summary(&summary, wait_args.json);
             Ok(if timed_out { EXIT_TIMED_OUT } else { 0 })
         }
+        Some(Command::Dlq { command }) => super::ops::dlq(Engine::open(cfg).await?, command).await,
+        Some(Command::Rollout { command }) => {
+            super::ops::rollout(Engine::open(cfg).await?, command).await
+        }
+        Some(Command::Rollback { json }) => {
+            super::ops::rollback(Engine::open(cfg).await?, json).await
+        }
+        Some(Command::Resume { json }) => super::ops::resume(Engine::open(cfg).await?, json).await,
+        Some(Command::Backfill {
+            project,
+            rate,
+            sync,
+            json,
+        }) => super::ops::backfill(Engine::open(cfg).await?, project, rate, sync, json).await,
+        Some(Command::Breaker { command }) => {
+            super::ops::breaker(Engine::open(cfg).await?, command).await
+        }
         Some(Command::GenCorpus { dir, files }) => {
             crate::corpus::generate(&dir, files)?;
             eprintln!("wrote {files} files under {}", dir.display());
@@ -76,7 +93,7 @@ fn project_name_of(path: &Path) -> Result<String> {
         .unwrap_or_else(|| "root".into()))
 }
 
-fn bar(len: Option<u64>, msg: &str) -> Option<ProgressBar> {
+pub(crate) fn bar(len: Option<u64>, msg: &str) -> Option<ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
@@ -147,11 +164,16 @@ async fn ingest(
 }
 
 /// Run the consumer until drained or timed out; true when timed out.
-async fn run_until_drained(engine: &Arc<Engine>, args: &WaitArgs) -> Result<bool> {
+pub(crate) async fn run_until_drained(engine: &Arc<Engine>, args: &WaitArgs) -> Result<bool> {
     if let Some(t) = args.timeout {
         anyhow::ensure!(
             t.is_finite() && t > 0.0,
             "--timeout must be a positive number of seconds, got {t}"
+        );
+    }
+    if engine.is_held() {
+        eprintln!(
+            "warning: consumption is held by a rollback on this data dir; nothing will be consumed until `archon-tui resume`"
         );
     }
     let consumer = tokio::spawn(consumer::run(engine.clone()));
@@ -240,6 +262,15 @@ fn summary(
         "timed_out": timed_out,
         "lag": p.lag_total(),
     })
+}
+
+/// JSON on stdout, or the human rendering.
+pub(crate) fn print_json_or(v: &Value, as_json: bool, human: impl FnOnce()) {
+    if as_json {
+        println!("{v}");
+    } else {
+        human();
+    }
 }
 
 fn print_summary(s: &Value, as_json: bool) {

@@ -63,6 +63,7 @@ pub struct EngineConfig {
     pub retry: RetryConfig,
     pub faults: FaultConfig,
     pub max_file_bytes: u64,
+    pub breaker: super::breaker::BreakerConfig,
 }
 
 impl EngineConfig {
@@ -83,6 +84,7 @@ impl EngineConfig {
                 seed: 0,
             },
             max_file_bytes: super::discover::DEFAULT_MAX_FILE_BYTES,
+            breaker: Default::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ use anyhow::Result;
 use tokio::sync::mpsc;
 
 use super::enrich::{self, Origin, Outcome};
+
 use super::offsets::OffsetTracker;
 use super::Engine;
 use crate::backends::broker::BrokerConsumer;
@@ -181,10 +182,9 @@ async fn record_loop(
         let n = batch.len() as i64;
         let mut finished = Vec::new();
         let mut outcomes = Vec::new();
+        // Returned work is re-published by `record`, so every offset finishes.
         for (pos, outcome) in batch {
-            if !matches!(outcome, Outcome::Returned { .. }) {
-                finished.extend(pos);
-            }
+            finished.extend(pos);
             outcomes.push(outcome);
         }
         // Never commit what is not recorded: retry the write until it lands

@@ -11,6 +11,8 @@ use super::rollout::RolloutState;
 use crate::backends::sqlite::{now_ms, Db};
 
 const ROLLOUT_KEY: &str = "rollout";
+const PAUSED_KEY: &str = "consumer_paused";
+const BREAKER_RESET_KEY: &str = "breaker_reset_seq";
 const LIVE_KEY: &str = "engine_live";
 /// A live status older than this belongs to an engine that is gone.
 const LIVE_TTL_MS: i64 = 5_000;
@@ -62,6 +64,27 @@ impl ControlStore {
 
     pub fn set_rollout(&self, r: &RolloutState) -> Result<()> {
         self.put(ROLLOUT_KEY, r)
+    }
+
+    /// Operator's pause (rollback sets it; `resume` clears it). Running
+    /// engines on this data dir follow it within ~200 ms.
+    pub fn paused(&self) -> Result<bool> {
+        Ok(self.get(PAUSED_KEY)?.unwrap_or(false))
+    }
+
+    pub fn set_paused(&self, paused: bool) -> Result<()> {
+        self.put(PAUSED_KEY, &paused)
+    }
+
+    /// Each manual breaker reset bumps this; engines reset when it moves.
+    pub fn breaker_reset_seq(&self) -> Result<u64> {
+        Ok(self.get(BREAKER_RESET_KEY)?.unwrap_or(0))
+    }
+
+    pub fn request_breaker_reset(&self) -> Result<u64> {
+        let next = self.breaker_reset_seq()? + 1;
+        self.put(BREAKER_RESET_KEY, &next)?;
+        Ok(next)
     }
 
     pub fn publish_live(&self, s: &LiveStatus) -> Result<()> {

@@ -50,10 +50,10 @@ pub enum Outcome {
     },
     /// Nothing to do: the document changed since, or is already enriched.
     Skipped,
-    /// Engine stopping: not done, not committed; the document goes back to pending.
-    Returned {
-        document_id: String,
-    },
+    /// Engine pausing or stopping while this waited on a retry or the
+    /// breaker: the request (with its retry count so far) goes back on the
+    /// topic and the document back to pending.
+    Returned(Box<EnrichmentRequest>),
 }
 
 pub struct Failure<'a> {
@@ -234,12 +234,13 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
                 Ok(p) => break p,
                 Err(wait) => {
                     if engine
-                        .sleep_or_stop(wait.min(Duration::from_millis(250)))
+                        .sleep_or_yield(wait.min(Duration::from_millis(250)))
                         .await
                     {
-                        return Outcome::Returned {
-                            document_id: req.document_id.clone(),
-                        };
+                        return Outcome::Returned(Box::new(EnrichmentRequest {
+                            retry_count: attempt.min(crate::events::MAX_RETRY_COUNT),
+                            ..req
+                        }));
                     }
                 }
             }
@@ -274,10 +275,11 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 engine.stats.error(&e.exception_type);
                 tracing::debug!(document_id = %req.document_id, attempt, "transient failure, retrying: {e}");
-                if engine.sleep_or_stop(engine.cfg.retry.delay(attempt)).await {
-                    return Outcome::Returned {
-                        document_id: req.document_id.clone(),
-                    };
+                if engine.sleep_or_yield(engine.cfg.retry.delay(attempt)).await {
+                    return Outcome::Returned(Box::new(EnrichmentRequest {
+                        retry_count: attempt.min(crate::events::MAX_RETRY_COUNT),
+                        ..req
+                    }));
                 }
             }
         }
@@ -318,7 +320,7 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
             }
             Outcome::Dlq { message, document } => dlq.push((message, document)),
             Outcome::Skipped => {}
-            Outcome::Returned { document_id } => returned.push(document_id),
+            Outcome::Returned(req) => returned.push(*req),
         }
     }
     if !updates.is_empty() {
@@ -417,7 +419,16 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         }
     }
     if !returned.is_empty() {
-        b.graph.return_to_pending(returned).await?;
+        let ids = returned.iter().map(|r| r.document_id.clone()).collect();
+        let records = returned
+            .iter()
+            .map(|r| OutRecord {
+                key: r.document_id.clone().into_bytes(),
+                value: r.encode(),
+            })
+            .collect();
+        b.broker.produce(&engine.cfg.enrich_topic, records).await?;
+        b.graph.return_to_pending(ids).await?;
     }
     Ok(())
 }

@@ -2,10 +2,12 @@
 //! it through methods (later: typed commands) and read `snapshot`s.
 
 pub mod breaker;
+pub mod commands;
 pub mod config;
 pub mod consumer;
 pub mod control;
 pub mod discover;
+pub mod dlq;
 pub mod drain;
 pub mod enrich;
 pub mod offsets;
@@ -22,11 +24,13 @@ use tokio::sync::{watch, Semaphore};
 use crate::backends::broker::{embedded::EmbeddedBroker, seed_topics, Broker};
 use crate::backends::graph::{embedded::EmbeddedGraph, GraphStore};
 use crate::backends::intelligence::{
-    embedded::EmbeddedIntelligence, faults::FaultInjector, Intelligence,
+    embedded::EmbeddedIntelligence,
+    faults::{FaultDial, FaultInjector},
+    Intelligence,
 };
 use crate::backends::sqlite::Db;
 use crate::backends::vector::{embedded::EmbeddedVectors, VectorStore};
-use breaker::{BreakerConfig, CircuitBreaker};
+use breaker::CircuitBreaker;
 use config::EngineConfig;
 use control::ControlStore;
 use rollout::RolloutState;
@@ -41,15 +45,14 @@ pub struct Backends {
 
 impl Backends {
     /// Everything in the data dir, nothing installed.
-    pub fn embedded(db: &Db, cfg: &EngineConfig) -> Self {
+    pub fn embedded(db: &Db, cfg: &EngineConfig, faults: Arc<FaultDial>) -> Self {
         Self {
             broker: Arc::new(EmbeddedBroker::new(db.clone())),
             graph: Arc::new(EmbeddedGraph::new(db.clone())),
             vectors: Arc::new(EmbeddedVectors::new(db.clone())),
-            intelligence: Arc::new(FaultInjector::new(
+            intelligence: Arc::new(FaultInjector::with_dial(
                 EmbeddedIntelligence,
-                cfg.faults.failure_rate,
-                cfg.faults.latency,
+                faults,
                 cfg.faults.seed,
             )),
         }
@@ -102,9 +105,17 @@ pub struct Engine {
     pub breaker: CircuitBreaker,
     pub control: ControlStore,
     pub limit: ConcurrencyLimit,
+    /// Injected failure rate and latency (rehearsals), adjustable live.
+    pub faults: Arc<FaultDial>,
     rollout: RwLock<RolloutState>,
+    /// This process's own pause (console space key).
+    local_pause: std::sync::atomic::AtomicBool,
+    /// The operator's persisted hold (rollback), shared by every process.
+    held: std::sync::atomic::AtomicBool,
+    /// Effective pause = local pause or hold.
     paused: watch::Sender<bool>,
     stop: watch::Sender<bool>,
+    breaker_reset_seen: std::sync::atomic::AtomicU64,
 }
 
 /// Upper bound for MAX_CONCURRENT_ENRICHMENTS: beyond this a typo, not a plan.
@@ -114,21 +125,16 @@ impl Engine {
     /// Open the engine on the embedded backends in `cfg.data_dir`.
     pub async fn open(cfg: EngineConfig) -> Result<Arc<Self>> {
         let db = Db::open(&cfg.data_dir)?;
-        let backends = Backends::embedded(&db, &cfg);
-        Self::with_backends(
-            cfg,
-            backends,
-            ControlStore::new(db),
-            BreakerConfig::default(),
-        )
-        .await
+        let faults = Arc::new(FaultDial::new(cfg.faults.failure_rate, cfg.faults.latency));
+        let backends = Backends::embedded(&db, &cfg, faults.clone());
+        Self::with_backends(cfg, backends, ControlStore::new(db), faults).await
     }
 
     pub async fn with_backends(
         cfg: EngineConfig,
         backends: Backends,
         control: ControlStore,
-        breaker: BreakerConfig,
+        faults: Arc<FaultDial>,
     ) -> Result<Arc<Self>> {
         backends
             .broker
@@ -140,12 +146,17 @@ impl Engine {
             .await
             .context("cannot create the enrichment topics")?;
         let rollout = control.rollout()?.unwrap_or_else(|| cfg.rollout.clone());
+        let held = control.paused()?;
         Ok(Arc::new(Self {
             limit: ConcurrencyLimit::new(cfg.concurrency),
             rollout: RwLock::new(rollout),
-            paused: watch::channel(false).0,
+            local_pause: false.into(),
+            held: held.into(),
+            paused: watch::channel(held).0,
             stop: watch::channel(false).0,
-            breaker: CircuitBreaker::new(breaker),
+            breaker_reset_seen: control.breaker_reset_seq()?.into(),
+            breaker: CircuitBreaker::new(cfg.breaker.clone()),
+            faults,
             stats: Stats::default(),
             control,
             backends,
@@ -180,12 +191,72 @@ impl Engine {
         Ok(())
     }
 
+    fn update_paused(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let p = self.local_pause.load(Relaxed) || self.held.load(Relaxed);
+        self.paused
+            .send_if_modified(|cur| std::mem::replace(cur, p) != p);
+    }
+
+    /// Stop fetching in this process; work waiting on retries is returned.
     pub fn pause(&self) {
-        self.paused.send_replace(true);
+        self.local_pause
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        self.update_paused();
     }
 
     pub fn resume(&self) {
-        self.paused.send_replace(false);
+        self.local_pause
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.update_paused();
+    }
+
+    /// Persisted hold (rollback): every engine on this data dir pauses, and
+    /// stays paused across restarts until `release`.
+    pub fn hold(&self) -> Result<()> {
+        self.control.set_paused(true)?;
+        self.held.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.update_paused();
+        Ok(())
+    }
+
+    pub fn release(&self) -> Result<()> {
+        self.control.set_paused(false)?;
+        self.held.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.local_pause
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.update_paused();
+        Ok(())
+    }
+
+    pub fn is_held(&self) -> bool {
+        self.held.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Manual breaker reset, here and in every engine on this data dir.
+    pub fn reset_breaker(&self) -> Result<()> {
+        self.breaker.reset();
+        let seq = self.control.request_breaker_reset()?;
+        self.breaker_reset_seen
+            .store(seq, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Follow what other processes changed in the data dir: rollout, hold,
+    /// breaker reset requests.
+    pub fn refresh_control(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.refresh_rollout();
+        if let Ok(h) = self.control.paused() {
+            self.held.store(h, Relaxed);
+            self.update_paused();
+        }
+        if let Ok(seq) = self.control.breaker_reset_seq() {
+            if seq != self.breaker_reset_seen.swap(seq, Relaxed) {
+                self.breaker.reset();
+                tracing::info!("circuit breaker reset by the operator");
+            }
+        }
     }
 
     pub fn is_paused(&self) -> bool {
@@ -221,6 +292,20 @@ impl Engine {
         }
     }
 
+    /// Sleep, but wake early (returning true) when the engine is stopping or
+    /// paused: waiting work is then handed back to the topic.
+    pub async fn sleep_or_yield(&self, d: Duration) -> bool {
+        let (mut stop, mut paused) = (self.stop_watch(), self.paused_watch());
+        if *stop.borrow() || *paused.borrow() {
+            return true;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => false,
+            _ = stop.wait_for(|s| *s) => true,
+            _ = paused.wait_for(|p| *p) => true,
+        }
+    }
+
     pub fn live_status(&self) -> control::LiveStatus {
         control::LiveStatus {
             pid: std::process::id(),
@@ -236,18 +321,30 @@ impl Engine {
         }
     }
 
-    /// Publish live status and pick up rollout changes once a second until stopped.
+    /// Follow the data dir's control state every 100 ms and publish this
+    /// engine's live status every second, until stopped.
     pub fn spawn_heartbeat(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();
         tokio::spawn(async move {
-            loop {
+            let mut last_published: Option<(bool, i64)> = None;
+            for tick in 0u64.. {
                 let e = engine.clone();
-                let _ = tokio::task::spawn_blocking(move || {
-                    e.refresh_rollout();
-                    e.control.publish_live(&e.live_status())
+                let seen = last_published;
+                last_published = tokio::task::spawn_blocking(move || {
+                    e.refresh_control();
+                    let live = e.live_status();
+                    // Every second, and at once when pause or in-flight work
+                    // changes, so a rollback elsewhere sees its effect quickly.
+                    let now = (live.paused, live.in_flight);
+                    if tick % 10 == 0 || seen != Some(now) {
+                        let _ = e.control.publish_live(&live);
+                        return Some(now);
+                    }
+                    seen
                 })
-                .await;
-                if engine.sleep_or_stop(Duration::from_secs(1)).await {
+                .await
+                .unwrap_or(seen);
+                if engine.sleep_or_stop(Duration::from_millis(100)).await {
                     let e = engine.clone();
                     let _ = tokio::task::spawn_blocking(move || e.control.clear_live()).await;
                     return;

@@ -210,19 +210,26 @@ pub async fn dispatch(
         .produce(&engine.cfg.enrich_topic, records)
         .await?;
     crate::engine::stats::Stats::add(&engine.stats.published, published);
-    let sync_count = synchronous.len() as u64;
-    if !synchronous.is_empty() {
-        let outcomes: Vec<Outcome> = futures::stream::iter(synchronous)
-            .map(|r| {
-                let engine = engine.clone();
-                async move { enrich::enrich(&engine, r, Origin::sync_path()).await }
-            })
-            .buffer_unordered(engine.limit.get())
-            .collect()
-            .await;
-        enrich::record(engine, outcomes).await?;
-    }
+    let sync_count = enrich_inline(engine, synchronous).await?;
     Ok((published, sync_count))
+}
+
+/// Enrich now, on this engine's concurrency, and record the outcomes.
+pub async fn enrich_inline(engine: &Arc<Engine>, requests: Vec<EnrichmentRequest>) -> Result<u64> {
+    if requests.is_empty() {
+        return Ok(0);
+    }
+    let n = requests.len() as u64;
+    let outcomes: Vec<Outcome> = futures::stream::iter(requests)
+        .map(|r| {
+            let engine = engine.clone();
+            async move { enrich::enrich(&engine, r, Origin::sync_path()).await }
+        })
+        .buffer_unordered(engine.limit.get())
+        .collect()
+        .await;
+    enrich::record(engine, outcomes).await?;
+    Ok(n)
 }
 
 /// Index and publish every file under `root` as project `project`.

@@ -15,12 +15,32 @@ impl EmbeddedGraph {
     pub fn new(db: Db) -> Self {
         Self { db }
     }
+
+    /// Run one single-id statement for each id, in one transaction.
+    async fn update_each(&self, ids: Vec<String>, sql: &'static str) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                {
+                    let mut st = tx.prepare_cached(sql)?;
+                    for id in &ids {
+                        st.execute([id])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
 }
 
 const DOC_COLUMNS: &str = "entity_id, project_name, source_path, document_type, language,
     content_hash, enrichment_status, indexed_at, enriched_at, file_size_bytes, line_count,
     last_modified, correlation_id, enrichment_content_hash, enrichment_json, failure_reason,
-    replay_count";
+    replay_count, replayed_at";
 
 fn doc_from_row(r: &Row) -> rusqlite::Result<DocumentRecord> {
     let status: String = r.get(6)?;
@@ -43,6 +63,7 @@ fn doc_from_row(r: &Row) -> rusqlite::Result<DocumentRecord> {
         enrichment: enrichment.and_then(|j| serde_json::from_str(&j).ok()),
         failure_reason: r.get(15)?,
         replay_count: r.get(16)?,
+        replayed_at: r.get(17)?,
     })
 }
 
@@ -231,6 +252,26 @@ impl GraphStore for EmbeddedGraph {
                 Ok(())
             })
             .await
+    }
+
+    async fn mark_replayed(&self, ids: Vec<String>) -> Result<()> {
+        self.update_each(
+            ids,
+            "UPDATE documents SET enrichment_status = 'pending', replay_count = replay_count + 1,
+                replayed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+             WHERE entity_id = ?1 AND enrichment_status = 'dlq'",
+        )
+        .await
+    }
+
+    async fn mark_purged(&self, ids: Vec<String>) -> Result<()> {
+        self.update_each(
+            ids,
+            "UPDATE documents SET enrichment_status = 'failed',
+                failure_reason = 'purged from the DLQ by the operator: ' || COALESCE(failure_reason, '')
+             WHERE entity_id = ?1 AND enrichment_status = 'dlq'",
+        )
+        .await
     }
 
     async fn return_to_pending(&self, ids: Vec<String>) -> Result<()> {

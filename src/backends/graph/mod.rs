@@ -120,6 +120,7 @@ pub struct DocumentRecord {
     pub enrichment: Option<EnrichmentResults>,
     pub failure_reason: Option<String>,
     pub replay_count: u32,
+    pub replayed_at: Option<String>,
 }
 
 /// A successful enrichment to record, keyed by the content hash it was
@@ -174,6 +175,10 @@ pub trait GraphStore: Send + Sync {
     async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>>;
     /// Documents parked in the DLQ, with their reason.
     async fn record_failures(&self, failures: Vec<FailureUpdate>) -> Result<()>;
+    /// dlq → pending for a DLQ replay; counts the replay on the document.
+    async fn mark_replayed(&self, ids: Vec<String>) -> Result<()>;
+    /// dlq → failed: the operator purged the DLQ entry (reason kept).
+    async fn mark_purged(&self, ids: Vec<String>) -> Result<()>;
     /// processing → pending for work handed back unfinished (engine stopping).
     async fn return_to_pending(&self, ids: Vec<String>) -> Result<()>;
     /// processing → pending after a crash; returns how many.

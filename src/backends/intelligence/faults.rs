@@ -1,33 +1,63 @@
 //! Fault injection for rehearsals: wraps any intelligence backend and fails a
 //! deterministic fraction of calls (given the seed) and/or adds latency.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{Analysis, Intelligence, IntelligenceError, ProcessRequest};
 
+/// Rates and latency adjustable while running (rehearsals from the console).
+#[derive(Default)]
+pub struct FaultDial {
+    rate_bits: AtomicU64,
+    latency_us: AtomicU64,
+}
+
+impl FaultDial {
+    pub fn new(rate: f64, latency: Duration) -> Self {
+        let d = Self::default();
+        d.set(rate, latency);
+        d
+    }
+    pub fn set(&self, rate: f64, latency: Duration) {
+        self.rate_bits
+            .store(rate.clamp(0.0, 1.0).to_bits(), Relaxed);
+        self.latency_us.store(latency.as_micros() as u64, Relaxed);
+    }
+    pub fn rate(&self) -> f64 {
+        f64::from_bits(self.rate_bits.load(Relaxed))
+    }
+    pub fn latency(&self) -> Duration {
+        Duration::from_micros(self.latency_us.load(Relaxed))
+    }
+}
+
 pub struct FaultInjector<I> {
     inner: I,
-    failure_rate: f64,
-    latency: Duration,
+    dial: std::sync::Arc<FaultDial>,
     seed: u64,
 }
 
 impl<I> FaultInjector<I> {
     pub fn new(inner: I, failure_rate: f64, latency: Duration, seed: u64) -> Self {
-        Self {
+        Self::with_dial(
             inner,
-            failure_rate,
-            latency,
+            std::sync::Arc::new(FaultDial::new(failure_rate, latency)),
             seed,
-        }
+        )
+    }
+
+    pub fn with_dial(inner: I, dial: std::sync::Arc<FaultDial>, seed: u64) -> Self {
+        Self { inner, dial, seed }
     }
 
     /// Same (seed, document, attempt) always gives the same verdict, so a
     /// rehearsal can be re-run and compared.
     pub fn should_fail(&self, document_id: &str, attempt: u32) -> bool {
-        if self.failure_rate <= 0.0 {
+        let rate = self.dial.rate();
+        if rate <= 0.0 {
             return false;
         }
         let mut h = blake3::Hasher::new();
@@ -36,7 +66,7 @@ impl<I> FaultInjector<I> {
         h.update(&attempt.to_le_bytes());
         let b = h.finalize();
         let x = u64::from_le_bytes(b.as_bytes()[..8].try_into().unwrap());
-        (x as f64 / u64::MAX as f64) < self.failure_rate
+        (x as f64 / u64::MAX as f64) < rate
     }
 }
 
@@ -51,15 +81,16 @@ impl<I: Intelligence> Intelligence for FaultInjector<I> {
         req: &ProcessRequest,
         attempt: u32,
     ) -> Result<Analysis, IntelligenceError> {
-        if !self.latency.is_zero() {
-            tokio::time::sleep(self.latency).await;
+        let latency = self.dial.latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
         }
         if self.should_fail(&req.document_id, attempt) {
             return Err(IntelligenceError::transient(
                 "InjectedFailure",
                 format!(
                     "injected failure (rate {}, attempt {attempt})",
-                    self.failure_rate
+                    self.dial.rate()
                 ),
             ));
         }

@@ -1,0 +1,272 @@
+//! Operator subcommands: dlq, rollout, rollback, resume, backfill, breaker.
+//! Each acts on the data dir; an engine running there follows within 100 ms.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+use serde_json::{json, Value};
+
+use super::run::{bar, print_json_or, run_until_drained, EXIT_TIMED_OUT};
+use super::{BreakerCommand, DlqCommand, RolloutCommand};
+use crate::engine::commands::{Command, CommandOutcome, RolloutChange};
+use crate::engine::dlq::{self, DlqEntry};
+use crate::engine::{drain, Engine};
+use crate::sanitize::clean;
+
+fn entry_row(e: &DlqEntry) -> Value {
+    let m = &e.message;
+    json!({
+        "id": e.id,
+        "time": m.failure_timestamp,
+        "document_id": m.document_id,
+        "project": m.project_name,
+        "file_path": e.file_path(),
+        "error_type": e.error_type(),
+        "reason": m.failure_reason,
+        "retries": m.failure_count,
+        "correlation_id": m.correlation_id,
+    })
+}
+
+fn print_histogram(h: &std::collections::BTreeMap<String, u64>) {
+    for (t, n) in h {
+        println!("  {:>7}  {}", n, clean(t));
+    }
+}
+
+pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
+    match cmd {
+        DlqCommand::List {
+            filter,
+            limit,
+            json,
+        } => {
+            let f = filter.filter();
+            let entries: Vec<DlqEntry> = dlq::load(&engine)
+                .await?
+                .into_iter()
+                .filter(|e| f.matches(e))
+                .collect();
+            let shown = &entries[..limit.unwrap_or(usize::MAX).min(entries.len())];
+            if json {
+                println!("{}", Value::Array(shown.iter().map(entry_row).collect()));
+                return Ok(0);
+            }
+            println!(
+                "{} DLQ entries{}",
+                entries.len(),
+                if f.is_empty() { "" } else { " matching" }
+            );
+            print_histogram(&dlq::histogram(&entries));
+            println!();
+            for e in shown {
+                println!(
+                    "{:>8}  {}  {:<22} {:<18} retries {}  {}",
+                    e.id,
+                    clean(&e.message.failure_timestamp),
+                    clean(e.error_type()),
+                    clean(&e.message.project_name),
+                    e.message.failure_count,
+                    clean(&e.file_path())
+                );
+            }
+            Ok(0)
+        }
+        DlqCommand::Show { id } => {
+            let entries = dlq::load(&engine).await?;
+            let Some(e) = dlq::find(&entries, &id) else {
+                bail!("no DLQ entry with id, document id or key {}", clean(&id));
+            };
+            // serde_json escapes control characters, so this is safe to print.
+            println!("{}", serde_json::to_string_pretty(e)?);
+            Ok(0)
+        }
+        DlqCommand::Replay {
+            filter,
+            dry_run,
+            confirm,
+            wait,
+            wait_args,
+        } => {
+            let f = filter.filter();
+            if f.is_empty() && !dry_run && !confirm {
+                bail!("replaying every DLQ entry needs --confirm (preview with --dry-run, or narrow with a filter)");
+            }
+            let outcome = engine
+                .execute(Command::ReplayDlq { filter: f, dry_run })
+                .await?;
+            let CommandOutcome::Replay(report) = outcome else {
+                unreachable!("replay returns a replay report")
+            };
+            let mut out = serde_json::to_value(&report)?;
+            let mut code = 0;
+            if wait && !dry_run {
+                let timed_out = run_until_drained(&engine, &wait_args).await?;
+                let p = drain::progress(&engine).await?;
+                out["completed"] = json!(p.total(crate::backends::graph::Status::Completed));
+                out["dlq"] = json!(p.total(crate::backends::graph::Status::Dlq));
+                out["pending"] = json!(p.unfinished());
+                out["timed_out"] = json!(timed_out);
+                if timed_out {
+                    code = EXIT_TIMED_OUT;
+                }
+            }
+            print_json_or(&out, wait_args.json, || {
+                let verb = if dry_run { "would replay" } else { "replayed" };
+                println!(
+                    "{verb} {} entries ({} not replayable)",
+                    report.replayed, report.not_replayable
+                );
+                print_histogram(&report.by_error_type);
+            });
+            Ok(code)
+        }
+        DlqCommand::Purge {
+            filter,
+            confirm,
+            json,
+        } => {
+            if !confirm {
+                bail!("purging drops DLQ entries for good; add --confirm");
+            }
+            let outcome = engine
+                .execute(Command::PurgeDlq {
+                    filter: filter.filter(),
+                })
+                .await?;
+            print_json_or(&serde_json::to_value(&outcome)?, json, || {
+                if let CommandOutcome::Purged { purged } = &outcome {
+                    println!("purged {purged} entries (their documents are now 'failed'; `backfill` re-drives them)");
+                }
+            });
+            Ok(0)
+        }
+    }
+}
+
+pub async fn rollout(engine: Arc<Engine>, cmd: RolloutCommand) -> Result<i32> {
+    let (change, json) = match cmd {
+        RolloutCommand::Set { percentage, json } => (
+            Some(RolloutChange {
+                percentage: Some(percentage),
+                ..Default::default()
+            }),
+            json,
+        ),
+        RolloutCommand::Enable { project, json } => (
+            Some(RolloutChange {
+                enable_project: Some(project),
+                ..Default::default()
+            }),
+            json,
+        ),
+        RolloutCommand::Disable { project, json } => (
+            Some(RolloutChange {
+                disable_project: Some(project),
+                ..Default::default()
+            }),
+            json,
+        ),
+        RolloutCommand::Show { json } => (None, json),
+    };
+    if let Some(c) = change {
+        engine.execute(Command::SetRollout(c)).await?;
+    }
+    let r = engine.rollout();
+    print_json_or(&serde_json::to_value(&r)?, json, || {
+        println!(
+            "async enrichment: {}  percentage: {}%  always-async projects: {}",
+            if r.enabled { "on" } else { "OFF (kill switch)" },
+            r.percentage,
+            if r.enabled_projects.is_empty() {
+                "none".to_string()
+            } else {
+                clean(&r.enabled_projects.join(", "))
+            }
+        );
+    });
+    Ok(0)
+}
+
+pub async fn rollback(engine: Arc<Engine>, json: bool) -> Result<i32> {
+    let outcome = engine.execute(Command::Rollback).await?;
+    let CommandOutcome::Rollback(r) = &outcome else {
+        unreachable!("rollback returns a rollback report")
+    };
+    let out = json!({
+        "rollout": engine.rollout(),
+        "paused": true,
+        "effective_ms": r.effective_ms,
+        "pending": r.pending,
+        "in_flight": r.in_flight,
+        "engine_running": engine.control.live()?.is_some(),
+        "next_step": r.next_step,
+    });
+    print_json_or(&out, json, || {
+        println!(
+            "rolled back in {} ms: kill switch OFF, consumption held, {} in flight",
+            r.effective_ms, r.in_flight
+        );
+        println!("{} documents are pending.", r.pending);
+        println!("next: {}", r.next_step);
+    });
+    Ok(0)
+}
+
+pub async fn resume(engine: Arc<Engine>, json: bool) -> Result<i32> {
+    engine.execute(Command::Resume).await?;
+    print_json_or(
+        &json!({"rollout": engine.rollout(), "paused": false}),
+        json,
+        || {
+            println!("resumed: async enrichment on, consumption running");
+        },
+    );
+    Ok(0)
+}
+
+pub async fn backfill(
+    engine: Arc<Engine>,
+    project: Option<String>,
+    rate: Option<f64>,
+    sync: bool,
+    json: bool,
+) -> Result<i32> {
+    let pb = bar(Some(0), if sync { "enriching" } else { "publishing" });
+    let report = engine
+        .backfill(project, rate, sync, &|done, total| {
+            if let Some(pb) = &pb {
+                pb.set_length(total);
+                pb.set_position(done);
+            }
+        })
+        .await?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    let p = drain::progress(&engine).await?;
+    let mut out = serde_json::to_value(&report)?;
+    out["pending"] = json!(p.unfinished());
+    out["completed"] = json!(p.total(crate::backends::graph::Status::Completed));
+    print_json_or(&out, json, || {
+        println!(
+            "backfill: {} documents selected, {} published, {} enriched here, in {} ms; {} still pending",
+            report.selected,
+            report.published,
+            report.enriched_sync,
+            report.elapsed_ms,
+            p.unfinished()
+        );
+    });
+    Ok(0)
+}
+
+pub async fn breaker(engine: Arc<Engine>, cmd: BreakerCommand) -> Result<i32> {
+    match cmd {
+        BreakerCommand::Reset => {
+            engine.execute(Command::ResetBreaker).await?;
+            println!("circuit breaker reset to CLOSED");
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The operator's levers as typed commands. The CLI runs them one at a time;
+//! the console sends them over a channel. Each returns what happened.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Result};
+use serde::Serialize;
+
+use super::dlq::{self, DlqFilter, ReplayReport};
+use super::drain;
+use super::producer::{dispatch, request_for_record};
+use super::rollout::RolloutState;
+use super::Engine;
+use crate::backends::graph::Status;
+use crate::events::Priority;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Run,
+    Pause,
+    SetConcurrency(usize),
+    ReplayDlq {
+        filter: DlqFilter,
+        dry_run: bool,
+    },
+    PurgeDlq {
+        filter: DlqFilter,
+    },
+    SetRollout(RolloutChange),
+    Rollback,
+    Resume,
+    ResetBreaker,
+    Backfill {
+        project: Option<String>,
+        rate: Option<f64>,
+        sync: bool,
+    },
+    /// Rehearsal: change injected failure rate / latency while running.
+    InjectFaults {
+        failure_rate: f64,
+        latency_ms: u64,
+    },
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RolloutChange {
+    pub enabled: Option<bool>,
+    pub percentage: Option<u8>,
+    pub enable_project: Option<String>,
+    pub disable_project: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RollbackReport {
+    /// From the command to: kill switch off, consumer paused, nothing in flight.
+    pub effective_ms: u64,
+    pub pending: u64,
+    pub in_flight: i64,
+    pub next_step: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BackfillReport {
+    pub selected: u64,
+    pub published: u64,
+    pub enriched_sync: u64,
+    pub elapsed_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum CommandOutcome {
+    Done { message: String },
+    Replay(ReplayReport),
+    Purged { purged: u64 },
+    Rollout(RolloutState),
+    Rollback(RollbackReport),
+    Backfill(BackfillReport),
+}
+
+fn done(message: impl Into<String>) -> CommandOutcome {
+    CommandOutcome::Done {
+        message: message.into(),
+    }
+}
+
+impl RolloutChange {
+    pub fn apply(&self, mut r: RolloutState) -> Result<RolloutState> {
+        if let Some(p) = self.percentage {
+            ensure!(p <= 100, "rollout percentage must be 0..=100, got {p}");
+            r.percentage = p;
+        }
+        if let Some(e) = self.enabled {
+            r.enabled = e;
+        }
+        if let Some(p) = &self.enable_project {
+            ensure!(
+                !p.is_empty() && p.chars().count() <= 255,
+                "project name must be 1..=255 characters"
+            );
+            if !r.enabled_projects.contains(p) {
+                r.enabled_projects.push(p.clone());
+            }
+        }
+        if let Some(p) = &self.disable_project {
+            r.enabled_projects.retain(|x| x != p);
+        }
+        Ok(r)
+    }
+}
+
+impl Engine {
+    pub async fn execute(self: &Arc<Self>, cmd: Command) -> Result<CommandOutcome> {
+        match cmd {
+            Command::Run => {
+                self.resume();
+                Ok(done("consumption running"))
+            }
+            Command::Pause => {
+                self.pause();
+                Ok(done("consumption paused"))
+            }
+            Command::SetConcurrency(n) => {
+                self.set_concurrency(n)?;
+                Ok(done(format!("concurrency set to {n}")))
+            }
+            Command::ReplayDlq { filter, dry_run } => {
+                let entries: Vec<_> = dlq::load(self)
+                    .await?
+                    .into_iter()
+                    .filter(|e| filter.matches(e))
+                    .collect();
+                Ok(CommandOutcome::Replay(
+                    dlq::replay(self, &entries, dry_run).await?,
+                ))
+            }
+            Command::PurgeDlq { filter } => {
+                let entries: Vec<_> = dlq::load(self)
+                    .await?
+                    .into_iter()
+                    .filter(|e| filter.matches(e))
+                    .collect();
+                Ok(CommandOutcome::Purged {
+                    purged: dlq::purge(self, &entries).await?,
+                })
+            }
+            Command::SetRollout(change) => {
+                let r = change.apply(self.rollout())?;
+                self.set_rollout(r.clone())?;
+                Ok(CommandOutcome::Rollout(r))
+            }
+            Command::Rollback => Ok(CommandOutcome::Rollback(self.rollback().await?)),
+            Command::Resume => {
+                let mut r = self.rollout();
+                r.enabled = true;
+                self.set_rollout(r)?;
+                self.release()?;
+                Ok(done("async enrichment on, consumption running"))
+            }
+            Command::ResetBreaker => {
+                self.reset_breaker()?;
+                Ok(done("circuit breaker reset to CLOSED"))
+            }
+            Command::Backfill {
+                project,
+                rate,
+                sync,
+            } => Ok(CommandOutcome::Backfill(
+                self.backfill(project, rate, sync, &|_, _| {}).await?,
+            )),
+            Command::InjectFaults {
+                failure_rate,
+                latency_ms,
+            } => {
+                ensure!(
+                    (0.0..=1.0).contains(&failure_rate),
+                    "failure rate must be 0..=1"
+                );
+                self.faults
+                    .set(failure_rate, Duration::from_millis(latency_ms));
+                Ok(done(format!(
+                    "injecting failure rate {failure_rate}, latency {latency_ms} ms"
+                )))
+            }
+        }
+    }
+
+    /// The seeds' emergency rollback as one action: kill switch off (new
+    /// documents take the sync path), consumption held in every engine on
+    /// this data dir, waiting work handed back to the topic. Measures until
+    /// nothing is in flight — here, or in the live engine of another process.
+    pub async fn rollback(self: &Arc<Self>) -> Result<RollbackReport> {
+        let started = Instant::now();
+        let mut r = self.rollout();
+        r.enabled = false;
+        self.set_rollout(r)?;
+        self.hold()?;
+        let deadline = started + Duration::from_secs(30);
+        let in_flight = loop {
+            let here = self
+                .stats
+                .in_flight
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let live = self.control.live()?.filter(|l| l.pid != std::process::id());
+            let elsewhere = match &live {
+                // The other engine must have seen the hold and emptied out.
+                Some(l) => (!l.paused || l.in_flight > 0) as i64 + l.in_flight,
+                None => 0,
+            };
+            if here + elsewhere == 0 || Instant::now() > deadline {
+                break here + live.map(|l| l.in_flight).unwrap_or(0);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let effective_ms = started.elapsed().as_millis() as u64;
+        let p = drain::progress(self).await?;
+        tracing::warn!(
+            "emergency rollback effective in {effective_ms} ms; {} documents pending",
+            p.unfinished()
+        );
+        Ok(RollbackReport {
+            effective_ms,
+            pending: p.unfinished(),
+            in_flight,
+            next_step: "archon-tui backfill --sync  (enrich pending documents synchronously); archon-tui resume  (undo)"
+                .into(),
+        })
+    }
+
+    /// Re-drive documents still pending or never enriched (`failed`), by
+    /// publishing them (async) or enriching them here (`sync`), at most
+    /// `rate` documents per second.
+    pub async fn backfill(
+        self: &Arc<Self>,
+        project: Option<String>,
+        rate: Option<f64>,
+        sync: bool,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<BackfillReport> {
+        if let Some(r) = rate {
+            ensure!(
+                r.is_finite() && r > 0.0,
+                "--rate must be a positive number of documents per second"
+            );
+        }
+        let started = Instant::now();
+        let counts = self.backends.graph.counts().await?;
+        let total: u64 = counts
+            .iter()
+            .filter(|(name, _)| project.as_ref().is_none_or(|p| p == *name))
+            .map(|(_, c)| {
+                c.get(&Status::Pending).copied().unwrap_or(0)
+                    + c.get(&Status::Failed).copied().unwrap_or(0)
+            })
+            .sum();
+        let mut report = BackfillReport::default();
+        let chunk = rate
+            .map(|r| (r.ceil() as usize).clamp(1, 500))
+            .unwrap_or(500);
+        for status in [Status::Pending, Status::Failed] {
+            let mut after = None;
+            loop {
+                if self.stopping() {
+                    return Ok(report);
+                }
+                let docs = self
+                    .backends
+                    .graph
+                    .documents_with_status(status, project.clone(), after.clone(), chunk)
+                    .await?;
+                let Some(last) = docs.last() else { break };
+                after = Some(last.entity_id.clone());
+                let batch_started = Instant::now();
+                let requests: Vec<_> = docs
+                    .iter()
+                    .map(|d| request_for_record(d, Priority::Low))
+                    .collect();
+                let n = requests.len() as u64;
+                report.selected += n;
+                if status == Status::Failed {
+                    let ids = docs.iter().map(|d| d.entity_id.clone()).collect();
+                    self.backends.graph.return_to_pending(ids).await?;
+                }
+                if sync {
+                    report.enriched_sync += super::producer::enrich_inline(self, requests).await?;
+                } else {
+                    let (published, enriched) = dispatch_async(self, requests).await?;
+                    report.published += published;
+                    report.enriched_sync += enriched;
+                }
+                progress(report.selected, total);
+                if let Some(r) = rate {
+                    let due = Duration::from_secs_f64(n as f64 / r);
+                    if let Some(wait) = due.checked_sub(batch_started.elapsed()) {
+                        self.sleep_or_stop(wait).await;
+                    }
+                }
+            }
+        }
+        report.elapsed_ms = started.elapsed().as_millis() as u64;
+        Ok(report)
+    }
+}
+
+/// Publish regardless of the rollout (backfill without --sync is an explicit
+/// request for the async path), unless the kill switch is off.
+async fn dispatch_async(
+    engine: &Arc<Engine>,
+    requests: Vec<crate::events::EnrichmentRequest>,
+) -> Result<(u64, u64)> {
+    if !engine.rollout().enabled {
+        return dispatch(engine, requests).await;
+    }
+    let n = requests.len() as u64;
+    let records = requests
+        .iter()
+        .map(|r| crate::backends::broker::OutRecord {
+            key: r.document_id.clone().into_bytes(),
+            value: r.encode(),
+        })
+        .collect();
+    engine
+        .backends
+        .broker
+        .produce(&engine.cfg.enrich_topic, records)
+        .await?;
+    super::stats::Stats::add(&engine.stats.published, n);
+    Ok((n, 0))
+}

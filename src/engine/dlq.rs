@@ -1,0 +1,315 @@
+//! The dead-letter queue as an operator sees it (Sidekiq's Dead set):
+//! browse, filter, group by error type, replay, purge.
+//!
+//! The DLQ topic is compacted by key (document id): the latest record per key
+//! is the entry, an empty record is a tombstone. An entry about a document is
+//! shown while that document is still in status `dlq`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::producer::{dispatch, request_for_record};
+use super::Engine;
+use crate::backends::broker::OutRecord;
+use crate::backends::graph::Status;
+use crate::events::{DlqMessage, EnrichmentRequest, Priority};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DlqEntry {
+    /// Offset of the record in the DLQ topic: the entry's short id.
+    pub id: i64,
+    pub partition: i32,
+    pub key: String,
+    pub message: DlqMessage,
+}
+
+impl DlqEntry {
+    pub fn error_type(&self) -> &str {
+        &self.message.error_details.exception_type
+    }
+
+    pub fn file_path(&self) -> String {
+        self.message
+            .original_message
+            .get("file_path")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+/// Which entries an operation applies to. Text form (the console's `/`):
+/// `type:EncodingError project:web corr:7DC1 free words` — every part must
+/// match; free words are searched in the reason, path and ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DlqFilter {
+    pub error_type: Option<String>,
+    pub correlation_id: Option<String>,
+    pub project: Option<String>,
+    pub text: Option<String>,
+}
+
+impl DlqFilter {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+
+    pub fn parse(input: &str) -> Result<Self, String> {
+        if input.len() > 1024 {
+            return Err("filter is longer than 1024 characters".into());
+        }
+        let mut f = Self::default();
+        let mut words = Vec::new();
+        for token in input.split_whitespace() {
+            let (field, value) = match token.split_once(':') {
+                Some((k, v))
+                    if matches!(k, "type" | "error" | "project" | "corr" | "correlation") =>
+                {
+                    (k, v)
+                }
+                _ => {
+                    words.push(token);
+                    continue;
+                }
+            };
+            if value.is_empty() {
+                return Err(format!("'{field}:' needs a value"));
+            }
+            let slot = match field {
+                "type" | "error" => &mut f.error_type,
+                "project" => &mut f.project,
+                _ => &mut f.correlation_id,
+            };
+            if slot.is_some() {
+                return Err(format!("'{field}:' given twice"));
+            }
+            *slot = Some(value.to_string());
+        }
+        if !words.is_empty() {
+            f.text = Some(words.join(" "));
+        }
+        Ok(f)
+    }
+
+    pub fn matches(&self, e: &DlqEntry) -> bool {
+        let m = &e.message;
+        let ci = |hay: &str, needle: &str| hay.to_lowercase().contains(&needle.to_lowercase());
+        self.error_type
+            .as_ref()
+            .is_none_or(|t| m.error_details.exception_type.eq_ignore_ascii_case(t))
+            && self.project.as_ref().is_none_or(|p| &m.project_name == p)
+            && self.correlation_id.as_ref().is_none_or(|c| {
+                m.correlation_id
+                    .to_uppercase()
+                    .starts_with(&c.to_uppercase())
+            })
+            && self.text.as_ref().is_none_or(|t| {
+                ci(&m.failure_reason, t)
+                    || ci(&e.file_path(), t)
+                    || ci(&m.document_id, t)
+                    || ci(&m.correlation_id, t)
+            })
+    }
+}
+
+/// Current entries, newest first.
+pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
+    let b = &engine.backends;
+    let topic = &engine.cfg.dlq_topic;
+    let mut latest: HashMap<String, DlqEntry> = HashMap::new();
+    let mut tombstoned: HashSet<String> = HashSet::new();
+    for part in b.broker.lag("archon-tui-dlq-browser", topic).await? {
+        let mut from = 0;
+        while from < part.end {
+            let recs = b.broker.read(topic, part.partition, from, 5_000).await?;
+            let Some(last) = recs.last() else { break };
+            from = last.offset + 1;
+            for r in recs {
+                let key =
+                    String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned();
+                if r.value.is_empty() {
+                    latest.remove(&key);
+                    tombstoned.insert(key);
+                    continue;
+                }
+                tombstoned.remove(&key);
+                let Ok(message) = serde_json::from_slice::<DlqMessage>(&r.value) else {
+                    tracing::warn!("unreadable DLQ record at offset {}", r.offset);
+                    continue;
+                };
+                latest.insert(
+                    key.clone(),
+                    DlqEntry {
+                        id: r.offset,
+                        partition: r.partition,
+                        key,
+                        message,
+                    },
+                );
+            }
+        }
+    }
+    // Documents whose entry is still current: status dlq.
+    let mut in_dlq = HashSet::new();
+    let mut after = None;
+    loop {
+        let docs = b
+            .graph
+            .documents_with_status(Status::Dlq, None, after.clone(), 5_000)
+            .await?;
+        let Some(last) = docs.last() else { break };
+        after = Some(last.entity_id.clone());
+        in_dlq.extend(docs.into_iter().map(|d| d.entity_id));
+    }
+    let mut entries: Vec<DlqEntry> = latest
+        .into_values()
+        .filter(|e| e.message.document_id.is_empty() || in_dlq.contains(&e.message.document_id))
+        .collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(e.id));
+    Ok(entries)
+}
+
+pub fn find<'a>(entries: &'a [DlqEntry], id: &str) -> Option<&'a DlqEntry> {
+    entries
+        .iter()
+        .find(|e| e.id.to_string() == id || e.message.document_id == id || e.key == id)
+}
+
+/// Entry counts by error type.
+pub fn histogram<'a>(entries: impl IntoIterator<Item = &'a DlqEntry>) -> BTreeMap<String, u64> {
+    let mut h = BTreeMap::new();
+    for e in entries {
+        *h.entry(e.error_type().to_string()).or_default() += 1;
+    }
+    h
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReplayReport {
+    pub dry_run: bool,
+    /// Entries that were (or, dry run, would be) replayed.
+    pub replayed: u64,
+    /// Entries that cannot be replayed (the payload was never a valid request).
+    pub not_replayable: u64,
+    pub by_error_type: BTreeMap<String, u64>,
+    pub ids: Vec<i64>,
+}
+
+async fn tombstone(engine: &Engine, keys: Vec<String>) -> Result<()> {
+    let records = keys
+        .into_iter()
+        .map(|k| OutRecord {
+            key: k.into_bytes(),
+            value: Vec::new(),
+        })
+        .collect();
+    engine
+        .backends
+        .broker
+        .produce(&engine.cfg.dlq_topic, records)
+        .await
+}
+
+/// Replay the entries: documents go back to pending (the replay is counted on
+/// them), their requests are dispatched again, and the entries leave the DLQ.
+/// Replaying an entry twice does nothing the second time: it is gone.
+pub async fn replay(
+    engine: &Arc<Engine>,
+    entries: &[DlqEntry],
+    dry_run: bool,
+) -> Result<ReplayReport> {
+    let mut report = ReplayReport {
+        dry_run,
+        by_error_type: histogram(entries),
+        ..Default::default()
+    };
+    let (replayable, broken): (Vec<&DlqEntry>, Vec<&DlqEntry>) = entries
+        .iter()
+        .partition(|e| !e.message.document_id.is_empty());
+    report.not_replayable = broken.len() as u64;
+    report.replayed = replayable.len() as u64;
+    report.ids = replayable.iter().map(|e| e.id).collect();
+    if dry_run {
+        return Ok(report);
+    }
+    for chunk in replayable.chunks(500) {
+        let mut requests = Vec::new();
+        for e in chunk {
+            let from_message =
+                serde_json::from_value::<EnrichmentRequest>(e.message.original_message.clone())
+                    .ok()
+                    .filter(|r| r.validate().is_ok());
+            let request = match from_message {
+                Some(r) => r,
+                None => match engine
+                    .backends
+                    .graph
+                    .get_document(&e.message.document_id)
+                    .await?
+                {
+                    Some(d) => request_for_record(&d, Priority::Normal),
+                    None => continue,
+                },
+            };
+            requests.push(EnrichmentRequest {
+                retry_count: 0,
+                ..request
+            });
+        }
+        let ids = chunk
+            .iter()
+            .map(|e| e.message.document_id.clone())
+            .collect();
+        engine.backends.graph.mark_replayed(ids).await?;
+        dispatch(engine, requests).await?;
+        tombstone(engine, chunk.iter().map(|e| e.key.clone()).collect()).await?;
+    }
+    tracing::info!("replayed {} DLQ entries", report.replayed);
+    Ok(report)
+}
+
+/// Drop entries: documents become `failed` with the reason kept.
+pub async fn purge(engine: &Engine, entries: &[DlqEntry]) -> Result<u64> {
+    for chunk in entries.chunks(500) {
+        let ids = chunk
+            .iter()
+            .filter(|e| !e.message.document_id.is_empty())
+            .map(|e| e.message.document_id.clone())
+            .collect();
+        engine.backends.graph.mark_purged(ids).await?;
+        tombstone(engine, chunk.iter().map(|e| e.key.clone()).collect()).await?;
+    }
+    Ok(entries.len() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_fields_and_free_text() {
+        let f = DlqFilter::parse("type:EncodingError project:web corr:7dc1 bad byte").unwrap();
+        assert_eq!(f.error_type.as_deref(), Some("EncodingError"));
+        assert_eq!(f.project.as_deref(), Some("web"));
+        assert_eq!(f.correlation_id.as_deref(), Some("7dc1"));
+        assert_eq!(f.text.as_deref(), Some("bad byte"));
+        assert!(DlqFilter::parse("").unwrap().is_empty());
+        assert!(DlqFilter::parse("type:").is_err());
+        assert!(DlqFilter::parse("type:a type:b").is_err());
+        assert_eq!(
+            DlqFilter::parse("url:http://x").unwrap().text.as_deref(),
+            Some("url:http://x")
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn parser_never_panics(s in any::<String>()) {
+            let _ = DlqFilter::parse(&s);
+        }
+    }
+}

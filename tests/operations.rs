@@ -1,0 +1,335 @@
+//! Operator actions through the real binary: DLQ browse/replay/purge, breaker,
+//! rollout, emergency rollback, backfill. Embedded backends.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{n, run, status};
+
+/// Test timings: millisecond backoff, sub-second breaker recovery.
+const FAST: [&str; 4] = [
+    "--retry-backoff-base",
+    "0.005",
+    "--breaker-recovery-secs",
+    "0.2",
+];
+
+fn corpus(n: usize) -> tempfile::TempDir {
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), n).unwrap();
+    src
+}
+
+#[test]
+fn failures_land_in_the_dlq_and_replay_brings_them_back() {
+    let src = corpus(1000);
+    let data = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "ingest",
+        src.path().to_str().unwrap(),
+        "--wait",
+        "--json",
+        "--inject-failure-rate",
+        "0.3",
+    ];
+    args.extend(FAST);
+    let r = run(data.path(), &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    let (completed, dlq) = (n(&j, "completed"), n(&j, "dlq"));
+    assert_eq!(completed + dlq, 1000, "{j}");
+    assert!(
+        dlq > 0,
+        "30% failures over 3 attempts must park some documents: {j}"
+    );
+    assert_eq!(n(&j, "pending"), 0);
+
+    let list = run(data.path(), &["dlq", "list", "--json"]).json();
+    let entries = list.as_array().unwrap();
+    assert_eq!(
+        entries.len() as u64,
+        dlq,
+        "dlq list returns exactly the dlq count"
+    );
+    for e in entries {
+        assert_eq!(e["error_type"], "InjectedFailure");
+        assert_eq!(
+            e["retries"], 3,
+            "transient failures are retried up to max attempts"
+        );
+        assert!(e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 attempts"));
+    }
+    let first = entries[0]["id"].as_i64().unwrap().to_string();
+    let show = run(data.path(), &["dlq", "show", &first]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let full: serde_json::Value = serde_json::from_str(&show.stdout).unwrap();
+    assert_eq!(
+        full["message"]["error_details"]["exception_type"],
+        "InjectedFailure"
+    );
+    assert!(full["message"]["original_message"]["content_hash"].is_string());
+    let limited = run(data.path(), &["dlq", "list", "--json", "--limit", "2"]).json();
+    assert_eq!(limited.as_array().unwrap().len(), 2.min(dlq as usize));
+    let filtered = run(
+        data.path(),
+        &["dlq", "list", "--json", "--error-type", "EncodingError"],
+    )
+    .json();
+    assert_eq!(filtered.as_array().unwrap().len(), 0);
+
+    // Replaying everything needs --confirm; a dry run says what would happen.
+    let refused = run(data.path(), &["dlq", "replay"]);
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("--confirm"), "{}", refused.stderr);
+    let dry = run(data.path(), &["dlq", "replay", "--dry-run", "--json"]).json();
+    assert_eq!(n(&dry, "replayed"), dlq);
+    assert_eq!(n(&dry["by_error_type"], "InjectedFailure"), dlq);
+    assert_eq!(
+        n(&status(data.path())["counts"], "dlq"),
+        dlq,
+        "dry run changes nothing"
+    );
+
+    let replay = run(
+        data.path(),
+        &["dlq", "replay", "--confirm", "--wait", "--json"],
+    );
+    assert_eq!(replay.code, 0, "{}", replay.stderr);
+    let j = replay.json();
+    assert_eq!(n(&j, "replayed"), dlq);
+    assert_eq!(n(&j, "dlq"), 0);
+    assert_eq!(n(&j, "completed"), 1000);
+    // Idempotent: nothing left to replay.
+    let again = run(data.path(), &["dlq", "replay", "--confirm", "--json"]).json();
+    assert_eq!(n(&again, "replayed"), 0);
+    assert_eq!(n(&status(data.path())["counts"], "completed"), 1000);
+}
+
+#[test]
+fn open_breaker_pauses_instead_of_dlqing_and_status_sees_it_live() {
+    let src = corpus(300);
+    let data = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let child = common::bin()
+        .args([
+            "ingest",
+            src.path().to_str().unwrap(),
+            "--wait",
+            "--timeout",
+            "15",
+            "--json",
+        ])
+        .args([
+            "--inject-failure-rate",
+            "1.0",
+            "--retry-backoff-base",
+            "0.005",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While it runs, another process sees the live breaker.
+    let mut live_state = String::new();
+    while started.elapsed() < Duration::from_secs(12) {
+        let s = status(data.path());
+        if !s["engine"].is_null() {
+            live_state = s["breaker"]["state"].as_str().unwrap_or("").to_string();
+            if live_state == "OPEN" {
+                assert!(n(&s["breaker"], "failure_count") >= 5);
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        live_state, "OPEN",
+        "status --json in another process shows the live breaker"
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["timed_out"], true);
+    assert!(j["breaker"] == "OPEN" || j["breaker"] == "HALF_OPEN", "{j}");
+    let (dlq, pending) = (n(&j, "dlq"), n(&j, "pending"));
+    assert_eq!(
+        dlq + pending,
+        300,
+        "every document pending or in the DLQ: {j}"
+    );
+    // Only the 10 in flight when it opened can have exhausted their attempts.
+    assert!(
+        dlq <= 10,
+        "the DLQ holds no more than what failed before the breaker opened: {j}"
+    );
+    assert!(n(&j, "lag") >= 280, "the rest waits on the topic: {j}");
+}
+
+#[test]
+fn rollback_during_a_drain_is_fast_and_loses_nothing() {
+    let src = corpus(1500);
+    let data = tempfile::tempdir().unwrap();
+    let r = run(
+        data.path(),
+        &["ingest", src.path().to_str().unwrap(), "--json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut drain = common::bin()
+        .args(["drain", "--json", "--inject-latency-ms", "10", "--data-dir"])
+        .arg(data.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while n(&status(data.path())["counts"], "completed") < 50 {
+        assert!(Instant::now() < deadline, "drain did not start");
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let rb = run(data.path(), &["rollback", "--json"]);
+    assert_eq!(rb.code, 0, "{}", rb.stderr);
+    let j = rb.json();
+    let ms = n(&j, "effective_ms");
+    eprintln!("rollback effective in {ms} ms (engine in another process, 10 ms per enrichment)");
+    assert!(ms < 3_000, "rollback took {ms} ms");
+    assert_eq!(j["engine_running"], true);
+    assert_eq!(n(&j, "in_flight"), 0);
+    assert_eq!(j["rollout"]["enabled"], false);
+
+    // Held: nothing moves, and everything is either completed or visibly pending.
+    let a = status(data.path());
+    std::thread::sleep(Duration::from_millis(500));
+    let b = status(data.path());
+    assert_eq!(
+        n(&a["counts"], "completed"),
+        n(&b["counts"], "completed"),
+        "consumption is held"
+    );
+    assert_eq!(
+        b["rollout"]["enabled"], false,
+        "status in another process shows the kill switch off"
+    );
+    assert_eq!(b["engine"]["paused"], true);
+    let pending = n(&b["counts"], "pending");
+    assert_eq!(n(&b["counts"], "completed") + pending, 1500, "{b}");
+    assert_eq!(n(&b["counts"], "processing"), 0);
+    assert_eq!(n(&j, "pending"), pending);
+    drain.kill().unwrap();
+    drain.wait().unwrap();
+
+    // New documents take the sync path while the kill switch is off.
+    let extra = corpus(10);
+    let r = run(
+        data.path(),
+        &[
+            "ingest",
+            extra.path().to_str().unwrap(),
+            "--project",
+            "late",
+            "--json",
+        ],
+    )
+    .json();
+    assert_eq!((n(&r, "published"), n(&r, "enriched_sync")), (0, 10));
+
+    // The seeds' step 5: enrich what is pending, synchronously.
+    let bf = run(data.path(), &["backfill", "--sync", "--json"]);
+    assert_eq!(bf.code, 0, "{}", bf.stderr);
+    let bf = bf.json();
+    assert_eq!(n(&bf, "enriched_sync"), pending);
+    assert_eq!(n(&bf, "pending"), 0);
+    assert_eq!(n(&bf, "completed"), 1510);
+
+    let resumed = run(data.path(), &["resume", "--json"]).json();
+    assert_eq!(resumed["rollout"]["enabled"], true);
+    // The old requests still on the topic are duplicates now: consumed, not re-enriched.
+    let d = run(data.path(), &["drain", "--json", "--timeout", "60"]).json();
+    assert_eq!(
+        (n(&d, "completed"), n(&d, "pending"), n(&d, "enriched")),
+        (1510, 0, 0),
+        "{d}"
+    );
+}
+
+#[test]
+fn rollout_is_persisted_and_validated() {
+    let data = tempfile::tempdir().unwrap();
+    let r = run(data.path(), &["rollout", "set", "25", "--json"]).json();
+    assert_eq!(r["percentage"], 25);
+    let r = run(data.path(), &["rollout", "enable", "omniarchon", "--json"]).json();
+    assert_eq!(r["enabled_projects"][0], "omniarchon");
+    let s = status(data.path());
+    assert_eq!(s["rollout"]["percentage"], 25, "another process sees it");
+    assert_eq!(s["rollout"]["enabled_projects"][0], "omniarchon");
+    let bad = run(data.path(), &["rollout", "set", "101"]);
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("0..=100"), "{}", bad.stderr);
+    assert_eq!(
+        status(data.path())["rollout"]["percentage"],
+        25,
+        "unchanged after bad input"
+    );
+    let r = run(data.path(), &["rollout", "disable", "omniarchon", "--json"]).json();
+    assert_eq!(r["enabled_projects"].as_array().unwrap().len(), 0);
+    // The persisted rollout beats the environment's default on the next start.
+    let s = common::bin()
+        .args(["status", "--json", "--data-dir"])
+        .arg(data.path())
+        .env("ASYNC_ENRICHMENT_ROLLOUT_PERCENTAGE", "90")
+        .output()
+        .unwrap();
+    let s: serde_json::Value = serde_json::from_slice(&s.stdout).unwrap();
+    assert_eq!(s["rollout"]["percentage"], 25);
+}
+
+#[test]
+fn purge_needs_confirm_and_backfill_re_drives_purged_documents() {
+    let src = corpus(200);
+    let data = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "ingest",
+        src.path().to_str().unwrap(),
+        "--wait",
+        "--json",
+        "--inject-failure-rate",
+        "0.5",
+    ];
+    args.extend(FAST);
+    args.extend(["--breaker-failure-threshold", "1000"]);
+    let j = run(data.path(), &args).json();
+    let dlq = n(&j, "dlq");
+    assert!(dlq > 0);
+    let refused = run(data.path(), &["dlq", "purge"]);
+    assert!(refused.code != 0 && refused.stderr.contains("--confirm"));
+    let p = run(data.path(), &["dlq", "purge", "--confirm", "--json"]).json();
+    assert_eq!(n(&p, "purged"), dlq);
+    let s = status(data.path());
+    assert_eq!(
+        (n(&s["counts"], "dlq"), n(&s["counts"], "failed")),
+        (0, dlq),
+        "purged documents are failed, not lost"
+    );
+    assert_eq!(
+        run(data.path(), &["dlq", "list", "--json"])
+            .json()
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    let bf = run(data.path(), &["backfill", "--json", "--rate", "1000"]).json();
+    assert_eq!(n(&bf, "published"), dlq);
+    let d = run(data.path(), &["drain", "--json", "--timeout", "60"]).json();
+    assert_eq!((n(&d, "completed"), n(&d, "pending")), (200, 0), "{d}");
+}
