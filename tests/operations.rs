@@ -58,6 +58,13 @@ fn failures_land_in_the_dlq_and_replay_brings_them_back() {
             e["retries"], 3,
             "transient failures are retried up to max attempts"
         );
+        let id = e["id"].as_i64().unwrap().to_string();
+        let shown = run(data.path(), &["dlq", "show", &id]).stdout;
+        let full: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(
+            full["message"]["original_message"]["retry_count"], 2,
+            "retry_count travels in the event"
+        );
         assert!(e["reason"]
             .as_str()
             .unwrap()

@@ -146,10 +146,15 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
     let original = serde_json::to_value(&req).unwrap_or(Value::Null);
     let park = |exception_type: &str, message: String, failure_count: u32| {
         engine.stats.error(exception_type);
+        // retry_count travels with the message: the retries made so far.
+        let mut original = original.clone();
+        original["retry_count"] = serde_json::json!(failure_count
+            .saturating_sub(1)
+            .min(crate::events::MAX_RETRY_COUNT));
         Outcome::Dlq {
             message: dlq_message(
                 engine,
-                original.clone(),
+                original,
                 Some(&req),
                 Failure {
                     exception_type,
