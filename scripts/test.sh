@@ -8,6 +8,20 @@ echo "== toolchain"
 cargo --version
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 
+echo "== test dependencies"
+# tmux drives the console in a real terminal (tests/tmux.rs); pgrep finds its pid.
+need=()
+command -v tmux >/dev/null 2>&1 || need+=(tmux)
+command -v pgrep >/dev/null 2>&1 || need+=(procps)
+if ((${#need[@]})); then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  echo "installing ${need[*]} with apt-get"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+tmux -V
+
 echo "== format and lints"
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -7,3 +7,4 @@ pub mod corpus;
 pub mod engine;
 pub mod events;
 pub mod sanitize;
+pub mod tui;

@@ -14,6 +14,7 @@ use crate::config::Overrides;
 #[command(
     name = "archon-tui",
     version,
+    args_conflicts_with_subcommands = true,
     about = "Console and embedded engine for the async document-enrichment pipeline",
     long_about = "Indexes documents, publishes enrichment requests, consumes them with retries, \
 a circuit breaker and a dead-letter queue, and shows it all live. With no address given it runs \
@@ -22,8 +23,31 @@ on a durable embedded default in --data-dir: nothing to install."
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// With no subcommand the console opens
+    #[command(flatten)]
+    pub console: ConsoleArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl Cli {
+    /// True when this run opens the full-screen console.
+    pub fn is_console(&self) -> bool {
+        matches!(self.command, None | Some(Command::Console(_)))
+    }
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConsoleArgs {
+    /// Also ingest this source tree once the console is open
+    #[arg(long, value_name = "PATH")]
+    pub ingest: Option<PathBuf>,
+    /// Project name for --ingest [default: the directory's name]
+    #[arg(long, value_name = "NAME", requires = "ingest")]
+    pub project: Option<String>,
+    /// Colour theme: dark, light, high-contrast, or NAME.toml in the config dir's themes/
+    #[arg(long, env = "ARCHON_THEME", value_name = "NAME")]
+    pub theme: Option<String>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -161,6 +185,8 @@ pub struct WaitArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the full-screen console (the default with no subcommand)
+    Console(ConsoleArgs),
     /// Index every file under PATH and publish enrichment requests
     Ingest {
         /// Source tree to ingest (.gitignore is respected)
@@ -256,6 +282,7 @@ impl DlqFilterArgs {
             correlation_id: self.correlation_id.clone(),
             project: self.project.clone(),
             text: self.text.clone(),
+            key: None,
         }
     }
 }

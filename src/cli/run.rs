@@ -23,13 +23,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let file = crate::config::load_file(cli.global.config.as_deref())?;
     let cfg = crate::config::resolve(&cli.global.overrides(), &file)?;
     match cli.command {
-        None => {
-            eprintln!(
-                "archon-tui: the interactive console is not built yet; use a subcommand (see --help): \
-                 ingest, drain, status"
-            );
-            Ok(2)
-        }
+        None => console(cfg, cli.console, file.theme).await,
+        Some(Command::Console(args)) => console(cfg, args, file.theme).await,
         Some(Command::Ingest {
             path,
             project,
@@ -82,6 +77,43 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Open the console: everything that can fail (theme, path, data dir) is
+/// checked before the terminal switches to the alternate screen.
+async fn console(
+    cfg: crate::engine::config::EngineConfig,
+    args: super::ConsoleArgs,
+    file_theme: Option<String>,
+) -> Result<i32> {
+    let theme_name = args.theme.or(file_theme).unwrap_or_else(|| "dark".into());
+    let theme = crate::tui::theme::Theme::load(&theme_name).context("--theme")?;
+    let project = match (&args.ingest, args.project) {
+        (Some(path), None) => Some(project_name_of(path)?),
+        (Some(path), Some(p)) => {
+            project_name_of(path)?;
+            Some(p)
+        }
+        (None, p) => p,
+    };
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!(
+            "archon-tui: the console needs a terminal (stdin and stdout are not both one). \
+             Headless use: `archon-tui ingest PATH --wait`, `drain`, `status --json`; see --help."
+        );
+        return Ok(2);
+    }
+    let engine = Engine::open(cfg).await?;
+    crate::tui::run(
+        engine,
+        crate::tui::ConsoleOptions {
+            ingest: args.ingest,
+            project,
+            theme,
+        },
+    )
+    .await?;
+    Ok(0)
 }
 
 fn project_name_of(path: &Path) -> Result<String> {

@@ -42,7 +42,7 @@ impl DlqEntry {
 }
 
 /// Which entries an operation applies to. Text form (the console's `/`):
-/// `type:EncodingError project:web corr:7DC1 free words` — every part must
+/// `type:EncodingError project:web corr:7DC1 key:ID free words` — every part must
 /// match; free words are searched in the reason, path and ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DlqFilter {
@@ -50,6 +50,9 @@ pub struct DlqFilter {
     pub correlation_id: Option<String>,
     pub project: Option<String>,
     pub text: Option<String>,
+    /// Exactly this entry (its key: the document id, or where an
+    /// undecodable message came from).
+    pub key: Option<String>,
 }
 
 impl DlqFilter {
@@ -66,7 +69,10 @@ impl DlqFilter {
         for token in input.split_whitespace() {
             let (field, value) = match token.split_once(':') {
                 Some((k, v))
-                    if matches!(k, "type" | "error" | "project" | "corr" | "correlation") =>
+                    if matches!(
+                        k,
+                        "type" | "error" | "project" | "corr" | "correlation" | "key"
+                    ) =>
                 {
                     (k, v)
                 }
@@ -81,6 +87,7 @@ impl DlqFilter {
             let slot = match field {
                 "type" | "error" => &mut f.error_type,
                 "project" => &mut f.project,
+                "key" => &mut f.key,
                 _ => &mut f.correlation_id,
             };
             if slot.is_some() {
@@ -101,6 +108,7 @@ impl DlqFilter {
             .as_ref()
             .is_none_or(|t| m.error_details.exception_type.eq_ignore_ascii_case(t))
             && self.project.as_ref().is_none_or(|p| &m.project_name == p)
+            && self.key.as_ref().is_none_or(|k| &e.key == k)
             && self.correlation_id.as_ref().is_none_or(|c| {
                 m.correlation_id
                     .to_uppercase()

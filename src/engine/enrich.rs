@@ -229,6 +229,7 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_else(|| "full".into()),
         content,
+        replay_count: doc.replay_count,
     };
     let max_attempts = engine.cfg.retry.max_attempts.max(1);
     let mut attempt = req.retry_count;

@@ -10,6 +10,8 @@ pub mod discover;
 pub mod dlq;
 pub mod drain;
 pub mod enrich;
+pub mod handle;
+pub mod lagstat;
 pub mod offsets;
 pub mod producer;
 pub mod rollout;

@@ -53,9 +53,10 @@ impl<I> FaultInjector<I> {
         Self { inner, dial, seed }
     }
 
-    /// Same (seed, document, attempt) always gives the same verdict, so a
-    /// rehearsal can be re-run and compared.
-    pub fn should_fail(&self, document_id: &str, attempt: u32) -> bool {
+    /// Same (seed, document, replay, attempt) always gives the same verdict,
+    /// so a rehearsal can be re-run and compared; a replay draws afresh, as a
+    /// real outage would have passed by then.
+    pub fn should_fail(&self, document_id: &str, replay: u32, attempt: u32) -> bool {
         let rate = self.dial.rate();
         if rate <= 0.0 {
             return false;
@@ -64,6 +65,9 @@ impl<I> FaultInjector<I> {
         h.update(&self.seed.to_le_bytes());
         h.update(document_id.as_bytes());
         h.update(&attempt.to_le_bytes());
+        if replay > 0 {
+            h.update(&replay.to_le_bytes());
+        }
         let b = h.finalize();
         let x = u64::from_le_bytes(b.as_bytes()[..8].try_into().unwrap());
         (x as f64 / u64::MAX as f64) < rate
@@ -85,7 +89,7 @@ impl<I: Intelligence> Intelligence for FaultInjector<I> {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        if self.should_fail(&req.document_id, attempt) {
+        if self.should_fail(&req.document_id, req.replay_count, attempt) {
             return Err(IntelligenceError::transient(
                 "InjectedFailure",
                 format!(
@@ -107,19 +111,25 @@ mod tests {
     fn rate_is_respected_and_deterministic() {
         let f = FaultInjector::new(EmbeddedIntelligence, 0.3, Duration::ZERO, 7);
         let fails = (0..10_000)
-            .filter(|i| f.should_fail(&format!("doc{i}"), 0))
+            .filter(|i| f.should_fail(&format!("doc{i}"), 0, 0))
             .count();
         assert!((2_700..3_300).contains(&fails), "{fails}");
         let again = (0..10_000)
-            .filter(|i| f.should_fail(&format!("doc{i}"), 0))
+            .filter(|i| f.should_fail(&format!("doc{i}"), 0, 0))
             .count();
         assert_eq!(fails, again);
+        // A replayed document draws afresh: ~30 % of the failures fail again.
+        let refail = (0..10_000)
+            .filter(|i| f.should_fail(&format!("doc{i}"), 0, 0))
+            .filter(|i| f.should_fail(&format!("doc{i}"), 1, 0))
+            .count();
+        assert!((600..1_200).contains(&refail), "{refail}");
         let other_seed = FaultInjector::new(EmbeddedIntelligence, 0.3, Duration::ZERO, 8);
-        assert!((0..100).any(|i| f.should_fail(&format!("doc{i}"), 0)
-            != other_seed.should_fail(&format!("doc{i}"), 0)));
+        assert!((0..100).any(|i| f.should_fail(&format!("doc{i}"), 0, 0)
+            != other_seed.should_fail(&format!("doc{i}"), 0, 0)));
         let never = FaultInjector::new(EmbeddedIntelligence, 0.0, Duration::ZERO, 7);
-        assert!(!(0..1000).any(|i| never.should_fail(&format!("doc{i}"), 0)));
+        assert!(!(0..1000).any(|i| never.should_fail(&format!("doc{i}"), 0, 0)));
         let always = FaultInjector::new(EmbeddedIntelligence, 1.0, Duration::ZERO, 7);
-        assert!((0..1000).all(|i| always.should_fail(&format!("doc{i}"), 0)));
+        assert!((0..1000).all(|i| always.should_fail(&format!("doc{i}"), 0, 0)));
     }
 }

@@ -22,6 +22,10 @@ pub struct ProcessRequest {
     pub language: Option<String>,
     pub enrichment_type: String,
     pub content: String,
+    /// How often the operator replayed this document from the DLQ; not sent
+    /// over HTTP, but lets a rehearsal's injected failures differ on replay.
+    #[serde(skip)]
+    pub replay_count: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

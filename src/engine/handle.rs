@@ -1,0 +1,282 @@
+//! How a front end (the console) drives a running engine: typed commands go
+//! in over one channel, one `Snapshot` comes out over a `watch` channel about
+//! four times a second. The front end never touches a backend, so a slow
+//! backend cannot freeze the screen.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+
+use super::breaker::BreakerSnapshot;
+use super::commands::{Command, CommandOutcome};
+use super::dlq::{self, DlqEntry};
+use super::lagstat::{self, PartitionStatus, Sample};
+use super::rollout::RolloutState;
+use super::stats::LatencySummary;
+use super::Engine;
+use crate::backends::broker::PartitionLag;
+use crate::backends::graph::{total_counts, ProjectCounts, Status};
+
+/// Samples kept for sparklines and the Burrow window (at 4 per second).
+const HISTORY: usize = 120;
+const BURROW_WINDOW: usize = 20;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionView {
+    pub lag: PartitionLag,
+    pub status: PartitionStatus,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct BackendView {
+    pub name: &'static str,
+    pub kind: String,
+    pub healthy: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    pub counts: ProjectCounts,
+    pub totals: BTreeMap<Status, u64>,
+    pub partitions: Vec<PartitionView>,
+    pub lag_total: i64,
+    /// Total lag, oldest first (sparkline).
+    pub lag_history: Vec<u64>,
+    pub lag_trend: char,
+    /// Seconds to clear the lag at the current commit rate (None: not draining).
+    pub eta_secs: Option<f64>,
+    pub breaker: BreakerSnapshot,
+    pub rollout: RolloutState,
+    pub paused: bool,
+    pub held: bool,
+    pub concurrency: usize,
+    pub in_flight: i64,
+    pub docs_per_sec: f64,
+    pub rate_history: Vec<u64>,
+    pub enrich_latency: LatencySummary,
+    pub index_latency: LatencySummary,
+    /// Newest first.
+    #[serde(skip)]
+    pub dlq: Arc<Vec<DlqEntry>>,
+    pub dlq_by_type: BTreeMap<String, u64>,
+    pub backends: Vec<BackendView>,
+    pub data_dir: String,
+    /// Why the last refresh failed, if it did.
+    pub error: Option<String>,
+}
+
+impl Snapshot {
+    /// An empty snapshot (before the first refresh; also for tests).
+    pub fn empty() -> Self {
+        Self {
+            counts: ProjectCounts::new(),
+            totals: total_counts(&ProjectCounts::new()),
+            partitions: Vec::new(),
+            lag_total: 0,
+            lag_history: Vec::new(),
+            lag_trend: '→',
+            eta_secs: None,
+            breaker: super::breaker::CircuitBreaker::new(Default::default()).snapshot(),
+            rollout: RolloutState::default(),
+            paused: false,
+            held: false,
+            concurrency: 10,
+            in_flight: 0,
+            docs_per_sec: 0.0,
+            rate_history: Vec::new(),
+            enrich_latency: LatencySummary::default(),
+            index_latency: LatencySummary::default(),
+            dlq: Arc::new(Vec::new()),
+            dlq_by_type: BTreeMap::new(),
+            backends: Vec::new(),
+            data_dir: String::new(),
+            error: None,
+        }
+    }
+}
+
+pub struct EngineHandle {
+    pub commands: mpsc::UnboundedSender<Command>,
+    pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// Results of commands, in order (the console shows them).
+    pub outcomes: mpsc::UnboundedReceiver<(Command, Result<CommandOutcome, String>)>,
+}
+
+struct History {
+    per_partition: BTreeMap<i32, VecDeque<Sample>>,
+    lag: VecDeque<u64>,
+    rate: VecDeque<u64>,
+    /// (when, total committed) for the commit rate.
+    commits: VecDeque<(Instant, i64)>,
+}
+
+impl History {
+    fn push<T>(q: &mut VecDeque<T>, v: T, cap: usize) {
+        q.push_back(v);
+        while q.len() > cap {
+            q.pop_front();
+        }
+    }
+}
+
+/// Start the snapshot publisher and the command executor for `engine`.
+pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
+    let exec_engine = engine.clone();
+    tokio::spawn(async move {
+        while let Some(cmd) = cmd_rx.recv().await {
+            // Each command runs on its own task: a long replay or backfill
+            // does not hold up a pause or a rollback behind it.
+            let (engine, out) = (exec_engine.clone(), out_tx.clone());
+            tokio::spawn(async move {
+                let result = engine
+                    .execute(cmd.clone())
+                    .await
+                    .map_err(|e| format!("{e:#}"));
+                let _ = out.send((cmd, result));
+            });
+        }
+    });
+    tokio::spawn(async move {
+        let mut h = History {
+            per_partition: BTreeMap::new(),
+            lag: VecDeque::new(),
+            rate: VecDeque::new(),
+            commits: VecDeque::new(),
+        };
+        let mut dlq_cache: (u64, i64, Arc<Vec<DlqEntry>>) = (u64::MAX, -1, Arc::new(Vec::new()));
+        loop {
+            let snap = refresh(&engine, &mut h, &mut dlq_cache).await;
+            if snap_tx.send(Arc::new(snap)).is_err()
+                || engine.sleep_or_stop(Duration::from_millis(250)).await
+            {
+                return;
+            }
+        }
+    });
+    EngineHandle {
+        commands: cmd_tx,
+        snapshots: snap_rx,
+        outcomes: out_rx,
+    }
+}
+
+async fn refresh(
+    engine: &Engine,
+    h: &mut History,
+    dlq_cache: &mut (u64, i64, Arc<Vec<DlqEntry>>),
+) -> Snapshot {
+    let mut snap = Snapshot::empty();
+    snap.data_dir = engine.cfg.data_dir.display().to_string();
+    let b = &engine.backends;
+    let progress = super::drain::progress(engine).await;
+    let (mut graph_ok, mut broker_ok) = (true, true);
+    match progress {
+        Ok(p) => {
+            snap.totals = total_counts(&p.counts);
+            snap.counts = p.counts;
+            snap.lag_total = p.lag.iter().map(|l| l.lag).sum();
+            let running = !engine.is_paused()
+                && engine.breaker.state() == super::breaker::BreakerState::Closed;
+            for l in &p.lag {
+                let q = h.per_partition.entry(l.partition).or_default();
+                History::push(
+                    q,
+                    Sample {
+                        committed: l.committed,
+                        lag: l.lag,
+                    },
+                    BURROW_WINDOW,
+                );
+                let samples: Vec<Sample> = q.iter().copied().collect();
+                snap.partitions.push(PartitionView {
+                    lag: *l,
+                    status: lagstat::evaluate(&samples, running),
+                });
+            }
+            let committed: i64 = p.lag.iter().map(|l| l.committed).sum();
+            History::push(&mut h.commits, (Instant::now(), committed), BURROW_WINDOW);
+        }
+        Err(e) => {
+            graph_ok = false;
+            broker_ok = false;
+            snap.error = Some(format!("{e:#}"));
+        }
+    }
+    History::push(&mut h.lag, snap.lag_total.max(0) as u64, HISTORY);
+    let lags: Vec<i64> = h
+        .lag
+        .iter()
+        .rev()
+        .take(BURROW_WINDOW)
+        .rev()
+        .map(|v| *v as i64)
+        .collect();
+    snap.lag_trend = lagstat::trend(&lags);
+    snap.lag_history = h.lag.iter().copied().collect();
+    if let (Some((t0, c0)), Some((t1, c1))) = (h.commits.front(), h.commits.back()) {
+        let dt = t1.duration_since(*t0).as_secs_f64();
+        let rate = (c1 - c0) as f64 / dt.max(1e-9);
+        if dt > 0.5 && rate > 0.0 && snap.lag_total > 0 {
+            snap.eta_secs = Some(snap.lag_total as f64 / rate);
+        }
+    }
+    snap.breaker = engine.breaker.snapshot();
+    snap.rollout = engine.rollout();
+    snap.paused = engine.is_paused();
+    snap.held = engine.is_held();
+    snap.concurrency = engine.limit.get();
+    snap.in_flight = engine
+        .stats
+        .in_flight
+        .load(std::sync::atomic::Ordering::Relaxed);
+    snap.docs_per_sec = engine.stats.rate(Duration::from_secs(5));
+    History::push(&mut h.rate, snap.docs_per_sec.round() as u64, HISTORY);
+    snap.rate_history = h.rate.iter().copied().collect();
+    snap.enrich_latency = engine.stats.enrich_summary();
+    snap.index_latency = engine.stats.index_summary();
+    // The DLQ is re-read only when it can have changed.
+    let dlq_count = snap.totals.get(&Status::Dlq).copied().unwrap_or(0);
+    let dlq_end = b
+        .broker
+        .lag("archon-tui-dlq-browser", &engine.cfg.dlq_topic)
+        .await
+        .map(|l| l.iter().map(|p| p.end).sum::<i64>())
+        .unwrap_or(-1);
+    if (dlq_count, dlq_end) != (dlq_cache.0, dlq_cache.1) {
+        if let Ok(entries) = dlq::load(engine).await {
+            *dlq_cache = (dlq_count, dlq_end, Arc::new(entries));
+        }
+    }
+    snap.dlq = dlq_cache.2.clone();
+    snap.dlq_by_type = dlq::histogram(snap.dlq.iter());
+    let intelligence_ok = snap.breaker.state == super::breaker::BreakerState::Closed;
+    snap.backends = vec![
+        BackendView {
+            name: "broker",
+            kind: b.broker.kind().into(),
+            healthy: broker_ok,
+        },
+        BackendView {
+            name: "graph",
+            kind: b.graph.kind().into(),
+            healthy: graph_ok,
+        },
+        BackendView {
+            name: "vectors",
+            kind: b.vectors.kind().into(),
+            healthy: true,
+        },
+        BackendView {
+            name: "intelligence",
+            kind: b.intelligence.kind().into(),
+            healthy: intelligence_ok,
+        },
+    ];
+    snap
+}

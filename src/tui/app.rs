@@ -1,0 +1,686 @@
+//! Console state and keyboard handling. Keys turn into typed engine
+//! commands; nothing here touches a backend.
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::palette::{self, PaletteAction};
+use super::theme::Theme;
+use crate::engine::commands::{Command, CommandOutcome, RolloutChange};
+use crate::engine::dlq::{DlqEntry, DlqFilter};
+use crate::engine::handle::Snapshot;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Lag,
+    Breaker,
+    Rollout,
+    Pending,
+    Throughput,
+    Dlq,
+    Logs,
+}
+
+impl Focus {
+    pub const ALL: [Focus; 7] = [
+        Focus::Lag,
+        Focus::Breaker,
+        Focus::Rollout,
+        Focus::Pending,
+        Focus::Throughput,
+        Focus::Dlq,
+        Focus::Logs,
+    ];
+    pub fn title(self) -> &'static str {
+        match self {
+            Focus::Lag => "Lag",
+            Focus::Breaker => "Circuit breaker",
+            Focus::Rollout => "Rollout",
+            Focus::Pending => "Documents",
+            Focus::Throughput => "Throughput",
+            Focus::Dlq => "Dead-letter queue",
+            Focus::Logs => "Logs",
+        }
+    }
+    fn step(self, by: isize) -> Focus {
+        let i = Focus::ALL.iter().position(|f| *f == self).unwrap_or(0) as isize;
+        Focus::ALL[(i + by).rem_euclid(Focus::ALL.len() as isize) as usize]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfirmKind {
+    ReplayFiltered(DlqFilter),
+    Purge(DlqFilter),
+    Rollback,
+    BackfillSync,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub kind: ConfirmKind,
+    pub title: String,
+    pub lines: Vec<String>,
+    pub ok_label: String,
+    pub cancel_label: String,
+    /// The default button is the action (k9s/lazygit style); Tab moves.
+    pub ok_focused: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    None,
+    Help,
+    /// `/` input for the DLQ filter; the filter applies as you type.
+    Filter {
+        input: String,
+        error: Option<String>,
+    },
+    /// `:` command palette.
+    Palette {
+        input: String,
+        error: Option<String>,
+    },
+    Confirm(Confirm),
+    /// Full DLQ entry.
+    Detail,
+    /// Waiting for a command's result.
+    Busy(String),
+}
+
+pub struct App {
+    pub theme: Theme,
+    pub focus: Focus,
+    pub overlay: Overlay,
+    pub snapshot: Arc<Snapshot>,
+    pub dlq_filter: DlqFilter,
+    pub dlq_filter_text: String,
+    pub dlq_selected: usize,
+    /// Indices into `snapshot.dlq` matching the filter; None: no filter.
+    dlq_matches: Option<Vec<usize>>,
+    /// Scroll offset of the help and detail overlays.
+    pub overlay_scroll: u16,
+    /// Last command result or error for the status line.
+    pub message: Option<(String, bool)>,
+    pub quit: bool,
+    /// Targets already sent but not yet visible in a snapshot, so repeated
+    /// key presses build on each other.
+    rollout_target: Option<u8>,
+    concurrency_target: Option<usize>,
+}
+
+impl App {
+    pub fn new(theme: Theme) -> Self {
+        Self {
+            theme,
+            focus: Focus::Lag,
+            overlay: Overlay::None,
+            snapshot: Arc::new(Snapshot::empty()),
+            dlq_filter: DlqFilter::default(),
+            dlq_filter_text: String::new(),
+            dlq_selected: 0,
+            dlq_matches: None,
+            overlay_scroll: 0,
+            message: None,
+            quit: false,
+            rollout_target: None,
+            concurrency_target: None,
+        }
+    }
+
+    pub fn set_snapshot(&mut self, s: Arc<Snapshot>) {
+        if self.rollout_target == Some(s.rollout.percentage) {
+            self.rollout_target = None;
+        }
+        if self.concurrency_target == Some(s.concurrency) {
+            self.concurrency_target = None;
+        }
+        let dlq_changed = !Arc::ptr_eq(&self.snapshot.dlq, &s.dlq);
+        self.snapshot = s;
+        if dlq_changed {
+            self.refilter();
+        }
+    }
+
+    /// The DLQ entries the filter lets through. Matching runs once per
+    /// snapshot or filter change, not once per frame (100k entries).
+    pub fn filtered_dlq(&self) -> DlqView<'_> {
+        DlqView {
+            entries: &self.snapshot.dlq,
+            matches: self.dlq_matches.as_deref(),
+        }
+    }
+
+    pub fn set_filter(&mut self, filter: DlqFilter, text: String) {
+        self.dlq_filter = filter;
+        self.dlq_filter_text = text;
+        self.dlq_selected = 0;
+        self.refilter();
+    }
+
+    fn refilter(&mut self) {
+        self.dlq_matches = if self.dlq_filter.is_empty() {
+            None
+        } else {
+            Some(
+                self.snapshot
+                    .dlq
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| self.dlq_filter.matches(e))
+                    .map(|(i, _)| i)
+                    .collect(),
+            )
+        };
+        let n = self.filtered_dlq().len();
+        self.dlq_selected = self.dlq_selected.min(n.saturating_sub(1));
+    }
+
+    pub fn selected_entry(&self) -> Option<&DlqEntry> {
+        self.filtered_dlq().get(self.dlq_selected)
+    }
+
+    pub fn rollout_percentage(&self) -> u8 {
+        self.rollout_target
+            .unwrap_or(self.snapshot.rollout.percentage)
+    }
+
+    pub fn concurrency(&self) -> usize {
+        self.concurrency_target.unwrap_or(self.snapshot.concurrency)
+    }
+
+    fn info(&mut self, m: impl Into<String>) {
+        self.message = Some((m.into(), false));
+    }
+
+    fn error(&mut self, m: impl Into<String>) {
+        self.message = Some((m.into(), true));
+    }
+
+    /// Handle one key; returns the engine commands to send.
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            self.quit = true;
+            return vec![];
+        }
+        match self.overlay.clone() {
+            Overlay::None => self.on_key_normal(key),
+            Overlay::Help | Overlay::Detail => {
+                match key.code {
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => {
+                        self.overlay = Overlay::None
+                    }
+                    KeyCode::Char('j') | KeyCode::Down => {
+                        self.overlay_scroll = self.overlay_scroll.saturating_add(1)
+                    }
+                    KeyCode::Char('k') | KeyCode::Up => {
+                        self.overlay_scroll = self.overlay_scroll.saturating_sub(1)
+                    }
+                    KeyCode::PageDown | KeyCode::Char(' ') => {
+                        self.overlay_scroll = self.overlay_scroll.saturating_add(10)
+                    }
+                    KeyCode::PageUp => self.overlay_scroll = self.overlay_scroll.saturating_sub(10),
+                    KeyCode::Char('g') | KeyCode::Home => self.overlay_scroll = 0,
+                    _ => {}
+                }
+                vec![]
+            }
+            Overlay::Busy(_) => {
+                if key.code == KeyCode::Esc {
+                    self.overlay = Overlay::None;
+                }
+                vec![]
+            }
+            Overlay::Filter { mut input, .. } => {
+                match key.code {
+                    KeyCode::Esc => {
+                        self.set_filter(DlqFilter::default(), String::new());
+                        self.overlay = Overlay::None;
+                        return vec![];
+                    }
+                    KeyCode::Enter => {
+                        if let Overlay::Filter { error: None, .. } = self.overlay {
+                            self.overlay = Overlay::None;
+                        }
+                        return vec![];
+                    }
+                    KeyCode::Backspace => {
+                        input.pop();
+                    }
+                    KeyCode::Char(c) => input.push(c),
+                    _ => return vec![],
+                }
+                let error = match DlqFilter::parse(&input) {
+                    Ok(f) => {
+                        self.set_filter(f, input.clone());
+                        None
+                    }
+                    Err(e) => Some(e),
+                };
+                self.overlay = Overlay::Filter { input, error };
+                vec![]
+            }
+            Overlay::Palette { mut input, .. } => {
+                match key.code {
+                    KeyCode::Esc => self.overlay = Overlay::None,
+                    KeyCode::Backspace => {
+                        input.pop();
+                        self.overlay = Overlay::Palette { input, error: None };
+                    }
+                    KeyCode::Char(c) => {
+                        input.push(c);
+                        self.overlay = Overlay::Palette { input, error: None };
+                    }
+                    KeyCode::Enter => match palette::parse(&input, &self.dlq_filter) {
+                        Ok(action) => {
+                            self.overlay = Overlay::None;
+                            return self.run_palette(action);
+                        }
+                        Err(e) => {
+                            self.overlay = Overlay::Palette {
+                                input,
+                                error: Some(e),
+                            }
+                        }
+                    },
+                    _ => {}
+                }
+                vec![]
+            }
+            Overlay::Confirm(mut c) => match key.code {
+                KeyCode::Esc | KeyCode::Char('n') => {
+                    self.overlay = Overlay::None;
+                    vec![]
+                }
+                KeyCode::Tab
+                | KeyCode::BackTab
+                | KeyCode::Left
+                | KeyCode::Right
+                | KeyCode::Char('h')
+                | KeyCode::Char('l') => {
+                    c.ok_focused = !c.ok_focused;
+                    self.overlay = Overlay::Confirm(c);
+                    vec![]
+                }
+                KeyCode::Enter | KeyCode::Char('y') => {
+                    if key.code == KeyCode::Enter && !c.ok_focused {
+                        self.overlay = Overlay::None;
+                        return vec![];
+                    }
+                    self.overlay = Overlay::Busy(format!("{}…", c.ok_label));
+                    vec![match c.kind {
+                        ConfirmKind::ReplayFiltered(filter) => Command::ReplayDlq {
+                            filter,
+                            dry_run: false,
+                        },
+                        ConfirmKind::Purge(filter) => Command::PurgeDlq { filter },
+                        ConfirmKind::Rollback => Command::Rollback,
+                        ConfirmKind::BackfillSync => Command::Backfill {
+                            project: None,
+                            rate: None,
+                            sync: true,
+                        },
+                    }]
+                }
+                _ => vec![],
+            },
+        }
+    }
+
+    fn on_key_normal(&mut self, key: KeyEvent) -> Vec<Command> {
+        let s = self.snapshot.clone();
+        match key.code {
+            KeyCode::Char('q') => {
+                self.quit = true;
+                vec![]
+            }
+            KeyCode::Char('?') => {
+                self.overlay_scroll = 0;
+                self.overlay = Overlay::Help;
+                vec![]
+            }
+            KeyCode::Char(':') => {
+                self.overlay = Overlay::Palette {
+                    input: String::new(),
+                    error: None,
+                };
+                vec![]
+            }
+            KeyCode::Char('/') => {
+                self.focus = Focus::Dlq;
+                self.overlay = Overlay::Filter {
+                    input: self.dlq_filter_text.clone(),
+                    error: None,
+                };
+                vec![]
+            }
+            KeyCode::Tab | KeyCode::Char(']') => {
+                self.focus = self.focus.step(1);
+                vec![]
+            }
+            KeyCode::BackTab | KeyCode::Char('[') => {
+                self.focus = self.focus.step(-1);
+                vec![]
+            }
+            KeyCode::Char(' ') => {
+                if s.held {
+                    self.error("held by an emergency rollback: `:resume` to undo it");
+                    vec![]
+                } else if s.paused {
+                    vec![Command::Run]
+                } else {
+                    vec![Command::Pause]
+                }
+            }
+            KeyCode::Char('+') | KeyCode::Char('=') | KeyCode::Char('-') => {
+                let cur = self.concurrency();
+                let next = if key.code == KeyCode::Char('-') {
+                    cur.saturating_sub(if cur > 10 { 5 } else { 1 }).max(1)
+                } else {
+                    (cur + if cur >= 10 { 5 } else { 1 }).min(crate::engine::MAX_CONCURRENCY)
+                };
+                self.concurrency_target = Some(next);
+                vec![Command::SetConcurrency(next)]
+            }
+            KeyCode::Left | KeyCode::Right => {
+                let step = if key.modifiers.contains(KeyModifiers::SHIFT) {
+                    1
+                } else {
+                    5
+                };
+                let cur = self.rollout_percentage() as i32;
+                let next = if key.code == KeyCode::Left {
+                    cur - step
+                } else {
+                    cur + step
+                }
+                .clamp(0, 100) as u8;
+                self.rollout_target = Some(next);
+                vec![Command::SetRollout(RolloutChange {
+                    percentage: Some(next),
+                    ..Default::default()
+                })]
+            }
+            KeyCode::Char('b') => vec![Command::ResetBreaker],
+            KeyCode::Char('!') => {
+                self.overlay = Overlay::Confirm(rollback_dialog(&s));
+                vec![]
+            }
+            KeyCode::Char('R') => {
+                self.overlay = Overlay::Busy("counting what would be replayed…".into());
+                vec![Command::ReplayDlq {
+                    filter: self.dlq_filter.clone(),
+                    dry_run: true,
+                }]
+            }
+            _ if self.focus == Focus::Dlq => self.on_key_dlq(key),
+            _ => vec![],
+        }
+    }
+
+    fn on_key_dlq(&mut self, key: KeyEvent) -> Vec<Command> {
+        let n = self.filtered_dlq().len();
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.dlq_selected = (self.dlq_selected + 1).min(n.saturating_sub(1))
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.dlq_selected = self.dlq_selected.saturating_sub(1)
+            }
+            KeyCode::Char('g') | KeyCode::Home => self.dlq_selected = 0,
+            KeyCode::Char('G') | KeyCode::End => self.dlq_selected = n.saturating_sub(1),
+            KeyCode::PageDown => {
+                self.dlq_selected = (self.dlq_selected + 20).min(n.saturating_sub(1))
+            }
+            KeyCode::PageUp => self.dlq_selected = self.dlq_selected.saturating_sub(20),
+            KeyCode::Enter if n > 0 => {
+                self.overlay_scroll = 0;
+                self.overlay = Overlay::Detail;
+            }
+            KeyCode::Char('r') => {
+                if let Some(e) = self.selected_entry() {
+                    let filter = DlqFilter {
+                        key: Some(e.key.clone()),
+                        ..Default::default()
+                    };
+                    return vec![Command::ReplayDlq {
+                        filter,
+                        dry_run: false,
+                    }];
+                }
+            }
+            KeyCode::Char('x') => {
+                if let Some(e) = self.selected_entry() {
+                    let path = crate::sanitize::clean(&e.file_path());
+                    let c = Confirm {
+                        kind: ConfirmKind::Purge(DlqFilter {
+                            key: Some(e.key.clone()),
+                            ..Default::default()
+                        }),
+                        title: "Purge DLQ entry".into(),
+                        lines: vec![
+                            format!("Drop entry {} ({}) for good?", e.id, crate::sanitize::clean(e.error_type())),
+                            format!("document: {path}"),
+                            "The document becomes 'failed' with its reason kept; backfill can re-drive it.".into(),
+                        ],
+                        ok_label: "Purge".into(),
+                        cancel_label: "Cancel".into(),
+                        ok_focused: false,
+                    };
+                    self.overlay = Overlay::Confirm(c);
+                }
+            }
+            _ => {}
+        }
+        vec![]
+    }
+
+    fn run_palette(&mut self, action: PaletteAction) -> Vec<Command> {
+        match action {
+            PaletteAction::Engine(cmd) => {
+                if let Command::SetConcurrency(n) = cmd {
+                    self.concurrency_target = Some(n);
+                }
+                vec![cmd]
+            }
+            PaletteAction::ConfirmReplay(filter) => {
+                self.overlay = Overlay::Busy("counting what would be replayed…".into());
+                vec![Command::ReplayDlq {
+                    filter,
+                    dry_run: true,
+                }]
+            }
+            PaletteAction::ConfirmPurge(filter) => {
+                let n = self
+                    .snapshot
+                    .dlq
+                    .iter()
+                    .filter(|e| filter.matches(e))
+                    .count();
+                self.overlay = Overlay::Confirm(Confirm {
+                    kind: ConfirmKind::Purge(filter),
+                    title: "Purge DLQ entries".into(),
+                    lines: vec![format!(
+                        "Drop {n} entries for good? Their documents become 'failed'."
+                    )],
+                    ok_label: "Purge".into(),
+                    cancel_label: "Cancel".into(),
+                    ok_focused: false,
+                });
+                vec![]
+            }
+            PaletteAction::Rollback => {
+                self.overlay = Overlay::Confirm(rollback_dialog(&self.snapshot));
+                vec![]
+            }
+            PaletteAction::Theme(name) => {
+                match Theme::load(&name) {
+                    Ok(t) => {
+                        self.theme = t;
+                        self.info(format!("theme {name}"));
+                    }
+                    Err(e) => self.error(format!("{e:#}")),
+                }
+                vec![]
+            }
+            PaletteAction::Quit => {
+                self.quit = true;
+                vec![]
+            }
+        }
+    }
+
+    /// A command finished: show its result, or the next dialog of a flow.
+    pub fn on_outcome(&mut self, cmd: &Command, result: Result<CommandOutcome, String>) {
+        if matches!(self.overlay, Overlay::Busy(_)) {
+            self.overlay = Overlay::None;
+        }
+        let outcome = match result {
+            Ok(o) => o,
+            Err(e) => {
+                self.error(crate::sanitize::clean(&e));
+                return;
+            }
+        };
+        match outcome {
+            CommandOutcome::Replay(r) if r.dry_run => {
+                let filter = match cmd {
+                    Command::ReplayDlq { filter, .. } => filter.clone(),
+                    _ => DlqFilter::default(),
+                };
+                if r.replayed == 0 {
+                    self.info("nothing to replay");
+                    return;
+                }
+                let mut lines = vec![if filter.is_empty() {
+                    format!("Replay ALL {} DLQ entries?", r.replayed)
+                } else {
+                    format!("Replay {} DLQ entries matching the filter?", r.replayed)
+                }];
+                lines.push(String::new());
+                for (t, n) in &r.by_error_type {
+                    lines.push(format!("{n:>7}  {}", crate::sanitize::clean(t)));
+                }
+                if r.not_replayable > 0 {
+                    lines.push(format!(
+                        "{} undecodable entries cannot be replayed (purge them).",
+                        r.not_replayable
+                    ));
+                }
+                lines.push(String::new());
+                lines.push("Documents go back to pending and are enriched again.".into());
+                self.overlay = Overlay::Confirm(Confirm {
+                    kind: ConfirmKind::ReplayFiltered(filter),
+                    title: "Replay DLQ entries".into(),
+                    lines,
+                    ok_label: "Replay".into(),
+                    cancel_label: "Cancel".into(),
+                    ok_focused: true,
+                });
+            }
+            CommandOutcome::Replay(r) => self.info(format!("replayed {} entries", r.replayed)),
+            CommandOutcome::Purged { purged } => self.info(format!("purged {purged} entries")),
+            CommandOutcome::Rollout(r) => self.info(format!(
+                "rollout: async {} at {}%",
+                if r.enabled { "on" } else { "OFF" },
+                r.percentage
+            )),
+            CommandOutcome::Rollback(r) => {
+                self.overlay = Overlay::Confirm(Confirm {
+                    kind: ConfirmKind::BackfillSync,
+                    title: "Rolled back".into(),
+                    lines: vec![
+                        format!("Emergency rollback effective in {} ms.", r.effective_ms),
+                        "Kill switch OFF: new documents are enriched synchronously.".into(),
+                        "Consumption held; nothing in flight.".into(),
+                        format!(
+                            "{} documents are pending.",
+                            super::widgets::thousands(r.pending)
+                        ),
+                        String::new(),
+                        "Enrich the pending documents synchronously now?".into(),
+                        "(`:resume` undoes the rollback.)".into(),
+                    ],
+                    ok_label: "Backfill now (sync)".into(),
+                    cancel_label: "Later".into(),
+                    ok_focused: false,
+                });
+            }
+            CommandOutcome::Backfill(b) => self.info(format!(
+                "backfill: {} selected, {} published, {} enriched in {} ms",
+                b.selected, b.published, b.enriched_sync, b.elapsed_ms
+            )),
+            CommandOutcome::Done { message } => self.info(message),
+        }
+    }
+}
+
+/// A window on the filtered DLQ without copying it.
+#[derive(Clone, Copy)]
+pub struct DlqView<'a> {
+    entries: &'a [DlqEntry],
+    matches: Option<&'a [usize]>,
+}
+
+impl<'a> DlqView<'a> {
+    pub fn len(&self) -> usize {
+        self.matches.map_or(self.entries.len(), |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'a DlqEntry> {
+        match self.matches {
+            None => self.entries.get(i),
+            Some(m) => m.get(i).and_then(|&j| self.entries.get(j)),
+        }
+    }
+
+    /// Entries `from..from + count` of the view, with their position.
+    pub fn window(self, from: usize, count: usize) -> impl Iterator<Item = (usize, &'a DlqEntry)> {
+        (from..from.saturating_add(count).min(self.len()))
+            .filter_map(move |i| self.get(i).map(|e| (i, e)))
+    }
+}
+
+pub fn rollback_dialog(s: &Snapshot) -> Confirm {
+    let pending = s.totals.values().sum::<u64>()
+        - s.totals
+            .get(&crate::backends::graph::Status::Completed)
+            .copied()
+            .unwrap_or(0)
+        - s.totals
+            .get(&crate::backends::graph::Status::Dlq)
+            .copied()
+            .unwrap_or(0)
+        - s.totals
+            .get(&crate::backends::graph::Status::Failed)
+            .copied()
+            .unwrap_or(0);
+    Confirm {
+        kind: ConfirmKind::Rollback,
+        title: "Emergency rollback".into(),
+        lines: vec![
+            "This will, at once:".into(),
+            "  1. turn the kill switch OFF (ENABLE_ASYNC_ENRICHMENT=false):".into(),
+            "     new documents are enriched synchronously at indexing;".into(),
+            "  2. hold consumption in every engine on this data dir;".into(),
+            "  3. hand work waiting on retries back to the topic.".into(),
+            format!(
+                "Nothing is lost: {} documents not yet enriched stay pending",
+                super::widgets::thousands(pending)
+            ),
+            format!(
+                "and {} requests wait on the topic.",
+                super::widgets::thousands(s.lag_total.max(0) as u64)
+            ),
+            "Then it offers a synchronous backfill. `:resume` undoes it.".into(),
+        ],
+        ok_label: "Rollback".into(),
+        cancel_label: "Cancel".into(),
+        ok_focused: true,
+    }
+}

@@ -1,0 +1,258 @@
+//! Overlays: confirm dialogs, the filter input, the command palette, "busy".
+
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, Confirm};
+use crate::sanitize::clean;
+
+/// A rectangle `pw`% × `ph`% of `area`, centred.
+pub fn centered(area: Rect, pw: u16, ph: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Percentage(ph)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [h] = Layout::horizontal([Constraint::Percentage(pw)])
+        .flex(Flex::Center)
+        .areas(v);
+    h
+}
+
+/// A rectangle of at most `w`×`h` cells, centred.
+fn centered_fixed(area: Rect, w: u16, h: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Length(h.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))])
+        .flex(Flex::Center)
+        .areas(v);
+    r
+}
+
+pub fn dialog_block<'a>(app: &App, title: &str) -> Block<'a> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(Style::default().fg(app.theme.border_focused))
+        .title(Span::styled(format!(" {title} "), app.theme.accent()))
+        .style(app.theme.base())
+}
+
+pub fn render_confirm(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
+    let t = &app.theme;
+    let width = c
+        .lines
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(20)
+        .max(40) as u16
+        + 6;
+    let popup = centered_fixed(area, width, c.lines.len() as u16 + 6);
+    f.render_widget(Clear, popup);
+    let button = |label: &str, focused: bool, danger: bool| {
+        let base = if danger {
+            t.error()
+        } else {
+            Style::default().fg(t.foreground)
+        };
+        if focused {
+            Span::styled(
+                format!(" [ {label} ] "),
+                base.add_modifier(Modifier::REVERSED | Modifier::BOLD),
+            )
+        } else {
+            Span::styled(format!("   {label}   "), base)
+        }
+    };
+    let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::raw(clean(l))).collect();
+    lines.push(Line::raw(""));
+    lines.push(
+        Line::from(vec![
+            button(&c.ok_label, c.ok_focused, true),
+            Span::raw("   "),
+            button(&c.cancel_label, !c.ok_focused, false),
+        ])
+        .centered(),
+    );
+    lines.push(
+        Line::from(Span::styled(
+            "enter choose · tab switch · y yes · esc cancel",
+            t.muted(),
+        ))
+        .centered(),
+    );
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(dialog_block(app, &c.title)),
+        popup,
+    );
+}
+
+/// A one-line input (filter, palette) with its hint or error below.
+pub struct InputBox<'a> {
+    pub title: &'a str,
+    pub prompt: &'a str,
+    pub input: &'a str,
+    pub error: Option<&'a str>,
+    pub hint: &'a str,
+}
+
+pub fn render_input(f: &mut Frame, area: Rect, app: &App, b: &InputBox) {
+    let InputBox {
+        title,
+        prompt,
+        input,
+        error,
+        hint,
+    } = *b;
+    let t = &app.theme;
+    let popup = centered_fixed(area, 72, 6);
+    f.render_widget(Clear, popup);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(prompt.to_string(), t.accent()),
+        Span::raw(clean(input)),
+        Span::styled("▏", t.accent()),
+    ])];
+    lines.push(match error {
+        Some(e) => Line::from(Span::styled(clean(e), t.error())),
+        None => Line::from(Span::styled(hint.to_string(), t.muted())),
+    });
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(dialog_block(app, title)),
+        popup,
+    );
+}
+
+pub fn render_busy(f: &mut Frame, area: Rect, app: &App, text: &str) {
+    let popup = centered_fixed(area, (text.chars().count() as u16 + 8).max(30), 3);
+    f.render_widget(Clear, popup);
+    f.render_widget(
+        Paragraph::new(clean(text))
+            .centered()
+            .block(dialog_block(app, "working")),
+        popup,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::app::{rollback_dialog, App, Focus, Overlay};
+    use super::super::fixture::{app, render};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn key(a: &mut App, c: KeyCode) -> Vec<crate::engine::commands::Command> {
+        a.on_key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    #[test]
+    fn dialogs_at_both_sizes() {
+        for (w, h) in [(80, 24), (200, 60)] {
+            // Rollback: focused on "Rollback", says what will happen.
+            let mut a = app(Focus::Lag);
+            assert!(key(&mut a, KeyCode::Char('!')).is_empty());
+            let Overlay::Confirm(c) = a.overlay.clone() else {
+                panic!("no dialog")
+            };
+            assert!(c.ok_focused && c.ok_label == "Rollback");
+            insta::assert_snapshot!(
+                format!("confirm_rollback_{w}x{h}"),
+                render(w, h, |f| super::super::render::draw(f, &a))
+            );
+
+            // Replay: the dry run's counts, then confirm.
+            let mut a = app(Focus::Dlq);
+            let cmds = key(&mut a, KeyCode::Char('R'));
+            assert!(matches!(
+                cmds[..],
+                [crate::engine::commands::Command::ReplayDlq { dry_run: true, .. }]
+            ));
+            let report = crate::engine::dlq::ReplayReport {
+                dry_run: true,
+                replayed: 5,
+                not_replayable: 1,
+                by_error_type: a.snapshot.dlq_by_type.clone(),
+                ids: vec![],
+            };
+            a.on_outcome(
+                &cmds[0],
+                Ok(crate::engine::commands::CommandOutcome::Replay(report)),
+            );
+            insta::assert_snapshot!(
+                format!("confirm_replay_{w}x{h}"),
+                render(w, h, |f| super::super::render::draw(f, &a))
+            );
+            let go = key(&mut a, KeyCode::Enter);
+            assert!(matches!(
+                go[..],
+                [crate::engine::commands::Command::ReplayDlq { dry_run: false, .. }]
+            ));
+
+            // Filter input.
+            let mut a = app(Focus::Lag);
+            key(&mut a, KeyCode::Char('/'));
+            for ch in "type:Injected".chars() {
+                key(&mut a, KeyCode::Char(ch));
+            }
+            insta::assert_snapshot!(
+                format!("filter_{w}x{h}"),
+                render(w, h, |f| super::super::render::draw(f, &a))
+            );
+
+            // Help.
+            let mut a = app(Focus::Lag);
+            key(&mut a, KeyCode::Char('?'));
+            insta::assert_snapshot!(
+                format!("help_{w}x{h}"),
+                render(w, h, |f| super::super::render::draw(f, &a))
+            );
+
+            // Palette with an error.
+            let mut a = app(Focus::Lag);
+            key(&mut a, KeyCode::Char(':'));
+            for ch in "rollout 101".chars() {
+                key(&mut a, KeyCode::Char(ch));
+            }
+            assert!(
+                key(&mut a, KeyCode::Enter).is_empty(),
+                "bad input sends nothing"
+            );
+            insta::assert_snapshot!(
+                format!("palette_error_{w}x{h}"),
+                render(w, h, |f| super::super::render::draw(f, &a))
+            );
+        }
+    }
+
+    #[test]
+    fn rollback_result_offers_a_sync_backfill() {
+        let mut a = app(Focus::Lag);
+        let d = rollback_dialog(&a.snapshot);
+        a.overlay = Overlay::Confirm(d);
+        let cmds = key(&mut a, KeyCode::Enter);
+        assert_eq!(cmds, vec![crate::engine::commands::Command::Rollback]);
+        let report = crate::engine::commands::RollbackReport {
+            effective_ms: 212,
+            pending: 1247,
+            in_flight: 0,
+            next_step: String::new(),
+        };
+        a.on_outcome(
+            &cmds[0],
+            Ok(crate::engine::commands::CommandOutcome::Rollback(report)),
+        );
+        let out = render(100, 30, |f| super::super::render::draw(f, &a));
+        assert!(
+            out.contains("212 ms") && out.contains("1,247 documents are pending"),
+            "{out}"
+        );
+        assert!(out.contains("Backfill now (sync)"));
+        // Default is "Later": Enter without moving does nothing destructive.
+        assert!(key(&mut a, KeyCode::Enter).is_empty());
+    }
+}

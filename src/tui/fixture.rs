@@ -1,0 +1,200 @@
+//! A fixed, realistic snapshot for the panels' snapshot tests.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::backends::broker::PartitionLag;
+use crate::backends::graph::Status;
+use crate::engine::breaker::{BreakerSnapshot, BreakerState};
+use crate::engine::dlq::DlqEntry;
+use crate::engine::handle::{BackendView, PartitionView, Snapshot};
+use crate::engine::lagstat::PartitionStatus;
+use crate::engine::stats::LatencySummary;
+use crate::events::{DlqMessage, ErrorDetails, ServiceHealth};
+
+fn entry(id: i64, error: &str, path: &str, project: &str, retries: u32) -> DlqEntry {
+    let doc = format!("{:08x}-0000-5000-8000-{:012x}", id, id);
+    DlqEntry {
+        id,
+        partition: 0,
+        key: doc.clone(),
+        message: DlqMessage {
+            document_id: doc.clone(),
+            project_name: project.into(),
+            correlation_id: format!("7DC1746A-42A0-4125-BEA9-{:012X}", id),
+            failure_reason: format!("{error}: failed to enrich {path}"),
+            failure_timestamp: format!("2026-11-23T01:{:02}:{:02}.000Z", 10 + id / 60, id % 60),
+            failure_count: retries,
+            original_message: serde_json::json!({"document_id": doc, "file_path": path, "retry_count": retries.saturating_sub(1)}),
+            error_details: ErrorDetails {
+                exception_type: error.into(),
+                exception_message: format!("failed to enrich {path}"),
+                stack_trace: None,
+                service_health: ServiceHealth {
+                    intelligence_service: "unhealthy".into(),
+                    memgraph: "healthy".into(),
+                    qdrant: "healthy".into(),
+                },
+            },
+            original_topic: crate::events::ENRICH_TOPIC.into(),
+            original_partition: (id % 4) as i32,
+            original_offset: 1000 + id,
+        },
+    }
+}
+
+pub fn snapshot() -> Snapshot {
+    let mut counts = BTreeMap::new();
+    let mut web = BTreeMap::new();
+    web.insert(Status::Pending, 1200);
+    web.insert(Status::Processing, 10);
+    web.insert(Status::Completed, 8400);
+    web.insert(Status::Dlq, 6);
+    let mut api = BTreeMap::new();
+    api.insert(Status::Pending, 37);
+    api.insert(Status::Completed, 2210);
+    api.insert(Status::Failed, 1);
+    counts.insert("api".to_string(), api);
+    counts.insert("web".to_string(), web);
+    let totals = crate::backends::graph::total_counts(&counts);
+    let statuses = [
+        PartitionStatus::Ok,
+        PartitionStatus::Warn,
+        PartitionStatus::Stall,
+        PartitionStatus::Ok,
+    ];
+    let partitions = (0..4)
+        .map(|p| {
+            let end = 3000 + p as i64 * 17;
+            let committed = end - [300, 420, 311, 216][p];
+            PartitionView {
+                lag: PartitionLag {
+                    partition: p as i32,
+                    end,
+                    committed,
+                    lag: end - committed,
+                },
+                status: statuses[p],
+            }
+        })
+        .collect();
+    let dlq = vec![
+        entry(5, "InjectedFailure", "pkg01/mod02/service_9.py", "web", 3),
+        entry(4, "EncodingError", "docs/latin1.txt", "web", 1),
+        entry(3, "FileTooLarge", "assets/dump.sql", "web", 1),
+        entry(2, "InjectedFailure", "src/lib.rs", "web", 3),
+        entry(
+            1,
+            "SchemaValidationError",
+            "\u{1b}[2J\u{1b}]52;c;aGk=\u{7}evil.rs",
+            "web",
+            1,
+        ),
+        entry(0, "InjectedFailure", "cmd/server/main.go", "web", 3),
+    ];
+    let dlq_by_type = crate::engine::dlq::histogram(dlq.iter());
+    Snapshot {
+        counts,
+        totals,
+        partitions,
+        lag_total: 1247,
+        lag_history: (0..120).map(|i| 2400 - (i * 10) + (i % 7) * 15).collect(),
+        lag_trend: '↓',
+        eta_secs: Some(94.0),
+        breaker: BreakerSnapshot {
+            state: BreakerState::Open,
+            failure_count: 5,
+            failure_rate: 0.42,
+            calls_not_permitted: 17,
+            last_failure: Some("2026-11-23T01:15:02.120Z".into()),
+            last_error: Some("InjectedFailure: injected failure (rate 0.3, attempt 1)".into()),
+            opened_at: Some("2026-11-23T01:15:02.120Z".into()),
+            half_open_in_ms: Some(41_000),
+        },
+        rollout: crate::engine::rollout::RolloutState {
+            enabled: true,
+            percentage: 35,
+            enabled_projects: vec!["omniarchon".into()],
+        },
+        paused: false,
+        held: false,
+        concurrency: 10,
+        in_flight: 7,
+        docs_per_sec: 812.4,
+        rate_history: (0..120).map(|i| 600 + (i * 37) % 300).collect(),
+        enrich_latency: LatencySummary {
+            count: 10610,
+            p50_ms: 1.2,
+            p95_ms: 4.8,
+            p99_ms: 9.9,
+            max_ms: 31.0,
+        },
+        index_latency: LatencySummary {
+            count: 11864,
+            p50_ms: 0.4,
+            p95_ms: 1.1,
+            p99_ms: 2.3,
+            max_ms: 12.5,
+        },
+        dlq: Arc::new(dlq),
+        dlq_by_type,
+        backends: ["broker", "graph", "vectors", "intelligence"]
+            .iter()
+            .map(|n| BackendView {
+                name: n,
+                kind: "embedded".into(),
+                healthy: *n != "intelligence",
+            })
+            .collect(),
+        data_dir: "/var/lib/archon-tui".into(),
+        error: None,
+    }
+}
+
+/// The fixture with `n` generated DLQ entries (the render bench uses 100,000).
+pub fn snapshot_with_dlq(n: usize) -> Snapshot {
+    let mut s = snapshot();
+    let types = [
+        "InjectedFailure",
+        "EncodingError",
+        "FileTooLarge",
+        "IntelligenceTimeout",
+        "SchemaValidationError",
+    ];
+    let dlq: Vec<DlqEntry> = (0..n)
+        .map(|i| {
+            let ty = types[i % types.len()];
+            entry(
+                i as i64,
+                ty,
+                &format!("pkg{:02}/mod{:02}/file_{i}.py", i % 37, i % 11),
+                if i % 3 == 0 { "api" } else { "web" },
+                3,
+            )
+        })
+        .rev()
+        .collect();
+    s.dlq_by_type = crate::engine::dlq::histogram(dlq.iter());
+    s.dlq = Arc::new(dlq);
+    s
+}
+
+/// Render with `draw` on a `w`×`h` TestBackend and return the screen text.
+pub fn render(w: u16, h: u16, draw: impl FnOnce(&mut ratatui::Frame)) -> String {
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    term.draw(draw).unwrap();
+    let text = term.backend().to_string();
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "control characters reached the screen"
+    );
+    text
+}
+
+/// An app showing the fixture, focused on `focus`.
+pub fn app(focus: super::app::Focus) -> super::app::App {
+    let mut app = super::app::App::new(super::theme::Theme::dark());
+    app.set_snapshot(Arc::new(snapshot()));
+    app.focus = focus;
+    app
+}

@@ -1,0 +1,91 @@
+//! Top line: what runs where, and is it healthy; bottom line: key hints and
+//! the last command's result.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::app::App;
+use crate::sanitize::clean;
+
+pub fn render(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let s = &app.snapshot;
+    let mut spans = vec![Span::styled(" archon-tui ", t.accent().bg(t.header_bg))];
+    let state = if s.held {
+        Span::styled(" HELD (rollback) ", t.error())
+    } else if s.paused {
+        Span::styled(" PAUSED ", t.warn().add_modifier(Modifier::BOLD))
+    } else {
+        Span::styled(" RUNNING ", t.ok().add_modifier(Modifier::BOLD))
+    };
+    spans.push(state);
+    for b in &s.backends {
+        let dot = if b.healthy {
+            Span::styled("●", t.ok())
+        } else {
+            Span::styled("●", t.error())
+        };
+        spans.push(Span::styled(format!(" {}:", b.name), t.muted()));
+        spans.push(Span::styled(
+            format!("{} ", clean(&b.kind)),
+            Style::default().fg(t.foreground),
+        ));
+        spans.push(dot);
+    }
+    if let Some(e) = &s.error {
+        spans.push(Span::styled(format!("  {}", clean(e)), t.error()));
+    }
+    f.render_widget(
+        Paragraph::new(Line::from(spans)).style(Style::default().bg(t.header_bg).fg(t.foreground)),
+        area,
+    );
+}
+
+pub fn render_footer(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let line = match &app.message {
+        Some((m, true)) => Line::from(Span::styled(format!(" {}", clean(m)), t.error())),
+        Some((m, false)) => Line::from(vec![
+            Span::styled(format!(" {}", clean(m)), t.ok()),
+            Span::styled("   ? help  : commands  q quit", t.muted()),
+        ]),
+        None => Line::from(Span::styled(
+            " ? help  space run/pause  +/- concurrency  tab focus  / filter  R replay  ←/→ rollout  b reset breaker  ! ROLLBACK  : commands  q quit",
+            t.muted(),
+        )),
+    };
+    f.render_widget(
+        Paragraph::new(line).style(Style::default().bg(t.header_bg)),
+        area,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::app::Focus;
+    use super::super::fixture::{app, render};
+
+    #[test]
+    fn header_and_footer() {
+        for (w, h) in [(80, 24), (200, 60)] {
+            let a = app(Focus::Lag);
+            let out = render(w, h, |f| {
+                let area = f.area();
+                super::render(f, ratatui::layout::Rect { height: 1, ..area }, &a);
+                super::render_footer(
+                    f,
+                    ratatui::layout::Rect {
+                        y: 2,
+                        height: 1,
+                        ..area
+                    },
+                    &a,
+                );
+            });
+            insta::assert_snapshot!(format!("header_{w}x{h}"), out);
+        }
+    }
+}

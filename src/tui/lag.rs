@@ -1,0 +1,100 @@
+//! Consumer lag: per partition end/committed/lag with a Burrow-style status,
+//! total with trend and time to clear, and a sparkline of recent lag.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table};
+use ratatui::Frame;
+
+use super::app::{App, Focus};
+use super::widgets::{duration, panel, thousands};
+use crate::engine::lagstat::PartitionStatus;
+
+pub fn render(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let s = &app.snapshot;
+    let block = panel(app, Focus::Lag, "");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let eta = match s.eta_secs {
+        Some(secs) => format!("clears in ~{}", duration(secs)),
+        None if s.lag_total == 0 => "caught up".into(),
+        None => "not draining".into(),
+    };
+    // A sparkline taller than ~8 rows says nothing more; leave the rest blank.
+    let [summary, table, spark, _] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(s.partitions.len() as u16 + 1),
+        Constraint::Max(8),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled("total lag ", t.muted()),
+            Span::styled(
+                format!("{} {}", thousands(s.lag_total.max(0) as u64), s.lag_trend),
+                t.accent(),
+            ),
+            Span::styled(format!("   {eta}"), t.muted()),
+        ])),
+        summary,
+    );
+    let rows = s.partitions.iter().map(|p| {
+        let style = match p.status {
+            PartitionStatus::Ok => t.ok(),
+            PartitionStatus::Warn | PartitionStatus::Stop => t.warn(),
+            PartitionStatus::Stall | PartitionStatus::Rewind => t.error(),
+        };
+        Row::new(vec![
+            Cell::from(format!("p{}", p.lag.partition)),
+            Cell::from(thousands(p.lag.end as u64)),
+            Cell::from(thousands(p.lag.committed as u64)),
+            Cell::from(thousands(p.lag.lag as u64)),
+            Cell::from(Span::styled(p.status.as_str(), style)),
+        ])
+    });
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(4),
+                Constraint::Length(10),
+                Constraint::Length(10),
+                Constraint::Length(8),
+                Constraint::Length(7),
+            ],
+        )
+        .header(Row::new(["part", "end", "committed", "lag", "status"]).style(t.muted())),
+        table,
+    );
+    if spark.height > 0 {
+        let width = spark.width as usize;
+        let data: Vec<u64> = s
+            .lag_history
+            .iter()
+            .rev()
+            .take(width)
+            .rev()
+            .copied()
+            .collect();
+        f.render_widget(Sparkline::default().data(&data).style(t.accent()), spark);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::app::Focus;
+    use super::super::fixture::{app, render};
+
+    #[test]
+    fn lag_panel() {
+        for (w, h) in [(80, 24), (200, 60)] {
+            let a = app(Focus::Lag);
+            insta::assert_snapshot!(
+                format!("lag_{w}x{h}"),
+                render(w, h, |f| super::render(f, f.area(), &a))
+            );
+        }
+    }
+}

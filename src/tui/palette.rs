@@ -1,0 +1,201 @@
+//! The `:` command palette: `rollout 25`, `concurrency 40`, `replay all`,
+//! `backfill sync`, … Destructive ones open a confirm dialog first.
+
+use crate::engine::commands::{Command, RolloutChange};
+use crate::engine::dlq::DlqFilter;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PaletteAction {
+    Engine(Command),
+    /// Dry run first, then confirm.
+    ConfirmReplay(DlqFilter),
+    ConfirmPurge(DlqFilter),
+    Rollback,
+    Theme(String),
+    Quit,
+}
+
+pub const HELP: &[(&str, &str)] = &[
+    (
+        "rollout PCT | rollout on | rollout off",
+        "set the rollout percentage / kill switch",
+    ),
+    (
+        "enable PROJECT | disable PROJECT",
+        "always-async project list",
+    ),
+    ("concurrency N", "enrichments at once"),
+    ("pause | run", "stop / start fetching in this console"),
+    (
+        "replay | replay all",
+        "replay the filtered / every DLQ entry (confirm)",
+    ),
+    (
+        "purge | purge all",
+        "drop the filtered / every DLQ entry (confirm)",
+    ),
+    ("backfill [sync] [PROJECT]", "re-drive pending documents"),
+    ("rollback | resume", "emergency rollback / undo it"),
+    ("reset breaker", "force the circuit breaker CLOSED"),
+    (
+        "faults RATE [LATENCY_MS]",
+        "rehearsal: inject failures / latency",
+    ),
+    ("theme NAME", "dark, light, high-contrast or your own"),
+    ("quit", "stop the engine cleanly and leave"),
+];
+
+fn number<T: std::str::FromStr>(word: Option<&str>, what: &str) -> Result<T, String> {
+    let w = word.ok_or_else(|| format!("{what} needs a number"))?;
+    w.parse()
+        .map_err(|_| format!("{what}: {w:?} is not a valid number"))
+}
+
+pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, String> {
+    let words: Vec<&str> = input.split_whitespace().collect();
+    let rest = words.get(1).copied();
+    let engine = |c| Ok(PaletteAction::Engine(c));
+    match words.first().map(|w| w.to_ascii_lowercase()).as_deref() {
+        None => Err("type a command; `?` lists them".into()),
+        Some("rollout") => match rest {
+            Some("on") => engine(Command::SetRollout(RolloutChange {
+                enabled: Some(true),
+                ..Default::default()
+            })),
+            Some("off") => engine(Command::SetRollout(RolloutChange {
+                enabled: Some(false),
+                ..Default::default()
+            })),
+            _ => {
+                let p: u8 = number(rest, "rollout")?;
+                if p > 100 {
+                    return Err(format!("rollout must be 0..=100, got {p}"));
+                }
+                engine(Command::SetRollout(RolloutChange {
+                    percentage: Some(p),
+                    ..Default::default()
+                }))
+            }
+        },
+        Some(verb @ ("enable" | "disable")) => {
+            let p = rest.ok_or("name the project")?.to_string();
+            let change = if verb == "enable" {
+                RolloutChange {
+                    enable_project: Some(p),
+                    ..Default::default()
+                }
+            } else {
+                RolloutChange {
+                    disable_project: Some(p),
+                    ..Default::default()
+                }
+            };
+            engine(Command::SetRollout(change))
+        }
+        Some("concurrency") => {
+            let n: usize = number(rest, "concurrency")?;
+            if !(1..=crate::engine::MAX_CONCURRENCY).contains(&n) {
+                return Err(format!(
+                    "concurrency must be 1..={}, got {n}",
+                    crate::engine::MAX_CONCURRENCY
+                ));
+            }
+            engine(Command::SetConcurrency(n))
+        }
+        Some("pause") => engine(Command::Pause),
+        Some("run") => engine(Command::Run),
+        Some("resume") => engine(Command::Resume),
+        Some("rollback") => Ok(PaletteAction::Rollback),
+        Some("reset") => engine(Command::ResetBreaker),
+        Some("replay") => Ok(PaletteAction::ConfirmReplay(if rest == Some("all") {
+            DlqFilter::default()
+        } else {
+            current_filter.clone()
+        })),
+        Some("purge") => Ok(PaletteAction::ConfirmPurge(if rest == Some("all") {
+            DlqFilter::default()
+        } else {
+            current_filter.clone()
+        })),
+        Some("backfill") => {
+            let sync = words.contains(&"sync");
+            let project = words
+                .iter()
+                .skip(1)
+                .find(|w| **w != "sync")
+                .map(|s| s.to_string());
+            engine(Command::Backfill {
+                project,
+                rate: None,
+                sync,
+            })
+        }
+        Some("faults") => {
+            let rate: f64 = number(rest, "faults")?;
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("failure rate must be 0..=1, got {rate}"));
+            }
+            let latency_ms = match words.get(2) {
+                Some(w) => number(Some(w), "latency")?,
+                None => 0,
+            };
+            engine(Command::InjectFaults {
+                failure_rate: rate,
+                latency_ms,
+            })
+        }
+        Some("theme") => Ok(PaletteAction::Theme(
+            rest.ok_or("name the theme")?.to_string(),
+        )),
+        Some("quit" | "q") => Ok(PaletteAction::Quit),
+        Some(other) => Err(format!(
+            "unknown command {:?}; `?` lists them",
+            crate::sanitize::clean(other)
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_commands_of_the_issue() {
+        let f = DlqFilter::default();
+        assert_eq!(
+            parse("rollout 25", &f),
+            Ok(PaletteAction::Engine(Command::SetRollout(RolloutChange {
+                percentage: Some(25),
+                ..Default::default()
+            })))
+        );
+        assert_eq!(
+            parse("concurrency 40", &f),
+            Ok(PaletteAction::Engine(Command::SetConcurrency(40)))
+        );
+        assert_eq!(
+            parse("replay all", &f),
+            Ok(PaletteAction::ConfirmReplay(DlqFilter::default()))
+        );
+        assert_eq!(
+            parse("backfill sync web", &f),
+            Ok(PaletteAction::Engine(Command::Backfill {
+                project: Some("web".into()),
+                rate: None,
+                sync: true
+            }))
+        );
+        assert_eq!(parse("rollback", &f), Ok(PaletteAction::Rollback));
+        for bad in [
+            "rollout 101",
+            "concurrency 0",
+            "concurrency 1000000000",
+            "faults 2",
+            "frobnicate",
+            "",
+            "rollout x",
+        ] {
+            assert!(parse(bad, &f).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Screen layout. Wide terminals show every panel; small ones (80×24) show a
+//! one-line summary and the focused panel, and tab moves between panels.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+
+use super::app::{App, Focus, Overlay};
+use super::dialog::InputBox;
+use super::widgets::thousands;
+use crate::backends::graph::Status;
+
+pub fn draw(f: &mut Frame, app: &App) {
+    let area = f.area();
+    f.render_widget(Block::default().style(app.theme.base()), area);
+    let [header, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(0),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    super::header::render(f, header, app);
+    super::header::render_footer(f, footer, app);
+    if body.width >= 120 && body.height >= 30 {
+        full(f, body, app);
+    } else {
+        compact(f, body, app);
+    }
+    match &app.overlay {
+        Overlay::None => {}
+        Overlay::Help => super::help::render(f, area, app),
+        Overlay::Detail => super::dlq::render_detail(f, area, app),
+        Overlay::Confirm(c) => super::dialog::render_confirm(f, area, app, c),
+        Overlay::Busy(text) => super::dialog::render_busy(f, area, app, text),
+        Overlay::Filter { input, error } => super::dialog::render_input(
+            f,
+            area,
+            app,
+            &InputBox {
+                title: "Filter the DLQ",
+                prompt: "/",
+                input,
+                error: error.as_deref(),
+                hint: "type:T project:P corr:ID key:K words — enter keeps, esc clears",
+            },
+        ),
+        Overlay::Palette { input, error } => super::dialog::render_input(
+            f,
+            area,
+            app,
+            &InputBox {
+                title: "Command",
+                prompt: ":",
+                input,
+                error: error.as_deref(),
+                hint: "rollout 25 · concurrency 40 · replay all · backfill sync · rollback — ? lists all",
+            },
+        ),
+    }
+}
+
+fn panel(f: &mut Frame, area: Rect, app: &App, which: Focus) {
+    match which {
+        Focus::Lag => super::lag::render(f, area, app),
+        Focus::Breaker => super::breaker::render(f, area, app),
+        Focus::Rollout => super::rollout::render(f, area, app),
+        Focus::Pending => super::pending::render(f, area, app),
+        Focus::Throughput => super::throughput::render(f, area, app),
+        Focus::Dlq => super::dlq::render(f, area, app),
+        Focus::Logs => super::logs::render(f, area, app),
+    }
+}
+
+fn full(f: &mut Frame, area: Rect, app: &App) {
+    let projects = app.snapshot.counts.len() as u16;
+    let [top, middle, bottom] = Layout::vertical([
+        Constraint::Length(app.snapshot.partitions.len().max(4) as u16 + 8),
+        Constraint::Length((projects + 4).clamp(9, 14)),
+        Constraint::Min(8),
+    ])
+    .areas(area);
+    let [lag, breaker, rollout] = Layout::horizontal([
+        Constraint::Percentage(45),
+        Constraint::Percentage(30),
+        Constraint::Percentage(25),
+    ])
+    .areas(top);
+    panel(f, lag, app, Focus::Lag);
+    panel(f, breaker, app, Focus::Breaker);
+    panel(f, rollout, app, Focus::Rollout);
+    let [pending, throughput] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(middle);
+    panel(f, pending, app, Focus::Pending);
+    panel(f, throughput, app, Focus::Throughput);
+    let [dlq, logs] =
+        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(bottom);
+    panel(f, dlq, app, Focus::Dlq);
+    panel(f, logs, app, Focus::Logs);
+}
+
+fn compact(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let s = &app.snapshot;
+    let [summary, tabs, rest] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(0),
+    ])
+    .areas(area);
+    let n = |st| thousands(s.totals.get(&st).copied().unwrap_or(0));
+    let breaker_style = match s.breaker.state {
+        crate::engine::breaker::BreakerState::Closed => t.ok(),
+        crate::engine::breaker::BreakerState::HalfOpen => t.warn(),
+        crate::engine::breaker::BreakerState::Open => t.error(),
+    };
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(
+                format!(
+                    "lag {} {} ",
+                    thousands(s.lag_total.max(0) as u64),
+                    s.lag_trend
+                ),
+                t.accent(),
+            ),
+            Span::styled(
+                format!("breaker {} ", s.breaker.state.as_str()),
+                breaker_style,
+            ),
+            Span::raw(format!(
+                "pend {} done {} dlq {} ",
+                n(Status::Pending),
+                n(Status::Completed),
+                n(Status::Dlq)
+            )),
+            Span::styled(format!("{:.0}/s", s.docs_per_sec), t.ok()),
+        ])),
+        summary,
+    );
+    let mut tab_spans = Vec::new();
+    for focus in Focus::ALL {
+        let style = if focus == app.focus {
+            t.selected()
+        } else {
+            t.muted()
+        };
+        tab_spans.push(Span::styled(format!(" {} ", focus.title()), style));
+    }
+    f.render_widget(Paragraph::new(Line::from(tab_spans)), tabs);
+    panel(f, rest, app, app.focus);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::app::Focus;
+    use super::super::fixture::{app, render};
+
+    #[test]
+    fn whole_screen_at_both_sizes_and_huge() {
+        for (w, h) in [(80, 24), (200, 60)] {
+            let a = app(Focus::Dlq);
+            insta::assert_snapshot!(
+                format!("screen_{w}x{h}"),
+                render(w, h, |f| super::draw(f, &a))
+            );
+        }
+        // 250×70 renders without panicking and shows every panel.
+        let a = app(Focus::Lag);
+        let out = render(250, 70, |f| super::draw(f, &a));
+        for title in [
+            "Lag",
+            "Circuit breaker",
+            "Rollout",
+            "Documents",
+            "Throughput",
+            "Dead-letter queue",
+            "Logs",
+        ] {
+            assert!(out.contains(title), "{title} missing");
+        }
+        // Degenerate sizes must not panic either.
+        for (w, h) in [(1, 1), (10, 3), (40, 10)] {
+            render(w, h, |f| super::draw(f, &a));
+        }
+    }
+}

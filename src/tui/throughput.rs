@@ -1,0 +1,100 @@
+//! Throughput and latency: docs/s, P50/P95/P99 of enrichment and indexing
+//! (hdrhistogram), in-flight against the concurrency limit.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Gauge, Paragraph, Row, Sparkline, Table};
+use ratatui::Frame;
+
+use super::app::{App, Focus};
+use super::widgets::panel;
+use crate::engine::stats::LatencySummary;
+
+fn row<'a>(name: &'a str, l: &LatencySummary) -> Row<'a> {
+    Row::new(vec![
+        name.to_string(),
+        format!("{:.1}", l.p50_ms),
+        format!("{:.1}", l.p95_ms),
+        format!("{:.1}", l.p99_ms),
+        format!("{:.1}", l.max_ms),
+        l.count.to_string(),
+    ])
+}
+
+pub fn render(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let s = &app.snapshot;
+    let block = panel(app, Focus::Throughput, "");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let [rate, table, gauge, spark, _] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(3),
+        Constraint::Length(1),
+        Constraint::Max(8),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled("enriched ", t.muted()),
+            Span::styled(format!("{:.1} docs/s", s.docs_per_sec), t.accent()),
+        ])),
+        rate,
+    );
+    f.render_widget(
+        Table::new(
+            [
+                row("enrichment", &s.enrich_latency),
+                row("indexing", &s.index_latency),
+            ],
+            [
+                Constraint::Length(11),
+                Constraint::Length(7),
+                Constraint::Length(7),
+                Constraint::Length(7),
+                Constraint::Length(7),
+                Constraint::Length(9),
+            ],
+        )
+        .header(Row::new(["ms", "P50", "P95", "P99", "max", "count"]).style(t.muted())),
+        table,
+    );
+    let limit = app.concurrency().max(1);
+    let busy = s.in_flight.clamp(0, limit as i64) as f64 / limit as f64;
+    f.render_widget(
+        Gauge::default()
+            .ratio(busy)
+            .label(format!("in flight {} / limit {} (+/-)", s.in_flight, limit))
+            .gauge_style(t.accent()),
+        gauge,
+    );
+    if spark.height > 0 {
+        let data: Vec<u64> = s
+            .rate_history
+            .iter()
+            .rev()
+            .take(spark.width as usize)
+            .rev()
+            .copied()
+            .collect();
+        f.render_widget(Sparkline::default().data(&data).style(t.ok()), spark);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::app::Focus;
+    use super::super::fixture::{app, render};
+
+    #[test]
+    fn throughput_panel() {
+        for (w, h) in [(80, 24), (200, 60)] {
+            let a = app(Focus::Throughput);
+            insta::assert_snapshot!(
+                format!("throughput_{w}x{h}"),
+                render(w, h, |f| super::render(f, f.area(), &a))
+            );
+        }
+    }
+}

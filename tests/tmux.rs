@@ -1,0 +1,347 @@
+//! The console in a real terminal: tmux runs the binary, `send-keys` types,
+//! `capture-pane` reads the screen. scripts/test.sh installs tmux; without it
+//! these tests fail under CI and skip loudly elsewhere.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{n, run, status};
+
+/// One tmux server per test (its own socket), killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str, width: u16, height: u16, command: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            if std::env::var_os("CI").is_some() {
+                panic!("tmux is not installed; scripts/test.sh installs it with apt-get");
+            }
+            eprintln!("\n!!!!! SKIPPED {name}: tmux is not installed (scripts/test.sh installs it) !!!!!\n");
+            return None;
+        }
+        let t = Tmux {
+            socket: format!("archon-test-{name}-{}", std::process::id()),
+        };
+        let ok = t
+            .cmd()
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+            ])
+            .args(["-e", "TERM=xterm-256color"])
+            .arg(command)
+            .status()
+            .expect("run tmux");
+        assert!(ok.success(), "tmux new-session failed");
+        Some(t)
+    }
+
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket, "-f", "/dev/null"]);
+        c
+    }
+
+    fn screen(&self) -> String {
+        let out = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "t"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let ok = self
+                .cmd()
+                .args(["send-keys", "-t", "t", k])
+                .status()
+                .expect("send-keys");
+            assert!(ok.success());
+            std::thread::sleep(Duration::from_millis(60));
+        }
+    }
+
+    fn literal(&self, text: &str) {
+        let ok = self
+            .cmd()
+            .args(["send-keys", "-t", "t", "-l", text])
+            .status()
+            .expect("send-keys");
+        assert!(ok.success());
+    }
+
+    fn display(&self, format: &str) -> String {
+        let out = self
+            .cmd()
+            .args(["display", "-p", "-t", "t", format])
+            .output()
+            .expect("display");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Wait until the screen satisfies `pred`; the screen on timeout.
+    fn wait_for(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return s;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").status();
+    }
+}
+
+fn console_command(data: &Path, extra: &str) -> String {
+    format!(
+        "env -u ARCHON_CONFIG -u ARCHON_DATA_DIR XDG_CONFIG_HOME=/nonexistent-archon-test-config \
+         {} --data-dir {} {extra}; echo ARCHON-EXIT=$?; sleep 60",
+        env!("CARGO_BIN_EXE_archon-tui"),
+        data.display()
+    )
+}
+
+fn corpus(dir: &Path, files: usize) {
+    let r = run(
+        &dir.join("unused"),
+        &[
+            "gen-corpus",
+            dir.join("src").to_str().unwrap(),
+            "--files",
+            &files.to_string(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+fn wait_status(
+    data: &Path,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let s = status(data);
+        if pred(&s) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {s}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn console_panels_keys_rollback_and_clean_exit() {
+    let tmp = tempfile::tempdir().unwrap();
+    corpus(tmp.path(), 300);
+    let data = tmp.path().join("data");
+    // Every failure goes straight to the DLQ (1 attempt) so it has entries.
+    let extra = format!(
+        "--ingest {} --inject-failure-rate 0.2 --retry-max-attempts 1 --breaker-failure-threshold 1000",
+        tmp.path().join("src").display()
+    );
+    let Some(t) = Tmux::start("main", 200, 60, &console_command(&data, &extra)) else {
+        return;
+    };
+
+    let screen = t.wait_for("every panel", 30, |s| {
+        s.contains("Dead-letter queue") && s.contains("Logs")
+    });
+    for title in [
+        "Lag",
+        "Circuit breaker",
+        "Rollout",
+        "Documents",
+        "Throughput",
+        "Dead-letter queue",
+        "Logs",
+    ] {
+        assert!(screen.contains(title), "{title} missing:\n{screen}");
+    }
+    assert_eq!(
+        t.display("#{alternate_on}"),
+        "1",
+        "the console uses the alternate screen"
+    );
+
+    let s = wait_status(&data, "the ingest to drain", |s| {
+        n(&s["counts"], "completed") + n(&s["counts"], "dlq") == 300 && n(&s["lag"], "total") == 0
+    });
+    let dlq = n(&s["counts"], "dlq");
+    assert!(dlq > 20, "expected DLQ entries at failure rate 0.2: {s}");
+    t.wait_for("the DLQ count on screen", 10, |s| {
+        s.contains(&format!("Dead-letter queue {dlq} entries"))
+    });
+
+    // ? help overlay lists the keys; esc closes it.
+    t.keys(&["?"]);
+    t.wait_for("the help overlay", 5, |s| {
+        s.contains("EMERGENCY ROLLBACK") && s.contains("command palette")
+    });
+    t.keys(&["Escape"]);
+    t.wait_for("help closed", 5, |s| !s.contains("command palette"));
+
+    // / filters the DLQ as you type; esc clears the filter.
+    t.keys(&["/"]);
+    t.literal("type:NoSuchError");
+    t.wait_for("an empty filter result", 5, |s| {
+        s.contains(&format!("0 of {dlq}"))
+    });
+    t.keys(&["Escape"]);
+    t.wait_for("filter cleared", 5, |s| {
+        s.contains(&format!("Dead-letter queue {dlq} entries"))
+    });
+    t.keys(&["/"]);
+    t.literal("type:InjectedFailure");
+    t.keys(&["Enter"]);
+    t.wait_for("a matching filter", 5, |s| {
+        s.contains(&format!("{dlq} of {dlq}"))
+    });
+
+    // enter on the focused DLQ opens the full entry.
+    t.keys(&["Enter"]);
+    t.wait_for("the DLQ detail", 5, |s| {
+        s.contains("failure_reason") && s.contains("original_offset")
+    });
+    t.keys(&["Escape"]);
+
+    // R: dry-run preview, then replay everything filtered.
+    t.keys(&["R"]);
+    t.wait_for("the replay preview", 10, |s| {
+        s.contains(&format!("Replay {dlq} DLQ entries matching"))
+    });
+    t.keys(&["Enter"]);
+    // Injected failures draw afresh on replay: most replayed documents complete.
+    let s = wait_status(&data, "the replay to drain", |s| {
+        n(&s["counts"], "completed") > 300 - dlq
+            && n(&s["lag"], "total") == 0
+            && n(&s["counts"], "pending") == 0
+    });
+    assert!(
+        n(&s["counts"], "dlq") < dlq / 2,
+        "replay left too many in the DLQ: {s}"
+    );
+    assert_eq!(
+        n(&s["counts"], "completed") + n(&s["counts"], "dlq"),
+        300,
+        "{s}"
+    );
+
+    // ! opens the rollback dialog focused on "Rollback"; enter runs it.
+    t.keys(&["!"]);
+    t.wait_for("the rollback dialog", 5, |s| {
+        s.contains("Emergency rollback") && s.contains("[ Rollback ]")
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("the rollback result", 10, |s| {
+        s.contains("Rolled back") && s.contains("effective in")
+    });
+    let s = status(&data);
+    assert_eq!(s["rollout"]["enabled"], false, "{s}");
+    t.keys(&["Escape"]);
+
+    // q stops the engine cleanly and restores the terminal.
+    t.keys(&["q"]);
+    t.wait_for("a clean exit", 15, |s| s.contains("ARCHON-EXIT=0"));
+    assert_eq!(t.display("#{alternate_on}"), "0", "terminal restored");
+    // Engine gone (no live registration), offsets committed.
+    let s = status(&data);
+    assert!(s["engine"].is_null(), "{s}");
+    assert_eq!(n(&s["lag"], "total"), 0, "{s}");
+}
+
+#[test]
+fn small_terminal_collapses_and_sigterm_restores_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let Some(t) = Tmux::start(
+        "small",
+        80,
+        24,
+        &console_command(&data, "--theme high-contrast"),
+    ) else {
+        return;
+    };
+    t.wait_for("the compact layout", 30, |s| {
+        s.contains("breaker CLOSED") && s.contains(" Lag ")
+    });
+    // tab moves the one visible panel along.
+    t.keys(&["Tab"]);
+    t.wait_for("the breaker panel", 5, |s| {
+        s.contains("state") && s.contains("failures in row")
+    });
+    t.keys(&[":"]);
+    t.literal("rollout 101");
+    t.keys(&["Enter"]);
+    t.wait_for("a palette error", 5, |s| {
+        s.contains("rollout must be 0..=100")
+    });
+    t.keys(&["Escape"]);
+    // SIGTERM to the console (the shell's child) restores the terminal.
+    let shell = t.display("#{pane_pid}");
+    let out = Command::new("pgrep")
+        .args(["-P", &shell])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()
+        .expect("console pid")
+        .trim()
+        .to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    t.wait_for("exit after SIGTERM", 15, |s| s.contains("ARCHON-EXIT=0"));
+    assert_eq!(
+        t.display("#{alternate_on}"),
+        "0",
+        "terminal restored after SIGTERM"
+    );
+}
+
+#[test]
+fn console_refuses_bad_settings_before_touching_the_terminal() {
+    let tmp = tempfile::tempdir().unwrap();
+    let r = run(tmp.path(), &["--theme", "neon"]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("neon") && r.stderr.contains("high-contrast"),
+        "{}",
+        r.stderr
+    );
+    let r = run(tmp.path(), &["console", "--ingest", "/no/such/dir"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("/no/such/dir"), "{}", r.stderr);
+    // Without a terminal (CI, pipes) it explains instead of drawing.
+    let r = run(tmp.path(), &[]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("needs a terminal"), "{}", r.stderr);
+}
