@@ -80,6 +80,9 @@ struct Inner {
     trials_in_flight: u32,
     calls_not_permitted: u64,
     outcomes: VecDeque<(Instant, bool)>,
+    /// The last state changes, oldest first (tests and the reliability suite
+    /// check OPEN → HALF_OPEN → CLOSED cycles without sampling).
+    transitions: VecDeque<BreakerState>,
 }
 
 pub struct CircuitBreaker {
@@ -106,6 +109,7 @@ impl CircuitBreaker {
                 trials_in_flight: 0,
                 calls_not_permitted: 0,
                 outcomes: VecDeque::new(),
+                transitions: VecDeque::from([BreakerState::Closed]),
             }),
         }
     }
@@ -114,11 +118,28 @@ impl CircuitBreaker {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn enter(i: &mut Inner, state: BreakerState) {
+        if i.state != state {
+            i.state = state;
+            if i.transitions.len() == 64 {
+                i.transitions.pop_front();
+            }
+            i.transitions.push_back(state);
+        }
+    }
+
+    /// States entered, oldest first (the last 64).
+    pub fn transitions(&self) -> Vec<BreakerState> {
+        let mut i = self.lock();
+        self.advance(&mut i);
+        i.transitions.iter().copied().collect()
+    }
+
     fn advance(&self, i: &mut Inner) {
         if i.state == BreakerState::Open {
             if let Some((at, _)) = &i.opened {
                 if at.elapsed() >= self.cfg.recovery_timeout {
-                    i.state = BreakerState::HalfOpen;
+                    Self::enter(i, BreakerState::HalfOpen);
                     i.trials_in_flight = 0;
                 }
             }
@@ -178,7 +199,7 @@ impl CircuitBreaker {
         }
         i.consecutive_failures = 0;
         if i.state != BreakerState::Closed {
-            i.state = BreakerState::Closed;
+            Self::enter(&mut i, BreakerState::Closed);
             i.opened = None;
             tracing::info!("circuit breaker CLOSED: intelligence service recovered");
         }
@@ -199,7 +220,7 @@ impl CircuitBreaker {
             BreakerState::Open => false,
         };
         if trip {
-            i.state = BreakerState::Open;
+            Self::enter(&mut i, BreakerState::Open);
             i.opened = Some((Instant::now(), crate::events::now_rfc3339()));
             tracing::warn!(
                 "circuit breaker OPEN after {} consecutive failures; consumption pauses for {:?}",
@@ -212,7 +233,7 @@ impl CircuitBreaker {
     /// Operator's manual reset.
     pub fn reset(&self) {
         let mut i = self.lock();
-        i.state = BreakerState::Closed;
+        Self::enter(&mut i, BreakerState::Closed);
         i.consecutive_failures = 0;
         i.opened = None;
         i.trials_in_flight = 0;

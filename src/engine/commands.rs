@@ -79,6 +79,73 @@ pub enum CommandOutcome {
     Backfill(BackfillReport),
 }
 
+impl Command {
+    /// One line for the audit log (operator input is cleaned by the logger).
+    pub fn describe(&self) -> String {
+        match self {
+            Command::Run => "run".into(),
+            Command::Pause => "pause".into(),
+            Command::SetConcurrency(n) => format!("concurrency {n}"),
+            Command::ReplayDlq { filter, dry_run } => {
+                format!(
+                    "replay DLQ{} {}",
+                    if *dry_run { " (dry run)" } else { "" },
+                    filter.describe()
+                )
+            }
+            Command::PurgeDlq { filter } => format!("purge DLQ {}", filter.describe()),
+            Command::SetRollout(c) => format!("rollout {c:?}"),
+            Command::Rollback => "EMERGENCY ROLLBACK".into(),
+            Command::Resume => "resume".into(),
+            Command::ResetBreaker => "reset breaker".into(),
+            Command::Backfill {
+                project,
+                rate,
+                sync,
+            } => {
+                format!("backfill project={project:?} rate={rate:?} sync={sync}")
+            }
+            Command::InjectFaults {
+                failure_rate,
+                latency_ms,
+            } => {
+                format!("faults rate={failure_rate} latency={latency_ms}ms")
+            }
+        }
+    }
+}
+
+impl CommandOutcome {
+    pub fn describe(&self) -> String {
+        match self {
+            CommandOutcome::Done { message } => message.clone(),
+            CommandOutcome::Replay(r) => format!(
+                "{} {} entries",
+                if r.dry_run {
+                    "would replay"
+                } else {
+                    "replayed"
+                },
+                r.replayed
+            ),
+            CommandOutcome::Purged { purged } => format!("purged {purged} entries"),
+            CommandOutcome::Rollout(r) => format!(
+                "async {} at {}%, always async: {}",
+                if r.enabled { "on" } else { "OFF" },
+                r.percentage,
+                r.enabled_projects.len()
+            ),
+            CommandOutcome::Rollback(r) => {
+                format!("effective in {} ms, {} pending", r.effective_ms, r.pending)
+            }
+            CommandOutcome::Backfill(b) => format!(
+                "{} selected, {} published, {} enriched in {} ms",
+                b.selected, b.published, b.enriched_sync, b.elapsed_ms
+            ),
+        }
+    }
+}
+
 fn done(message: impl Into<String>) -> CommandOutcome {
     CommandOutcome::Done {
         message: message.into(),

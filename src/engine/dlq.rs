@@ -60,6 +60,28 @@ impl DlqFilter {
         self == &Self::default()
     }
 
+    /// The filter in the `/` syntax ("all" when empty).
+    pub fn describe(&self) -> String {
+        if self.is_empty() {
+            return "all".into();
+        }
+        let mut parts = Vec::new();
+        for (k, v) in [
+            ("type", &self.error_type),
+            ("project", &self.project),
+            ("corr", &self.correlation_id),
+            ("key", &self.key),
+        ] {
+            if let Some(v) = v {
+                parts.push(format!("{k}:{v}"));
+            }
+        }
+        if let Some(t) = &self.text {
+            parts.push(t.clone());
+        }
+        parts.join(" ")
+    }
+
     pub fn parse(input: &str) -> Result<Self, String> {
         if input.len() > 1024 {
             return Err("filter is longer than 1024 characters".into());

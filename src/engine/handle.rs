@@ -53,7 +53,10 @@ pub struct Snapshot {
     pub paused: bool,
     pub held: bool,
     pub concurrency: usize,
+    /// Fetched and not yet committed (enriching, retrying or being recorded).
     pub in_flight: i64,
+    /// Holding a concurrency permit: at most `concurrency`.
+    pub enriching: usize,
     pub docs_per_sec: f64,
     pub rate_history: Vec<u64>,
     pub enrich_latency: LatencySummary,
@@ -85,6 +88,7 @@ impl Snapshot {
             held: false,
             concurrency: 10,
             in_flight: 0,
+            enriching: 0,
             docs_per_sec: 0.0,
             rate_history: Vec::new(),
             enrich_latency: LatencySummary::default(),
@@ -138,6 +142,11 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
                     .execute(cmd.clone())
                     .await
                     .map_err(|e| format!("{e:#}"));
+                // An audit trail of operator actions in the Logs panel.
+                match &result {
+                    Ok(o) => tracing::info!("operator: {} → {}", cmd.describe(), o.describe()),
+                    Err(e) => tracing::warn!("operator: {} failed: {e}", cmd.describe()),
+                }
                 let _ = out.send((cmd, result));
             });
         }
@@ -231,6 +240,7 @@ async fn refresh(
     snap.paused = engine.is_paused();
     snap.held = engine.is_held();
     snap.concurrency = engine.limit.get();
+    snap.enriching = engine.limit.in_use();
     snap.in_flight = engine
         .stats
         .in_flight

@@ -95,6 +95,11 @@ impl ConcurrencyLimit {
         *t = n;
     }
 
+    /// Permits held by running enrichments (approximate while shrinking).
+    pub fn in_use(&self) -> usize {
+        self.get().saturating_sub(self.sem.available_permits())
+    }
+
     pub fn semaphore(&self) -> Arc<Semaphore> {
         self.sem.clone()
     }

@@ -119,7 +119,8 @@ pub fn snapshot() -> Snapshot {
         paused: false,
         held: false,
         concurrency: 10,
-        in_flight: 7,
+        in_flight: 9,
+        enriching: 7,
         docs_per_sec: 812.4,
         rate_history: (0..120).map(|i| 600 + (i * 37) % 300).collect(),
         enrich_latency: LatencySummary {

@@ -61,11 +61,14 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         table,
     );
     let limit = app.concurrency().max(1);
-    let busy = s.in_flight.clamp(0, limit as i64) as f64 / limit as f64;
+    let busy = s.enriching.min(limit) as f64 / limit as f64;
     f.render_widget(
         Gauge::default()
             .ratio(busy)
-            .label(format!("in flight {} / limit {} (+/-)", s.in_flight, limit))
+            .label(format!(
+                "enriching {} / limit {} (+/-) · {} in flight",
+                s.enriching, limit, s.in_flight
+            ))
             .gauge_style(t.accent()),
         gauge,
     );
