@@ -23,6 +23,8 @@ pub struct FileConfig {
     pub completed_topic: Option<String>,
     pub max_file_bytes: Option<u64>,
     pub theme: Option<String>,
+    pub intelligence_url: Option<String>,
+    pub intelligence_timeout_secs: Option<f64>,
     #[serde(default)]
     pub rollout: FileRollout,
     #[serde(default)]
@@ -117,6 +119,8 @@ pub struct Overrides {
     pub breaker_failure_threshold: Option<u32>,
     pub breaker_recovery_secs: Option<f64>,
     pub circuit_breaker: Option<bool>,
+    pub intelligence_url: Option<String>,
+    pub intelligence_timeout_secs: Option<f64>,
 }
 
 fn check_secs(name: &str, v: f64) -> Result<Duration> {
@@ -251,6 +255,24 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
             .or(f.breaker.recovery_timeout_secs)
             .unwrap_or(cfg.breaker.recovery_timeout.as_secs_f64()),
     )?;
+    cfg.intelligence_url = o
+        .intelligence_url
+        .clone()
+        .or_else(|| f.intelligence_url.clone())
+        .filter(|u| !u.trim().is_empty());
+    if let Some(u) = &cfg.intelligence_url {
+        crate::backends::intelligence::http::parse_base(u)?;
+    }
+    let timeout = check_secs(
+        "--intelligence-timeout-secs",
+        o.intelligence_timeout_secs
+            .or(f.intelligence_timeout_secs)
+            .unwrap_or(60.0),
+    )?;
+    if timeout.is_zero() {
+        bail!("--intelligence-timeout-secs must be more than 0");
+    }
+    cfg.intelligence_timeout = timeout;
     Ok(cfg)
 }
 

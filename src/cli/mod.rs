@@ -142,6 +142,17 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "ENABLE_CIRCUIT_BREAKER", value_name = "BOOL",
           value_parser = clap::builder::BoolishValueParser::new(), hide_short_help = true)]
     pub circuit_breaker: Option<bool>,
+    /// Intelligence service root URL (POST {URL}/process/document) [default: in-process analyzer]
+    #[arg(
+        long,
+        global = true,
+        env = "INTELLIGENCE_SERVICE_URL",
+        value_name = "URL"
+    )]
+    pub intelligence_url: Option<String>,
+    /// Timeout of one intelligence call
+    #[arg(long, global = true, value_name = "SECS", hide_short_help = true)]
+    pub intelligence_timeout_secs: Option<f64>,
     /// Files larger than this are indexed but not enriched
     #[arg(long, global = true, value_name = "BYTES", hide_short_help = true)]
     pub max_file_bytes: Option<u64>,
@@ -169,6 +180,8 @@ impl GlobalArgs {
             breaker_failure_threshold: self.breaker_failure_threshold,
             breaker_recovery_secs: self.breaker_recovery_secs,
             circuit_breaker: self.circuit_breaker,
+            intelligence_url: self.intelligence_url.clone(),
+            intelligence_timeout_secs: self.intelligence_timeout_secs,
         }
     }
 }

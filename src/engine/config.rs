@@ -64,6 +64,10 @@ pub struct EngineConfig {
     pub faults: FaultConfig,
     pub max_file_bytes: u64,
     pub breaker: super::breaker::BreakerConfig,
+    /// The intelligence service's root URL; None: the in-process analyzer.
+    pub intelligence_url: Option<String>,
+    /// Per call (seed: 60 s).
+    pub intelligence_timeout: Duration,
 }
 
 impl EngineConfig {
@@ -85,6 +89,8 @@ impl EngineConfig {
             },
             max_file_bytes: super::discover::DEFAULT_MAX_FILE_BYTES,
             breaker: Default::default(),
+            intelligence_url: None,
+            intelligence_timeout: Duration::from_secs(60),
         }
     }
 }

@@ -28,6 +28,7 @@ use crate::backends::graph::{embedded::EmbeddedGraph, GraphStore};
 use crate::backends::intelligence::{
     embedded::EmbeddedIntelligence,
     faults::{FaultDial, FaultInjector},
+    http::HttpIntelligence,
     Intelligence,
 };
 use crate::backends::sqlite::Db;
@@ -46,18 +47,28 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// Everything in the data dir, nothing installed.
-    pub fn embedded(db: &Db, cfg: &EngineConfig, faults: Arc<FaultDial>) -> Self {
-        Self {
-            broker: Arc::new(EmbeddedBroker::new(db.clone())),
-            graph: Arc::new(EmbeddedGraph::new(db.clone())),
-            vectors: Arc::new(EmbeddedVectors::new(db.clone())),
-            intelligence: Arc::new(FaultInjector::with_dial(
+    /// Everything in the data dir, nothing installed; the intelligence
+    /// service over HTTP when its URL is configured. Fault injection wraps
+    /// whichever intelligence is in use.
+    pub fn from_config(db: &Db, cfg: &EngineConfig, faults: Arc<FaultDial>) -> Result<Self> {
+        let intelligence: Arc<dyn Intelligence> = match &cfg.intelligence_url {
+            Some(url) => Arc::new(FaultInjector::with_dial(
+                HttpIntelligence::new(url, cfg.intelligence_timeout)?,
+                faults,
+                cfg.faults.seed,
+            )),
+            None => Arc::new(FaultInjector::with_dial(
                 EmbeddedIntelligence,
                 faults,
                 cfg.faults.seed,
             )),
-        }
+        };
+        Ok(Self {
+            broker: Arc::new(EmbeddedBroker::new(db.clone())),
+            graph: Arc::new(EmbeddedGraph::new(db.clone())),
+            vectors: Arc::new(EmbeddedVectors::new(db.clone())),
+            intelligence,
+        })
     }
 }
 
@@ -133,7 +144,7 @@ impl Engine {
     pub async fn open(cfg: EngineConfig) -> Result<Arc<Self>> {
         let db = Db::open(&cfg.data_dir)?;
         let faults = Arc::new(FaultDial::new(cfg.faults.failure_rate, cfg.faults.latency));
-        let backends = Backends::embedded(&db, &cfg, faults.clone());
+        let backends = Backends::from_config(&db, &cfg, faults.clone())?;
         Self::with_backends(cfg, backends, ControlStore::new(db), faults).await
     }
 

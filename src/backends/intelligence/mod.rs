@@ -4,6 +4,7 @@
 pub mod analyzer;
 pub mod embedded;
 pub mod faults;
+pub mod http;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
