@@ -22,6 +22,10 @@ if ((${#need[@]})); then
 fi
 tmux -V
 
+echo "== test services (tansu Kafka-compatible broker)"
+eval "$(bash scripts/test-services.sh start)"
+trap 'bash scripts/test-services.sh stop' EXIT
+
 echo "== format and lints"
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings

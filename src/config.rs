@@ -121,6 +121,7 @@ pub struct Overrides {
     pub circuit_breaker: Option<bool>,
     pub intelligence_url: Option<String>,
     pub intelligence_timeout_secs: Option<f64>,
+    pub kafka: Option<crate::backends::broker::kafka::KafkaSettings>,
 }
 
 fn check_secs(name: &str, v: f64) -> Result<Duration> {
@@ -273,6 +274,37 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
         bail!("--intelligence-timeout-secs must be more than 0");
     }
     cfg.intelligence_timeout = timeout;
+    if let Some(k) = o
+        .kafka
+        .clone()
+        .filter(|k| !k.bootstrap_servers.trim().is_empty())
+    {
+        if !matches!(k.auto_offset_reset.as_str(), "earliest" | "latest") {
+            bail!(
+                "KAFKA_AUTO_OFFSET_RESET must be earliest or latest, got {:?}",
+                k.auto_offset_reset
+            );
+        }
+        if !(1_000..=300_000).contains(&k.session_timeout_ms) {
+            bail!(
+                "KAFKA_SESSION_TIMEOUT_MS must be 1000..=300000, got {}",
+                k.session_timeout_ms
+            );
+        }
+        if !(1..=10_000).contains(&k.max_poll_records) {
+            bail!(
+                "KAFKA_MAX_POLL_RECORDS must be 1..=10000, got {}",
+                k.max_poll_records
+            );
+        }
+        if !(1..=32).contains(&k.replication_factor) {
+            bail!(
+                "--kafka-replication-factor must be 1..=32, got {}",
+                k.replication_factor
+            );
+        }
+        cfg.kafka = Some(k);
+    }
     Ok(cfg)
 }
 

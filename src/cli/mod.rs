@@ -142,6 +142,84 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "ENABLE_CIRCUIT_BREAKER", value_name = "BOOL",
           value_parser = clap::builder::BoolishValueParser::new(), hide_short_help = true)]
     pub circuit_breaker: Option<bool>,
+    /// Kafka / Redpanda bootstrap servers (host:port,…) [default: the embedded broker]
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_BOOTSTRAP_SERVERS",
+        value_name = "HOSTS"
+    )]
+    pub kafka_brokers: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_SECURITY_PROTOCOL",
+        value_name = "P",
+        hide_short_help = true
+    )]
+    pub kafka_security_protocol: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_SASL_MECHANISM",
+        value_name = "M",
+        hide_short_help = true
+    )]
+    pub kafka_sasl_mechanism: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_SASL_USERNAME",
+        value_name = "U",
+        hide_short_help = true
+    )]
+    pub kafka_sasl_username: Option<String>,
+    /// Never shown or logged
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_SASL_PASSWORD",
+        value_name = "P",
+        hide_short_help = true,
+        hide_env_values = true
+    )]
+    pub kafka_sasl_password: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_SSL_CA_LOCATION",
+        value_name = "FILE",
+        hide_short_help = true
+    )]
+    pub kafka_ssl_ca_location: Option<String>,
+    /// earliest | latest
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_AUTO_OFFSET_RESET",
+        value_name = "R",
+        hide_short_help = true
+    )]
+    pub kafka_auto_offset_reset: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_SESSION_TIMEOUT_MS",
+        value_name = "MS",
+        hide_short_help = true
+    )]
+    pub kafka_session_timeout_ms: Option<u32>,
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_MAX_POLL_RECORDS",
+        value_name = "N",
+        hide_short_help = true
+    )]
+    pub kafka_max_poll_records: Option<usize>,
+    /// Replication factor of topics archon-tui creates
+    #[arg(long, global = true, value_name = "N", hide_short_help = true)]
+    pub kafka_replication_factor: Option<i32>,
     /// Intelligence service root URL (POST {URL}/process/document) [default: in-process analyzer]
     #[arg(
         long,
@@ -181,6 +259,23 @@ impl GlobalArgs {
             breaker_recovery_secs: self.breaker_recovery_secs,
             circuit_breaker: self.circuit_breaker,
             intelligence_url: self.intelligence_url.clone(),
+            kafka: self.kafka_brokers.clone().map(|b| {
+                crate::backends::broker::kafka::KafkaSettings {
+                    bootstrap_servers: b,
+                    security_protocol: self.kafka_security_protocol.clone(),
+                    sasl_mechanism: self.kafka_sasl_mechanism.clone(),
+                    sasl_username: self.kafka_sasl_username.clone(),
+                    sasl_password: self.kafka_sasl_password.clone(),
+                    ssl_ca_location: self.kafka_ssl_ca_location.clone(),
+                    auto_offset_reset: self
+                        .kafka_auto_offset_reset
+                        .clone()
+                        .unwrap_or_else(|| "earliest".into()),
+                    session_timeout_ms: self.kafka_session_timeout_ms.unwrap_or(30_000),
+                    max_poll_records: self.kafka_max_poll_records.unwrap_or(500),
+                    replication_factor: self.kafka_replication_factor.unwrap_or(1),
+                }
+            }),
             intelligence_timeout_secs: self.intelligence_timeout_secs,
         }
     }

@@ -68,6 +68,8 @@ pub struct EngineConfig {
     pub intelligence_url: Option<String>,
     /// Per call (seed: 60 s).
     pub intelligence_timeout: Duration,
+    /// Kafka / Redpanda; None: the embedded broker in the data dir.
+    pub kafka: Option<crate::backends::broker::kafka::KafkaSettings>,
 }
 
 impl EngineConfig {
@@ -91,6 +93,7 @@ impl EngineConfig {
             breaker: Default::default(),
             intelligence_url: None,
             intelligence_timeout: Duration::from_secs(60),
+            kafka: None,
         }
     }
 }

@@ -77,11 +77,19 @@ async fn fetch_loop(
             tokio::select! {
                 _ = paused.changed() => {},
                 _ = stop.changed() => {},
+                r = consumer.idle() => if let Err(e) = r {
+                    tracing::warn!("broker keep-alive while paused failed: {e:#}");
+                },
             }
             continue;
         }
         if engine.breaker.state() != super::breaker::BreakerState::Closed {
-            engine.sleep_or_stop(Duration::from_millis(50)).await;
+            tokio::select! {
+                r = consumer.idle() => if let Err(e) = r {
+                    tracing::warn!("broker keep-alive while the breaker is open failed: {e:#}");
+                },
+                _ = engine.sleep_or_stop(Duration::from_millis(50)) => {},
+            }
             continue;
         }
         let first = tokio::select! {

@@ -63,8 +63,12 @@ impl Backends {
                 cfg.faults.seed,
             )),
         };
+        let broker: Arc<dyn Broker> = match &cfg.kafka {
+            Some(k) => Arc::new(crate::backends::broker::kafka::KafkaBroker::new(k.clone())?),
+            None => Arc::new(EmbeddedBroker::new(db.clone())),
+        };
         Ok(Self {
-            broker: Arc::new(EmbeddedBroker::new(db.clone())),
+            broker,
             graph: Arc::new(EmbeddedGraph::new(db.clone())),
             vectors: Arc::new(EmbeddedVectors::new(db.clone())),
             intelligence,

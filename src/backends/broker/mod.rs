@@ -2,6 +2,7 @@
 //! lag = end offset − committed offset exactly as on Kafka.
 
 pub mod embedded;
+pub mod kafka;
 
 use std::time::Duration;
 
@@ -87,6 +88,13 @@ pub trait Broker: Send + Sync {
 pub trait BrokerConsumer: Send + Sync {
     /// Up to `max` records; waits at most `wait` when none are ready.
     async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Record>>;
+    /// Called instead of `fetch` while the engine is paused or the breaker is
+    /// open: stop delivery but keep the group membership alive (Kafka pauses
+    /// its partitions and keeps polling). The next `fetch` resumes.
+    async fn idle(&self) -> Result<()> {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(())
+    }
     /// Commit, per partition, the next offset to read (Kafka's convention).
     async fn commit(&self, offsets: &[(i32, i64)]) -> Result<()>;
     /// Leave the group.

@@ -1,0 +1,165 @@
+//! The engine against a real Kafka-compatible broker (tansu, started by
+//! scripts/test-services.sh, which sets ARCHON_TEST_KAFKA). Each test uses
+//! its own topics and group so runs never see each other's messages.
+
+mod common;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::{n, run};
+
+fn broker() -> Option<String> {
+    match std::env::var("ARCHON_TEST_KAFKA") {
+        Ok(b) if !b.is_empty() => Some(b),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("ARCHON_TEST_KAFKA is not set: scripts/test.sh starts tansu via scripts/test-services.sh");
+            }
+            eprintln!(
+                "\n!!!!! SKIPPED: no Kafka broker (run `eval $(bash scripts/test-services.sh)` first) !!!!!\n"
+            );
+            None
+        }
+    }
+}
+
+/// Flags naming fresh topics and group for one test.
+fn isolated(broker: &str, name: &str) -> Vec<String> {
+    let nonce = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000;
+    let t = |kind: &str| format!("test.{name}.{nonce}.{kind}");
+    vec![
+        "--kafka-brokers".into(),
+        broker.into(),
+        "--enrichment-topic".into(),
+        t("enrich-document.v1"),
+        "--dlq-topic".into(),
+        t("enrich-document-dlq.v1"),
+        "--completed-topic".into(),
+        t("enrichment-completed.v1"),
+        "--group-id".into(),
+        t("group"),
+    ]
+}
+
+fn with(base: &[&str], extra: &[String]) -> Vec<String> {
+    base.iter()
+        .map(|s| s.to_string())
+        .chain(extra.iter().cloned())
+        .collect()
+}
+
+fn run_s(data: &std::path::Path, args: &[String]) -> common::Run {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(data, &refs)
+}
+
+#[test]
+fn a_thousand_files_through_kafka_all_complete() {
+    let Some(b) = broker() else { return };
+    let flags = isolated(&b, "thousand");
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 1000).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let r = run_s(
+        data.path(),
+        &with(
+            &[
+                "ingest",
+                src.path().to_str().unwrap(),
+                "--wait",
+                "--json",
+                "--timeout",
+                "180",
+                "--concurrency",
+                "32",
+            ],
+            &flags,
+        ),
+    );
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let j = r.json();
+    assert_eq!(n(&j, "completed"), 1000, "{j}");
+    assert_eq!(n(&j, "lag"), 0, "{j}");
+    let s = run_s(data.path(), &with(&["status", "--json"], &flags)).json();
+    assert_eq!(s["backends"]["broker"], "kafka", "{s}");
+    assert_eq!(
+        n(&s["lag"], "total"),
+        0,
+        "the group's commits reached the broker: {s}"
+    );
+    let parts = s["lag"]["partitions"].as_array().unwrap();
+    assert_eq!(
+        parts.len(),
+        4,
+        "the request topic has the seeds' 4 partitions: {s}"
+    );
+    let end: u64 = parts.iter().map(|p| p["end"].as_u64().unwrap()).sum();
+    assert_eq!(end, 1000, "one request per document on the topic: {s}");
+}
+
+#[test]
+fn dlq_entries_live_on_the_kafka_dlq_topic_and_replay() {
+    let Some(b) = broker() else { return };
+    let flags = isolated(&b, "dlq");
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 200).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let r = run_s(
+        data.path(),
+        &with(
+            &[
+                "ingest",
+                src.path().to_str().unwrap(),
+                "--wait",
+                "--json",
+                "--timeout",
+                "120",
+                "--inject-failure-rate",
+                "0.2",
+                "--retry-max-attempts",
+                "1",
+                "--breaker-failure-threshold",
+                "1000",
+            ],
+            &flags,
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    let dlq = n(&j, "dlq");
+    assert!(dlq > 10, "{j}");
+    assert_eq!(n(&j, "completed") + dlq, 200, "{j}");
+    let list = run_s(data.path(), &with(&["dlq", "list", "--json"], &flags)).json();
+    assert_eq!(
+        list.as_array().unwrap().len() as u64,
+        dlq,
+        "read back from the DLQ topic"
+    );
+    let r = run_s(
+        data.path(),
+        &with(
+            &[
+                "dlq",
+                "replay",
+                "--confirm",
+                "--wait",
+                "--json",
+                "--timeout",
+                "120",
+            ],
+            &flags,
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = run_s(data.path(), &with(&["status", "--json"], &flags)).json();
+    assert!(n(&s["counts"], "completed") > 200 - dlq, "{s}");
+    assert_eq!(
+        n(&s["counts"], "completed") + n(&s["counts"], "dlq"),
+        200,
+        "{s}"
+    );
+}
