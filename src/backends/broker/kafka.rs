@@ -15,7 +15,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::{Broker, BrokerConsumer, OutRecord, PartitionLag, Record, TopicSpec};
@@ -150,9 +150,26 @@ impl Broker for KafkaBroker {
     }
 
     async fn ensure_topics(&self, specs: &[TopicSpec]) -> Result<()> {
+        // Only create what is missing: existing topics need no admin rights.
+        let producer = self.producer.clone();
+        let existing: Vec<String> = tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, META_TIMEOUT)
+                .map(|md| md.topics().iter().map(|t| t.name().to_string()).collect())
+        })
+        .await?
+        .context("cannot read the broker's metadata (KAFKA_BOOTSTRAP_SERVERS reachable?)")?;
+        let missing: Vec<&TopicSpec> = specs
+            .iter()
+            .filter(|s| !existing.contains(&s.name))
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
         let admin: AdminClient<DefaultClientContext> = self.settings.client().create()?;
-        let retention: Vec<String> = specs.iter().map(|s| s.retention_ms.to_string()).collect();
-        let topics: Vec<NewTopic> = specs
+        let retention: Vec<String> = missing.iter().map(|s| s.retention_ms.to_string()).collect();
+        let topics: Vec<NewTopic> = missing
             .iter()
             .zip(&retention)
             .map(|(s, r)| {
