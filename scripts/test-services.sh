@@ -28,14 +28,20 @@ fi
 
 stop
 mkdir -p "$run"
-(cd "$run" && nohup "$tansu" broker \
+# Started straight from this shell with every stream redirected, so the
+# caller's $(...) does not wait on it. The sqlite path is relative to $run.
+cd "$run"
+nohup "$tansu" broker \
     --listener-url "tcp://127.0.0.1:$port" \
     --advertised-listener-url "tcp://127.0.0.1:$port" \
-    --storage-engine "sqlite://$run/tansu.db" > "$run/tansu.log" 2>&1 & echo $! > "$run/tansu.pid")
+    --storage-engine "sqlite://tansu.db" > "$run/tansu.log" 2>&1 < /dev/null &
+echo $! > "$run/tansu.pid"
+cd - > /dev/null
 for _ in $(seq 1 100); do
   if (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "tansu up on 127.0.0.1:$port (log $run/tansu.log)" >&2
     echo "export ARCHON_TEST_KAFKA=127.0.0.1:$port"
+    echo "export ARCHON_TANSU=$tansu"
     exit 0
   fi
   sleep 0.1
