@@ -137,9 +137,19 @@ impl App {
             self.concurrency_target = None;
         }
         let dlq_changed = !Arc::ptr_eq(&self.snapshot.dlq, &s.dlq);
+        // New entries arrive on top: keep the operator's selection on the
+        // same entry, so `r` / `x` act on what they were reading.
+        let selected_id = self.selected_entry().map(|e| e.id);
         self.snapshot = s;
         if dlq_changed {
             self.refilter();
+            if let Some(id) = selected_id {
+                let view = self.filtered_dlq();
+                if let Some(i) = (0..view.len()).find(|&i| view.get(i).is_some_and(|e| e.id == id))
+                {
+                    self.dlq_selected = i;
+                }
+            }
         }
     }
 

@@ -165,6 +165,27 @@ mod tests {
     }
 
     #[test]
+    fn selection_follows_its_entry_when_new_ones_arrive_on_top() {
+        let mut a = app(Focus::Dlq);
+        a.dlq_selected = 2;
+        let id = a.selected_entry().unwrap().id;
+        let mut s = super::super::fixture::snapshot();
+        let mut newer = s.dlq[0].clone();
+        newer.id = 99;
+        let mut entries = vec![newer];
+        entries.extend(s.dlq.iter().cloned());
+        s.dlq = std::sync::Arc::new(entries);
+        a.set_snapshot(std::sync::Arc::new(s));
+        assert_eq!(a.dlq_selected, 3);
+        assert_eq!(a.selected_entry().unwrap().id, id);
+        // Replayed away: the selection stays in range.
+        let mut s = super::super::fixture::snapshot();
+        s.dlq = std::sync::Arc::new(s.dlq[..1].to_vec());
+        a.set_snapshot(std::sync::Arc::new(s));
+        assert_eq!(a.dlq_selected, 0);
+    }
+
+    #[test]
     fn filter_narrows_the_table() {
         let mut a = app(Focus::Dlq);
         a.set_filter(
