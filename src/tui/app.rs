@@ -97,6 +97,9 @@ pub struct App {
     pub dlq_filter: DlqFilter,
     pub dlq_filter_text: String,
     pub dlq_selected: usize,
+    /// When the last snapshot arrived: a stalled backend shows as stale data,
+    /// never as a frozen screen.
+    pub received_at: Option<std::time::Instant>,
     /// Indices into `snapshot.dlq` matching the filter; None: no filter.
     dlq_matches: Option<Vec<usize>>,
     /// Scroll offset of the help and detail overlays.
@@ -120,6 +123,7 @@ impl App {
             dlq_filter: DlqFilter::default(),
             dlq_filter_text: String::new(),
             dlq_selected: 0,
+            received_at: None,
             dlq_matches: None,
             overlay_scroll: 0,
             message: None,
@@ -136,6 +140,7 @@ impl App {
         if self.concurrency_target == Some(s.concurrency) {
             self.concurrency_target = None;
         }
+        self.received_at = Some(std::time::Instant::now());
         let dlq_changed = !Arc::ptr_eq(&self.snapshot.dlq, &s.dlq);
         // New entries arrive on top: keep the operator's selection on the
         // same entry, so `r` / `x` act on what they were reading.

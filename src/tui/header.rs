@@ -35,6 +35,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         ));
         spans.push(dot);
     }
+    if let Some(age) = app
+        .received_at
+        .map(|t| t.elapsed())
+        .filter(|a| a.as_secs() >= 3)
+    {
+        spans.push(Span::styled(
+            format!("  data {}s old (backend slow?)", age.as_secs()),
+            t.warn().add_modifier(Modifier::BOLD),
+        ));
+    }
     if let Some(e) = &s.error {
         spans.push(Span::styled(format!("  {}", clean(e)), t.error()));
     }
@@ -61,6 +71,21 @@ pub fn render_footer(f: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(line).style(Style::default().bg(t.header_bg)),
         area,
     );
+}
+
+#[cfg(test)]
+mod stale_tests {
+    use super::super::app::Focus;
+    use super::super::fixture::{app, render};
+
+    #[test]
+    fn old_data_is_flagged_in_the_header() {
+        let mut a = app(Focus::Lag);
+        assert!(!render(120, 3, |f| super::render(f, f.area(), &a)).contains("old"));
+        a.received_at = Some(std::time::Instant::now() - std::time::Duration::from_secs(12));
+        let out = render(200, 3, |f| super::render(f, f.area(), &a));
+        assert!(out.contains("data 12s old"), "{out}");
+    }
 }
 
 #[cfg(test)]
