@@ -122,6 +122,8 @@ pub struct Overrides {
     pub intelligence_url: Option<String>,
     pub intelligence_timeout_secs: Option<f64>,
     pub kafka: Option<crate::backends::broker::kafka::KafkaSettings>,
+    pub qdrant_url: Option<String>,
+    pub qdrant_api_key: Option<String>,
 }
 
 fn check_secs(name: &str, v: f64) -> Result<Duration> {
@@ -305,6 +307,8 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
         }
         cfg.kafka = Some(k);
     }
+    cfg.qdrant_url = o.qdrant_url.clone().filter(|u| !u.trim().is_empty());
+    cfg.qdrant_api_key = o.qdrant_api_key.clone().map(crate::engine::config::Secret);
     Ok(cfg)
 }
 

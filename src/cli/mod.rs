@@ -220,6 +220,19 @@ pub struct GlobalArgs {
     /// Replication factor of topics archon-tui creates
     #[arg(long, global = true, value_name = "N", hide_short_help = true)]
     pub kafka_replication_factor: Option<i32>,
+    /// Qdrant gRPC URL (e.g. http://127.0.0.1:6334) [default: the embedded vector store]
+    #[arg(long, global = true, env = "QDRANT_URL", value_name = "URL")]
+    pub qdrant_url: Option<String>,
+    /// Never shown or logged
+    #[arg(
+        long,
+        global = true,
+        env = "QDRANT_API_KEY",
+        value_name = "KEY",
+        hide_short_help = true,
+        hide_env_values = true
+    )]
+    pub qdrant_api_key: Option<String>,
     /// Intelligence service root URL (POST {URL}/process/document) [default: in-process analyzer]
     #[arg(
         long,
@@ -259,6 +272,8 @@ impl GlobalArgs {
             breaker_recovery_secs: self.breaker_recovery_secs,
             circuit_breaker: self.circuit_breaker,
             intelligence_url: self.intelligence_url.clone(),
+            qdrant_url: self.qdrant_url.clone(),
+            qdrant_api_key: self.qdrant_api_key.clone(),
             kafka: self.kafka_brokers.clone().map(|b| {
                 crate::backends::broker::kafka::KafkaSettings {
                     bootstrap_servers: b,

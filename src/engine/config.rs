@@ -70,6 +70,19 @@ pub struct EngineConfig {
     pub intelligence_timeout: Duration,
     /// Kafka / Redpanda; None: the embedded broker in the data dir.
     pub kafka: Option<crate::backends::broker::kafka::KafkaSettings>,
+    /// Qdrant (gRPC, e.g. http://qdrant:6334); None: the embedded vector store.
+    pub qdrant_url: Option<String>,
+    pub qdrant_api_key: Option<Secret>,
+}
+
+/// A credential: usable, but `{:?}` never prints it.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl EngineConfig {
@@ -94,6 +107,8 @@ impl EngineConfig {
             intelligence_url: None,
             intelligence_timeout: Duration::from_secs(60),
             kafka: None,
+            qdrant_url: None,
+            qdrant_api_key: None,
         }
     }
 }

@@ -50,7 +50,7 @@ impl Backends {
     /// Everything in the data dir, nothing installed; the intelligence
     /// service over HTTP when its URL is configured. Fault injection wraps
     /// whichever intelligence is in use.
-    pub fn from_config(db: &Db, cfg: &EngineConfig, faults: Arc<FaultDial>) -> Result<Self> {
+    pub async fn from_config(db: &Db, cfg: &EngineConfig, faults: Arc<FaultDial>) -> Result<Self> {
         let intelligence: Arc<dyn Intelligence> = match &cfg.intelligence_url {
             Some(url) => Arc::new(FaultInjector::with_dial(
                 HttpIntelligence::new(url, cfg.intelligence_timeout)?,
@@ -70,7 +70,18 @@ impl Backends {
         Ok(Self {
             broker,
             graph: Arc::new(EmbeddedGraph::new(db.clone())),
-            vectors: Arc::new(EmbeddedVectors::new(db.clone())),
+            vectors: match &cfg.qdrant_url {
+                Some(url) => Arc::new(
+                    crate::backends::vector::qdrant::QdrantVectors::connect(
+                        url,
+                        cfg.qdrant_api_key.clone().map(|s| s.0),
+                        crate::backends::vector::qdrant::DEFAULT_COLLECTION,
+                        crate::backends::vector::embedding::DIM as u64,
+                    )
+                    .await?,
+                ),
+                None => Arc::new(EmbeddedVectors::new(db.clone())),
+            },
             intelligence,
         })
     }
@@ -148,7 +159,7 @@ impl Engine {
     pub async fn open(cfg: EngineConfig) -> Result<Arc<Self>> {
         let db = Db::open(&cfg.data_dir)?;
         let faults = Arc::new(FaultDial::new(cfg.faults.failure_rate, cfg.faults.latency));
-        let backends = Backends::from_config(&db, &cfg, faults.clone())?;
+        let backends = Backends::from_config(&db, &cfg, faults.clone()).await?;
         Self::with_backends(cfg, backends, ControlStore::new(db), faults).await
     }
 

@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod embedding;
+pub mod qdrant;
 
 use anyhow::Result;
 use async_trait::async_trait;

@@ -1,0 +1,156 @@
+//! Qdrant over gRPC (qdrant-client): one point per document, id = document
+//! uuid, payload mirroring its enrichment status. The collection is created
+//! (cosine, the embedding's dimension) and the status payload indexed when
+//! missing.
+
+use anyhow::{Context, Result};
+use async_trait::async_trait;
+use qdrant_client::qdrant::{
+    point_id::PointIdOptions, points_selector::PointsSelectorOneOf, points_update_operation,
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    Distance, FieldType, Filter, PointStruct, PointsIdsList, PointsSelector, PointsUpdateOperation,
+    QueryPointsBuilder, UpdateBatchPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+};
+use qdrant_client::{Payload, Qdrant};
+
+use super::{VectorPoint, VectorStore};
+
+pub const DEFAULT_COLLECTION: &str = "archon_vectors";
+
+pub struct QdrantVectors {
+    client: Qdrant,
+    collection: String,
+}
+
+impl QdrantVectors {
+    /// Connect and make sure the collection exists with vectors of `dim`.
+    pub async fn connect(
+        url: &str,
+        api_key: Option<String>,
+        collection: &str,
+        dim: u64,
+    ) -> Result<Self> {
+        let client = Qdrant::from_url(url)
+            .api_key(api_key)
+            .skip_compatibility_check()
+            .build()
+            .with_context(|| format!("--qdrant-url / QDRANT_URL {url:?}"))?;
+        let exists = client
+            .collection_exists(collection)
+            .await
+            .with_context(|| format!("cannot reach Qdrant at {url}"))?;
+        if !exists {
+            client
+                .create_collection(
+                    CreateCollectionBuilder::new(collection)
+                        .vectors_config(VectorParamsBuilder::new(dim, Distance::Cosine)),
+                )
+                .await
+                .with_context(|| format!("cannot create Qdrant collection {collection}"))?;
+            client
+                .create_field_index(CreateFieldIndexCollectionBuilder::new(
+                    collection,
+                    "enrichment_status",
+                    FieldType::Keyword,
+                ))
+                .await
+                .context("cannot index enrichment_status")?;
+        }
+        Ok(Self {
+            client,
+            collection: collection.to_string(),
+        })
+    }
+}
+
+fn payload(map: serde_json::Map<String, serde_json::Value>) -> Payload {
+    Payload::from(map)
+}
+
+fn ids(ids: Vec<String>) -> PointsSelector {
+    PointsSelector {
+        points_selector_one_of: Some(PointsSelectorOneOf::Points(PointsIdsList {
+            ids: ids.into_iter().map(Into::into).collect(),
+        })),
+    }
+}
+
+#[async_trait]
+impl VectorStore for QdrantVectors {
+    fn kind(&self) -> &'static str {
+        "qdrant"
+    }
+
+    async fn upsert(&self, points: Vec<VectorPoint>) -> Result<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        let points: Vec<PointStruct> = points
+            .into_iter()
+            .map(|p| PointStruct::new(p.id, p.vector, payload(p.payload)))
+            .collect();
+        self.client
+            .upsert_points(UpsertPointsBuilder::new(&self.collection, points).wait(true))
+            .await
+            .context("Qdrant upsert")?;
+        Ok(())
+    }
+
+    async fn set_payload(
+        &self,
+        updates: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
+    ) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let ops: Vec<PointsUpdateOperation> = updates
+            .into_iter()
+            .map(|(id, fields)| PointsUpdateOperation {
+                operation: Some(points_update_operation::Operation::SetPayload(
+                    points_update_operation::SetPayload {
+                        payload: payload(fields).into(),
+                        points_selector: Some(ids(vec![id])),
+                        shard_key_selector: None,
+                        key: None,
+                    },
+                )),
+            })
+            .collect();
+        self.client
+            .update_points_batch(UpdateBatchPointsBuilder::new(&self.collection, ops).wait(true))
+            .await
+            .context("Qdrant set payload")?;
+        Ok(())
+    }
+
+    async fn count(&self, status: Option<String>) -> Result<u64> {
+        let mut req = CountPointsBuilder::new(&self.collection).exact(true);
+        if let Some(s) = status {
+            req = req.filter(Filter::must([Condition::matches("enrichment_status", s)]));
+        }
+        let r = self.client.count(req).await.context("Qdrant count")?;
+        Ok(r.result.map(|c| c.count).unwrap_or(0))
+    }
+
+    async fn search(&self, vector: Vec<f32>, limit: usize) -> Result<Vec<(String, f32)>> {
+        let r = self
+            .client
+            .query(
+                QueryPointsBuilder::new(&self.collection)
+                    .query(vector)
+                    .limit(limit as u64),
+            )
+            .await
+            .context("Qdrant query")?;
+        Ok(r.result
+            .into_iter()
+            .filter_map(|p| {
+                let id = match p.id?.point_id_options? {
+                    PointIdOptions::Uuid(u) => u,
+                    PointIdOptions::Num(n) => n.to_string(),
+                };
+                Some((id, p.score))
+            })
+            .collect())
+    }
+}
