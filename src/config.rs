@@ -124,6 +124,11 @@ pub struct Overrides {
     pub kafka: Option<crate::backends::broker::kafka::KafkaSettings>,
     pub qdrant_url: Option<String>,
     pub qdrant_api_key: Option<String>,
+    pub graph_uri: Option<String>,
+    pub graph_user: Option<String>,
+    pub graph_password: Option<String>,
+    pub graph_database: Option<String>,
+    pub graph_max_message_bytes: Option<usize>,
 }
 
 fn check_secs(name: &str, v: f64) -> Result<Duration> {
@@ -309,6 +314,30 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
     }
     cfg.qdrant_url = o.qdrant_url.clone().filter(|u| !u.trim().is_empty());
     cfg.qdrant_api_key = o.qdrant_api_key.clone().map(crate::engine::config::Secret);
+    if let Some(uri) = o.graph_uri.clone().filter(|u| !u.trim().is_empty()) {
+        let scheme = uri.split("://").next().unwrap_or("");
+        if uri.contains("://")
+            && !matches!(
+                scheme,
+                "bolt" | "bolt+s" | "bolt+ssc" | "neo4j" | "neo4j+s" | "neo4j+ssc"
+            )
+        {
+            bail!(
+                "--graph-uri / MEMGRAPH_URI must be bolt://HOST:PORT (or bolt+s, neo4j), got {uri}"
+            );
+        }
+        cfg.graph = Some(crate::backends::graph::bolt::BoltSettings {
+            uri,
+            user: o.graph_user.clone().unwrap_or_default(),
+            password: o.graph_password.clone().unwrap_or_default(),
+            database: o.graph_database.clone().filter(|d| !d.is_empty()),
+            max_message_bytes: match o.graph_max_message_bytes {
+                None => crate::backends::graph::bolt::DEFAULT_MAX_MESSAGE_BYTES,
+                Some(n) if (1024..=1 << 30).contains(&n) => n,
+                Some(n) => bail!("--graph-max-message-bytes must be 1024..=1073741824, got {n}"),
+            },
+        });
+    }
     Ok(cfg)
 }
 

@@ -4,58 +4,7 @@
 
 mod common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use common::{n, run};
-
-fn broker() -> Option<String> {
-    match std::env::var("ARCHON_TEST_KAFKA") {
-        Ok(b) if !b.is_empty() => Some(b),
-        _ => {
-            if std::env::var_os("CI").is_some() {
-                panic!("ARCHON_TEST_KAFKA is not set: scripts/test.sh starts tansu via scripts/test-services.sh");
-            }
-            eprintln!(
-                "\n!!!!! SKIPPED: no Kafka broker (run `eval $(bash scripts/test-services.sh)` first) !!!!!\n"
-            );
-            None
-        }
-    }
-}
-
-/// Flags naming fresh topics and group for one test.
-fn isolated(broker: &str, name: &str) -> Vec<String> {
-    let nonce = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-        % 1_000_000_000;
-    let t = |kind: &str| format!("test.{name}.{nonce}.{kind}");
-    vec![
-        "--kafka-brokers".into(),
-        broker.into(),
-        "--enrichment-topic".into(),
-        t("enrich-document.v1"),
-        "--dlq-topic".into(),
-        t("enrich-document-dlq.v1"),
-        "--completed-topic".into(),
-        t("enrichment-completed.v1"),
-        "--group-id".into(),
-        t("group"),
-    ]
-}
-
-fn with(base: &[&str], extra: &[String]) -> Vec<String> {
-    base.iter()
-        .map(|s| s.to_string())
-        .chain(extra.iter().cloned())
-        .collect()
-}
-
-fn run_s(data: &std::path::Path, args: &[String]) -> common::Run {
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(data, &refs)
-}
+use common::{broker, isolated, n, run_s, with};
 
 #[test]
 fn a_thousand_files_through_kafka_all_complete() {

@@ -233,6 +233,45 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub qdrant_api_key: Option<String>,
+    /// Graph store over Bolt, Memgraph or Neo4j (e.g. bolt://127.0.0.1:7687) [default: the embedded graph store]
+    #[arg(long, global = true, env = "MEMGRAPH_URI", value_name = "URI")]
+    pub graph_uri: Option<String>,
+    #[arg(
+        long,
+        global = true,
+        env = "MEMGRAPH_USER",
+        value_name = "USER",
+        hide_short_help = true
+    )]
+    pub graph_user: Option<String>,
+    /// Never shown or logged
+    #[arg(
+        long,
+        global = true,
+        env = "MEMGRAPH_PASSWORD",
+        value_name = "PASSWORD",
+        hide_short_help = true,
+        hide_env_values = true
+    )]
+    pub graph_password: Option<String>,
+    /// Database (Neo4j) or graph name (FalkorDB) [default: the server's]
+    #[arg(
+        long,
+        global = true,
+        env = "MEMGRAPH_DATABASE",
+        value_name = "NAME",
+        hide_short_help = true
+    )]
+    pub graph_database: Option<String>,
+    /// Largest Bolt message a write sends (FalkorDB 4.16 needs ~3000)
+    #[arg(
+        long,
+        global = true,
+        env = "ARCHON_GRAPH_MAX_MESSAGE_BYTES",
+        value_name = "BYTES",
+        hide_short_help = true
+    )]
+    pub graph_max_message_bytes: Option<usize>,
     /// Intelligence service root URL (POST {URL}/process/document) [default: in-process analyzer]
     #[arg(
         long,
@@ -274,6 +313,11 @@ impl GlobalArgs {
             intelligence_url: self.intelligence_url.clone(),
             qdrant_url: self.qdrant_url.clone(),
             qdrant_api_key: self.qdrant_api_key.clone(),
+            graph_uri: self.graph_uri.clone(),
+            graph_user: self.graph_user.clone(),
+            graph_password: self.graph_password.clone(),
+            graph_database: self.graph_database.clone(),
+            graph_max_message_bytes: self.graph_max_message_bytes,
             kafka: self.kafka_brokers.clone().map(|b| {
                 crate::backends::broker::kafka::KafkaSettings {
                     bootstrap_servers: b,
@@ -327,6 +371,9 @@ pub enum Command {
     Drain {
         #[command(flatten)]
         wait_args: WaitArgs,
+        /// Only this project's documents (others sharing the graph are left alone)
+        #[arg(long)]
+        project: Option<String>,
     },
     /// Browse, replay and purge the dead-letter queue
     Dlq {

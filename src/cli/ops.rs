@@ -101,7 +101,7 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             let mut out = serde_json::to_value(&report)?;
             let mut code = 0;
             if wait && !dry_run {
-                let timed_out = run_until_drained(&engine, &wait_args).await?;
+                let timed_out = run_until_drained(&engine, &wait_args, None).await?;
                 let p = drain::progress(&engine).await?;
                 out["completed"] = json!(p.total(crate::backends::graph::Status::Completed));
                 out["dlq"] = json!(p.total(crate::backends::graph::Status::Dlq));

@@ -34,13 +34,21 @@ pub async fn run(cli: Cli) -> Result<i32> {
             let engine = Engine::open(cfg).await?;
             ingest(engine, &path, project, wait, wait_args).await
         }
-        Some(Command::Drain { wait_args }) => {
+        Some(Command::Drain { wait_args, project }) => {
             let engine = Engine::open(cfg).await?;
             let started = Instant::now();
             let before = crate::engine::stats::Stats::get(&engine.stats.enriched);
-            let timed_out = run_until_drained(&engine, &wait_args).await?;
+            let timed_out = run_until_drained(&engine, &wait_args, project.as_deref()).await?;
             let p = drain::progress(&engine).await?;
-            let summary = summary(&engine, &p, None, started, before, timed_out, [0, 0, 0]);
+            let summary = summary(
+                &engine,
+                &p,
+                project.as_deref(),
+                started,
+                before,
+                timed_out,
+                [0, 0, 0],
+            );
             print_summary(&summary, wait_args.json);
             Ok(if timed_out { EXIT_TIMED_OUT } else { 0 })
         }
@@ -170,7 +178,7 @@ async fn ingest(
         eprintln!("warning: {}", clean(e));
     }
     let timed_out = if wait {
-        run_until_drained(&engine, &wait_args).await?
+        run_until_drained(&engine, &wait_args, Some(&project)).await?
     } else {
         false
     };
@@ -196,7 +204,11 @@ async fn ingest(
 }
 
 /// Run the consumer until drained or timed out; true when timed out.
-pub(crate) async fn run_until_drained(engine: &Arc<Engine>, args: &WaitArgs) -> Result<bool> {
+pub(crate) async fn run_until_drained(
+    engine: &Arc<Engine>,
+    args: &WaitArgs,
+    project: Option<&str>,
+) -> Result<bool> {
     if let Some(t) = args.timeout {
         anyhow::ensure!(
             t.is_finite() && t > 0.0,
@@ -227,7 +239,7 @@ pub(crate) async fn run_until_drained(engine: &Arc<Engine>, args: &WaitArgs) -> 
         }
     };
     let result = tokio::select! {
-        r = drain::wait_drained(engine, args.timeout.map(Duration::from_secs_f64), &tick) => r,
+        r = drain::wait_drained_in(engine, project, args.timeout.map(Duration::from_secs_f64), &tick) => r,
         r = async { engine.stop_watch().wait_for(|s| *s).await.map(|_| ()) } => r.map(|_| false).map_err(anyhow::Error::from),
     };
     if let Some(pb) = pb {

@@ -73,6 +73,8 @@ pub struct EngineConfig {
     /// Qdrant (gRPC, e.g. http://qdrant:6334); None: the embedded vector store.
     pub qdrant_url: Option<String>,
     pub qdrant_api_key: Option<Secret>,
+    /// Memgraph / Neo4j over Bolt; None: the embedded graph store.
+    pub graph: Option<crate::backends::graph::bolt::BoltSettings>,
 }
 
 /// A credential: usable, but `{:?}` never prints it.
@@ -109,6 +111,7 @@ impl EngineConfig {
             kafka: None,
             qdrant_url: None,
             qdrant_api_key: None,
+            graph: None,
         }
     }
 }

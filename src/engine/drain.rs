@@ -31,6 +31,16 @@ impl Progress {
     pub fn unfinished(&self) -> u64 {
         self.total(Status::Pending) + self.total(Status::Processing)
     }
+    /// Pending or processing in one project (None: in all).
+    pub fn unfinished_in(&self, project: Option<&str>) -> u64 {
+        match project {
+            None => self.unfinished(),
+            Some(p) => self.counts.get(p).map_or(0, |c| {
+                c.get(&Status::Pending).copied().unwrap_or(0)
+                    + c.get(&Status::Processing).copied().unwrap_or(0)
+            }),
+        }
+    }
 }
 
 pub async fn progress(engine: &Engine) -> Result<Progress> {
@@ -49,12 +59,13 @@ pub async fn progress(engine: &Engine) -> Result<Progress> {
 }
 
 /// Re-drive documents that are pending (or stuck processing) with nothing
-/// on the topic for them.
-async fn redrive_orphans(engine: &Arc<Engine>) -> Result<u64> {
+/// on the topic for them, in one project or all.
+async fn redrive_orphans(engine: &Arc<Engine>, project: Option<&str>) -> Result<u64> {
     let graph = &engine.backends.graph;
+    let project = project.map(str::to_string);
     loop {
         let stuck = graph
-            .documents_with_status(Status::Processing, None, None, 500)
+            .documents_with_status(Status::Processing, project.clone(), None, 500)
             .await?;
         if stuck.is_empty() {
             break;
@@ -69,7 +80,7 @@ async fn redrive_orphans(engine: &Arc<Engine>) -> Result<u64> {
         let docs = engine
             .backends
             .graph
-            .documents_with_status(Status::Pending, None, after.clone(), 500)
+            .documents_with_status(Status::Pending, project.clone(), after.clone(), 500)
             .await?;
         let Some(last) = docs.last() else { break };
         after = Some(last.entity_id.clone());
@@ -92,20 +103,31 @@ pub async fn wait_drained(
     timeout: Option<Duration>,
     tick: &(dyn Fn(&Progress) + Sync),
 ) -> Result<bool> {
+    wait_drained_in(engine, None, timeout, tick).await
+}
+
+/// `wait_drained` for one project's documents: with a graph shared by other
+/// projects and engines, theirs are not this caller's to wait for or re-drive.
+pub async fn wait_drained_in(
+    engine: &Arc<Engine>,
+    project: Option<&str>,
+    timeout: Option<Duration>,
+    tick: &(dyn Fn(&Progress) + Sync),
+) -> Result<bool> {
     let started = Instant::now();
     let mut idle_with_orphans = 0;
     loop {
         let p = progress(engine).await?;
         tick(&p);
         let quiet = p.lag_total() == 0 && p.in_flight == 0;
-        if quiet && p.unfinished() == 0 {
+        if quiet && p.unfinished_in(project) == 0 {
             return Ok(true);
         }
         // Pending work but nothing queued or running, a few ticks in a row.
         if quiet && !engine.is_paused() {
             idle_with_orphans += 1;
             if idle_with_orphans >= 3 {
-                let n = redrive_orphans(engine).await?;
+                let n = redrive_orphans(engine, project).await?;
                 if n > 0 {
                     tracing::info!(
                         "re-drove {n} pending documents that had no request on the topic"

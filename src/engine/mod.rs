@@ -69,7 +69,10 @@ impl Backends {
         };
         Ok(Self {
             broker,
-            graph: Arc::new(EmbeddedGraph::new(db.clone())),
+            graph: match &cfg.graph {
+                Some(s) => Arc::new(crate::backends::graph::bolt::BoltGraph::connect(s).await?),
+                None => Arc::new(EmbeddedGraph::new(db.clone())),
+            },
             vectors: match &cfg.qdrant_url {
                 Some(url) => Arc::new(
                     crate::backends::vector::qdrant::QdrantVectors::connect(

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
@@ -20,6 +21,9 @@ pub fn bin() -> Command {
         "RETRY_BACKOFF_BASE",
         "ARCHON_CONFIG",
         "ARCHON_DATA_DIR",
+        "MEMGRAPH_URI",
+        "QDRANT_URL",
+        "INTELLIGENCE_SERVICE_URL",
     ] {
         c.env_remove(var);
     }
@@ -68,4 +72,109 @@ pub fn n(v: &Value, key: &str) -> u64 {
     v[key]
         .as_u64()
         .unwrap_or_else(|| panic!("{key} missing or not a number in {v}"))
+}
+
+/// The Kafka-compatible test broker scripts/test-services.sh started (tansu);
+/// None (skip, loudly) outside CI when it is not running.
+pub fn broker() -> Option<String> {
+    match std::env::var("ARCHON_TEST_KAFKA") {
+        Ok(b) if !b.is_empty() => Some(b),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("ARCHON_TEST_KAFKA is not set: scripts/test.sh starts tansu via scripts/test-services.sh");
+            }
+            eprintln!(
+                "\n!!!!! SKIPPED: no Kafka broker (run `eval $(bash scripts/test-services.sh)` first) !!!!!\n"
+            );
+            None
+        }
+    }
+}
+
+pub fn isolated(broker: &str, name: &str) -> Vec<String> {
+    let nonce = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000;
+    let t = |kind: &str| format!("test.{name}.{nonce}.{kind}");
+    vec![
+        "--kafka-brokers".into(),
+        broker.into(),
+        "--enrichment-topic".into(),
+        t("enrich-document.v1"),
+        "--dlq-topic".into(),
+        t("enrich-document-dlq.v1"),
+        "--completed-topic".into(),
+        t("enrichment-completed.v1"),
+        "--group-id".into(),
+        t("group"),
+    ]
+}
+
+/// The Bolt endpoint scripts/test-services.sh started (FalkorDB behind
+/// scripts/bolt-shim.py); None (skip, loudly) outside CI when it is not running.
+pub fn bolt() -> Option<String> {
+    match std::env::var("ARCHON_TEST_BOLT") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("ARCHON_TEST_BOLT is not set: scripts/test.sh starts FalkorDB via scripts/test-services.sh");
+            }
+            eprintln!(
+                "\n!!!!! SKIPPED: no Bolt server (run `eval $(bash scripts/test-services.sh)` first) !!!!!\n"
+            );
+            None
+        }
+    }
+}
+
+/// Counts of Document nodes by enrichment_status for one project, read with
+/// an independent client (the Python neo4j driver, straight to FalkorDB's own
+/// Bolt 5 port, not through archon-tui's adapter or the shim).
+pub fn graph_status_counts(project: &str) -> std::collections::BTreeMap<String, u64> {
+    let direct = std::env::var("ARCHON_TEST_BOLT_DIRECT").expect("ARCHON_TEST_BOLT_DIRECT");
+    let pythonpath = std::env::var("ARCHON_TEST_PYTHONPATH").expect("ARCHON_TEST_PYTHONPATH");
+    let script = r#"
+import json, sys
+from neo4j import GraphDatabase, READ_ACCESS
+# FalkorDB 4.16 leaves some connections opened alongside others unanswered: retry.
+for attempt in range(30):
+    d = GraphDatabase.driver(sys.argv[1], auth=("falkordb", ""), connection_timeout=1)
+    try:
+        # READ_ACCESS sends {"mode": "r"} with RUN, like neo4rs's {"mode": "w"}: FalkorDB
+        # 4.16 serves an empty RUN map from another graph than a map with "mode".
+        with d.session(default_access_mode=READ_ACCESS) as s:
+            rows = s.run("MATCH (d:Document {project_name: $p}) RETURN d.enrichment_status AS s, count(d) AS n", p=sys.argv[2]).data()
+        break
+    except Exception as e:
+        print(f"attempt {attempt}: {e}", file=sys.stderr)
+    finally:
+        d.close()
+print(json.dumps({r["s"]: r["n"] for r in rows}))
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script, &direct, project])
+        .env("PYTHONPATH", pythonpath)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("counts as JSON")
+}
+
+/// `base` followed by `extra`, as owned strings.
+pub fn with(base: &[&str], extra: &[String]) -> Vec<String> {
+    base.iter()
+        .map(|s| s.to_string())
+        .chain(extra.iter().cloned())
+        .collect()
+}
+
+pub fn run_s(data: &std::path::Path, args: &[String]) -> Run {
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(data, &refs)
 }

@@ -1,6 +1,7 @@
 //! Graph/document store: Document nodes with the seeds' properties, extracted
 //! entities linked to their document, counts by status and project.
 
+pub mod bolt;
 pub mod embedded;
 
 use std::collections::BTreeMap;

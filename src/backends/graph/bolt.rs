@@ -1,0 +1,799 @@
+//! Graph store over Bolt (Memgraph, Neo4j) via neo4rs.
+//!
+//! One node per document, `(:Document {entity_id, …, enrichment_status})`, its
+//! extracted entities as `(:Document)-[:HAS_ENTITY]->(:Entity)`, and file bodies
+//! content-addressed in `(:DocumentContent {content_hash, body})` so every engine
+//! in a consumer group can enrich what another one indexed.
+//!
+//! Cypher kept to what Memgraph, Neo4j 5 and FalkorDB all accept: every write is
+//! an UNWIND statement (atomic on its own, no explicit transactions), and every
+//! query returns scalars, lists and maps only. Result streams are always read to
+//! the end: neo4rs ends an unread stream with DISCARD, which FalkorDB never
+//! answers (its connection then hangs).
+//!
+//! UNWIND batches are cut so no Bolt message exceeds `max_message_bytes`, and
+//! file bodies are stored in chunks under that size: FalkorDB 4.16 crashes
+//! (SIGSEGV) on any Bolt message over ~3.5 KB, Memgraph and Neo4j take MBs.
+
+use std::collections::{BTreeMap, HashSet};
+
+use anyhow::{anyhow, Context, Result};
+use async_trait::async_trait;
+use base64::Engine as _;
+use neo4rs::{query, BoltType, ConfigBuilder, Graph, Query, Row};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::*;
+
+/// Connection settings; the password never reaches Debug output.
+#[derive(Clone)]
+pub struct BoltSettings {
+    pub uri: String,
+    pub user: String,
+    pub password: String,
+    /// Database (Neo4j) or graph name (FalkorDB); None: the server's default.
+    pub database: Option<String>,
+    /// Largest Bolt message a write may send (see the module note).
+    pub max_message_bytes: usize,
+}
+
+/// Memgraph's and Neo4j's limits are far above this; batches this size keep
+/// round trips few without holding much in memory.
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1 << 20;
+
+impl std::fmt::Debug for BoltSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BoltSettings")
+            .field("uri", &self.uri)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("database", &self.database)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .finish()
+    }
+}
+
+pub struct BoltGraph {
+    graph: Graph,
+    uri: String,
+    max_message_bytes: usize,
+}
+
+/// Every DocumentRecord column, as the RETURN list of a `MATCH (d:Document)`.
+const DOC_RETURN: &str = "d.entity_id AS entity_id, d.project_name AS project_name,
+    d.source_path AS source_path, d.document_type AS document_type, d.language AS language,
+    d.content_hash AS content_hash, d.enrichment_status AS enrichment_status,
+    d.indexed_at AS indexed_at, d.enriched_at AS enriched_at,
+    d.file_size_bytes AS file_size_bytes, d.line_count AS line_count,
+    d.last_modified AS last_modified, d.correlation_id AS correlation_id,
+    d.enrichment_content_hash AS enrichment_content_hash, d.enrichment_json AS enrichment_json,
+    d.failure_reason AS failure_reason, d.replay_count AS replay_count,
+    d.replayed_at AS replayed_at";
+
+#[derive(Deserialize)]
+struct DocRow {
+    entity_id: String,
+    project_name: Option<String>,
+    source_path: Option<String>,
+    document_type: Option<String>,
+    language: Option<String>,
+    content_hash: Option<String>,
+    enrichment_status: Option<String>,
+    indexed_at: Option<String>,
+    enriched_at: Option<String>,
+    file_size_bytes: Option<i64>,
+    line_count: Option<i64>,
+    last_modified: Option<String>,
+    correlation_id: Option<String>,
+    enrichment_content_hash: Option<String>,
+    enrichment_json: Option<String>,
+    failure_reason: Option<String>,
+    replay_count: Option<i64>,
+    replayed_at: Option<String>,
+}
+
+impl From<DocRow> for DocumentRecord {
+    fn from(r: DocRow) -> Self {
+        DocumentRecord {
+            entity_id: r.entity_id,
+            project_name: r.project_name.unwrap_or_default(),
+            source_path: r.source_path.unwrap_or_default(),
+            document_type: r.document_type.unwrap_or_default(),
+            language: r.language,
+            content_hash: r.content_hash.unwrap_or_default(),
+            // A status another tool wrote that we do not know is shown as failed, not hidden.
+            enrichment_status: r
+                .enrichment_status
+                .as_deref()
+                .and_then(Status::parse)
+                .unwrap_or(Status::Failed),
+            indexed_at: r.indexed_at.unwrap_or_default(),
+            enriched_at: r.enriched_at,
+            file_size_bytes: r.file_size_bytes.unwrap_or(0).max(0) as u64,
+            line_count: r.line_count.unwrap_or(0).max(0) as u64,
+            last_modified: r.last_modified,
+            correlation_id: r.correlation_id.unwrap_or_default(),
+            enrichment_content_hash: r.enrichment_content_hash,
+            enrichment: r
+                .enrichment_json
+                .and_then(|j| serde_json::from_str(&j).ok()),
+            failure_reason: r.failure_reason,
+            replay_count: r.replay_count.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
+            replayed_at: r.replayed_at,
+        }
+    }
+}
+
+fn param(value: Value) -> Result<BoltType> {
+    BoltType::try_from(value).map_err(|e| anyhow!("cannot encode a Bolt parameter: {e}"))
+}
+
+impl BoltGraph {
+    /// Connects, checks the server answers, and creates the indexes the
+    /// queries rely on (entity_id lookups, status counts) when missing.
+    pub async fn connect(s: &BoltSettings) -> Result<Self> {
+        // neo4rs reads the scheme (bolt, bolt+s, neo4j, …) and the default port itself.
+        let mut cfg = ConfigBuilder::default()
+            .uri(s.uri.clone())
+            .user(s.user.clone())
+            .password(s.password.clone())
+            .max_connections(16)
+            .connection_timeout(std::time::Duration::from_secs(10));
+        if let Some(db) = &s.database {
+            cfg = cfg.db(db.as_str());
+        }
+        let graph = Graph::connect(cfg.build().context("invalid Bolt settings")?)
+            .with_context(|| format!("cannot use the graph URI {}", s.uri))?;
+        let store = Self {
+            graph,
+            uri: s.uri.clone(),
+            max_message_bytes: s.max_message_bytes.max(1024),
+        };
+        store
+            .rows(query("RETURN 1 AS ok"))
+            .await
+            .with_context(|| format!("cannot reach the graph store at {}", s.uri))?;
+        store.ensure_indexes().await;
+        Ok(store)
+    }
+
+    /// Index syntax differs: Neo4j 5 and FalkorDB take `CREATE INDEX … FOR … ON`,
+    /// Memgraph takes `CREATE INDEX ON :Label(prop)`. Try both; an index that
+    /// already exists is an error on some servers and fine.
+    async fn ensure_indexes(&self) {
+        for (label, prop) in [
+            ("Document", "entity_id"),
+            ("Document", "enrichment_status"),
+            ("DocumentContent", "content_hash"),
+        ] {
+            let neo4j = format!("CREATE INDEX FOR (n:{label}) ON (n.{prop})");
+            let memgraph = format!("CREATE INDEX ON :{label}({prop})");
+            if let Err(a) = self.rows(query(&neo4j)).await {
+                if let Err(b) = self.rows(query(&memgraph)).await {
+                    tracing::debug!("index {label}.{prop} not created: {a:#} / {b:#}");
+                }
+            }
+        }
+    }
+
+    /// Runs a query and reads every row (see the module note on DISCARD).
+    async fn rows(&self, q: Query) -> Result<Vec<Row>> {
+        let mut stream = self
+            .graph
+            .execute(q)
+            .await
+            .with_context(|| format!("graph store {}", self.uri))?;
+        let mut out = Vec::new();
+        while let Some(row) = stream
+            .next()
+            .await
+            .with_context(|| format!("graph store {}", self.uri))?
+        {
+            out.push(row);
+        }
+        Ok(out)
+    }
+
+    /// Runs `cypher` (which reads `$rows`) over `rows` in batches that keep
+    /// each message under the size limit; the results in order.
+    async fn unwind(&self, cypher: &str, rows: Value) -> Result<Vec<Row>> {
+        let Value::Array(rows) = rows else {
+            return self.rows(query(cypher).param("rows", param(rows)?)).await;
+        };
+        let budget = self.max_message_bytes.saturating_sub(cypher.len() + 64);
+        let mut out = Vec::new();
+        for batch in batches_by_size(rows, budget) {
+            out.extend(
+                self.rows(query(cypher).param("rows", param(Value::Array(batch))?))
+                    .await?,
+            );
+        }
+        Ok(out)
+    }
+
+    async fn set_status_where(&self, ids: Vec<String>, cypher: &str) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.unwind(cypher, json!(ids)).await.map(|_| ())
+    }
+
+    /// (content_hash, status, enrichment_content_hash) of the given documents.
+    async fn current(&self, ids: &[&str]) -> Result<BTreeMap<String, (String, String, String)>> {
+        #[derive(Deserialize)]
+        struct Cur {
+            id: String,
+            hash: Option<String>,
+            status: Option<String>,
+            done: Option<String>,
+        }
+        let rows = self
+            .unwind(
+                "UNWIND $rows AS id MATCH (d:Document {entity_id: id})
+                 RETURN d.entity_id AS id, d.content_hash AS hash,
+                        d.enrichment_status AS status, d.enrichment_content_hash AS done",
+                json!(ids),
+            )
+            .await?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let c: Cur = row.to().context("unexpected document row")?;
+            out.insert(
+                c.id,
+                (
+                    c.hash.unwrap_or_default(),
+                    c.status.unwrap_or_default(),
+                    c.done.unwrap_or_default(),
+                ),
+            );
+        }
+        Ok(out)
+    }
+}
+
+/// Splits rows into batches whose JSON size (an upper bound of their Bolt
+/// size: PackStream is never larger) stays within `budget`; a row larger than
+/// the budget goes alone.
+fn batches_by_size(rows: Vec<Value>, budget: usize) -> Vec<Vec<Value>> {
+    let mut out = Vec::new();
+    let mut batch = Vec::new();
+    let mut size = 0;
+    for row in rows {
+        let n = row.to_string().len() + 1;
+        if !batch.is_empty() && size + n > budget {
+            out.push(std::mem::take(&mut batch));
+            size = 0;
+        }
+        size += n;
+        batch.push(row);
+    }
+    if !batch.is_empty() {
+        out.push(batch);
+    }
+    out
+}
+
+/// A body as DocumentContent rows of at most `chunk` bytes: text when it is
+/// UTF-8 (readable from Cypher, cut on character boundaries), base64
+/// otherwise, so nothing is lost either way.
+fn content_rows(hash: &str, body: &[u8], chunk: usize) -> Vec<Value> {
+    let chunk = chunk.max(16);
+    let mut pieces: Vec<(Option<&str>, Option<String>)> = Vec::new();
+    match std::str::from_utf8(body) {
+        Ok(mut text) => {
+            while !text.is_empty() {
+                let mut end = text.len().min(chunk);
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                pieces.push((Some(&text[..end]), None));
+                text = &text[end..];
+            }
+        }
+        Err(_) => {
+            // base64 grows 4/3.
+            for part in body.chunks(chunk * 3 / 4) {
+                pieces.push((
+                    None,
+                    Some(base64::engine::general_purpose::STANDARD.encode(part)),
+                ));
+            }
+        }
+    }
+    if pieces.is_empty() {
+        pieces.push((Some(""), None));
+    }
+    let total = pieces.len();
+    pieces
+        .into_iter()
+        .enumerate()
+        .map(|(seq, (text, b64))| {
+            json!({"hash": hash, "seq": seq, "chunks": total, "body": text, "b64": b64})
+        })
+        .collect()
+}
+
+#[async_trait]
+impl GraphStore for BoltGraph {
+    fn kind(&self) -> &'static str {
+        "bolt"
+    }
+
+    async fn index_documents(&self, docs: Vec<NewDocument>) -> Result<Vec<IndexOutcome>> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = docs.iter().map(|d| d.entity_id.as_str()).collect();
+        let current = self.current(&ids).await?;
+        let mut outcomes = Vec::with_capacity(docs.len());
+        let mut writes = Vec::new();
+        let mut contents = Vec::new();
+        let mut seen = HashSet::new();
+        for d in &docs {
+            let outcome = match current.get(&d.entity_id) {
+                Some((hash, status, _)) if *hash == d.content_hash => {
+                    IndexOutcome::Unchanged(Status::parse(status).unwrap_or(Status::Failed))
+                }
+                Some(_) => IndexOutcome::Changed,
+                None => IndexOutcome::Created,
+            };
+            outcomes.push(outcome);
+            if matches!(outcome, IndexOutcome::Unchanged(_)) {
+                continue;
+            }
+            if let Some(body) = &d.content {
+                if seen.insert(d.content_hash.clone()) {
+                    contents.extend(content_rows(
+                        &d.content_hash,
+                        body,
+                        self.max_message_bytes / 2,
+                    ));
+                }
+            }
+            writes.push(json!({
+                "entity_id": d.entity_id,
+                "project_name": d.project_name,
+                "source_path": d.source_path,
+                "document_type": d.document_type.as_str(),
+                "language": d.language,
+                "content_hash": d.content_hash,
+                "indexed_at": d.indexed_at,
+                "file_size_bytes": d.file_size_bytes,
+                "line_count": d.line_count,
+                "last_modified": d.last_modified,
+                "correlation_id": d.correlation_id,
+            }));
+        }
+        // Content first: a pending document always has its body stored.
+        if !contents.is_empty() {
+            self.unwind(
+                "UNWIND $rows AS c MERGE (x:DocumentContent {content_hash: c.hash, seq: c.seq})
+                 SET x.chunks = c.chunks, x.body = c.body, x.body_b64 = c.b64",
+                Value::Array(contents),
+            )
+            .await?;
+        }
+        if !writes.is_empty() {
+            self.unwind(
+                "UNWIND $rows AS row
+                 MERGE (d:Document {entity_id: row.entity_id})
+                 SET d.entity_type = 'document', d.project_name = row.project_name,
+                     d.source_path = row.source_path, d.document_type = row.document_type,
+                     d.language = row.language, d.content_hash = row.content_hash,
+                     d.enrichment_status = 'pending', d.indexed_at = row.indexed_at,
+                     d.file_size_bytes = row.file_size_bytes, d.line_count = row.line_count,
+                     d.last_modified = row.last_modified, d.correlation_id = row.correlation_id,
+                     d.failure_reason = null",
+                Value::Array(writes),
+            )
+            .await?;
+        }
+        Ok(outcomes)
+    }
+
+    async fn get_document(&self, id: &str) -> Result<Option<DocumentRecord>> {
+        let rows = self
+            .rows(
+                query(&format!(
+                    "MATCH (d:Document {{entity_id: $id}}) RETURN {DOC_RETURN}"
+                ))
+                .param("id", id),
+            )
+            .await?;
+        match rows.first() {
+            None => Ok(None),
+            Some(row) => Ok(Some(
+                row.to::<DocRow>()
+                    .context("unexpected Document properties")?
+                    .into(),
+            )),
+        }
+    }
+
+    async fn content(&self, content_hash: &str) -> Result<Option<Vec<u8>>> {
+        #[derive(Deserialize)]
+        struct Chunk {
+            chunks: Option<i64>,
+            body: Option<String>,
+            b64: Option<String>,
+        }
+        let rows = self
+            .rows(
+                query(
+                    "MATCH (x:DocumentContent {content_hash: $h})
+                     RETURN x.seq AS seq, x.chunks AS chunks, x.body AS body, x.body_b64 AS b64
+                     ORDER BY seq",
+                )
+                .param("h", content_hash),
+            )
+            .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut out = Vec::new();
+        let mut expected = 0;
+        for row in &rows {
+            let c: Chunk = row.to().context("unexpected DocumentContent properties")?;
+            expected = c.chunks.unwrap_or(1);
+            match (c.body, c.b64) {
+                (Some(text), _) => out.extend_from_slice(text.as_bytes()),
+                (None, Some(b64)) => out.extend(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .context("stored content is not valid base64")?,
+                ),
+                (None, None) => {}
+            }
+        }
+        if expected != rows.len() as i64 {
+            // A write cut short (crash mid-index): re-indexing stores it again.
+            return Ok(None);
+        }
+        Ok(Some(out))
+    }
+
+    async fn mark_processing(&self, ids: Vec<String>) -> Result<()> {
+        self.set_status_where(
+            ids,
+            "UNWIND $rows AS id MATCH (d:Document {entity_id: id})
+             WHERE d.enrichment_status = 'pending' SET d.enrichment_status = 'processing'",
+        )
+        .await
+    }
+
+    async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>> {
+        if updates.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Seed §5.4: only the content the result was computed from, and only
+        // once per content hash.
+        let ids: Vec<&str> = updates.iter().map(|u| u.document_id.as_str()).collect();
+        let judge = |current: &BTreeMap<String, (String, String, String)>, u: &EnrichmentUpdate| {
+            match current.get(&u.document_id) {
+                None => ApplyResult::Stale,
+                Some((hash, _, _)) if *hash != u.content_hash => ApplyResult::Stale,
+                Some((_, status, done)) if status == "completed" && *done == u.content_hash => {
+                    ApplyResult::AlreadyEnriched
+                }
+                Some(_) => ApplyResult::Applied,
+            }
+        };
+        let before = self.current(&ids).await?;
+        let to_apply: Vec<&EnrichmentUpdate> = updates
+            .iter()
+            .filter(|u| judge(&before, u) == ApplyResult::Applied)
+            .collect();
+        if to_apply.is_empty() {
+            return Ok(updates.iter().map(|u| judge(&before, u)).collect());
+        }
+        // Entities first, status last: a crash in between leaves the document
+        // unfinished (redelivered, replaced again), never completed without them.
+        self.unwind(
+            "UNWIND $rows AS id MATCH (:Document {entity_id: id})-[:HAS_ENTITY]->(e:Entity)
+             DETACH DELETE e",
+            json!(to_apply.iter().map(|u| &u.document_id).collect::<Vec<_>>()),
+        )
+        .await?;
+        let entities: Vec<Value> = to_apply
+            .iter()
+            .flat_map(|u| {
+                u.entities.iter().enumerate().map(|(i, e)| {
+                    json!({"doc": u.document_id, "idx": i, "kind": e.kind, "name": e.name, "line": e.line})
+                })
+            })
+            .collect();
+        if !entities.is_empty() {
+            self.unwind(
+                "UNWIND $rows AS e MATCH (d:Document {entity_id: e.doc})
+                 CREATE (d)-[:HAS_ENTITY]->(:Entity {document_id: e.doc, idx: e.idx,
+                     kind: e.kind, name: e.name, line: e.line})",
+                Value::Array(entities),
+            )
+            .await?;
+        }
+        let mut rows = Vec::with_capacity(to_apply.len());
+        for u in &to_apply {
+            rows.push(json!({
+                "id": u.document_id,
+                "hash": u.content_hash,
+                "at": u.enriched_at,
+                "json": serde_json::to_string(&u.results)?,
+                "entities_extracted": u.results.entities_extracted,
+                "quality_score": u.results.quality_score,
+                "complexity_score": u.results.complexity_score,
+                "patterns": u.results.patterns_detected,
+                "anti_patterns": u.results.anti_patterns_detected,
+            }));
+        }
+        // The same condition again, in the write itself: of two engines racing
+        // on one document (a rebalance), one applies and one finds it done.
+        let applied_rows = self
+            .unwind(
+                "UNWIND $rows AS u
+                 MATCH (d:Document {entity_id: u.id})
+                 WHERE d.content_hash = u.hash
+                   AND NOT (d.enrichment_status = 'completed' AND d.enrichment_content_hash = u.hash)
+                 SET d.enrichment_status = 'completed', d.enriched_at = u.at,
+                     d.enrichment_content_hash = u.hash, d.enrichment_json = u.json,
+                     d.entities_extracted = u.entities_extracted,
+                     d.quality_score = u.quality_score, d.complexity_score = u.complexity_score,
+                     d.patterns_detected = u.patterns, d.anti_patterns_detected = u.anti_patterns,
+                     d.failure_reason = null
+                 RETURN d.entity_id AS id",
+                Value::Array(rows),
+            )
+            .await?;
+        let mut applied = HashSet::new();
+        for row in applied_rows {
+            applied.insert(row.get::<String>("id").context("unexpected result row")?);
+        }
+        let raced: Vec<&str> = to_apply
+            .iter()
+            .filter(|u| !applied.contains(&u.document_id))
+            .map(|u| u.document_id.as_str())
+            .collect();
+        let after = if raced.is_empty() {
+            BTreeMap::new()
+        } else {
+            self.current(&raced).await?
+        };
+        Ok(updates
+            .iter()
+            .map(|u| {
+                if applied.contains(&u.document_id) {
+                    ApplyResult::Applied
+                } else if raced.contains(&u.document_id.as_str()) {
+                    match judge(&after, u) {
+                        // Lost the race to an equal write.
+                        ApplyResult::Applied => ApplyResult::AlreadyEnriched,
+                        other => other,
+                    }
+                } else {
+                    judge(&before, u)
+                }
+            })
+            .collect())
+    }
+
+    async fn record_failures(&self, failures: Vec<FailureUpdate>) -> Result<()> {
+        if failures.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<Value> = failures
+            .iter()
+            .map(|f| json!({"id": f.document_id, "hash": f.content_hash, "reason": f.reason}))
+            .collect();
+        // Only the content the failure is about; a newer version stays pending.
+        self.unwind(
+            "UNWIND $rows AS f MATCH (d:Document {entity_id: f.id})
+             WHERE d.content_hash = f.hash AND d.enrichment_status <> 'completed'
+             SET d.enrichment_status = 'dlq', d.failure_reason = f.reason",
+            Value::Array(rows),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn mark_replayed(&self, ids: Vec<String>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let now = crate::events::now_rfc3339();
+        let rows: Vec<Value> = ids.iter().map(|id| json!({"id": id, "at": now})).collect();
+        self.unwind(
+            "UNWIND $rows AS r MATCH (d:Document {entity_id: r.id})
+             WHERE d.enrichment_status = 'dlq'
+             SET d.enrichment_status = 'pending',
+                 d.replay_count = coalesce(d.replay_count, 0) + 1, d.replayed_at = r.at",
+            Value::Array(rows),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn mark_purged(&self, ids: Vec<String>) -> Result<()> {
+        self.set_status_where(
+            ids,
+            "UNWIND $rows AS id MATCH (d:Document {entity_id: id})
+             WHERE d.enrichment_status = 'dlq'
+             SET d.enrichment_status = 'failed',
+                 d.failure_reason = 'purged from the DLQ by the operator: ' + coalesce(d.failure_reason, '')",
+        )
+        .await
+    }
+
+    async fn return_to_pending(&self, ids: Vec<String>) -> Result<()> {
+        self.set_status_where(
+            ids,
+            "UNWIND $rows AS id MATCH (d:Document {entity_id: id})
+             WHERE d.enrichment_status = 'processing' SET d.enrichment_status = 'pending'",
+        )
+        .await
+    }
+
+    async fn reset_processing(&self) -> Result<u64> {
+        let rows = self
+            .rows(query(
+                "MATCH (d:Document) WHERE d.enrichment_status = 'processing'
+                 SET d.enrichment_status = 'pending' RETURN count(d) AS n",
+            ))
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get::<i64>("n").ok())
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
+    async fn counts(&self) -> Result<ProjectCounts> {
+        #[derive(Deserialize)]
+        struct C {
+            project: Option<String>,
+            status: Option<String>,
+            n: i64,
+        }
+        let rows = self
+            .rows(query(
+                "MATCH (d:Document)
+                 RETURN d.project_name AS project, d.enrichment_status AS status, count(d) AS n",
+            ))
+            .await?;
+        let mut out = ProjectCounts::new();
+        for row in rows {
+            let c: C = row.to().context("unexpected count row")?;
+            let status = c
+                .status
+                .as_deref()
+                .and_then(Status::parse)
+                .unwrap_or(Status::Failed);
+            *out.entry(c.project.unwrap_or_default())
+                .or_default()
+                .entry(status)
+                .or_default() += c.n.max(0) as u64;
+        }
+        Ok(out)
+    }
+
+    async fn documents_with_status(
+        &self,
+        status: Status,
+        project: Option<String>,
+        after_id: Option<String>,
+        limit: usize,
+    ) -> Result<Vec<DocumentRecord>> {
+        let rows = self
+            .rows(
+                query(&format!(
+                    "MATCH (d:Document)
+                     WHERE d.enrichment_status = $status
+                       AND ($project IS NULL OR d.project_name = $project)
+                       AND d.entity_id > $after
+                     RETURN {DOC_RETURN} ORDER BY d.entity_id LIMIT $limit"
+                ))
+                .param("status", status.as_str())
+                .param("project", param(json!(project))?)
+                .param("after", after_id.unwrap_or_default())
+                .param("limit", limit.min(i64::MAX as usize) as i64),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(r.to::<DocRow>()
+                    .context("unexpected Document properties")?
+                    .into())
+            })
+            .collect()
+    }
+
+    async fn entities(&self, document_id: &str) -> Result<Vec<Entity>> {
+        #[derive(Deserialize)]
+        struct E {
+            kind: Option<String>,
+            name: Option<String>,
+            line: Option<i64>,
+        }
+        let rows = self
+            .rows(
+                query(
+                    "MATCH (d:Document {entity_id: $id})-[:HAS_ENTITY]->(e:Entity)
+                     RETURN e.kind AS kind, e.name AS name, e.line AS line, e.idx AS idx
+                     ORDER BY idx",
+                )
+                .param("id", document_id),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let e: E = r.to().context("unexpected Entity properties")?;
+                Ok(Entity {
+                    kind: e.kind.unwrap_or_default(),
+                    name: e.name.unwrap_or_default(),
+                    line: e.line.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_stay_under_the_budget_and_keep_order() {
+        let rows: Vec<Value> = (0..100)
+            .map(|i| json!({"id": format!("doc-{i:03}")}))
+            .collect();
+        let one = rows[0].to_string().len() + 1;
+        let batches = batches_by_size(rows.clone(), one * 10);
+        assert_eq!(batches.len(), 10);
+        assert!(batches.iter().all(|b| b.len() == 10));
+        assert_eq!(batches.concat(), rows);
+        // A row over the budget still goes, alone.
+        let big = vec![json!("x".repeat(500)), json!("y")];
+        assert_eq!(batches_by_size(big, 100).len(), 2);
+    }
+
+    #[test]
+    fn content_chunks_cut_on_character_boundaries_and_round_trip() {
+        let text = "ü∑€".repeat(100); // 2-, 3- and 3-byte characters
+        let rows = content_rows("h", text.as_bytes(), 64);
+        assert!(rows.len() > 1);
+        let mut joined = String::new();
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r["seq"], i);
+            assert_eq!(r["chunks"], rows.len());
+            let piece = r["body"].as_str().unwrap();
+            assert!(piece.len() <= 64);
+            joined.push_str(piece);
+        }
+        assert_eq!(joined, text);
+        let binary = [0xffu8, 0xfe, 0, 1, 2];
+        let rows = content_rows("h", &binary, 64);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(
+            base64::engine::general_purpose::STANDARD
+                .decode(rows[0]["b64"].as_str().unwrap())
+                .unwrap(),
+            binary
+        );
+        assert_eq!(
+            content_rows("h", b"", 64).len(),
+            1,
+            "an empty body is stored too"
+        );
+    }
+
+    #[test]
+    fn settings_never_print_the_password() {
+        let s = BoltSettings {
+            uri: "bolt://h:7687".into(),
+            user: "u".into(),
+            password: "hunter2".into(),
+            database: None,
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

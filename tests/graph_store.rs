@@ -1,0 +1,418 @@
+//! One conformance suite for every GraphStore: the embedded store always, and
+//! the Bolt adapter (neo4rs) against FalkorDB behind scripts/bolt-shim.py when
+//! scripts/test-services.sh has set ARCHON_TEST_BOLT.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use archon_tui::backends::graph::bolt::{BoltGraph, BoltSettings};
+use archon_tui::backends::graph::embedded::EmbeddedGraph;
+use archon_tui::backends::graph::*;
+use archon_tui::backends::sqlite::Db;
+use archon_tui::events::{DocumentType, EnrichmentResults};
+
+fn bolt_uri() -> Option<String> {
+    match std::env::var("ARCHON_TEST_BOLT") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ => {
+            if std::env::var_os("CI").is_some() {
+                panic!("ARCHON_TEST_BOLT is not set: scripts/test.sh starts FalkorDB and the Bolt shim via scripts/test-services.sh");
+            }
+            eprintln!("\n!!!!! SKIPPED: no Bolt server (run `eval $(bash scripts/test-services.sh)` first) !!!!!\n");
+            None
+        }
+    }
+}
+
+/// Ids and project names of their own per test run: FalkorDB does not keep
+/// Bolt `db` names apart, so every test shares one graph.
+fn fresh_name(test: &str) -> String {
+    let nonce = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000_000;
+    format!("archon_{test}_{nonce}")
+}
+
+/// FalkorDB 4.16 crashes on Bolt messages over ~3.5 KB (scripts/test-services.sh
+/// exports the limit it was started with).
+fn falkordb_message_limit() -> usize {
+    std::env::var("ARCHON_GRAPH_MAX_MESSAGE_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3000)
+}
+
+/// Removes a test's nodes: every test shares the one graph, and pending
+/// documents left behind would hold up other tests' `drain`.
+async fn cleanup(ns: &str) {
+    let Some(uri) = bolt_uri() else { return };
+    let cfg = neo4rs::ConfigBuilder::default()
+        .uri(uri)
+        .user("falkordb")
+        .password("")
+        .build()
+        .unwrap();
+    let graph = neo4rs::Graph::connect(cfg).unwrap();
+    for q in [
+        "MATCH (d:Document)-[:HAS_ENTITY]->(e:Entity) WHERE d.entity_id STARTS WITH $ns DETACH DELETE e",
+        "MATCH (d:Document) WHERE d.entity_id STARTS WITH $ns DETACH DELETE d",
+        "MATCH (c:DocumentContent) WHERE c.content_hash STARTS WITH $ns DELETE c",
+    ] {
+        let mut rows = graph
+            .execute(neo4rs::query(q).param("ns", ns))
+            .await
+            .unwrap();
+        while rows.next().await.unwrap().is_some() {}
+    }
+}
+
+async fn bolt() -> Option<Arc<dyn GraphStore>> {
+    let uri = bolt_uri()?;
+    let g = BoltGraph::connect(&BoltSettings {
+        uri,
+        user: "falkordb".into(),
+        password: String::new(),
+        database: None,
+        max_message_bytes: falkordb_message_limit(),
+    })
+    .await
+    .expect("connect to the Bolt test server");
+    Some(Arc::new(g))
+}
+
+fn doc(id: &str, project: &str, hash: &str, body: &[u8]) -> NewDocument {
+    NewDocument {
+        entity_id: id.into(),
+        project_name: project.into(),
+        source_path: format!("src/{id}.rs"),
+        document_type: DocumentType::Code,
+        language: Some("rust".into()),
+        content_hash: hash.into(),
+        indexed_at: archon_tui::events::now_rfc3339(),
+        file_size_bytes: body.len() as u64,
+        line_count: 1,
+        last_modified: None,
+        correlation_id: "C0FFEE".into(),
+        content: Some(body.to_vec()),
+    }
+}
+
+fn update(id: &str, hash: &str, entities: usize) -> EnrichmentUpdate {
+    EnrichmentUpdate {
+        document_id: id.into(),
+        content_hash: hash.into(),
+        results: EnrichmentResults {
+            entities_extracted: entities as u64,
+            quality_score: 0.75,
+            complexity_score: 0.25,
+            patterns_detected: vec!["builder".into()],
+            anti_patterns_detected: vec![],
+        },
+        entities: (0..entities)
+            .map(|i| Entity {
+                kind: "function".into(),
+                name: format!("f{i}"),
+                line: i as u32 + 1,
+            })
+            .collect(),
+        enriched_at: archon_tui::events::now_rfc3339(),
+    }
+}
+
+async fn status(g: &dyn GraphStore, id: &str) -> Status {
+    g.get_document(id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{id} missing"))
+        .enrichment_status
+}
+
+/// The lifecycle every store must implement the same way.
+async fn conformance(g: &dyn GraphStore, ns: &str) {
+    let id = |s: &str| format!("{ns}-{s}");
+    let h = |s: &str| format!("{ns}-{s}");
+    let alpha = format!("{ns}-alpha");
+    let beta = format!("{ns}-beta");
+    // Index: created, unchanged, changed.
+    let out = g
+        .index_documents(vec![
+            doc(&id("d1"), &alpha, &h("h1"), b"fn a() {}"),
+            doc(&id("d2"), &alpha, &h("h2"), &[0xff, 0xfe, 0x00, 0x41]),
+            doc(&id("d3"), &beta, &h("h3"), b"fn c() {}"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(out, vec![IndexOutcome::Created; 3]);
+    assert_eq!(
+        g.index_documents(vec![doc(&id("d1"), &alpha, &h("h1"), b"fn a() {}")])
+            .await
+            .unwrap(),
+        vec![IndexOutcome::Unchanged(Status::Pending)]
+    );
+    let d1 = g.get_document(&id("d1")).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            d1.project_name.as_str(),
+            d1.source_path.as_str(),
+            d1.document_type.as_str(),
+            d1.language.as_deref(),
+            d1.file_size_bytes,
+            d1.correlation_id.as_str()
+        ),
+        (
+            alpha.as_str(),
+            format!("src/{}.rs", id("d1")).as_str(),
+            "code",
+            Some("rust"),
+            9,
+            "C0FFEE"
+        )
+    );
+    assert!(g.get_document(&id("nope")).await.unwrap().is_none());
+
+    // Content round-trips, text and non-UTF-8 bytes alike.
+    assert_eq!(
+        g.content(&h("h1")).await.unwrap().as_deref(),
+        Some(&b"fn a() {}"[..])
+    );
+    assert_eq!(
+        g.content(&h("h2")).await.unwrap().as_deref(),
+        Some(&[0xff, 0xfe, 0x00, 0x41][..])
+    );
+    assert!(g.content(&h("missing")).await.unwrap().is_none());
+    // Bodies far over a Bolt message (FalkorDB's ~3.5 KB limit): text with
+    // multi-byte characters, and binary.
+    let text: Vec<u8> = "fn ünïcödé() { \"∑\" }\n".repeat(1500).into_bytes();
+    let binary: Vec<u8> = (0..30_000u32).map(|i| (i * 7 % 256) as u8).collect();
+    g.index_documents(vec![
+        doc(&id("big-text"), &format!("{ns}-big"), &h("big-text"), &text),
+        doc(&id("big-bin"), &format!("{ns}-big"), &h("big-bin"), &binary),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(g.content(&h("big-text")).await.unwrap(), Some(text));
+    assert_eq!(g.content(&h("big-bin")).await.unwrap(), Some(binary));
+
+    // pending → processing → completed, once per content hash (seed §5.4).
+    g.mark_processing(vec![id("d1"), id("d3")]).await.unwrap();
+    assert_eq!(status(g, &id("d1")).await, Status::Processing);
+    assert_eq!(
+        g.record_enrichments(vec![
+            update(&id("d1"), &h("h1"), 3),
+            update(&id("ghost"), "h", 1)
+        ])
+        .await
+        .unwrap(),
+        vec![ApplyResult::Applied, ApplyResult::Stale]
+    );
+    assert_eq!(status(g, &id("d1")).await, Status::Completed);
+    let d1 = g.get_document(&id("d1")).await.unwrap().unwrap();
+    assert_eq!(
+        d1.enrichment_content_hash.as_deref(),
+        Some(h("h1").as_str())
+    );
+    assert_eq!(d1.enrichment.as_ref().unwrap().entities_extracted, 3);
+    assert!(d1.enriched_at.is_some());
+    let names: Vec<String> = g
+        .entities(&id("d1"))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.name)
+        .collect();
+    assert_eq!(names, ["f0", "f1", "f2"]);
+    // Redelivery: nothing written, entities not duplicated.
+    assert_eq!(
+        g.record_enrichments(vec![update(&id("d1"), &h("h1"), 3)])
+            .await
+            .unwrap(),
+        vec![ApplyResult::AlreadyEnriched]
+    );
+    assert_eq!(g.entities(&id("d1")).await.unwrap().len(), 3);
+
+    // New content: pending again; a late result for the old hash is stale,
+    // and the new one replaces the entities.
+    assert_eq!(
+        g.index_documents(vec![doc(&id("d1"), &alpha, &h("h1b"), b"fn a2() {}")])
+            .await
+            .unwrap(),
+        vec![IndexOutcome::Changed]
+    );
+    assert_eq!(status(g, &id("d1")).await, Status::Pending);
+    assert_eq!(
+        g.record_enrichments(vec![update(&id("d1"), &h("h1"), 3)])
+            .await
+            .unwrap(),
+        vec![ApplyResult::Stale]
+    );
+    assert_eq!(
+        g.record_enrichments(vec![update(&id("d1"), &h("h1b"), 1)])
+            .await
+            .unwrap(),
+        vec![ApplyResult::Applied]
+    );
+    assert_eq!(g.entities(&id("d1")).await.unwrap().len(), 1);
+
+    // Failures park the content they are about, with the reason; replay and purge.
+    g.record_failures(vec![
+        FailureUpdate {
+            document_id: id("d2"),
+            content_hash: h("h2"),
+            reason: "EncodingError: not UTF-8".into(),
+        },
+        FailureUpdate {
+            document_id: id("d3"),
+            content_hash: h("old-hash"),
+            reason: "about older content".into(),
+        },
+    ])
+    .await
+    .unwrap();
+    let d2 = g.get_document(&id("d2")).await.unwrap().unwrap();
+    assert_eq!(
+        (d2.enrichment_status, d2.failure_reason.as_deref()),
+        (Status::Dlq, Some("EncodingError: not UTF-8"))
+    );
+    assert_eq!(status(g, &id("d3")).await, Status::Processing);
+    g.mark_replayed(vec![id("d2")]).await.unwrap();
+    let d2 = g.get_document(&id("d2")).await.unwrap().unwrap();
+    assert_eq!(
+        (d2.enrichment_status, d2.replay_count),
+        (Status::Pending, 1)
+    );
+    assert!(d2.replayed_at.is_some());
+    g.record_failures(vec![FailureUpdate {
+        document_id: id("d2"),
+        content_hash: h("h2"),
+        reason: "again".into(),
+    }])
+    .await
+    .unwrap();
+    g.mark_purged(vec![id("d2")]).await.unwrap();
+    let d2 = g.get_document(&id("d2")).await.unwrap().unwrap();
+    assert_eq!(d2.enrichment_status, Status::Failed);
+    assert!(
+        d2.failure_reason.as_deref().unwrap().ends_with("again"),
+        "{:?}",
+        d2.failure_reason
+    );
+
+    // Crash recovery and hand-back.
+    g.index_documents(vec![doc(&id("d4"), &beta, &h("h4"), b"x")])
+        .await
+        .unwrap();
+    g.mark_processing(vec![id("d4")]).await.unwrap();
+    g.return_to_pending(vec![id("d4")]).await.unwrap();
+    assert_eq!(status(g, &id("d4")).await, Status::Pending);
+    // The graph may be shared with other tests: at least d3 was processing.
+    assert!(
+        g.reset_processing().await.unwrap() >= 1,
+        "d3 was processing"
+    );
+    assert_eq!(status(g, &id("d3")).await, Status::Pending);
+
+    // Counts by project and status; paging by id.
+    let counts = g.counts().await.unwrap();
+    assert_eq!(counts[&alpha][&Status::Completed], 1);
+    assert_eq!(counts[&alpha][&Status::Failed], 1);
+    assert_eq!(counts[&beta][&Status::Pending], 2);
+    let mine: ProjectCounts = counts
+        .into_iter()
+        .filter(|(p, _)| **p == alpha || **p == beta)
+        .collect();
+    assert_eq!(total_counts(&mine).values().sum::<u64>(), 4);
+    let page = g
+        .documents_with_status(Status::Pending, Some(beta.clone()), None, 1)
+        .await
+        .unwrap();
+    assert_eq!(page.len(), 1);
+    assert_eq!(page[0].entity_id, id("d3"));
+    let next = g
+        .documents_with_status(Status::Pending, Some(beta.clone()), Some(id("d3")), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        next.iter()
+            .map(|d| d.entity_id.as_str())
+            .collect::<Vec<_>>(),
+        [id("d4")]
+    );
+    assert!(g
+        .documents_with_status(Status::Pending, Some(alpha.clone()), None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn embedded_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = EmbeddedGraph::new(Db::open(dir.path()).unwrap());
+    conformance(&g, "embedded").await;
+}
+
+#[tokio::test]
+async fn bolt_store_conforms() {
+    let Some(g) = bolt().await else {
+        return;
+    };
+    assert_eq!(g.kind(), "bolt");
+    let ns = fresh_name("conformance");
+    conformance(g.as_ref(), &ns).await;
+    cleanup(&ns).await;
+}
+
+#[tokio::test]
+async fn bolt_store_batches_a_thousand_documents() {
+    let Some(g) = bolt().await else { return };
+    let ns = fresh_name("batch");
+    let id = |i: usize| format!("{ns}-{i:04}");
+    let docs: Vec<NewDocument> = (0..1000)
+        .map(|i| doc(&id(i), &ns, &format!("{ns}-h{i}"), b"fn f() {}"))
+        .collect();
+    let out = g.index_documents(docs).await.unwrap();
+    assert!(out.iter().all(|o| *o == IndexOutcome::Created));
+    g.mark_processing((0..1000).map(id).collect())
+        .await
+        .unwrap();
+    let updates: Vec<EnrichmentUpdate> = (0..1000)
+        .map(|i| update(&id(i), &format!("{ns}-h{i}"), 2))
+        .collect();
+    let applied = g.record_enrichments(updates.clone()).await.unwrap();
+    assert!(applied.iter().all(|a| *a == ApplyResult::Applied));
+    assert_eq!(g.counts().await.unwrap()[&ns][&Status::Completed], 1000);
+    let again = g.record_enrichments(updates).await.unwrap();
+    assert!(again.iter().all(|a| *a == ApplyResult::AlreadyEnriched));
+    cleanup(&ns).await;
+    assert!(!g.counts().await.unwrap().contains_key(&ns));
+}
+
+#[tokio::test]
+async fn an_unreachable_bolt_server_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = match BoltGraph::connect(&BoltSettings {
+        uri: format!("bolt://127.0.0.1:{port}"),
+        user: "u".into(),
+        password: "secret-pw".into(),
+        database: None,
+        max_message_bytes: 1 << 20,
+    })
+    .await
+    {
+        Ok(_) => panic!("connected to a closed port"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains(&format!(
+            "cannot reach the graph store at bolt://127.0.0.1:{port}"
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("secret-pw"), "{err}");
+}
