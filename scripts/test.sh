@@ -22,7 +22,7 @@ if ((${#need[@]})); then
 fi
 tmux -V
 
-echo "== test services (tansu Kafka-compatible broker)"
+echo "== test services (tansu Kafka-compatible broker, FalkorDB + Bolt relay)"
 eval "$(bash scripts/test-services.sh start)"
 trap 'bash scripts/test-services.sh stop' EXIT
 

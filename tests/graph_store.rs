@@ -2,6 +2,8 @@
 //! the Bolt adapter (neo4rs) against FalkorDB behind scripts/bolt-shim.py when
 //! scripts/test-services.sh has set ARCHON_TEST_BOLT.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -10,19 +12,6 @@ use archon_tui::backends::graph::embedded::EmbeddedGraph;
 use archon_tui::backends::graph::*;
 use archon_tui::backends::sqlite::Db;
 use archon_tui::events::{DocumentType, EnrichmentResults};
-
-fn bolt_uri() -> Option<String> {
-    match std::env::var("ARCHON_TEST_BOLT") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            if std::env::var_os("CI").is_some() {
-                panic!("ARCHON_TEST_BOLT is not set: scripts/test.sh starts FalkorDB and the Bolt shim via scripts/test-services.sh");
-            }
-            eprintln!("\n!!!!! SKIPPED: no Bolt server (run `eval $(bash scripts/test-services.sh)` first) !!!!!\n");
-            None
-        }
-    }
-}
 
 /// Ids and project names of their own per test run: FalkorDB does not keep
 /// Bolt `db` names apart, so every test shares one graph.
@@ -47,7 +36,7 @@ fn falkordb_message_limit() -> usize {
 /// Removes a test's nodes: every test shares the one graph, and pending
 /// documents left behind would hold up other tests' `drain`.
 async fn cleanup(ns: &str) {
-    let Some(uri) = bolt_uri() else { return };
+    let Some(uri) = common::bolt() else { return };
     let cfg = neo4rs::ConfigBuilder::default()
         .uri(uri)
         .user("falkordb")
@@ -69,7 +58,7 @@ async fn cleanup(ns: &str) {
 }
 
 async fn bolt() -> Option<Arc<dyn GraphStore>> {
-    let uri = bolt_uri()?;
+    let uri = common::bolt()?;
     let g = BoltGraph::connect(&BoltSettings {
         uri,
         user: "falkordb".into(),

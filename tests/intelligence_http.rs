@@ -262,8 +262,9 @@ fn a_hanging_call_times_out_and_is_parked_after_its_attempts() {
     assert_eq!(list[0]["retries"], 2);
 }
 
-#[test]
-fn an_unreachable_service_opens_the_breaker_and_parks_nothing() {
+/// An outage opens the breaker (consumption paused, nothing parked); when the
+/// service is back, the same data dir (and broker) drains to the end.
+fn outage_then_recovery(broker_flags: &[String]) -> common::Run {
     // A port nobody listens on: bind, note it, close.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -272,33 +273,54 @@ fn an_unreachable_service_opens_the_breaker_and_parks_nothing() {
         .port();
     let src = corpus(40);
     let data = tempfile::tempdir().unwrap();
-    let r = run(
-        data.path(),
-        &[
-            "ingest",
-            src.path().to_str().unwrap(),
-            "--wait",
-            "--json",
-            "--timeout",
-            "3",
-            "--intelligence-url",
-            &format!("http://127.0.0.1:{port}"),
-            "--retry-backoff-base",
-            "0.01",
-        ],
-    );
+    let url = format!("http://127.0.0.1:{port}");
+    let base = [
+        "ingest",
+        src.path().to_str().unwrap(),
+        "--wait",
+        "--json",
+        "--timeout",
+        "3",
+        "--intelligence-url",
+        &url,
+        "--retry-backoff-base",
+        "0.01",
+    ];
+    let r = common::run_s(data.path(), &common::with(&base, broker_flags));
     assert_eq!(r.code, 3, "timed out waiting: {}", r.stderr);
     let j = r.json();
     assert_eq!(n(&j, "dlq"), 0, "an outage parks nothing: {j}");
-    assert_eq!(n(&j, "completed"), 0);
-    assert_eq!(
-        n(&j, "pending"),
-        40,
-        "everything still pending and visible: {j}"
-    );
+    assert_eq!(n(&j, "pending"), 40, "still pending and visible: {j}");
     assert_eq!(j["breaker"], "OPEN", "{j}");
+    // The service is back (the in-process analyzer stands in for it).
+    let back = common::run_s(
+        data.path(),
+        &common::with(&["drain", "--json", "--timeout", "120"], broker_flags),
+    );
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    let j = back.json();
+    assert_eq!(
+        (n(&j, "completed"), n(&j, "dlq"), n(&j, "lag")),
+        (40, 0, 0),
+        "{j}"
+    );
+    r
+}
 
-    // Bad settings are named.
+#[test]
+fn an_outage_pauses_and_recovery_drains_on_the_embedded_broker() {
+    outage_then_recovery(&[]);
+}
+
+#[test]
+fn an_outage_pauses_and_recovery_drains_on_kafka() {
+    let Some(b) = common::broker() else { return };
+    outage_then_recovery(&common::isolated(&b, "outage"));
+}
+
+#[test]
+fn a_malformed_intelligence_url_is_named() {
+    let data = tempfile::tempdir().unwrap();
     let bad = run(
         data.path(),
         &["status", "--intelligence-url", "localhost:8053"],

@@ -11,9 +11,11 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
@@ -215,7 +217,11 @@ impl Broker for KafkaBroker {
     }
 
     async fn consumer(&self, group: &str, topic: &str) -> Result<Box<dyn BrokerConsumer>> {
-        let c: StreamConsumer = self
+        let context = RebalanceContext {
+            topic: topic.to_string(),
+            ..Default::default()
+        };
+        let c: StreamConsumer<RebalanceContext> = self
             .settings
             .client()
             .set("group.id", group)
@@ -227,7 +233,7 @@ impl Broker for KafkaBroker {
                 self.settings.session_timeout_ms.to_string(),
             )
             .set("partition.assignment.strategy", "cooperative-sticky")
-            .create()
+            .create_with_context(context)
             .context("cannot create the Kafka consumer")?;
         c.subscribe(&[topic])
             .with_context(|| format!("cannot subscribe to {topic}"))?;
@@ -313,8 +319,65 @@ impl Broker for KafkaBroker {
     }
 }
 
+/// Commits on revoke: when a rebalance takes partitions away, the last safe
+/// offsets the engine reported for them are committed before the new owner
+/// starts, and later commits for them (work that was in flight) are dropped
+/// rather than sent with a stale generation.
+#[derive(Default)]
+pub struct RebalanceContext {
+    topic: String,
+    /// Per partition, the newest safe offset not yet known to be committed.
+    uncommitted: Mutex<HashMap<i32, i64>>,
+    /// Partitions this member owns now.
+    owned: Mutex<std::collections::HashSet<i32>>,
+}
+
+impl ClientContext for RebalanceContext {}
+
+impl ConsumerContext for RebalanceContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(revoked) = rebalance else {
+            return;
+        };
+        let parts: Vec<i32> = revoked
+            .elements_for_topic(&self.topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        let mut owned = self.owned.lock().unwrap();
+        let mut pending = self.uncommitted.lock().unwrap();
+        let mut tpl = TopicPartitionList::new();
+        for p in &parts {
+            owned.remove(p);
+            if let Some(o) = pending.remove(p) {
+                let _ = tpl.add_partition_offset(&self.topic, *p, Offset::Offset(o));
+            }
+        }
+        if tpl.count() > 0 {
+            match consumer.commit(&tpl, CommitMode::Sync) {
+                Ok(()) => tracing::info!("partitions {parts:?} revoked; committed their safe offsets first"),
+                Err(e) => tracing::warn!("partitions {parts:?} revoked; final commit refused ({e}): the new owner redelivers, harmlessly"),
+            }
+        } else {
+            tracing::info!("partitions {parts:?} revoked");
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(assigned) = rebalance {
+            let parts: Vec<i32> = assigned
+                .elements_for_topic(&self.topic)
+                .iter()
+                .map(|e| e.partition())
+                .collect();
+            tracing::info!("partitions {parts:?} assigned");
+            self.owned.lock().unwrap().extend(parts);
+        }
+    }
+}
+
 pub struct KafkaConsumer {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<RebalanceContext>,
     topic: String,
     max_poll_records: usize,
     /// Messages received while pausing (handed out first on resume).
@@ -376,15 +439,38 @@ impl BrokerConsumer for KafkaConsumer {
     }
 
     async fn commit(&self, offsets: &[(i32, i64)]) -> Result<()> {
+        let ctx = self.consumer.context();
+        // Work that finished after its partition was revoked is not committed:
+        // the partition's offsets are the new owner's now.
+        let offsets: Vec<(i32, i64)> = {
+            let owned = ctx.owned.lock().unwrap();
+            offsets
+                .iter()
+                .copied()
+                .filter(|(p, _)| owned.contains(p))
+                .collect()
+        };
         if offsets.is_empty() {
             return Ok(());
         }
         let mut tpl = TopicPartitionList::new();
-        for (p, o) in offsets {
-            tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*o))?;
+        {
+            let mut pending = ctx.uncommitted.lock().unwrap();
+            for (p, o) in &offsets {
+                tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*o))?;
+                pending.insert(*p, *o);
+            }
         }
         match self.consumer.commit(&tpl, CommitMode::Sync) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                let mut pending = ctx.uncommitted.lock().unwrap();
+                for (p, o) in &offsets {
+                    if pending.get(p) == Some(o) {
+                        pending.remove(p);
+                    }
+                }
+                Ok(())
+            }
             // After a rebalance the partition belongs to another member; its
             // redelivery is harmless (idempotent by content hash).
             Err(e) => {
