@@ -103,11 +103,9 @@ impl From<DocRow> for DocumentRecord {
             language: r.language,
             content_hash: r.content_hash.unwrap_or_default(),
             // A status another tool wrote that we do not know is shown as failed, not hidden.
-            enrichment_status: r
-                .enrichment_status
-                .as_deref()
-                .and_then(Status::parse)
-                .unwrap_or(Status::Failed),
+            enrichment_status: Status::parse_or_failed(
+                r.enrichment_status.as_deref().unwrap_or_default(),
+            ),
             indexed_at: r.indexed_at.unwrap_or_default(),
             enriched_at: r.enriched_at,
             file_size_bytes: r.file_size_bytes.unwrap_or(0).max(0) as u64,
@@ -219,8 +217,8 @@ impl BoltGraph {
         self.unwind(cypher, json!(ids)).await.map(|_| ())
     }
 
-    /// (content_hash, status, enrichment_content_hash) of the given documents.
-    async fn current(&self, ids: &[&str]) -> Result<BTreeMap<String, (String, String, String)>> {
+    /// What is stored for the given documents, by id.
+    async fn current(&self, ids: &[&str]) -> Result<BTreeMap<String, Stored>> {
         #[derive(Deserialize)]
         struct Cur {
             id: String,
@@ -241,11 +239,11 @@ impl BoltGraph {
             let c: Cur = row.to().context("unexpected document row")?;
             out.insert(
                 c.id,
-                (
-                    c.hash.unwrap_or_default(),
-                    c.status.unwrap_or_default(),
-                    c.done.unwrap_or_default(),
-                ),
+                Stored {
+                    content_hash: c.hash.unwrap_or_default(),
+                    status: Status::parse_or_failed(c.status.as_deref().unwrap_or_default()),
+                    enriched_hash: c.done,
+                },
             );
         }
         Ok(out)
@@ -331,13 +329,7 @@ impl GraphStore for BoltGraph {
         let mut contents = Vec::new();
         let mut seen = HashSet::new();
         for d in &docs {
-            let outcome = match current.get(&d.entity_id) {
-                Some((hash, status, _)) if *hash == d.content_hash => {
-                    IndexOutcome::Unchanged(Status::parse(status).unwrap_or(Status::Failed))
-                }
-                Some(_) => IndexOutcome::Changed,
-                None => IndexOutcome::Created,
-            };
+            let outcome = IndexOutcome::judge(current.get(&d.entity_id), &d.content_hash);
             outcomes.push(outcome);
             if matches!(outcome, IndexOutcome::Unchanged(_)) {
                 continue;
@@ -469,15 +461,8 @@ impl GraphStore for BoltGraph {
         // Seed §5.4: only the content the result was computed from, and only
         // once per content hash.
         let ids: Vec<&str> = updates.iter().map(|u| u.document_id.as_str()).collect();
-        let judge = |current: &BTreeMap<String, (String, String, String)>, u: &EnrichmentUpdate| {
-            match current.get(&u.document_id) {
-                None => ApplyResult::Stale,
-                Some((hash, _, _)) if *hash != u.content_hash => ApplyResult::Stale,
-                Some((_, status, done)) if status == "completed" && *done == u.content_hash => {
-                    ApplyResult::AlreadyEnriched
-                }
-                Some(_) => ApplyResult::Applied,
-            }
+        let judge = |current: &BTreeMap<String, Stored>, u: &EnrichmentUpdate| {
+            ApplyResult::judge(current.get(&u.document_id), &u.content_hash)
         };
         let before = self.current(&ids).await?;
         let to_apply: Vec<&EnrichmentUpdate> = updates
@@ -662,11 +647,7 @@ impl GraphStore for BoltGraph {
         let mut out = ProjectCounts::new();
         for row in rows {
             let c: C = row.to().context("unexpected count row")?;
-            let status = c
-                .status
-                .as_deref()
-                .and_then(Status::parse)
-                .unwrap_or(Status::Failed);
+            let status = Status::parse_or_failed(c.status.as_deref().unwrap_or_default());
             *out.entry(c.project.unwrap_or_default())
                 .or_default()
                 .entry(status)

@@ -52,7 +52,7 @@ fn doc_from_row(r: &Row) -> rusqlite::Result<DocumentRecord> {
         document_type: r.get(3)?,
         language: r.get(4)?,
         content_hash: r.get(5)?,
-        enrichment_status: Status::parse(&status).unwrap_or(Status::Failed),
+        enrichment_status: Status::parse_or_failed(&status),
         indexed_at: r.get(7)?,
         enriched_at: r.get(8)?,
         file_size_bytes: r.get::<_, i64>(9)? as u64,
@@ -67,16 +67,17 @@ fn doc_from_row(r: &Row) -> rusqlite::Result<DocumentRecord> {
     })
 }
 
-fn current(
-    tx: &rusqlite::Connection,
-    id: &str,
-) -> rusqlite::Result<Option<(String, Status, Option<String>)>> {
+fn current(tx: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Stored>> {
     tx.prepare_cached(
         "SELECT content_hash, enrichment_status, enrichment_content_hash FROM documents WHERE entity_id = ?1",
     )?
     .query_row([id], |r| {
         let s: String = r.get(1)?;
-        Ok((r.get(0)?, Status::parse(&s).unwrap_or(Status::Failed), r.get(2)?))
+        Ok(Stored {
+            content_hash: r.get(0)?,
+            status: Status::parse_or_failed(&s),
+            enriched_hash: r.get(2)?,
+        })
     })
     .optional()
 }
@@ -94,13 +95,7 @@ impl GraphStore for EmbeddedGraph {
                 let mut out = Vec::with_capacity(docs.len());
                 for d in &docs {
                     let existing = current(&tx, &d.entity_id)?;
-                    let outcome = match &existing {
-                        Some((hash, status, _)) if *hash == d.content_hash => {
-                            IndexOutcome::Unchanged(*status)
-                        }
-                        Some(_) => IndexOutcome::Changed,
-                        None => IndexOutcome::Created,
-                    };
+                    let outcome = IndexOutcome::judge(existing.as_ref(), &d.content_hash);
                     if let IndexOutcome::Unchanged(_) = outcome {
                         out.push(outcome);
                         continue;
@@ -197,14 +192,8 @@ impl GraphStore for EmbeddedGraph {
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let mut out = Vec::with_capacity(updates.len());
                 for u in &updates {
-                    let result = match current(&tx, &u.document_id)? {
-                        None => ApplyResult::Stale,
-                        Some((hash, _, _)) if hash != u.content_hash => ApplyResult::Stale,
-                        Some((_, Status::Completed, Some(done))) if done == u.content_hash => {
-                            ApplyResult::AlreadyEnriched
-                        }
-                        Some(_) => ApplyResult::Applied,
-                    };
+                    let stored = current(&tx, &u.document_id)?;
+                    let result = ApplyResult::judge(stored.as_ref(), &u.content_hash);
                     if result == ApplyResult::Applied {
                         tx.prepare_cached(
                             "UPDATE documents SET enrichment_status = 'completed', enriched_at = ?2,

@@ -42,6 +42,11 @@ impl Status {
     pub fn parse(s: &str) -> Option<Self> {
         Status::ALL.into_iter().find(|st| st.as_str() == s)
     }
+    /// A status this program does not know (written by another tool) is shown
+    /// as failed, not hidden.
+    pub fn parse_or_failed(s: &str) -> Self {
+        Self::parse(s).unwrap_or(Status::Failed)
+    }
     /// Which transitions a document may make. `processing → pending` is the
     /// crash-recovery step; `completed/dlq → pending` is re-ingest of changed
     /// content or a DLQ replay.
@@ -92,6 +97,16 @@ pub struct NewDocument {
     pub content: Option<Vec<u8>>,
 }
 
+/// What a store holds for one document, as far as indexing and recording
+/// results decide on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    pub content_hash: String,
+    pub status: Status,
+    /// The content hash the recorded enrichment was computed from.
+    pub enriched_hash: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexOutcome {
     /// New document, now pending.
@@ -100,6 +115,17 @@ pub enum IndexOutcome {
     Changed,
     /// Same content hash as stored; left untouched in this status.
     Unchanged(Status),
+}
+
+impl IndexOutcome {
+    /// Indexing `content_hash` over what is stored.
+    pub fn judge(stored: Option<&Stored>, content_hash: &str) -> Self {
+        match stored {
+            Some(s) if s.content_hash == content_hash => IndexOutcome::Unchanged(s.status),
+            Some(_) => IndexOutcome::Changed,
+            None => IndexOutcome::Created,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -142,6 +168,24 @@ pub enum ApplyResult {
     AlreadyEnriched,
     /// The document has newer content (or is gone); a newer request exists.
     Stale,
+}
+
+impl ApplyResult {
+    /// Recording a result computed from `content_hash` over what is stored
+    /// (seed §5.4: only for that content, and only once).
+    pub fn judge(stored: Option<&Stored>, content_hash: &str) -> Self {
+        match stored {
+            None => ApplyResult::Stale,
+            Some(s) if s.content_hash != content_hash => ApplyResult::Stale,
+            Some(s)
+                if s.status == Status::Completed
+                    && s.enriched_hash.as_deref() == Some(content_hash) =>
+            {
+                ApplyResult::AlreadyEnriched
+            }
+            Some(_) => ApplyResult::Applied,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
