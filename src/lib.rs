@@ -7,4 +7,5 @@ pub mod corpus;
 pub mod engine;
 pub mod events;
 pub mod sanitize;
+pub mod serve;
 pub mod tui;

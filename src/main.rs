@@ -21,12 +21,13 @@ fn main() {
             .with(tui_logger::TuiTracingSubscriberLayer)
             .init();
     } else {
+        let default_level = if cli.is_serve() { "info" } else { "warn" };
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_env_filter(
                 tracing_subscriber::EnvFilter::try_from_env("ARCHON_LOG")
-                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
             )
             .init();
     }

@@ -35,6 +35,11 @@ impl Cli {
     pub fn is_console(&self) -> bool {
         matches!(self.command, None | Some(Command::Console(_)))
     }
+
+    /// True for the long-running headless engine (logs at info by default).
+    pub fn is_serve(&self) -> bool {
+        matches!(self.command, Some(Command::Serve { .. }))
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -45,6 +50,9 @@ pub struct ConsoleArgs {
     /// Project name for --ingest [default: the directory's name]
     #[arg(long, value_name = "NAME", requires = "ingest")]
     pub project: Option<String>,
+    /// Also serve health, metrics and control over HTTP here (as `serve` does)
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
     /// Colour theme: dark, light, high-contrast, or NAME.toml in the config dir's themes/
     #[arg(long, env = "ARCHON_THEME", value_name = "NAME")]
     pub theme: Option<String>,
@@ -420,6 +428,25 @@ pub enum Command {
         dir: PathBuf,
         #[arg(long, default_value_t = 1000)]
         files: usize,
+    },
+    /// Run the engine headless with health, Prometheus metrics and control over HTTP
+    #[command(
+        long_about = "Run the engine headless (no terminal) until SIGTERM/SIGINT, serving \
+GET /health, /health/enrichment, /metrics (Prometheus), /metrics/circuit_breaker, and the control \
+endpoints POST /pause, /resume, /concurrency, /rollout, /rollback, /dlq/replay, /backfill, \
+/circuit_breaker/reset. Control needs `Authorization: Bearer TOKEN`: ARCHON_CONTROL_TOKEN, or the \
+token generated on first start into DATA_DIR/control-token (mode 0600)."
+    )]
+    Serve {
+        /// Address to listen on (port 0: any free port; the first stdout line says which)
+        #[arg(long, env = "ARCHON_LISTEN", value_name = "ADDR", default_value = crate::serve::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// Also ingest this source tree once serving
+        #[arg(long, value_name = "PATH")]
+        ingest: Option<PathBuf>,
+        /// Project name for --ingest [default: the directory's name]
+        #[arg(long, value_name = "NAME", requires = "ingest")]
+        project: Option<String>,
     },
     /// Counts, lag, breaker, rollout and concurrency
     Status {

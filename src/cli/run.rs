@@ -74,6 +74,21 @@ pub async fn run(cli: Cli) -> Result<i32> {
             eprintln!("wrote {files} files under {}", dir.display());
             Ok(0)
         }
+        Some(Command::Serve {
+            listen,
+            ingest,
+            project,
+        }) => {
+            let ingest = match ingest {
+                Some(path) => {
+                    let name = project_name_of(&path)?;
+                    Some((path, project.unwrap_or(name)))
+                }
+                None => None,
+            };
+            let engine = Engine::open(cfg).await?;
+            crate::serve::run(engine, listen, ingest).await
+        }
         Some(Command::Status { json }) => {
             let engine = Engine::open(cfg).await?;
             let s = status(&engine).await?;
@@ -118,6 +133,7 @@ async fn console(
             ingest: args.ingest,
             project,
             theme,
+            listen: args.listen,
         },
     )
     .await?;
@@ -256,7 +272,7 @@ pub(crate) async fn run_until_drained(
     Ok(!result?)
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -230,6 +230,16 @@ impl CircuitBreaker {
         }
     }
 
+    /// A call that ended without saying anything about the service's health
+    /// (a permanent error for one document, or abandoned at shutdown): its
+    /// trial slot, if it had one, is free again.
+    pub fn release(&self, permit: Permit) {
+        if permit.trial {
+            let mut i = self.lock();
+            i.trials_in_flight = i.trials_in_flight.saturating_sub(1);
+        }
+    }
+
     /// Operator's manual reset.
     pub fn reset(&self) {
         let mut i = self.lock();
@@ -302,6 +312,25 @@ mod tests {
         b.success(trial);
         assert_eq!(b.state(), BreakerState::Closed);
         assert_eq!(b.snapshot().failure_count, 0);
+    }
+
+    #[test]
+    fn a_released_trial_frees_its_slot() {
+        // A trial that ended in a permanent (per-document) error must not
+        // leave the breaker HALF_OPEN with no trial slot left for ever.
+        let b = breaker(10);
+        for _ in 0..3 {
+            let p = b.try_acquire().unwrap();
+            b.failure(p, "x");
+        }
+        std::thread::sleep(Duration::from_millis(15));
+        let trial = b.try_acquire().unwrap();
+        assert!(b.try_acquire().is_err());
+        b.release(trial);
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        let next = b.try_acquire().expect("the slot is free again");
+        b.success(next);
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]

@@ -94,7 +94,22 @@ impl Command {
                 )
             }
             Command::PurgeDlq { filter } => format!("purge DLQ {}", filter.describe()),
-            Command::SetRollout(c) => format!("rollout {c:?}"),
+            Command::SetRollout(c) => {
+                let mut parts = Vec::new();
+                if let Some(e) = c.enabled {
+                    parts.push(format!("async {}", if e { "on" } else { "OFF" }));
+                }
+                if let Some(p) = c.percentage {
+                    parts.push(format!("{p}%"));
+                }
+                if let Some(p) = &c.enable_project {
+                    parts.push(format!("+{p}"));
+                }
+                if let Some(p) = &c.disable_project {
+                    parts.push(format!("-{p}"));
+                }
+                format!("rollout {}", parts.join(" "))
+            }
             Command::Rollback => "EMERGENCY ROLLBACK".into(),
             Command::Resume => "resume".into(),
             Command::ResetBreaker => "reset breaker".into(),
@@ -391,7 +406,8 @@ async fn dispatch_async(
         .backends
         .broker
         .produce(&engine.cfg.enrich_topic, records)
-        .await?;
+        .await
+        .inspect_err(|_| engine.stats.publish_errors.inc_by(n))?;
     super::stats::Stats::add(&engine.stats.published, n);
     Ok((n, 0))
 }

@@ -141,10 +141,7 @@ async fn fetch_loop(
             }
         }
         let n = records.len() as u64;
-        engine
-            .stats
-            .consumed
-            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        engine.stats.consumed.inc_by(n);
         engine
             .stats
             .in_flight
@@ -214,6 +211,14 @@ async fn record_loop(
             }
         };
         if recorded {
+            let returned = outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Returned(_)))
+                .count();
+            engine
+                .stats
+                .processed
+                .inc_by((outcomes.len() - returned) as u64);
             let commits = {
                 let mut t = tracker.lock().unwrap();
                 for (p, o) in &finished {

@@ -15,6 +15,10 @@ use crate::events::{
     now_rfc3339, DlqMessage, EnrichmentCompleted, EnrichmentRequest, ErrorDetails, ServiceHealth,
 };
 
+/// How long an intelligence call in flight may still run once the engine
+/// is stopping.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
 #[derive(Debug, Clone)]
 pub struct Completed {
     pub request: EnrichmentRequest,
@@ -179,19 +183,13 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
         Err(e) => return park("GraphStoreError", format!("{e:#}"), 1),
     };
     if doc.content_hash != req.content_hash {
-        engine
-            .stats
-            .stale
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        engine.stats.stale.inc_by(1);
         return Outcome::Skipped;
     }
     if doc.enrichment_content_hash.as_deref() == Some(&req.content_hash)
         && doc.enrichment_status == crate::backends::graph::Status::Completed
     {
-        engine
-            .stats
-            .duplicates
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        engine.stats.duplicates.inc_by(1);
         return Outcome::Skipped;
     }
     let content = match graph.content(&req.content_hash).await {
@@ -251,7 +249,33 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
                 }
             }
         };
-        match engine.backends.intelligence.process(&call, attempt).await {
+        engine.stats.intelligence_requests.inc();
+        let call_started = Instant::now();
+        // On shutdown a call gets a grace period, then its request goes back
+        // on the topic: a hung service cannot hold up the exit.
+        let result = tokio::select! {
+            r = engine.backends.intelligence.process(&call, attempt) => Some(r),
+            _ = engine.stopped_for(STOP_GRACE) => None,
+        };
+        engine
+            .stats
+            .intelligence_duration
+            .observe(call_started.elapsed().as_secs_f64());
+        let Some(result) = result else {
+            engine.breaker.release(permit);
+            return Outcome::Returned(Box::new(EnrichmentRequest {
+                retry_count: attempt.min(crate::events::MAX_RETRY_COUNT),
+                ..req
+            }));
+        };
+        if let Err(e) = &result {
+            engine
+                .stats
+                .intelligence_errors
+                .with_label_values(&[e.exception_type.as_str()])
+                .inc();
+        }
+        match result {
             Ok(analysis) => {
                 engine.breaker.success(permit);
                 return Outcome::Completed(Box::new(Completed {
@@ -263,7 +287,7 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
             Err(e) => {
                 if e.kind == FailureKind::Permanent {
                     // Not the service's health: the breaker is not charged.
-                    drop(permit);
+                    engine.breaker.release(permit);
                     return park(&e.exception_type, e.message, attempt + 1);
                 }
                 engine.breaker.failure(permit, &e.to_string());
@@ -275,10 +299,7 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
                         attempt,
                     );
                 }
-                engine
-                    .stats
-                    .retries
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                engine.stats.retries.inc_by(1);
                 engine.stats.error(&e.exception_type);
                 tracing::debug!(document_id = %req.document_id, attempt, "transient failure, retrying: {e}");
                 if engine.sleep_or_yield(engine.cfg.retry.delay(attempt)).await {
@@ -337,17 +358,11 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
             match result {
                 ApplyResult::Applied => {}
                 ApplyResult::AlreadyEnriched => {
-                    engine
-                        .stats
-                        .duplicates
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    engine.stats.duplicates.inc_by(1);
                     continue;
                 }
                 ApplyResult::Stale => {
-                    engine
-                        .stats
-                        .stale
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    engine.stats.stale.inc_by(1);
                     continue;
                 }
             }
@@ -379,10 +394,7 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         b.broker
             .produce(&engine.cfg.completed_topic, events)
             .await?;
-        engine
-            .stats
-            .enriched
-            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        engine.stats.enriched.inc_by(n);
     }
     if !dlq.is_empty() {
         let mut records = Vec::new();
@@ -416,10 +428,7 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         b.broker.produce(&engine.cfg.dlq_topic, records).await?;
         b.graph.record_failures(failures).await?;
         b.vectors.set_payload(payloads).await?;
-        engine
-            .stats
-            .dlq_published
-            .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        engine.stats.dlq_published.inc_by(n);
         for (msg, _) in &dlq {
             tracing::warn!(document_id = %msg.document_id, "moved to DLQ: {}", msg.failure_reason);
         }

@@ -69,6 +69,8 @@ pub struct Snapshot {
     pub data_dir: String,
     /// Why the last refresh failed, if it did.
     pub error: Option<String>,
+    /// When this snapshot was taken (unix ms; 0: not yet).
+    pub refreshed_ms: i64,
 }
 
 impl Snapshot {
@@ -98,6 +100,7 @@ impl Snapshot {
             backends: Vec::new(),
             data_dir: String::new(),
             error: None,
+            refreshed_ms: 0,
         }
     }
 }
@@ -126,6 +129,18 @@ impl History {
     }
 }
 
+/// Run an operator's command and leave an audit line in the log (the
+/// console's Logs panel, or `serve`'s stderr).
+pub async fn execute_logged(engine: &Arc<Engine>, cmd: Command) -> Result<CommandOutcome, String> {
+    let described = cmd.describe();
+    let result = engine.execute(cmd).await.map_err(|e| format!("{e:#}"));
+    match &result {
+        Ok(o) => tracing::info!("operator: {described} → {}", o.describe()),
+        Err(e) => tracing::warn!("operator: {described} failed: {e}"),
+    }
+    result
+}
+
 /// Start the snapshot publisher and the command executor for `engine`.
 pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
@@ -138,15 +153,7 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
             // does not hold up a pause or a rollback behind it.
             let (engine, out) = (exec_engine.clone(), out_tx.clone());
             tokio::spawn(async move {
-                let result = engine
-                    .execute(cmd.clone())
-                    .await
-                    .map_err(|e| format!("{e:#}"));
-                // An audit trail of operator actions in the Logs panel.
-                match &result {
-                    Ok(o) => tracing::info!("operator: {} → {}", cmd.describe(), o.describe()),
-                    Err(e) => tracing::warn!("operator: {} failed: {e}", cmd.describe()),
-                }
+                let result = execute_logged(&engine, cmd.clone()).await;
                 let _ = out.send((cmd, result));
             });
         }
@@ -182,6 +189,7 @@ async fn refresh(
 ) -> Snapshot {
     let mut snap = Snapshot::empty();
     snap.data_dir = engine.cfg.data_dir.display().to_string();
+    snap.refreshed_ms = crate::backends::sqlite::now_ms();
     let b = &engine.backends;
     let progress = super::drain::progress(engine).await;
     let (mut graph_ok, mut broker_ok) = (true, true);

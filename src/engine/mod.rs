@@ -12,6 +12,7 @@ pub mod drain;
 pub mod enrich;
 pub mod handle;
 pub mod lagstat;
+pub mod metrics;
 pub mod offsets;
 pub mod producer;
 pub mod rollout;
@@ -326,6 +327,13 @@ impl Engine {
             _ = tokio::time::sleep(d) => false,
             _ = stop.wait_for(|s| *s) => true,
         }
+    }
+
+    /// Resolves `grace` after the engine started stopping.
+    pub async fn stopped_for(&self, grace: Duration) {
+        let mut stop = self.stop_watch();
+        let _ = stop.wait_for(|s| *s).await;
+        tokio::time::sleep(grace).await;
     }
 
     /// Sleep, but wake early (returning true) when the engine is stopping or

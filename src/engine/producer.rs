@@ -208,7 +208,8 @@ pub async fn dispatch(
         .backends
         .broker
         .produce(&engine.cfg.enrich_topic, records)
-        .await?;
+        .await
+        .inspect_err(|_| engine.stats.publish_errors.inc_by(published))?;
     crate::engine::stats::Stats::add(&engine.stats.published, published);
     let sync_count = enrich_inline(engine, synchronous).await?;
     Ok((published, sync_count))
@@ -230,6 +231,31 @@ pub async fn enrich_inline(engine: &Arc<Engine>, requests: Vec<EnrichmentRequest
         .await;
     enrich::record(engine, outcomes).await?;
     Ok(n)
+}
+
+/// Ingest in the background, reporting to the log (console, `serve`).
+pub fn spawn_ingest(
+    engine: &Arc<Engine>,
+    path: std::path::PathBuf,
+    project: String,
+) -> tokio::task::JoinHandle<()> {
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        match ingest(&engine, &path, &project, &|_| {}).await {
+            Ok(r) => tracing::info!(
+                "ingested {}: {} files, {} indexed, {} published, {} enriched inline",
+                crate::sanitize::clean(&project),
+                r.discovered,
+                r.indexed,
+                r.published,
+                r.enriched_sync
+            ),
+            Err(e) => tracing::error!(
+                "ingest failed: {}",
+                crate::sanitize::clean(&format!("{e:#}"))
+            ),
+        }
+    })
 }
 
 /// Index and publish every file under `root` as project `project`.

@@ -1,26 +1,86 @@
 //! Live counters and latency histograms of one engine process.
+//!
+//! Counters and duration histograms are Prometheus metrics (seed §10.1
+//! names) in the engine's own registry, so `/metrics` exports exactly what the
+//! engine counts. HDR histograms beside them give the console its exact
+//! P50/P95/P99.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::collections::VecDeque;
+use std::sync::atomic::AtomicI64;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use prometheus::{
+    Histogram as PromHistogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry,
+};
 use serde::Serialize;
 
+/// Seconds; fine below 10 ms (embedded indexing), and around the seed's 30 s
+/// enrichment alert threshold.
+const DURATION_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0,
+    30.0, 60.0, 120.0,
+];
+
+/// Error types the engine itself raises; their series exist (at 0) from the
+/// start, so dashboards and `rate()` see them before the first error.
+pub const KNOWN_ERROR_TYPES: &[&str] = &[
+    "SchemaValidationError",
+    "DocumentNotFound",
+    "ContentMissing",
+    "EncodingError",
+    "GraphStoreError",
+    "FileTooLarge",
+    "UnreadableFile",
+    "TimeoutException",
+    "ConnectError",
+    "HttpError",
+    "ResponseDecodeError",
+    "ResponseTooLarge",
+    "InjectedFailure",
+    "AnalyzerPanic",
+];
+
+/// The intelligence call failures that are about the service's health.
+const TRANSIENT_CALL_ERRORS: &[&str] = &[
+    "TimeoutException",
+    "ConnectError",
+    "HttpError",
+    "InjectedFailure",
+];
+
 pub struct Stats {
-    pub discovered: AtomicU64,
-    pub indexed: AtomicU64,
-    pub published: AtomicU64,
-    pub consumed: AtomicU64,
-    /// Enrichments written (a duplicate delivery is not counted).
-    pub enriched: AtomicU64,
-    pub duplicates: AtomicU64,
-    pub stale: AtomicU64,
-    pub dlq_published: AtomicU64,
-    pub retries: AtomicU64,
+    pub registry: Registry,
+    pub discovered: IntCounter,
+    /// archon_bridge_documents_indexed_total
+    pub indexed: IntCounter,
+    /// archon_bridge_enrichment_events_published_total
+    pub published: IntCounter,
+    /// archon_bridge_enrichment_publish_errors_total
+    pub publish_errors: IntCounter,
+    /// archon_enrichment_consumer_messages_consumed_total
+    pub consumed: IntCounter,
+    /// archon_enrichment_consumer_messages_processed_total: consumed messages
+    /// whose outcome is recorded (not those handed back for redelivery).
+    pub processed: IntCounter,
+    /// archon_documents_enriched_total: enrichments written (a duplicate
+    /// delivery is not counted).
+    pub enriched: IntCounter,
+    pub duplicates: IntCounter,
+    pub stale: IntCounter,
+    /// archon_enrichment_consumer_dlq_published_total
+    pub dlq_published: IntCounter,
+    /// archon_enrichment_consumer_retries_total
+    pub retries: IntCounter,
+    /// archon_intelligence_enrichment_requests_total
+    pub intelligence_requests: IntCounter,
+    pub intelligence_errors: IntCounterVec,
+    pub intelligence_duration: PromHistogram,
     pub in_flight: AtomicI64,
-    errors: Mutex<BTreeMap<String, u64>>,
+    errors: IntCounterVec,
+    index_seconds: PromHistogram,
+    enrich_seconds: PromHistogram,
     /// Microseconds.
     enrich_latency: Mutex<Histogram<u64>>,
     index_latency: Mutex<Histogram<u64>>,
@@ -53,50 +113,148 @@ fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("histogram bounds")
 }
 
+/// Registers metrics; names and help texts are constants, so a failure here
+/// is a programming error caught by every test.
+struct Register<'a>(&'a Registry);
+
+impl Register<'_> {
+    fn counter(&self, name: &str, help: &str) -> IntCounter {
+        let c = IntCounter::new(name, help).expect("counter");
+        self.0.register(Box::new(c.clone())).expect("register");
+        c
+    }
+    fn counter_vec(&self, name: &str, help: &str, label: &str) -> IntCounterVec {
+        let c = IntCounterVec::new(Opts::new(name, help), &[label]).expect("counter vec");
+        self.0.register(Box::new(c.clone())).expect("register");
+        c
+    }
+    fn seconds(&self, name: &str, help: &str) -> PromHistogram {
+        let h = PromHistogram::with_opts(
+            HistogramOpts::new(name, help).buckets(DURATION_BUCKETS.to_vec()),
+        )
+        .expect("histogram");
+        self.0.register(Box::new(h.clone())).expect("register");
+        h
+    }
+}
+
 impl Default for Stats {
     fn default() -> Self {
-        Self {
-            discovered: AtomicU64::new(0),
-            indexed: AtomicU64::new(0),
-            published: AtomicU64::new(0),
-            consumed: AtomicU64::new(0),
-            enriched: AtomicU64::new(0),
-            duplicates: AtomicU64::new(0),
-            stale: AtomicU64::new(0),
-            dlq_published: AtomicU64::new(0),
-            retries: AtomicU64::new(0),
+        let registry = Registry::new();
+        let r = Register(&registry);
+        let s = Self {
+            discovered: r.counter(
+                "archon_bridge_files_discovered_total",
+                "Files found by ingest walks",
+            ),
+            indexed: r.counter(
+                "archon_bridge_documents_indexed_total",
+                "Documents indexed (created or changed)",
+            ),
+            published: r.counter(
+                "archon_bridge_enrichment_events_published_total",
+                "Enrichment request events published",
+            ),
+            publish_errors: r.counter(
+                "archon_bridge_enrichment_publish_errors_total",
+                "Enrichment request events that could not be published",
+            ),
+            consumed: r.counter(
+                "archon_enrichment_consumer_messages_consumed_total",
+                "Messages fetched from the enrichment topic",
+            ),
+            processed: r.counter(
+                "archon_enrichment_consumer_messages_processed_total",
+                "Consumed messages whose outcome (completed, duplicate, stale or DLQ) is recorded",
+            ),
+            enriched: r.counter(
+                "archon_documents_enriched_total",
+                "Enrichments written to the stores",
+            ),
+            duplicates: r.counter(
+                "archon_enrichment_consumer_duplicates_total",
+                "Redelivered requests for documents already enriched with the same content",
+            ),
+            stale: r.counter(
+                "archon_enrichment_consumer_stale_total",
+                "Requests for content that has changed since they were published",
+            ),
+            dlq_published: r.counter(
+                "archon_enrichment_consumer_dlq_published_total",
+                "Messages parked in the dead-letter queue",
+            ),
+            retries: r.counter(
+                "archon_enrichment_consumer_retries_total",
+                "Retry attempts after transient failures",
+            ),
+            errors: r.counter_vec(
+                "archon_enrichment_consumer_errors_total",
+                "Processing errors by type",
+                "error_type",
+            ),
+            intelligence_requests: r.counter(
+                "archon_intelligence_enrichment_requests_total",
+                "Calls to the intelligence service",
+            ),
+            intelligence_errors: r.counter_vec(
+                "archon_intelligence_enrichment_errors_total",
+                "Failed calls to the intelligence service by type",
+                "error_type",
+            ),
+            intelligence_duration: r.seconds(
+                "archon_intelligence_enrichment_duration_seconds",
+                "Duration of one intelligence service call",
+            ),
+            index_seconds: r.seconds(
+                "archon_bridge_indexing_duration_seconds",
+                "Indexing latency per document (its batch's write time)",
+            ),
+            enrich_seconds: r.seconds(
+                "archon_enrichment_consumer_processing_duration_seconds",
+                "From start of processing to enrichment result, retries included",
+            ),
             in_flight: AtomicI64::new(0),
-            errors: Mutex::new(BTreeMap::new()),
             enrich_latency: Mutex::new(new_histogram()),
             index_latency: Mutex::new(new_histogram()),
             samples: Mutex::new(VecDeque::new()),
+            registry,
+        };
+        for t in KNOWN_ERROR_TYPES {
+            s.errors.with_label_values(&[*t]);
         }
+        for t in TRANSIENT_CALL_ERRORS {
+            s.intelligence_errors.with_label_values(&[*t]);
+        }
+        s
     }
 }
 
 impl Stats {
-    pub fn add(counter: &AtomicU64, n: u64) {
-        counter.fetch_add(n, Relaxed);
+    pub fn add(counter: &IntCounter, n: u64) {
+        counter.inc_by(n);
     }
 
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Relaxed)
+    pub fn get(counter: &IntCounter) -> u64 {
+        counter.get()
     }
 
     pub fn error(&self, error_type: &str) {
-        *self
-            .errors
-            .lock()
-            .unwrap()
-            .entry(error_type.to_string())
-            .or_default() += 1;
+        self.errors.with_label_values(&[error_type]).inc();
     }
 
-    pub fn errors(&self) -> BTreeMap<String, u64> {
-        self.errors.lock().unwrap().clone()
+    /// Processing errors so far, by type.
+    pub fn errors_total(&self) -> u64 {
+        use prometheus::core::Collector;
+        self.errors
+            .collect()
+            .iter()
+            .flat_map(|f| f.get_metric())
+            .map(|m| m.get_counter().get_value() as u64)
+            .sum()
     }
 
     pub fn record_enrich(&self, d: Duration) {
+        self.enrich_seconds.observe(d.as_secs_f64());
         let _ = self
             .enrich_latency
             .lock()
@@ -104,7 +262,11 @@ impl Stats {
             .record(d.as_micros().max(1) as u64);
     }
 
+    /// One batch of `documents` indexed in `d`: each document waited `d`.
     pub fn record_index(&self, d: Duration, documents: u64) {
+        for _ in 0..documents {
+            self.index_seconds.observe(d.as_secs_f64());
+        }
         let _ = self
             .index_latency
             .lock()
@@ -136,5 +298,37 @@ impl Stats {
         } else {
             (total - n0) as f64 / dt
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_and_histograms_are_in_the_registry() {
+        let s = Stats::default();
+        s.indexed.inc_by(3);
+        s.record_index(Duration::from_millis(2), 3);
+        s.error("Timeout");
+        s.error("Timeout");
+        s.error("HttpError");
+        assert_eq!(s.errors_total(), 3);
+        let families = s.registry.gather();
+        let find = |n: &str| families.iter().find(|f| f.name() == n).cloned();
+        let idx = find("archon_bridge_indexing_duration_seconds").expect("histogram");
+        assert_eq!(idx.get_metric()[0].get_histogram().get_sample_count(), 3);
+        let errs = find("archon_enrichment_consumer_errors_total").expect("errors");
+        let types: Vec<_> = errs
+            .get_metric()
+            .iter()
+            .map(|m| m.get_label()[0].value().to_string())
+            .collect();
+        assert!(types.contains(&"HttpError".to_string()) && types.contains(&"Timeout".to_string()));
+        assert_eq!(
+            types.len(),
+            KNOWN_ERROR_TYPES.len() + 1,
+            "Timeout is not a known type"
+        );
     }
 }

@@ -149,6 +149,7 @@ pub fn snapshot() -> Snapshot {
             .collect(),
         data_dir: "/var/lib/archon-tui".into(),
         error: None,
+        refreshed_ms: 0,
     }
 }
 

@@ -30,7 +30,7 @@ use anyhow::Result;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 
-use crate::engine::{consumer, handle, producer, Engine};
+use crate::engine::{handle, producer, Engine};
 use app::App;
 use theme::Theme;
 
@@ -38,34 +38,45 @@ pub struct ConsoleOptions {
     pub ingest: Option<PathBuf>,
     pub project: Option<String>,
     pub theme: Theme,
+    /// Also serve health, metrics and control over HTTP.
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// Run the console until the operator quits (or SIGTERM/SIGINT).
 pub async fn run(engine: Arc<Engine>, opts: ConsoleOptions) -> Result<()> {
-    let consumer_task = tokio::spawn(consumer::run(engine.clone()));
+    // Bind before the screen switches, so a busy port is a plain error.
+    let http = match opts.listen {
+        Some(addr) => Some((
+            crate::serve::bind(addr).await?,
+            crate::serve::load_token(&engine)?,
+        )),
+        None => None,
+    };
+    let (consumer_task, consumer_alive) = crate::serve::spawn_consumer(&engine);
     let heartbeat = engine.spawn_heartbeat();
     if let Some(path) = opts.ingest.clone() {
-        let (engine, project) = (engine.clone(), opts.project.clone());
-        tokio::spawn(async move {
-            // The CLI resolves the project name before the screen opens.
-            let project = project.unwrap_or_else(|| "root".into());
-            match producer::ingest(&engine, &path, &project, &|_| {}).await {
-                Ok(r) => tracing::info!(
-                    "ingested {}: {} files, {} indexed, {} published, {} enriched inline",
-                    crate::sanitize::clean(&project),
-                    r.discovered,
-                    r.indexed,
-                    r.published,
-                    r.enriched_sync
-                ),
-                Err(e) => tracing::error!(
-                    "ingest failed: {}",
-                    crate::sanitize::clean(&format!("{e:#}"))
-                ),
-            }
-        });
+        // The CLI resolves the project name before the screen opens.
+        let project = opts.project.clone().unwrap_or_else(|| "root".into());
+        producer::spawn_ingest(&engine, path, project);
     }
     let mut h = handle::spawn(engine.clone());
+    if let Some((listener, (token, token_line))) = http {
+        let local = listener.local_addr()?;
+        let state = crate::serve::AppState {
+            exporter: Arc::new(std::sync::Mutex::new(
+                crate::engine::metrics::Exporter::new(&engine)?,
+            )),
+            engine: engine.clone(),
+            snapshots: h.snapshots.clone(),
+            token,
+            consumer_alive,
+        };
+        let stopping = engine.clone();
+        crate::serve::spawn_http(listener, state, async move {
+            let _ = stopping.stop_watch().wait_for(|s| *s).await;
+        });
+        tracing::info!("serving health, metrics and control on http://{local}; {token_line}");
+    }
     let mut app = App::new(opts.theme);
     let mut terminal = ratatui::init();
     let result = event_loop(&mut terminal, &mut app, &mut h).await;

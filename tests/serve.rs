@@ -1,0 +1,648 @@
+//! `archon-tui serve`: health, Prometheus metrics (parsed with a Prometheus
+//! text parser), the breaker JSON, token-guarded control, the alert rules'
+//! metrics, and SIGTERM during a drain.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{bin, n, run};
+use serde_json::{json, Value};
+
+const DOCS: u64 = 300;
+
+/// A running `serve` on a free loopback port; killed when dropped.
+struct Serve {
+    child: Child,
+    base: String,
+    /// serve's stderr, shown when a test fails.
+    log: std::path::PathBuf,
+}
+
+impl Serve {
+    fn start(data: &Path, args: &[String]) -> Self {
+        let log = data.join("serve.stderr.log");
+        let mut child = bin()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .args(args)
+            .env_remove("ARCHON_CONTROL_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("serve prints where it listens");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_string();
+        Self { child, base, log }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then the exit code and how long the exit took.
+    fn terminate(mut self) -> (i32, Duration) {
+        let started = Instant::now();
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return (s.code().unwrap_or(-1), started.elapsed());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "serve did not exit 30 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- serve stderr ---\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+async fn get(c: &reqwest::Client, url: &str) -> (u16, Value) {
+    let r = c.get(url).send().await.expect("GET");
+    let code = r.status().as_u16();
+    (code, r.json().await.expect("JSON body"))
+}
+
+async fn post(
+    c: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut req = c.post(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.expect("POST");
+    let code = r.status().as_u16();
+    (code, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn scrape(c: &reqwest::Client, s: &Serve) -> prometheus_parse::Scrape {
+    let r = c.get(s.url("/metrics")).send().await.expect("GET /metrics");
+    assert_eq!(r.status().as_u16(), 200);
+    let ct = r.headers()["content-type"].to_str().unwrap().to_string();
+    assert!(ct.starts_with("text/plain; version=0.0.4"), "{ct}");
+    let text = r.text().await.unwrap();
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).expect("parse")
+}
+
+/// The value of one sample (counter, gauge or untyped), by name and labels.
+fn value(s: &prometheus_parse::Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    let sample = s
+        .samples
+        .iter()
+        .find(|x| x.metric == name && labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .unwrap_or_else(|| panic!("no sample {name} {labels:?}"));
+    match &sample.value {
+        prometheus_parse::Value::Counter(v)
+        | prometheus_parse::Value::Gauge(v)
+        | prometheus_parse::Value::Untyped(v) => *v,
+        other => panic!("{name} is not a scalar: {other:?}"),
+    }
+}
+
+fn kind(s: &prometheus_parse::Scrape, name: &str) -> &'static str {
+    match s
+        .samples
+        .iter()
+        .find(|x| x.metric == name)
+        .map(|x| &x.value)
+    {
+        Some(prometheus_parse::Value::Counter(_)) => "counter",
+        Some(prometheus_parse::Value::Gauge(_)) => "gauge",
+        Some(prometheus_parse::Value::Histogram(_)) => "histogram",
+        Some(_) => "other",
+        None => panic!("{name} is not exported"),
+    }
+}
+
+async fn wait_for(
+    c: &reqwest::Client,
+    s: &Serve,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (_, h) = get(c, &s.url("/health")).await;
+        if done(&h) {
+            return h;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {h}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn settled(h: &Value) -> bool {
+    let d = &h["documents"];
+    d["pending"] == 0 && n(d, "completed") + n(d, "dlq") == DOCS
+}
+
+/// Names of `archon_*` metrics used by the shipped alert rules.
+fn alert_metrics() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("monitoring/prometheus/async-enrichment-alerts.yml"),
+    )
+    .unwrap();
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).expect("valid YAML");
+    let ident = regex::Regex::new(r"[a-zA-Z_:][a-zA-Z0-9_:]*").unwrap();
+    let mut names = BTreeSet::new();
+    let mut alerts = 0;
+    for group in docs[0]["groups"].as_vec().expect("groups") {
+        for rule in group["rules"].as_vec().expect("rules") {
+            alerts += 1;
+            let expr = rule["expr"].as_str().expect("expr");
+            for m in ident.find_iter(expr) {
+                if m.as_str().starts_with("archon_") {
+                    names.insert(m.as_str().to_string());
+                }
+            }
+        }
+    }
+    assert!(alerts >= 5, "the seed's five alerts at least");
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_exports_health_metrics_and_guarded_control() {
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), DOCS as usize).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let args: Vec<String> = [
+        "--ingest",
+        src.path().to_str().unwrap(),
+        "--project",
+        "svc",
+        // Some documents go to the DLQ (one attempt each), none by the breaker.
+        "--inject-failure-rate",
+        "0.1",
+        "--seed",
+        "7",
+        "--retry-max-attempts",
+        "1",
+        "--breaker-failure-threshold",
+        "100000",
+    ]
+    .map(String::from)
+    .to_vec();
+    let s = Serve::start(data.path(), &args);
+    let c = client();
+
+    // Work flows through the served engine.
+    let h = wait_for(&c, &s, "the corpus to settle", settled).await;
+    let (code, h2) = get(&c, &s.url("/health")).await;
+    assert_eq!(code, 200, "{h2}");
+    assert_eq!(h2["status"], "healthy", "{h2}");
+    assert_eq!(h["consumer"]["running"], true);
+    assert_eq!(n(&h2["consumer"], "messages_consumed"), DOCS);
+    assert_eq!(n(&h2["consumer"], "messages_processed"), DOCS);
+    assert_eq!(h2["circuit_breaker"]["state"], "CLOSED");
+    assert!(h2["circuit_breaker"]["failure_count"].is_u64());
+    let dlq = n(&h2["documents"], "dlq");
+    assert!(dlq > 0 && dlq < DOCS / 2, "10% injected failures: {dlq}");
+    assert!(n(&h2["consumer"], "errors") >= dlq);
+
+    let (code, p) = get(&c, &s.url("/health/enrichment")).await;
+    assert_eq!(code, 200);
+    assert_eq!(p["kafka_producer"]["status"], "healthy");
+    assert_eq!(p["kafka_producer"]["enabled"], true);
+    assert_eq!(
+        p["kafka_producer"]["topic"],
+        "dev.archon-intelligence.enrich-document.v1"
+    );
+    assert_eq!(n(&p["kafka_producer"], "events_published"), DOCS);
+
+    // Every seed §10.1 metric the issue names, parsed, with its type and values.
+    let m = scrape(&c, &s).await;
+    for (name, k) in [
+        ("archon_bridge_documents_indexed_total", "counter"),
+        ("archon_bridge_indexing_duration_seconds", "histogram"),
+        ("archon_bridge_enrichment_events_published_total", "counter"),
+        (
+            "archon_enrichment_consumer_messages_consumed_total",
+            "counter",
+        ),
+        (
+            "archon_enrichment_consumer_messages_processed_total",
+            "counter",
+        ),
+        (
+            "archon_enrichment_consumer_processing_duration_seconds",
+            "histogram",
+        ),
+        ("archon_enrichment_consumer_errors_total", "counter"),
+        ("archon_enrichment_consumer_dlq_published_total", "counter"),
+        ("archon_enrichment_consumer_retries_total", "counter"),
+        ("archon_enrichment_consumer_circuit_breaker_state", "gauge"),
+        ("archon_kafka_consumer_lag", "gauge"),
+        ("archon_documents_pending_enrichment", "gauge"),
+    ] {
+        assert_eq!(kind(&m, name), k, "{name}");
+        assert!(m.docs.contains_key(name), "{name} has HELP text");
+    }
+    let v = |name: &str| value(&m, name, &[]);
+    assert_eq!(v("archon_bridge_documents_indexed_total"), DOCS as f64);
+    assert_eq!(
+        v("archon_bridge_enrichment_events_published_total"),
+        DOCS as f64
+    );
+    assert_eq!(
+        v("archon_enrichment_consumer_messages_consumed_total"),
+        DOCS as f64
+    );
+    assert_eq!(
+        v("archon_enrichment_consumer_messages_processed_total"),
+        DOCS as f64
+    );
+    assert_eq!(
+        v("archon_enrichment_consumer_dlq_published_total"),
+        dlq as f64
+    );
+    assert_eq!(
+        value(
+            &m,
+            "archon_enrichment_consumer_errors_total",
+            &[("error_type", "InjectedFailure")]
+        ),
+        dlq as f64
+    );
+    assert_eq!(v("archon_enrichment_consumer_retries_total"), 0.0);
+    assert_eq!(
+        v("archon_documents_enriched_total") + dlq as f64,
+        DOCS as f64
+    );
+    assert_eq!(v("archon_enrichment_consumer_circuit_breaker_state"), 0.0);
+    assert_eq!(v("archon_documents_pending_enrichment"), 0.0);
+    assert_eq!(
+        v("archon_bridge_indexing_duration_seconds_count"),
+        DOCS as f64
+    );
+    assert_eq!(
+        v("archon_enrichment_consumer_processing_duration_seconds_count"),
+        v("archon_documents_enriched_total")
+    );
+    let lag: Vec<_> = m
+        .samples
+        .iter()
+        .filter(|x| x.metric == "archon_kafka_consumer_lag")
+        .collect();
+    assert_eq!(
+        lag.len(),
+        4,
+        "one series per partition of the request topic"
+    );
+    for l in &lag {
+        assert!(l.labels.get("partition").is_some());
+        assert!(matches!(l.value, prometheus_parse::Value::Gauge(v) if v == 0.0));
+    }
+
+    // Every metric an alert uses is exported.
+    let exported: BTreeSet<String> = m.samples.iter().map(|x| x.metric.clone()).collect();
+    for name in alert_metrics() {
+        let base = name.strip_suffix("_bucket").unwrap_or(&name);
+        assert!(
+            exported.contains(&name) || exported.contains(base),
+            "alert rule uses {name}, which /metrics does not export"
+        );
+    }
+
+    // Breaker JSON (seed §5.2 fields).
+    let (code, b) = get(&c, &s.url("/metrics/circuit_breaker")).await;
+    assert_eq!(code, 200);
+    assert_eq!(b["state"], "CLOSED");
+    for k in ["failure_count", "last_failure", "opened_at"] {
+        assert!(b.get(k).is_some(), "{k} in {b}");
+    }
+
+    // Control without the token (or with a wrong one): 401, nothing changes.
+    let token = std::fs::read_to_string(data.path().join("control-token")).unwrap();
+    let calls: Vec<(&str, Option<Value>)> = vec![
+        ("/circuit_breaker/reset", None),
+        ("/pause", None),
+        ("/resume", None),
+        ("/concurrency", Some(json!({"n": 2}))),
+        ("/rollout", Some(json!({"percentage": 5}))),
+        ("/rollback", None),
+        (
+            "/dlq/replay",
+            Some(json!({"filter": "type:InjectedFailure"})),
+        ),
+        ("/backfill", Some(json!({}))),
+    ];
+    for (path, body) in &calls {
+        for bad in [
+            None,
+            Some("wrong-token-0123456789"),
+            Some(&token[..token.len() - 1]),
+        ] {
+            let (code, e) = post(&c, &s.url(path), bad, body.clone()).await;
+            assert_eq!(code, 401, "POST {path} with {bad:?}: {e}");
+            assert!(e["error"].as_str().unwrap().contains("Bearer"));
+        }
+    }
+    let (_, h) = get(&c, &s.url("/health")).await;
+    assert_eq!(h["status"], "healthy", "{h}");
+    assert_eq!(h["consumer"]["paused"], false);
+    assert_eq!(h["consumer"]["held"], false);
+    assert_eq!(h["consumer"]["concurrency"], 10);
+    assert_eq!(n(&h["documents"], "dlq"), dlq, "nothing replayed");
+    let (_, p) = get(&c, &s.url("/health/enrichment")).await;
+    assert_eq!(p["rollout"]["percentage"], 100);
+    assert_eq!(p["rollout"]["enabled"], true);
+
+    // With the token, each lever works (and bad values are refused with 400).
+    let t = Some(token.as_str());
+    let (code, r) = post(&c, &s.url("/pause"), t, None).await;
+    assert_eq!(code, 200, "{r}");
+    let (code, h) = get(&c, &s.url("/health")).await;
+    assert_eq!((code, h["status"].as_str()), (200, Some("degraded")));
+    assert_eq!(h["consumer"]["running"], false);
+    assert_eq!(
+        value(
+            &scrape(&c, &s).await,
+            "archon_enrichment_consumer_paused",
+            &[]
+        ),
+        1.0
+    );
+    assert_eq!(post(&c, &s.url("/resume"), t, None).await.0, 200);
+    assert_eq!(
+        get(&c, &s.url("/health")).await.1["consumer"]["running"],
+        true
+    );
+
+    assert_eq!(
+        post(&c, &s.url("/concurrency"), t, Some(json!({"n": 3})))
+            .await
+            .0,
+        200
+    );
+    for bad in [
+        json!({"n": 0}),
+        json!({"n": 1_000_000_000u64}),
+        json!({"n": "x"}),
+        json!({}),
+    ] {
+        let (code, e) = post(&c, &s.url("/concurrency"), t, Some(bad.clone())).await;
+        assert_eq!(code, 400, "{bad}: {e}");
+    }
+    assert_eq!(
+        value(
+            &scrape(&c, &s).await,
+            "archon_enrichment_consumer_concurrency",
+            &[]
+        ),
+        3.0
+    );
+
+    assert_eq!(
+        post(&c, &s.url("/rollout"), t, Some(json!({"percentage": 40})))
+            .await
+            .0,
+        200
+    );
+    for bad in [
+        json!({"percentage": 101}),
+        json!({"percentage": -1}),
+        json!({}),
+    ] {
+        assert_eq!(
+            post(&c, &s.url("/rollout"), t, Some(bad.clone())).await.0,
+            400,
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        get(&c, &s.url("/health/enrichment")).await.1["rollout"]["percentage"],
+        40
+    );
+    let persisted = run(data.path(), &["rollout", "show", "--json"]);
+    assert_eq!(
+        persisted.json()["percentage"],
+        40,
+        "persisted for every process"
+    );
+
+    let (code, e) = post(&c, &s.url("/dlq/replay"), t, Some(json!({}))).await;
+    assert_eq!(code, 400, "replaying everything needs confirm: {e}");
+    let (code, e) = post(
+        &c,
+        &s.url("/dlq/replay"),
+        t,
+        Some(json!({"filter": "type:"})),
+    )
+    .await;
+    assert_eq!(code, 400, "{e}");
+    let (code, r) = post(
+        &c,
+        &s.url("/dlq/replay"),
+        t,
+        Some(json!({"filter": "type:InjectedFailure", "dry_run": true})),
+    )
+    .await;
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(n(&r["outcome"], "replayed"), dlq);
+    assert_eq!(
+        n(&get(&c, &s.url("/health")).await.1["documents"], "dlq"),
+        dlq,
+        "dry run"
+    );
+    let (code, r) = post(
+        &c,
+        &s.url("/dlq/replay"),
+        t,
+        Some(json!({"filter": {"error_type": "InjectedFailure"}})),
+    )
+    .await;
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(n(&r["outcome"], "replayed"), dlq);
+    // Most replayed documents now succeed (failures are still injected).
+    wait_for(&c, &s, "the replay to settle", |h| {
+        settled(h) && n(&h["documents"], "dlq") < dlq
+    })
+    .await;
+
+    assert_eq!(
+        post(&c, &s.url("/circuit_breaker/reset"), t, None).await.0,
+        200
+    );
+
+    let (code, r) = post(&c, &s.url("/rollback"), t, None).await;
+    assert_eq!(code, 200, "{r}");
+    assert!(r["outcome"]["effective_ms"].is_u64());
+    let (_, h) = get(&c, &s.url("/health")).await;
+    assert_eq!(
+        (h["status"].as_str(), &h["consumer"]["held"]),
+        (Some("degraded"), &json!(true))
+    );
+    assert_eq!(
+        get(&c, &s.url("/health/enrichment")).await.1["kafka_producer"]["status"],
+        "disabled"
+    );
+    assert_eq!(post(&c, &s.url("/resume"), t, None).await.0, 200);
+    let (_, h) = get(&c, &s.url("/health")).await;
+    assert_eq!(h["status"], "healthy", "{h}");
+    assert_eq!(
+        get(&c, &s.url("/health/enrichment")).await.1["kafka_producer"]["enabled"],
+        true
+    );
+
+    assert_eq!(get(&c, &s.url("/no-such")).await.0, 404);
+    let (code, _) = s.terminate();
+    assert_eq!(code, 0);
+}
+
+/// SIGTERM while documents are being enriched: exit 0 within 5 s, nothing
+/// processing left behind, and a later drain completes every document.
+fn sigterm_during_drain(latency_ms: u64, broker: &[String]) {
+    const N: u64 = 1000;
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), N as usize).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let ingest = common::run_s(
+        data.path(),
+        &common::with(&["ingest", src.path().to_str().unwrap(), "--json"], broker),
+    );
+    assert_eq!(ingest.code, 0, "{}", ingest.stderr);
+    assert_eq!(n(&ingest.json(), "published"), N);
+    let args = common::with(
+        &[
+            "--inject-latency-ms",
+            &latency_ms.to_string(),
+            "--concurrency",
+            "50",
+        ],
+        broker,
+    );
+    let s = Serve::start(data.path(), &args);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = client();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // Stop while work is in flight (and, at 20 ms, some already done).
+        loop {
+            let m = scrape(&c, &s).await;
+            let consumed = value(
+                &m,
+                "archon_enrichment_consumer_messages_consumed_total",
+                &[],
+            );
+            let enriched = value(&m, "archon_documents_enriched_total", &[]);
+            if consumed > 0.0 && (latency_ms > 1000 || enriched >= 100.0) {
+                assert!(enriched < N as f64, "stopped before the end");
+                break;
+            }
+            assert!(Instant::now() < deadline, "no work started");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    let log = s.log.clone();
+    let (code, took) = s.terminate();
+    eprintln!("latency {latency_ms} ms: exit {took:?} after SIGTERM");
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(code, 0, "clean exit on SIGTERM: {stderr}");
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    let st = common::status(data.path());
+    assert_eq!(
+        st["counts"]["processing"], 0,
+        "in-flight work returned: {st}"
+    );
+    let drained = common::run_s(
+        data.path(),
+        &common::with(&["drain", "--json", "--timeout", "120"], broker),
+    );
+    assert_eq!(drained.code, 0, "{}", drained.stderr);
+    let d = drained.json();
+    assert_eq!(
+        (
+            n(&d, "completed"),
+            n(&d, "dlq"),
+            n(&d, "pending"),
+            n(&d, "lag")
+        ),
+        (N, 0, 0, 0),
+        "nothing lost: {d}"
+    );
+}
+
+#[test]
+fn sigterm_mid_drain_finishes_quick_calls() {
+    sigterm_during_drain(20, &[]);
+}
+
+#[test]
+fn sigterm_mid_drain_returns_hung_calls() {
+    // Calls take 8 s: they get a 2 s grace, then go back on the topic (were
+    // they waited for, the exit would take 8 s and fail the 5 s bound).
+    sigterm_during_drain(8000, &[]);
+}
+
+#[test]
+fn sigterm_mid_drain_on_kafka() {
+    let Some(b) = common::broker() else { return };
+    sigterm_during_drain(8000, &common::isolated(&b, "serve-sigterm"));
+}
+
+#[test]
+fn a_busy_port_is_a_named_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let data = tempfile::tempdir().unwrap();
+    let r = run(data.path(), &["serve", "--listen", &addr]);
+    assert_ne!(r.code, 0);
+    assert!(
+        r.stderr.contains("--listen") && r.stderr.contains(&addr),
+        "{}",
+        r.stderr
+    );
+    let r = run(data.path(), &["serve", "--listen", "nonsense"]);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("--listen"), "{}", r.stderr);
+}
