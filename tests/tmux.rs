@@ -345,3 +345,55 @@ fn console_refuses_bad_settings_before_touching_the_terminal() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("needs a terminal"), "{}", r.stderr);
 }
+
+/// `--listen`: the console serves the same health, metrics and control as
+/// `serve`; a pause over HTTP shows on its screen.
+#[test]
+fn console_listen_serves_health_and_control() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let extra = format!("--listen 127.0.0.1:{port}");
+    let Some(t) = Tmux::start("listen", 120, 40, &console_command(&data, &extra)) else {
+        return;
+    };
+    t.wait_for("the console", 30, |s| s.contains("Dead-letter queue"));
+    let base = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let health: serde_json::Value = loop {
+            let r = c.get(format!("{base}/health")).send().await.unwrap();
+            if r.status() == 200 {
+                break r.json().await.unwrap();
+            }
+            assert!(Instant::now() < deadline, "health stayed {}", r.status());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(health["consumer"]["running"], true, "{health}");
+        let metrics = c.get(format!("{base}/metrics")).send().await.unwrap();
+        assert!(metrics
+            .text()
+            .await
+            .unwrap()
+            .contains("archon_enrichment_consumer_circuit_breaker_state 0"));
+        let refused = c.post(format!("{base}/pause")).send().await.unwrap();
+        assert_eq!(refused.status(), 401);
+        let token = std::fs::read_to_string(data.join("control-token")).unwrap();
+        let ok = c
+            .post(format!("{base}/pause"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ok.status(), 200);
+    });
+    t.wait_for("PAUSED in the header", 10, |s| s.contains("PAUSED"));
+    t.keys(&["q"]);
+    t.wait_for("a clean exit", 20, |s| s.contains("ARCHON-EXIT=0"));
+}

@@ -122,7 +122,7 @@ async fn console(
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!(
             "archon-tui: the console needs a terminal (stdin and stdout are not both one). \
-             Headless use: `archon-tui ingest PATH --wait`, `drain`, `status --json`; see --help."
+             Headless use: `archon-tui serve` (HTTP health, metrics, control), `ingest PATH --wait`, `drain`, `status --json`; see --help."
         );
         return Ok(2);
     }
