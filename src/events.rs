@@ -104,6 +104,10 @@ pub struct EnrichmentRequest {
     pub retry_count: u32,
 }
 
+/// Largest payload decoded as a request (file_path ≤ 4096 characters and
+/// the other fields leave ample room below this).
+pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
+
 /// Why a payload is not a valid §3.1 request. The text names the field so an
 /// operator reading the DLQ knows exactly what to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -134,6 +138,14 @@ fn is_uuid_text(s: &str, upper: bool) -> bool {
 impl EnrichmentRequest {
     /// Decode and validate a raw payload against §3.1.
     pub fn decode(payload: &[u8]) -> Result<Self, SchemaError> {
+        // Every field is bounded, so a real request is a few KB: a bigger
+        // payload is refused before it is parsed.
+        if payload.len() > MAX_REQUEST_BYTES {
+            return Err(SchemaError(format!(
+                "payload is {} bytes; a §3.1 request is at most {MAX_REQUEST_BYTES}",
+                payload.len()
+            )));
+        }
         let text = std::str::from_utf8(payload).map_err(|e| {
             SchemaError(format!(
                 "payload is not valid UTF-8 (invalid byte at offset {})",
@@ -384,5 +396,66 @@ mod tests {
             .0
             .contains("not a valid"));
         assert!(EnrichmentRequest::decode(b"[]").is_err());
+    }
+
+    use proptest::prelude::*;
+
+    /// A JSON value of any shape, for field replacement.
+    fn any_json() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(|f| serde_json::json!(f)),
+            ".{0,80}".prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::from),
+                prop::collection::btree_map(".{0,12}", inner, 0..4)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// Arbitrary bytes: an error or a request that re-validates, never a panic.
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(req) = EnrichmentRequest::decode(&bytes) {
+                prop_assert!(req.validate().is_ok());
+            }
+        }
+
+        /// The seed request with one field replaced by anything: decoded
+        /// requests are always valid, and re-encode to themselves.
+        #[test]
+        fn mutated_requests_decode_to_valid_requests_or_named_errors(
+            field in prop::sample::select(vec![
+                "document_id", "project_name", "content_hash", "file_path", "document_type",
+                "language", "indexed_at", "enrichment_type", "priority", "correlation_id",
+                "metadata", "retry_count", "unexpected_field",
+            ]),
+            value in any_json(),
+        ) {
+            let mut v: serde_json::Value = serde_json::from_str(SEED_REQUEST).unwrap();
+            v[field] = value;
+            match EnrichmentRequest::decode(&serde_json::to_vec(&v).unwrap()) {
+                Ok(req) => {
+                    prop_assert!(req.validate().is_ok());
+                    prop_assert_eq!(EnrichmentRequest::decode(&req.encode()).unwrap(), req);
+                }
+                Err(e) => prop_assert!(!e.0.is_empty() && e.0.len() < 1_000, "{}", e.0),
+            }
+        }
+
+        /// DLQ records read back from the topic: any bytes, no panic.
+        #[test]
+        fn dlq_records_of_any_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+            let _ = serde_json::from_slice::<DlqMessage>(&bytes);
+            let _ = serde_json::from_slice::<EnrichmentCompleted>(&bytes);
+        }
     }
 }

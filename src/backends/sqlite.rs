@@ -51,7 +51,10 @@ CREATE TABLE IF NOT EXISTS documents (
     enrichment_json TEXT,
     failure_reason TEXT,
     replay_count INTEGER NOT NULL DEFAULT 0,
-    replayed_at TEXT);
+    replayed_at TEXT,
+    -- Enrichments applied for the current content (the reliability suite's
+    -- duplicate check: never above 1).
+    enrichment_applied INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS documents_status ON documents (enrichment_status, project_name);
 CREATE TABLE IF NOT EXISTS entities (
     document_id TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -86,7 +89,8 @@ impl Db {
         let setup = conn
             .pragma_update(None, "journal_mode", "WAL")
             .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
-            .and_then(|_| conn.execute_batch(SCHEMA));
+            .and_then(|_| conn.execute_batch(SCHEMA))
+            .and_then(|_| add_missing_columns(&conn));
         if let Err(e) = setup {
             anyhow::bail!(
                 "the data dir database {} is unreadable or corrupt ({e}); move it aside or pass another --data-dir",
@@ -125,6 +129,68 @@ impl Db {
     }
 }
 
+/// Columns added after a data dir was created (ADD COLUMN is cheap; a
+/// concurrent opener adding it first is fine).
+fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
+    const ADDED: &[(&str, &str, &str)] = &[(
+        "documents",
+        "enrichment_applied",
+        "INTEGER NOT NULL DEFAULT 0",
+    )];
+    for (table, column, decl) in ADDED {
+        let present = conn
+            .prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2")?
+            .exists([table, column])?;
+        if !present {
+            match conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}")) {
+                Err(e) if e.to_string().contains("duplicate column") => {}
+                r => r?,
+            }
+        }
+    }
+    Ok(())
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_dir_from_before_a_column_gains_it() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            // The schema as it was before enrichment_applied.
+            let old = SCHEMA.replace(
+                ",\n    -- Enrichments applied for the current content (the reliability suite's\n    -- duplicate check: never above 1).\n    enrichment_applied INTEGER NOT NULL DEFAULT 0)",
+                ")",
+            );
+            assert_ne!(old, SCHEMA);
+            c.execute_batch(&old).unwrap();
+            c.execute(
+                "INSERT INTO documents (entity_id, project_name, source_path, document_type,
+                    content_hash, enrichment_status, indexed_at, file_size_bytes, line_count,
+                    correlation_id) VALUES ('a', 'p', 'x', 'code', 'h', 'pending', 't', 1, 1, 'c')",
+                [],
+            )
+            .unwrap();
+        }
+        let db = Db::open(dir.path()).unwrap();
+        let applied: i64 = db
+            .run_blocking(|c| {
+                Ok(c.query_row(
+                    "SELECT enrichment_applied FROM documents WHERE entity_id = 'a'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap();
+        assert_eq!(applied, 0);
+        // Opening again (the column is there now) is a no-op.
+        Db::open(dir.path()).unwrap();
+    }
 }

@@ -68,6 +68,7 @@ pub struct GlobalArgs {
     pub config: Option<PathBuf>,
     /// Enrichments running at once
     #[arg(
+        allow_negative_numbers = true,
         long,
         global = true,
         env = "MAX_CONCURRENT_ENRICHMENTS",
@@ -107,6 +108,7 @@ pub struct GlobalArgs {
     pub async_enrichment: Option<bool>,
     /// Share of projects (by stable bucket) that use the async path, 0..=100
     #[arg(
+        allow_negative_numbers = true,
         long,
         global = true,
         env = "ASYNC_ENRICHMENT_ROLLOUT_PERCENTAGE",
@@ -123,28 +125,51 @@ pub struct GlobalArgs {
     )]
     pub enabled_projects: Option<Vec<String>>,
     /// Attempts per document before the DLQ
-    #[arg(long, global = true, env = "RETRY_MAX_ATTEMPTS", value_name = "N")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        global = true,
+        env = "RETRY_MAX_ATTEMPTS",
+        value_name = "N"
+    )]
     pub retry_max_attempts: Option<u32>,
     /// First retry delay in seconds (doubles each retry)
-    #[arg(long, global = true, env = "RETRY_BACKOFF_BASE", value_name = "SECS")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        global = true,
+        env = "RETRY_BACKOFF_BASE",
+        value_name = "SECS"
+    )]
     pub retry_backoff_base: Option<f64>,
     /// Cap on the retry delay in seconds
-    #[arg(long, global = true, value_name = "SECS", hide_short_help = true)]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        global = true,
+        value_name = "SECS",
+        hide_short_help = true
+    )]
     pub retry_max_delay: Option<f64>,
     /// Rehearsal: fail this fraction of intelligence calls (0..1, deterministic given --seed)
-    #[arg(long, global = true, value_name = "F")]
+    #[arg(allow_negative_numbers = true, long, global = true, value_name = "F")]
     pub inject_failure_rate: Option<f64>,
     /// Rehearsal: add this latency to every intelligence call
-    #[arg(long, global = true, value_name = "MS")]
+    #[arg(allow_negative_numbers = true, long, global = true, value_name = "MS")]
     pub inject_latency_ms: Option<u64>,
     /// Seed for injected failures
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(allow_negative_numbers = true, long, global = true, value_name = "N")]
     pub seed: Option<u64>,
     /// Consecutive intelligence failures that open the circuit breaker
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(allow_negative_numbers = true, long, global = true, value_name = "N")]
     pub breaker_failure_threshold: Option<u32>,
     /// Seconds an open breaker waits before a trial call (HALF_OPEN)
-    #[arg(long, global = true, value_name = "SECS")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        global = true,
+        value_name = "SECS"
+    )]
     pub breaker_recovery_secs: Option<f64>,
     /// false: the breaker never opens
     #[arg(long, global = true, env = "ENABLE_CIRCUIT_BREAKER", value_name = "BOOL",
@@ -210,6 +235,7 @@ pub struct GlobalArgs {
     )]
     pub kafka_auto_offset_reset: Option<String>,
     #[arg(
+        allow_negative_numbers = true,
         long,
         global = true,
         env = "KAFKA_SESSION_TIMEOUT_MS",
@@ -218,6 +244,7 @@ pub struct GlobalArgs {
     )]
     pub kafka_session_timeout_ms: Option<u32>,
     #[arg(
+        allow_negative_numbers = true,
         long,
         global = true,
         env = "KAFKA_MAX_POLL_RECORDS",
@@ -226,7 +253,13 @@ pub struct GlobalArgs {
     )]
     pub kafka_max_poll_records: Option<usize>,
     /// Replication factor of topics archon-tui creates
-    #[arg(long, global = true, value_name = "N", hide_short_help = true)]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        global = true,
+        value_name = "N",
+        hide_short_help = true
+    )]
     pub kafka_replication_factor: Option<i32>,
     /// Qdrant gRPC URL (e.g. http://127.0.0.1:6334) [default: the embedded vector store]
     #[arg(long, global = true, env = "QDRANT_URL", value_name = "URL")]
@@ -273,6 +306,7 @@ pub struct GlobalArgs {
     pub graph_database: Option<String>,
     /// Largest Bolt message a write sends (FalkorDB 4.16 needs ~3000)
     #[arg(
+        allow_negative_numbers = true,
         long,
         global = true,
         env = "ARCHON_GRAPH_MAX_MESSAGE_BYTES",
@@ -289,10 +323,22 @@ pub struct GlobalArgs {
     )]
     pub intelligence_url: Option<String>,
     /// Timeout of one intelligence call
-    #[arg(long, global = true, value_name = "SECS", hide_short_help = true)]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        global = true,
+        value_name = "SECS",
+        hide_short_help = true
+    )]
     pub intelligence_timeout_secs: Option<f64>,
     /// Files larger than this are indexed but not enriched
-    #[arg(long, global = true, value_name = "BYTES", hide_short_help = true)]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        global = true,
+        value_name = "BYTES",
+        hide_short_help = true
+    )]
     pub max_file_bytes: Option<u64>,
 }
 
@@ -354,7 +400,7 @@ pub struct WaitArgs {
     #[arg(long)]
     pub json: bool,
     /// Give up waiting after this many seconds (exit code 3)
-    #[arg(long, value_name = "SECS")]
+    #[arg(allow_negative_numbers = true, long, value_name = "SECS")]
     pub timeout: Option<f64>,
 }
 
@@ -409,7 +455,7 @@ pub enum Command {
         #[arg(long)]
         project: Option<String>,
         /// At most this many documents per second
-        #[arg(long, value_name = "N")]
+        #[arg(allow_negative_numbers = true, long, value_name = "N")]
         rate: Option<f64>,
         /// Enrich here and now instead of publishing to the topic
         #[arg(long)]
@@ -491,7 +537,7 @@ pub enum DlqCommand {
         #[command(flatten)]
         filter: DlqFilterArgs,
         /// At most N entries
-        #[arg(long, value_name = "N")]
+        #[arg(allow_negative_numbers = true, long, value_name = "N")]
         limit: Option<usize>,
         #[arg(long)]
         json: bool,

@@ -194,9 +194,15 @@ pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
         after = Some(last.entity_id.clone());
         in_dlq.extend(docs.into_iter().map(|d| d.entity_id));
     }
+    // Entries that belong to no indexed document (undecodable, or a request
+    // for an unknown document) stay until purged: nothing else tracks them.
     let mut entries: Vec<DlqEntry> = latest
         .into_values()
-        .filter(|e| e.message.document_id.is_empty() || in_dlq.contains(&e.message.document_id))
+        .filter(|e| {
+            e.message.document_id.is_empty()
+                || e.error_type() == "DocumentNotFound"
+                || in_dlq.contains(&e.message.document_id)
+        })
         .collect();
     entries.sort_by_key(|e| std::cmp::Reverse(e.id));
     Ok(entries)

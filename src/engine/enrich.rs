@@ -108,9 +108,14 @@ pub fn dlq_message(
 /// Undecodable payloads are kept inspectable: JSON if it parses, else a
 /// lossy, length-capped string.
 fn raw_original(payload: &[u8]) -> Value {
-    match serde_json::from_slice::<Value>(payload) {
-        Ok(v) if payload.len() <= 64 * 1024 => v,
-        _ => {
+    let parsed = if payload.len() <= 64 * 1024 {
+        serde_json::from_slice::<Value>(payload).ok()
+    } else {
+        None
+    };
+    match parsed {
+        Some(v) => v,
+        None => {
             let cap = payload.len().min(4096);
             let mut s = String::from_utf8_lossy(&payload[..cap]).into_owned();
             if payload.len() > cap {
@@ -291,6 +296,15 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
                     return park(&e.exception_type, e.message, attempt + 1);
                 }
                 engine.breaker.failure(permit, &e.to_string());
+                if engine.breaker.state() != super::breaker::BreakerState::Closed {
+                    // The service is deemed down (this failure opened the
+                    // breaker, or a trial failed): the outage is not this
+                    // document's fault, so it costs no attempt. The loop waits
+                    // for the breaker and tries again; an outage never DLQs.
+                    engine.stats.retries.inc_by(1);
+                    engine.stats.error(&e.exception_type);
+                    continue;
+                }
                 attempt += 1;
                 if attempt >= max_attempts {
                     return park(

@@ -128,8 +128,21 @@ async fn metrics(State(s): State<AppState>) -> Response {
     }
 }
 
+/// Seed §5.2 fields, plus the last 64 state changes (oldest first), so an
+/// OPEN → HALF_OPEN → CLOSED cycle shorter than a scrape is still visible.
 async fn breaker(State(s): State<AppState>) -> Json<Value> {
-    Json(serde_json::to_value(s.engine.breaker.snapshot()).unwrap_or(Value::Null))
+    let mut v = serde_json::to_value(s.engine.breaker.snapshot()).unwrap_or(Value::Null);
+    if let Value::Object(m) = &mut v {
+        let t: Vec<&str> = s
+            .engine
+            .breaker
+            .transitions()
+            .into_iter()
+            .map(|t| t.as_str())
+            .collect();
+        m.insert("transitions".into(), json!(t));
+    }
+    Json(v)
 }
 
 async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {

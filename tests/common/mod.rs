@@ -7,6 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+pub mod serve;
+pub mod service;
+
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_archon-tui"));
     // Keep the developer's environment and config file out of the tests.

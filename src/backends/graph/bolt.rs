@@ -376,7 +376,7 @@ impl GraphStore for BoltGraph {
                      d.enrichment_status = 'pending', d.indexed_at = row.indexed_at,
                      d.file_size_bytes = row.file_size_bytes, d.line_count = row.line_count,
                      d.last_modified = row.last_modified, d.correlation_id = row.correlation_id,
-                     d.failure_reason = null",
+                     d.failure_reason = null, d.enrichment_applied = 0",
                 Value::Array(writes),
             )
             .await?;
@@ -524,7 +524,8 @@ impl GraphStore for BoltGraph {
                      d.entities_extracted = u.entities_extracted,
                      d.quality_score = u.quality_score, d.complexity_score = u.complexity_score,
                      d.patterns_detected = u.patterns, d.anti_patterns_detected = u.anti_patterns,
-                     d.failure_reason = null
+                     d.failure_reason = null,
+                     d.enrichment_applied = coalesce(d.enrichment_applied, 0) + 1
                  RETURN d.entity_id AS id",
                 Value::Array(rows),
             )

@@ -115,7 +115,8 @@ impl GraphStore for EmbeddedGraph {
                             content_hash = excluded.content_hash, enrichment_status = 'pending',
                             indexed_at = excluded.indexed_at, file_size_bytes = excluded.file_size_bytes,
                             line_count = excluded.line_count, last_modified = excluded.last_modified,
-                            correlation_id = excluded.correlation_id, failure_reason = NULL",
+                            correlation_id = excluded.correlation_id, failure_reason = NULL,
+                            enrichment_applied = 0",
                     )?
                     .execute(params![
                         d.entity_id,
@@ -197,7 +198,8 @@ impl GraphStore for EmbeddedGraph {
                     if result == ApplyResult::Applied {
                         tx.prepare_cached(
                             "UPDATE documents SET enrichment_status = 'completed', enriched_at = ?2,
-                                enrichment_content_hash = ?3, enrichment_json = ?4, failure_reason = NULL
+                                enrichment_content_hash = ?3, enrichment_json = ?4, failure_reason = NULL,
+                                enrichment_applied = enrichment_applied + 1
                              WHERE entity_id = ?1",
                         )?
                         .execute(params![

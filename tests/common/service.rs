@@ -1,0 +1,82 @@
+//! A stand-in intelligence service whose health the test switches live:
+//! answering (with the real analyzer), failing with a status, or hanging.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use archon_tui::backends::intelligence::{analyzer, ProcessRequest};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Ok,
+    Status(u16),
+    Hang,
+}
+
+pub struct Service {
+    mode: Mutex<Mode>,
+    pub calls: AtomicU64,
+}
+
+impl Service {
+    pub fn set(&self, m: Mode) {
+        *self.mode.lock().unwrap() = m;
+    }
+}
+
+async fn process(State(s): State<Arc<Service>>, Json(req): Json<ProcessRequest>) -> Response {
+    s.calls.fetch_add(1, Ordering::SeqCst);
+    let mode = *s.mode.lock().unwrap();
+    match mode {
+        Mode::Ok => Json(analyzer::analyze(&req.content, req.language.as_deref())).into_response(),
+        Mode::Status(code) => (StatusCode::from_u16(code).unwrap(), "service sick").into_response(),
+        Mode::Hang => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            (StatusCode::GATEWAY_TIMEOUT, "late").into_response()
+        }
+    }
+}
+
+/// A loopback port nobody listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Start the service on `port` (0: any) in its own runtime thread.
+pub fn start(port: u16, mode: Mode) -> (Arc<Service>, SocketAddr) {
+    let service = Arc::new(Service {
+        mode: Mutex::new(mode),
+        calls: AtomicU64::new(0),
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    let s = service.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap();
+            tx.send(listener.local_addr().unwrap()).unwrap();
+            let app = Router::new()
+                .route("/process/document", post(process))
+                .with_state(s);
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (service, rx.recv().unwrap())
+}

@@ -1,0 +1,495 @@
+//! Reliability: crashes, outages and bad operator input must lose nothing.
+//! CI runs reduced sizes; `ARCHON_RELIABILITY_FULL=1` runs the issue's full
+//! sizes (20,000 documents, 8 kills, a 60 s outage). Figures are printed
+//! (`cargo test --test reliability -- --nocapture`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::serve::{client, get, Serve};
+use common::service::{self, Mode};
+use common::{bin, n, run, run_s, with};
+use rand::{Rng, SeedableRng};
+use serde_json::Value;
+
+fn full() -> bool {
+    std::env::var_os("ARCHON_RELIABILITY_FULL").is_some()
+}
+
+fn seed() -> u64 {
+    std::env::var("ARCHON_RELIABILITY_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        })
+}
+
+fn sqlite(data: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open_with_flags(
+        data.join("archon.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the data dir database");
+    c.busy_timeout(Duration::from_secs(30)).unwrap();
+    c
+}
+
+fn count(c: &rusqlite::Connection, sql: &str) -> u64 {
+    c.query_row(sql, [], |r| r.get::<_, i64>(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}")) as u64
+}
+
+fn spawn(data: &Path, args: &[String]) -> Child {
+    bin()
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn archon-tui")
+}
+
+/// Wait for a child and return (exit code, peak RSS in MiB) from wait4.
+fn wait_rss(child: Child) -> (i32, f64) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(r, pid, "wait4");
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    std::mem::forget(child);
+    (code, usage.ru_maxrss as f64 / 1024.0)
+}
+
+fn kill9(mut child: Child) {
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+}
+
+/// Files a crash test ingests: the generated corpus plus a few that must
+/// end in the DLQ with a reason (not UTF-8).
+fn corpus(dir: &Path, files: usize) -> u64 {
+    archon_tui::corpus::generate(dir, files).unwrap();
+    for i in 0..3 {
+        std::fs::write(
+            dir.join(format!("latin1_{i}.py")),
+            b"caf\xe9 = 1\n# \xff\xfe\n",
+        )
+        .unwrap();
+    }
+    files as u64 + 3
+}
+
+fn dlq_histogram(data: &Path, extra: &[String]) -> (u64, BTreeMap<String, u64>) {
+    let r = run_s(data, &with(&["dlq", "list", "--json"], extra));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let list = r.json();
+    let mut h = BTreeMap::new();
+    for e in list.as_array().unwrap() {
+        let reason = e["reason"].as_str().unwrap_or_default();
+        assert!(
+            !reason.trim().is_empty(),
+            "a DLQ entry without a reason: {e}"
+        );
+        *h.entry(e["error_type"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    (list.as_array().unwrap().len() as u64, h)
+}
+
+/// kill -9 at several points of ingest + drain, then restart and drain:
+/// every document completed or in the DLQ with a reason, none enriched
+/// twice, the database intact.
+fn crash_at_random_points(broker: &[String]) {
+    let (files, kills) = if full() { (20_000, 8) } else { (3_000, 5) };
+    let seed = seed();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let total = corpus(&src, files);
+    let data = tmp.path().join("data");
+    let engine_flags = with(
+        &[
+            "--inject-failure-rate",
+            "0.01",
+            "--retry-max-attempts",
+            "2",
+            "--retry-backoff-base",
+            "0.01",
+            "--breaker-failure-threshold",
+            "100000",
+            "--concurrency",
+            "32",
+        ],
+        broker,
+    );
+    let ingest = with(
+        &[
+            "ingest",
+            src.to_str().unwrap(),
+            "--project",
+            "crash",
+            "--wait",
+        ],
+        &engine_flags,
+    );
+    let started = Instant::now();
+    let mut points = Vec::new();
+    for k in 0..kills {
+        // Each run re-walks the tree (what an earlier kill left unindexed
+        // gets indexed) and drains. The first kill lands during indexing or
+        // publishing, the rest at a later share of the work plus jitter.
+        let mut child = spawn(&data, &ingest);
+        if k == 0 {
+            std::thread::sleep(Duration::from_millis(rng.random_range(150..600)));
+        } else {
+            let target = total * k as u64 / kills as u64;
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let done = std::fs::metadata(data.join("archon.sqlite3"))
+                    .ok()
+                    .map(|_| {
+                        count(
+                            &sqlite(&data),
+                            "SELECT count(*) FROM documents WHERE enrichment_status IN ('completed','dlq')",
+                        )
+                    })
+                    .unwrap_or(0);
+                if done >= target
+                    || Instant::now() > deadline
+                    || child.try_wait().unwrap().is_some()
+                {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            std::thread::sleep(Duration::from_millis(rng.random_range(0..150)));
+        }
+        let done = count(
+            &sqlite(&data),
+            "SELECT count(*) FROM documents WHERE enrichment_status IN ('completed','dlq')",
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "run {k} finished before its kill point ({done} of {total} done)"
+        );
+        points.push(done);
+        kill9(child);
+    }
+    // Restart (the project must be re-walked: the first kill may have cut
+    // indexing short), then drain to the end.
+    let mut resumed = spawn(
+        &data,
+        &with(
+            &["ingest", src.to_str().unwrap(), "--project", "crash"],
+            &engine_flags,
+        ),
+    );
+    assert!(
+        resumed.wait().unwrap().success(),
+        "re-ingest after the crashes"
+    );
+    let mut child = bin()
+        .args(with(
+            &["drain", "--json", "--timeout", "600"],
+            &engine_flags,
+        ))
+        .arg("--data-dir")
+        .arg(&data)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut out, &mut s).unwrap();
+        s
+    });
+    let (code, rss) = wait_rss(child);
+    let stdout = reader.join().unwrap();
+    let summary: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("final drain printed no JSON ({e}): {stdout}"));
+    assert_eq!(code, 0, "final drain: {summary}");
+
+    let db = sqlite(&data);
+    let integrity: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(integrity, "ok", "the data dir survived {kills} kill -9s");
+    let docs = count(
+        &db,
+        "SELECT count(*) FROM documents WHERE project_name = 'crash'",
+    );
+    let completed = count(
+        &db,
+        "SELECT count(*) FROM documents WHERE project_name = 'crash' AND enrichment_status = 'completed'",
+    );
+    let in_dlq = count(
+        &db,
+        "SELECT count(*) FROM documents WHERE project_name = 'crash' AND enrichment_status = 'dlq'",
+    );
+    let twice = count(
+        &db,
+        "SELECT count(*) FROM documents WHERE enrichment_applied > 1",
+    );
+    let completed_not_once = count(
+        &db,
+        "SELECT count(*) FROM documents WHERE enrichment_status = 'completed' AND enrichment_applied != 1",
+    );
+    let (entries, histogram) = dlq_histogram(&data, broker);
+    let lost = total - completed - in_dlq;
+    println!(
+        "crash: broker {} seed {seed}: {total} documents, {kills} kill -9s at {points:?} finished, \
+         lost {lost}, applied twice {twice}, completed {completed}, dlq {in_dlq} {histogram:?}, \
+         final drain peak RSS {rss:.1} MiB, {:.1} s in all",
+        if broker.is_empty() { "embedded" } else { "kafka" },
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(docs, total, "every file is a document");
+    assert_eq!(lost, 0, "nothing lost");
+    assert_eq!(n(&summary, "pending"), 0);
+    assert_eq!(n(&summary, "lag"), 0);
+    assert_eq!(twice, 0, "no enrichment applied twice");
+    assert_eq!(completed_not_once, 0);
+    assert_eq!(
+        entries, in_dlq,
+        "every DLQ document has its entry and reason"
+    );
+    assert!(histogram.get("EncodingError").copied().unwrap_or(0) >= 3);
+}
+
+#[test]
+fn crash_kill9_at_several_points_loses_nothing() {
+    crash_at_random_points(&[]);
+}
+
+#[test]
+fn crash_kill9_on_kafka_loses_nothing() {
+    let Some(b) = common::broker() else { return };
+    let mut flags = common::isolated(&b, "crash");
+    // A killed member's partitions move after its session times out.
+    flags.extend(["--kafka-session-timeout-ms".into(), "6000".into()]);
+    crash_at_random_points(&flags);
+}
+
+/// The intelligence service is unreachable, then answers 503, then hangs,
+/// then recovers: nothing goes to the DLQ because of it, the breaker cycles
+/// OPEN → HALF_OPEN → CLOSED, and the backlog drains.
+fn outage_then_recovery(broker: &[String]) {
+    let (docs, outage) = if full() {
+        (2_000, Duration::from_secs(60))
+    } else {
+        (400, Duration::from_secs(6))
+    };
+    let port = service::free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let tmp = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(&tmp.path().join("src"), docs).unwrap();
+    let data = tmp.path().join("data");
+    let flags = with(
+        &[
+            "--intelligence-url",
+            &url,
+            "--intelligence-timeout-secs",
+            "0.3",
+            "--breaker-recovery-secs",
+            "0.5",
+            "--retry-backoff-base",
+            "0.05",
+        ],
+        broker,
+    );
+    let r = run_s(
+        &data,
+        &with(
+            &["ingest", tmp.path().join("src").to_str().unwrap(), "--json"],
+            &flags,
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = Serve::start(&data, &flags);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let started = Instant::now();
+    let svc = rt.block_on(async {
+        let c = client();
+        let phase = outage / 3;
+        // 1. Connection refused.
+        tokio::time::sleep(phase).await;
+        let (code, h) = get(&c, &s.url("/health")).await;
+        assert_eq!(code, 200, "an open breaker is degraded, not unhealthy: {h}");
+        assert_ne!(h["circuit_breaker"]["state"], "CLOSED", "{h}");
+        // 2. 503s.
+        let (svc, _) = service::start(port, Mode::Status(503));
+        tokio::time::sleep(phase).await;
+        // 3. Timeouts.
+        svc.set(Mode::Hang);
+        tokio::time::sleep(phase).await;
+        let (_, h) = get(&c, &s.url("/health")).await;
+        assert_eq!(h["documents"]["dlq"], 0, "the outage parked nothing: {h}");
+        // Back.
+        svc.set(Mode::Ok);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let (_, h) = get(&c, &s.url("/health")).await;
+            if h["documents"]["pending"] == 0 && n(&h["documents"], "completed") == docs as u64 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "backlog did not drain: {h}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let (_, b) = get(&c, &s.url("/metrics/circuit_breaker")).await;
+        (svc, b)
+    });
+    let (svc, breaker) = svc;
+    let transitions: Vec<String> = breaker["transitions"]
+        .as_array()
+        .expect("transitions")
+        .iter()
+        .map(|t| t.as_str().unwrap().to_string())
+        .collect();
+    let cycles = transitions
+        .windows(3)
+        .filter(|w| w == &["OPEN", "HALF_OPEN", "CLOSED"])
+        .count();
+    let trials = transitions.iter().filter(|t| *t == "HALF_OPEN").count();
+    println!(
+        "outage: broker {}: {docs} documents, {:?} outage, drained {:.1} s after it began; \
+         {} service calls, {trials} HALF_OPEN trials in the last 64 transitions, dlq 0",
+        if broker.is_empty() {
+            "embedded"
+        } else {
+            "kafka"
+        },
+        outage,
+        started.elapsed().as_secs_f64(),
+        svc.calls.load(std::sync::atomic::Ordering::SeqCst)
+    );
+    assert_eq!(transitions.last().map(String::as_str), Some("CLOSED"));
+    assert!(cycles >= 1, "OPEN → HALF_OPEN → CLOSED: {transitions:?}");
+    assert!(
+        trials >= 2,
+        "trials failed during the outage: {transitions:?}"
+    );
+    let (code, _) = s.terminate();
+    assert_eq!(code, 0);
+    let (entries, _) = dlq_histogram(&data, broker);
+    assert_eq!(entries, 0);
+}
+
+#[test]
+fn intelligence_outage_parks_nothing_and_recovers() {
+    outage_then_recovery(&[]);
+}
+
+#[test]
+fn intelligence_outage_on_kafka_parks_nothing_and_recovers() {
+    let Some(b) = common::broker() else { return };
+    outage_then_recovery(&common::isolated(&b, "outage-cycle"));
+}
+
+/// Bad operator input: a clear message naming the setting, non-zero exit,
+/// nothing changed.
+#[test]
+fn bad_operator_input_is_named_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let bad_config = tmp.path().join("bad.toml");
+    std::fs::write(&bad_config, "concurrency = \"lots\"\n[[[").unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["status", "--concurrency", "0"], "concurrency"),
+        (vec!["status", "--concurrency", "1000000000"], "concurrency"),
+        (vec!["status", "--concurrency", "-3"], "concurrency"),
+        (vec!["rollout", "set", "101"], "101"),
+        (vec!["status", "--rollout-percentage", "101"], "rollout"),
+        (vec!["console", "--theme", "no-such-theme"], "theme"),
+        (
+            vec!["status", "--config", bad_config.to_str().unwrap()],
+            "bad.toml",
+        ),
+        (vec!["status", "--retry-max-attempts", "0"], "retry"),
+        (vec!["status", "--inject-failure-rate", "2"], "failure"),
+        (
+            vec!["status", "--intelligence-url", "not a url"],
+            "intelligence-url",
+        ),
+        (vec!["status", "--graph-uri", "http://x"], "graph"),
+        (vec!["serve", "--listen", "999.1.1.1:80"], "listen"),
+        (vec!["dlq", "replay"], "--confirm"),
+        (vec!["backfill", "--rate", "-1"], "rate"),
+        (vec!["drain", "--timeout", "0"], "timeout"),
+    ];
+    let before = run(&data, &["rollout", "show", "--json"]).json();
+    for (args, needle) in cases {
+        let r = run(&data, &args);
+        assert_ne!(r.code, 0, "{args:?} must fail");
+        assert!(
+            r.stderr.to_lowercase().contains(&needle.to_lowercase()),
+            "{args:?}: the error should name {needle:?}:\n{}",
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains("panicked"),
+            "{args:?} panicked: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(run(&data, &["rollout", "show", "--json"]).json(), before);
+    // Unreachable servers are named, and the process ends (no hang).
+    let port = service::free_port();
+    for (args, needle) in [
+        (
+            vec![
+                "status".to_string(),
+                "--graph-uri".into(),
+                format!("bolt://127.0.0.1:{port}"),
+            ],
+            "graph",
+        ),
+        (
+            vec![
+                "status".to_string(),
+                "--qdrant-url".into(),
+                format!("http://127.0.0.1:{port}"),
+            ],
+            "qdrant",
+        ),
+        (
+            vec![
+                "status".to_string(),
+                "--kafka-brokers".into(),
+                format!("127.0.0.1:{port}"),
+            ],
+            "kafka_bootstrap_servers",
+        ),
+    ] {
+        let t = Instant::now();
+        let r = run_s(&data, &args);
+        assert_ne!(r.code, 0);
+        assert!(
+            r.stderr.to_lowercase().contains(needle),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "{args:?} took {:?}",
+            t.elapsed()
+        );
+    }
+}
