@@ -60,7 +60,12 @@ fn a_thousand_files_through_kafka_into_the_bolt_graph() {
     // The graph, read by another client straight from FalkorDB.
     let counts = graph_status_counts(&project);
     assert_eq!(counts.get("completed"), Some(&1000), "{counts:?}");
-    assert_eq!(counts.len(), 1, "nothing in any other status: {counts:?}");
+    assert_eq!(
+        counts.get("applied:1"),
+        Some(&1000),
+        "each enrichment applied once: {counts:?}"
+    );
+    assert_eq!(counts.len(), 2, "nothing in any other status: {counts:?}");
 }
 
 #[test]
@@ -147,5 +152,10 @@ fn two_engines_in_one_group_complete_every_document_exactly_once() {
     );
     let counts = graph_status_counts(&project);
     assert_eq!(counts.get("completed"), Some(&400), "{counts:?}");
-    assert_eq!(counts.len(), 1, "{counts:?}");
+    assert_eq!(
+        counts.get("applied:1"),
+        Some(&400),
+        "applied once: {counts:?}"
+    );
+    assert_eq!(counts.len(), 2, "{counts:?}");
 }

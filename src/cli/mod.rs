@@ -252,6 +252,10 @@ pub struct GlobalArgs {
         hide_short_help = true
     )]
     pub kafka_max_poll_records: Option<usize>,
+    /// Extra librdkafka property for every Kafka client, KEY=VALUE (repeatable; overrides the producer's defaults, not the consumer's group/commit settings)
+    #[arg(long, global = true, value_name = "KEY=VALUE", hide_short_help = true,
+          value_parser = crate::backends::broker::kafka::parse_option)]
+    pub kafka_option: Vec<(String, String)>,
     /// Replication factor of topics archon-tui creates
     #[arg(
         allow_negative_numbers = true,
@@ -387,6 +391,7 @@ impl GlobalArgs {
                     session_timeout_ms: self.kafka_session_timeout_ms.unwrap_or(30_000),
                     max_poll_records: self.kafka_max_poll_records.unwrap_or(500),
                     replication_factor: self.kafka_replication_factor.unwrap_or(1),
+                    options: self.kafka_option.clone(),
                 }
             }),
             intelligence_timeout_secs: self.intelligence_timeout_secs,

@@ -113,6 +113,10 @@ pub struct EngineHandle {
 }
 
 struct History {
+    /// The last counts and lag read, shown (with the error) while a backend
+    /// does not answer.
+    last_counts: ProjectCounts,
+    last_lag: Vec<PartitionLag>,
     per_partition: BTreeMap<i32, VecDeque<Sample>>,
     lag: VecDeque<u64>,
     rate: VecDeque<u64>,
@@ -160,6 +164,8 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
     });
     tokio::spawn(async move {
         let mut h = History {
+            last_counts: ProjectCounts::new(),
+            last_lag: Vec::new(),
             per_partition: BTreeMap::new(),
             lag: VecDeque::new(),
             rate: VecDeque::new(),
@@ -182,6 +188,22 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
     }
 }
 
+/// A snapshot never waits on a backend longer than this: a hung call shows
+/// as an error naming the backend, not as a frozen status.
+const BACKEND_CALL_LIMIT: Duration = Duration::from_secs(5);
+
+async fn bounded<T>(
+    what: &str,
+    limit: Duration,
+    call: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{what}: {e:#}")),
+        Err(_) => Err(format!("{what}: no answer within {} s", limit.as_secs())),
+    }
+}
+
 async fn refresh(
     engine: &Engine,
     h: &mut History,
@@ -191,38 +213,63 @@ async fn refresh(
     snap.data_dir = engine.cfg.data_dir.display().to_string();
     snap.refreshed_ms = crate::backends::sqlite::now_ms();
     let b = &engine.backends;
-    let progress = super::drain::progress(engine).await;
-    let (mut graph_ok, mut broker_ok) = (true, true);
-    match progress {
-        Ok(p) => {
-            snap.totals = total_counts(&p.counts);
-            snap.counts = p.counts;
-            snap.lag_total = p.lag.iter().map(|l| l.lag).sum();
-            let running = !engine.is_paused()
-                && engine.breaker.state() == super::breaker::BreakerState::Closed;
-            for l in &p.lag {
-                let q = h.per_partition.entry(l.partition).or_default();
-                History::push(
-                    q,
-                    Sample {
-                        committed: l.committed,
-                        lag: l.lag,
-                    },
-                    BURROW_WINDOW,
-                );
-                let samples: Vec<Sample> = q.iter().copied().collect();
-                snap.partitions.push(PartitionView {
-                    lag: *l,
-                    status: lagstat::evaluate(&samples, running),
-                });
-            }
-            let committed: i64 = p.lag.iter().map(|l| l.committed).sum();
-            History::push(&mut h.commits, (Instant::now(), committed), BURROW_WINDOW);
+    let graph_kind = format!("graph store ({})", b.graph.kind());
+    let broker_kind = format!("broker ({})", b.broker.kind());
+    let (counts, lag) = tokio::join!(
+        bounded(&graph_kind, BACKEND_CALL_LIMIT, b.graph.counts()),
+        bounded(
+            &broker_kind,
+            BACKEND_CALL_LIMIT,
+            b.broker.lag(&engine.cfg.group_id, &engine.cfg.enrich_topic)
+        ),
+    );
+    let (graph_ok, broker_ok) = (counts.is_ok(), lag.is_ok());
+    let errors: Vec<String> = [counts.as_ref().err(), lag.as_ref().err()]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        snap.error = Some(errors.join("; "));
+    }
+    if let Ok(c) = counts {
+        h.last_counts = c;
+    }
+    let lag_fresh = lag.is_ok();
+    if let Ok(l) = lag {
+        h.last_lag = l;
+    }
+    snap.totals = total_counts(&h.last_counts);
+    snap.counts = h.last_counts.clone();
+    snap.lag_total = h.last_lag.iter().map(|l| l.lag).sum();
+    if lag_fresh {
+        let running =
+            !engine.is_paused() && engine.breaker.state() == super::breaker::BreakerState::Closed;
+        for l in &h.last_lag {
+            let q = h.per_partition.entry(l.partition).or_default();
+            History::push(
+                q,
+                Sample {
+                    committed: l.committed,
+                    lag: l.lag,
+                },
+                BURROW_WINDOW,
+            );
+            let samples: Vec<Sample> = q.iter().copied().collect();
+            snap.partitions.push(PartitionView {
+                lag: *l,
+                status: lagstat::evaluate(&samples, running),
+            });
         }
-        Err(e) => {
-            graph_ok = false;
-            broker_ok = false;
-            snap.error = Some(format!("{e:#}"));
+        let committed: i64 = h.last_lag.iter().map(|l| l.committed).sum();
+        History::push(&mut h.commits, (Instant::now(), committed), BURROW_WINDOW);
+    } else {
+        // Stale lag: show it, without judging partitions on old numbers.
+        for l in &h.last_lag {
+            snap.partitions.push(PartitionView {
+                lag: *l,
+                status: PartitionStatus::Stale,
+            });
         }
     }
     History::push(&mut h.lag, snap.lag_total.max(0) as u64, HISTORY);
@@ -260,14 +307,21 @@ async fn refresh(
     snap.index_latency = engine.stats.index_summary();
     // The DLQ is re-read only when it can have changed.
     let dlq_count = snap.totals.get(&Status::Dlq).copied().unwrap_or(0);
-    let dlq_end = b
-        .broker
-        .lag("archon-tui-dlq-browser", &engine.cfg.dlq_topic)
+    let dlq_end = if broker_ok {
+        bounded(
+            "broker",
+            BACKEND_CALL_LIMIT,
+            b.broker
+                .lag("archon-tui-dlq-browser", &engine.cfg.dlq_topic),
+        )
         .await
         .map(|l| l.iter().map(|p| p.end).sum::<i64>())
-        .unwrap_or(-1);
-    if (dlq_count, dlq_end) != (dlq_cache.0, dlq_cache.1) {
-        if let Ok(entries) = dlq::load(engine).await {
+        .unwrap_or(-1)
+    } else {
+        -1
+    };
+    if dlq_end >= 0 && (dlq_count, dlq_end) != (dlq_cache.0, dlq_cache.1) {
+        if let Ok(entries) = bounded("DLQ", 6 * BACKEND_CALL_LIMIT, dlq::load(engine)).await {
             *dlq_cache = (dlq_count, dlq_end, Arc::new(entries));
         }
     }

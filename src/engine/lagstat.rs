@@ -18,6 +18,8 @@ pub enum PartitionStatus {
     Stop,
     /// The committed offset went backwards.
     Rewind,
+    /// The broker did not answer: these are the last numbers read.
+    Stale,
 }
 
 impl PartitionStatus {
@@ -28,6 +30,7 @@ impl PartitionStatus {
             Self::Stall => "STALL",
             Self::Stop => "STOP",
             Self::Rewind => "REWIND",
+            Self::Stale => "STALE",
         }
     }
 }

@@ -20,6 +20,13 @@ pub struct OffsetTracker {
 impl OffsetTracker {
     pub fn begin(&mut self, partition: i32, offset: i64) {
         let p = self.parts.entry(partition).or_default();
+        // Redelivery from below what we last committed: the broker never kept
+        // that commit (the partition was revoked, or the broker restarted),
+        // so commit again as work finishes. Everything below `next` was
+        // recorded once, so positions up to it stay safe to commit.
+        if p.committed.is_some_and(|c| offset < c) {
+            p.committed = Some(offset);
+        }
         p.in_flight.insert(offset);
         p.next = p.next.max(offset + 1);
     }
@@ -69,6 +76,24 @@ mod tests {
         t.finish(0, 14);
         assert_eq!(t.take_commits(), vec![(0, 15)]);
         assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn redelivery_from_below_the_last_commit_commits_again() {
+        let mut t = OffsetTracker::default();
+        for o in 0..10 {
+            t.begin(0, o);
+            t.finish(0, o);
+        }
+        assert_eq!(t.take_commits(), vec![(0, 10)]);
+        // The broker lost that commit: messages come again from 4.
+        t.begin(0, 4);
+        t.begin(0, 5);
+        assert_eq!(t.take_commits(), vec![], "4 is in flight, 4 is our belief");
+        t.finish(0, 4);
+        assert_eq!(t.take_commits(), vec![(0, 5)]);
+        t.finish(0, 5);
+        assert_eq!(t.take_commits(), vec![(0, 10)], "all below 10 was recorded");
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         let style = match p.status {
             PartitionStatus::Ok => t.ok(),
             PartitionStatus::Warn | PartitionStatus::Stop => t.warn(),
-            PartitionStatus::Stall | PartitionStatus::Rewind => t.error(),
+            PartitionStatus::Stall | PartitionStatus::Rewind | PartitionStatus::Stale => t.error(),
         };
         Row::new(vec![
             Cell::from(format!("p{}", p.lag.partition)),

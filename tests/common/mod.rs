@@ -132,7 +132,8 @@ pub fn bolt() -> Option<String> {
     }
 }
 
-/// Counts of Document nodes by enrichment_status for one project, read with
+/// Counts of Document nodes by enrichment_status for one project (and by
+/// enrichments applied, as "applied:N"), read with
 /// an independent client (the Python neo4j driver, straight to FalkorDB's own
 /// Bolt 5 port, not through archon-tui's adapter or the shim).
 pub fn graph_status_counts(project: &str) -> std::collections::BTreeMap<String, u64> {
@@ -148,13 +149,18 @@ for attempt in range(30):
         # READ_ACCESS sends {"mode": "r"} with RUN, like neo4rs's {"mode": "w"}: FalkorDB
         # 4.16 serves an empty RUN map from another graph than a map with "mode".
         with d.session(default_access_mode=READ_ACCESS) as s:
-            rows = s.run("MATCH (d:Document {project_name: $p}) RETURN d.enrichment_status AS s, count(d) AS n", p=sys.argv[2]).data()
+            rows = s.run("MATCH (d:Document {project_name: $p}) RETURN d.enrichment_status AS s, coalesce(d.enrichment_applied, 0) AS a, count(d) AS n", p=sys.argv[2]).data()
         break
     except Exception as e:
         print(f"attempt {attempt}: {e}", file=sys.stderr)
     finally:
         d.close()
-print(json.dumps({r["s"]: r["n"] for r in rows}))
+counts = {}
+for r in rows:
+    counts[r["s"]] = counts.get(r["s"], 0) + r["n"]
+    key = "applied:%d" % r["a"]
+    counts[key] = counts.get(key, 0) + r["n"]
+print(json.dumps(counts))
 "#;
     let out = Command::new("python3")
         .args(["-c", script, &direct, project])

@@ -38,6 +38,9 @@ pub struct KafkaSettings {
     pub session_timeout_ms: u32,
     pub max_poll_records: usize,
     pub replication_factor: i32,
+    /// Extra librdkafka properties (`--kafka-option KEY=VALUE`), applied
+    /// last so they win over archon-tui's own choices.
+    pub options: Vec<(String, String)>,
 }
 
 /// Debug without the password: configs get logged.
@@ -54,6 +57,11 @@ impl std::fmt::Debug for KafkaSettings {
             )
             .field("ssl_ca_location", &self.ssl_ca_location)
             .field("auto_offset_reset", &self.auto_offset_reset)
+            // Keys only: a value may be a secret.
+            .field(
+                "options",
+                &self.options.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -73,7 +81,24 @@ impl KafkaSettings {
                 c.set(k, v);
             }
         }
+        self.apply_options(&mut c);
         c
+    }
+
+    fn apply_options(&self, c: &mut ClientConfig) {
+        for (k, v) in &self.options {
+            c.set(k, v);
+        }
+    }
+}
+
+/// Parse `KEY=VALUE` (a librdkafka property).
+pub fn parse_option(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!(
+            "--kafka-option wants KEY=VALUE (a librdkafka property), got {s:?}"
+        )),
     }
 }
 
@@ -86,17 +111,17 @@ pub struct KafkaBroker {
 
 impl KafkaBroker {
     pub fn new(settings: KafkaSettings) -> Result<Self> {
-        let producer: FutureProducer = settings
-            .client()
+        let mut producer_config = settings.client();
+        producer_config
             .set("acks", "all")
             .set("enable.idempotence", "true")
             .set("compression.type", "zstd")
             .set("linger.ms", "5")
-            .set("message.timeout.ms", "120000")
-            .create()
-            .context(
-                "cannot create the Kafka producer (KAFKA_BOOTSTRAP_SERVERS / --kafka-brokers)",
-            )?;
+            .set("message.timeout.ms", "120000");
+        settings.apply_options(&mut producer_config);
+        let producer: FutureProducer = producer_config.create().context(
+            "cannot create the Kafka producer (KAFKA_BOOTSTRAP_SERVERS / --kafka-brokers)",
+        )?;
         Ok(Self {
             settings,
             producer,
@@ -238,7 +263,7 @@ impl Broker for KafkaBroker {
         c.subscribe(&[topic])
             .with_context(|| format!("cannot subscribe to {topic}"))?;
         Ok(Box::new(KafkaConsumer {
-            consumer: c,
+            consumer: Arc::new(c),
             topic: topic.to_string(),
             max_poll_records: self.settings.max_poll_records,
             buffer: Mutex::new(VecDeque::new()),
@@ -354,8 +379,10 @@ impl ConsumerContext for RebalanceContext {
             }
         }
         if tpl.count() > 0 {
-            match consumer.commit(&tpl, CommitMode::Sync) {
-                Ok(()) => tracing::info!("partitions {parts:?} revoked; committed their safe offsets first"),
+            // Asynchronous: this runs on the polling task, and a revoke after
+            // a session timeout means the broker may not answer at all.
+            match consumer.commit(&tpl, CommitMode::Async) {
+                Ok(()) => tracing::info!("partitions {parts:?} revoked; committing their safe offsets first"),
                 Err(e) => tracing::warn!("partitions {parts:?} revoked; final commit refused ({e}): the new owner redelivers, harmlessly"),
             }
         } else {
@@ -377,7 +404,9 @@ impl ConsumerContext for RebalanceContext {
 }
 
 pub struct KafkaConsumer {
-    consumer: StreamConsumer<RebalanceContext>,
+    /// Shared with blocking tasks: a synchronous commit must not hold a
+    /// runtime worker while the broker is away.
+    consumer: Arc<StreamConsumer<RebalanceContext>>,
     topic: String,
     max_poll_records: usize,
     /// Messages received while pausing (handed out first on resume).
@@ -461,7 +490,12 @@ impl BrokerConsumer for KafkaConsumer {
                 pending.insert(*p, *o);
             }
         }
-        match self.consumer.commit(&tpl, CommitMode::Sync) {
+        let consumer = self.consumer.clone();
+        let committed =
+            tokio::task::spawn_blocking(move || consumer.commit(&tpl, CommitMode::Sync))
+                .await
+                .context("commit task")?;
+        match committed {
             Ok(()) => {
                 let mut pending = ctx.uncommitted.lock().unwrap();
                 for (p, o) in &offsets {
