@@ -568,6 +568,8 @@ impl Drop for OwnTansu {
     }
 }
 
+type HealthCheck = Box<dyn Fn(u16, &Value) -> bool>;
+
 /// The broker goes away mid-run and comes back: `/health` says so (503,
 /// naming the broker), and everything completes after it returns.
 #[test]
@@ -608,7 +610,7 @@ fn broker_restart_mid_run_is_reported_and_recovered() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let c = client();
-        let wait = |what: &'static str, secs: u64, pred: Box<dyn Fn(u16, &Value) -> bool>| {
+        let wait = |what: &'static str, secs: u64, pred: HealthCheck| {
             let c = c.clone();
             let url = s.url("/health");
             async move {
