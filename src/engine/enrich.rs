@@ -150,6 +150,32 @@ pub async fn process_payload(engine: &Engine, payload: &[u8], origin: Origin) ->
     }
 }
 
+/// A graph read before the intelligence call. An unreachable graph store is
+/// an outage, not the document's fault: wait (backing off to 5 s) and read
+/// again. None: the engine is pausing or stopping, so hand the request back.
+async fn until_graph_answers<T, F, Fut>(engine: &Engine, mut read: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match read().await {
+            Ok(v) => return Some(v),
+            Err(e) => {
+                engine.stats.error("GraphStoreError");
+                if wait == Duration::from_millis(100) {
+                    tracing::warn!("graph store read failed; retrying until it answers: {e:#}");
+                }
+                if engine.sleep_or_yield(wait).await {
+                    return None;
+                }
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
 pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> Outcome {
     let started = Instant::now();
     let original = serde_json::to_value(&req).unwrap_or(Value::Null);
@@ -176,16 +202,16 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
         }
     };
     let graph = &engine.backends.graph;
-    let doc = match graph.get_document(&req.document_id).await {
-        Ok(Some(d)) => d,
-        Ok(None) => {
+    let doc = match until_graph_answers(engine, || graph.get_document(&req.document_id)).await {
+        Some(Some(d)) => d,
+        Some(None) => {
             return park(
                 "DocumentNotFound",
                 "no document with this id is indexed".into(),
                 1,
             )
         }
-        Err(e) => return park("GraphStoreError", format!("{e:#}"), 1),
+        None => return Outcome::Returned(Box::new(req.clone())),
     };
     if doc.content_hash != req.content_hash {
         engine.stats.stale.inc_by(1);
@@ -197,16 +223,16 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
         engine.stats.duplicates.inc_by(1);
         return Outcome::Skipped;
     }
-    let content = match graph.content(&req.content_hash).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
+    let content = match until_graph_answers(engine, || graph.content(&req.content_hash)).await {
+        Some(Some(c)) => c,
+        Some(None) => {
             return park(
                 "ContentMissing",
                 "the document's content is not stored".into(),
                 1,
             )
         }
-        Err(e) => return park("GraphStoreError", format!("{e:#}"), 1),
+        None => return Outcome::Returned(Box::new(req.clone())),
     };
     let content = match String::from_utf8(content) {
         Ok(s) => s,

@@ -53,6 +53,27 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// `n` distinct free loopback ports (held together while chosen, so no two
+/// are the same).
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let held: Vec<_> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    held.iter()
+        .map(|l| l.local_addr().unwrap().port())
+        .collect()
+}
+
+/// A free loopback port below 32768 and not in `avoid`: FalkorDB 4.16
+/// silently ignores a BOLT_PORT above 32767 (no Bolt listener, no error).
+pub fn free_low_port(avoid: &[u16]) -> u16 {
+    let start = 20_000 + (std::process::id() % 10_000) as u16;
+    (0..12_000u16)
+        .map(|i| 20_000 + (start - 20_000 + i) % 12_000)
+        .find(|p| !avoid.contains(p) && std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .expect("a free port below 32768")
+}
+
 /// Start the service on `port` (0: any) in its own runtime thread.
 pub fn start(port: u16, mode: Mode) -> (Arc<Service>, SocketAddr) {
     let service = Arc::new(Service {
