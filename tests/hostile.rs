@@ -230,6 +230,25 @@ fn hostile_run(broker: &[String], big: usize) {
         archon_tui::engine::dlq::load(&engine).await.unwrap()
     });
     assert_eq!(entries.len(), BAD, "one DLQ entry per hostile message");
+    // The console's light view lists the same entries, and opens any in full.
+    let (summaries, reread) = rt2.block_on(async {
+        let engine = open(&data, broker).await;
+        let s = archon_tui::engine::dlq::load_summaries(&engine)
+            .await
+            .unwrap();
+        let e = &entries[entries.len() / 2];
+        let one = archon_tui::engine::dlq::load_one(&engine, e.partition, e.id)
+            .await
+            .unwrap()
+            .expect("the entry is on the topic");
+        (s, one)
+    });
+    assert_eq!(summaries.len(), entries.len());
+    assert!(summaries.iter().all(|s| s.is_summary()));
+    assert_eq!(
+        serde_json::to_value(&reread).unwrap(),
+        serde_json::to_value(&entries[entries.len() / 2]).unwrap()
+    );
     let mut expected: BTreeMap<&str, usize> = BTreeMap::new();
     for (_, k) in &bad {
         *expected.entry(k).or_default() += 1;

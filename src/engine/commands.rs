@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Result};
 use serde::Serialize;
 
-use super::dlq::{self, DlqFilter, ReplayReport};
+use super::dlq::{self, DlqEntry, DlqFilter, ReplayReport};
 use super::drain;
 use super::producer::{dispatch, request_for_record};
 use super::rollout::RolloutState;
@@ -35,6 +35,11 @@ pub enum Command {
         project: Option<String>,
         rate: Option<f64>,
         sync: bool,
+    },
+    /// Read one DLQ entry in full (the snapshot holds summaries).
+    LoadDlqEntry {
+        partition: i32,
+        id: i64,
     },
     /// Rehearsal: change injected failure rate / latency while running.
     InjectFaults {
@@ -77,6 +82,7 @@ pub enum CommandOutcome {
     Rollout(RolloutState),
     Rollback(RollbackReport),
     Backfill(BackfillReport),
+    DlqEntry(Box<DlqEntry>),
 }
 
 impl Command {
@@ -126,6 +132,7 @@ impl Command {
             } => {
                 format!("faults rate={failure_rate} latency={latency_ms}ms")
             }
+            Command::LoadDlqEntry { partition, id } => format!("open DLQ entry {partition}/{id}"),
         }
     }
 }
@@ -157,6 +164,7 @@ impl CommandOutcome {
                 "{} selected, {} published, {} enriched in {} ms",
                 b.selected, b.published, b.enriched_sync, b.elapsed_ms
             ),
+            CommandOutcome::DlqEntry(e) => format!("DLQ entry {} loaded", e.id),
         }
     }
 }
@@ -251,6 +259,12 @@ impl Engine {
             } => Ok(CommandOutcome::Backfill(
                 self.backfill(project, rate, sync, &|_, _| {}).await?,
             )),
+            Command::LoadDlqEntry { partition, id } => {
+                match dlq::load_one(self, partition, id).await? {
+                    Some(e) => Ok(CommandOutcome::DlqEntry(Box::new(e))),
+                    None => anyhow::bail!("DLQ entry {id} is gone (replayed, purged or compacted)"),
+                }
+            }
             Command::InjectFaults {
                 failure_rate,
                 latency_ms,

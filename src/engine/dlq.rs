@@ -39,7 +39,36 @@ impl DlqEntry {
             .unwrap_or("")
             .to_string()
     }
+
+    /// What a list needs of an entry: the original message cut to its file
+    /// path, long texts cut short. A 100,000-entry DLQ then fits in memory;
+    /// the full entry is read from the topic when it is opened.
+    pub fn summary(mut self) -> Self {
+        fn cut(s: &mut String, max: usize) {
+            if let Some((i, _)) = s.char_indices().nth(max) {
+                s.truncate(i);
+                s.push('…');
+            }
+        }
+        let mut path = self.file_path();
+        cut(&mut path, 512);
+        self.message.original_message = serde_json::json!({
+            "file_path": path,
+            SUMMARY_MARK: true,
+        });
+        cut(&mut self.message.failure_reason, 300);
+        cut(&mut self.message.error_details.exception_message, 300);
+        self.message.error_details.stack_trace = None;
+        self.key.shrink_to_fit();
+        self
+    }
+
+    pub fn is_summary(&self) -> bool {
+        self.message.original_message.get(SUMMARY_MARK).is_some()
+    }
 }
+
+const SUMMARY_MARK: &str = "_summary_of_the_dlq_record";
 
 /// Which entries an operation applies to. Text form (the console's `/`):
 /// `type:EncodingError project:web corr:7DC1 key:ID free words` — every part must
@@ -147,6 +176,34 @@ impl DlqFilter {
 
 /// Current entries, newest first.
 pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
+    load_with(engine, |e| e).await
+}
+
+/// Current entries as summaries (`DlqEntry::summary`), newest first: what
+/// the console's snapshot holds.
+pub async fn load_summaries(engine: &Engine) -> Result<Vec<DlqEntry>> {
+    load_with(engine, DlqEntry::summary).await
+}
+
+/// The full record of one entry, read from the topic.
+pub async fn load_one(engine: &Engine, partition: i32, id: i64) -> Result<Option<DlqEntry>> {
+    let recs = engine
+        .backends
+        .broker
+        .read(&engine.cfg.dlq_topic, partition, id, 1)
+        .await?;
+    Ok(recs.into_iter().find(|r| r.offset == id).and_then(|r| {
+        let message = serde_json::from_slice::<DlqMessage>(&r.value).ok()?;
+        Some(DlqEntry {
+            id: r.offset,
+            partition: r.partition,
+            key: String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned(),
+            message,
+        })
+    }))
+}
+
+async fn load_with(engine: &Engine, shape: impl Fn(DlqEntry) -> DlqEntry) -> Result<Vec<DlqEntry>> {
     let b = &engine.backends;
     let topic = &engine.cfg.dlq_topic;
     let mut latest: HashMap<String, DlqEntry> = HashMap::new();
@@ -172,12 +229,12 @@ pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
                 };
                 latest.insert(
                     key.clone(),
-                    DlqEntry {
+                    shape(DlqEntry {
                         id: r.offset,
                         partition: r.partition,
                         key,
                         message,
-                    },
+                    }),
                 );
             }
         }

@@ -122,6 +122,8 @@ struct History {
     rate: VecDeque<u64>,
     /// (when, total committed) for the commit rate.
     commits: VecDeque<(Instant, i64)>,
+    /// When the DLQ view was last re-read.
+    dlq_loaded: Option<Instant>,
 }
 
 impl History {
@@ -170,6 +172,7 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
             lag: VecDeque::new(),
             rate: VecDeque::new(),
             commits: VecDeque::new(),
+            dlq_loaded: None,
         };
         let mut dlq_cache: (u64, i64, Arc<Vec<DlqEntry>>) = (u64::MAX, -1, Arc::new(Vec::new()));
         loop {
@@ -187,6 +190,9 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
         outcomes: out_rx,
     }
 }
+
+/// How often a changing DLQ of 1,000 entries or more is re-read.
+const DLQ_RELOAD_EVERY: Duration = Duration::from_secs(2);
 
 /// A snapshot never waits on a backend longer than this: a hung call shows
 /// as an error naming the backend, not as a frozen status.
@@ -320,8 +326,16 @@ async fn refresh(
     } else {
         -1
     };
-    if dlq_end >= 0 && (dlq_count, dlq_end) != (dlq_cache.0, dlq_cache.1) {
-        if let Ok(entries) = bounded("DLQ", 6 * BACKEND_CALL_LIMIT, dlq::load(engine)).await {
+    // Re-read when it changed, at most every DLQ_RELOAD_EVERY while it keeps
+    // changing: a re-read walks the whole topic.
+    let due = h
+        .dlq_loaded
+        .is_none_or(|t| t.elapsed() >= DLQ_RELOAD_EVERY || dlq_cache.2.len() < 1_000);
+    if due && dlq_end >= 0 && (dlq_count, dlq_end) != (dlq_cache.0, dlq_cache.1) {
+        h.dlq_loaded = Some(Instant::now());
+        if let Ok(entries) =
+            bounded("DLQ", 6 * BACKEND_CALL_LIMIT, dlq::load_summaries(engine)).await
+        {
             *dlq_cache = (dlq_count, dlq_end, Arc::new(entries));
         }
     }

@@ -106,6 +106,8 @@ pub struct App {
     pub overlay_scroll: u16,
     /// Last command result or error for the status line.
     pub message: Option<(String, bool)>,
+    /// The full record of the DLQ entry last opened.
+    pub dlq_detail: Option<crate::engine::dlq::DlqEntry>,
     pub quit: bool,
     /// Targets already sent but not yet visible in a snapshot, so repeated
     /// key presses build on each other.
@@ -127,6 +129,7 @@ impl App {
             dlq_matches: None,
             overlay_scroll: 0,
             message: None,
+            dlq_detail: None,
             quit: false,
             rollout_target: None,
             concurrency_target: None,
@@ -452,6 +455,13 @@ impl App {
             KeyCode::Enter if n > 0 => {
                 self.overlay_scroll = 0;
                 self.overlay = Overlay::Detail;
+                // The snapshot holds summaries: fetch the whole record.
+                if let Some(e) = self.selected_entry().filter(|e| e.is_summary()) {
+                    return vec![Command::LoadDlqEntry {
+                        partition: e.partition,
+                        id: e.id,
+                    }];
+                }
             }
             KeyCode::Char('r') => {
                 if let Some(e) = self.selected_entry() {
@@ -559,6 +569,7 @@ impl App {
             }
         };
         match outcome {
+            CommandOutcome::DlqEntry(e) => self.dlq_detail = Some(*e),
             CommandOutcome::Replay(r) if r.dry_run => {
                 let filter = match cmd {
                     Command::ReplayDlq { filter, .. } => filter.clone(),

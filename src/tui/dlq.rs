@@ -118,13 +118,22 @@ fn render_side(f: &mut Frame, area: Rect, app: &App, selected: Option<&DlqEntry>
 /// The full entry over the screen (enter).
 pub fn render_detail(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let Some(e) = app.selected_entry() else {
+    let Some(selected) = app.selected_entry() else {
         return;
+    };
+    // The whole record once it has been read from the topic; until then the
+    // summary the list holds.
+    let e = match &app.dlq_detail {
+        Some(d) if d.id == selected.id && d.partition == selected.partition => d,
+        _ => selected,
     };
     let popup = super::dialog::centered(area, 90, 85);
     f.render_widget(Clear, popup);
     // serde_json escapes control characters; clean() catches anything else.
-    let body = serde_json::to_string_pretty(e).unwrap_or_default();
+    let mut body = serde_json::to_string_pretty(e).unwrap_or_default();
+    if e.is_summary() {
+        body.insert_str(0, "(reading the full entry from the DLQ topic…)\n");
+    }
     let lines: Vec<Line> = body.lines().map(|l| Line::raw(clean(l))).collect();
     f.render_widget(
         Paragraph::new(lines)
@@ -183,6 +192,32 @@ mod tests {
         s.dlq = std::sync::Arc::new(s.dlq[..1].to_vec());
         a.set_snapshot(std::sync::Arc::new(s));
         assert_eq!(a.dlq_selected, 0);
+    }
+
+    #[test]
+    fn opening_a_summary_fetches_the_whole_entry() {
+        use crate::engine::commands::{Command, CommandOutcome};
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let full = super::super::fixture::snapshot();
+        let mut s = super::super::fixture::snapshot();
+        s.dlq = std::sync::Arc::new(s.dlq.iter().cloned().map(|e| e.summary()).collect());
+        let mut a = app(Focus::Dlq);
+        a.set_snapshot(std::sync::Arc::new(s));
+        let e = a.selected_entry().unwrap().clone();
+        assert!(e.is_summary() && !e.file_path().is_empty());
+        let cmds = a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        let want = Command::LoadDlqEntry {
+            partition: e.partition,
+            id: e.id,
+        };
+        assert_eq!(cmds, vec![want.clone()]);
+        let waiting = render(120, 40, |f| super::render_detail(f, f.area(), &a));
+        assert!(waiting.contains("reading the full entry"), "{waiting}");
+        let whole = full.dlq.iter().find(|x| x.id == e.id).unwrap().clone();
+        a.on_outcome(&want, Ok(CommandOutcome::DlqEntry(Box::new(whole))));
+        let shown = render(120, 40, |f| super::render_detail(f, f.area(), &a));
+        assert!(!shown.contains("reading the full entry"), "{shown}");
+        assert!(shown.contains("original_message"), "{shown}");
     }
 
     #[test]
