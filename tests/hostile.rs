@@ -9,29 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use archon_tui::backends::broker::OutRecord;
-use archon_tui::engine::Engine;
-use clap::Parser;
-use common::{n, run_s, with};
+use common::{n, open_engine, put_on_request_topic, run_s, with};
 use serde_json::{json, Value};
-
-/// The engine a CLI run with `flags` would open (same config resolution).
-async fn open(data: &Path, flags: &[String]) -> Arc<Engine> {
-    let mut args = vec![
-        "archon-tui".to_string(),
-        "status".into(),
-        "--data-dir".into(),
-        data.display().to_string(),
-    ];
-    args.extend(flags.iter().cloned());
-    let cli = archon_tui::cli::Cli::try_parse_from(args).unwrap();
-    let cfg = archon_tui::config::resolve(
-        &cli.global.overrides(),
-        &archon_tui::config::FileConfig::default(),
-    )
-    .unwrap();
-    Engine::open(cfg).await.unwrap()
-}
 
 fn uuid(i: usize) -> String {
     format!(
@@ -188,23 +167,13 @@ fn hostile_run(broker: &[String], big: usize) {
     let bad = hostile(BAD, big);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let engine = open(&data, broker).await;
-        let records: Vec<OutRecord> = bad
+        let engine = open_engine(&data, broker).await;
+        let records = bad
             .iter()
             .enumerate()
-            .map(|(i, (p, _))| OutRecord {
-                key: format!("hostile-{i}").into_bytes(),
-                value: p.clone(),
-            })
+            .map(|(i, (p, _))| (format!("hostile-{i}"), p.clone()))
             .collect();
-        for chunk in records.chunks(100) {
-            engine
-                .backends
-                .broker
-                .produce(&engine.cfg.enrich_topic, chunk.to_vec())
-                .await
-                .unwrap();
-        }
+        put_on_request_topic(&engine, records).await;
     });
     let mixed = drain(&data, broker);
     let clean_ms = n(&clean, "elapsed_ms");
@@ -226,13 +195,13 @@ fn hostile_run(broker: &[String], big: usize) {
     // Every hostile message is in the DLQ, parked at once with a precise reason.
     let rt2 = tokio::runtime::Runtime::new().unwrap();
     let entries = rt2.block_on(async {
-        let engine = open(&data, broker).await;
+        let engine = open_engine(&data, broker).await;
         archon_tui::engine::dlq::load(&engine).await.unwrap()
     });
     assert_eq!(entries.len(), BAD, "one DLQ entry per hostile message");
     // The console's light view lists the same entries, and opens any in full.
     let (summaries, reread) = rt2.block_on(async {
-        let engine = open(&data, broker).await;
+        let engine = open_engine(&data, broker).await;
         let s = archon_tui::engine::dlq::load_summaries(&engine)
             .await
             .unwrap();

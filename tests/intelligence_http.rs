@@ -72,24 +72,10 @@ fn start(b: Behaviour) -> (Arc<Service>, SocketAddr) {
         behaviour: Mutex::new(b),
         ..Default::default()
     });
-    let (tx, rx) = std::sync::mpsc::channel();
-    let s = service.clone();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async move {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = Router::new()
-                .route("/process/document", post(process))
-                .with_state(s);
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    (service, rx.recv().unwrap())
+    let app = Router::new()
+        .route("/process/document", post(process))
+        .with_state(service.clone());
+    (service, common::service::spawn_router(0, app))
 }
 
 fn corpus(files: usize) -> tempfile::TempDir {

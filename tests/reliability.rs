@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::serve::{client, get, Serve};
+use common::serve::{client, get, wait_health, Serve};
 use common::service::{self, Mode};
 use common::{bin, n, run, run_s, with};
 use rand::{Rng, SeedableRng};
@@ -344,15 +344,10 @@ fn outage_then_recovery(broker: &[String]) {
         assert_eq!(h["documents"]["dlq"], 0, "the outage parked nothing: {h}");
         // Back.
         svc.set(Mode::Ok);
-        let deadline = Instant::now() + Duration::from_secs(300);
-        loop {
-            let (_, h) = get(&c, &s.url("/health")).await;
-            if h["documents"]["pending"] == 0 && n(&h["documents"], "completed") == docs as u64 {
-                break;
-            }
-            assert!(Instant::now() < deadline, "backlog did not drain: {h}");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_health(&c, &s, "the backlog to drain", 300, |_, h| {
+            h["documents"]["pending"] == 0 && n(&h["documents"], "completed") == docs as u64
+        })
+        .await;
         let (_, b) = get(&c, &s.url("/metrics/circuit_breaker")).await;
         (svc, b)
     });
@@ -538,11 +533,10 @@ impl OwnTansu {
             .spawn()
             .expect("start tansu");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "tansu did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = self.dir.join("tansu.log");
+        service::wait_port(self.port, "tansu", 20, || {
+            std::fs::read_to_string(&log).unwrap_or_default()
+        });
     }
 
     fn stop(&mut self) {
@@ -567,8 +561,6 @@ impl Drop for OwnTansu {
         }
     }
 }
-
-type HealthCheck = Box<dyn Fn(u16, &Value) -> bool>;
 
 /// The broker goes away mid-run and comes back: `/health` says so (503,
 /// naming the broker), and everything completes after it returns.
@@ -610,37 +602,15 @@ fn broker_restart_mid_run_is_reported_and_recovered() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let c = client();
-        let wait = |what: &'static str, secs: u64, pred: HealthCheck| {
-            let c = c.clone();
-            let url = s.url("/health");
-            async move {
-                let deadline = Instant::now() + Duration::from_secs(secs);
-                loop {
-                    let (code, h) = get(&c, &url).await;
-                    if pred(code, &h) {
-                        return h;
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "timed out waiting for {what}: {h}"
-                    );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        };
-        wait(
-            "work to flow",
-            60,
-            Box::new(|_, h| n(&h["documents"], "completed") >= 200),
-        )
+        wait_health(&c, &s, "work to flow", 60, |_, h| {
+            n(&h["documents"], "completed") >= 200
+        })
         .await;
         let t0 = Instant::now();
         tansu.stop();
-        let down = wait(
-            "/health to report the outage",
-            60,
-            Box::new(|code, _| code == 503),
-        )
+        let down = wait_health(&c, &s, "/health to report the outage", 60, |code, _| {
+            code == 503
+        })
         .await;
         println!(
             "broker restart: /health 503 {:.1} s after the stop: {}",
@@ -658,12 +628,14 @@ fn broker_restart_mid_run_is_reported_and_recovered() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         tansu.restart();
         let t1 = Instant::now();
-        let h = wait(
+        let h = wait_health(
+            &c,
+            &s,
             "everything to complete after the broker returned",
             180,
-            Box::new(|code, h| {
+            |code, h| {
                 code == 200 && n(&h["documents"], "completed") == DOCS && h["consumer"]["lag"] == 0
-            }),
+            },
         )
         .await;
         println!(
@@ -717,11 +689,10 @@ impl OwnFalkor {
             shim_port,
         };
         f.up(&py);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", shim_port)).is_err() {
-            assert!(Instant::now() < deadline, "the relay did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = dir.join("shim.log");
+        service::wait_port(shim_port, "the relay", 30, || {
+            std::fs::read_to_string(&log).unwrap_or_default()
+        });
         Some(f)
     }
 
@@ -747,15 +718,10 @@ impl OwnFalkor {
             .spawn()
             .expect("start FalkorDB");
         self.redis = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", self.bolt_port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "FalkorDB did not start: {}",
-                std::fs::read_to_string(self.dir.join("falkordb.log")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = self.dir.join("falkordb.log");
+        service::wait_port(self.bolt_port, "FalkorDB", 30, || {
+            std::fs::read_to_string(&log).unwrap_or_default()
+        });
         // The Bolt port accepts before FalkorDB answers on it.
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -813,37 +779,15 @@ fn graph_server_restart_mid_run_is_reported_and_recovered() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let c = client();
-        let url = s.url("/health");
-        let wait = |what: &'static str, secs: u64, pred: HealthCheck| {
-            let (c, url) = (c.clone(), url.clone());
-            async move {
-                let deadline = Instant::now() + Duration::from_secs(secs);
-                loop {
-                    let (code, h) = get(&c, &url).await;
-                    if pred(code, &h) {
-                        return h;
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "timed out waiting for {what}: {h}"
-                    );
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        };
-        wait(
-            "work to flow",
-            60,
-            Box::new(|_, h| n(&h["documents"], "completed") >= 30),
-        )
+        wait_health(&c, &s, "work to flow", 60, |_, h| {
+            n(&h["documents"], "completed") >= 30
+        })
         .await;
         let t0 = Instant::now();
         falkor.stop();
-        let down = wait(
-            "/health to report the outage",
-            60,
-            Box::new(|code, _| code == 503),
-        )
+        let down = wait_health(&c, &s, "/health to report the outage", 60, |code, _| {
+            code == 503
+        })
         .await;
         println!(
             "graph restart: /health 503 {:.1} s after the stop: {}",
@@ -857,14 +801,16 @@ fn graph_server_restart_mid_run_is_reported_and_recovered() {
         tokio::time::sleep(Duration::from_secs(2)).await;
         falkor.up(&std::env::var("ARCHON_TEST_PYTHONPATH").unwrap());
         let t1 = Instant::now();
-        let h = wait(
+        let h = wait_health(
+            &c,
+            &s,
             "everything to complete after the graph server returned",
             180,
-            Box::new(|code, h| {
+            |code, h| {
                 code == 200
                     && n(&h["documents"], "completed") == DOCS
                     && h["documents"]["pending"] == 0
-            }),
+            },
         )
         .await;
         println!(

@@ -7,10 +7,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use archon_tui::backends::broker::OutRecord;
-use clap::Parser;
 use common::serve::{client, get, Serve};
-use common::{n, run_s};
+use common::{n, open_engine, put_on_request_topic, run_s};
 
 fn rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -43,34 +41,15 @@ fn rss_stays_bounded_while_documents_drain_and_the_dlq_fills() {
     // As many undecodable messages, each a DLQ entry of its own.
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let cli = archon_tui::cli::Cli::try_parse_from([
-            "archon-tui",
-            "status",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ])
-        .unwrap();
-        let cfg = archon_tui::config::resolve(
-            &cli.global.overrides(),
-            &archon_tui::config::FileConfig::default(),
-        )
-        .unwrap();
-        let engine = archon_tui::engine::Engine::open(cfg).await.unwrap();
-        let records: Vec<OutRecord> = (0..docs)
-            .map(|i| OutRecord {
-                key: format!("bad-{i}").into_bytes(),
-                value: format!("{{\"document_id\": \"bad-{i}\", \"note\": \"not a request\"}}")
-                    .into_bytes(),
+        let engine = open_engine(&data, &[]).await;
+        let records = (0..docs)
+            .map(|i| {
+                let payload =
+                    format!("{{\"document_id\": \"bad-{i}\", \"note\": \"not a request\"}}");
+                (format!("bad-{i}"), payload.into_bytes())
             })
             .collect();
-        for chunk in records.chunks(2_000) {
-            engine
-                .backends
-                .broker
-                .produce(&engine.cfg.enrich_topic, chunk.to_vec())
-                .await
-                .unwrap();
-        }
+        put_on_request_topic(&engine, records).await;
     });
     let s = Serve::start(&data, &[]);
     let pid = s.child.id();

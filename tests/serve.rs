@@ -8,31 +8,11 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::serve::{client, get, kind, post, scrape, value, Serve};
+use common::serve::{client, get, kind, post, scrape, value, wait_health, Serve};
 use common::{n, run};
 use serde_json::{json, Value};
 
 const DOCS: u64 = 300;
-
-async fn wait_for(
-    c: &reqwest::Client,
-    s: &Serve,
-    what: &str,
-    done: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let (_, h) = get(c, &s.url("/health")).await;
-        if done(&h) {
-            return h;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: {h}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn settled(h: &Value) -> bool {
     let d = &h["documents"];
@@ -91,7 +71,7 @@ async fn serve_exports_health_metrics_and_guarded_control() {
     let c = client();
 
     // Work flows through the served engine.
-    let h = wait_for(&c, &s, "the corpus to settle", settled).await;
+    let h = wait_health(&c, &s, "the corpus to settle", 120, |_, h| settled(h)).await;
     let (code, h2) = get(&c, &s.url("/health")).await;
     assert_eq!(code, 200, "{h2}");
     assert_eq!(h2["status"], "healthy", "{h2}");
@@ -359,7 +339,7 @@ async fn serve_exports_health_metrics_and_guarded_control() {
     assert_eq!(code, 200, "{r}");
     assert_eq!(n(&r["outcome"], "replayed"), dlq);
     // Most replayed documents now succeed (failures are still injected).
-    wait_for(&c, &s, "the replay to settle", |h| {
+    wait_health(&c, &s, "the replay to settle", 120, |_, h| {
         settled(h) && n(&h["documents"], "dlq") < dlq
     })
     .await;

@@ -150,6 +150,14 @@ pub async fn process_payload(engine: &Engine, payload: &[u8], origin: Origin) ->
     }
 }
 
+/// The request goes back on the topic with the retries made so far.
+fn handed_back(req: EnrichmentRequest, attempt: u32) -> Outcome {
+    Outcome::Returned(Box::new(EnrichmentRequest {
+        retry_count: attempt.min(crate::events::MAX_RETRY_COUNT),
+        ..req
+    }))
+}
+
 /// A graph read before the intelligence call. An unreachable graph store is
 /// an outage, not the document's fault: wait (backing off to 5 s) and read
 /// again. None: the engine is pausing or stopping, so hand the request back.
@@ -272,10 +280,7 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
                         .sleep_or_yield(wait.min(Duration::from_millis(250)))
                         .await
                     {
-                        return Outcome::Returned(Box::new(EnrichmentRequest {
-                            retry_count: attempt.min(crate::events::MAX_RETRY_COUNT),
-                            ..req
-                        }));
+                        return handed_back(req, attempt);
                     }
                 }
             }
@@ -294,10 +299,7 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
             .observe(call_started.elapsed().as_secs_f64());
         let Some(result) = result else {
             engine.breaker.release(permit);
-            return Outcome::Returned(Box::new(EnrichmentRequest {
-                retry_count: attempt.min(crate::events::MAX_RETRY_COUNT),
-                ..req
-            }));
+            return handed_back(req, attempt);
         };
         if let Err(e) = &result {
             engine
@@ -343,10 +345,7 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
                 engine.stats.error(&e.exception_type);
                 tracing::debug!(document_id = %req.document_id, attempt, "transient failure, retrying: {e}");
                 if engine.sleep_or_yield(engine.cfg.retry.delay(attempt)).await {
-                    return Outcome::Returned(Box::new(EnrichmentRequest {
-                        retry_count: attempt.min(crate::events::MAX_RETRY_COUNT),
-                        ..req
-                    }));
+                    return handed_back(req, attempt);
                 }
             }
         }

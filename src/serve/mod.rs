@@ -33,6 +33,24 @@ pub struct AppState {
     pub consumer_alive: Arc<AtomicBool>,
 }
 
+impl AppState {
+    /// Registers the engine's scrape-time gauges (once per engine).
+    pub fn new(
+        engine: &Arc<Engine>,
+        snapshots: watch::Receiver<Arc<Snapshot>>,
+        token: ControlToken,
+        consumer_alive: Arc<AtomicBool>,
+    ) -> Result<Self> {
+        Ok(Self {
+            exporter: Arc::new(std::sync::Mutex::new(Exporter::new(engine)?)),
+            engine: engine.clone(),
+            snapshots,
+            token,
+            consumer_alive,
+        })
+    }
+}
+
 /// The consumer on its own task, with a flag that drops when it ends.
 pub fn spawn_consumer(
     engine: &Arc<Engine>,
@@ -109,13 +127,7 @@ pub async fn run(
     }
     let heartbeat = engine.spawn_heartbeat();
     let h = handle::spawn(engine.clone());
-    let state = AppState {
-        exporter: Arc::new(std::sync::Mutex::new(Exporter::new(&engine)?)),
-        engine: engine.clone(),
-        snapshots: h.snapshots.clone(),
-        token,
-        consumer_alive,
-    };
+    let state = AppState::new(&engine, h.snapshots.clone(), token, consumer_alive)?;
     let (http_stop_tx, mut http_stop) = watch::channel(false);
     let http = spawn_http(listener, state, async move {
         let _ = http_stop.wait_for(|s| *s).await;

@@ -62,15 +62,8 @@ pub async fn run(engine: Arc<Engine>, opts: ConsoleOptions) -> Result<()> {
     let mut h = handle::spawn(engine.clone());
     if let Some((listener, (token, token_line))) = http {
         let local = listener.local_addr()?;
-        let state = crate::serve::AppState {
-            exporter: Arc::new(std::sync::Mutex::new(
-                crate::engine::metrics::Exporter::new(&engine)?,
-            )),
-            engine: engine.clone(),
-            snapshots: h.snapshots.clone(),
-            token,
-            consumer_alive,
-        };
+        let state =
+            crate::serve::AppState::new(&engine, h.snapshots.clone(), token, consumer_alive)?;
         let stopping = engine.clone();
         crate::serve::spawn_http(listener, state, async move {
             let _ = stopping.stop_watch().wait_for(|s| *s).await;

@@ -175,6 +175,52 @@ print(json.dumps(counts))
     serde_json::from_slice(&out.stdout).expect("counts as JSON")
 }
 
+/// The engine a CLI run on `data` with `flags` would open (the same config
+/// resolution, no config file).
+pub async fn open_engine(
+    data: &Path,
+    flags: &[String],
+) -> std::sync::Arc<archon_tui::engine::Engine> {
+    use clap::Parser;
+    let mut args = vec![
+        "archon-tui".to_string(),
+        "status".into(),
+        "--data-dir".into(),
+        data.display().to_string(),
+    ];
+    args.extend(flags.iter().cloned());
+    let cli = archon_tui::cli::Cli::try_parse_from(args).unwrap();
+    let cfg = archon_tui::config::resolve(
+        &cli.global.overrides(),
+        &archon_tui::config::FileConfig::default(),
+    )
+    .unwrap();
+    archon_tui::engine::Engine::open(cfg).await.unwrap()
+}
+
+/// Raw payloads straight onto the engine's request topic (keys given), in
+/// batches: what a misbehaving producer could put there.
+pub async fn put_on_request_topic(
+    engine: &archon_tui::engine::Engine,
+    records: Vec<(String, Vec<u8>)>,
+) {
+    let records: Vec<archon_tui::backends::broker::OutRecord> = records
+        .into_iter()
+        .map(|(key, value)| archon_tui::backends::broker::OutRecord {
+            key: key.into_bytes(),
+            value,
+        })
+        .collect();
+    for chunk in records.chunks(500) {
+        engine
+            .backends
+            .broker
+            .produce(&engine.cfg.enrich_topic, chunk.to_vec())
+            .await
+            .unwrap();
+    }
+}
+
 /// `base` followed by `extra`, as owned strings.
 pub fn with(base: &[&str], extra: &[String]) -> Vec<String> {
     base.iter()

@@ -153,3 +153,27 @@ pub fn kind(s: &prometheus_parse::Scrape, name: &str) -> &'static str {
         None => panic!("{name} is not exported"),
     }
 }
+
+/// Poll `/health` every 100 ms until `done(status code, body)` holds; the
+/// body then. Fails naming `what` after `secs`.
+pub async fn wait_health(
+    c: &reqwest::Client,
+    s: &Serve,
+    what: &str,
+    secs: u64,
+    done: impl Fn(u16, &Value) -> bool,
+) -> Value {
+    let url = s.url("/health");
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let (code, h) = get(c, &url).await;
+        if done(code, &h) {
+            return h;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {h}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

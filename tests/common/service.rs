@@ -44,6 +44,20 @@ async fn process(State(s): State<Arc<Service>>, Json(req): Json<ProcessRequest>)
     }
 }
 
+/// Wait until something accepts connections on loopback `port`; after
+/// `secs`, fail with "`what` did not start" and `detail()` (a log, say).
+pub fn wait_port(port: u16, what: &str, secs: u64, detail: impl Fn() -> String) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} did not start: {}",
+            detail()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// A loopback port nobody listens on (yet).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -80,8 +94,16 @@ pub fn start(port: u16, mode: Mode) -> (Arc<Service>, SocketAddr) {
         mode: Mutex::new(mode),
         calls: AtomicU64::new(0),
     });
+    let app = Router::new()
+        .route("/process/document", post(process))
+        .with_state(service.clone());
+    (service, spawn_router(port, app))
+}
+
+/// Serve `app` on loopback `port` (0: any) from a runtime thread of its own,
+/// so it keeps answering whatever the test's own runtime does.
+pub fn spawn_router(port: u16, app: Router) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
-    let s = service.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -93,11 +115,8 @@ pub fn start(port: u16, mode: Mode) -> (Arc<Service>, SocketAddr) {
                 .await
                 .unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            let app = Router::new()
-                .route("/process/document", post(process))
-                .with_state(s);
             axum::serve(listener, app).await.unwrap();
         });
     });
-    (service, rx.recv().unwrap())
+    rx.recv().unwrap()
 }
