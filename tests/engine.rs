@@ -263,3 +263,94 @@ async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes()
         .is_err());
     assert_eq!(e.limit.get(), 3, "bad input leaves the setting alone");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dlq_index_follows_the_topic_incrementally() {
+    use archon_tui::engine::dlq::{self, DlqFilter};
+    use archon_tui::engine::dlq_index::DlqIndex;
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 120).unwrap();
+    let e = engine(data.path(), |c| {
+        c.faults.failure_rate = 0.3;
+        c.retry.max_attempts = 1;
+        c.breaker.failure_threshold = 1_000_000;
+    })
+    .await;
+    producer::ingest(&e, src.path(), "p", &|_| {})
+        .await
+        .unwrap();
+    assert!(drain_for(&e, 30).await);
+    let dlq_count =
+        |e: Arc<Engine>| async move { drain::progress(&e).await.unwrap().total(Status::Dlq) };
+    let failed = dlq_count(e.clone()).await;
+    assert!(failed > 10, "30 % of 120 fail: {failed}");
+
+    let mut index = DlqIndex::new();
+    let view = index.refresh(&e, failed).await.unwrap();
+    assert_eq!(view.rows.len() as u64, failed);
+    assert_eq!(view.by_type.get("InjectedFailure").copied(), Some(failed));
+    // Newest first, every row about a document in the DLQ.
+    assert!(view.rows.windows(2).all(|w| w[0].id > w[1].id));
+    let full = dlq::load(&e).await.unwrap();
+    for (row, entry) in view.rows.iter().zip(&full) {
+        assert_eq!(row.id, entry.id);
+        assert_eq!(row.document_id(), entry.message.document_id);
+        assert_eq!(&*row.file_path, entry.file_path());
+        assert!(DlqFilter::parse("type:injectedfailure p")
+            .unwrap()
+            .matches(&**row));
+    }
+    // Rows share their error type and project.
+    assert!(Arc::ptr_eq(
+        &view.rows[0].error_type,
+        &view.rows[1].error_type
+    ));
+    // Nothing new: the same view, nothing re-read.
+    let again = index.refresh(&e, failed).await.unwrap();
+    assert!(Arc::ptr_eq(&view.rows, &again.rows));
+
+    // Replay a third: tombstones remove those rows.
+    let third: Vec<_> = full.iter().take(full.len() / 3).cloned().collect();
+    dlq::replay(&e, &third, false).await.unwrap();
+    let left = dlq_count(e.clone()).await;
+    assert_eq!(left, failed - third.len() as u64);
+    let view = index.refresh(&e, left).await.unwrap();
+    assert_eq!(view.rows.len() as u64, left);
+    assert!(view
+        .rows
+        .iter()
+        .all(|r| third.iter().all(|t| t.key.as_str() != &*r.key)));
+
+    // Undecodable messages: rows without a document, shown until purged.
+    // (A stopped engine stays stopped: a new one on the same data dir.)
+    drop(e);
+    let e = engine(data.path(), |_| {}).await;
+    e.backends
+        .broker
+        .produce(
+            &e.cfg.enrich_topic,
+            (0..5)
+                .map(|i| OutRecord {
+                    key: format!("junk-{i}").into_bytes(),
+                    value: b"{not json".to_vec(),
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+    assert!(drain_for(&e, 30).await);
+    let now = dlq_count(e.clone()).await;
+    let view = index.refresh(&e, now).await.unwrap();
+    let junk = view
+        .rows
+        .iter()
+        .filter(|r| r.document_id().is_empty())
+        .count();
+    assert_eq!(junk, 5);
+    assert_eq!(view.rows.len() as u64, now + 5);
+    // A fresh index reading the whole topic agrees with the incremental one.
+    let fresh = DlqIndex::new().refresh(&e, now).await.unwrap();
+    assert_eq!(fresh.rows, view.rows);
+    assert_eq!(fresh.by_type, view.by_type);
+}

@@ -199,21 +199,33 @@ fn hostile_run(broker: &[String], big: usize) {
         archon_tui::engine::dlq::load(&engine).await.unwrap()
     });
     assert_eq!(entries.len(), BAD, "one DLQ entry per hostile message");
-    // The console's light view lists the same entries, and opens any in full.
-    let (summaries, reread) = rt2.block_on(async {
+    // The console's index lists the same entries, and opens any in full.
+    let (view, reread) = rt2.block_on(async {
         let engine = open_engine(&data, broker).await;
-        let s = archon_tui::engine::dlq::load_summaries(&engine)
-            .await
-            .unwrap();
+        let mut index = archon_tui::engine::dlq_index::DlqIndex::new();
+        let dlq_count = entries.len() as u64;
+        let mut view = index.refresh(&engine, dlq_count).await.unwrap();
+        // A second refresh reads nothing new and changes nothing.
+        let again = index.refresh(&engine, dlq_count).await.unwrap();
+        assert!(Arc::ptr_eq(&view.rows, &again.rows));
+        view.rows = again.rows;
         let e = &entries[entries.len() / 2];
         let one = archon_tui::engine::dlq::load_one(&engine, e.partition, e.id)
             .await
             .unwrap()
             .expect("the entry is on the topic");
-        (s, one)
+        (view, one)
     });
-    assert_eq!(summaries.len(), entries.len());
-    assert!(summaries.iter().all(|s| s.is_summary()));
+    assert_eq!(view.rows.len(), entries.len());
+    let mut row_ids: Vec<(i32, i64)> = view.rows.iter().map(|r| (r.partition, r.id)).collect();
+    let mut entry_ids: Vec<(i32, i64)> = entries.iter().map(|e| (e.partition, e.id)).collect();
+    row_ids.sort_unstable();
+    entry_ids.sort_unstable();
+    assert_eq!(row_ids, entry_ids);
+    assert_eq!(
+        view.by_type,
+        archon_tui::engine::dlq::histogram(entries.iter())
+    );
     assert_eq!(
         serde_json::to_value(&reread).unwrap(),
         serde_json::to_value(&entries[entries.len() / 2]).unwrap()
@@ -262,7 +274,7 @@ fn hostile_run(broker: &[String], big: usize) {
     // every entry, and the whole screen.
     let mut app = archon_tui::tui::app::App::new(archon_tui::tui::theme::Theme::dark());
     let mut snap = archon_tui::engine::handle::Snapshot::empty();
-    snap.dlq = Arc::new(entries.clone());
+    snap.dlq = view.rows.clone();
     app.set_snapshot(Arc::new(snap));
     app.focus = archon_tui::tui::app::Focus::Dlq;
     use archon_tui::tui::fixture::render as fixture;
@@ -272,13 +284,25 @@ fn hostile_run(broker: &[String], big: usize) {
         let screen = fixture(200, 60, |f| archon_tui::tui::render::draw(f, &app));
         assert!(!screen.contains('\u{1b}'));
         app.overlay = archon_tui::tui::app::Overlay::Detail;
-        let detail = fixture(120, 40, |f| {
-            archon_tui::tui::dlq::render_detail(f, f.area(), &app)
-        });
-        assert!(
-            !detail.chars().any(|c| c.is_control() && c != '\n'),
-            "{detail}"
-        );
+        // Before the full record arrives (the row), and after.
+        for full in [false, true] {
+            let row = app.selected_entry().unwrap();
+            app.dlq_detail = full.then(|| {
+                entries
+                    .iter()
+                    .find(|e| e.id == row.id && e.partition == row.partition)
+                    .unwrap()
+                    .clone()
+            });
+            let detail = fixture(120, 40, |f| {
+                archon_tui::tui::dlq::render_detail(f, f.area(), &app)
+            });
+            assert_eq!(detail.contains("reading the full entry"), !full);
+            assert!(
+                !detail.chars().any(|c| c.is_control() && c != '\n'),
+                "{detail}"
+            );
+        }
     }
 }
 

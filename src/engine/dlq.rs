@@ -5,6 +5,7 @@
 //! is the entry, an empty record is a tombstone. An entry about a document is
 //! shown while that document is still in status `dlq`.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
@@ -39,36 +40,68 @@ impl DlqEntry {
             .unwrap_or("")
             .to_string()
     }
+}
 
-    /// What a list needs of an entry: the original message cut to its file
-    /// path, long texts cut short. A 100,000-entry DLQ then fits in memory;
-    /// the full entry is read from the topic when it is opened.
-    pub fn summary(mut self) -> Self {
-        fn cut(s: &mut String, max: usize) {
-            if let Some((i, _)) = s.char_indices().nth(max) {
-                s.truncate(i);
-                s.push('…');
-            }
-        }
-        let mut path = self.file_path();
-        cut(&mut path, 512);
-        self.message.original_message = serde_json::json!({
-            "file_path": path,
-            SUMMARY_MARK: true,
-        });
-        cut(&mut self.message.failure_reason, 300);
-        cut(&mut self.message.error_details.exception_message, 300);
-        self.message.error_details.stack_trace = None;
-        self.key.shrink_to_fit();
-        self
+/// The fields a filter and a histogram look at, shared by full entries and
+/// the console's rows (`dlq_index::DlqRow`).
+pub trait DlqFields {
+    fn key(&self) -> &str;
+    /// Empty when the payload was undecodable.
+    fn document_id(&self) -> &str;
+    fn error_type(&self) -> &str;
+    fn project(&self) -> &str;
+    fn correlation_id(&self) -> &str;
+    fn reason(&self) -> &str;
+    fn file_path(&self) -> Cow<'_, str>;
+}
+
+impl DlqFields for DlqEntry {
+    fn key(&self) -> &str {
+        &self.key
     }
-
-    pub fn is_summary(&self) -> bool {
-        self.message.original_message.get(SUMMARY_MARK).is_some()
+    fn document_id(&self) -> &str {
+        &self.message.document_id
+    }
+    fn error_type(&self) -> &str {
+        DlqEntry::error_type(self)
+    }
+    fn project(&self) -> &str {
+        &self.message.project_name
+    }
+    fn correlation_id(&self) -> &str {
+        &self.message.correlation_id
+    }
+    fn reason(&self) -> &str {
+        &self.message.failure_reason
+    }
+    fn file_path(&self) -> Cow<'_, str> {
+        Cow::Owned(DlqEntry::file_path(self))
     }
 }
 
-const SUMMARY_MARK: &str = "_summary_of_the_dlq_record";
+impl<T: DlqFields + ?Sized> DlqFields for Arc<T> {
+    fn key(&self) -> &str {
+        (**self).key()
+    }
+    fn document_id(&self) -> &str {
+        (**self).document_id()
+    }
+    fn error_type(&self) -> &str {
+        (**self).error_type()
+    }
+    fn project(&self) -> &str {
+        (**self).project()
+    }
+    fn correlation_id(&self) -> &str {
+        (**self).correlation_id()
+    }
+    fn reason(&self) -> &str {
+        (**self).reason()
+    }
+    fn file_path(&self) -> Cow<'_, str> {
+        (**self).file_path()
+    }
+}
 
 /// Which entries an operation applies to. Text form (the console's `/`):
 /// `type:EncodingError project:web corr:7DC1 key:ID free words` — every part must
@@ -152,37 +185,25 @@ impl DlqFilter {
         Ok(f)
     }
 
-    pub fn matches(&self, e: &DlqEntry) -> bool {
-        let m = &e.message;
+    pub fn matches(&self, e: &impl DlqFields) -> bool {
         let ci = |hay: &str, needle: &str| hay.to_lowercase().contains(&needle.to_lowercase());
         self.error_type
             .as_ref()
-            .is_none_or(|t| m.error_details.exception_type.eq_ignore_ascii_case(t))
-            && self.project.as_ref().is_none_or(|p| &m.project_name == p)
-            && self.key.as_ref().is_none_or(|k| &e.key == k)
+            .is_none_or(|t| e.error_type().eq_ignore_ascii_case(t))
+            && self.project.as_ref().is_none_or(|p| e.project() == p)
+            && self.key.as_ref().is_none_or(|k| e.key() == k)
             && self.correlation_id.as_ref().is_none_or(|c| {
-                m.correlation_id
+                e.correlation_id()
                     .to_uppercase()
                     .starts_with(&c.to_uppercase())
             })
             && self.text.as_ref().is_none_or(|t| {
-                ci(&m.failure_reason, t)
+                ci(e.reason(), t)
                     || ci(&e.file_path(), t)
-                    || ci(&m.document_id, t)
-                    || ci(&m.correlation_id, t)
+                    || ci(e.document_id(), t)
+                    || ci(e.correlation_id(), t)
             })
     }
-}
-
-/// Current entries, newest first.
-pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
-    load_with(engine, |e| e).await
-}
-
-/// Current entries as summaries (`DlqEntry::summary`), newest first: what
-/// the console's snapshot holds.
-pub async fn load_summaries(engine: &Engine) -> Result<Vec<DlqEntry>> {
-    load_with(engine, DlqEntry::summary).await
 }
 
 /// The full record of one entry, read from the topic.
@@ -203,7 +224,9 @@ pub async fn load_one(engine: &Engine, partition: i32, id: i64) -> Result<Option
     }))
 }
 
-async fn load_with(engine: &Engine, shape: impl Fn(DlqEntry) -> DlqEntry) -> Result<Vec<DlqEntry>> {
+/// Current entries, newest first (full records: the CLI and operations;
+/// the console holds `dlq_index` rows instead).
+pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
     let b = &engine.backends;
     let topic = &engine.cfg.dlq_topic;
     let mut latest: HashMap<String, DlqEntry> = HashMap::new();
@@ -229,12 +252,12 @@ async fn load_with(engine: &Engine, shape: impl Fn(DlqEntry) -> DlqEntry) -> Res
                 };
                 latest.insert(
                     key.clone(),
-                    shape(DlqEntry {
+                    DlqEntry {
                         id: r.offset,
                         partition: r.partition,
                         key,
                         message,
-                    }),
+                    },
                 );
             }
         }
@@ -272,7 +295,9 @@ pub fn find<'a>(entries: &'a [DlqEntry], id: &str) -> Option<&'a DlqEntry> {
 }
 
 /// Entry counts by error type.
-pub fn histogram<'a>(entries: impl IntoIterator<Item = &'a DlqEntry>) -> BTreeMap<String, u64> {
+pub fn histogram<'a, T: DlqFields + 'a>(
+    entries: impl IntoIterator<Item = &'a T>,
+) -> BTreeMap<String, u64> {
     let mut h = BTreeMap::new();
     for e in entries {
         *h.entry(e.error_type().to_string()).or_default() += 1;

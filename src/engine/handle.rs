@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::breaker::BreakerSnapshot;
 use super::commands::{Command, CommandOutcome};
-use super::dlq::{self, DlqEntry};
+use super::dlq_index::{DlqIndex, DlqRow};
 use super::lagstat::{self, PartitionStatus, Sample};
 use super::rollout::RolloutState;
 use super::stats::LatencySummary;
@@ -61,9 +61,10 @@ pub struct Snapshot {
     pub rate_history: Vec<u64>,
     pub enrich_latency: LatencySummary,
     pub index_latency: LatencySummary,
-    /// Newest first.
+    /// Current DLQ entries, newest first (rows: the full record is read
+    /// from the topic when one is opened).
     #[serde(skip)]
-    pub dlq: Arc<Vec<DlqEntry>>,
+    pub dlq: Arc<Vec<Arc<DlqRow>>>,
     pub dlq_by_type: BTreeMap<String, u64>,
     pub backends: Vec<BackendView>,
     pub data_dir: String,
@@ -122,8 +123,7 @@ struct History {
     rate: VecDeque<u64>,
     /// (when, total committed) for the commit rate.
     commits: VecDeque<(Instant, i64)>,
-    /// When the DLQ view was last re-read.
-    dlq_loaded: Option<Instant>,
+    dlq: DlqIndex,
 }
 
 impl History {
@@ -172,11 +172,10 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
             lag: VecDeque::new(),
             rate: VecDeque::new(),
             commits: VecDeque::new(),
-            dlq_loaded: None,
+            dlq: DlqIndex::new(),
         };
-        let mut dlq_cache: (u64, i64, Arc<Vec<DlqEntry>>) = (u64::MAX, -1, Arc::new(Vec::new()));
         loop {
-            let snap = refresh(&engine, &mut h, &mut dlq_cache).await;
+            let snap = refresh(&engine, &mut h).await;
             if snap_tx.send(Arc::new(snap)).is_err()
                 || engine.sleep_or_stop(Duration::from_millis(250)).await
             {
@@ -190,9 +189,6 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
         outcomes: out_rx,
     }
 }
-
-/// How often a changing DLQ of 1,000 entries or more is re-read.
-const DLQ_RELOAD_EVERY: Duration = Duration::from_secs(2);
 
 /// A snapshot never waits on a backend longer than this: a hung call shows
 /// as an error naming the backend, not as a frozen status.
@@ -210,11 +206,7 @@ async fn bounded<T>(
     }
 }
 
-async fn refresh(
-    engine: &Engine,
-    h: &mut History,
-    dlq_cache: &mut (u64, i64, Arc<Vec<DlqEntry>>),
-) -> Snapshot {
+async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
     let mut snap = Snapshot::empty();
     snap.data_dir = engine.cfg.data_dir.display().to_string();
     snap.refreshed_ms = crate::backends::sqlite::now_ms();
@@ -311,36 +303,28 @@ async fn refresh(
     snap.rate_history = h.rate.iter().copied().collect();
     snap.enrich_latency = engine.stats.enrich_summary();
     snap.index_latency = engine.stats.index_summary();
-    // The DLQ is re-read only when it can have changed.
-    let dlq_count = snap.totals.get(&Status::Dlq).copied().unwrap_or(0);
-    let dlq_end = if broker_ok {
-        bounded(
-            "broker",
-            BACKEND_CALL_LIMIT,
-            b.broker
-                .lag("archon-tui-dlq-browser", &engine.cfg.dlq_topic),
+    // The DLQ index reads only what is new on its topic.
+    if broker_ok && graph_ok {
+        let dlq_count = snap.totals.get(&Status::Dlq).copied().unwrap_or(0);
+        match bounded(
+            "DLQ",
+            6 * BACKEND_CALL_LIMIT,
+            h.dlq.refresh(engine, dlq_count),
         )
         .await
-        .map(|l| l.iter().map(|p| p.end).sum::<i64>())
-        .unwrap_or(-1)
-    } else {
-        -1
-    };
-    // Re-read when it changed, at most every DLQ_RELOAD_EVERY while it keeps
-    // changing: a re-read walks the whole topic.
-    let due = h
-        .dlq_loaded
-        .is_none_or(|t| t.elapsed() >= DLQ_RELOAD_EVERY || dlq_cache.2.len() < 1_000);
-    if due && dlq_end >= 0 && (dlq_count, dlq_end) != (dlq_cache.0, dlq_cache.1) {
-        h.dlq_loaded = Some(Instant::now());
-        if let Ok(entries) =
-            bounded("DLQ", 6 * BACKEND_CALL_LIMIT, dlq::load_summaries(engine)).await
         {
-            *dlq_cache = (dlq_count, dlq_end, Arc::new(entries));
+            Ok(view) => {
+                snap.dlq = view.rows;
+                snap.dlq_by_type = view.by_type;
+            }
+            Err(e) => {
+                snap.error = Some(match snap.error.take() {
+                    Some(prev) => format!("{prev}; {e}"),
+                    None => e,
+                })
+            }
         }
     }
-    snap.dlq = dlq_cache.2.clone();
-    snap.dlq_by_type = dlq::histogram(snap.dlq.iter());
     let intelligence_ok = snap.breaker.state == super::breaker::BreakerState::Closed;
     snap.backends = vec![
         BackendView {

@@ -8,6 +8,7 @@ pub mod consumer;
 pub mod control;
 pub mod discover;
 pub mod dlq;
+pub mod dlq_index;
 pub mod drain;
 pub mod enrich;
 pub mod handle;

@@ -8,7 +8,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::palette::{self, PaletteAction};
 use super::theme::Theme;
 use crate::engine::commands::{Command, CommandOutcome, RolloutChange};
-use crate::engine::dlq::{DlqEntry, DlqFilter};
+use crate::engine::dlq::DlqFilter;
+use crate::engine::dlq_index::DlqRow;
 use crate::engine::handle::Snapshot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +187,7 @@ impl App {
                     .dlq
                     .iter()
                     .enumerate()
-                    .filter(|(_, e)| self.dlq_filter.matches(e))
+                    .filter(|(_, e)| self.dlq_filter.matches(&***e))
                     .map(|(i, _)| i)
                     .collect(),
             )
@@ -195,7 +196,7 @@ impl App {
         self.dlq_selected = self.dlq_selected.min(n.saturating_sub(1));
     }
 
-    pub fn selected_entry(&self) -> Option<&DlqEntry> {
+    pub fn selected_entry(&self) -> Option<&DlqRow> {
         self.filtered_dlq().get(self.dlq_selected)
     }
 
@@ -455,8 +456,8 @@ impl App {
             KeyCode::Enter if n > 0 => {
                 self.overlay_scroll = 0;
                 self.overlay = Overlay::Detail;
-                // The snapshot holds summaries: fetch the whole record.
-                if let Some(e) = self.selected_entry().filter(|e| e.is_summary()) {
+                // The snapshot holds rows: fetch the whole record.
+                if let Some(e) = self.selected_entry() {
                     return vec![Command::LoadDlqEntry {
                         partition: e.partition,
                         id: e.id,
@@ -466,7 +467,7 @@ impl App {
             KeyCode::Char('r') => {
                 if let Some(e) = self.selected_entry() {
                     let filter = DlqFilter {
-                        key: Some(e.key.clone()),
+                        key: Some(e.key.to_string()),
                         ..Default::default()
                     };
                     return vec![Command::ReplayDlq {
@@ -477,15 +478,15 @@ impl App {
             }
             KeyCode::Char('x') => {
                 if let Some(e) = self.selected_entry() {
-                    let path = crate::sanitize::clean(&e.file_path());
+                    let path = crate::sanitize::clean(&e.file_path);
                     let c = Confirm {
                         kind: ConfirmKind::Purge(DlqFilter {
-                            key: Some(e.key.clone()),
+                            key: Some(e.key.to_string()),
                             ..Default::default()
                         }),
                         title: "Purge DLQ entry".into(),
                         lines: vec![
-                            format!("Drop entry {} ({}) for good?", e.id, crate::sanitize::clean(e.error_type())),
+                            format!("Drop entry {} ({}) for good?", e.id, crate::sanitize::clean(&e.error_type)),
                             format!("document: {path}"),
                             "The document becomes 'failed' with its reason kept; backfill can re-drive it.".into(),
                         ],
@@ -521,7 +522,7 @@ impl App {
                     .snapshot
                     .dlq
                     .iter()
-                    .filter(|e| filter.matches(e))
+                    .filter(|e| filter.matches(&***e))
                     .count();
                 self.overlay = Overlay::Confirm(Confirm {
                     kind: ConfirmKind::Purge(filter),
@@ -645,7 +646,7 @@ impl App {
 /// A window on the filtered DLQ without copying it.
 #[derive(Clone, Copy)]
 pub struct DlqView<'a> {
-    entries: &'a [DlqEntry],
+    entries: &'a [Arc<DlqRow>],
     matches: Option<&'a [usize]>,
 }
 
@@ -658,15 +659,16 @@ impl<'a> DlqView<'a> {
         self.len() == 0
     }
 
-    pub fn get(&self, i: usize) -> Option<&'a DlqEntry> {
+    pub fn get(&self, i: usize) -> Option<&'a DlqRow> {
         match self.matches {
             None => self.entries.get(i),
             Some(m) => m.get(i).and_then(|&j| self.entries.get(j)),
         }
+        .map(|r| &**r)
     }
 
     /// Entries `from..from + count` of the view, with their position.
-    pub fn window(self, from: usize, count: usize) -> impl Iterator<Item = (usize, &'a DlqEntry)> {
+    pub fn window(self, from: usize, count: usize) -> impl Iterator<Item = (usize, &'a DlqRow)> {
         (from..from.saturating_add(count).min(self.len()))
             .filter_map(move |i| self.get(i).map(|e| (i, e)))
     }

@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::app::{App, Focus};
 use super::widgets::{fit, kv, panel, thousands};
-use crate::engine::dlq::DlqEntry;
+use crate::engine::dlq_index::DlqRow;
 use crate::sanitize::clean;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
@@ -39,17 +39,13 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         .saturating_sub(10 + 10 + 12 + 22 + 5)
         .max(8);
     let rows = entries.window(offset, visible).map(|(i, e)| {
-        let m = &e.message;
-        let time = m
-            .failure_timestamp
-            .get(11..19)
-            .unwrap_or(&m.failure_timestamp);
+        let time = e.failed_at.get(11..19).unwrap_or(&e.failed_at);
         let row = Row::new(vec![
             Cell::from(clean(time)),
-            Cell::from(fit(&clean(&e.file_path()), path_width)),
-            Cell::from(fit(&clean(&m.project_name), 12)),
-            Cell::from(Span::styled(fit(&clean(e.error_type()), 22), t.error())),
-            Cell::from(m.failure_count.to_string()),
+            Cell::from(fit(&clean(&e.file_path), path_width)),
+            Cell::from(fit(&clean(&e.project), 12)),
+            Cell::from(Span::styled(fit(&clean(&e.error_type), 22), t.error())),
+            Cell::from(e.failure_count.to_string()),
         ]);
         if i == app.dlq_selected && app.focus == Focus::Dlq {
             row.style(t.selected())
@@ -84,7 +80,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     }
 }
 
-fn render_side(f: &mut Frame, area: Rect, app: &App, selected: Option<&DlqEntry>) {
+fn render_side(f: &mut Frame, area: Rect, app: &App, selected: Option<&DlqRow>) {
     let t = &app.theme;
     let mut lines = vec![Line::from(Span::styled("by error type", t.muted()))];
     for (ty, n) in &app.snapshot.dlq_by_type {
@@ -95,18 +91,14 @@ fn render_side(f: &mut Frame, area: Rect, app: &App, selected: Option<&DlqEntry>
     }
     lines.push(Line::raw(""));
     if let Some(e) = selected {
-        let m = &e.message;
         lines.push(Line::from(Span::styled(
             format!("entry {}", e.id),
             t.muted(),
         )));
-        lines.push(kv(app, "document", clean(&m.document_id), t.base()));
-        lines.push(kv(app, "correlation", clean(&m.correlation_id), t.base()));
-        lines.push(kv(app, "attempts", m.failure_count.to_string(), t.base()));
-        lines.push(Line::from(Span::styled(
-            clean(&m.failure_reason),
-            t.error(),
-        )));
+        lines.push(kv(app, "document", clean(e.document_id()), t.base()));
+        lines.push(kv(app, "correlation", clean(&e.correlation_id), t.base()));
+        lines.push(kv(app, "attempts", e.failure_count.to_string(), t.base()));
+        lines.push(Line::from(Span::styled(clean(&e.reason), t.error())));
         lines.push(Line::from(Span::styled(
             "enter: full entry  r: replay  x: purge",
             t.muted(),
@@ -122,18 +114,19 @@ pub fn render_detail(f: &mut Frame, area: Rect, app: &App) {
         return;
     };
     // The whole record once it has been read from the topic; until then the
-    // summary the list holds.
-    let e = match &app.dlq_detail {
-        Some(d) if d.id == selected.id && d.partition == selected.partition => d,
-        _ => selected,
+    // row the list holds.
+    // serde_json escapes control characters; clean() catches anything else.
+    let body = match &app.dlq_detail {
+        Some(d) if d.id == selected.id && d.partition == selected.partition => {
+            serde_json::to_string_pretty(d).unwrap_or_default()
+        }
+        _ => format!(
+            "(reading the full entry from the DLQ topic…)\n{}",
+            serde_json::to_string_pretty(&selected.to_json()).unwrap_or_default()
+        ),
     };
     let popup = super::dialog::centered(area, 90, 85);
     f.render_widget(Clear, popup);
-    // serde_json escapes control characters; clean() catches anything else.
-    let mut body = serde_json::to_string_pretty(e).unwrap_or_default();
-    if e.is_summary() {
-        body.insert_str(0, "(reading the full entry from the DLQ topic…)\n");
-    }
     let lines: Vec<Line> = body.lines().map(|l| Line::raw(clean(l))).collect();
     f.render_widget(
         Paragraph::new(lines)
@@ -142,7 +135,7 @@ pub fn render_detail(f: &mut Frame, area: Rect, app: &App) {
             .scroll((app.overlay_scroll, 0))
             .block(super::dialog::dialog_block(
                 app,
-                &format!("DLQ entry {} — j/k scroll, esc to close", e.id),
+                &format!("DLQ entry {} — j/k scroll, esc to close", selected.id),
             )),
         popup,
     );
@@ -163,6 +156,7 @@ mod tests {
             );
             // The hostile entry: its escape sequences are shown, not executed.
             a.dlq_selected = 4;
+            a.dlq_detail = Some(super::super::fixture::dlq_entries()[4].clone());
             a.overlay = Overlay::Detail;
             let out = render(w, h, |f| super::render_detail(f, f.area(), &a));
             assert!(
@@ -179,9 +173,9 @@ mod tests {
         a.dlq_selected = 2;
         let id = a.selected_entry().unwrap().id;
         let mut s = super::super::fixture::snapshot();
-        let mut newer = s.dlq[0].clone();
+        let mut newer = (*s.dlq[0]).clone();
         newer.id = 99;
-        let mut entries = vec![newer];
+        let mut entries = vec![std::sync::Arc::new(newer)];
         entries.extend(s.dlq.iter().cloned());
         s.dlq = std::sync::Arc::new(entries);
         a.set_snapshot(std::sync::Arc::new(s));
@@ -195,16 +189,14 @@ mod tests {
     }
 
     #[test]
-    fn opening_a_summary_fetches_the_whole_entry() {
+    fn opening_a_row_fetches_the_whole_entry() {
         use crate::engine::commands::{Command, CommandOutcome};
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-        let full = super::super::fixture::snapshot();
-        let mut s = super::super::fixture::snapshot();
-        s.dlq = std::sync::Arc::new(s.dlq.iter().cloned().map(|e| e.summary()).collect());
+        let full = super::super::fixture::dlq_entries();
         let mut a = app(Focus::Dlq);
-        a.set_snapshot(std::sync::Arc::new(s));
+        a.set_snapshot(std::sync::Arc::new(super::super::fixture::snapshot()));
         let e = a.selected_entry().unwrap().clone();
-        assert!(e.is_summary() && !e.file_path().is_empty());
+        assert!(!e.file_path.is_empty());
         let cmds = a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
         let want = Command::LoadDlqEntry {
             partition: e.partition,
@@ -213,7 +205,7 @@ mod tests {
         assert_eq!(cmds, vec![want.clone()]);
         let waiting = render(120, 40, |f| super::render_detail(f, f.area(), &a));
         assert!(waiting.contains("reading the full entry"), "{waiting}");
-        let whole = full.dlq.iter().find(|x| x.id == e.id).unwrap().clone();
+        let whole = full.iter().find(|x| x.id == e.id).unwrap().clone();
         a.on_outcome(&want, Ok(CommandOutcome::DlqEntry(Box::new(whole))));
         let shown = render(120, 40, |f| super::render_detail(f, f.area(), &a));
         assert!(!shown.contains("reading the full entry"), "{shown}");

@@ -7,6 +7,7 @@ use crate::backends::broker::PartitionLag;
 use crate::backends::graph::Status;
 use crate::engine::breaker::{BreakerSnapshot, BreakerState};
 use crate::engine::dlq::DlqEntry;
+use crate::engine::dlq_index::DlqRow;
 use crate::engine::handle::{BackendView, PartitionView, Snapshot};
 use crate::engine::lagstat::PartitionStatus;
 use crate::engine::stats::LatencySummary;
@@ -41,6 +42,28 @@ fn entry(id: i64, error: &str, path: &str, project: &str, retries: u32) -> DlqEn
             original_offset: 1000 + id,
         },
     }
+}
+
+/// The fixture's DLQ entries in full (what the topic holds), newest first.
+pub fn dlq_entries() -> Vec<DlqEntry> {
+    vec![
+        entry(5, "InjectedFailure", "pkg01/mod02/service_9.py", "web", 3),
+        entry(4, "EncodingError", "docs/latin1.txt", "web", 1),
+        entry(3, "FileTooLarge", "assets/dump.sql", "web", 1),
+        entry(2, "InjectedFailure", "src/lib.rs", "web", 3),
+        entry(
+            1,
+            "SchemaValidationError",
+            "\u{1b}[2J\u{1b}]52;c;aGk=\u{7}evil.rs",
+            "web",
+            1,
+        ),
+        entry(0, "InjectedFailure", "cmd/server/main.go", "web", 3),
+    ]
+}
+
+fn rows(entries: &[DlqEntry]) -> Vec<Arc<DlqRow>> {
+    entries.iter().map(|e| Arc::new(DlqRow::of(e))).collect()
 }
 
 pub fn snapshot() -> Snapshot {
@@ -78,21 +101,9 @@ pub fn snapshot() -> Snapshot {
             }
         })
         .collect();
-    let dlq = vec![
-        entry(5, "InjectedFailure", "pkg01/mod02/service_9.py", "web", 3),
-        entry(4, "EncodingError", "docs/latin1.txt", "web", 1),
-        entry(3, "FileTooLarge", "assets/dump.sql", "web", 1),
-        entry(2, "InjectedFailure", "src/lib.rs", "web", 3),
-        entry(
-            1,
-            "SchemaValidationError",
-            "\u{1b}[2J\u{1b}]52;c;aGk=\u{7}evil.rs",
-            "web",
-            1,
-        ),
-        entry(0, "InjectedFailure", "cmd/server/main.go", "web", 3),
-    ];
+    let dlq = dlq_entries();
     let dlq_by_type = crate::engine::dlq::histogram(dlq.iter());
+    let dlq = rows(&dlq);
     Snapshot {
         counts,
         totals,
@@ -177,7 +188,7 @@ pub fn snapshot_with_dlq(n: usize) -> Snapshot {
         .rev()
         .collect();
     s.dlq_by_type = crate::engine::dlq::histogram(dlq.iter());
-    s.dlq = Arc::new(dlq);
+    s.dlq = Arc::new(rows(&dlq));
     s
 }
 
