@@ -93,7 +93,7 @@ fn rss_stays_bounded_while_documents_drain_and_the_dlq_fills() {
     );
     let (code, _) = s.terminate();
     assert_eq!(code, 0);
-    // The bound the issue sets for 100,000 documents (150 MB), scaled up
-    // for debug builds at either size.
-    assert!(peak < 400.0, "peak RSS {peak:.1} MiB");
+    // The bound issue 8 sets for 100,000 documents: 150 MB (143 MiB), met
+    // by the debug build too (measured 116.7 MiB at 100,000 + 100,000).
+    assert!(peak < 143.0, "peak RSS {peak:.1} MiB");
 }

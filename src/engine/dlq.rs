@@ -186,24 +186,56 @@ impl DlqFilter {
     }
 
     pub fn matches(&self, e: &impl DlqFields) -> bool {
-        let ci = |hay: &str, needle: &str| hay.to_lowercase().contains(&needle.to_lowercase());
         self.error_type
             .as_ref()
             .is_none_or(|t| e.error_type().eq_ignore_ascii_case(t))
             && self.project.as_ref().is_none_or(|p| e.project() == p)
             && self.key.as_ref().is_none_or(|k| e.key() == k)
-            && self.correlation_id.as_ref().is_none_or(|c| {
-                e.correlation_id()
-                    .to_uppercase()
-                    .starts_with(&c.to_uppercase())
-            })
+            && self
+                .correlation_id
+                .as_ref()
+                .is_none_or(|c| starts_with_ignore_case(e.correlation_id(), c))
             && self.text.as_ref().is_none_or(|t| {
-                ci(e.reason(), t)
-                    || ci(&e.file_path(), t)
-                    || ci(e.document_id(), t)
-                    || ci(e.correlation_id(), t)
+                contains_ignore_case(e.reason(), t)
+                    || contains_ignore_case(&e.file_path(), t)
+                    || contains_ignore_case(e.document_id(), t)
+                    || contains_ignore_case(e.correlation_id(), t)
             })
     }
+}
+
+fn starts_with_ignore_case(hay: &str, prefix: &str) -> bool {
+    if hay.is_ascii() && prefix.is_ascii() {
+        return hay
+            .as_bytes()
+            .get(..prefix.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(prefix.as_bytes()));
+    }
+    hay.to_uppercase().starts_with(&prefix.to_uppercase())
+}
+
+/// Case-insensitive substring search without allocating in the ASCII case
+/// (the filter runs over 100,000 rows per keystroke).
+fn contains_ignore_case(hay: &str, needle: &str) -> bool {
+    if needle.is_empty() {
+        return true;
+    }
+    if hay.is_ascii() && needle.is_ascii() {
+        let (h, n) = (hay.as_bytes(), needle.as_bytes());
+        // Jump between occurrences of the first byte (either case).
+        let (lo, up) = (n[0].to_ascii_lowercase(), n[0].to_ascii_uppercase());
+        let mut from = 0;
+        while let Some(at) = memchr::memchr2(lo, up, &h[from..]) {
+            let start = from + at;
+            match h.get(start..start + n.len()) {
+                Some(w) if w.eq_ignore_ascii_case(n) => return true,
+                Some(_) => from = start + 1,
+                None => return false,
+            }
+        }
+        return false;
+    }
+    hay.to_lowercase().contains(&needle.to_lowercase())
 }
 
 /// The full record of one entry, read from the topic.
@@ -424,10 +456,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn case_insensitive_search_agrees_with_lowercasing() {
+        for (hay, needle) in [
+            ("EncodingError: bad byte", "BAD B"),
+            ("pkg/Ünïcode.rs", "ÜNÏ"),
+            ("abc", ""),
+            ("ab", "abc"),
+            ("x", "X"),
+        ] {
+            assert_eq!(
+                contains_ignore_case(hay, needle),
+                hay.to_lowercase().contains(&needle.to_lowercase()),
+                "{hay} / {needle}"
+            );
+        }
+        assert!(starts_with_ignore_case("7dc1746a-42a0", "7DC1"));
+        assert!(!starts_with_ignore_case("7d", "7DC1"));
+    }
+
     proptest! {
         #[test]
         fn parser_never_panics(s in any::<String>()) {
             let _ = DlqFilter::parse(&s);
+        }
+
+        #[test]
+        fn ascii_search_agrees_with_lowercasing(hay in "[a-cA-C:_ ]{0,12}", needle in "[a-cA-C]{0,3}") {
+            prop_assert_eq!(
+                contains_ignore_case(&hay, &needle),
+                hay.to_lowercase().contains(&needle.to_lowercase())
+            );
         }
     }
 }
