@@ -102,7 +102,11 @@ fn dlq_filter(c: &mut Criterion) {
     let rows = fixture::snapshot_with_dlq(100_000).dlq;
     let mut g = c.benchmark_group("dlq_filter_100k");
     g.throughput(Throughput::Elements(rows.len() as u64));
-    for text in ["type:EncodingError project:web", "file_4242", "corr:7DC1746A-42A0"] {
+    for text in [
+        "type:EncodingError project:web",
+        "file_4242",
+        "corr:7DC1746A-42A0",
+    ] {
         let f = DlqFilter::parse(text).unwrap();
         g.bench_function(text, |b| {
             b.iter(|| rows.iter().filter(|r| f.matches(&***r)).count())

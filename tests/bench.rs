@@ -1,29 +1,38 @@
 //! The benchmark binary runs its scenarios end to end and prints one JSON
 //! line each (figures are not judged here: see README "Performance").
 
+mod common;
+
 use std::process::Command;
 
-#[test]
-fn archon_bench_prints_one_line_per_scenario() {
+fn bench_lines(args: &[&str]) -> Vec<serde_json::Value> {
     let out = Command::new(env!("CARGO_BIN_EXE_archon-bench"))
-        .args([
-            "--files",
-            "200",
-            "--scenario",
-            "embedded,http",
-            "--latency-ms",
-            "0,5",
-        ])
+        .args(args)
         .output()
         .expect("run archon-bench");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
-        .collect();
-    assert_eq!(lines.len(), 3, "embedded + http at 0 and 5 ms");
-    for l in &lines {
+        .collect()
+}
+
+#[test]
+fn archon_bench_prints_one_line_per_scenario() {
+    let lines = bench_lines(&[
+        "--files",
+        "200",
+        "--scenario",
+        "embedded,noop,http,rollback",
+        "--latency-ms",
+        "0,5",
+    ]);
+    let rollback = lines.last().unwrap().clone();
+    let lines = &lines[..lines.len() - 1];
+    assert_eq!(lines.len(), 4, "embedded, noop, http at 0 and 5 ms");
+    assert_eq!(lines[1]["intelligence"], "noop");
+    for l in lines {
         assert_eq!(l["completed"], 200, "{l}");
         assert_eq!(l["dlq"], 0, "{l}");
         assert!(l["docs_per_sec"].as_f64().unwrap() > 0.0, "{l}");
@@ -33,12 +42,24 @@ fn archon_bench_prints_one_line_per_scenario() {
         }
         assert!(l["peak_rss_mib_process"].as_f64().unwrap() > 1.0, "{l}");
     }
-    assert_eq!(lines[2]["latency_ms"], 5);
+    assert_eq!(lines[3]["latency_ms"], 5);
     // A 5 ms service cannot answer faster than 5 ms.
     assert!(
-        lines[2]["enrich_ms"]["p50"].as_f64().unwrap() >= 5.0,
+        lines[3]["enrich_ms"]["p50"].as_f64().unwrap() >= 5.0,
         "{}",
-        lines[2]
+        lines[3]
+    );
+    // Rollback under load: it took effect, and nothing completed after it.
+    assert_eq!(rollback["scenario"], "rollback", "{rollback}");
+    assert!(
+        rollback["in_flight_when_asked"].as_i64().unwrap() > 0,
+        "{rollback}"
+    );
+    assert_eq!(rollback["in_flight_after"], 0, "{rollback}");
+    assert_eq!(rollback["completed_in_the_500_ms_after"], 0, "{rollback}");
+    assert!(
+        rollback["pending_after"].as_u64().unwrap() > 0,
+        "{rollback}"
     );
     let bad = Command::new(env!("CARGO_BIN_EXE_archon-bench"))
         .args(["--files", "10", "--scenario", "nope"])
@@ -46,4 +67,29 @@ fn archon_bench_prints_one_line_per_scenario() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unknown scenario"));
+}
+
+#[test]
+fn archon_bench_on_kafka_reports_the_raw_ceiling() {
+    let Some(broker) = common::broker() else {
+        return;
+    };
+    let lines = bench_lines(&[
+        "--files",
+        "300",
+        "--scenario",
+        "kafka,raw",
+        "--kafka-brokers",
+        &broker,
+    ]);
+    assert_eq!(lines.len(), 3, "kafka, kafka-noop, raw: {lines:?}");
+    for l in &lines[..2] {
+        assert_eq!(l["broker"], "kafka", "{l}");
+        assert_eq!(l["completed"], 300, "{l}");
+    }
+    let raw = &lines[2];
+    assert_eq!(raw["scenario"], "raw");
+    assert_eq!(raw["messages"], 300);
+    assert!(raw["msgs_per_sec"].as_f64().unwrap() > 0.0, "{raw}");
+    assert!(raw["engine_over_raw"].as_f64().unwrap() > 0.0, "{raw}");
 }

@@ -69,12 +69,20 @@ CREATE TABLE IF NOT EXISTS vector_points (
 CREATE TABLE IF NOT EXISTS control (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#;
 
-/// A connection shared by one backend; all access goes through `run`.
+/// The data dir's database: one writer connection (all writes go through
+/// `run`), and read-only connections for `read` — in WAL mode a reader sees
+/// every committed transaction without waiting for the writer, whose
+/// commits hold its lock through an fsync.
 #[derive(Clone)]
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
     path: PathBuf,
 }
+
+/// Idle read connections kept open (more are opened under load, then
+/// closed).
+const IDLE_READERS: usize = 4;
 
 impl Db {
     /// Open (creating if needed) the data dir's database with the pragmas the
@@ -99,8 +107,43 @@ impl Db {
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            readers: Arc::new(Mutex::new(Vec::new())),
             path,
         })
+    }
+
+    fn reader(&self) -> Result<Connection> {
+        if let Some(c) = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop() {
+            return Ok(c);
+        }
+        let c = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .with_context(|| format!("cannot open {} for reading", self.path.display()))?;
+        c.busy_timeout(std::time::Duration::from_secs(30))?;
+        Ok(c)
+    }
+
+    /// Run a read-only query off the async runtime on a reader connection
+    /// (a write there fails: SQLITE_READONLY).
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = db.reader()?;
+            let out = f(&conn);
+            let mut idle = db.readers.lock().unwrap_or_else(|p| p.into_inner());
+            if idle.len() < IDLE_READERS {
+                idle.push(conn);
+            }
+            out
+        })
+        .await
+        .context("database task panicked")?
     }
 
     pub fn path(&self) -> &Path {
@@ -120,6 +163,27 @@ impl Db {
         })
         .await
         .context("database task panicked")?
+    }
+
+    /// `run` for writes that are harmless to lose in a power cut (not in a
+    /// process crash: the page cache keeps them): the commit skips its fsync.
+    /// WAL frames are written in order, so the next fsynced commit makes
+    /// these durable too, and a power cut can only drop a suffix of them.
+    /// For marks that a restart recomputes (documents `processing`) and
+    /// consumer offsets (a lost commit means redelivery, which is
+    /// idempotent by content hash).
+    pub async fn run_relaxed<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    {
+        self.run(move |conn| {
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            let out = f(conn);
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            out
+        })
+        .await
     }
 
     /// Synchronous access for code already off the runtime (tests, CLI reads).
@@ -192,5 +256,43 @@ mod tests {
         assert_eq!(applied, 0);
         // Opening again (the column is there now) is a no-op.
         Db::open(dir.path()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn readers_see_commits_cannot_write_and_relaxed_writes_restore_full_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        db.run_relaxed(|c| {
+            c.execute("INSERT INTO control VALUES ('k', 'v1')", [])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let sync: i64 = db
+            .run(|c| Ok(c.query_row("PRAGMA synchronous", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(sync, 2, "FULL again after a relaxed write");
+        let read = |db: Db| async move {
+            db.read(|c| {
+                Ok(
+                    c.query_row("SELECT value FROM control WHERE key = 'k'", [], |r| {
+                        r.get::<_, String>(0)
+                    })?,
+                )
+            })
+            .await
+        };
+        assert_eq!(read(db.clone()).await.unwrap(), "v1");
+        db.run(|c| {
+            c.execute("UPDATE control SET value = 'v2' WHERE key = 'k'", [])?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        // The pooled reader sees the newer commit.
+        assert_eq!(read(db.clone()).await.unwrap(), "v2");
+        let write = db.read(|c| Ok(c.execute("DELETE FROM control", [])?)).await;
+        assert!(write.is_err(), "a reader cannot write");
     }
 }

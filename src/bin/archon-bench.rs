@@ -8,9 +8,18 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use archon_tui::backends::intelligence::{analyzer, ProcessRequest};
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use archon_tui::backends::graph::Status;
+use archon_tui::backends::intelligence::faults::FaultDial;
+use archon_tui::backends::intelligence::{
+    analyzer, Analysis, Intelligence, IntelligenceError, ProcessRequest,
+};
 use archon_tui::engine::config::EngineConfig;
-use archon_tui::engine::{consumer, drain, producer, Engine};
+use archon_tui::engine::control::ControlStore;
+use archon_tui::engine::{consumer, drain, producer, Backends, Engine};
 use clap::Parser;
 use serde_json::json;
 
@@ -20,8 +29,16 @@ struct Args {
     /// Generated files per scenario
     #[arg(long, default_value_t = 10_000)]
     files: usize,
-    /// Scenarios to run: embedded, http (a loopback service at each --latency-ms)
-    #[arg(long, value_delimiter = ',', default_value = "embedded,http")]
+    /// Scenarios: embedded, noop (no-op enrichment), http (a loopback service
+    /// at each --latency-ms), rollback (effective time under load), kafka,
+    /// kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
+    /// consumer reading the same messages, the ceiling kafka-noop is
+    /// compared with)
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "embedded,noop,http,rollback"
+    )]
     scenario: Vec<String>,
     /// Latencies of the loopback intelligence service
     #[arg(long, value_delimiter = ',', default_value = "0,20")]
@@ -29,6 +46,23 @@ struct Args {
     /// Enrichments at once
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
+    /// Kafka bootstrap servers for the kafka scenarios (fresh topics per run)
+    #[arg(long, env = "ARCHON_BENCH_KAFKA")]
+    kafka_brokers: Option<String>,
+    /// Bolt graph for the kafka scenarios (else the embedded graph)
+    #[arg(long, env = "ARCHON_BENCH_BOLT")]
+    graph_uri: Option<String>,
+}
+
+/// Where a scenario's engine keeps its data and which servers it uses.
+#[derive(Default, Clone)]
+struct Setup {
+    intelligence_url: Option<String>,
+    noop: bool,
+    kafka: Option<String>,
+    graph: Option<String>,
+    /// Names this run's topics and consumer group (fresh per run).
+    tag: u128,
 }
 
 fn rss_mib() -> (f64, f64) {
@@ -64,74 +98,315 @@ async fn start_service(latency: Duration) -> Result<String> {
     Ok(format!("http://{addr}"))
 }
 
-async fn run(name: &str, args: &Args, url: Option<String>, latency_ms: Option<u64>) -> Result<()> {
+/// Answers every request with an empty analysis at once: what the engine
+/// costs when enrichment costs nothing.
+struct NoopIntelligence;
+
+#[async_trait::async_trait]
+impl Intelligence for NoopIntelligence {
+    fn kind(&self) -> &'static str {
+        "noop"
+    }
+    async fn process(
+        &self,
+        _req: &ProcessRequest,
+        _attempt: u32,
+    ) -> Result<Analysis, IntelligenceError> {
+        Ok(Analysis {
+            results: Default::default(),
+            entities: Vec::new(),
+        })
+    }
+}
+
+fn nonce() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+        % 1_000_000_000_000
+}
+
+async fn open(dir: &std::path::Path, args: &Args, setup: &Setup) -> Result<Arc<Engine>> {
+    let mut cfg = if setup.kafka.is_some() || setup.graph.is_some() {
+        // The product's own configuration path, with fresh topics.
+        let mut argv = vec![
+            "archon-tui".to_string(),
+            "status".into(),
+            "--data-dir".into(),
+            dir.join("data").display().to_string(),
+        ];
+        if let Some(k) = &setup.kafka {
+            let t = |kind: &str| format!("bench.{}.{kind}", setup.tag);
+            argv.extend([
+                "--kafka-brokers".into(),
+                k.clone(),
+                "--enrichment-topic".into(),
+                t("enrich-document.v1"),
+                "--dlq-topic".into(),
+                t("enrich-document-dlq.v1"),
+                "--completed-topic".into(),
+                t("enrichment-completed.v1"),
+                "--group-id".into(),
+                t("group"),
+            ]);
+        }
+        if let Some(g) = &setup.graph {
+            argv.extend(["--graph-uri".into(), g.clone()]);
+        }
+        let cli = archon_tui::cli::Cli::try_parse_from(argv)?;
+        archon_tui::config::resolve(
+            &cli.global.overrides(),
+            &archon_tui::config::FileConfig::default(),
+        )?
+    } else {
+        EngineConfig::with_data_dir(dir.join("data"))
+    };
+    cfg.concurrency = args.concurrency;
+    cfg.intelligence_url = setup.intelligence_url.clone();
+    if !setup.noop {
+        return Engine::open(cfg).await;
+    }
+    let db = archon_tui::backends::sqlite::Db::open(&cfg.data_dir)?;
+    let faults = Arc::new(FaultDial::new(0.0, Duration::ZERO));
+    let mut backends = Backends::from_config(&db, &cfg, faults.clone()).await?;
+    backends.intelligence = Arc::new(NoopIntelligence);
+    Engine::with_backends(cfg, backends, ControlStore::new(db), faults).await
+}
+
+/// Index `--files` generated files and drain them; one JSON line. Returns
+/// docs/s and the request topic.
+async fn run(
+    name: &str,
+    args: &Args,
+    setup: Setup,
+    extra: serde_json::Value,
+) -> Result<(f64, String)> {
     let tmp = tempfile_dir()?;
     let src = tmp.join("src");
     archon_tui::corpus::generate(&src, args.files)?;
-    let mut cfg = EngineConfig::with_data_dir(tmp.join("data"));
-    cfg.concurrency = args.concurrency;
-    cfg.intelligence_url = url;
-    let engine = Engine::open(cfg).await?;
+    let engine = open(&tmp, args, &setup).await?;
+    let project = format!("bench-{}", nonce());
     let started = Instant::now();
     let consumer_task = tokio::spawn(consumer::run(engine.clone()));
-    let report = producer::ingest(&engine, &src, "bench", &|_| {}).await?;
+    let report = producer::ingest(&engine, &src, &project, &|_| {}).await?;
     let indexed_in = started.elapsed();
-    let drained = drain::wait_drained(&engine, Some(Duration::from_secs(3600)), &|_| {}).await?;
+    let drained = drain::wait_drained_in(
+        &engine,
+        Some(&project),
+        Some(Duration::from_secs(3600)),
+        &|_| {},
+    )
+    .await?;
     let elapsed = started.elapsed();
     engine.stop();
     consumer_task.await??;
     anyhow::ensure!(drained, "{name}: did not drain within an hour");
     let p = drain::progress(&engine).await?;
+    let project_counts = p.counts.get(&project).cloned().unwrap_or_default();
+    let count = |s: Status| project_counts.get(&s).copied().unwrap_or(0);
     let (rss, hwm) = rss_mib();
     let enrich = engine.stats.enrich_summary();
     let index = engine.stats.index_summary();
+    let docs_per_sec = report.indexed as f64 / elapsed.as_secs_f64();
+    let mut line = json!({
+        "scenario": name,
+        "broker": engine.backends.broker.kind(),
+        "graph": engine.backends.graph.kind(),
+        "intelligence": engine.backends.intelligence.kind(),
+        "files": args.files,
+        "indexed": report.indexed,
+        "completed": count(Status::Completed),
+        "dlq": count(Status::Dlq),
+        "concurrency": args.concurrency,
+        "elapsed_s": round3(elapsed.as_secs_f64()),
+        "index_phase_s": round3(indexed_in.as_secs_f64()),
+        "docs_per_sec": docs_per_sec.round(),
+        "index_ms": {"p50": index.p50_ms, "p95": index.p95_ms, "p99": index.p99_ms},
+        "enrich_ms": {"p50": enrich.p50_ms, "p95": enrich.p95_ms, "p99": enrich.p99_ms},
+        "rss_mib": (rss * 10.0).round() / 10.0,
+        "peak_rss_mib_process": (hwm * 10.0).round() / 10.0,
+    });
+    merge(&mut line, extra);
+    println!("{line}");
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok((docs_per_sec, engine.cfg.enrich_topic.clone()))
+}
+
+/// A fresh directory under the temp dir for one scenario (removed after).
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("archon-bench-{}-{}", std::process::id(), nonce()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    Ok(dir)
+}
+
+fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn merge(line: &mut serde_json::Value, extra: serde_json::Value) {
+    if let (Some(l), serde_json::Value::Object(e)) = (line.as_object_mut(), extra) {
+        l.extend(e);
+    }
+}
+
+/// Emergency rollback under load: documents are being enriched (a 20 ms
+/// service, `--concurrency` at once) when the rollback command is given;
+/// effective = kill switch off, consumption held, nothing in flight.
+async fn rollback(args: &Args) -> Result<()> {
+    let tmp = tempfile_dir()?;
+    let src = tmp.join("src");
+    archon_tui::corpus::generate(&src, args.files)?;
+    let url = start_service(Duration::from_millis(20)).await?;
+    let setup = Setup {
+        intelligence_url: Some(url),
+        ..Default::default()
+    };
+    let engine = open(&tmp, args, &setup).await?;
+    let consumer_task = tokio::spawn(consumer::run(engine.clone()));
+    producer::ingest(&engine, &src, "bench", &|_| {}).await?;
+    // Wait until the engine is busy.
+    let busy_by = Instant::now() + Duration::from_secs(60);
+    while engine.limit.in_use() < args.concurrency.min(8) && Instant::now() < busy_by {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let in_flight_before = engine.stats.in_flight.load(Ordering::Relaxed);
+    let asked = Instant::now();
+    let report = engine.rollback().await?;
+    let returned_ms = asked.elapsed().as_secs_f64() * 1000.0;
+    // Nothing may complete after the rollback took effect.
+    let done_then = drain::progress(&engine).await?.total(Status::Completed);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let done_later = drain::progress(&engine).await?.total(Status::Completed);
+    engine.stop();
+    consumer_task.await??;
     println!(
         "{}",
         json!({
-            "scenario": name,
-            "latency_ms": latency_ms,
+            "scenario": "rollback",
             "files": args.files,
-            "indexed": report.indexed,
-            "completed": p.total(archon_tui::backends::graph::Status::Completed),
-            "dlq": p.total(archon_tui::backends::graph::Status::Dlq),
             "concurrency": args.concurrency,
-            "elapsed_s": (elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
-            "index_phase_s": (indexed_in.as_secs_f64() * 1000.0).round() / 1000.0,
-            "docs_per_sec": (report.indexed as f64 / elapsed.as_secs_f64()).round(),
-            "index_ms": {"p50": index.p50_ms, "p95": index.p95_ms, "p99": index.p99_ms},
-            "enrich_ms": {"p50": enrich.p50_ms, "p95": enrich.p95_ms, "p99": enrich.p99_ms},
-            "rss_mib": (rss * 10.0).round() / 10.0,
-            "peak_rss_mib_process": (hwm * 10.0).round() / 10.0,
+            "in_flight_when_asked": in_flight_before,
+            "effective_ms": report.effective_ms,
+            "command_returned_ms": (returned_ms * 10.0).round() / 10.0,
+            "in_flight_after": report.in_flight,
+            "pending_after": report.pending,
+            "completed_in_the_500_ms_after": done_later - done_then,
         })
     );
     let _ = std::fs::remove_dir_all(&tmp);
     Ok(())
 }
 
-/// A fresh directory under the temp dir for one scenario (removed after).
-fn tempfile_dir() -> Result<std::path::PathBuf> {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("archon-bench-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    Ok(dir)
+/// The broker's ceiling: a plain librdkafka consumer (what kcat is) reading
+/// `n` messages of `topic` from the start.
+fn raw_consume(brokers: &str, topic: &str, n: u64) -> Result<f64> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::ClientConfig;
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", format!("bench.raw.{}", nonce()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    consumer.subscribe(&[topic])?;
+    let mut seen = 0u64;
+    let mut started = None;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    while seen < n {
+        anyhow::ensure!(Instant::now() < deadline, "raw: {seen} of {n} in 600 s");
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(_)) => {
+                started.get_or_insert_with(Instant::now);
+                seen += 1;
+            }
+            Some(Err(e)) => anyhow::bail!("raw consumer: {e}"),
+            None => {}
+        }
+    }
+    // From the first message: group join time is not the broker's speed.
+    let secs = started.map_or(0.0, |t: Instant| t.elapsed().as_secs_f64());
+    Ok(n as f64 / secs.max(1e-9))
+}
+
+/// kafka-noop's engine and the raw consumer over the same messages: the
+/// ratio says what share of the broker's ceiling the engine reaches.
+async fn kafka_ceiling(args: &Args, brokers: &str, graph: Option<String>) -> Result<()> {
+    let setup = Setup {
+        noop: true,
+        kafka: Some(brokers.into()),
+        graph,
+        tag: nonce(),
+        ..Default::default()
+    };
+    // The engine's run leaves its requests on its topic: read them again raw.
+    let (engine_rate, topic) = run("kafka-noop", args, setup, json!({})).await?;
+    let n = args.files as u64;
+    let b = brokers.to_string();
+    let t = topic.clone();
+    let raw = tokio::task::spawn_blocking(move || raw_consume(&b, &t, n)).await??;
+    println!(
+        "{}",
+        json!({
+            "scenario": "raw",
+            "broker": "kafka",
+            "messages": n,
+            "msgs_per_sec": raw.round(),
+            "engine_noop_docs_per_sec": engine_rate.round(),
+            "engine_over_raw": (engine_rate / raw * 1000.0).round() / 1000.0,
+        })
+    );
+    Ok(())
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
+    let kafka = || {
+        args.kafka_brokers.clone().ok_or_else(|| {
+            anyhow::anyhow!("the kafka scenarios need --kafka-brokers (or ARCHON_BENCH_KAFKA)")
+        })
+    };
     for s in &args.scenario {
         match s.as_str() {
-            "embedded" => run("embedded", &args, None, None).await?,
+            "embedded" => {
+                run("embedded", &args, Setup::default(), json!({})).await?;
+            }
+            "noop" => {
+                let setup = Setup {
+                    noop: true,
+                    ..Default::default()
+                };
+                run("noop", &args, setup, json!({})).await?;
+            }
             "http" => {
                 for &ms in &args.latency_ms {
-                    let url = start_service(Duration::from_millis(ms)).await?;
-                    run("http", &args, Some(url), Some(ms)).await?;
+                    let setup = Setup {
+                        intelligence_url: Some(start_service(Duration::from_millis(ms)).await?),
+                        ..Default::default()
+                    };
+                    let little = args.concurrency as f64 / (ms as f64 / 1000.0);
+                    let extra = json!({
+                        "latency_ms": ms,
+                        "littles_law_docs_per_sec": (ms > 0).then_some(little.round()),
+                    });
+                    run("http", &args, setup, extra).await?;
                 }
             }
-            other => anyhow::bail!("unknown scenario {other:?} (embedded, http)"),
+            "rollback" => rollback(&args).await?,
+            "kafka" => {
+                let setup = Setup {
+                    kafka: Some(kafka()?),
+                    graph: args.graph_uri.clone(),
+                    tag: nonce(),
+                    ..Default::default()
+                };
+                run("kafka", &args, setup, json!({})).await?;
+            }
+            "kafka-noop" | "raw" => kafka_ceiling(&args, &kafka()?, args.graph_uri.clone()).await?,
+            other => anyhow::bail!(
+                "unknown scenario {other:?} (embedded, noop, http, rollback, kafka, kafka-noop, raw)"
+            ),
         }
     }
     Ok(())

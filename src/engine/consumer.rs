@@ -123,17 +123,6 @@ async fn fetch_loop(
                     .await?,
             );
         }
-        let ids: Vec<String> = records
-            .iter()
-            .filter_map(|r| {
-                EnrichmentRequest::decode(&r.value)
-                    .ok()
-                    .map(|q| q.document_id)
-            })
-            .collect();
-        if let Err(e) = engine.backends.graph.mark_processing(ids).await {
-            tracing::warn!("could not mark documents processing: {e:#}");
-        }
         {
             let mut t = tracker.lock().unwrap();
             for r in &records {
@@ -154,19 +143,36 @@ async fn fetch_loop(
             }
             singles.push(p);
         }
-        for (record, permit) in records.into_iter().zip(singles) {
-            let (engine, tx) = (engine.clone(), tx.clone());
-            tokio::spawn(async move {
-                let origin = Origin {
-                    topic: engine.cfg.enrich_topic.clone(),
-                    partition: record.partition,
-                    offset: record.offset,
-                };
-                let outcome = enrich::process_payload(&engine, &record.value, origin).await;
-                drop(permit);
-                let _ = tx.send((Some((record.partition, record.offset)), outcome));
-            });
-        }
+        // Marking the batch `processing` is a durable write: it runs on its
+        // own task (then the enrichments start), so fetching the next batch
+        // does not wait for the writer's fsync.
+        let (engine, tx) = (engine.clone(), tx.clone());
+        tokio::spawn(async move {
+            let ids: Vec<String> = records
+                .iter()
+                .filter_map(|r| {
+                    EnrichmentRequest::decode(&r.value)
+                        .ok()
+                        .map(|q| q.document_id)
+                })
+                .collect();
+            if let Err(e) = engine.backends.graph.mark_processing(ids).await {
+                tracing::warn!("could not mark documents processing: {e:#}");
+            }
+            for (record, permit) in records.into_iter().zip(singles) {
+                let (engine, tx) = (engine.clone(), tx.clone());
+                tokio::spawn(async move {
+                    let origin = Origin {
+                        topic: engine.cfg.enrich_topic.clone(),
+                        partition: record.partition,
+                        offset: record.offset,
+                    };
+                    let outcome = enrich::process_payload(&engine, &record.value, origin).await;
+                    drop(permit);
+                    let _ = tx.send((Some((record.partition, record.offset)), outcome));
+                });
+            }
+        });
     }
 }
 

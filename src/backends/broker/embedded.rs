@@ -344,8 +344,9 @@ impl BrokerConsumer for EmbeddedConsumer {
             return Ok(());
         }
         let (group, topic, offsets) = (self.group.clone(), self.topic.clone(), offsets.to_vec());
+        // Relaxed: a commit lost in a power cut means redelivery.
         self.db
-            .run(move |conn| {
+            .run_relaxed(move |conn| {
                 let tx = conn.transaction()?;
                 for (p, off) in offsets {
                     tx.execute(

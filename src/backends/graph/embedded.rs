@@ -142,7 +142,7 @@ impl GraphStore for EmbeddedGraph {
     async fn get_document(&self, id: &str) -> Result<Option<DocumentRecord>> {
         let id = id.to_string();
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 Ok(conn
                     .prepare_cached(&format!(
                         "SELECT {DOC_COLUMNS} FROM documents WHERE entity_id = ?1"
@@ -156,7 +156,7 @@ impl GraphStore for EmbeddedGraph {
     async fn content(&self, content_hash: &str) -> Result<Option<Vec<u8>>> {
         let h = content_hash.to_string();
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 Ok(conn
                     .prepare_cached("SELECT body FROM contents WHERE content_hash = ?1")?
                     .query_row([h], |r| r.get(0))
@@ -169,8 +169,9 @@ impl GraphStore for EmbeddedGraph {
         if ids.is_empty() {
             return Ok(());
         }
+        // Relaxed: `processing` is reset to pending when an engine starts.
         self.db
-            .run(move |conn| {
+            .run_relaxed(move |conn| {
                 let tx = conn.transaction()?;
                 {
                     let mut st = tx.prepare_cached(

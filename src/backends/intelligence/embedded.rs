@@ -17,11 +17,11 @@ impl Intelligence for EmbeddedIntelligence {
         req: &ProcessRequest,
         _attempt: u32,
     ) -> Result<Analysis, IntelligenceError> {
-        let req = req.clone();
         // Small files are cheaper to analyse inline than to hand to a thread.
         if req.content.len() < 16 * 1024 {
             return Ok(analyzer::analyze(&req.content, req.language.as_deref()));
         }
+        let req = req.clone();
         tokio::task::spawn_blocking(move || {
             analyzer::analyze(&req.content, req.language.as_deref())
         })
