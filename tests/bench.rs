@@ -24,12 +24,13 @@ fn archon_bench_prints_one_line_per_scenario() {
         "--files",
         "200",
         "--scenario",
-        "embedded,noop,http,rollback",
+        "embedded,noop,http,rollback,keys",
         "--latency-ms",
         "0,5",
     ]);
-    let rollback = lines.last().unwrap().clone();
-    let lines = &lines[..lines.len() - 1];
+    let keys = lines.last().unwrap().clone();
+    let rollback = lines[lines.len() - 2].clone();
+    let lines = &lines[..lines.len() - 2];
     assert_eq!(lines.len(), 4, "embedded, noop, http at 0 and 5 ms");
     assert_eq!(lines[1]["intelligence"], "noop");
     for l in lines {
@@ -60,6 +61,13 @@ fn archon_bench_prints_one_line_per_scenario() {
     assert!(
         rollback["pending_after"].as_u64().unwrap() > 0,
         "{rollback}"
+    );
+    // Keys were pressed while the engine worked, and each reached a frame.
+    assert_eq!(keys["scenario"], "keys", "{keys}");
+    assert!(keys["keys"].as_u64().unwrap() >= 1, "{keys}");
+    assert!(
+        keys["key_to_frame_ms"]["max"].as_f64().unwrap() > 0.0,
+        "{keys}"
     );
     let bad = Command::new(env!("CARGO_BIN_EXE_archon-bench"))
         .args(["--files", "10", "--scenario", "nope"])

@@ -30,14 +30,15 @@ struct Args {
     #[arg(long, default_value_t = 10_000)]
     files: usize,
     /// Scenarios: embedded, noop (no-op enrichment), http (a loopback service
-    /// at each --latency-ms), rollback (effective time under load), kafka,
+    /// at each --latency-ms), rollback (effective time under load), keys
+    /// (key-to-screen while the engine drains), kafka,
     /// kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
     /// consumer reading the same messages, the ceiling kafka-noop is
     /// compared with)
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "embedded,noop,http,rollback"
+        default_value = "embedded,noop,http,rollback,keys"
     )]
     scenario: Vec<String>,
     /// Latencies of the loopback intelligence service
@@ -298,6 +299,85 @@ async fn rollback(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Key-to-screen under full load: while the engine indexes and drains
+/// `--files` documents on the same runtime, a console loop shaped like the
+/// real one (keys, snapshots and outcomes in one `select!`, a full redraw
+/// after each) takes a key every 50 ms; the time from sending the key to the
+/// end of the frame that shows it is recorded. A 200×60 TestBackend stands in
+/// for the terminal, so the terminal's own write time is not included.
+async fn keys(args: &Args) -> Result<()> {
+    use archon_tui::engine::handle;
+    use archon_tui::tui::{app::App, app::Focus, render, theme::Theme};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let tmp = tempfile_dir()?;
+    let src = tmp.join("src");
+    archon_tui::corpus::generate(&src, args.files)?;
+    let engine = open(&tmp, args, &Setup::default()).await?;
+    let mut h = handle::spawn(engine.clone());
+    let consumer_task = tokio::spawn(consumer::run(engine.clone()));
+    let ingest = {
+        let (engine, src) = (engine.clone(), src.clone());
+        tokio::spawn(async move { producer::ingest(&engine, &src, "bench", &|_| {}).await })
+    };
+    let (key_tx, mut key_rx) = tokio::sync::mpsc::unbounded_channel::<Instant>();
+    let ui = tokio::spawn(async move {
+        let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 60))?;
+        let mut app = App::new(Theme::dark());
+        app.focus = Focus::Dlq;
+        let mut hist = hdrhistogram::Histogram::<u64>::new(3)?;
+        loop {
+            tokio::select! {
+                sent = key_rx.recv() => {
+                    let Some(sent) = sent else { break };
+                    for cmd in app.on_key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE)) {
+                        let _ = h.commands.send(cmd);
+                    }
+                    term.draw(|f| render::draw(f, &app))?;
+                    hist.record(sent.elapsed().as_micros().max(1) as u64)?;
+                    continue;
+                }
+                changed = h.snapshots.changed() => {
+                    if changed.is_err() { break; }
+                    let snap = h.snapshots.borrow_and_update().clone();
+                    app.set_snapshot(snap);
+                }
+                Some((cmd, result)) = h.outcomes.recv() => app.on_outcome(&cmd, result),
+            }
+            term.draw(|f| render::draw(f, &app))?;
+        }
+        anyhow::Ok(hist)
+    });
+    let started = Instant::now();
+    loop {
+        let p = drain::progress(&engine).await?;
+        let done =
+            ingest.is_finished() && p.lag_total() == 0 && p.in_flight == 0 && p.unfinished() == 0;
+        if done || started.elapsed() > Duration::from_secs(600) {
+            break;
+        }
+        key_tx.send(Instant::now())?;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(key_tx);
+    let hist = ui.await??;
+    ingest.await??;
+    engine.stop();
+    consumer_task.await??;
+    let ms = |q: f64| (hist.value_at_quantile(q) as f64 / 10.0).round() / 100.0;
+    println!(
+        "{}",
+        json!({
+            "scenario": "keys",
+            "files": args.files,
+            "keys": hist.len(),
+            "under_load_s": round3(started.elapsed().as_secs_f64()),
+            "key_to_frame_ms": {"p50": ms(0.5), "p95": ms(0.95), "p99": ms(0.99), "max": (hist.max() as f64 / 10.0).round() / 100.0},
+        })
+    );
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
+
 /// The broker's ceiling: a plain librdkafka consumer (what kcat is) reading
 /// `n` messages of `topic` from the start.
 fn raw_consume(brokers: &str, topic: &str, n: u64) -> Result<f64> {
@@ -394,6 +474,7 @@ async fn main() -> Result<()> {
                 }
             }
             "rollback" => rollback(&args).await?,
+            "keys" => keys(&args).await?,
             "kafka" => {
                 let setup = Setup {
                     kafka: Some(kafka()?),
@@ -405,7 +486,7 @@ async fn main() -> Result<()> {
             }
             "kafka-noop" | "raw" => kafka_ceiling(&args, &kafka()?, args.graph_uri.clone()).await?,
             other => anyhow::bail!(
-                "unknown scenario {other:?} (embedded, noop, http, rollback, kafka, kafka-noop, raw)"
+                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, kafka, kafka-noop, raw)"
             ),
         }
     }
