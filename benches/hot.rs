@@ -6,26 +6,10 @@
 use archon_tui::backends::intelligence::analyzer;
 use archon_tui::engine::dlq::DlqFilter;
 use archon_tui::engine::rollout::{bucket, RolloutState};
-use archon_tui::events::EnrichmentRequest;
+use archon_tui::events::{EnrichmentRequest, SEED_REQUEST};
 use archon_tui::tui::fixture;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
-
-/// The example request of seed §3.1.
-const SEED_REQUEST: &str = r#"{
-  "document_id": "550e8400-e29b-41d4-a716-446655440000",
-  "project_name": "omniarchon",
-  "content_hash": "a3c5e8d2f1b4a9e7c6d3f2e1a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3",
-  "file_path": "services/bridge/app.py",
-  "document_type": "code",
-  "language": "python",
-  "indexed_at": "2025-10-30T18:30:00.123Z",
-  "enrichment_type": "full",
-  "priority": "normal",
-  "correlation_id": "7DC1746A-42A0-4125-BEA9-1DDF3E48ABA8",
-  "metadata": {"file_size_bytes": 4096, "line_count": 120},
-  "retry_count": 0
-}"#;
 
 fn events(c: &mut Criterion) {
     let payload = SEED_REQUEST.as_bytes();

@@ -272,30 +272,30 @@ pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// The example message of seed §3.1, verbatim (tests and benches).
+pub const SEED_REQUEST: &str = r#"{
+  "document_id": "550e8400-e29b-41d4-a716-446655440000",
+  "project_name": "omniarchon",
+  "content_hash": "a3c5e8d2f1b4a9e7c6d3f2e1a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3",
+  "file_path": "services/bridge/app.py",
+  "document_type": "code",
+  "language": "python",
+  "indexed_at": "2025-10-30T18:30:00.123Z",
+  "enrichment_type": "full",
+  "priority": "normal",
+  "correlation_id": "7DC1746A-42A0-4125-BEA9-1DDF3E48ABA8",
+  "metadata": {
+    "file_size_bytes": 45678,
+    "line_count": 1234,
+    "git_commit_hash": "f7b900213a7c",
+    "last_modified": "2025-10-30T12:00:00Z"
+  },
+  "retry_count": 0
+}"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The example message of seed §3.1, verbatim.
-    const SEED_REQUEST: &str = r#"{
-      "document_id": "550e8400-e29b-41d4-a716-446655440000",
-      "project_name": "omniarchon",
-      "content_hash": "a3c5e8d2f1b4a9e7c6d3f2e1a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3",
-      "file_path": "services/bridge/app.py",
-      "document_type": "code",
-      "language": "python",
-      "indexed_at": "2025-10-30T18:30:00.123Z",
-      "enrichment_type": "full",
-      "priority": "normal",
-      "correlation_id": "7DC1746A-42A0-4125-BEA9-1DDF3E48ABA8",
-      "metadata": {
-        "file_size_bytes": 45678,
-        "line_count": 1234,
-        "git_commit_hash": "f7b900213a7c",
-        "last_modified": "2025-10-30T12:00:00Z"
-      },
-      "retry_count": 0
-    }"#;
 
     /// The example message of seed §3.3, verbatim.
     const SEED_COMPLETED: &str = r#"{

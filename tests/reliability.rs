@@ -570,9 +570,6 @@ fn broker_restart_mid_run_is_reported_and_recovered() {
     let Some(mut tansu) = OwnTansu::start(&tmp.path().join("tansu")) else {
         return;
     };
-    const DOCS: u64 = 2_000;
-    archon_tui::corpus::generate(&tmp.path().join("src"), DOCS as usize).unwrap();
-    let data = tmp.path().join("data");
     let mut flags = common::isolated(&format!("127.0.0.1:{}", tansu.port), "restart");
     flags.extend(
         [
@@ -590,56 +587,114 @@ fn broker_restart_mid_run_is_reported_and_recovered() {
         ]
         .map(String::from),
     );
-    let r = run_s(
+    restart_mid_run(
+        tmp.path(),
+        Restart {
+            label: "broker restart",
+            server: "the broker",
+            docs: 2_000,
+            flowing_at: 200,
+            flags,
+            names_it: |reasons| {
+                let r = reasons.to_lowercase();
+                r.contains("broker") || r.contains("kafka")
+            },
+            drained: |h| h["consumer"]["lag"] == 0,
+        },
+        &mut tansu,
+    );
+}
+
+/// A server of the test's own that can be stopped and started again.
+trait Restartable {
+    fn stop(&mut self);
+    fn start_again(&mut self);
+}
+
+impl Restartable for OwnTansu {
+    fn stop(&mut self) {
+        OwnTansu::stop(self)
+    }
+    fn start_again(&mut self) {
+        self.restart()
+    }
+}
+
+impl Restartable for OwnFalkor {
+    fn stop(&mut self) {
+        OwnFalkor::stop(self)
+    }
+    fn start_again(&mut self) {
+        self.up(&std::env::var("ARCHON_TEST_PYTHONPATH").unwrap())
+    }
+}
+
+/// What a server-restart scenario varies.
+struct Restart<'a> {
+    /// Prefix of the printed figures.
+    label: &'a str,
+    /// What returns, for the wait messages.
+    server: &'a str,
+    docs: u64,
+    /// Completed documents that show work is flowing before the stop.
+    flowing_at: u64,
+    flags: Vec<String>,
+    /// Whether `/health`'s reasons name the stopped backend.
+    names_it: fn(&str) -> bool,
+    /// Done, besides 200 and every document completed.
+    drained: fn(&Value) -> bool,
+}
+
+/// Ingest `docs` files, serve them, stop the server once work flows:
+/// `/health` must turn 503 naming it; start it again: everything must
+/// complete with nothing in the DLQ, and `serve` must exit cleanly.
+fn restart_mid_run(tmp: &Path, r: Restart, server: &mut impl Restartable) {
+    let docs = r.docs;
+    archon_tui::corpus::generate(&tmp.join("src"), docs as usize).unwrap();
+    let data = tmp.join("data");
+    let ingest = run_s(
         &data,
         &with(
-            &["ingest", tmp.path().join("src").to_str().unwrap(), "--json"],
-            &flags,
+            &["ingest", tmp.join("src").to_str().unwrap(), "--json"],
+            &r.flags,
         ),
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let s = Serve::start(&data, &flags);
+    assert_eq!(ingest.code, 0, "{}", ingest.stderr);
+    let s = Serve::start(&data, &r.flags);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let c = client();
         wait_health(&c, &s, "work to flow", 60, |_, h| {
-            n(&h["documents"], "completed") >= 200
+            n(&h["documents"], "completed") >= r.flowing_at
         })
         .await;
         let t0 = Instant::now();
-        tansu.stop();
+        server.stop();
         let down = wait_health(&c, &s, "/health to report the outage", 60, |code, _| {
             code == 503
         })
         .await;
         println!(
-            "broker restart: /health 503 {:.1} s after the stop: {}",
+            "{}: /health 503 {:.1} s after the stop: {}",
+            r.label,
             t0.elapsed().as_secs_f64(),
             down["reasons"]
         );
-        assert!(
-            down["reasons"]
-                .to_string()
-                .to_lowercase()
-                .contains("broker")
-                || down["reasons"].to_string().to_lowercase().contains("kafka"),
-            "{down}"
-        );
+        assert!((r.names_it)(&down["reasons"].to_string()), "{down}");
         tokio::time::sleep(Duration::from_secs(2)).await;
-        tansu.restart();
+        server.start_again();
         let t1 = Instant::now();
         let h = wait_health(
             &c,
             &s,
-            "everything to complete after the broker returned",
+            &format!("everything to complete after {} returned", r.server),
             180,
-            |code, h| {
-                code == 200 && n(&h["documents"], "completed") == DOCS && h["consumer"]["lag"] == 0
-            },
+            |code, h| code == 200 && n(&h["documents"], "completed") == docs && (r.drained)(h),
         )
         .await;
         println!(
-            "broker restart: all {DOCS} completed {:.1} s after the restart",
+            "{}: all {docs} completed {:.1} s after the restart",
+            r.label,
             t1.elapsed().as_secs_f64()
         );
         assert_eq!(n(&h["documents"], "dlq"), 0, "{h}");
@@ -755,9 +810,6 @@ fn graph_server_restart_mid_run_is_reported_and_recovered() {
     let Some(mut falkor) = OwnFalkor::start(&tmp.path().join("falkor")) else {
         return;
     };
-    const DOCS: u64 = 300;
-    archon_tui::corpus::generate(&tmp.path().join("src"), DOCS as usize).unwrap();
-    let data = tmp.path().join("data");
     let flags: Vec<String> = [
         "--graph-uri".to_string(),
         format!("bolt://127.0.0.1:{}", falkor.shim_port),
@@ -767,58 +819,17 @@ fn graph_server_restart_mid_run_is_reported_and_recovered() {
         "4".into(),
     ]
     .to_vec();
-    let r = run_s(
-        &data,
-        &with(
-            &["ingest", tmp.path().join("src").to_str().unwrap(), "--json"],
-            &flags,
-        ),
+    restart_mid_run(
+        tmp.path(),
+        Restart {
+            label: "graph restart",
+            server: "the graph server",
+            docs: 300,
+            flowing_at: 30,
+            flags,
+            names_it: |reasons| reasons.contains("graph store"),
+            drained: |h| h["documents"]["pending"] == 0,
+        },
+        &mut falkor,
     );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    let s = Serve::start(&data, &flags);
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let c = client();
-        wait_health(&c, &s, "work to flow", 60, |_, h| {
-            n(&h["documents"], "completed") >= 30
-        })
-        .await;
-        let t0 = Instant::now();
-        falkor.stop();
-        let down = wait_health(&c, &s, "/health to report the outage", 60, |code, _| {
-            code == 503
-        })
-        .await;
-        println!(
-            "graph restart: /health 503 {:.1} s after the stop: {}",
-            t0.elapsed().as_secs_f64(),
-            down["reasons"]
-        );
-        assert!(
-            down["reasons"].to_string().contains("graph store"),
-            "{down}"
-        );
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        falkor.up(&std::env::var("ARCHON_TEST_PYTHONPATH").unwrap());
-        let t1 = Instant::now();
-        let h = wait_health(
-            &c,
-            &s,
-            "everything to complete after the graph server returned",
-            180,
-            |code, h| {
-                code == 200
-                    && n(&h["documents"], "completed") == DOCS
-                    && h["documents"]["pending"] == 0
-            },
-        )
-        .await;
-        println!(
-            "graph restart: all {DOCS} completed {:.1} s after the restart",
-            t1.elapsed().as_secs_f64()
-        );
-        assert_eq!(n(&h["documents"], "dlq"), 0, "{h}");
-    });
-    let (code, _) = s.terminate();
-    assert_eq!(code, 0);
 }

@@ -138,28 +138,23 @@ async fn open(dir: &std::path::Path, args: &Args, setup: &Setup) -> Result<Arc<E
             dir.join("data").display().to_string(),
         ];
         if let Some(k) = &setup.kafka {
-            let t = |kind: &str| format!("bench.{}.{kind}", setup.tag);
-            argv.extend([
-                "--kafka-brokers".into(),
-                k.clone(),
-                "--enrichment-topic".into(),
-                t("enrich-document.v1"),
-                "--dlq-topic".into(),
-                t("enrich-document-dlq.v1"),
-                "--completed-topic".into(),
-                t("enrichment-completed.v1"),
-                "--group-id".into(),
-                t("group"),
-            ]);
+            argv.extend(["--kafka-brokers".into(), k.clone()]);
         }
         if let Some(g) = &setup.graph {
             argv.extend(["--graph-uri".into(), g.clone()]);
         }
         let cli = archon_tui::cli::Cli::try_parse_from(argv)?;
-        archon_tui::config::resolve(
+        let mut cfg = archon_tui::config::resolve(
             &cli.global.overrides(),
             &archon_tui::config::FileConfig::default(),
-        )?
+        )?;
+        // This run's own topics and group.
+        let t = |kind: &str| format!("bench.{}.{kind}", setup.tag);
+        cfg.enrich_topic = t("enrich-document.v1");
+        cfg.dlq_topic = t("enrich-document-dlq.v1");
+        cfg.completed_topic = t("enrichment-completed.v1");
+        cfg.group_id = t("group");
+        cfg
     } else {
         EngineConfig::with_data_dir(dir.join("data"))
     };

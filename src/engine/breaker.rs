@@ -292,6 +292,17 @@ mod tests {
         })
     }
 
+    /// Open `b` (threshold 3, 10 ms recovery), wait until HALF_OPEN and
+    /// take its one trial permit.
+    fn trip_then_take_the_trial(b: &CircuitBreaker) -> Permit {
+        for _ in 0..3 {
+            let p = b.try_acquire().unwrap();
+            b.failure(p, "x");
+        }
+        std::thread::sleep(Duration::from_millis(15));
+        b.try_acquire().unwrap()
+    }
+
     #[test]
     fn opens_after_threshold_then_half_opens_then_closes() {
         let b = breaker(30);
@@ -319,12 +330,7 @@ mod tests {
         // A trial that ended in a permanent (per-document) error must not
         // leave the breaker HALF_OPEN with no trial slot left for ever.
         let b = breaker(10);
-        for _ in 0..3 {
-            let p = b.try_acquire().unwrap();
-            b.failure(p, "x");
-        }
-        std::thread::sleep(Duration::from_millis(15));
-        let trial = b.try_acquire().unwrap();
+        let trial = trip_then_take_the_trial(&b);
         assert!(b.try_acquire().is_err());
         b.release(trial);
         assert_eq!(b.state(), BreakerState::HalfOpen);
@@ -336,12 +342,7 @@ mod tests {
     #[test]
     fn failed_trial_reopens_and_success_resets_count() {
         let b = breaker(10);
-        for _ in 0..3 {
-            let p = b.try_acquire().unwrap();
-            b.failure(p, "x");
-        }
-        std::thread::sleep(Duration::from_millis(15));
-        let trial = b.try_acquire().unwrap();
+        let trial = trip_then_take_the_trial(&b);
         b.failure(trial, "still down");
         assert_eq!(b.state(), BreakerState::Open);
         let s = b.snapshot();

@@ -79,30 +79,6 @@ impl DlqFields for DlqEntry {
     }
 }
 
-impl<T: DlqFields + ?Sized> DlqFields for Arc<T> {
-    fn key(&self) -> &str {
-        (**self).key()
-    }
-    fn document_id(&self) -> &str {
-        (**self).document_id()
-    }
-    fn error_type(&self) -> &str {
-        (**self).error_type()
-    }
-    fn project(&self) -> &str {
-        (**self).project()
-    }
-    fn correlation_id(&self) -> &str {
-        (**self).correlation_id()
-    }
-    fn reason(&self) -> &str {
-        (**self).reason()
-    }
-    fn file_path(&self) -> Cow<'_, str> {
-        (**self).file_path()
-    }
-}
-
 /// Which entries an operation applies to. Text form (the console's `/`):
 /// `type:EncodingError project:web corr:7DC1 key:ID free words` — every part must
 /// match; free words are searched in the reason, path and ids.

@@ -183,13 +183,9 @@ impl DlqIndex {
         Self::default()
     }
 
-    /// Entries held (before hiding those whose document left the DLQ).
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+    /// The view last built (kept while a backend does not answer).
+    pub fn view(&self) -> DlqView {
+        self.view.clone()
     }
 
     /// Read what is new on the topic and, when something changed, publish a

@@ -303,7 +303,9 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
     snap.rate_history = h.rate.iter().copied().collect();
     snap.enrich_latency = engine.stats.enrich_summary();
     snap.index_latency = engine.stats.index_summary();
-    // The DLQ index reads only what is new on its topic.
+    // The DLQ index reads only what is new on its topic; while a backend
+    // does not answer, the last view stays on screen.
+    let mut view = None;
     if broker_ok && graph_ok {
         let dlq_count = snap.totals.get(&Status::Dlq).copied().unwrap_or(0);
         match bounded(
@@ -313,10 +315,7 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
         )
         .await
         {
-            Ok(view) => {
-                snap.dlq = view.rows;
-                snap.dlq_by_type = view.by_type;
-            }
+            Ok(v) => view = Some(v),
             Err(e) => {
                 snap.error = Some(match snap.error.take() {
                     Some(prev) => format!("{prev}; {e}"),
@@ -325,6 +324,9 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
             }
         }
     }
+    let view = view.unwrap_or_else(|| h.dlq.view());
+    snap.dlq = view.rows;
+    snap.dlq_by_type = view.by_type;
     let intelligence_ok = snap.breaker.state == super::breaker::BreakerState::Closed;
     snap.backends = vec![
         BackendView {
