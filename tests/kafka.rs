@@ -203,3 +203,75 @@ async fn the_kafka_adapter_drains_through_librdkafkas_mock_cluster() {
     assert_eq!(lag.iter().map(|l| l.end).sum::<i64>(), 200);
     assert!(lag.iter().all(|l| l.lag == 0), "{lag:?}");
 }
+
+/// A member killed while it owns every partition, and its successor started
+/// at once: tansu 0.6 may complete the next generation with the dead member
+/// as leader and an empty assignment, leaving the successor idle while its
+/// heartbeats succeed. The engine notices (it owns nothing and the group's
+/// commits stand still with lag) and rejoins. The coordinator does this in
+/// about half of such restarts; every run checks the successor finishes.
+#[test]
+fn a_successor_of_a_killed_member_consumes_everything() {
+    let Some(b) = broker() else { return };
+    let mut flags = isolated(&b, "successor");
+    flags.extend(
+        [
+            "--kafka-session-timeout-ms",
+            "6000",
+            "--inject-latency-ms",
+            "100",
+            "--concurrency",
+            "2",
+        ]
+        .map(String::from),
+    );
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 150).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let r = run_s(
+        data.path(),
+        &with(&["ingest", src.path().to_str().unwrap(), "--json"], &flags),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(n(&r.json(), "published"), 150);
+
+    let mut first = common::bin()
+        .args(with(&["drain", "--timeout", "60"], &flags))
+        .arg("--data-dir")
+        .arg(data.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "still draining at the kill"
+    );
+    first.kill().unwrap(); // SIGKILL
+    first.wait().unwrap();
+
+    let started = std::time::Instant::now();
+    let out = common::bin()
+        .args(with(&["drain", "--json", "--timeout", "90"], &flags))
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("ARCHON_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let j: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no JSON ({e}): {stderr}"));
+    assert!(out.status.success(), "{j}\n{stderr}");
+    assert_eq!(n(&j, "pending"), 0, "{j}");
+    assert_eq!(n(&j, "lag"), 0, "{j}");
+    println!(
+        "successor drained in {:.1} s{}",
+        started.elapsed().as_secs_f64(),
+        if stderr.contains("rejoining") {
+            " after rejoining an unassigned group"
+        } else {
+            ""
+        }
+    );
+}

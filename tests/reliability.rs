@@ -47,13 +47,24 @@ fn count(c: &rusqlite::Connection, sql: &str) -> u64 {
         .unwrap_or_else(|e| panic!("{sql}: {e}")) as u64
 }
 
+/// Runs archon-tui in the background; its log goes to a file under
+/// `ARCHON_TEST_LOG_DIR` when that is set (a failed crash run's story).
 fn spawn(data: &Path, args: &[String]) -> Child {
+    let stderr = match std::env::var_os("ARCHON_TEST_LOG_DIR") {
+        Some(dir) => {
+            static RUN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = RUN.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = Path::new(&dir).join(format!("run-{}-{n}.log", std::process::id()));
+            Stdio::from(std::fs::File::create(path).expect("create the run's log"))
+        }
+        None => Stdio::null(),
+    };
     bin()
         .args(args)
         .arg("--data-dir")
         .arg(data)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn archon-tui")
 }
@@ -112,18 +123,131 @@ fn dlq_histogram(data: &Path, extra: &[String]) -> (u64, BTreeMap<String, u64>) 
     (list.as_array().unwrap().len() as u64, h)
 }
 
+/// Where a crash run's documents are counted: the embedded graph in the data
+/// dir, or a Bolt server (read by an independent client).
+enum Graph {
+    Embedded,
+    Bolt { uri: String, project: String },
+}
+
+/// A crash run's documents by outcome.
+struct Tally {
+    docs: u64,
+    completed: u64,
+    in_dlq: u64,
+    applied_twice: u64,
+    completed_not_once: u64,
+}
+
+impl Graph {
+    fn project(&self) -> &str {
+        match self {
+            Graph::Embedded => "crash",
+            Graph::Bolt { project, .. } => project,
+        }
+    }
+
+    fn flags(&self) -> Vec<String> {
+        let flags: &[&str] = match self {
+            Graph::Embedded => &["--concurrency", "32"],
+            // Paced to ≤ 100 documents/s: the test FalkorDB stalls for up to
+            // ~3 s at a time (its Redis port too), after which a fast engine
+            // catches up in one burst and would run past the kill points.
+            Graph::Bolt { .. } => &["--concurrency", "4", "--inject-latency-ms", "40"],
+        };
+        let mut flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
+        if let Graph::Bolt { uri, .. } = self {
+            flags.extend(["--graph-uri".into(), uri.clone()]);
+        }
+        flags
+    }
+
+    fn label(&self) -> &str {
+        match self {
+            Graph::Embedded => "embedded",
+            Graph::Bolt { .. } => "bolt",
+        }
+    }
+
+    /// Documents completed or in the DLQ so far (the kill points).
+    fn done(&self, data: &Path) -> u64 {
+        match self {
+            Graph::Embedded => {
+                if !data.join("archon.sqlite3").exists() {
+                    return 0;
+                }
+                count(
+                    &sqlite(data),
+                    "SELECT count(*) FROM documents WHERE enrichment_status IN ('completed','dlq')",
+                )
+            }
+            Graph::Bolt { .. } => {
+                let t = self.tally(data);
+                t.completed + t.in_dlq
+            }
+        }
+    }
+
+    fn tally(&self, data: &Path) -> Tally {
+        match self {
+            Graph::Embedded => {
+                let db = sqlite(data);
+                let q = |cond: &str| {
+                    count(
+                        &db,
+                        &format!(
+                            "SELECT count(*) FROM documents WHERE project_name = 'crash'{cond}"
+                        ),
+                    )
+                };
+                Tally {
+                    docs: q(""),
+                    completed: q(" AND enrichment_status = 'completed'"),
+                    in_dlq: q(" AND enrichment_status = 'dlq'"),
+                    applied_twice: q(" AND enrichment_applied > 1"),
+                    completed_not_once: q(
+                        " AND enrichment_status = 'completed' AND enrichment_applied != 1",
+                    ),
+                }
+            }
+            Graph::Bolt { project, .. } => {
+                let rows = common::graph_status_applied(project);
+                let sum = |keep: &dyn Fn(&str, u64) -> bool| -> u64 {
+                    rows.iter()
+                        .filter(|(s, a, _)| keep(s, *a))
+                        .map(|(_, _, n)| n)
+                        .sum()
+                };
+                Tally {
+                    docs: sum(&|_, _| true),
+                    completed: sum(&|s, _| s == "completed"),
+                    in_dlq: sum(&|s, _| s == "dlq"),
+                    applied_twice: sum(&|_, a| a > 1),
+                    completed_not_once: sum(&|s, a| s == "completed" && a != 1),
+                }
+            }
+        }
+    }
+}
+
 /// kill -9 at several points of ingest + drain, then restart and drain:
 /// every document completed or in the DLQ with a reason, none enriched
 /// twice, the database intact.
-fn crash_at_random_points(broker: &[String]) {
-    let (files, kills) = if full() { (20_000, 8) } else { (3_000, 5) };
+fn crash_at_random_points(broker: &[String], graph: Graph) {
+    // The Bolt test relay passes one exchange at a time (~200 documents/s).
+    let (files, kills) = match (full(), &graph) {
+        (true, _) => (20_000, 8),
+        (false, Graph::Embedded) => (3_000, 5),
+        (false, Graph::Bolt { .. }) => (2_000, 5),
+    };
     let seed = seed();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("src");
     let total = corpus(&src, files);
     let data = tmp.path().join("data");
-    let engine_flags = with(
+    let project = graph.project().to_string();
+    let mut engine_flags = with(
         &[
             "--inject-failure-rate",
             "0.01",
@@ -133,17 +257,16 @@ fn crash_at_random_points(broker: &[String]) {
             "0.01",
             "--breaker-failure-threshold",
             "100000",
-            "--concurrency",
-            "32",
         ],
         broker,
     );
+    engine_flags.extend(graph.flags());
     let ingest = with(
         &[
             "ingest",
             src.to_str().unwrap(),
             "--project",
-            "crash",
+            &project,
             "--wait",
         ],
         &engine_flags,
@@ -161,15 +284,7 @@ fn crash_at_random_points(broker: &[String]) {
             let target = total * k as u64 / kills as u64;
             let deadline = Instant::now() + Duration::from_secs(120);
             loop {
-                let done = std::fs::metadata(data.join("archon.sqlite3"))
-                    .ok()
-                    .map(|_| {
-                        count(
-                            &sqlite(&data),
-                            "SELECT count(*) FROM documents WHERE enrichment_status IN ('completed','dlq')",
-                        )
-                    })
-                    .unwrap_or(0);
+                let done = graph.done(&data);
                 if done >= target
                     || Instant::now() > deadline
                     || child.try_wait().unwrap().is_some()
@@ -180,10 +295,7 @@ fn crash_at_random_points(broker: &[String]) {
             }
             std::thread::sleep(Duration::from_millis(rng.random_range(0..150)));
         }
-        let done = count(
-            &sqlite(&data),
-            "SELECT count(*) FROM documents WHERE enrichment_status IN ('completed','dlq')",
-        );
+        let done = graph.done(&data);
         assert!(
             child.try_wait().unwrap().is_none(),
             "run {k} finished before its kill point ({done} of {total} done)"
@@ -196,7 +308,7 @@ fn crash_at_random_points(broker: &[String]) {
     let mut resumed = spawn(
         &data,
         &with(
-            &["ingest", src.to_str().unwrap(), "--project", "crash"],
+            &["ingest", src.to_str().unwrap(), "--project", &project],
             &engine_flags,
         ),
     );
@@ -206,7 +318,8 @@ fn crash_at_random_points(broker: &[String]) {
     );
     let mut child = bin()
         .args(with(
-            &["drain", "--json", "--timeout", "600"],
+            // This project's documents: a Bolt graph is shared with other tests.
+            &["drain", "--project", &project, "--json", "--timeout", "600"],
             &engine_flags,
         ))
         .arg("--data-dir")
@@ -232,33 +345,21 @@ fn crash_at_random_points(broker: &[String]) {
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
         .unwrap();
     assert_eq!(integrity, "ok", "the data dir survived {kills} kill -9s");
-    let docs = count(
-        &db,
-        "SELECT count(*) FROM documents WHERE project_name = 'crash'",
-    );
-    let completed = count(
-        &db,
-        "SELECT count(*) FROM documents WHERE project_name = 'crash' AND enrichment_status = 'completed'",
-    );
-    let in_dlq = count(
-        &db,
-        "SELECT count(*) FROM documents WHERE project_name = 'crash' AND enrichment_status = 'dlq'",
-    );
-    let twice = count(
-        &db,
-        "SELECT count(*) FROM documents WHERE enrichment_applied > 1",
-    );
-    let completed_not_once = count(
-        &db,
-        "SELECT count(*) FROM documents WHERE enrichment_status = 'completed' AND enrichment_applied != 1",
-    );
-    let (entries, histogram) = dlq_histogram(&data, broker);
+    let Tally {
+        docs,
+        completed,
+        in_dlq,
+        applied_twice: twice,
+        completed_not_once,
+    } = graph.tally(&data);
+    let (entries, histogram) = dlq_histogram(&data, &engine_flags);
     let lost = total - completed - in_dlq;
     println!(
-        "crash: broker {} seed {seed}: {total} documents, {kills} kill -9s at {points:?} finished, \
+        "crash: broker {} graph {} seed {seed}: {total} documents, {kills} kill -9s at {points:?} finished, \
          lost {lost}, applied twice {twice}, completed {completed}, dlq {in_dlq} {histogram:?}, \
          final drain peak RSS {rss:.1} MiB, {:.1} s in all",
         if broker.is_empty() { "embedded" } else { "kafka" },
+        graph.label(),
         started.elapsed().as_secs_f64()
     );
     assert_eq!(docs, total, "every file is a document");
@@ -276,7 +377,7 @@ fn crash_at_random_points(broker: &[String]) {
 
 #[test]
 fn crash_kill9_at_several_points_loses_nothing() {
-    crash_at_random_points(&[]);
+    crash_at_random_points(&[], Graph::Embedded);
 }
 
 #[test]
@@ -285,7 +386,24 @@ fn crash_kill9_on_kafka_loses_nothing() {
     let mut flags = common::isolated(&b, "crash");
     // A killed member's partitions move after its session times out.
     flags.extend(["--kafka-session-timeout-ms".into(), "6000".into()]);
-    crash_at_random_points(&flags);
+    crash_at_random_points(&flags, Graph::Embedded);
+}
+
+/// The production shape: Kafka requests, the Bolt graph (FalkorDB), kills.
+#[test]
+fn crash_kill9_on_kafka_and_bolt_loses_nothing() {
+    let (Some(b), Some(uri)) = (common::broker(), common::bolt()) else {
+        return;
+    };
+    let mut flags = common::isolated(&b, "crashbolt");
+    flags.extend(["--kafka-session-timeout-ms".into(), "6000".into()]);
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_000;
+    let project = format!("crash-{nonce}");
+    crash_at_random_points(&flags, Graph::Bolt { uri, project });
 }
 
 /// The intelligence service is unreachable, then answers 503, then hangs,

@@ -133,46 +133,49 @@ pub fn bolt() -> Option<String> {
 }
 
 /// Counts of Document nodes by enrichment_status for one project (and by
-/// enrichments applied, as "applied:N"), read with
-/// an independent client (the Python neo4j driver, straight to FalkorDB's own
-/// Bolt 5 port, not through archon-tui's adapter or the shim).
+/// enrichments applied, as "applied:N").
 pub fn graph_status_counts(project: &str) -> std::collections::BTreeMap<String, u64> {
-    let direct = std::env::var("ARCHON_TEST_BOLT_DIRECT").expect("ARCHON_TEST_BOLT_DIRECT");
-    let pythonpath = std::env::var("ARCHON_TEST_PYTHONPATH").expect("ARCHON_TEST_PYTHONPATH");
-    let script = r#"
-import json, sys
-from neo4j import GraphDatabase, READ_ACCESS
-# FalkorDB 4.16 leaves some connections opened alongside others unanswered: retry.
-for attempt in range(30):
-    d = GraphDatabase.driver(sys.argv[1], auth=("falkordb", ""), connection_timeout=1)
-    try:
-        # READ_ACCESS sends {"mode": "r"} with RUN, like neo4rs's {"mode": "w"}: FalkorDB
-        # 4.16 serves an empty RUN map from another graph than a map with "mode".
-        with d.session(default_access_mode=READ_ACCESS) as s:
-            rows = s.run("MATCH (d:Document {project_name: $p}) RETURN d.enrichment_status AS s, coalesce(d.enrichment_applied, 0) AS a, count(d) AS n", p=sys.argv[2]).data()
-        break
-    except Exception as e:
-        print(f"attempt {attempt}: {e}", file=sys.stderr)
-    finally:
-        d.close()
-counts = {}
-for r in rows:
-    counts[r["s"]] = counts.get(r["s"], 0) + r["n"]
-    key = "applied:%d" % r["a"]
-    counts[key] = counts.get(key, 0) + r["n"]
-print(json.dumps(counts))
-"#;
-    let out = Command::new("python3")
-        .args(["-c", script, &direct, project])
-        .env("PYTHONPATH", pythonpath)
-        .output()
-        .expect("run python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let mut counts = std::collections::BTreeMap::new();
+    for (status, applied, n) in graph_status_applied(project) {
+        *counts.entry(status).or_insert(0) += n;
+        *counts.entry(format!("applied:{applied}")).or_insert(0) += n;
+    }
+    counts
+}
+
+/// (enrichment_status, enrichment_applied, documents)
+pub type StatusRow = (String, u64, u64);
+
+/// [`StatusRow`]s of one project's
+/// Document nodes in every graph of the test FalkorDB, read with an
+/// independent client: FalkorDB's own Redis protocol (GRAPH.RO_QUERY), not
+/// archon-tui's Bolt adapter or the shim. (Bolt straight to FalkorDB 4.16
+/// leaves a new connection unanswered until the next one arrives, once
+/// clients have been killed; Redis has no such quirk and answers in ms.)
+pub fn graph_status_applied(project: &str) -> Vec<StatusRow> {
+    let addr = std::env::var("ARCHON_TEST_FALKOR_REDIS")
+        .expect("ARCHON_TEST_FALKOR_REDIS is not set: scripts/test-services.sh exports it");
+    let mut con = redis::Client::open(format!("redis://{addr}/"))
+        .and_then(|c| c.get_connection())
+        .unwrap_or_else(|e| panic!("FalkorDB at {addr}: {e}"));
+    let graphs: Vec<String> = redis::cmd("GRAPH.LIST").query(&mut con).unwrap();
+    let query = format!(
+        "CYPHER p={} MATCH (d:Document {{project_name: $p}}) \
+         RETURN d.enrichment_status, coalesce(d.enrichment_applied, 0), count(d)",
+        serde_json::to_string(project).unwrap()
     );
-    serde_json::from_slice(&out.stdout).expect("counts as JSON")
+    let mut rows = Vec::new();
+    for graph in graphs {
+        // The reply: [column names, rows, statistics].
+        let (_, found, _): (Vec<String>, Vec<StatusRow>, Vec<String>) =
+            redis::cmd("GRAPH.RO_QUERY")
+                .arg(&graph)
+                .arg(&query)
+                .query(&mut con)
+                .unwrap_or_else(|e| panic!("GRAPH.RO_QUERY {graph}: {e}"));
+        rows.extend(found);
+    }
+    rows
 }
 
 /// The engine a CLI run on `data` with `flags` would open (the same config
