@@ -172,8 +172,13 @@ class Session:
     """Requests sent upstream and not yet answered, and whether the server is
     in its FAILED state (Bolt: everything but RESET is IGNORED until RESET)."""
 
-    def __init__(self, client_w):
+    def __init__(self, client_w, server_w):
         self.client_w = client_w
+        self.server_w = server_w
+        # The driver went away (killed): what FalkorDB still owes is read and dropped.
+        self.client_gone = False
+        # FalkorDB's side ended: nothing more will be answered.
+        self.upstream_done = False
         self.pending = []
         self.failed = False
         # IGNOREDs the relay already sent on FalkorDB's behalf.
@@ -191,7 +196,26 @@ class Session:
             UPSTREAM.release()
 
     def ignore(self):
-        self.client_w.write(frame(message(IGNORED)))
+        self.send(frame(message(IGNORED)))
+
+    def send(self, data: bytes):
+        if not self.client_gone:
+            self.client_w.write(data)
+
+    async def flush(self):
+        if self.client_gone:
+            return
+        try:
+            await self.client_w.drain()
+        except (ConnectionError, OSError):
+            self.client_gone = True
+
+    def finish_upstream(self):
+        """Lets the next exchange through and closes FalkorDB's side, once nothing is owed:
+        closing it mid-exchange and letting another exchange in has left FalkorDB 4.16
+        holding its module lock for good (every client, Redis port included, then hangs)."""
+        self.release()
+        self.server_w.close()
 
 
 async def requests(client_r, server_w, s: Session):
@@ -201,20 +225,24 @@ async def requests(client_r, server_w, s: Session):
             tag = body[1] if len(body) > 1 else None
             if s.failed and tag not in (RESET, GOODBYE):
                 s.ignore()
-                await s.client_w.drain()
+                await s.flush()
                 continue
             if tag == RESET:
                 s.failed = False
             if tag != GOODBYE:
                 await s.hold()
+                if s.upstream_done:
+                    raise ConnectionError("upstream closed")
                 s.pending.append(tag)
             server_w.write(frame(body))
             await server_w.drain()
     except (ConnectionError, asyncio.IncompleteReadError, OSError):
         pass
     finally:
-        s.release()
-        server_w.close()
+        s.client_gone = True
+        if not s.pending or s.upstream_done:
+            s.finish_upstream()
+        # else responses() reads the answers still owed, then finishes.
 
 
 async def responses(server_r, client_w, s: Session):
@@ -223,8 +251,8 @@ async def responses(server_r, client_w, s: Session):
             body = await read_message(server_r)
             tag = body[1] if len(body) > 1 else None
             if tag == RECORD:
-                client_w.write(frame(body))
-                await client_w.drain()
+                s.send(frame(body))
+                await s.flush()
                 continue
             if tag == IGNORED and s.late_ignored:
                 s.late_ignored -= 1
@@ -232,7 +260,7 @@ async def responses(server_r, client_w, s: Session):
             if s.pending:
                 s.pending.pop(0)
             if tag == FAILURE:
-                client_w.write(frame(with_message(body)))
+                s.send(frame(with_message(body)))
                 # FalkorDB drops what was pipelined behind the failure; a
                 # RESET among it is still answered.
                 while s.pending and s.pending[0] != RESET:
@@ -241,14 +269,18 @@ async def responses(server_r, client_w, s: Session):
                     s.late_ignored += 1
                 s.failed = not s.pending
             else:
-                client_w.write(frame(body))
+                s.send(frame(body))
             if not s.pending:
+                if s.client_gone:
+                    break
                 s.release()
-            await client_w.drain()
+            await s.flush()
     except (ConnectionError, asyncio.IncompleteReadError, OSError):
         pass
     finally:
-        s.release()
+        # FalkorDB's side ended, or owes nothing more to a driver that is gone.
+        s.upstream_done = True
+        s.finish_upstream()
         client_w.close()
 
 
@@ -324,7 +356,7 @@ async def serve_client(client_r, client_w, upstream):
             client_w.close()
             server_w.close()
             return
-        session = Session(client_w)
+        session = Session(client_w, server_w)
         await asyncio.gather(
             requests(client_r, server_w, session), responses(server_r, client_w, session)
         )

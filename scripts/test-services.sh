@@ -23,6 +23,8 @@ stop() {
       kill "$pid" 2>/dev/null || true
       # Wait for it to go, so a restart can bind the same ports.
       for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      # A hung server (FalkorDB holding its module lock) ignores TERM.
+      kill -9 "$pid" 2>/dev/null || true
     fi
   done
   rm -rf "$run"
