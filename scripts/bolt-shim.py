@@ -166,6 +166,8 @@ def with_message(failure: bytes) -> bytes:
 # illegal decrRefCount … object.c:594" with two engines and 16 connections each), so the
 # relay lets one request/response exchange at a time reach it, across all connections.
 UPSTREAM = None
+# How long a killed driver's unanswered requests may keep FalkorDB to themselves.
+OWED_WAIT_S = 10
 
 
 class Session:
@@ -242,7 +244,10 @@ async def requests(client_r, server_w, s: Session):
         s.client_gone = True
         if not s.pending or s.upstream_done:
             s.finish_upstream()
-        # else responses() reads the answers still owed, then finishes.
+        else:
+            # responses() reads the answers still owed, then finishes; FalkorDB sometimes
+            # owes for good, and every other connection waits on this one meanwhile.
+            asyncio.get_running_loop().call_later(OWED_WAIT_S, s.finish_upstream)
 
 
 async def responses(server_r, client_w, s: Session):
