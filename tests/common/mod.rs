@@ -9,6 +9,7 @@ use serde_json::Value;
 
 pub mod serve;
 pub mod service;
+pub mod services;
 
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_archon-tui"));
@@ -77,21 +78,26 @@ pub fn n(v: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("{key} missing or not a number in {v}"))
 }
 
-/// The Kafka-compatible test broker scripts/test-services.sh started (tansu);
-/// None (skip, loudly) outside CI when it is not running.
-pub fn broker() -> Option<String> {
-    match std::env::var("ARCHON_TEST_KAFKA") {
-        Ok(b) if !b.is_empty() => Some(b),
+/// A server of the shared session (`scripts/test-services.sh start` exports
+/// `var`); None, with a loud skip, when it is not running outside CI.
+fn shared(var: &str, what: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Some(v),
         _ => {
             if std::env::var_os("CI").is_some() {
-                panic!("ARCHON_TEST_KAFKA is not set: scripts/test.sh starts tansu via scripts/test-services.sh");
+                panic!("{var} is not set: scripts/test.sh starts {what} via scripts/test-services.sh");
             }
             eprintln!(
-                "\n!!!!! SKIPPED: no Kafka broker (run `eval $(bash scripts/test-services.sh)` first) !!!!!\n"
+                "\n!!!!! SKIPPED: no {what} (run `eval $(bash scripts/test-services.sh start)` first) !!!!!\n"
             );
             None
         }
     }
+}
+
+/// The shared session's Apache Kafka (one KRaft node).
+pub fn broker() -> Option<String> {
+    shared("ARCHON_TEST_KAFKA", "Apache Kafka")
 }
 
 pub fn isolated(broker: &str, name: &str) -> Vec<String> {
@@ -115,25 +121,22 @@ pub fn isolated(broker: &str, name: &str) -> Vec<String> {
     ]
 }
 
-/// The Bolt endpoint scripts/test-services.sh started (FalkorDB behind
-/// scripts/bolt-shim.py); None (skip, loudly) outside CI when it is not running.
+/// The value after `flag` in `flags`.
+pub fn flag<'a>(flags: &'a [String], flag: &str) -> &'a str {
+    let i = flags
+        .iter()
+        .position(|f| f == flag)
+        .unwrap_or_else(|| panic!("{flag} not in {flags:?}"));
+    &flags[i + 1]
+}
+
+/// The shared session's Neo4j (Bolt).
 pub fn bolt() -> Option<String> {
-    match std::env::var("ARCHON_TEST_BOLT") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            if std::env::var_os("CI").is_some() {
-                panic!("ARCHON_TEST_BOLT is not set: scripts/test.sh starts FalkorDB via scripts/test-services.sh");
-            }
-            eprintln!(
-                "\n!!!!! SKIPPED: no Bolt server (run `eval $(bash scripts/test-services.sh)` first) !!!!!\n"
-            );
-            None
-        }
-    }
+    shared("ARCHON_TEST_BOLT", "Neo4j (Bolt)")
 }
 
 /// Counts of Document nodes by enrichment_status for one project (and by
-/// enrichments applied, as "applied:N").
+/// enrichments applied, as "applied:N"), in the shared Neo4j.
 pub fn graph_status_counts(project: &str) -> std::collections::BTreeMap<String, u64> {
     let mut counts = std::collections::BTreeMap::new();
     for (status, applied, n) in graph_status_applied(project) {
@@ -146,36 +149,12 @@ pub fn graph_status_counts(project: &str) -> std::collections::BTreeMap<String, 
 /// (enrichment_status, enrichment_applied, documents)
 pub type StatusRow = (String, u64, u64);
 
-/// [`StatusRow`]s of one project's
-/// Document nodes in every graph of the test FalkorDB, read with an
-/// independent client: FalkorDB's own Redis protocol (GRAPH.RO_QUERY), not
-/// archon-tui's Bolt adapter or the shim. (Bolt straight to FalkorDB 4.16
-/// leaves a new connection unanswered until the next one arrives, once
-/// clients have been killed; Redis has no such quirk and answers in ms.)
+/// [`StatusRow`]s of one project's Document nodes in the shared Neo4j, read
+/// by the Python neo4j driver (not archon-tui's Bolt adapter).
 pub fn graph_status_applied(project: &str) -> Vec<StatusRow> {
-    let addr = std::env::var("ARCHON_TEST_FALKOR_REDIS")
-        .expect("ARCHON_TEST_FALKOR_REDIS is not set: scripts/test-services.sh exports it");
-    let mut con = redis::Client::open(format!("redis://{addr}/"))
-        .and_then(|c| c.get_connection())
-        .unwrap_or_else(|e| panic!("FalkorDB at {addr}: {e}"));
-    let graphs: Vec<String> = redis::cmd("GRAPH.LIST").query(&mut con).unwrap();
-    let query = format!(
-        "CYPHER p={} MATCH (d:Document {{project_name: $p}}) \
-         RETURN d.enrichment_status, coalesce(d.enrichment_applied, 0), count(d)",
-        serde_json::to_string(project).unwrap()
-    );
-    let mut rows = Vec::new();
-    for graph in graphs {
-        // The reply: [column names, rows, statistics].
-        let (_, found, _): (Vec<String>, Vec<StatusRow>, Vec<String>) =
-            redis::cmd("GRAPH.RO_QUERY")
-                .arg(&graph)
-                .arg(&query)
-                .query(&mut con)
-                .unwrap_or_else(|e| panic!("GRAPH.RO_QUERY {graph}: {e}"));
-        rows.extend(found);
-    }
-    rows
+    let uri = bolt().expect("the shared Neo4j");
+    let tools = services::Tools::locate().expect("the test tools (scripts/test-services.sh install)");
+    services::neo4j_status_rows(&tools, &uri, project)
 }
 
 /// The engine a CLI run on `data` with `flags` would open (the same config

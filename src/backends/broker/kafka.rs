@@ -1,5 +1,5 @@
 //! Kafka / Redpanda through rdkafka (librdkafka). Producer: acks=all,
-//! idempotent, keyed by document id. Consumer: manual commits of the offsets
+//! idempotent, snappy (configurable), keyed by document id. Consumer: manual commits of the offsets
 //! the engine hands over (after the outcome is recorded); paused partitions
 //! while the engine is paused or the breaker is open, still polling so the
 //! group membership holds. Lag from watermarks and the group's commits.
@@ -39,6 +39,10 @@ pub struct KafkaSettings {
     pub session_timeout_ms: u32,
     pub max_poll_records: usize,
     pub replication_factor: i32,
+    /// `compression.type` of the producer: snappy by default, as seed §3.1
+    /// says (the seeds' aiokafka services read snappy without extras; zstd
+    /// needs aiokafka's zstd extra).
+    pub compression: String,
     /// Extra librdkafka properties (`--kafka-option KEY=VALUE`), applied
     /// last so they win over archon-tui's own choices.
     pub options: Vec<(String, String)>,
@@ -116,7 +120,13 @@ impl KafkaBroker {
         producer_config
             .set("acks", "all")
             .set("enable.idempotence", "true")
-            .set("compression.type", "zstd")
+            .set(
+                "compression.type",
+                match settings.compression.as_str() {
+                    "" => "snappy",
+                    codec => codec,
+                },
+            )
             .set("linger.ms", "5")
             .set("message.timeout.ms", "120000");
         settings.apply_options(&mut producer_config);

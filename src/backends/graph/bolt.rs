@@ -5,15 +5,14 @@
 //! content-addressed in `(:DocumentContent {content_hash, body})` so every engine
 //! in a consumer group can enrich what another one indexed.
 //!
-//! Cypher kept to what Memgraph, Neo4j 5 and FalkorDB all accept: every write is
-//! an UNWIND statement (atomic on its own, no explicit transactions), and every
-//! query returns scalars, lists and maps only. Result streams are always read to
-//! the end: neo4rs ends an unread stream with DISCARD, which FalkorDB never
-//! answers (its connection then hangs).
+//! Cypher kept to what Memgraph and Neo4j 5 both accept: every write is an
+//! UNWIND statement (atomic on its own, no explicit transactions), rows sorted
+//! by key so concurrent batches take their locks in one order, and every query
+//! returns scalars, lists and maps only. Result streams are always read to the
+//! end. Only the schema statements differ (see `ensure_indexes`).
 //!
-//! UNWIND batches are cut so no Bolt message exceeds `max_message_bytes`, and
-//! file bodies are stored in chunks under that size: FalkorDB 4.16 crashes
-//! (SIGSEGV) on any Bolt message over ~3.5 KB, Memgraph and Neo4j take MBs.
+//! UNWIND batches are cut so no Bolt message exceeds `max_message_bytes`
+//! (default 1 MiB), and file bodies are stored in chunks under that size.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -156,22 +155,56 @@ impl BoltGraph {
         Ok(store)
     }
 
-    /// Index syntax differs: Neo4j 5 and FalkorDB take `CREATE INDEX … FOR … ON`,
-    /// Memgraph takes `CREATE INDEX ON :Label(prop)`. Try both; an index that
-    /// already exists is an error on some servers and fine.
+    /// Uniqueness constraints and indexes. The constraints matter for
+    /// correctness, not only speed: without one, two transactions that
+    /// `MERGE` the same key at once (two engines, or two index batches
+    /// sharing a file body) both create a node on Neo4j — seen as duplicate
+    /// content chunks, read back as "content missing". Syntax differs: Neo4j 5
+    /// takes `CREATE CONSTRAINT … FOR … REQUIRE` and `CREATE INDEX … FOR … ON`
+    /// (a constraint brings its own index); Memgraph takes `CREATE CONSTRAINT
+    /// ON … ASSERT` and `CREATE INDEX ON :Label(prop)` (a constraint needs an
+    /// index beside it). The Neo4j form is tried first; when the server does
+    /// not parse it, the Memgraph form. Existing ones are fine.
     async fn ensure_indexes(&self) {
-        for (label, prop) in [
-            ("Document", "entity_id"),
-            ("Document", "enrichment_status"),
-            ("DocumentContent", "content_hash"),
-        ] {
-            let neo4j = format!("CREATE INDEX FOR (n:{label}) ON (n.{prop})");
-            let memgraph = format!("CREATE INDEX ON :{label}({prop})");
-            if let Err(a) = self.rows(query(&neo4j)).await {
-                if let Err(b) = self.rows(query(&memgraph)).await {
-                    tracing::debug!("index {label}.{prop} not created: {a:#} / {b:#}");
+        const NEO4J: [&str; 4] = [
+            "CREATE CONSTRAINT archon_document_id IF NOT EXISTS \
+             FOR (n:Document) REQUIRE n.entity_id IS UNIQUE",
+            "CREATE CONSTRAINT archon_content_chunk IF NOT EXISTS \
+             FOR (n:DocumentContent) REQUIRE (n.content_hash, n.seq) IS UNIQUE",
+            "CREATE INDEX archon_document_status IF NOT EXISTS \
+             FOR (n:Document) ON (n.enrichment_status)",
+            "CREATE INDEX archon_content_hash IF NOT EXISTS \
+             FOR (n:DocumentContent) ON (n.content_hash)",
+        ];
+        const MEMGRAPH: [&str; 5] = [
+            "CREATE CONSTRAINT ON (n:Document) ASSERT n.entity_id IS UNIQUE",
+            "CREATE CONSTRAINT ON (n:DocumentContent) ASSERT n.content_hash, n.seq IS UNIQUE",
+            "CREATE INDEX ON :Document(entity_id)",
+            "CREATE INDEX ON :Document(enrichment_status)",
+            "CREATE INDEX ON :DocumentContent(content_hash)",
+        ];
+        let mut statements: &[&str] = &NEO4J;
+        for (i, cypher) in NEO4J.iter().enumerate() {
+            if let Err(e) = self.rows(query(cypher)).await {
+                let syntax = format!("{e:#}").to_lowercase().contains("syntax");
+                if i == 0 && syntax {
+                    statements = &MEMGRAPH;
+                    break;
+                }
+                tracing::warn!("graph schema: {cypher}: {e:#}");
+            }
+        }
+        if statements.len() == MEMGRAPH.len() {
+            for cypher in MEMGRAPH {
+                if let Err(e) = self.rows(query(cypher)).await {
+                    tracing::debug!("graph schema: {cypher}: {e:#}");
                 }
             }
+        } else if let Err(e) = self.rows(query("CALL db.awaitIndexes(120)")).await {
+            // Writes made while a new constraint populates were seen lost on
+            // Neo4j 5.26 (a fresh store, concurrent batches): start once the
+            // schema is online.
+            tracing::warn!("graph schema: waiting for indexes: {e:#}");
         }
     }
 
@@ -357,6 +390,11 @@ impl GraphStore for BoltGraph {
                 "correlation_id": d.correlation_id,
             }));
         }
+        // One lock order for every batch (no deadlocks between engines).
+        contents.sort_by(|a, b| {
+            (a["hash"].as_str(), a["seq"].as_i64()).cmp(&(b["hash"].as_str(), b["seq"].as_i64()))
+        });
+        writes.sort_by(|a, b| a["entity_id"].as_str().cmp(&b["entity_id"].as_str()));
         // Content first: a pending document always has its body stored.
         if !contents.is_empty() {
             self.unwind(
@@ -406,6 +444,7 @@ impl GraphStore for BoltGraph {
     async fn content(&self, content_hash: &str) -> Result<Option<Vec<u8>>> {
         #[derive(Deserialize)]
         struct Chunk {
+            seq: Option<i64>,
             chunks: Option<i64>,
             body: Option<String>,
             b64: Option<String>,
@@ -425,8 +464,14 @@ impl GraphStore for BoltGraph {
         }
         let mut out = Vec::new();
         let mut expected = 0;
+        let mut seqs = HashSet::new();
         for row in &rows {
             let c: Chunk = row.to().context("unexpected DocumentContent properties")?;
+            // A chunk stored twice (a store written before the uniqueness
+            // constraint) is read once.
+            if !seqs.insert(c.seq) {
+                continue;
+            }
             expected = c.chunks.unwrap_or(1);
             match (c.body, c.b64) {
                 (Some(text), _) => out.extend_from_slice(text.as_bytes()),
@@ -438,7 +483,7 @@ impl GraphStore for BoltGraph {
                 (None, None) => {}
             }
         }
-        if expected != rows.len() as i64 {
+        if expected != seqs.len() as i64 {
             // A write cut short (crash mid-index): re-indexing stores it again.
             return Ok(None);
         }
