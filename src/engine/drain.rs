@@ -116,8 +116,24 @@ pub async fn wait_drained_in(
 ) -> Result<bool> {
     let started = Instant::now();
     let mut idle_with_orphans = 0;
+    let mut warned: Option<Instant> = None;
     loop {
-        let p = progress(engine).await?;
+        // A broker or graph failover (a leader or the group coordinator
+        // gone) makes a look fail for a while: wait it out, until the timeout.
+        let p = match progress(engine).await {
+            Ok(p) => p,
+            Err(e) => {
+                if timeout.is_some_and(|t| started.elapsed() >= t) {
+                    return Err(e.context("cannot read progress"));
+                }
+                if warned.is_none_or(|at| at.elapsed() > Duration::from_secs(5)) {
+                    tracing::warn!("cannot read progress (retrying): {e:#}");
+                    warned = Some(Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
         tick(&p);
         let quiet = p.lag_total() == 0 && p.in_flight == 0;
         if quiet && p.unfinished_in(project) == 0 {
