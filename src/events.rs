@@ -268,6 +268,48 @@ pub struct DlqMessage {
     pub original_offset: i64,
 }
 
+impl DlqMessage {
+    /// A DLQ record's value. Records written the way seed 001 §4.2's
+    /// `_publish_to_dlq` writes them carry no document id, project or
+    /// correlation id of their own (only inside `original_message`), no
+    /// origin and no service health: those are taken from the original
+    /// request where it has them.
+    pub fn decode(value: &[u8]) -> Option<DlqMessage> {
+        let mut m: DlqMessage = serde_json::from_slice(value).ok()?;
+        let from_original = |field: &str| {
+            m.original_message
+                .get(field)
+                .and_then(|v| v.as_str())
+                .map(str::to_string)
+        };
+        let (doc, project, correlation) = (
+            from_original("document_id"),
+            from_original("project_name"),
+            from_original("correlation_id"),
+        );
+        for (mine, theirs) in [
+            (&mut m.document_id, doc),
+            (&mut m.project_name, project),
+            (&mut m.correlation_id, correlation),
+        ] {
+            if mine.is_empty() {
+                *mine = theirs.unwrap_or_default();
+            }
+        }
+        Some(m)
+    }
+
+    /// The key an entry is known by: the record's key, or for a keyless
+    /// record (seed §4.2 sends none) its document id, or its place.
+    pub fn entry_key(&self, record_key: Option<&[u8]>, partition: i32, offset: i64) -> String {
+        match record_key {
+            Some(k) if !k.is_empty() => String::from_utf8_lossy(k).into_owned(),
+            _ if !self.document_id.is_empty() => self.document_id.clone(),
+            _ => format!("p{partition}@{offset}"),
+        }
+    }
+}
+
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

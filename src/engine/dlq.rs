@@ -222,11 +222,11 @@ pub async fn load_one(engine: &Engine, partition: i32, id: i64) -> Result<Option
         .read(&engine.cfg.dlq_topic, partition, id, 1)
         .await?;
     Ok(recs.into_iter().find(|r| r.offset == id).and_then(|r| {
-        let message = serde_json::from_slice::<DlqMessage>(&r.value).ok()?;
+        let message = DlqMessage::decode(&r.value)?;
         Some(DlqEntry {
             id: r.offset,
             partition: r.partition,
-            key: String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned(),
+            key: message.entry_key(r.key.as_deref(), r.partition, r.offset),
             message,
         })
     }))
@@ -246,18 +246,19 @@ pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
             let Some(last) = recs.last() else { break };
             from = last.offset + 1;
             for r in recs {
-                let key =
-                    String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned();
                 if r.value.is_empty() {
+                    let key =
+                        String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned();
                     latest.remove(&key);
                     tombstoned.insert(key);
                     continue;
                 }
-                tombstoned.remove(&key);
-                let Ok(message) = serde_json::from_slice::<DlqMessage>(&r.value) else {
+                let Some(message) = DlqMessage::decode(&r.value) else {
                     tracing::warn!("unreadable DLQ record at offset {}", r.offset);
                     continue;
                 };
+                let key = message.entry_key(r.key.as_deref(), r.partition, r.offset);
+                tombstoned.remove(&key);
                 latest.insert(
                     key.clone(),
                     DlqEntry {
@@ -282,16 +283,19 @@ pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
         after = Some(last.entity_id.clone());
         in_dlq.extend(docs.into_iter().map(|d| d.entity_id));
     }
-    // Entries that belong to no indexed document (undecodable, or a request
-    // for an unknown document) stay until purged: nothing else tracks them.
-    let mut entries: Vec<DlqEntry> = latest
-        .into_values()
-        .filter(|e| {
-            e.message.document_id.is_empty()
-                || e.error_type() == "DocumentNotFound"
-                || in_dlq.contains(&e.message.document_id)
-        })
-        .collect();
+    // Entries that belong to no indexed document (undecodable, a request for
+    // an unknown document, or a document this graph does not hold: parked by
+    // another producer) stay until purged: nothing else tracks them.
+    let mut entries = Vec::new();
+    for e in latest.into_values() {
+        let shown = e.message.document_id.is_empty()
+            || e.error_type() == "DocumentNotFound"
+            || in_dlq.contains(&e.message.document_id)
+            || b.graph.get_document(&e.message.document_id).await?.is_none();
+        if shown {
+            entries.push(e);
+        }
+    }
     entries.sort_by_key(|e| std::cmp::Reverse(e.id));
     Ok(entries)
 }

@@ -173,6 +173,9 @@ pub struct DlqIndex {
     in_dlq_count: Option<u64>,
     /// A document row arrived that `in_dlq` does not know yet.
     unknown_document: bool,
+    /// Documents of entries that the graph does not hold at all (parked by
+    /// another producer, e.g. the seeds' Python consumer): they stay listed.
+    foreign: HashSet<Box<str>>,
     dirty: bool,
     built: Option<Instant>,
     view: DlqView,
@@ -244,15 +247,15 @@ impl DlqIndex {
         unknown_document: &mut bool,
         r: &Record,
     ) {
-        let key = String::from_utf8_lossy(r.key.as_deref().unwrap_or_default());
         if r.value.is_empty() {
-            rows.remove(&*key);
+            rows.remove(&*String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()));
             return;
         }
-        let Ok(message) = serde_json::from_slice::<DlqMessage>(&r.value) else {
+        let Some(message) = DlqMessage::decode(&r.value) else {
             tracing::warn!("unreadable DLQ record at offset {}", r.offset);
             return;
         };
+        let key = message.entry_key(r.key.as_deref(), r.partition, r.offset);
         let row = DlqRow::build(r.offset, r.partition, &key, &message, names);
         if !message.document_id.is_empty() && !in_dlq.contains(message.document_id.as_str()) {
             *unknown_document = true;
@@ -273,6 +276,18 @@ impl DlqIndex {
             after = Some(last.entity_id.clone());
             in_dlq.extend(docs.into_iter().map(|d| d.entity_id.into_boxed_str()));
         }
+        let unchecked: Vec<Box<str>> = self
+            .rows
+            .values()
+            .map(|r| r.document_id())
+            .filter(|d| !d.is_empty() && !in_dlq.contains(*d) && !self.foreign.contains(*d))
+            .map(Box::from)
+            .collect();
+        for doc in unchecked {
+            if engine.backends.graph.get_document(&doc).await?.is_none() {
+                self.foreign.insert(doc);
+            }
+        }
         self.in_dlq = in_dlq;
         self.in_dlq_count = Some(dlq_count);
         self.unknown_document = false;
@@ -281,9 +296,10 @@ impl DlqIndex {
     }
 
     fn rebuild(&mut self) {
-        // Entries that belong to no indexed document (undecodable, or a
-        // request for an unknown document) stay until purged: nothing else
-        // tracks them. Others show while their document is in status dlq.
+        // Entries that belong to no indexed document (undecodable, a request
+        // for an unknown document, or a document this graph does not hold)
+        // stay until purged: nothing else tracks them. Others show while
+        // their document is in status dlq.
         let mut rows: Vec<Arc<DlqRow>> = self
             .rows
             .values()
@@ -291,6 +307,7 @@ impl DlqIndex {
                 r.document_id().is_empty()
                     || &*r.error_type == "DocumentNotFound"
                     || self.in_dlq.contains(r.document_id())
+                    || self.foreign.contains(r.document_id())
             })
             .cloned()
             .collect();

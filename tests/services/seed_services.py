@@ -1,0 +1,103 @@
+"""The seeds' Python services (seed 001 §4.2), reduced to what meets archon-tui on Kafka:
+aiokafka as IntelligenceEnrichmentConsumer uses it (consumer group, earliest, manual commit,
+JSON values), and _publish_to_dlq's record shape. Run by tests/python_interop.rs.
+
+  seed_services.py consume BOOTSTRAP TOPIC GROUP EXPECTED
+      read EXPECTED requests as the seed consumer does, commit after each; print a JSON summary
+  seed_services.py dlq BOOTSTRAP TOPIC N keyless|keyed
+      publish N DLQ records the way _publish_to_dlq does (no origin, no service health): keyless
+      as §4.2 sends them, or keyed by document_id as §3.2's compacted DLQ topic needs (Kafka
+      refuses keyless records on a compacted topic); print how many the broker took
+"""
+import asyncio
+import json
+import sys
+from datetime import datetime
+
+import aiokafka
+
+
+async def consume(bootstrap, topic, group, expected):
+    consumer = aiokafka.AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,  # Manual commit for reliability (seed §4.2)
+        value_deserializer=lambda m: json.loads(m.decode("utf-8")),
+    )
+    await consumer.start()
+    seen, fields, retries = set(), set(), 0
+    try:
+        while len(seen) < expected:
+            batch = await asyncio.wait_for(consumer.getmany(timeout_ms=1000), 60)
+            for _tp, messages in batch.items():
+                for message in messages:
+                    event = message.value
+                    seen.add(event["document_id"])
+                    fields.update(event.keys())
+                    retries += event.get("retry_count", 0)
+            await consumer.commit()
+    finally:
+        await consumer.stop()
+    print(json.dumps({"documents": len(seen), "fields": sorted(fields), "retry_total": retries}))
+
+
+async def publish_dlq(bootstrap, topic, n, keyed):
+    producer = aiokafka.AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        value_serializer=lambda v: json.dumps(v).encode("utf-8"),
+    )
+    await producer.start()
+    deliveries = []
+    try:
+        for i in range(n):
+            original_event = {
+                "document_id": f"00000000-0000-4000-8000-{i:012d}",
+                "project_name": "seedpy",
+                "content_hash": f"{i:064x}",
+                "file_path": f"services/seed/module_{i}.py",
+                "document_type": "code",
+                "language": "python",
+                "indexed_at": "2025-10-30T18:30:00.123Z",
+                "enrichment_type": "full",
+                "priority": "normal",
+                "correlation_id": f"SEED-{i}",
+                "retry_count": 3,
+            }
+            error = RuntimeError(f"Intelligence service returned 500: boom {i}")
+            dlq_event = {
+                "failure_reason": str(error),
+                "failure_timestamp": datetime.utcnow().isoformat() + "Z",
+                "failure_count": original_event.get("retry_count", 0) + 1,
+                "original_message": original_event,
+                "error_details": {
+                    "exception_type": type(error).__name__,
+                    "exception_message": str(error),
+                },
+            }
+            key = original_event["document_id"].encode() if keyed else None
+            deliveries.append(await producer.send(topic, value=dlq_event, key=key))
+        results = await asyncio.gather(*deliveries, return_exceptions=True)
+    finally:
+        await producer.stop()
+    refused = [r for r in results if isinstance(r, Exception)]
+    print(json.dumps({
+        "published": len(results) - len(refused),
+        "refused": len(refused),
+        "error": repr(refused[0]) if refused else None,
+    }))
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "consume":
+        asyncio.run(consume(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))
+    elif mode == "dlq":
+        asyncio.run(publish_dlq(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "keyed"))
+    else:
+        sys.exit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main()
