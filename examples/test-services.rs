@@ -13,6 +13,11 @@ mod service;
 mod services;
 
 use std::path::{Path, PathBuf};
+
+/// What services.rs calls when the tools are missing (the tests' skip log).
+fn skip(what: &str) {
+    eprintln!("test-services: {what}");
+}
 use std::time::{Duration, Instant};
 
 fn port(var: &str, default: u16) -> u16 {
@@ -26,7 +31,10 @@ fn stop(dir: &Path) {
     let Ok(pids) = std::fs::read_to_string(dir.join("pids")) else {
         return;
     };
-    let pids: Vec<i32> = pids.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+    let pids: Vec<i32> = pids
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
     for &pid in &pids {
         unsafe { libc::kill(pid, libc::SIGTERM) };
     }

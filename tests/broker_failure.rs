@@ -173,14 +173,17 @@ fn killing_a_partition_leader_mid_drain_loses_nothing_and_applies_nothing_twice(
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let secs = |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{:.1}", d.as_secs_f64()));
+    let secs =
+        |d: Option<Duration>| d.map_or("-".to_string(), |d| format!("{:.1}", d.as_secs_f64()));
     println!(
         "leader kill: documents completing again {} s after the kill, the dead leader's partitions committed again {} s after ({} of {docs} done)",
         secs(progress_at),
         secs(partitions_at),
         done()
     );
-    let recovered = progress_at.unwrap_or_default().max(partitions_at.unwrap_or_default());
+    let recovered = progress_at
+        .unwrap_or_default()
+        .max(partitions_at.unwrap_or_default());
     // Back while the drain goes on (or after it ended).
     std::thread::sleep(Duration::from_secs(3));
     cluster.restart(victim);
@@ -232,7 +235,11 @@ fn killing_a_partition_leader_mid_drain_loses_nothing_and_applies_nothing_twice(
     assert_eq!(total, docs, "every file is a document");
     assert_eq!(completed + in_dlq, docs, "nothing lost: {summary}");
     assert_eq!(twice, 0, "no enrichment applied twice");
-    assert_eq!(entries.len() as u64, in_dlq, "every DLQ document has its entry");
+    assert_eq!(
+        entries.len() as u64,
+        in_dlq,
+        "every DLQ document has its entry"
+    );
     for e in entries {
         assert!(
             !e["reason"].as_str().unwrap_or_default().trim().is_empty(),

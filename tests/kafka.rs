@@ -68,10 +68,14 @@ fn a_thousand_files_through_kafka_all_complete() {
     let group = common::flag(&flags, "--group-id");
     let offsets = services::group_offsets(&tools, &b, group);
     let request_topic = common::flag(&flags, "--enrichment-topic");
-    let mine: Vec<_> = offsets.iter().filter(|o| o.topic == request_topic).collect();
+    let mine: Vec<_> = offsets
+        .iter()
+        .filter(|o| o.topic == request_topic)
+        .collect();
     assert_eq!(mine.len(), 4, "kafka-consumer-groups: {offsets:?}");
     assert!(
-        mine.iter().all(|o| o.committed == Some(o.log_end) && o.lag == Some(0)),
+        mine.iter()
+            .all(|o| o.committed == Some(o.log_end) && o.lag == Some(0)),
         "kafka-consumer-groups: every partition committed to its end: {offsets:?}"
     );
     assert_eq!(mine.iter().map(|o| o.log_end).sum::<i64>(), 1000);

@@ -91,7 +91,10 @@ fn check_seed_entries(data: &Path, flags: &[String]) {
     assert_eq!(e["error_type"], "RuntimeError", "{e}");
     assert_eq!(e["project"], "seedpy", "{e}");
     assert!(
-        e["reason"].as_str().unwrap().contains("returned 500: boom 7"),
+        e["reason"]
+            .as_str()
+            .unwrap()
+            .contains("returned 500: boom 7"),
         "{e}"
     );
     // One entry in full, as `dlq show` prints it.

@@ -31,9 +31,7 @@ fn an_unreachable_qdrant_is_a_clear_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_and_their_status_land_in_qdrant() {
     let Ok(url) = std::env::var("QDRANT_URL") else {
-        eprintln!(
-            "\n!!!!! SKIPPED: QDRANT_URL is not set (no Qdrant server is installable here) !!!!!\n"
-        );
+        common::skip("QDRANT_URL is not set (no Qdrant server is installable here)");
         return;
     };
     use archon_tui::backends::vector::{qdrant::QdrantVectors, VectorStore};

@@ -608,7 +608,12 @@ fn broker_restart_mid_run_is_reported_and_recovered() {
         return;
     };
     let tmp = tempfile::tempdir().unwrap();
-    let mut kafka = OwnKafka(KafkaCluster::start(&tools, &tmp.path().join("kafka"), 1, None));
+    let mut kafka = OwnKafka(KafkaCluster::start(
+        &tools,
+        &tmp.path().join("kafka"),
+        1,
+        None,
+    ));
     let mut flags = common::isolated(&kafka.0.bootstrap(), "restart");
     flags.extend(
         [

@@ -21,7 +21,9 @@ impl Tmux {
             if std::env::var_os("CI").is_some() {
                 panic!("tmux is not installed; scripts/test.sh installs it with apt-get");
             }
-            eprintln!("\n!!!!! SKIPPED {name}: tmux is not installed (scripts/test.sh installs it) !!!!!\n");
+            common::skip(&format!(
+                "{name}: tmux is not installed (scripts/test.sh installs it)"
+            ));
             return None;
         }
         let t = Tmux {

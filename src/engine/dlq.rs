@@ -291,7 +291,10 @@ pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
         let shown = e.message.document_id.is_empty()
             || e.error_type() == "DocumentNotFound"
             || in_dlq.contains(&e.message.document_id)
-            || b.graph.get_document(&e.message.document_id).await?.is_none();
+            || b.graph
+                .get_document(&e.message.document_id)
+                .await?
+                .is_none();
         if shown {
             entries.push(e);
         }

@@ -248,7 +248,9 @@ impl DlqIndex {
         r: &Record,
     ) {
         if r.value.is_empty() {
-            rows.remove(&*String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()));
+            rows.remove(&*String::from_utf8_lossy(
+                r.key.as_deref().unwrap_or_default(),
+            ));
             return;
         }
         let Some(message) = DlqMessage::decode(&r.value) else {

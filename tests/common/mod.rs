@@ -78,6 +78,39 @@ pub fn n(v: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("{key} missing or not a number in {v}"))
 }
 
+/// Record that the running test is skipped for want of `what`: said loudly
+/// on stderr and appended to the skip log (`ARCHON_TEST_SKIPS`, default
+/// target/test-skips.txt) that scripts/test.sh prints after the run, so a
+/// skipped test is reported as skipped, not only counted among the passed.
+pub fn skip(what: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("<unnamed test>")
+        .to_string();
+    let binary = std::env::args()
+        .next()
+        .and_then(|a| {
+            Path::new(&a)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    let binary = binary.rsplit_once('-').map_or(binary.as_str(), |(b, _)| b);
+    eprintln!("\n!!!!! SKIPPED {binary}::{test}: {what} !!!!!\n");
+    let log = std::env::var_os("ARCHON_TEST_SKIPS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-skips.txt"),
+        std::path::PathBuf::from,
+    );
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        use std::io::Write;
+        let _ = writeln!(f, "{binary}::{test}: {what}");
+    }
+}
+
 /// A server of the shared session (`scripts/test-services.sh start` exports
 /// `var`); None, with a loud skip, when it is not running outside CI.
 fn shared(var: &str, what: &str) -> Option<String> {
@@ -85,11 +118,13 @@ fn shared(var: &str, what: &str) -> Option<String> {
         Ok(v) if !v.is_empty() => Some(v),
         _ => {
             if std::env::var_os("CI").is_some() {
-                panic!("{var} is not set: scripts/test.sh starts {what} via scripts/test-services.sh");
+                panic!(
+                    "{var} is not set: scripts/test.sh starts {what} via scripts/test-services.sh"
+                );
             }
-            eprintln!(
-                "\n!!!!! SKIPPED: no {what} (run `eval $(bash scripts/test-services.sh start)` first) !!!!!\n"
-            );
+            skip(&format!(
+                "no {what} (run `eval $(bash scripts/test-services.sh start)` first)"
+            ));
             None
         }
     }
@@ -153,7 +188,8 @@ pub type StatusRow = (String, u64, u64);
 /// by the Python neo4j driver (not archon-tui's Bolt adapter).
 pub fn graph_status_applied(project: &str) -> Vec<StatusRow> {
     let uri = bolt().expect("the shared Neo4j");
-    let tools = services::Tools::locate().expect("the test tools (scripts/test-services.sh install)");
+    let tools =
+        services::Tools::locate().expect("the test tools (scripts/test-services.sh install)");
     services::neo4j_status_rows(&tools, &uri, project)
 }
 

@@ -7,8 +7,8 @@
 //! own both start from here. Plus the independent clients that check what the
 //! engine wrote: kcat, Kafka's consumer-group tool and the Python neo4j driver.
 
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -44,7 +44,9 @@ impl Tools {
             if std::env::var_os("CI").is_some() {
                 panic!("{what}: the test servers are not installed (scripts/test.sh runs scripts/test-services.sh install)");
             }
-            eprintln!("\n!!!!! SKIPPED {what}: test servers not installed (run `bash scripts/test-services.sh install`) !!!!!\n");
+            super::skip(&format!(
+                "{what}: test servers not installed (run `bash scripts/test-services.sh install`)"
+            ));
         }
         t
     }
@@ -203,8 +205,7 @@ impl KafkaCluster {
             .collect();
         let cluster_id = {
             use base64::Engine as _;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(uuid::Uuid::new_v4().as_bytes())
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
         };
         let replicas = n.min(3);
         let min_isr = if n >= 3 { 2 } else { 1 };
@@ -290,10 +291,15 @@ impl KafkaCluster {
         let log4j = self.tools.dir.join("kafka/log4j2.properties");
         let node = self.node(id);
         let mut cmd = Command::new("java");
-        cmd.args(["-Xms128m", "-Xmx512m", "-XX:+UseG1GC", "-XX:TieredStopAtLevel=1"])
-            .arg(format!("-Dlog4j2.configurationFile={}", log4j.display()))
-            .args(["-cp", &cp, "kafka.Kafka"])
-            .arg(node.dir.join("node.properties"));
+        cmd.args([
+            "-Xms128m",
+            "-Xmx512m",
+            "-XX:+UseG1GC",
+            "-XX:TieredStopAtLevel=1",
+        ])
+        .arg(format!("-Dlog4j2.configurationFile={}", log4j.display()))
+        .args(["-cp", &cp, "kafka.Kafka"])
+        .arg(node.dir.join("node.properties"));
         node.proc = Some(Proc::spawn(cmd, node.dir.join("kafka.log")));
     }
 
@@ -351,7 +357,11 @@ impl KafkaCluster {
             .admin_consumer()
             .fetch_metadata(Some(topic), Duration::from_secs(10))
             .expect("topic metadata");
-        let t = m.topics().iter().find(|t| t.name() == topic).expect("topic");
+        let t = m
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .expect("topic");
         t.partitions()
             .iter()
             .find(|p| p.id() == partition)
@@ -475,7 +485,17 @@ impl Neo4j {
 /// partition. A value that is not one line of JSON fails the test.
 pub fn kcat_values(bootstrap: &str, topic: &str) -> Vec<serde_json::Value> {
     let out = Command::new("kcat")
-        .args(["-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e", "-q"])
+        .args([
+            "-b",
+            bootstrap,
+            "-C",
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ])
         .args(["-f", "%s\\n"])
         .stdin(Stdio::null())
         .output()
@@ -509,7 +529,13 @@ pub struct GroupOffset {
 pub fn group_offsets(tools: &Tools, bootstrap: &str, group: &str) -> Vec<GroupOffset> {
     let out = tools.kafka_tool(
         "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
-        &["--bootstrap-server", bootstrap, "--describe", "--group", group],
+        &[
+            "--bootstrap-server",
+            bootstrap,
+            "--describe",
+            "--group",
+            group,
+        ],
     );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
