@@ -46,7 +46,7 @@ cargo clippy --all-targets --locked -- -D warnings
 
 echo "== tests"
 status=0
-cargo test --all-targets --locked "$@" || status=$?
+cargo test --all-targets --locked --no-fail-fast "$@" || status=$?
 
 if [ -s "$skips" ]; then
   echo
