@@ -33,8 +33,8 @@ struct Args {
     /// at each --latency-ms), rollback (effective time under load), keys
     /// (key-to-screen while the engine drains), kafka,
     /// kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
-    /// consumer reading the same messages, the ceiling kafka-noop is
-    /// compared with)
+    /// consumer, and kcat when installed, reading the same messages: the
+    /// ceiling kafka-noop is compared with)
     #[arg(
         long,
         value_delimiter = ',',
@@ -404,6 +404,41 @@ fn raw_consume(brokers: &str, topic: &str, n: u64) -> Result<f64> {
     Ok(n as f64 / secs.max(1e-9))
 }
 
+/// Debian's kcat (an independent librdkafka client) reading the same `n`
+/// messages from the start to the end of each partition; None when kcat is
+/// not installed. Its wall time includes its start and metadata.
+fn kcat_consume(brokers: &str, topic: &str, n: u64) -> Result<Option<f64>> {
+    let started = Instant::now();
+    let out = match std::process::Command::new("kcat")
+        .args([
+            "-b",
+            brokers,
+            "-C",
+            "-t",
+            topic,
+            "-o",
+            "beginning",
+            "-e",
+            "-q",
+        ])
+        .args(["-f", "\\n"])
+        .stdin(std::process::Stdio::null())
+        .output()
+    {
+        Ok(out) => out,
+        Err(_) => return Ok(None),
+    };
+    let secs = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        out.status.success(),
+        "kcat: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = out.stdout.iter().filter(|b| **b == b'\n').count() as u64;
+    anyhow::ensure!(seen == n, "kcat read {seen} of {n} messages");
+    Ok(Some(n as f64 / secs.max(1e-9)))
+}
+
 /// kafka-noop's engine and the raw consumer over the same messages: the
 /// ratio says what share of the broker's ceiling the engine reaches.
 async fn kafka_ceiling(args: &Args, brokers: &str, graph: Option<String>) -> Result<()> {
@@ -420,6 +455,8 @@ async fn kafka_ceiling(args: &Args, brokers: &str, graph: Option<String>) -> Res
     let b = brokers.to_string();
     let t = topic.clone();
     let raw = tokio::task::spawn_blocking(move || raw_consume(&b, &t, n)).await??;
+    let (b, t) = (brokers.to_string(), topic.clone());
+    let kcat = tokio::task::spawn_blocking(move || kcat_consume(&b, &t, n)).await??;
     println!(
         "{}",
         json!({
@@ -429,6 +466,8 @@ async fn kafka_ceiling(args: &Args, brokers: &str, graph: Option<String>) -> Res
             "msgs_per_sec": raw.round(),
             "engine_noop_docs_per_sec": engine_rate.round(),
             "engine_over_raw": (engine_rate / raw * 1000.0).round() / 1000.0,
+            "kcat_msgs_per_sec": kcat.map(f64::round),
+            "engine_over_kcat": kcat.map(|k| (engine_rate / k * 1000.0).round() / 1000.0),
         })
     );
     Ok(())

@@ -308,7 +308,7 @@ pub struct GlobalArgs {
         hide_env_values = true
     )]
     pub graph_password: Option<String>,
-    /// Database (Neo4j) or graph name (FalkorDB) [default: the server's]
+    /// Database name (Neo4j; Memgraph has one) [default: the server's]
     #[arg(
         long,
         global = true,
@@ -317,7 +317,7 @@ pub struct GlobalArgs {
         hide_short_help = true
     )]
     pub graph_database: Option<String>,
-    /// Largest Bolt message a write sends (FalkorDB 4.16 needs ~3000)
+    /// Largest Bolt message a write sends (batches and file bodies are cut to fit) [default: 1 MiB]
     #[arg(
         allow_negative_numbers = true,
         long,

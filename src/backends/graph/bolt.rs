@@ -31,7 +31,7 @@ pub struct BoltSettings {
     pub uri: String,
     pub user: String,
     pub password: String,
-    /// Database (Neo4j) or graph name (FalkorDB); None: the server's default.
+    /// Database name (Neo4j); None: the server's default.
     pub database: Option<String>,
     /// Largest Bolt message a write may send (see the module note).
     pub max_message_bytes: usize,
