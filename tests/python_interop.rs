@@ -9,31 +9,12 @@
 mod common;
 
 use std::path::Path;
-use std::process::Stdio;
 
 use common::services::{self, Tools};
 use common::{broker, flag, isolated, n, run_s, with};
 
 fn seed_services(tools: &Tools, args: &[&str]) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/services/seed_services.py");
-    let out = tools
-        .python()
-        .arg(script)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run seed_services.py");
-    assert!(
-        out.status.success(),
-        "seed_services.py {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "seed_services.py printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    services::python_json(tools, "seed_services.py", args)
 }
 
 #[test]

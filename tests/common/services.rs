@@ -562,27 +562,39 @@ pub fn group_offsets(tools: &Tools, bootstrap: &str, group: &str) -> Vec<GroupOf
         .collect()
 }
 
-/// (enrichment_status, enrichment_applied, documents) of one project's
-/// Document nodes, read by the Python neo4j driver: a Bolt client that is
-/// not archon-tui's adapter.
-pub fn neo4j_status_rows(tools: &Tools, uri: &str, project: &str) -> Vec<(String, u64, u64)> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/services/graph_counts.py");
+/// Run `tests/services/<script>` with the tools' Python and parse the JSON
+/// it prints.
+pub fn python_json<T: serde::de::DeserializeOwned>(
+    tools: &Tools,
+    script: &str,
+    args: &[&str],
+) -> T {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/services")
+        .join(script);
     let out = tools
         .python()
-        .arg(script)
-        .args([uri, project])
+        .arg(path)
+        .args(args)
         .stdin(Stdio::null())
         .output()
-        .expect("run tests/services/graph_counts.py");
+        .unwrap_or_else(|e| panic!("run {script}: {e}"));
     assert!(
         out.status.success(),
-        "graph_counts.py: {}",
+        "{script} {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "graph_counts.py printed no JSON rows ({e}): {}",
+            "{script} printed no JSON ({e}): {}",
             String::from_utf8_lossy(&out.stdout)
         )
     })
+}
+
+/// (enrichment_status, enrichment_applied, documents) of one project's
+/// Document nodes, read by the Python neo4j driver: a Bolt client that is
+/// not archon-tui's adapter.
+pub fn neo4j_status_rows(tools: &Tools, uri: &str, project: &str) -> Vec<(String, u64, u64)> {
+    python_json(tools, "graph_counts.py", &[uri, project])
 }
