@@ -14,7 +14,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::services::{KafkaCluster, Tools};
-use common::{bin, flag, isolated, n, run_s, with};
+use common::{bin, count, flag, isolated, n, run_s, sqlite, with};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -22,13 +22,7 @@ fn sqlite_count(data: &Path, sql: &str) -> u64 {
     if !data.join("archon.sqlite3").exists() {
         return 0;
     }
-    let c = rusqlite::Connection::open_with_flags(
-        data.join("archon.sqlite3"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    c.busy_timeout(Duration::from_secs(30)).unwrap();
-    c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap() as u64
+    count(&sqlite(data), sql)
 }
 
 /// The group's committed offset of each partition (-1: none yet), read

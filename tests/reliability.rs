@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::serve::{client, get, wait_health, Serve};
 use common::service::{self, Mode};
 use common::services::{KafkaCluster, Neo4j, Tools};
-use common::{bin, n, run, run_s, with};
+use common::{bin, count, n, run, run_s, sqlite, with};
 use rand::{Rng, SeedableRng};
 use serde_json::Value;
 
@@ -31,21 +31,6 @@ fn seed() -> u64 {
                 .unwrap()
                 .as_nanos() as u64
         })
-}
-
-fn sqlite(data: &Path) -> rusqlite::Connection {
-    let c = rusqlite::Connection::open_with_flags(
-        data.join("archon.sqlite3"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("open the data dir database");
-    c.busy_timeout(Duration::from_secs(30)).unwrap();
-    c
-}
-
-fn count(c: &rusqlite::Connection, sql: &str) -> u64 {
-    c.query_row(sql, [], |r| r.get::<_, i64>(0))
-        .unwrap_or_else(|e| panic!("{sql}: {e}")) as u64
 }
 
 /// Runs archon-tui in the background; its log goes to a file under

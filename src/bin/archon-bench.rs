@@ -454,9 +454,10 @@ async fn kafka_ceiling(args: &Args, brokers: &str, graph: Option<String>) -> Res
     let n = args.files as u64;
     let b = brokers.to_string();
     let t = topic.clone();
-    let raw = tokio::task::spawn_blocking(move || raw_consume(&b, &t, n)).await??;
-    let (b, t) = (brokers.to_string(), topic.clone());
-    let kcat = tokio::task::spawn_blocking(move || kcat_consume(&b, &t, n)).await??;
+    let (raw, kcat) = tokio::task::spawn_blocking(move || -> Result<_> {
+        Ok((raw_consume(&b, &t, n)?, kcat_consume(&b, &t, n)?))
+    })
+    .await??;
     println!(
         "{}",
         json!({

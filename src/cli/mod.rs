@@ -400,10 +400,9 @@ impl GlobalArgs {
                     session_timeout_ms: self.kafka_session_timeout_ms.unwrap_or(30_000),
                     max_poll_records: self.kafka_max_poll_records.unwrap_or(500),
                     replication_factor: self.kafka_replication_factor.unwrap_or(1),
-                    compression: self
-                        .kafka_compression
-                        .clone()
-                        .unwrap_or_else(|| "snappy".into()),
+                    compression: self.kafka_compression.clone().unwrap_or_else(|| {
+                        crate::backends::broker::kafka::DEFAULT_COMPRESSION.into()
+                    }),
                     options: self.kafka_option.clone(),
                 }
             }),

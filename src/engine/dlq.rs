@@ -5,8 +5,9 @@
 //! is the entry, an empty record is a tombstone. An entry about a document is
 //! shown while that document is still in status `dlq`.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::Arc;
 
 use anyhow::Result;
@@ -14,7 +15,7 @@ use serde::Serialize;
 
 use super::producer::{dispatch, request_for_record};
 use super::Engine;
-use crate::backends::broker::OutRecord;
+use crate::backends::broker::{OutRecord, Record};
 use crate::backends::graph::Status;
 use crate::events::{DlqMessage, EnrichmentRequest, Priority};
 
@@ -222,11 +223,13 @@ pub async fn load_one(engine: &Engine, partition: i32, id: i64) -> Result<Option
         .read(&engine.cfg.dlq_topic, partition, id, 1)
         .await?;
     Ok(recs.into_iter().find(|r| r.offset == id).and_then(|r| {
-        let message = DlqMessage::decode(&r.value)?;
+        let DlqRecord::Entry(key, message) = DlqRecord::of(&r) else {
+            return None;
+        };
         Some(DlqEntry {
             id: r.offset,
             partition: r.partition,
-            key: message.entry_key(r.key.as_deref(), r.partition, r.offset),
+            key,
             message,
         })
     }))
@@ -238,7 +241,6 @@ pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
     let b = &engine.backends;
     let topic = &engine.cfg.dlq_topic;
     let mut latest: HashMap<String, DlqEntry> = HashMap::new();
-    let mut tombstoned: HashSet<String> = HashSet::new();
     for part in b.broker.lag("archon-tui-dlq-browser", topic).await? {
         let mut from = 0;
         while from < part.end {
@@ -246,61 +248,120 @@ pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
             let Some(last) = recs.last() else { break };
             from = last.offset + 1;
             for r in recs {
-                if r.value.is_empty() {
-                    let key =
-                        String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned();
-                    latest.remove(&key);
-                    tombstoned.insert(key);
-                    continue;
+                match DlqRecord::of(&r) {
+                    DlqRecord::Tombstone(key) => {
+                        latest.remove(&key);
+                    }
+                    DlqRecord::Entry(key, message) => {
+                        latest.insert(
+                            key.clone(),
+                            DlqEntry {
+                                id: r.offset,
+                                partition: r.partition,
+                                key,
+                                message,
+                            },
+                        );
+                    }
+                    DlqRecord::Unreadable => {}
                 }
-                let Some(message) = DlqMessage::decode(&r.value) else {
-                    tracing::warn!("unreadable DLQ record at offset {}", r.offset);
-                    continue;
-                };
-                let key = message.entry_key(r.key.as_deref(), r.partition, r.offset);
-                tombstoned.remove(&key);
-                latest.insert(
-                    key.clone(),
-                    DlqEntry {
-                        id: r.offset,
-                        partition: r.partition,
-                        key,
-                        message,
-                    },
-                );
             }
         }
     }
-    // Documents whose entry is still current: status dlq.
+    let in_dlq: HashSet<String> = documents_in_dlq(engine).await?;
+    let unchecked: Vec<String> = latest
+        .values()
+        .filter(|e| e.error_type() != "DocumentNotFound")
+        .map(|e| e.message.document_id.clone())
+        .filter(|d| !d.is_empty() && !in_dlq.contains(d))
+        .collect();
+    let foreign: HashSet<String> = not_in_graph(engine, unchecked).await?;
+    let mut entries: Vec<DlqEntry> = latest
+        .into_values()
+        .filter(|e| listed(&e.message.document_id, e.error_type(), &in_dlq, &foreign))
+        .collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(e.id));
+    Ok(entries)
+}
+
+/// What one record of the DLQ topic is to the browser.
+// Matched as soon as it is made; boxing the message would cost an
+// allocation per record read.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum DlqRecord {
+    /// An empty value: the entry of this key is gone (replayed or purged).
+    Tombstone(String),
+    /// The entry's key (see `DlqMessage::entry_key`) and message.
+    Entry(String, DlqMessage),
+    /// Not a DLQ message (logged).
+    Unreadable,
+}
+
+impl DlqRecord {
+    pub(crate) fn of(r: &Record) -> Self {
+        if r.value.is_empty() {
+            return DlqRecord::Tombstone(
+                String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned(),
+            );
+        }
+        match DlqMessage::decode(&r.value) {
+            Some(m) => DlqRecord::Entry(m.entry_key(r.key.as_deref(), r.partition, r.offset), m),
+            None => {
+                tracing::warn!("unreadable DLQ record at offset {}", r.offset);
+                DlqRecord::Unreadable
+            }
+        }
+    }
+}
+
+/// Ids of the documents in status `dlq`.
+pub(crate) async fn documents_in_dlq<S: From<String> + Eq + Hash>(
+    engine: &Engine,
+) -> Result<HashSet<S>> {
     let mut in_dlq = HashSet::new();
     let mut after = None;
     loop {
-        let docs = b
+        let docs = engine
+            .backends
             .graph
             .documents_with_status(Status::Dlq, None, after.clone(), 5_000)
             .await?;
         let Some(last) = docs.last() else { break };
         after = Some(last.entity_id.clone());
-        in_dlq.extend(docs.into_iter().map(|d| d.entity_id));
+        in_dlq.extend(docs.into_iter().map(|d| S::from(d.entity_id)));
     }
-    // Entries that belong to no indexed document (undecodable, a request for
-    // an unknown document, or a document this graph does not hold: parked by
-    // another producer) stay until purged: nothing else tracks them.
-    let mut entries = Vec::new();
-    for e in latest.into_values() {
-        let shown = e.message.document_id.is_empty()
-            || e.error_type() == "DocumentNotFound"
-            || in_dlq.contains(&e.message.document_id)
-            || b.graph
-                .get_document(&e.message.document_id)
-                .await?
-                .is_none();
-        if shown {
-            entries.push(e);
+    Ok(in_dlq)
+}
+
+/// Of `docs`, those the graph holds no document for (their entries were
+/// parked by another producer, e.g. the seeds' Python consumer).
+pub(crate) async fn not_in_graph<S: From<String> + Eq + Hash>(
+    engine: &Engine,
+    docs: Vec<String>,
+) -> Result<HashSet<S>> {
+    let mut out = HashSet::new();
+    for doc in docs {
+        if engine.backends.graph.get_document(&doc).await?.is_none() {
+            out.insert(S::from(doc));
         }
     }
-    entries.sort_by_key(|e| std::cmp::Reverse(e.id));
-    Ok(entries)
+    Ok(out)
+}
+
+/// Whether an entry is listed. Entries that belong to no indexed document
+/// (undecodable, a request for an unknown document, a document this graph
+/// does not hold) stay until purged: nothing else tracks them. Others show
+/// while their document is in status `dlq`.
+pub(crate) fn listed<S: Borrow<str> + Eq + Hash, T: Borrow<str> + Eq + Hash>(
+    document_id: &str,
+    error_type: &str,
+    in_dlq: &HashSet<S>,
+    not_in_graph: &HashSet<T>,
+) -> bool {
+    document_id.is_empty()
+        || error_type == "DocumentNotFound"
+        || in_dlq.contains(document_id)
+        || not_in_graph.contains(document_id)
 }
 
 pub fn find<'a>(entries: &'a [DlqEntry], id: &str) -> Option<&'a DlqEntry> {

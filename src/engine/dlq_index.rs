@@ -13,10 +13,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::dlq::{DlqEntry, DlqFields};
+use super::dlq::{self, DlqEntry, DlqFields, DlqRecord};
 use super::Engine;
 use crate::backends::broker::Record;
-use crate::backends::graph::Status;
 use crate::events::DlqMessage;
 use anyhow::Result;
 
@@ -247,17 +246,14 @@ impl DlqIndex {
         unknown_document: &mut bool,
         r: &Record,
     ) {
-        if r.value.is_empty() {
-            rows.remove(&*String::from_utf8_lossy(
-                r.key.as_deref().unwrap_or_default(),
-            ));
-            return;
-        }
-        let Some(message) = DlqMessage::decode(&r.value) else {
-            tracing::warn!("unreadable DLQ record at offset {}", r.offset);
-            return;
+        let (key, message) = match DlqRecord::of(r) {
+            DlqRecord::Tombstone(key) => {
+                rows.remove(key.as_str());
+                return;
+            }
+            DlqRecord::Entry(key, message) => (key, message),
+            DlqRecord::Unreadable => return,
         };
-        let key = message.entry_key(r.key.as_deref(), r.partition, r.offset);
         let row = DlqRow::build(r.offset, r.partition, &key, &message, names);
         if !message.document_id.is_empty() && !in_dlq.contains(message.document_id.as_str()) {
             *unknown_document = true;
@@ -266,30 +262,17 @@ impl DlqIndex {
     }
 
     async fn read_statuses(&mut self, engine: &Engine, dlq_count: u64) -> Result<()> {
-        let mut in_dlq = HashSet::new();
-        let mut after = None;
-        loop {
-            let docs = engine
-                .backends
-                .graph
-                .documents_with_status(Status::Dlq, None, after.clone(), 5_000)
-                .await?;
-            let Some(last) = docs.last() else { break };
-            after = Some(last.entity_id.clone());
-            in_dlq.extend(docs.into_iter().map(|d| d.entity_id.into_boxed_str()));
-        }
-        let unchecked: Vec<Box<str>> = self
+        let in_dlq: HashSet<Box<str>> = dlq::documents_in_dlq(engine).await?;
+        let unchecked: Vec<String> = self
             .rows
             .values()
+            .filter(|r| &*r.error_type != "DocumentNotFound")
             .map(|r| r.document_id())
             .filter(|d| !d.is_empty() && !in_dlq.contains(*d) && !self.foreign.contains(*d))
-            .map(Box::from)
+            .map(String::from)
             .collect();
-        for doc in unchecked {
-            if engine.backends.graph.get_document(&doc).await?.is_none() {
-                self.foreign.insert(doc);
-            }
-        }
+        let found: HashSet<Box<str>> = dlq::not_in_graph(engine, unchecked).await?;
+        self.foreign.extend(found);
         self.in_dlq = in_dlq;
         self.in_dlq_count = Some(dlq_count);
         self.unknown_document = false;
@@ -298,19 +281,10 @@ impl DlqIndex {
     }
 
     fn rebuild(&mut self) {
-        // Entries that belong to no indexed document (undecodable, a request
-        // for an unknown document, or a document this graph does not hold)
-        // stay until purged: nothing else tracks them. Others show while
-        // their document is in status dlq.
         let mut rows: Vec<Arc<DlqRow>> = self
             .rows
             .values()
-            .filter(|r| {
-                r.document_id().is_empty()
-                    || &*r.error_type == "DocumentNotFound"
-                    || self.in_dlq.contains(r.document_id())
-                    || self.foreign.contains(r.document_id())
-            })
+            .filter(|r| dlq::listed(r.document_id(), &r.error_type, &self.in_dlq, &self.foreign))
             .cloned()
             .collect();
         rows.sort_unstable_by_key(|r| std::cmp::Reverse((r.id, r.partition)));

@@ -78,6 +78,24 @@ pub fn n(v: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("{key} missing or not a number in {v}"))
 }
 
+/// The data dir's SQLite database, read-only (a test's look at what the
+/// engine recorded).
+pub fn sqlite(data: &Path) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open_with_flags(
+        data.join("archon.sqlite3"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open the data dir database");
+    c.busy_timeout(std::time::Duration::from_secs(30)).unwrap();
+    c
+}
+
+/// The one number `sql` selects.
+pub fn count(c: &rusqlite::Connection, sql: &str) -> u64 {
+    c.query_row(sql, [], |r| r.get::<_, i64>(0))
+        .unwrap_or_else(|e| panic!("{sql}: {e}")) as u64
+}
+
 /// Record that the running test is skipped for want of `what`: said loudly
 /// on stderr and appended to the skip log (`ARCHON_TEST_SKIPS`, default
 /// target/test-skips.txt) that scripts/test.sh prints after the run, so a

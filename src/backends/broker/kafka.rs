@@ -24,6 +24,9 @@ use super::{Broker, BrokerConsumer, OutRecord, PartitionLag, Record, TopicSpec};
 
 const META_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The producer's `compression.type` unless configured: seed §3.1's snappy.
+pub const DEFAULT_COMPRESSION: &str = "snappy";
+
 /// Connection and consumer settings (the seeds' KAFKA_* variables).
 #[derive(Clone, Default)]
 pub struct KafkaSettings {
@@ -122,7 +125,7 @@ impl KafkaBroker {
             .set(
                 "compression.type",
                 match settings.compression.as_str() {
-                    "" => "snappy",
+                    "" => DEFAULT_COMPRESSION,
                     codec => codec,
                 },
             )

@@ -183,24 +183,25 @@ impl BoltGraph {
             "CREATE INDEX ON :Document(enrichment_status)",
             "CREATE INDEX ON :DocumentContent(content_hash)",
         ];
-        let mut statements: &[&str] = &NEO4J;
-        for (i, cypher) in NEO4J.iter().enumerate() {
-            if let Err(e) = self.rows(query(cypher)).await {
-                let syntax = format!("{e:#}").to_lowercase().contains("syntax");
-                if i == 0 && syntax {
-                    statements = &MEMGRAPH;
-                    break;
+        match self.rows(query(NEO4J[0])).await {
+            // Not Neo4j's dialect: Memgraph's, where existing ones are errors.
+            Err(e) if format!("{e:#}").to_lowercase().contains("syntax") => {
+                for cypher in MEMGRAPH {
+                    if let Err(e) = self.rows(query(cypher)).await {
+                        tracing::debug!("graph schema: {cypher}: {e:#}");
+                    }
                 }
+                return;
+            }
+            Err(e) => tracing::warn!("graph schema: {}: {e:#}", NEO4J[0]),
+            Ok(_) => {}
+        }
+        for cypher in &NEO4J[1..] {
+            if let Err(e) = self.rows(query(cypher)).await {
                 tracing::warn!("graph schema: {cypher}: {e:#}");
             }
         }
-        if statements.len() == MEMGRAPH.len() {
-            for cypher in MEMGRAPH {
-                if let Err(e) = self.rows(query(cypher)).await {
-                    tracing::debug!("graph schema: {cypher}: {e:#}");
-                }
-            }
-        } else if let Err(e) = self.rows(query("CALL db.awaitIndexes(120)")).await {
+        if let Err(e) = self.rows(query("CALL db.awaitIndexes(120)")).await {
             // Writes made while a new constraint populates were seen lost on
             // Neo4j 5.26 (a fresh store, concurrent batches): start once the
             // schema is online.
