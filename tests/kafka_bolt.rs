@@ -102,7 +102,9 @@ fn two_engines_in_one_group_complete_every_document_exactly_once() {
     assert_eq!(graph_status_counts(&project).get("pending"), Some(&400));
 
     // Two engines, each with its own data dir, in the same group. The
-    // latency keeps either from finishing alone before the other joins.
+    // latency keeps either from finishing alone before the other joins
+    // (~80 documents/s each: Neo4j is fast enough that at 20 ms one engine
+    // once drained all 400 before the other was assigned a partition).
     let engines: Vec<_> = (0..2)
         .map(|_| {
             let data = tempfile::tempdir().unwrap();
@@ -118,7 +120,7 @@ fn two_engines_in_one_group_complete_every_document_exactly_once() {
                         "--concurrency",
                         "8",
                         "--inject-latency-ms",
-                        "20",
+                        "100",
                     ],
                     &flags,
                 ))
