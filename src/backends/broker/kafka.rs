@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use async_trait::async_trait;
@@ -20,6 +20,7 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
+use super::kafka_orphan::{self, StalledGroup, UnassignedWatch};
 use super::{Broker, BrokerConsumer, OutRecord, PartitionLag, Record, TopicSpec};
 
 const META_TIMEOUT: Duration = Duration::from_secs(10);
@@ -277,6 +278,11 @@ impl Broker for KafkaBroker {
             .with_context(|| format!("cannot subscribe to {topic}"))?;
         Ok(Box::new(KafkaConsumer {
             consumer: Arc::new(c),
+            group: group.to_string(),
+            watch: Mutex::new(UnassignedWatch::new(Duration::from_millis(u64::from(
+                self.settings.session_timeout_ms,
+            )))),
+            stalled: Arc::new(Mutex::new(StalledGroup::default())),
             topic: topic.to_string(),
             max_poll_records: self.settings.max_poll_records,
             buffer: Mutex::new(VecDeque::new()),
@@ -420,6 +426,10 @@ pub struct KafkaConsumer {
     /// Shared with blocking tasks: a synchronous commit must not hold a
     /// runtime worker while the broker is away.
     consumer: Arc<StreamConsumer<RebalanceContext>>,
+    group: String,
+    /// Owning nothing for two session timeouts: is the whole group orphaned?
+    watch: Mutex<UnassignedWatch>,
+    stalled: Arc<Mutex<StalledGroup>>,
     topic: String,
     max_poll_records: usize,
     /// Messages received while pausing (handed out first on resume).
@@ -439,12 +449,48 @@ impl KafkaConsumer {
         *self.paused.lock().unwrap() = pause;
         Ok(())
     }
+
+    /// Rejoins when this member owns nothing and nobody is consuming (see
+    /// `kafka_orphan`); the next rebalance assigns the partitions.
+    async fn rejoin_if_orphaned(&self) {
+        let owns_nothing = self.consumer.context().owned.lock().unwrap().is_empty();
+        if !self.watch.lock().unwrap().due(owns_nothing, Instant::now()) {
+            return;
+        }
+        let (c, stalled, topic) = (
+            self.consumer.clone(),
+            self.stalled.clone(),
+            self.topic.clone(),
+        );
+        let rejoined = tokio::task::spawn_blocking(move || -> Result<bool> {
+            let (committed, lag) = kafka_orphan::committed_and_lag(&*c, &topic)?;
+            if !stalled.lock().unwrap().stalled(committed, lag) {
+                return Ok(false);
+            }
+            c.unsubscribe();
+            c.subscribe(&[&topic])?;
+            Ok(true)
+        })
+        .await;
+        match rejoined {
+            Ok(Ok(true)) => tracing::warn!(
+                "this member of group {} owns no partition of {} and nobody consumes its lag (a \
+                 rebalance completed without assigning them); rejoining",
+                self.group,
+                self.topic
+            ),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::debug!("group check for {}: {e:#}", self.group),
+            Err(e) => tracing::debug!("group check task: {e}"),
+        }
+    }
 }
 
 #[async_trait]
 impl BrokerConsumer for KafkaConsumer {
     async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Record>> {
         self.set_paused(false)?;
+        self.rejoin_if_orphaned().await;
         let max = max.min(self.max_poll_records);
         let mut out: Vec<Record> = {
             let mut b = self.buffer.lock().unwrap();

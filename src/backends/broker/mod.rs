@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod kafka;
+mod kafka_orphan;
 
 use std::time::Duration;
 
