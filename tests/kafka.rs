@@ -198,10 +198,7 @@ async fn the_kafka_adapter_drains_through_librdkafkas_mock_cluster() {
 
 /// A member killed while it owns every partition, and its successor started
 /// at once: the successor gets the partitions once the dead member's session
-/// times out and consumes everything. (tansu 0.6 could complete that
-/// generation with the dead member as leader and an empty assignment;
-/// `kafka_orphan` rejoins then. Apache Kafka never needed it in this test,
-/// but did after a broker restart: see that module.)
+/// times out and consumes everything.
 #[test]
 fn a_successor_of_a_killed_member_consumes_everything() {
     let Some(b) = broker() else { return };

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use async_trait::async_trait;
@@ -16,11 +16,10 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{
     BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
 };
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
-use super::kafka_orphan::{self, StalledGroup, UnassignedWatch};
 use super::{Broker, BrokerConsumer, OutRecord, PartitionLag, Record, TopicSpec};
 
 const META_TIMEOUT: Duration = Duration::from_secs(10);
@@ -278,11 +277,6 @@ impl Broker for KafkaBroker {
             .with_context(|| format!("cannot subscribe to {topic}"))?;
         Ok(Box::new(KafkaConsumer {
             consumer: Arc::new(c),
-            group: group.to_string(),
-            watch: Mutex::new(UnassignedWatch::new(Duration::from_millis(u64::from(
-                self.settings.session_timeout_ms,
-            )))),
-            stalled: Arc::new(Mutex::new(StalledGroup::default())),
             topic: topic.to_string(),
             max_poll_records: self.settings.max_poll_records,
             buffer: Mutex::new(VecDeque::new()),
@@ -363,6 +357,23 @@ impl Broker for KafkaBroker {
     }
 }
 
+/// Whether a consumer error is librdkafka reporting what it recovers from
+/// by itself (brokers down, transport failures, a topic not there yet).
+/// librdkafka treats every consumer error but a fatal one so.
+fn is_transient(e: &KafkaError) -> bool {
+    matches!(e, KafkaError::MessageConsumption(code) if *code != RDKafkaErrorCode::Fatal)
+}
+
+/// Transient errors are skipped without a pause: they share the consumer
+/// queue with the rebalance events, and backing off per error left a
+/// revoke or an assignment queued behind an outage's worth of them for
+/// minutes (after a one-node restart the group stayed unassigned, stuck in
+/// librdkafka's `wait-unassign-call` / `wait-assign-call`). The client
+/// context logs them already; health comes from the broker reads.
+fn skip_transient(topic: &str, e: &KafkaError) {
+    tracing::debug!("consume {topic}: {e} (librdkafka recovers by itself)");
+}
+
 /// Commits on revoke: when a rebalance takes partitions away, the last safe
 /// offsets the engine reported for them are committed before the new owner
 /// starts, and later commits for them (work that was in flight) are dropped
@@ -426,10 +437,6 @@ pub struct KafkaConsumer {
     /// Shared with blocking tasks: a synchronous commit must not hold a
     /// runtime worker while the broker is away.
     consumer: Arc<StreamConsumer<RebalanceContext>>,
-    group: String,
-    /// Owning nothing for two session timeouts: is the whole group orphaned?
-    watch: Mutex<UnassignedWatch>,
-    stalled: Arc<Mutex<StalledGroup>>,
     topic: String,
     max_poll_records: usize,
     /// Messages received while pausing (handed out first on resume).
@@ -449,57 +456,23 @@ impl KafkaConsumer {
         *self.paused.lock().unwrap() = pause;
         Ok(())
     }
-
-    /// Rejoins when this member owns nothing and nobody is consuming (see
-    /// `kafka_orphan`); the next rebalance assigns the partitions.
-    async fn rejoin_if_orphaned(&self) {
-        let owns_nothing = self.consumer.context().owned.lock().unwrap().is_empty();
-        if !self.watch.lock().unwrap().due(owns_nothing, Instant::now()) {
-            return;
-        }
-        let (c, stalled, topic) = (
-            self.consumer.clone(),
-            self.stalled.clone(),
-            self.topic.clone(),
-        );
-        let rejoined = tokio::task::spawn_blocking(move || -> Result<bool> {
-            let (committed, lag) = kafka_orphan::committed_and_lag(&*c, &topic)?;
-            if !stalled.lock().unwrap().stalled(committed, lag) {
-                return Ok(false);
-            }
-            c.unsubscribe();
-            c.subscribe(&[&topic])?;
-            Ok(true)
-        })
-        .await;
-        match rejoined {
-            Ok(Ok(true)) => tracing::warn!(
-                "this member of group {} owns no partition of {} and nobody consumes its lag (a \
-                 rebalance completed without assigning them); rejoining",
-                self.group,
-                self.topic
-            ),
-            Ok(Ok(false)) => {}
-            Ok(Err(e)) => tracing::debug!("group check for {}: {e:#}", self.group),
-            Err(e) => tracing::debug!("group check task: {e}"),
-        }
-    }
 }
 
 #[async_trait]
 impl BrokerConsumer for KafkaConsumer {
     async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Record>> {
         self.set_paused(false)?;
-        self.rejoin_if_orphaned().await;
         let max = max.min(self.max_poll_records);
         let mut out: Vec<Record> = {
             let mut b = self.buffer.lock().unwrap();
             let n = b.len().min(max);
             b.drain(..n).collect()
         };
-        if out.is_empty() {
-            match tokio::time::timeout(wait, self.consumer.recv()).await {
+        let deadline = tokio::time::Instant::now() + wait;
+        while out.is_empty() {
+            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
                 Ok(Ok(m)) => out.push(to_record(&m)),
+                Ok(Err(e)) if is_transient(&e) => skip_transient(&self.topic, &e),
                 Ok(Err(e)) => return Err(anyhow!("consume {}: {e}", self.topic)),
                 Err(_) => return Ok(out),
             }
@@ -508,6 +481,7 @@ impl BrokerConsumer for KafkaConsumer {
         while out.len() < max {
             match tokio::time::timeout(Duration::ZERO, self.consumer.recv()).await {
                 Ok(Ok(m)) => out.push(to_record(&m)),
+                Ok(Err(e)) if is_transient(&e) => skip_transient(&self.topic, &e),
                 // What was received is handed out: librdkafka's position is
                 // past it, so dropping it here would strand it until the next
                 // rebalance (seen when a partition leader was killed: the

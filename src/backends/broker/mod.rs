@@ -3,7 +3,6 @@
 
 pub mod embedded;
 pub mod kafka;
-mod kafka_orphan;
 
 use std::time::Duration;
 
