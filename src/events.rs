@@ -496,8 +496,8 @@ mod tests {
         /// DLQ records read back from the topic: any bytes, no panic.
         #[test]
         fn dlq_records_of_any_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
-            let _ = serde_json::from_slice::<DlqMessage>(&bytes);
-            let _ = serde_json::from_slice::<EnrichmentCompleted>(&bytes);
+            let _dlq = serde_json::from_slice::<DlqMessage>(&bytes);
+            let _completed = serde_json::from_slice::<EnrichmentCompleted>(&bytes);
         }
     }
 }

@@ -11,7 +11,9 @@ fn main() {
         // The console owns the terminal: logs go to its Logs panel instead.
         use tracing_subscriber::layer::SubscriberExt;
         use tracing_subscriber::util::SubscriberInitExt;
-        let _ = tui_logger::init_logger(log::LevelFilter::Trace);
+        if let Err(e) = tui_logger::init_logger(log::LevelFilter::Trace) {
+            eprintln!("archon-tui: the Logs panel will miss librdkafka's lines: {e}");
+        }
         tui_logger::set_buffer_depth(2000);
         tracing_subscriber::registry()
             .with(
@@ -45,7 +47,11 @@ fn main() {
                 "archon-tui: error: {}",
                 archon_tui::sanitize::clean(&format!("{e:#}"))
             );
-            1
+            // Refused input is a usage error (as clap's are): exit 2.
+            match e.downcast_ref::<archon_tui::engine::commands::CommandError>() {
+                Some(archon_tui::engine::commands::CommandError::Invalid(_)) => 2,
+                _ => 1,
+            }
         }
     };
     // Do not wait for blocking tasks (a stuck read) on the way out.

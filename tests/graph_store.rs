@@ -4,9 +4,12 @@
 
 mod common;
 
+#[cfg(feature = "bolt")]
 use std::sync::Arc;
+#[cfg(feature = "bolt")]
 use std::time::{SystemTime, UNIX_EPOCH};
 
+#[cfg(feature = "bolt")]
 use archon_tui::backends::graph::bolt::{BoltGraph, BoltSettings};
 use archon_tui::backends::graph::embedded::EmbeddedGraph;
 use archon_tui::backends::graph::*;
@@ -15,6 +18,7 @@ use archon_tui::events::{DocumentType, EnrichmentResults};
 
 /// Ids and project names of their own per test run: every test shares the
 /// server's default database (Neo4j Community has one user database).
+#[cfg(feature = "bolt")]
 fn fresh_name(test: &str) -> String {
     let nonce = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -26,6 +30,7 @@ fn fresh_name(test: &str) -> String {
 
 /// Removes a test's nodes: every test shares the one graph, and pending
 /// documents left behind would hold up other tests' `drain`.
+#[cfg(feature = "bolt")]
 async fn cleanup(ns: &str) {
     let Some(uri) = common::bolt() else { return };
     let cfg = neo4rs::ConfigBuilder::default()
@@ -48,6 +53,7 @@ async fn cleanup(ns: &str) {
     }
 }
 
+#[cfg(feature = "bolt")]
 async fn bolt() -> Option<Arc<dyn GraphStore>> {
     let uri = common::bolt()?;
     let g = BoltGraph::connect(&BoltSettings {
@@ -334,6 +340,7 @@ async fn embedded_store_conforms() {
     conformance(&g, "embedded").await;
 }
 
+#[cfg(feature = "bolt")]
 #[tokio::test]
 async fn bolt_store_conforms() {
     let Some(g) = bolt().await else {
@@ -345,6 +352,7 @@ async fn bolt_store_conforms() {
     cleanup(&ns).await;
 }
 
+#[cfg(feature = "bolt")]
 #[tokio::test]
 async fn bolt_store_batches_a_thousand_documents() {
     let Some(g) = bolt().await else { return };
@@ -370,6 +378,7 @@ async fn bolt_store_batches_a_thousand_documents() {
     assert!(!g.counts().await.unwrap().contains_key(&ns));
 }
 
+#[cfg(feature = "bolt")]
 #[tokio::test]
 async fn an_unreachable_bolt_server_is_a_clear_error() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

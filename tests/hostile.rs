@@ -186,9 +186,12 @@ fn hostile_run(broker: &[String], big: usize) {
     assert_eq!(n(&mixed, "completed"), GOOD as u64, "{mixed}");
     assert_eq!(n(&mixed, "pending"), 0);
     assert_eq!(n(&mixed, "lag"), 0);
-    // Good work keeps its pace (500 ms of slack for tiny runs on a busy machine).
+    // Good work keeps its pace. The two runs are seconds apart on a shared
+    // 2-core machine, so the bound is loose (4x + 2 s; one CI run saw 2.4x
+    // while another build ran): it catches hostile messages that are
+    // retried with backoff or block the pipeline, which cost far more.
     assert!(
-        mixed_ms <= 2 * clean_ms + 500,
+        mixed_ms <= 4 * clean_ms + 2000,
         "good work slowed from {clean_ms} ms to {mixed_ms} ms"
     );
 

@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::{broker, isolated, n, run_s, services, with};
 
 #[test]
@@ -147,11 +149,11 @@ fn dlq_entries_live_on_the_kafka_dlq_topic_and_replay() {
 /// Always runs: librdkafka's in-process mock cluster stands in for a broker,
 /// so the adapter (topics, produce, consume, commit, lag) is checked on every
 /// machine, not only where a broker runs.
+#[cfg(feature = "kafka")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kafka_adapter_drains_through_librdkafkas_mock_cluster() {
     use archon_tui::backends::broker::kafka::KafkaSettings;
     use archon_tui::engine::{config::EngineConfig, consumer, drain, producer, Engine};
-    use std::time::Duration;
 
     let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
     let data = tempfile::tempdir().unwrap();
@@ -258,4 +260,62 @@ fn a_successor_of_a_killed_member_consumes_everything() {
         "successor drained in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+}
+
+/// A consumer Kafka fences (another member took its `group.instance.id`)
+/// cannot recover: the consumer stops with librdkafka's reason, `/health`
+/// says so and `serve` exits 1 rather than sitting idle.
+#[test]
+fn a_fenced_consumer_stops_serve_with_exit_1() {
+    let Some(b) = broker() else { return };
+    let mut flags = isolated(&b, "fenced");
+    let instance = format!("archon-{}", common::flag(&flags, "--group-id"));
+    flags.extend(
+        [
+            "--kafka-option",
+            &format!("group.instance.id={instance}"),
+            "--kafka-option",
+            "heartbeat.interval.ms=500",
+        ]
+        .map(String::from),
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = common::serve::Serve::start(tmp.path(), &flags);
+    // Joined: its partitions are assigned (serve logs it).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&s.log)
+        .unwrap_or_default()
+        .contains("assigned")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "serve's consumer never joined the group"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let fenced_at = Instant::now();
+    let _other = services::Fencer::join(
+        &b,
+        common::flag(&flags, "--group-id"),
+        common::flag(&flags, "--enrichment-topic"),
+        &instance,
+    );
+    let code = loop {
+        if let Some(st) = s.child.try_wait().unwrap() {
+            break st.code();
+        }
+        assert!(
+            fenced_at.elapsed() < Duration::from_secs(30),
+            "serve still running 30 s after another member took its static id"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    println!(
+        "fenced: serve exited {code:?} {:.1} s after the other member started",
+        fenced_at.elapsed().as_secs_f64()
+    );
+    let log = std::fs::read_to_string(&s.log).unwrap();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("the consumer failed"), "{log}");
+    assert!(log.to_lowercase().contains("fenced"), "{log}");
 }

@@ -28,6 +28,7 @@ fn an_unreachable_qdrant_is_a_clear_error() {
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
 }
 
+#[cfg(feature = "qdrant")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn documents_and_their_status_land_in_qdrant() {
     let Ok(url) = std::env::var("QDRANT_URL") else {

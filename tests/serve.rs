@@ -14,9 +14,11 @@ use serde_json::{json, Value};
 
 const DOCS: u64 = 300;
 
+/// Every document finished and every offset committed (the commit follows
+/// the recorded outcome, so lag can trail the counts by a moment).
 fn settled(h: &Value) -> bool {
     let d = &h["documents"];
-    d["pending"] == 0 && n(d, "completed") + n(d, "dlq") == DOCS
+    d["pending"] == 0 && n(d, "completed") + n(d, "dlq") == DOCS && h["consumer"]["lag"] == 0
 }
 
 /// Names of `archon_*` metrics used by the shipped alert rules.
@@ -480,4 +482,85 @@ fn a_busy_port_is_a_named_error() {
     let r = run(data.path(), &["serve", "--listen", "nonsense"]);
     assert_ne!(r.code, 0);
     assert!(r.stderr.contains("--listen"), "{}", r.stderr);
+}
+
+/// Refused input is refused once, by the command itself: every control
+/// endpoint answers 400 with the reason, and the CLI exits 2 with the same
+/// text; nothing changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_input_is_400_over_http_and_exit_2_on_the_cli_with_one_reason() {
+    let data = tempfile::tempdir().unwrap();
+    let s = Serve::start(data.path(), &[]);
+    let c = client();
+    let token = std::fs::read_to_string(data.path().join("control-token")).unwrap();
+    let t = Some(token.trim());
+    let cases: [(&str, Value, &str); 7] = [
+        (
+            "/concurrency",
+            json!({"n": 0}),
+            "concurrency must be between 1 and",
+        ),
+        (
+            "/rollout",
+            json!({"percentage": 101}),
+            "rollout percentage must be 0..=100, got 101",
+        ),
+        ("/rollout", json!({}), "give percentage (0..=100)"),
+        (
+            "/rollout",
+            json!({"enable_project": ""}),
+            "project name must be 1..=255 characters",
+        ),
+        (
+            "/dlq/replay",
+            json!({}),
+            "no filter: this replays every DLQ entry",
+        ),
+        ("/dlq/replay", json!({"filter": "type:"}), "filter"),
+        (
+            "/backfill",
+            json!({"rate": 0}),
+            "rate must be a positive number",
+        ),
+    ];
+    for (path, body, reason) in cases {
+        let (code, e) = post(&c, &s.url(path), t, Some(body.clone())).await;
+        assert_eq!(code, 400, "{path} {body}: {e}");
+        let said = e["error"].as_str().unwrap_or_default();
+        assert!(
+            said.contains(reason),
+            "{path} {body}: {said:?} lacks {reason:?}"
+        );
+    }
+    let (_, p) = get(&c, &s.url("/health/enrichment")).await;
+    assert_eq!(p["rollout"]["percentage"], 100, "nothing changed: {p}");
+    // The CLI: the same reasons, exit 2.
+    for (args, reason) in [
+        (
+            &["rollout", "set", "101"][..],
+            "rollout percentage must be 0..=100, got 101",
+        ),
+        (
+            &["rollout", "enable", ""][..],
+            "project name must be 1..=255 characters",
+        ),
+        (
+            &["dlq", "replay"][..],
+            "no filter: this replays every DLQ entry",
+        ),
+        (
+            &["dlq", "purge", "--error-type", "Timeout"][..],
+            "purging drops DLQ entries for good",
+        ),
+        (
+            &["backfill", "--rate=0"][..],
+            "rate must be a positive number",
+        ),
+    ] {
+        let r = run(data.path(), args);
+        assert_eq!(r.code, 2, "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains(reason), "{args:?}: {}", r.stderr);
+    }
+    let (code, _) = s.terminate();
+    assert_eq!(code, 0);
 }

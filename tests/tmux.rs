@@ -112,7 +112,7 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = self.cmd().arg("kill-server").status();
+        self.cmd().arg("kill-server").status().ok();
     }
 }
 
@@ -398,4 +398,52 @@ fn console_listen_serves_health_and_control() {
     t.wait_for("PAUSED in the header", 10, |s| s.contains("PAUSED"));
     t.keys(&["q"]);
     t.wait_for("a clean exit", 20, |s| s.contains("ARCHON-EXIT=0"));
+}
+
+/// A consumer that dies under a running console (Kafka fenced it: another
+/// member took its `group.instance.id`) shows at once — header and dialog —
+/// while the console stays open; quitting from the dialog exits 1.
+#[test]
+fn a_dead_consumer_shows_in_the_console_at_once() {
+    let Some(b) = common::broker() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let flags = common::isolated(&b, "console-fenced");
+    let group = common::flag(&flags, "--group-id").to_string();
+    let topic = common::flag(&flags, "--enrichment-topic").to_string();
+    let instance = format!("archon-{group}");
+    let extra = format!(
+        "{} --kafka-option group.instance.id={instance} --kafka-option heartbeat.interval.ms=500",
+        flags.join(" ")
+    );
+    let Some(t) = Tmux::start("fenced", 140, 40, &console_command(&data, &extra)) else {
+        return;
+    };
+    t.wait_for("the console", 30, |s| s.contains("Dead-letter queue"));
+    // Let the console's consumer join the group first.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(!t.screen().contains("CONSUMER STOPPED"));
+    let fenced_at = Instant::now();
+    let _other = common::services::Fencer::join(&b, &group, &topic, &instance);
+    let s = t.wait_for("the dead consumer on screen", 20, |s| {
+        s.contains("CONSUMER STOPPED") && s.contains("Consumer stopped")
+    });
+    let shown = fenced_at.elapsed();
+    println!(
+        "console: consumer stopped on screen {:.1} s after another member took its id (heartbeat 0.5 s)",
+        shown.as_secs_f64()
+    );
+    // kcat's join + one heartbeat + the screen: the screen follows the
+    // consumer's state at once (no polling), so this stays well under 4 s.
+    assert!(shown < Duration::from_secs(4), "shown after {shown:?}");
+    assert!(s.to_lowercase().contains("fenced"), "{s}");
+    // Stay: the console keeps running over the dead consumer.
+    t.keys(&["Enter"]);
+    let s = t.wait_for("the dialog to close", 5, |s| {
+        !s.contains("Consumer stopped")
+    });
+    assert!(s.contains("CONSUMER STOPPED"), "{s}");
+    t.keys(&["q"]);
+    let s = t.wait_for("the exit", 30, |s| s.contains("ARCHON-EXIT="));
+    assert!(s.contains("ARCHON-EXIT=1"), "{s}");
 }

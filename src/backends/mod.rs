@@ -6,3 +6,117 @@ pub mod graph;
 pub mod intelligence;
 pub mod sqlite;
 pub mod vector;
+
+use std::sync::Arc;
+
+use anyhow::Result;
+
+use crate::engine::config::EngineConfig;
+use broker::{embedded::EmbeddedBroker, Broker};
+use graph::{embedded::EmbeddedGraph, GraphStore};
+use intelligence::{
+    embedded::EmbeddedIntelligence,
+    faults::{FaultDial, FaultInjector},
+    http::HttpIntelligence,
+    Intelligence,
+};
+use sqlite::Db;
+use vector::{embedded::EmbeddedVectors, VectorStore};
+
+/// The four outside systems an engine runs on.
+pub struct Backends {
+    pub broker: Arc<dyn Broker>,
+    pub graph: Arc<dyn GraphStore>,
+    pub vectors: Arc<dyn VectorStore>,
+    pub intelligence: Arc<dyn Intelligence>,
+}
+
+impl Backends {
+    /// Everything in the data dir, nothing installed; a remote system where
+    /// its address is configured. Fault injection wraps whichever
+    /// intelligence is in use.
+    pub async fn from_config(db: &Db, cfg: &EngineConfig, faults: Arc<FaultDial>) -> Result<Self> {
+        let intelligence: Arc<dyn Intelligence> = match &cfg.intelligence_url {
+            Some(url) => Arc::new(FaultInjector::with_dial(
+                HttpIntelligence::new(url, cfg.intelligence_timeout)?,
+                faults,
+                cfg.faults.seed,
+            )),
+            None => Arc::new(FaultInjector::with_dial(
+                EmbeddedIntelligence,
+                faults,
+                cfg.faults.seed,
+            )),
+        };
+        Ok(Self {
+            broker: match &cfg.kafka {
+                Some(k) => remote_broker(k)?,
+                None => Arc::new(EmbeddedBroker::new(db.clone())),
+            },
+            graph: match &cfg.graph {
+                Some(s) => remote_graph(s).await?,
+                None => Arc::new(EmbeddedGraph::new(db.clone())),
+            },
+            vectors: match &cfg.qdrant_url {
+                Some(url) => remote_vectors(url, cfg.qdrant_api_key.clone().map(|s| s.0)).await?,
+                None => Arc::new(EmbeddedVectors::new(db.clone())),
+            },
+            intelligence,
+        })
+    }
+}
+
+/// What a build without a remote backend says when one is configured.
+#[allow(dead_code)]
+fn not_built(what: &str, feature: &str, setting: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{setting} is set, but this archon-tui was built without {what} support \
+         (cargo feature `{feature}`); rebuild with default features or unset it"
+    )
+}
+
+#[cfg(feature = "kafka")]
+fn remote_broker(k: &broker::kafka::KafkaSettings) -> Result<Arc<dyn Broker>> {
+    Ok(Arc::new(broker::kafka::KafkaBroker::new(k.clone())?))
+}
+
+#[cfg(not(feature = "kafka"))]
+fn remote_broker(_: &broker::kafka::KafkaSettings) -> Result<Arc<dyn Broker>> {
+    Err(not_built(
+        "Kafka",
+        "kafka",
+        "KAFKA_BOOTSTRAP_SERVERS / --kafka-brokers",
+    ))
+}
+
+#[cfg(feature = "bolt")]
+async fn remote_graph(s: &graph::bolt::BoltSettings) -> Result<Arc<dyn GraphStore>> {
+    Ok(Arc::new(graph::bolt::BoltGraph::connect(s).await?))
+}
+
+#[cfg(not(feature = "bolt"))]
+async fn remote_graph(_: &graph::bolt::BoltSettings) -> Result<Arc<dyn GraphStore>> {
+    Err(not_built(
+        "Bolt (Memgraph/Neo4j)",
+        "bolt",
+        "MEMGRAPH_URI / --graph-uri",
+    ))
+}
+
+#[cfg(feature = "qdrant")]
+async fn remote_vectors(url: &str, api_key: Option<String>) -> Result<Arc<dyn VectorStore>> {
+    Ok(Arc::new(
+        vector::qdrant::QdrantVectors::connect(
+            url,
+            api_key,
+            vector::qdrant::DEFAULT_COLLECTION,
+            vector::embedding::DIM as u64,
+        )
+        .await?,
+    ))
+}
+
+#[cfg(not(feature = "qdrant"))]
+async fn remote_vectors(_: &str, _: Option<String>) -> Result<Arc<dyn VectorStore>> {
+    Err(not_built("Qdrant", "qdrant", "QDRANT_URL / --qdrant-url"))
+}

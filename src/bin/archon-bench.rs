@@ -19,7 +19,8 @@ use archon_tui::backends::intelligence::{
 };
 use archon_tui::engine::config::EngineConfig;
 use archon_tui::engine::control::ControlStore;
-use archon_tui::engine::{consumer, drain, producer, Backends, Engine};
+use archon_tui::engine::{drain, producer, Backends, Engine};
+use archon_tui::runtime::{Ended, RunOptions, Running};
 use clap::Parser;
 use serde_json::json;
 
@@ -184,7 +185,7 @@ async fn run(
     let engine = open(&tmp, args, &setup).await?;
     let project = format!("bench-{}", nonce());
     let started = Instant::now();
-    let consumer_task = tokio::spawn(consumer::run(engine.clone()));
+    let running = Running::start(engine.clone(), RunOptions::default())?;
     let report = producer::ingest(&engine, &src, &project, &|_| {}).await?;
     let indexed_in = started.elapsed();
     let drained = drain::wait_drained_in(
@@ -195,8 +196,15 @@ async fn run(
     )
     .await?;
     let elapsed = started.elapsed();
-    engine.stop();
-    consumer_task.await??;
+    stop(
+        running,
+        if drained {
+            Ended::Drained
+        } else {
+            Ended::TimedOut
+        },
+    )
+    .await?;
     anyhow::ensure!(drained, "{name}: did not drain within an hour");
     let p = drain::progress(&engine).await?;
     let project_counts = p.counts.get(&project).cloned().unwrap_or_default();
@@ -225,8 +233,16 @@ async fn run(
     });
     merge(&mut line, extra);
     println!("{line}");
-    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::remove_dir_all(&tmp).ok();
     Ok((docs_per_sec, engine.cfg.enrich_topic.clone()))
+}
+
+/// Stop a run; a consumer that failed fails the scenario.
+async fn stop(running: Running, ended: Ended) -> Result<()> {
+    match running.shutdown(&ended).await {
+        0 | archon_tui::runtime::EXIT_TIMED_OUT => Ok(()),
+        code => anyhow::bail!("the engine stopped with exit code {code}"),
+    }
 }
 
 /// A fresh directory under the temp dir for one scenario (removed after).
@@ -259,7 +275,7 @@ async fn rollback(args: &Args) -> Result<()> {
         ..Default::default()
     };
     let engine = open(&tmp, args, &setup).await?;
-    let consumer_task = tokio::spawn(consumer::run(engine.clone()));
+    let running = Running::start(engine.clone(), RunOptions::default())?;
     producer::ingest(&engine, &src, "bench", &|_| {}).await?;
     // Wait until the engine is busy.
     let busy_by = Instant::now() + Duration::from_secs(60);
@@ -274,8 +290,7 @@ async fn rollback(args: &Args) -> Result<()> {
     let done_then = drain::progress(&engine).await?.total(Status::Completed);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let done_later = drain::progress(&engine).await?.total(Status::Completed);
-    engine.stop();
-    consumer_task.await??;
+    stop(running, Ended::Drained).await?;
     println!(
         "{}",
         json!({
@@ -290,7 +305,7 @@ async fn rollback(args: &Args) -> Result<()> {
             "completed_in_the_500_ms_after": done_later - done_then,
         })
     );
-    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::remove_dir_all(&tmp).ok();
     Ok(())
 }
 
@@ -301,15 +316,20 @@ async fn rollback(args: &Args) -> Result<()> {
 /// end of the frame that shows it is recorded. A 200×60 TestBackend stands in
 /// for the terminal, so the terminal's own write time is not included.
 async fn keys(args: &Args) -> Result<()> {
-    use archon_tui::engine::handle;
     use archon_tui::tui::{app::App, app::Focus, render, theme::Theme};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     let tmp = tempfile_dir()?;
     let src = tmp.join("src");
     archon_tui::corpus::generate(&src, args.files)?;
     let engine = open(&tmp, args, &Setup::default()).await?;
-    let mut h = handle::spawn(engine.clone());
-    let consumer_task = tokio::spawn(consumer::run(engine.clone()));
+    let mut running = Running::start(
+        engine.clone(),
+        RunOptions {
+            front_end: true,
+            ..Default::default()
+        },
+    )?;
+    let mut h = running.handle.take().context("a front end")?;
     let ingest = {
         let (engine, src) = (engine.clone(), src.clone());
         tokio::spawn(async move { producer::ingest(&engine, &src, "bench", &|_| {}).await })
@@ -325,7 +345,7 @@ async fn keys(args: &Args) -> Result<()> {
                 sent = key_rx.recv() => {
                     let Some(sent) = sent else { break };
                     for cmd in app.on_key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE)) {
-                        let _ = h.commands.send(cmd);
+                        h.commands.send(cmd).ok();
                     }
                     term.draw(|f| render::draw(f, &app))?;
                     hist.record(sent.elapsed().as_micros().max(1) as u64)?;
@@ -356,8 +376,7 @@ async fn keys(args: &Args) -> Result<()> {
     drop(key_tx);
     let hist = ui.await??;
     ingest.await??;
-    engine.stop();
-    consumer_task.await??;
+    stop(running, Ended::Drained).await?;
     let ms = |q: f64| (hist.value_at_quantile(q) as f64 / 10.0).round() / 100.0;
     println!(
         "{}",
@@ -369,12 +388,18 @@ async fn keys(args: &Args) -> Result<()> {
             "key_to_frame_ms": {"p50": ms(0.5), "p95": ms(0.95), "p99": ms(0.99), "max": (hist.max() as f64 / 10.0).round() / 100.0},
         })
     );
-    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::remove_dir_all(&tmp).ok();
     Ok(())
 }
 
 /// The broker's ceiling: a plain librdkafka consumer (what kcat is) reading
 /// `n` messages of `topic` from the start.
+#[cfg(not(feature = "kafka"))]
+fn raw_consume(_: &str, _: &str, _: u64) -> Result<f64> {
+    anyhow::bail!("raw needs the `kafka` feature (built with --no-default-features)")
+}
+
+#[cfg(feature = "kafka")]
 fn raw_consume(brokers: &str, topic: &str, n: u64) -> Result<f64> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::ClientConfig;

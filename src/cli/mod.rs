@@ -2,7 +2,9 @@
 //! not given (clap's `env`), then the config file fills the rest.
 
 pub mod ops;
+mod output;
 pub mod run;
+mod wait;
 
 use std::path::PathBuf;
 

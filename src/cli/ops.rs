@@ -6,12 +6,20 @@ use std::sync::Arc;
 use anyhow::{bail, Result};
 use serde_json::{json, Value};
 
-use super::run::{bar, print_json_or, run_until_drained, EXIT_TIMED_OUT};
+use super::output::{bar, print_json_or};
+use super::wait::{run_until_drained, EXIT_TIMED_OUT};
 use super::{BreakerCommand, DlqCommand, RolloutCommand};
 use crate::engine::commands::{Command, CommandOutcome, RolloutChange};
 use crate::engine::dlq::{self, DlqEntry};
+use crate::engine::handle::execute_logged;
 use crate::engine::{drain, Engine};
 use crate::sanitize::clean;
+
+/// Pull a lever from the CLI: validated like everywhere else, with an
+/// audit line; a refusal (exit 2) keeps its reason.
+async fn lever(engine: &Arc<Engine>, cmd: Command) -> Result<CommandOutcome> {
+    Ok(execute_logged(engine, cmd).await?)
+}
 
 fn entry_row(e: &DlqEntry) -> Value {
     let m = &e.message;
@@ -88,13 +96,15 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             wait,
             wait_args,
         } => {
-            let f = filter.filter();
-            if f.is_empty() && !dry_run && !confirm {
-                bail!("replaying every DLQ entry needs --confirm (preview with --dry-run, or narrow with a filter)");
-            }
-            let outcome = engine
-                .execute(Command::ReplayDlq { filter: f, dry_run })
-                .await?;
+            let outcome = lever(
+                &engine,
+                Command::ReplayDlq {
+                    filter: filter.filter(),
+                    dry_run,
+                    confirmed: confirm,
+                },
+            )
+            .await?;
             let CommandOutcome::Replay(report) = outcome else {
                 unreachable!("replay returns a replay report")
             };
@@ -126,14 +136,14 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             confirm,
             json,
         } => {
-            if !confirm {
-                bail!("purging drops DLQ entries for good; add --confirm");
-            }
-            let outcome = engine
-                .execute(Command::PurgeDlq {
+            let outcome = lever(
+                &engine,
+                Command::PurgeDlq {
                     filter: filter.filter(),
-                })
-                .await?;
+                    confirmed: confirm,
+                },
+            )
+            .await?;
             print_json_or(&serde_json::to_value(&outcome)?, json, || {
                 if let CommandOutcome::Purged { purged } = &outcome {
                     println!("purged {purged} entries (their documents are now 'failed'; `backfill` re-drives them)");
@@ -170,7 +180,7 @@ pub async fn rollout(engine: Arc<Engine>, cmd: RolloutCommand) -> Result<i32> {
         RolloutCommand::Show { json } => (None, json),
     };
     if let Some(c) = change {
-        engine.execute(Command::SetRollout(c)).await?;
+        lever(&engine, Command::SetRollout(c)).await?;
     }
     let r = engine.rollout();
     print_json_or(&serde_json::to_value(&r)?, json, || {
@@ -189,7 +199,7 @@ pub async fn rollout(engine: Arc<Engine>, cmd: RolloutCommand) -> Result<i32> {
 }
 
 pub async fn rollback(engine: Arc<Engine>, json: bool) -> Result<i32> {
-    let outcome = engine.execute(Command::Rollback).await?;
+    let outcome = lever(&engine, Command::Rollback).await?;
     let CommandOutcome::Rollback(r) = &outcome else {
         unreachable!("rollback returns a rollback report")
     };
@@ -214,7 +224,7 @@ pub async fn rollback(engine: Arc<Engine>, json: bool) -> Result<i32> {
 }
 
 pub async fn resume(engine: Arc<Engine>, json: bool) -> Result<i32> {
-    engine.execute(Command::Resume).await?;
+    lever(&engine, Command::Resume).await?;
     print_json_or(
         &json!({"rollout": engine.rollout(), "paused": false}),
         json,
@@ -232,6 +242,23 @@ pub async fn backfill(
     sync: bool,
     json: bool,
 ) -> Result<i32> {
+    // The same checks as the console's and HTTP's backfill; the CLI's own
+    // run shows progress, so it calls the engine directly after them.
+    Command::Backfill {
+        project: project.clone(),
+        rate,
+        sync,
+    }
+    .validate()?;
+    tracing::info!(
+        "operator: {}",
+        Command::Backfill {
+            project: project.clone(),
+            rate,
+            sync
+        }
+        .describe()
+    );
     let pb = bar(Some(0), if sync { "enriching" } else { "publishing" });
     let report = engine
         .backfill(project, rate, sync, &|done, total| {
@@ -264,7 +291,7 @@ pub async fn backfill(
 pub async fn breaker(engine: Arc<Engine>, cmd: BreakerCommand) -> Result<i32> {
     match cmd {
         BreakerCommand::Reset => {
-            engine.execute(Command::ResetBreaker).await?;
+            lever(&engine, Command::ResetBreaker).await?;
             println!("circuit breaker reset to CLOSED");
             Ok(0)
         }

@@ -4,20 +4,21 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use super::{Cli, Command, WaitArgs};
 use crate::backends::graph::{total_counts, Status};
 use crate::engine::drain::{self, Progress};
-use crate::engine::{consumer, producer, Engine};
+use crate::engine::{producer, Engine};
+use crate::runtime::{Ended, Http, RunOptions, Running};
 use crate::sanitize::clean;
 
-/// Exit code when --timeout expires before the pipeline drained.
-pub const EXIT_TIMED_OUT: i32 = 3;
+use super::output::bar;
+use super::wait::run_until_drained;
+pub use super::wait::EXIT_TIMED_OUT;
 
 pub async fn run(cli: Cli) -> Result<i32> {
     let file = crate::config::load_file(cli.global.config.as_deref())?;
@@ -86,8 +87,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 }
                 None => None,
             };
-            let engine = Engine::open(cfg).await?;
-            crate::serve::run(engine, listen, ingest).await
+            serve(Engine::open(cfg).await?, listen, ingest).await
         }
         Some(Command::Status { json }) => {
             let engine = Engine::open(cfg).await?;
@@ -127,17 +127,69 @@ async fn console(
         return Ok(2);
     }
     let engine = Engine::open(cfg).await?;
-    crate::tui::run(
+    // Bound before the screen switches, so a busy port is a plain error.
+    let http = match args.listen {
+        Some(addr) => Some(http(&engine, addr).await?),
+        None => None,
+    };
+    let mut running = Running::start(
         engine,
-        crate::tui::ConsoleOptions {
-            ingest: args.ingest,
-            project,
-            theme,
-            listen: args.listen,
+        RunOptions {
+            // The project name was resolved before the screen opens.
+            ingest: args
+                .ingest
+                .map(|p| (p, project.unwrap_or_else(|| "root".into()))),
+            front_end: true,
+            http,
         },
-    )
-    .await?;
-    Ok(0)
+    )?;
+    if let Some(addr) = running.http_addr {
+        tracing::info!("serving health, metrics and control on http://{addr}");
+    }
+    let ended = match crate::tui::run(&mut running, theme).await {
+        Ok(e) => e,
+        Err(e) => Ended::Failed(format!("{e:#}")),
+    };
+    Ok(running.shutdown(&ended).await)
+}
+
+/// The HTTP server's listener and token, with a line saying where the
+/// token is.
+async fn http(engine: &Engine, addr: std::net::SocketAddr) -> Result<Http> {
+    let listener = crate::serve::bind(addr).await?;
+    let (token, token_line) = crate::serve::load_token(engine)?;
+    tracing::info!("{token_line}");
+    eprintln!(
+        "archon-tui: GET /health /health/enrichment /metrics /metrics/circuit_breaker; \
+         POST control endpoints need the bearer token; {token_line}"
+    );
+    Ok(Http { listener, token })
+}
+
+/// `serve`: the engine headless with HTTP until SIGTERM/SIGINT (exit 0
+/// after in-flight work is finished or returned and offsets are committed)
+/// or a consumer failure (exit 1).
+async fn serve(
+    engine: Arc<Engine>,
+    listen: std::net::SocketAddr,
+    ingest: Option<(std::path::PathBuf, String)>,
+) -> Result<i32> {
+    let http = http(&engine, listen).await?;
+    let running = Running::start(
+        engine,
+        RunOptions {
+            ingest,
+            front_end: true,
+            http: Some(http),
+        },
+    )?;
+    if let Some(addr) = running.http_addr {
+        // Tests and scripts read this line to find the port (--listen …:0).
+        println!("listening on http://{addr}");
+        tracing::info!("serving on http://{addr}");
+    }
+    let ended = running.run_until(std::future::pending(), true).await;
+    Ok(running.shutdown(&ended).await)
 }
 
 fn project_name_of(path: &Path) -> Result<String> {
@@ -147,23 +199,6 @@ fn project_name_of(path: &Path) -> Result<String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "root".into()))
-}
-
-pub(crate) fn bar(len: Option<u64>, msg: &str) -> Option<ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let pb = match len {
-        Some(n) => ProgressBar::new(n),
-        None => ProgressBar::new_spinner(),
-    };
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {msg} [{elapsed_precise}] {wide_bar} {pos}/{len}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    pb.set_message(msg.to_string());
-    pb.enable_steady_tick(Duration::from_millis(120));
-    Some(pb)
 }
 
 async fn ingest(
@@ -219,73 +254,6 @@ async fn ingest(
     Ok(if timed_out { EXIT_TIMED_OUT } else { 0 })
 }
 
-/// Run the consumer until drained or timed out; true when timed out.
-pub(crate) async fn run_until_drained(
-    engine: &Arc<Engine>,
-    args: &WaitArgs,
-    project: Option<&str>,
-) -> Result<bool> {
-    if let Some(t) = args.timeout {
-        anyhow::ensure!(
-            t.is_finite() && t > 0.0,
-            "--timeout must be a positive number of seconds, got {t}"
-        );
-    }
-    if engine.is_held() {
-        eprintln!(
-            "warning: consumption is held by a rollback on this data dir; nothing will be consumed until `archon-tui resume`"
-        );
-    }
-    let consumer = tokio::spawn(consumer::run(engine.clone()));
-    let heartbeat = engine.spawn_heartbeat();
-    let stopper = {
-        let engine = engine.clone();
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            eprintln!("stopping: finishing in-flight work and committing offsets…");
-            engine.stop();
-        })
-    };
-    let pb = bar(Some(0), "enriching");
-    let tick = |p: &Progress| {
-        if let Some(pb) = &pb {
-            let done = p.total(Status::Completed) + p.total(Status::Dlq);
-            pb.set_length(done + p.unfinished());
-            pb.set_position(done);
-        }
-    };
-    let result = tokio::select! {
-        r = drain::wait_drained_in(engine, project, args.timeout.map(Duration::from_secs_f64), &tick) => r,
-        r = async { engine.stop_watch().wait_for(|s| *s).await.map(|_| ()) } => r.map(|_| false).map_err(anyhow::Error::from),
-    };
-    if let Some(pb) = pb {
-        pb.finish_and_clear();
-    }
-    let interrupted = engine.stopping();
-    engine.stop();
-    stopper.abort();
-    consumer.await??;
-    let _ = heartbeat.await;
-    if interrupted {
-        anyhow::bail!("interrupted; in-flight work was returned and will be redelivered");
-    }
-    Ok(!result?)
-}
-
-pub(crate) async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
-}
-
 fn summary(
     engine: &Engine,
     p: &Progress,
@@ -327,15 +295,6 @@ fn summary(
         "timed_out": timed_out,
         "lag": p.lag_total(),
     })
-}
-
-/// JSON on stdout, or the human rendering.
-pub(crate) fn print_json_or(v: &Value, as_json: bool, human: impl FnOnce()) {
-    if as_json {
-        println!("{v}");
-    } else {
-        human();
-    }
 }
 
 fn print_summary(s: &Value, as_json: bool) {

@@ -11,7 +11,7 @@ use super::dlq::{self, DlqEntry, DlqFilter, ReplayReport};
 use super::drain;
 use super::producer::{dispatch, request_for_record};
 use super::rollout::RolloutState;
-use super::Engine;
+use super::{Engine, MAX_CONCURRENCY};
 use crate::backends::graph::Status;
 use crate::events::Priority;
 
@@ -20,12 +20,16 @@ pub enum Command {
     Run,
     Pause,
     SetConcurrency(usize),
+    /// Replaying every entry (no filter) must be `confirmed`.
     ReplayDlq {
         filter: DlqFilter,
         dry_run: bool,
+        confirmed: bool,
     },
+    /// Purging drops entries for good: always `confirmed`.
     PurgeDlq {
         filter: DlqFilter,
+        confirmed: bool,
     },
     SetRollout(RolloutChange),
     Rollback,
@@ -92,14 +96,16 @@ impl Command {
             Command::Run => "run".into(),
             Command::Pause => "pause".into(),
             Command::SetConcurrency(n) => format!("concurrency {n}"),
-            Command::ReplayDlq { filter, dry_run } => {
+            Command::ReplayDlq {
+                filter, dry_run, ..
+            } => {
                 format!(
                     "replay DLQ{} {}",
                     if *dry_run { " (dry run)" } else { "" },
                     filter.describe()
                 )
             }
-            Command::PurgeDlq { filter } => format!("purge DLQ {}", filter.describe()),
+            Command::PurgeDlq { filter, .. } => format!("purge DLQ {}", filter.describe()),
             Command::SetRollout(c) => {
                 let mut parts = Vec::new();
                 if let Some(e) = c.enabled {
@@ -176,19 +182,32 @@ fn done(message: impl Into<String>) -> CommandOutcome {
 }
 
 impl RolloutChange {
-    pub fn apply(&self, mut r: RolloutState) -> Result<RolloutState> {
+    fn validate(&self) -> Result<(), CommandError> {
+        if *self == RolloutChange::default() {
+            return invalid(
+                "give percentage (0..=100), enabled, enable_project or disable_project",
+            );
+        }
+        if let Some(p) = self.percentage.filter(|p| *p > 100) {
+            return invalid(format!("rollout percentage must be 0..=100, got {p}"));
+        }
+        if let Some(p) = &self.enable_project {
+            if p.is_empty() || p.chars().count() > 255 {
+                return invalid("project name must be 1..=255 characters");
+            }
+        }
+        Ok(())
+    }
+
+    /// The rollout after this change (validated by `Command::validate`).
+    pub fn apply(&self, mut r: RolloutState) -> RolloutState {
         if let Some(p) = self.percentage {
-            ensure!(p <= 100, "rollout percentage must be 0..=100, got {p}");
             r.percentage = p;
         }
         if let Some(e) = self.enabled {
             r.enabled = e;
         }
         if let Some(p) = &self.enable_project {
-            ensure!(
-                !p.is_empty() && p.chars().count() <= 255,
-                "project name must be 1..=255 characters"
-            );
             if !r.enabled_projects.contains(p) {
                 r.enabled_projects.push(p.clone());
             }
@@ -196,12 +215,64 @@ impl RolloutChange {
         if let Some(p) = &self.disable_project {
             r.enabled_projects.retain(|x| x != p);
         }
-        Ok(r)
+        r
+    }
+}
+
+/// Why a command did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The input was refused; nothing happened (HTTP 400, CLI exit 2).
+    #[error("{0}")]
+    Invalid(String),
+    /// Running it failed (HTTP 500, CLI exit 1).
+    #[error("{0:#}")]
+    Failed(#[from] anyhow::Error),
+}
+
+fn invalid<T>(reason: impl Into<String>) -> Result<T, CommandError> {
+    Err(CommandError::Invalid(reason.into()))
+}
+
+impl Command {
+    /// Every check of a command's input, in one place: the console, the CLI
+    /// and HTTP all get the same refusal with the same reason.
+    pub fn validate(&self) -> Result<(), CommandError> {
+        match self {
+            Command::SetConcurrency(n) if !(1..=MAX_CONCURRENCY).contains(n) => invalid(format!(
+                "concurrency must be between 1 and {MAX_CONCURRENCY}, got {n}"
+            )),
+            Command::SetRollout(change) => change.validate(),
+            Command::ReplayDlq {
+                filter,
+                dry_run: false,
+                confirmed: false,
+            } if filter.is_empty() => invalid(
+                "no filter: this replays every DLQ entry; confirm it (CLI --confirm, HTTP \"confirm\": true) \
+                 or preview it with a dry run",
+            ),
+            Command::PurgeDlq {
+                confirmed: false, ..
+            } => invalid("purging drops DLQ entries for good; confirm it (CLI --confirm)"),
+            Command::Backfill { rate: Some(r), .. } if !(r.is_finite() && *r > 0.0) => {
+                invalid("rate must be a positive number of documents per second")
+            }
+            Command::InjectFaults { failure_rate, .. } if !(0.0..=1.0).contains(failure_rate) => {
+                invalid(format!("failure rate must be 0..=1, got {failure_rate}"))
+            }
+            _ => Ok(()),
+        }
     }
 }
 
 impl Engine {
-    pub async fn execute(self: &Arc<Self>, cmd: Command) -> Result<CommandOutcome> {
+    /// Validate, then run: the only way a lever is pulled.
+    pub async fn execute(self: &Arc<Self>, cmd: Command) -> Result<CommandOutcome, CommandError> {
+        cmd.validate()?;
+        Ok(self.run_command(cmd).await?)
+    }
+
+    async fn run_command(self: &Arc<Self>, cmd: Command) -> Result<CommandOutcome> {
         match cmd {
             Command::Run => {
                 self.resume();
@@ -215,7 +286,9 @@ impl Engine {
                 self.set_concurrency(n)?;
                 Ok(done(format!("concurrency set to {n}")))
             }
-            Command::ReplayDlq { filter, dry_run } => {
+            Command::ReplayDlq {
+                filter, dry_run, ..
+            } => {
                 let entries: Vec<_> = dlq::load(self)
                     .await?
                     .into_iter()
@@ -225,7 +298,7 @@ impl Engine {
                     dlq::replay(self, &entries, dry_run).await?,
                 ))
             }
-            Command::PurgeDlq { filter } => {
+            Command::PurgeDlq { filter, .. } => {
                 let entries: Vec<_> = dlq::load(self)
                     .await?
                     .into_iter()
@@ -236,7 +309,7 @@ impl Engine {
                 })
             }
             Command::SetRollout(change) => {
-                let r = change.apply(self.rollout())?;
+                let r = change.apply(self.rollout());
                 self.set_rollout(r.clone())?;
                 Ok(CommandOutcome::Rollout(r))
             }
@@ -269,10 +342,6 @@ impl Engine {
                 failure_rate,
                 latency_ms,
             } => {
-                ensure!(
-                    (0.0..=1.0).contains(&failure_rate),
-                    "failure rate must be 0..=1"
-                );
                 self.faults
                     .set(failure_rate, Duration::from_millis(latency_ms));
                 Ok(done(format!(
@@ -337,7 +406,7 @@ impl Engine {
         if let Some(r) = rate {
             ensure!(
                 r.is_finite() && r > 0.0,
-                "--rate must be a positive number of documents per second"
+                "rate must be a positive number of documents per second"
             );
         }
         let started = Instant::now();

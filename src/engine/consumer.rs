@@ -16,11 +16,27 @@ use super::enrich::{self, Origin, Outcome};
 
 use super::offsets::OffsetTracker;
 use super::Engine;
-use crate::backends::broker::BrokerConsumer;
+use crate::backends::broker::{BrokerConsumer, FatalConsumerError};
 use crate::events::EnrichmentRequest;
 
 const MAX_FETCH: usize = 512;
 const MAX_RECORD_BATCH: usize = 1024;
+
+/// What the runtime's consumer task is doing (front ends show it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerState {
+    Running,
+    /// Ended after `engine.stop()`.
+    Stopped,
+    /// Ended on its own: the reason, for the header, the dialog and /health.
+    Failed(String),
+}
+
+impl ConsumerState {
+    pub fn is_alive(&self) -> bool {
+        matches!(self, ConsumerState::Running)
+    }
+}
 
 type Done = (Option<(i32, i64)>, Outcome);
 
@@ -102,6 +118,7 @@ async fn fetch_loop(
                 fetch_errors = 0;
                 r
             }
+            Err(e) if e.downcast_ref::<FatalConsumerError>().is_some() => return Err(e),
             Err(e) => {
                 fetch_errors += 1;
                 tracing::error!("fetch failed (attempt {fetch_errors}): {e:#}");
@@ -169,7 +186,13 @@ async fn fetch_loop(
                     };
                     let outcome = enrich::process_payload(&engine, &record.value, origin).await;
                     drop(permit);
-                    let _ = tx.send((Some((record.partition, record.offset)), outcome));
+                    if tx
+                        .send((Some((record.partition, record.offset)), outcome))
+                        .is_err()
+                    {
+                        // Not recorded, so not committed: redelivered.
+                        tracing::debug!("recorder gone; offset {} is redelivered", record.offset);
+                    }
                 });
             }
         });

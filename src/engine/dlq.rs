@@ -83,7 +83,9 @@ impl DlqFields for DlqEntry {
 /// Which entries an operation applies to. Text form (the console's `/`):
 /// `type:EncodingError project:web corr:7DC1 key:ID free words` — every part must
 /// match; free words are searched in the reason, path and ids.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+/// Also the field form of HTTP's `/dlq/replay` filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DlqFilter {
     pub error_type: Option<String>,
     pub correlation_id: Option<String>,
@@ -522,7 +524,7 @@ mod tests {
     proptest! {
         #[test]
         fn parser_never_panics(s in any::<String>()) {
-            let _ = DlqFilter::parse(&s);
+            let _parsed = DlqFilter::parse(&s);
         }
 
         #[test]

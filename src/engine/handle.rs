@@ -11,7 +11,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
 use super::breaker::BreakerSnapshot;
-use super::commands::{Command, CommandOutcome};
+use super::commands::{Command, CommandError, CommandOutcome};
 use super::dlq_index::{DlqIndex, DlqRow};
 use super::lagstat::{self, PartitionStatus, Sample};
 use super::rollout::RolloutState;
@@ -110,7 +110,7 @@ pub struct EngineHandle {
     pub commands: mpsc::UnboundedSender<Command>,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     /// Results of commands, in order (the console shows them).
-    pub outcomes: mpsc::UnboundedReceiver<(Command, Result<CommandOutcome, String>)>,
+    pub outcomes: mpsc::UnboundedReceiver<(Command, Result<CommandOutcome, CommandError>)>,
 }
 
 struct History {
@@ -137,11 +137,15 @@ impl History {
 
 /// Run an operator's command and leave an audit line in the log (the
 /// console's Logs panel, or `serve`'s stderr).
-pub async fn execute_logged(engine: &Arc<Engine>, cmd: Command) -> Result<CommandOutcome, String> {
+pub async fn execute_logged(
+    engine: &Arc<Engine>,
+    cmd: Command,
+) -> Result<CommandOutcome, CommandError> {
     let described = cmd.describe();
-    let result = engine.execute(cmd).await.map_err(|e| format!("{e:#}"));
+    let result = engine.execute(cmd).await;
     match &result {
         Ok(o) => tracing::info!("operator: {described} → {}", o.describe()),
+        Err(e @ CommandError::Invalid(_)) => tracing::warn!("operator: {described} refused: {e}"),
         Err(e) => tracing::warn!("operator: {described} failed: {e}"),
     }
     result
@@ -160,7 +164,8 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
             let (engine, out) = (exec_engine.clone(), out_tx.clone());
             tokio::spawn(async move {
                 let result = execute_logged(&engine, cmd.clone()).await;
-                let _ = out.send((cmd, result));
+                // The front end may be gone (quit); the audit line is written.
+                let _delivered = out.send((cmd, result)).is_ok();
             });
         }
     });

@@ -25,72 +25,15 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::{watch, Semaphore};
 
-use crate::backends::broker::{embedded::EmbeddedBroker, seed_topics, Broker};
-use crate::backends::graph::{embedded::EmbeddedGraph, GraphStore};
-use crate::backends::intelligence::{
-    embedded::EmbeddedIntelligence,
-    faults::{FaultDial, FaultInjector},
-    http::HttpIntelligence,
-    Intelligence,
-};
+use crate::backends::broker::seed_topics;
+use crate::backends::intelligence::faults::FaultDial;
 use crate::backends::sqlite::Db;
-use crate::backends::vector::{embedded::EmbeddedVectors, VectorStore};
+pub use crate::backends::Backends;
 use breaker::CircuitBreaker;
 use config::EngineConfig;
 use control::ControlStore;
 use rollout::RolloutState;
 use stats::Stats;
-
-pub struct Backends {
-    pub broker: Arc<dyn Broker>,
-    pub graph: Arc<dyn GraphStore>,
-    pub vectors: Arc<dyn VectorStore>,
-    pub intelligence: Arc<dyn Intelligence>,
-}
-
-impl Backends {
-    /// Everything in the data dir, nothing installed; the intelligence
-    /// service over HTTP when its URL is configured. Fault injection wraps
-    /// whichever intelligence is in use.
-    pub async fn from_config(db: &Db, cfg: &EngineConfig, faults: Arc<FaultDial>) -> Result<Self> {
-        let intelligence: Arc<dyn Intelligence> = match &cfg.intelligence_url {
-            Some(url) => Arc::new(FaultInjector::with_dial(
-                HttpIntelligence::new(url, cfg.intelligence_timeout)?,
-                faults,
-                cfg.faults.seed,
-            )),
-            None => Arc::new(FaultInjector::with_dial(
-                EmbeddedIntelligence,
-                faults,
-                cfg.faults.seed,
-            )),
-        };
-        let broker: Arc<dyn Broker> = match &cfg.kafka {
-            Some(k) => Arc::new(crate::backends::broker::kafka::KafkaBroker::new(k.clone())?),
-            None => Arc::new(EmbeddedBroker::new(db.clone())),
-        };
-        Ok(Self {
-            broker,
-            graph: match &cfg.graph {
-                Some(s) => Arc::new(crate::backends::graph::bolt::BoltGraph::connect(s).await?),
-                None => Arc::new(EmbeddedGraph::new(db.clone())),
-            },
-            vectors: match &cfg.qdrant_url {
-                Some(url) => Arc::new(
-                    crate::backends::vector::qdrant::QdrantVectors::connect(
-                        url,
-                        cfg.qdrant_api_key.clone().map(|s| s.0),
-                        crate::backends::vector::qdrant::DEFAULT_COLLECTION,
-                        crate::backends::vector::embedding::DIM as u64,
-                    )
-                    .await?,
-                ),
-                None => Arc::new(EmbeddedVectors::new(db.clone())),
-            },
-            intelligence,
-        })
-    }
-}
 
 /// In-flight limit that can be resized while work runs.
 pub struct ConcurrencyLimit {
@@ -333,7 +276,8 @@ impl Engine {
     /// Resolves `grace` after the engine started stopping.
     pub async fn stopped_for(&self, grace: Duration) {
         let mut stop = self.stop_watch();
-        let _ = stop.wait_for(|s| *s).await;
+        // Err: the engine is gone, which is a stop too.
+        let _stopped = stop.wait_for(|s| *s).await.is_ok();
         tokio::time::sleep(grace).await;
     }
 
@@ -382,7 +326,9 @@ impl Engine {
                     // changes, so a rollback elsewhere sees its effect quickly.
                     let now = (live.paused, live.in_flight);
                     if tick % 10 == 0 || seen != Some(now) {
-                        let _ = e.control.publish_live(&live);
+                        if let Err(err) = e.control.publish_live(&live) {
+                            tracing::debug!("heartbeat not written: {err:#}");
+                        }
                         return Some(now);
                     }
                     seen
@@ -391,7 +337,11 @@ impl Engine {
                 .unwrap_or(seen);
                 if engine.sleep_or_stop(Duration::from_millis(100)).await {
                     let e = engine.clone();
-                    let _ = tokio::task::spawn_blocking(move || e.control.clear_live()).await;
+                    match tokio::task::spawn_blocking(move || e.control.clear_live()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(err)) => tracing::debug!("live status not cleared: {err:#}"),
+                        Err(err) => tracing::debug!("live status not cleared: {err}"),
+                    }
                     return;
                 }
             }

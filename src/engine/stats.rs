@@ -255,11 +255,11 @@ impl Stats {
 
     pub fn record_enrich(&self, d: Duration) {
         self.enrich_seconds.observe(d.as_secs_f64());
-        let _ = self
-            .enrich_latency
+        // Saturating: a value beyond the histogram's range is clamped.
+        self.enrich_latency
             .lock()
             .unwrap()
-            .record(d.as_micros().max(1) as u64);
+            .saturating_record(d.as_micros().max(1) as u64);
     }
 
     /// One batch of `documents` indexed in `d`: each document waited `d`.
@@ -267,11 +267,10 @@ impl Stats {
         for _ in 0..documents {
             self.index_seconds.observe(d.as_secs_f64());
         }
-        let _ = self
-            .index_latency
+        self.index_latency
             .lock()
             .unwrap()
-            .record_n(d.as_micros().max(1) as u64, documents);
+            .saturating_record_n(d.as_micros().max(1) as u64, documents);
     }
 
     pub fn enrich_summary(&self) -> LatencySummary {

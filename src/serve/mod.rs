@@ -7,17 +7,16 @@ pub mod routes;
 pub mod token;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::engine::handle::{self, Snapshot};
+use crate::engine::consumer::ConsumerState;
+use crate::engine::handle::Snapshot;
 use crate::engine::metrics::Exporter;
-use crate::engine::{consumer, Engine};
+use crate::engine::Engine;
 use token::{ControlToken, TokenSource};
 
 /// Seed §10: the consumer's health and metrics port.
@@ -30,7 +29,7 @@ pub struct AppState {
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     pub exporter: Arc<std::sync::Mutex<Exporter>>,
     pub token: ControlToken,
-    pub consumer_alive: Arc<AtomicBool>,
+    pub consumer: watch::Receiver<ConsumerState>,
 }
 
 impl AppState {
@@ -39,34 +38,16 @@ impl AppState {
         engine: &Arc<Engine>,
         snapshots: watch::Receiver<Arc<Snapshot>>,
         token: ControlToken,
-        consumer_alive: Arc<AtomicBool>,
+        consumer: watch::Receiver<ConsumerState>,
     ) -> Result<Self> {
         Ok(Self {
             exporter: Arc::new(std::sync::Mutex::new(Exporter::new(engine)?)),
             engine: engine.clone(),
             snapshots,
             token,
-            consumer_alive,
+            consumer,
         })
     }
-}
-
-/// The consumer on its own task, with a flag that drops when it ends.
-pub fn spawn_consumer(
-    engine: &Arc<Engine>,
-) -> (tokio::task::JoinHandle<Result<()>>, Arc<AtomicBool>) {
-    let alive = Arc::new(AtomicBool::new(true));
-    let flag = alive.clone();
-    let engine = engine.clone();
-    let task = tokio::spawn(async move {
-        let r = consumer::run(engine).await;
-        flag.store(false, Ordering::Relaxed);
-        if let Err(e) = &r {
-            tracing::error!("consumer stopped: {e:#}");
-        }
-        r
-    });
-    (task, alive)
 }
 
 /// Bind `addr` with a message that names the setting.
@@ -103,76 +84,4 @@ pub fn spawn_http(
             .with_graceful_shutdown(shutdown)
             .await
     })
-}
-
-/// Run the engine headless until SIGTERM/SIGINT (exit 0 after in-flight work
-/// is finished or returned and offsets are committed) or a fatal consumer
-/// error (exit 1).
-pub async fn run(
-    engine: Arc<Engine>,
-    listen: SocketAddr,
-    ingest: Option<(std::path::PathBuf, String)>,
-) -> Result<i32> {
-    let listener = bind(listen).await?;
-    let local = listener.local_addr()?;
-    let (token, token_line) = load_token(&engine)?;
-    if engine.is_held() {
-        tracing::warn!(
-            "consumption is held by a rollback on this data dir; POST /resume or `archon-tui resume` to undo"
-        );
-    }
-    let (consumer_task, consumer_alive) = spawn_consumer(&engine);
-    if let Some((path, project)) = ingest {
-        crate::engine::producer::spawn_ingest(&engine, path, project);
-    }
-    let heartbeat = engine.spawn_heartbeat();
-    let h = handle::spawn(engine.clone());
-    let state = AppState::new(&engine, h.snapshots.clone(), token, consumer_alive)?;
-    let (http_stop_tx, mut http_stop) = watch::channel(false);
-    let http = spawn_http(listener, state, async move {
-        let _ = http_stop.wait_for(|s| *s).await;
-    });
-    // Tests and scripts read this line to find the port (--listen …:0).
-    println!("listening on http://{local}");
-    eprintln!(
-        "archon-tui serve: GET /health /health/enrichment /metrics /metrics/circuit_breaker; \
-         POST control endpoints need the bearer token; {token_line}"
-    );
-    tracing::info!("serving on http://{local}");
-    let mut consumer_task = consumer_task;
-    let fatal = tokio::select! {
-        _ = crate::cli::run::shutdown_signal() => None,
-        r = &mut consumer_task => Some(r),
-    };
-    let code = match fatal {
-        None => {
-            eprintln!("stopping: finishing in-flight work and committing offsets…");
-            engine.stop();
-            match consumer_task.await {
-                Ok(Ok(())) => 0,
-                Ok(Err(e)) => {
-                    eprintln!("archon-tui serve: consumer: {e:#}");
-                    1
-                }
-                Err(e) => {
-                    eprintln!("archon-tui serve: consumer task: {e}");
-                    1
-                }
-            }
-        }
-        Some(r) => {
-            engine.stop();
-            match r {
-                Ok(Ok(())) => eprintln!("archon-tui serve: the consumer ended unexpectedly"),
-                Ok(Err(e)) => eprintln!("archon-tui serve: consumer failed: {e:#}"),
-                Err(e) => eprintln!("archon-tui serve: consumer task: {e}"),
-            }
-            1
-        }
-    };
-    let _ = http_stop_tx.send(true);
-    // A long request (a replay) must not hold the exit up.
-    let _ = tokio::time::timeout(Duration::from_secs(1), http).await;
-    let _ = heartbeat.await;
-    Ok(code)
 }

@@ -2,8 +2,6 @@
 //! <token>` and is checked before its body is read. Control runs the same
 //! typed commands as the console's keys.
 
-use std::sync::atomic::Ordering;
-
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -17,11 +15,10 @@ use serde_json::{json, Value};
 use super::health::{self, ConsumerCounters, Level};
 use super::AppState;
 use crate::backends::sqlite::now_ms;
-use crate::engine::commands::{Command, RolloutChange};
+use crate::engine::commands::{Command, CommandError, RolloutChange};
 use crate::engine::dlq::DlqFilter;
 use crate::engine::handle::execute_logged;
 use crate::engine::stats::Stats;
-use crate::engine::MAX_CONCURRENCY;
 
 pub fn router(state: AppState) -> Router {
     let control = Router::new()
@@ -88,7 +85,7 @@ async fn consumer_health(State(s): State<AppState>) -> Response {
         consumed: Stats::get(&st.consumed),
         processed: Stats::get(&st.processed),
         errors: st.errors_total(),
-        alive: s.consumer_alive.load(Ordering::Relaxed),
+        alive: s.consumer.borrow().is_alive(),
     };
     let (level, body) = health::consumer(&snap, counters, now_ms());
     (level_code(level), Json(body)).into_response()
@@ -182,7 +179,8 @@ async fn run(s: &AppState, cmd: Command) -> Response {
             "outcome": outcome,
         }))
         .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e @ CommandError::Invalid(_)) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }
 
@@ -224,12 +222,6 @@ async fn concurrency(
         Ok(b) => b.n,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    if !(1..=MAX_CONCURRENCY).contains(&n) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("concurrency must be between 1 and {MAX_CONCURRENCY}, got {n}"),
-        );
-    }
     run(&s, Command::SetConcurrency(n)).await
 }
 
@@ -256,15 +248,6 @@ async fn rollout(
         enable_project: b.enable_project,
         disable_project: b.disable_project,
     };
-    if change == RolloutChange::default() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "give percentage (0..=100), enabled, enable_project or disable_project",
-        );
-    }
-    if let Err(e) = change.apply(s.engine.rollout()) {
-        return error(StatusCode::BAD_REQUEST, format!("{e:#}"));
-    }
     run(&s, Command::SetRollout(change)).await
 }
 
@@ -278,17 +261,7 @@ async fn rollback(State(s): State<AppState>) -> Response {
 #[serde(untagged)]
 enum FilterSpec {
     Text(String),
-    Fields(FilterFields),
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct FilterFields {
-    error_type: Option<String>,
-    correlation_id: Option<String>,
-    project: Option<String>,
-    text: Option<String>,
-    key: Option<String>,
+    Fields(DlqFilter),
 }
 
 #[derive(Deserialize)]
@@ -313,25 +286,14 @@ async fn replay(State(s): State<AppState>, b: Result<Json<ReplayBody>, JsonRejec
             Ok(f) => f,
             Err(e) => return error(StatusCode::BAD_REQUEST, format!("filter: {e}")),
         },
-        Some(FilterSpec::Fields(f)) => DlqFilter {
-            error_type: f.error_type,
-            correlation_id: f.correlation_id,
-            project: f.project,
-            text: f.text,
-            key: f.key,
-        },
+        Some(FilterSpec::Fields(f)) => f,
     };
-    if filter.is_empty() && !b.dry_run && !b.confirm {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "no filter: this replays every DLQ entry; send \"confirm\": true (or \"dry_run\": true to see what would be replayed)",
-        );
-    }
     run(
         &s,
         Command::ReplayDlq {
             filter,
             dry_run: b.dry_run,
+            confirmed: b.confirm,
         },
     )
     .await
@@ -346,14 +308,6 @@ struct BackfillBody {
 
 async fn backfill(State(s): State<AppState>, b: Option<Json<BackfillBody>>) -> Response {
     let b = b.map(|Json(b)| b).unwrap_or_default();
-    if let Some(r) = b.rate {
-        if !(r.is_finite() && r > 0.0) {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "rate must be a positive number of documents per second",
-            );
-        }
-    }
     run(
         &s,
         Command::Backfill {

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::palette::{self, PaletteAction};
 use super::theme::Theme;
-use crate::engine::commands::{Command, CommandOutcome, RolloutChange};
+use crate::engine::commands::{Command, CommandError, CommandOutcome, RolloutChange};
 use crate::engine::dlq::DlqFilter;
 use crate::engine::dlq_index::DlqRow;
 use crate::engine::handle::Snapshot;
@@ -56,6 +56,8 @@ pub enum ConfirmKind {
     Purge(DlqFilter),
     Rollback,
     BackfillSync,
+    /// The consumer ended on its own: quit, or stay and look around.
+    ConsumerFailed,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -110,6 +112,9 @@ pub struct App {
     /// The full record of the DLQ entry last opened.
     pub dlq_detail: Option<crate::engine::dlq::DlqEntry>,
     pub quit: bool,
+    /// Why the consumer ended on its own, when it did: nothing is consumed
+    /// any more, and the header says so.
+    pub consumer_failed: Option<String>,
     /// Targets already sent but not yet visible in a snapshot, so repeated
     /// key presses build on each other.
     rollout_target: Option<u8>,
@@ -132,6 +137,7 @@ impl App {
             message: None,
             dlq_detail: None,
             quit: false,
+            consumer_failed: None,
             rollout_target: None,
             concurrency_target: None,
         }
@@ -327,13 +333,23 @@ impl App {
                         self.overlay = Overlay::None;
                         return vec![];
                     }
+                    if c.kind == ConfirmKind::ConsumerFailed {
+                        self.overlay = Overlay::None;
+                        self.quit = true;
+                        return vec![];
+                    }
                     self.overlay = Overlay::Busy(format!("{}…", c.ok_label));
                     vec![match c.kind {
+                        ConfirmKind::ConsumerFailed => unreachable!("handled above"),
                         ConfirmKind::ReplayFiltered(filter) => Command::ReplayDlq {
                             filter,
                             dry_run: false,
+                            confirmed: true,
                         },
-                        ConfirmKind::Purge(filter) => Command::PurgeDlq { filter },
+                        ConfirmKind::Purge(filter) => Command::PurgeDlq {
+                            filter,
+                            confirmed: true,
+                        },
                         ConfirmKind::Rollback => Command::Rollback,
                         ConfirmKind::BackfillSync => Command::Backfill {
                             project: None,
@@ -431,6 +447,7 @@ impl App {
                 vec![Command::ReplayDlq {
                     filter: self.dlq_filter.clone(),
                     dry_run: true,
+                    confirmed: false,
                 }]
             }
             _ if self.focus == Focus::Dlq => self.on_key_dlq(key),
@@ -470,9 +487,11 @@ impl App {
                         key: Some(e.key.to_string()),
                         ..Default::default()
                     };
+                    // One entry, on the operator's key: no dialog.
                     return vec![Command::ReplayDlq {
                         filter,
                         dry_run: false,
+                        confirmed: true,
                     }];
                 }
             }
@@ -515,6 +534,7 @@ impl App {
                 vec![Command::ReplayDlq {
                     filter,
                     dry_run: true,
+                    confirmed: false,
                 }]
             }
             PaletteAction::ConfirmPurge(filter) => {
@@ -558,14 +578,45 @@ impl App {
     }
 
     /// A command finished: show its result, or the next dialog of a flow.
-    pub fn on_outcome(&mut self, cmd: &Command, result: Result<CommandOutcome, String>) {
+    /// The consumer task's state changed: a failure is shown at once, in
+    /// the header and in a dialog (quit, or stay to read the logs and DLQ).
+    pub fn on_consumer(&mut self, state: &crate::engine::consumer::ConsumerState) {
+        let crate::engine::consumer::ConsumerState::Failed(reason) = state else {
+            return;
+        };
+        let reason = crate::sanitize::clean(reason);
+        self.error(format!("consumer stopped: {reason}"));
+        self.consumer_failed = Some(reason.clone());
+        self.overlay = Overlay::Confirm(Confirm {
+            kind: ConfirmKind::ConsumerFailed,
+            title: "Consumer stopped".into(),
+            lines: [
+                vec![
+                    "The consumer ended and nothing is being consumed:".into(),
+                    String::new(),
+                ],
+                wrap_words(&reason, 64),
+                vec![
+                    String::new(),
+                    "Documents stay pending (lag stays visible) until an engine".into(),
+                    "consumes again. The Logs panel has the details.".into(),
+                ],
+            ]
+            .concat(),
+            ok_label: "Quit".into(),
+            cancel_label: "Stay".into(),
+            ok_focused: false,
+        });
+    }
+
+    pub fn on_outcome(&mut self, cmd: &Command, result: Result<CommandOutcome, CommandError>) {
         if matches!(self.overlay, Overlay::Busy(_)) {
             self.overlay = Overlay::None;
         }
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
-                self.error(crate::sanitize::clean(&e));
+                self.error(crate::sanitize::clean(&e.to_string()));
                 return;
             }
         };
@@ -643,6 +694,26 @@ impl App {
     }
 }
 
+/// `text` in lines of at most `width` characters, cut between words (a
+/// longer word gets a line of its own).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// A window on the filtered DLQ without copying it.
 #[derive(Clone, Copy)]
 pub struct DlqView<'a> {
@@ -710,5 +781,40 @@ pub fn rollback_dialog(s: &Snapshot) -> Confirm {
         ok_label: "Rollback".into(),
         cancel_label: "Cancel".into(),
         ok_focused: true,
+    }
+}
+
+#[cfg(test)]
+mod consumer_tests {
+    use super::*;
+    use crate::engine::consumer::ConsumerState;
+
+    #[test]
+    fn long_reasons_wrap_between_words() {
+        assert_eq!(wrap_words("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap_words("", 6), vec![""]);
+        assert_eq!(wrap_words("toolongword x", 4), vec!["toolongword", "x"]);
+    }
+
+    #[test]
+    fn a_failed_consumer_opens_a_dialog_that_can_quit_or_stay() {
+        let mut a = App::new(crate::tui::theme::Theme::dark());
+        a.on_consumer(&ConsumerState::Running);
+        assert!(a.consumer_failed.is_none());
+        assert_eq!(a.overlay, Overlay::None);
+        a.on_consumer(&ConsumerState::Failed("fenced \u{1b}[31m".into()));
+        assert!(!a.consumer_failed.as_deref().unwrap().contains('\u{1b}'));
+        let Overlay::Confirm(c) = &a.overlay else {
+            panic!("no dialog: {:?}", a.overlay)
+        };
+        assert_eq!(c.kind, ConfirmKind::ConsumerFailed);
+        assert!(!c.ok_focused, "Enter stays");
+        let key = |c| KeyEvent::new(c, crossterm::event::KeyModifiers::NONE);
+        assert!(a.on_key(key(KeyCode::Enter)).is_empty());
+        assert_eq!(a.overlay, Overlay::None);
+        assert!(!a.quit);
+        a.on_consumer(&ConsumerState::Failed("again".into()));
+        assert!(a.on_key(key(KeyCode::Char('y'))).is_empty());
+        assert!(a.quit);
     }
 }

@@ -14,7 +14,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let s = &app.snapshot;
     let mut spans = vec![Span::styled(" archon-tui ", t.accent().bg(t.header_bg))];
-    let state = if s.held {
+    let state = if app.consumer_failed.is_some() {
+        Span::styled(" CONSUMER STOPPED ", t.error().add_modifier(Modifier::BOLD))
+    } else if s.held {
         Span::styled(" HELD (rollback) ", t.error())
     } else if s.paused {
         Span::styled(" PAUSED ", t.warn().add_modifier(Modifier::BOLD))

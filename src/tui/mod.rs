@@ -22,83 +22,67 @@ pub mod theme;
 pub mod throughput;
 pub mod widgets;
 
-use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
+use tokio::sync::watch;
 
-use crate::engine::{handle, producer, Engine};
+use crate::engine::consumer::ConsumerState;
+use crate::engine::handle::EngineHandle;
+use crate::runtime::{Ended, Running};
 use app::App;
 use theme::Theme;
 
-pub struct ConsoleOptions {
-    pub ingest: Option<PathBuf>,
-    pub project: Option<String>,
-    pub theme: Theme,
-    /// Also serve health, metrics and control over HTTP.
-    pub listen: Option<std::net::SocketAddr>,
-}
-
-/// Run the console until the operator quits (or SIGTERM/SIGINT).
-pub async fn run(engine: Arc<Engine>, opts: ConsoleOptions) -> Result<()> {
-    // Bind before the screen switches, so a busy port is a plain error.
-    let http = match opts.listen {
-        Some(addr) => Some((
-            crate::serve::bind(addr).await?,
-            crate::serve::load_token(&engine)?,
-        )),
-        None => None,
-    };
-    let (consumer_task, consumer_alive) = crate::serve::spawn_consumer(&engine);
-    let heartbeat = engine.spawn_heartbeat();
-    if let Some(path) = opts.ingest.clone() {
-        // The CLI resolves the project name before the screen opens.
-        let project = opts.project.clone().unwrap_or_else(|| "root".into());
-        producer::spawn_ingest(&engine, path, project);
-    }
-    let mut h = handle::spawn(engine.clone());
-    if let Some((listener, (token, token_line))) = http {
-        let local = listener.local_addr()?;
-        let state =
-            crate::serve::AppState::new(&engine, h.snapshots.clone(), token, consumer_alive)?;
-        let stopping = engine.clone();
-        crate::serve::spawn_http(listener, state, async move {
-            let _ = stopping.stop_watch().wait_for(|s| *s).await;
-        });
-        tracing::info!("serving health, metrics and control on http://{local}; {token_line}");
-    }
-    let mut app = App::new(opts.theme);
+/// Run the console over a running engine until the operator quits (or
+/// SIGTERM/SIGINT). A consumer that dies is shown at once; the console stays
+/// open until the operator quits.
+pub async fn run(running: &mut Running, theme: Theme) -> Result<Ended> {
+    let mut h = running
+        .handle
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("the console needs a run with a front end"))?;
+    let consumer = running.consumer_state();
+    let mut app = App::new(theme);
     let mut terminal = ratatui::init();
-    let result = event_loop(&mut terminal, &mut app, &mut h).await;
+    let ended = running
+        .run_until(event_loop(&mut terminal, &mut app, &mut h, consumer), false)
+        .await;
     ratatui::restore();
-    eprintln!("archon-tui: stopping the engine (finishing in-flight work, committing offsets)…");
-    engine.stop();
-    let consumed = consumer_task.await;
-    let _ = heartbeat.await;
-    result?;
-    consumed??;
-    Ok(())
+    Ok(ended)
 }
 
 async fn event_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
-    h: &mut handle::EngineHandle,
+    h: &mut EngineHandle,
+    mut consumer: watch::Receiver<ConsumerState>,
+) -> Ended {
+    match ui_loop(terminal, app, h, &mut consumer).await {
+        Ok(()) => Ended::Quit,
+        Err(e) => Ended::Failed(format!("console: {e:#}")),
+    }
+}
+
+async fn ui_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    h: &mut EngineHandle,
+    consumer: &mut watch::Receiver<ConsumerState>,
 ) -> Result<()> {
     let mut events = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
-    #[cfg(unix)]
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut consumer_open = true;
     loop {
         terminal.draw(|f| render::draw(f, app))?;
         tokio::select! {
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) if key.kind != KeyEventKind::Release => {
                     for cmd in app.on_key(key) {
-                        let _ = h.commands.send(cmd);
+                        if h.commands.send(cmd).is_err() {
+                            app.on_consumer(&ConsumerState::Failed("the engine's command executor is gone".into()));
+                        }
                     }
                 }
                 Some(Ok(_)) => {}
@@ -112,14 +96,17 @@ async fn event_loop(
                 let snap = h.snapshots.borrow_and_update().clone();
                 app.set_snapshot(snap);
             }
+            changed = consumer.changed(), if consumer_open => {
+                match changed {
+                    Ok(()) => {
+                        let state = consumer.borrow_and_update().clone();
+                        app.on_consumer(&state);
+                    }
+                    Err(_) => consumer_open = false,
+                }
+            }
             Some((cmd, result)) = h.outcomes.recv() => app.on_outcome(&cmd, result),
             _ = tick.tick() => {}
-            _ = async {
-                #[cfg(unix)]
-                term.recv().await;
-                #[cfg(not(unix))]
-                std::future::pending::<()>().await;
-            } => app.quit = true,
         }
         if app.quit {
             return Ok(());

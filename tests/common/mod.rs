@@ -125,12 +125,21 @@ pub fn skip(what: &str) {
         .open(log)
     {
         use std::io::Write;
-        let _ = writeln!(f, "{binary}::{test}: {what}");
+        writeln!(f, "{binary}::{test}: {what}").ok();
     }
 }
 
 /// A server of the shared session (`scripts/test-services.sh start` exports
 /// `var`); None, with a loud skip, when it is not running outside CI.
+/// Whether this build has the remote backend `feature`; a loud skip when
+/// not (`--no-default-features` builds the embedded engine only).
+pub fn built_with(feature: &str, on: bool) -> bool {
+    if !on {
+        skip(&format!("built without the `{feature}` feature"));
+    }
+    on
+}
+
 fn shared(var: &str, what: &str) -> Option<String> {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => Some(v),
@@ -150,6 +159,9 @@ fn shared(var: &str, what: &str) -> Option<String> {
 
 /// The shared session's Apache Kafka (one KRaft node).
 pub fn broker() -> Option<String> {
+    if !built_with("kafka", cfg!(feature = "kafka")) {
+        return None;
+    }
     shared("ARCHON_TEST_KAFKA", "Apache Kafka")
 }
 
@@ -185,6 +197,9 @@ pub fn flag<'a>(flags: &'a [String], flag: &str) -> &'a str {
 
 /// The shared session's Neo4j (Bolt).
 pub fn bolt() -> Option<String> {
+    if !built_with("bolt", cfg!(feature = "bolt")) {
+        return None;
+    }
     shared("ARCHON_TEST_BOLT", "Neo4j (Bolt)")
 }
 

@@ -34,8 +34,8 @@ impl Serve {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            BufReader::new(stdout).read_line(&mut line).ok();
+            tx.send(line).ok();
         });
         let line = rx
             .recv_timeout(Duration::from_secs(60))
@@ -79,8 +79,8 @@ impl Drop for Serve {
                 std::fs::read_to_string(&self.log).unwrap_or_default()
             );
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill().ok();
+        self.child.wait().ok();
     }
 }
 

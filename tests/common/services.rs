@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
-
 /// Where `scripts/test-services.sh install` put the servers' jars.
 #[derive(Clone, Debug)]
 pub struct Tools {
@@ -133,12 +131,12 @@ impl Proc {
             let deadline = Instant::now() + grace;
             while c.try_wait().ok().flatten().is_none() {
                 if Instant::now() > deadline {
-                    let _ = c.kill();
+                    c.kill().ok();
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
-            let _ = c.wait();
+            c.wait().ok();
         }
     }
 
@@ -313,11 +311,9 @@ impl KafkaCluster {
     /// Wait until the cluster's metadata lists `n` brokers.
     pub fn wait_brokers(&self, n: usize, within: Duration) {
         let deadline = Instant::now() + within;
-        let c = self.admin_consumer();
         loop {
-            let seen = c
-                .fetch_metadata(None, Duration::from_secs(5))
-                .map(|m| m.brokers().len())
+            let seen = kcat_metadata(&self.bootstrap(), None)
+                .and_then(|m| m["brokers"].as_array().map(Vec::len))
                 .unwrap_or(0);
             if seen >= n {
                 return;
@@ -328,14 +324,6 @@ impl KafkaCluster {
             );
             std::thread::sleep(Duration::from_millis(200));
         }
-    }
-
-    fn admin_consumer(&self) -> BaseConsumer {
-        rdkafka::ClientConfig::new()
-            .set("bootstrap.servers", self.bootstrap())
-            .set("group.id", "archon-test-services")
-            .create()
-            .expect("a metadata client")
     }
 
     /// Every node's listener, comma-separated.
@@ -353,20 +341,15 @@ impl KafkaCluster {
 
     /// The node leading `topic`'s `partition` now.
     pub fn leader_of(&self, topic: &str, partition: i32) -> i32 {
-        let m = self
-            .admin_consumer()
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .expect("topic metadata");
-        let t = m
-            .topics()
-            .iter()
-            .find(|t| t.name() == topic)
-            .expect("topic");
-        t.partitions()
-            .iter()
-            .find(|p| p.id() == partition)
-            .map(|p| p.leader())
-            .expect("partition")
+        let m = kcat_metadata(&self.bootstrap(), Some(topic)).expect("topic metadata (kcat -L)");
+        m["topics"]
+            .as_array()
+            .and_then(|ts| ts.iter().find(|t| t["topic"] == topic))
+            .and_then(|t| t["partitions"].as_array())
+            .and_then(|ps| ps.iter().find(|p| p["partition"] == partition))
+            .and_then(|p| p["leader"].as_i64())
+            .map(|l| l as i32)
+            .unwrap_or_else(|| panic!("no leader of {topic} [{partition}] in {m}"))
     }
 
     /// `kill -9` node `id`.
@@ -512,6 +495,55 @@ pub fn kcat_values(bootstrap: &str, topic: &str) -> Vec<serde_json::Value> {
             serde_json::from_str(l).unwrap_or_else(|e| panic!("kcat: {topic} holds {l:?}: {e}"))
         })
         .collect()
+}
+
+/// The cluster's metadata as kcat reports it (`kcat -L -J`): brokers, and
+/// the partitions of `topic` (or of every topic) with their leaders. None
+/// when no broker answers.
+pub fn kcat_metadata(bootstrap: &str, topic: Option<&str>) -> Option<serde_json::Value> {
+    let mut cmd = Command::new("kcat");
+    cmd.args(["-b", bootstrap, "-L", "-J", "-m", "5"]);
+    if let Some(t) = topic {
+        cmd.args(["-t", t]);
+    }
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kcat (scripts/test-services.sh installs it)");
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
+/// Another member of `group` with the static id `instance` (kcat's
+/// balanced consumer), which fences the member that had that id: Kafka
+/// answers its next heartbeat with FENCED_INSTANCE_ID, a fatal error for
+/// librdkafka. Killed when dropped.
+pub struct Fencer(Child);
+
+impl Fencer {
+    pub fn join(bootstrap: &str, group: &str, topic: &str, instance: &str) -> Fencer {
+        let child = Command::new("kcat")
+            .args(["-b", bootstrap, "-G", group, topic, "-q", "-o", "end"])
+            .args(["-X", &format!("group.instance.id={instance}")])
+            .args(["-X", "session.timeout.ms=6000"])
+            // The engine's assignor: a group takes one protocol.
+            .args(["-X", "partition.assignment.strategy=cooperative-sticky"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run kcat (scripts/test-services.sh installs it)");
+        Fencer(child)
+    }
+}
+
+impl Drop for Fencer {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
 }
 
 /// One row of `kafka-consumer-groups.sh --describe`.

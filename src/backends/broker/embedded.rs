@@ -335,7 +335,8 @@ impl BrokerConsumer for EmbeddedConsumer {
             return Ok(recs);
         }
         // Another process may produce too: wake on our own produce or a poll tick.
-        let _ = tokio::time::timeout(wait.min(Duration::from_millis(100)), notified).await;
+        // Timing out is the poll tick, not an error.
+        let _tick = tokio::time::timeout(wait.min(Duration::from_millis(100)), notified).await;
         self.fetch_once(max).await
     }
 

@@ -10,6 +10,13 @@ use anyhow::Result;
 use async_trait::async_trait;
 use serde::Serialize;
 
+/// A consumer error its client cannot recover from (librdkafka's fatal
+/// errors, e.g. fenced by another member with the same
+/// `group.instance.id`): the consumer stops instead of retrying.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct FatalConsumerError(pub String);
+
 #[derive(Debug, Clone)]
 pub struct TopicSpec {
     pub name: String,

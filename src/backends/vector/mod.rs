@@ -3,6 +3,7 @@
 
 pub mod embedded;
 pub mod embedding;
+#[cfg(feature = "qdrant")]
 pub mod qdrant;
 
 use anyhow::Result;

@@ -1,0 +1,273 @@
+//! The group consumer: manual commits of the offsets the engine hands
+//! over, a commit of the safe offsets on revoke, paused partitions while the
+//! engine is paused, transient errors skipped.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use async_trait::async_trait;
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{
+    BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer,
+};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::client::to_record;
+use super::KafkaSettings;
+use crate::backends::broker::{BrokerConsumer, FatalConsumerError, Record};
+
+/// Whether a consumer error is librdkafka reporting what it recovers from
+/// by itself (brokers down, transport failures, a topic not there yet).
+/// librdkafka treats every consumer error but a fatal one so (rdkafka
+/// reports those as `MessageConsumptionFatal`).
+fn is_transient(e: &KafkaError) -> bool {
+    matches!(e, KafkaError::MessageConsumption(code) if *code != RDKafkaErrorCode::Fatal)
+}
+
+/// Transient errors are skipped without a pause: they share the consumer
+/// queue with the rebalance events, and backing off per error left a
+/// revoke or an assignment queued behind an outage's worth of them for
+/// minutes (after a one-node restart the group stayed unassigned, stuck in
+/// librdkafka's `wait-unassign-call` / `wait-assign-call`). The client
+/// context logs them already; health comes from the broker reads.
+fn skip_transient(topic: &str, e: &KafkaError) {
+    tracing::debug!("consume {topic}: {e} (librdkafka recovers by itself)");
+}
+
+/// Commits on revoke: when a rebalance takes partitions away, the last safe
+/// offsets the engine reported for them are committed before the new owner
+/// starts, and later commits for them (work that was in flight) are dropped
+/// rather than sent with a stale generation.
+#[derive(Default)]
+pub struct RebalanceContext {
+    topic: String,
+    /// Per partition, the newest safe offset not yet known to be committed.
+    uncommitted: Mutex<HashMap<i32, i64>>,
+    /// Partitions this member owns now.
+    owned: Mutex<HashSet<i32>>,
+}
+
+impl ClientContext for RebalanceContext {}
+
+impl ConsumerContext for RebalanceContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let Rebalance::Revoke(revoked) = rebalance else {
+            return;
+        };
+        let parts: Vec<i32> = revoked
+            .elements_for_topic(&self.topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        let mut owned = self.owned.lock().unwrap();
+        let mut pending = self.uncommitted.lock().unwrap();
+        let mut tpl = TopicPartitionList::new();
+        for p in &parts {
+            owned.remove(p);
+            if let Some(o) = pending.remove(p) {
+                if let Err(e) = tpl.add_partition_offset(&self.topic, *p, Offset::Offset(o)) {
+                    tracing::warn!("partition {p}: offset {o} not committed on revoke ({e})");
+                }
+            }
+        }
+        if tpl.count() > 0 {
+            // Asynchronous: this runs on the polling task, and a revoke after
+            // a session timeout means the broker may not answer at all.
+            match consumer.commit(&tpl, CommitMode::Async) {
+                Ok(()) => tracing::info!("partitions {parts:?} revoked; committing their safe offsets first"),
+                Err(e) => tracing::warn!("partitions {parts:?} revoked; final commit refused ({e}): the new owner redelivers, harmlessly"),
+            }
+        } else {
+            tracing::info!("partitions {parts:?} revoked");
+        }
+    }
+
+    fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(assigned) = rebalance {
+            let parts: Vec<i32> = assigned
+                .elements_for_topic(&self.topic)
+                .iter()
+                .map(|e| e.partition())
+                .collect();
+            tracing::info!("partitions {parts:?} assigned");
+            self.owned.lock().unwrap().extend(parts);
+        }
+    }
+}
+
+pub struct KafkaConsumer {
+    /// Shared with blocking tasks: a synchronous commit must not hold a
+    /// runtime worker while the broker is away.
+    consumer: Arc<StreamConsumer<RebalanceContext>>,
+    topic: String,
+    max_poll_records: usize,
+    /// Messages received while pausing (handed out first on resume).
+    buffer: Mutex<VecDeque<Record>>,
+    paused: Mutex<bool>,
+}
+
+impl KafkaConsumer {
+    /// A fatal error (librdkafka gives up on this client) stops the
+    /// consumer, with librdkafka's own reason; anything else is retried.
+    fn consume_error(&self, e: KafkaError) -> anyhow::Error {
+        let fatal = matches!(e, KafkaError::MessageConsumptionFatal(_))
+            || e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal);
+        if fatal {
+            let reason = match self.consumer.client().fatal_error() {
+                Some((code, why)) => format!("{why} ({code:?})"),
+                None => e.to_string(),
+            };
+            return FatalConsumerError(format!("Kafka consumer: {reason}")).into();
+        }
+        anyhow!("consume {}: {e}", self.topic)
+    }
+
+    /// A member of `group` subscribed to `topic`: cooperative-sticky
+    /// assignment, no auto commit, no auto offset store.
+    pub(super) fn subscribe(settings: &KafkaSettings, group: &str, topic: &str) -> Result<Self> {
+        let context = RebalanceContext {
+            topic: topic.to_string(),
+            ..Default::default()
+        };
+        let c: StreamConsumer<RebalanceContext> = settings
+            .client()
+            .set("group.id", group)
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", &settings.auto_offset_reset)
+            .set(
+                "session.timeout.ms",
+                settings.session_timeout_ms.to_string(),
+            )
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .create_with_context(context)
+            .context("cannot create the Kafka consumer")?;
+        c.subscribe(&[topic])
+            .with_context(|| format!("cannot subscribe to {topic}"))?;
+        Ok(KafkaConsumer {
+            consumer: Arc::new(c),
+            topic: topic.to_string(),
+            max_poll_records: settings.max_poll_records,
+            buffer: Mutex::new(VecDeque::new()),
+            paused: Mutex::new(false),
+        })
+    }
+
+    fn set_paused(&self, pause: bool) -> Result<()> {
+        let assignment = self.consumer.assignment()?;
+        if pause {
+            // Re-applied each time: a rebalance may have assigned new partitions.
+            self.consumer.pause(&assignment)?;
+        } else if *self.paused.lock().unwrap() {
+            self.consumer.resume(&assignment)?;
+        }
+        *self.paused.lock().unwrap() = pause;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl BrokerConsumer for KafkaConsumer {
+    async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Record>> {
+        self.set_paused(false)?;
+        let max = max.min(self.max_poll_records);
+        let mut out: Vec<Record> = {
+            let mut b = self.buffer.lock().unwrap();
+            let n = b.len().min(max);
+            b.drain(..n).collect()
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        while out.is_empty() {
+            match tokio::time::timeout_at(deadline, self.consumer.recv()).await {
+                Ok(Ok(m)) => out.push(to_record(&m)),
+                Ok(Err(e)) if is_transient(&e) => skip_transient(&self.topic, &e),
+                Ok(Err(e)) => return Err(self.consume_error(e)),
+                Err(_) => return Ok(out),
+            }
+        }
+        // Take what is already buffered, without waiting.
+        while out.len() < max {
+            match tokio::time::timeout(Duration::ZERO, self.consumer.recv()).await {
+                Ok(Ok(m)) => out.push(to_record(&m)),
+                Ok(Err(e)) if is_transient(&e) => skip_transient(&self.topic, &e),
+                // What was received is handed out: librdkafka's position is
+                // past it, so dropping it here would strand it until the next
+                // rebalance (seen when a partition leader was killed: the
+                // last records of a partition never processed, lag stuck).
+                // A lasting error comes back on the next fetch.
+                Ok(Err(e)) => {
+                    tracing::warn!("consume {}: {e} (after {} records)", self.topic, out.len());
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn idle(&self) -> Result<()> {
+        self.set_paused(true)?;
+        // Keep polling so the group membership (max.poll.interval.ms) holds.
+        if let Ok(Ok(m)) =
+            tokio::time::timeout(Duration::from_millis(100), self.consumer.recv()).await
+        {
+            self.buffer.lock().unwrap().push_back(to_record(&m));
+        }
+        Ok(())
+    }
+
+    async fn commit(&self, offsets: &[(i32, i64)]) -> Result<()> {
+        let ctx = self.consumer.context();
+        // Work that finished after its partition was revoked is not committed:
+        // the partition's offsets are the new owner's now.
+        let offsets: Vec<(i32, i64)> = {
+            let owned = ctx.owned.lock().unwrap();
+            offsets
+                .iter()
+                .copied()
+                .filter(|(p, _)| owned.contains(p))
+                .collect()
+        };
+        if offsets.is_empty() {
+            return Ok(());
+        }
+        let mut tpl = TopicPartitionList::new();
+        {
+            let mut pending = ctx.uncommitted.lock().unwrap();
+            for (p, o) in &offsets {
+                tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*o))?;
+                pending.insert(*p, *o);
+            }
+        }
+        let consumer = self.consumer.clone();
+        let committed =
+            tokio::task::spawn_blocking(move || consumer.commit(&tpl, CommitMode::Sync))
+                .await
+                .context("commit task")?;
+        match committed {
+            Ok(()) => {
+                let mut pending = ctx.uncommitted.lock().unwrap();
+                for (p, o) in &offsets {
+                    if pending.get(p) == Some(o) {
+                        pending.remove(p);
+                    }
+                }
+                Ok(())
+            }
+            // After a rebalance the partition belongs to another member; its
+            // redelivery is harmless (idempotent by content hash).
+            Err(e) => {
+                tracing::warn!("commit of {offsets:?} refused ({e}); messages will be redelivered");
+                Ok(())
+            }
+        }
+    }
+
+    async fn close(&self) -> Result<()> {
+        self.consumer.unsubscribe();
+        Ok(())
+    }
+}

@@ -1,0 +1,214 @@
+//! One way to run an engine, shared by the console, `serve`, `drain`,
+//! `ingest --wait` and archon-bench: [`Running::start`] spawns the consumer,
+//! the heartbeat, an ingest, the snapshot publisher and the HTTP server as
+//! asked; [`Running::run_until`] says why the run ended (a signal, the
+//! front end's own end, a dead consumer); [`Running::shutdown`] stops
+//! fetching, waits for in-flight work to be recorded or returned, commits and
+//! gives the exit code.
+
+pub mod signal;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use crate::engine::consumer::ConsumerState;
+use crate::engine::handle::{self, EngineHandle};
+use crate::engine::{consumer, producer, Engine};
+use crate::serve::token::ControlToken;
+
+/// Exit code when `--timeout` expires before the pipeline drained.
+pub const EXIT_TIMED_OUT: i32 = 3;
+
+/// Why a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// SIGTERM or Ctrl-C.
+    Signal,
+    /// The operator quit the console.
+    Quit,
+    /// Everything asked for is completed or in the DLQ.
+    Drained,
+    /// `--timeout` passed first.
+    TimedOut,
+    /// The consumer ended without being asked to.
+    ConsumerFailed(String),
+    /// The front end failed (a terminal error, a failed progress read).
+    Failed(String),
+}
+
+/// The HTTP server to run beside the engine: bound before anything starts,
+/// so a busy port is a plain error.
+pub struct Http {
+    pub listener: tokio::net::TcpListener,
+    pub token: ControlToken,
+}
+
+#[derive(Default)]
+pub struct RunOptions {
+    /// Index and publish this tree as this project while running.
+    pub ingest: Option<(PathBuf, String)>,
+    /// Publish snapshots and take commands (console, HTTP).
+    pub front_end: bool,
+    pub http: Option<Http>,
+}
+
+pub struct Running {
+    pub engine: Arc<Engine>,
+    /// Commands in, snapshots and outcomes out (when asked for).
+    pub handle: Option<EngineHandle>,
+    /// Where the HTTP server listens.
+    pub http_addr: Option<SocketAddr>,
+    consumer: JoinHandle<Result<()>>,
+    consumer_state: watch::Receiver<ConsumerState>,
+    heartbeat: JoinHandle<()>,
+    http: Option<(JoinHandle<std::io::Result<()>>, watch::Sender<bool>)>,
+}
+
+impl Running {
+    pub fn start(engine: Arc<Engine>, opts: RunOptions) -> Result<Running> {
+        if engine.is_held() {
+            tracing::warn!(
+                "consumption is held by a rollback on this data dir; `archon-tui resume` \
+                 (or POST /resume, or the console's resume) undoes it"
+            );
+        }
+        let (state_tx, consumer_state) = watch::channel(ConsumerState::Running);
+        let consumer = {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let r = consumer::run(engine.clone()).await;
+                let state = match &r {
+                    Ok(()) if engine.stopping() => ConsumerState::Stopped,
+                    Ok(()) => ConsumerState::Failed("the consumer ended unexpectedly".into()),
+                    Err(e) => {
+                        let reason = crate::sanitize::clean(&format!("{e:#}"));
+                        tracing::error!("consumer stopped: {reason}");
+                        ConsumerState::Failed(reason)
+                    }
+                };
+                state_tx.send_replace(state);
+                r
+            })
+        };
+        let heartbeat = engine.spawn_heartbeat();
+        if let Some((path, project)) = opts.ingest {
+            producer::spawn_ingest(&engine, path, project);
+        }
+        let handle = (opts.front_end || opts.http.is_some()).then(|| handle::spawn(engine.clone()));
+        let mut http_addr = None;
+        let http = match opts.http {
+            Some(h) => {
+                http_addr = Some(h.listener.local_addr()?);
+                let snapshots = handle
+                    .as_ref()
+                    .map(|h| h.snapshots.clone())
+                    .expect("a handle when serving HTTP");
+                let state = crate::serve::AppState::new(
+                    &engine,
+                    snapshots,
+                    h.token,
+                    consumer_state.clone(),
+                )?;
+                let (stop_tx, mut stop_rx) = watch::channel(false);
+                let task = crate::serve::spawn_http(h.listener, state, async move {
+                    // Ends when asked, or when the sender is gone.
+                    let _stopped = stop_rx.wait_for(|s| *s).await;
+                });
+                Some((task, stop_tx))
+            }
+            None => None,
+        };
+        Ok(Running {
+            engine,
+            handle,
+            http_addr,
+            consumer,
+            consumer_state,
+            heartbeat,
+            http,
+        })
+    }
+
+    /// The consumer's state, for front ends that show it as it changes.
+    pub fn consumer_state(&self) -> watch::Receiver<ConsumerState> {
+        self.consumer_state.clone()
+    }
+
+    /// Run until a signal, `front_end` ends, or (when `stop_on_consumer_end`)
+    /// the consumer ends on its own. The console keeps running over a dead
+    /// consumer (it shows it); headless runs end.
+    pub async fn run_until(
+        &self,
+        front_end: impl Future<Output = Ended>,
+        stop_on_consumer_end: bool,
+    ) -> Ended {
+        let mut state = self.consumer_state.clone();
+        let consumer_ended = async move {
+            if !stop_on_consumer_end {
+                return std::future::pending().await;
+            }
+            match state.wait_for(|s| !s.is_alive()).await {
+                Ok(s) => match &*s {
+                    ConsumerState::Failed(reason) => Ended::ConsumerFailed(reason.clone()),
+                    _ => Ended::ConsumerFailed("the consumer ended unexpectedly".into()),
+                },
+                Err(_) => Ended::ConsumerFailed("the consumer task is gone".into()),
+            }
+        };
+        tokio::select! {
+            _ = signal::shutdown() => Ended::Signal,
+            why = consumer_ended => why,
+            why = front_end => why,
+        }
+    }
+
+    /// Stop fetching, let in-flight work be recorded or returned, commit,
+    /// stop the heartbeat and the HTTP server. The exit code: 0 after a
+    /// clean stop, 1 when the consumer failed, 3 when timed out.
+    pub async fn shutdown(self, ended: &Ended) -> i32 {
+        if matches!(ended, Ended::Signal | Ended::Quit) {
+            eprintln!("archon-tui: stopping: finishing in-flight work and committing offsets…");
+        }
+        self.engine.stop();
+        let consumer = match self.consumer.await {
+            Ok(r) => r.map_err(|e| crate::sanitize::clean(&format!("{e:#}"))),
+            Err(e) => Err(format!("consumer task: {e}")),
+        };
+        if let Some((task, stop)) = self.http {
+            stop.send_replace(true);
+            // A long request (a replay) must not hold the exit up.
+            if tokio::time::timeout(Duration::from_secs(1), task)
+                .await
+                .is_err()
+            {
+                tracing::debug!("HTTP server still answering a request at exit");
+            }
+        }
+        if let Err(e) = self.heartbeat.await {
+            tracing::warn!("heartbeat task: {e}");
+        }
+        match (ended, consumer) {
+            (Ended::ConsumerFailed(reason), _) => {
+                eprintln!("archon-tui: the consumer failed: {reason}");
+                1
+            }
+            (_, Err(e)) => {
+                eprintln!("archon-tui: consumer: {e}");
+                1
+            }
+            (Ended::Failed(reason), Ok(())) => {
+                eprintln!("archon-tui: {reason}");
+                1
+            }
+            (Ended::TimedOut, Ok(())) => EXIT_TIMED_OUT,
+            (Ended::Signal | Ended::Quit | Ended::Drained, Ok(())) => 0,
+        }
+    }
+}
