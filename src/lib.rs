@@ -2,6 +2,7 @@
 
 pub mod backends;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod corpus;
 pub mod engine;

@@ -2,6 +2,7 @@
 //! implementations side by side, chosen by config.
 
 pub mod broker;
+pub mod control;
 pub mod graph;
 pub mod intelligence;
 pub mod sqlite;

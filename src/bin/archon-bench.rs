@@ -12,13 +12,13 @@ use anyhow::{Context, Result};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use archon_tui::backends::control::SqliteControl;
 use archon_tui::backends::graph::Status;
 use archon_tui::backends::intelligence::faults::FaultDial;
 use archon_tui::backends::intelligence::{
     analyzer, Analysis, Intelligence, IntelligenceError, ProcessRequest,
 };
 use archon_tui::engine::config::EngineConfig;
-use archon_tui::engine::control::ControlStore;
 use archon_tui::engine::{drain, producer, Backends, Engine};
 use archon_tui::runtime::{Ended, RunOptions, Running};
 use clap::Parser;
@@ -168,7 +168,7 @@ async fn open(dir: &std::path::Path, args: &Args, setup: &Setup) -> Result<Arc<E
     let faults = Arc::new(FaultDial::new(0.0, Duration::ZERO));
     let mut backends = Backends::from_config(&db, &cfg, faults.clone()).await?;
     backends.intelligence = Arc::new(NoopIntelligence);
-    Engine::with_backends(cfg, backends, ControlStore::new(db), faults).await
+    Engine::with_backends(cfg, backends, Arc::new(SqliteControl::new(db)), faults).await
 }
 
 /// Index `--files` generated files and drain them; one JSON line. Returns

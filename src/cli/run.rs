@@ -282,7 +282,7 @@ fn summary(
         "published": published,
         "completed": counts[&Status::Completed],
         "dlq": counts[&Status::Dlq],
-        "pending": counts[&Status::Pending] + counts[&Status::Processing],
+        "pending": crate::backends::graph::unfinished(&counts),
         "enriched": enriched,
         // This process's deliveries, and those of documents it had already
         // enriched (redelivered after a lost commit, a rebalance or a crash).

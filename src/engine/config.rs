@@ -29,18 +29,22 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
-    /// Delay before retry number `retry` (1 = first retry), without jitter.
-    pub fn nominal_delay(&self, retry: u32) -> Duration {
-        let factor = 2f64.powi(retry.saturating_sub(1).min(30) as i32);
-        self.base_delay.mul_f64(factor).min(self.max_delay)
+    pub fn backoff(&self) -> super::backoff::Backoff {
+        super::backoff::Backoff {
+            base: self.base_delay,
+            max: self.max_delay,
+            jitter: self.jitter,
+        }
     }
 
-    /// Same, with ±jitter so a fleet of consumers does not retry in lockstep.
+    /// Delay before retry number `retry` (1 = first retry), without jitter.
+    pub fn nominal_delay(&self, retry: u32) -> Duration {
+        self.backoff().nominal(retry)
+    }
+
+    /// Same, with ±jitter.
     pub fn delay(&self, retry: u32) -> Duration {
-        let nominal = self.nominal_delay(retry).as_secs_f64();
-        let spread = nominal * self.jitter;
-        let jittered = nominal + rand::random_range(-spread..=spread.max(f64::MIN_POSITIVE));
-        Duration::from_secs_f64(jittered.clamp(0.0, self.max_delay.as_secs_f64()))
+        self.backoff().delay(retry)
     }
 }
 

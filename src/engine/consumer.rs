@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::sync::mpsc;
 
+use super::backoff::Backoff;
 use super::enrich::{self, Origin, Outcome};
 
 use super::offsets::OffsetTracker;
@@ -50,7 +51,7 @@ pub async fn run(engine: Arc<Engine>) -> Result<()> {
             .consumer(&engine.cfg.group_id, &engine.cfg.enrich_topic)
             .await?,
     );
-    if engine.backends.broker.kind() == "embedded" {
+    if engine.backends.broker.group_is_exclusive() {
         // We hold the group's only lease on this data dir: anything still
         // "processing" was left by a crashed run and will be redelivered.
         let n = engine.backends.graph.reset_processing().await?;
@@ -124,7 +125,7 @@ async fn fetch_loop(
                 tracing::error!("fetch failed (attempt {fetch_errors}): {e:#}");
                 drop(first);
                 engine
-                    .sleep_or_stop(Duration::from_millis(100 * u64::from(fetch_errors.min(50))))
+                    .sleep_or_stop(Backoff::OUTAGE.delay(fetch_errors))
                     .await;
                 continue;
             }
@@ -232,8 +233,7 @@ async fn record_loop(
                     tracing::error!(
                         "recording outcomes failed (attempt {attempt}), will retry: {e:#}"
                     );
-                    let wait = Duration::from_millis(100 * u64::from(attempt.min(50)));
-                    if engine.sleep_or_stop(wait).await {
+                    if engine.sleep_or_stop(Backoff::OUTAGE.delay(attempt)).await {
                         break false;
                     }
                 }

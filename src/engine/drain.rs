@@ -29,16 +29,16 @@ impl Progress {
         total_lag(&self.lag)
     }
     pub fn unfinished(&self) -> u64 {
-        self.total(Status::Pending) + self.total(Status::Processing)
+        crate::backends::graph::unfinished(&total_counts(&self.counts))
     }
     /// Pending or processing in one project (None: in all).
     pub fn unfinished_in(&self, project: Option<&str>) -> u64 {
         match project {
             None => self.unfinished(),
-            Some(p) => self.counts.get(p).map_or(0, |c| {
-                c.get(&Status::Pending).copied().unwrap_or(0)
-                    + c.get(&Status::Processing).copied().unwrap_or(0)
-            }),
+            Some(p) => self
+                .counts
+                .get(p)
+                .map_or(0, crate::backends::graph::unfinished),
         }
     }
 }

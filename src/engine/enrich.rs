@@ -166,19 +166,22 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    let mut wait = Duration::from_millis(100);
+    let mut failures = 0;
     loop {
         match read().await {
             Ok(v) => return Some(v),
             Err(e) => {
                 engine.stats.error("GraphStoreError");
-                if wait == Duration::from_millis(100) {
+                failures += 1;
+                if failures == 1 {
                     tracing::warn!("graph store read failed; retrying until it answers: {e:#}");
                 }
-                if engine.sleep_or_yield(wait).await {
+                if engine
+                    .sleep_or_yield(super::backoff::Backoff::OUTAGE.delay(failures))
+                    .await
+                {
                     return None;
                 }
-                wait = (wait * 2).min(Duration::from_secs(5));
             }
         }
     }

@@ -214,7 +214,7 @@ async fn bounded<T>(
 async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
     let mut snap = Snapshot::empty();
     snap.data_dir = engine.cfg.data_dir.display().to_string();
-    snap.refreshed_ms = crate::backends::sqlite::now_ms();
+    snap.refreshed_ms = crate::clock::now_ms();
     let b = &engine.backends;
     let graph_kind = format!("graph store ({})", b.graph.kind());
     let broker_kind = format!("broker ({})", b.broker.kind());

@@ -118,7 +118,7 @@ impl Exporter {
         }
         let count = |s: Status| snap.totals.get(&s).copied().unwrap_or(0) as i64;
         self.pending
-            .set(count(Status::Pending) + count(Status::Processing));
+            .set(crate::backends::graph::unfinished(&snap.totals) as i64);
         for s in Status::ALL {
             self.by_status
                 .with_label_values(&[s.as_str()])

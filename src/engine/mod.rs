@@ -1,6 +1,7 @@
 //! The producer/consumer engine. Knows nothing of the terminal: callers drive
 //! it through methods (later: typed commands) and read `snapshot`s.
 
+pub mod backoff;
 pub mod breaker;
 pub mod commands;
 pub mod config;
@@ -84,7 +85,7 @@ pub struct Engine {
     pub backends: Backends,
     pub stats: Stats,
     pub breaker: CircuitBreaker,
-    pub control: ControlStore,
+    pub control: Arc<dyn ControlStore>,
     pub limit: ConcurrencyLimit,
     /// Injected failure rate and latency (rehearsals), adjustable live.
     pub faults: Arc<FaultDial>,
@@ -108,13 +109,14 @@ impl Engine {
         let db = Db::open(&cfg.data_dir)?;
         let faults = Arc::new(FaultDial::new(cfg.faults.failure_rate, cfg.faults.latency));
         let backends = Backends::from_config(&db, &cfg, faults.clone()).await?;
-        Self::with_backends(cfg, backends, ControlStore::new(db), faults).await
+        let control = Arc::new(crate::backends::control::SqliteControl::new(db));
+        Self::with_backends(cfg, backends, control, faults).await
     }
 
     pub async fn with_backends(
         cfg: EngineConfig,
         backends: Backends,
-        control: ControlStore,
+        control: Arc<dyn ControlStore>,
         faults: Arc<FaultDial>,
     ) -> Result<Arc<Self>> {
         backends
@@ -298,7 +300,7 @@ impl Engine {
     pub fn live_status(&self) -> control::LiveStatus {
         control::LiveStatus {
             pid: std::process::id(),
-            updated_ms: crate::backends::sqlite::now_ms(),
+            updated_ms: crate::clock::now_ms(),
             breaker: self.breaker.snapshot(),
             concurrency: self.limit.get(),
             in_flight: self

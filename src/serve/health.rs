@@ -105,7 +105,7 @@ pub fn consumer(snap: &Snapshot, c: ConsumerCounters, now_ms: i64) -> (Level, Va
             "failure_count": snap.breaker.failure_count,
         },
         "documents": {
-            "pending": count(Status::Pending) + count(Status::Processing),
+            "pending": crate::backends::graph::unfinished(&snap.totals),
             "completed": count(Status::Completed),
             "dlq": count(Status::Dlq),
             "failed": count(Status::Failed),

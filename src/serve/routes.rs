@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::health::{self, ConsumerCounters, Level};
 use super::AppState;
-use crate::backends::sqlite::now_ms;
+use crate::clock::now_ms;
 use crate::engine::commands::{Command, CommandError, RolloutChange};
 use crate::engine::dlq::DlqFilter;
 use crate::engine::handle::execute_logged;

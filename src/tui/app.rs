@@ -595,7 +595,7 @@ impl App {
                     "The consumer ended and nothing is being consumed:".into(),
                     String::new(),
                 ],
-                wrap_words(&reason, 64),
+                super::format::wrap_words(&reason, 64),
                 vec![
                     String::new(),
                     "Documents stay pending (lag stays visible) until an engine".into(),
@@ -674,7 +674,7 @@ impl App {
                         "Consumption held; nothing in flight.".into(),
                         format!(
                             "{} documents are pending.",
-                            super::widgets::thousands(r.pending)
+                            super::format::thousands(r.pending)
                         ),
                         String::new(),
                         "Enrich the pending documents synchronously now?".into(),
@@ -692,26 +692,6 @@ impl App {
             CommandOutcome::Done { message } => self.info(message),
         }
     }
-}
-
-/// `text` in lines of at most `width` characters, cut between words (a
-/// longer word gets a line of its own).
-fn wrap_words(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 /// A window on the filtered DLQ without copying it.
@@ -770,11 +750,11 @@ pub fn rollback_dialog(s: &Snapshot) -> Confirm {
             "  3. hand work waiting on retries back to the topic.".into(),
             format!(
                 "Nothing is lost: {} documents not yet enriched stay pending",
-                super::widgets::thousands(pending)
+                super::format::thousands(pending)
             ),
             format!(
                 "and {} requests wait on the topic.",
-                super::widgets::thousands(s.lag_total.max(0) as u64)
+                super::format::thousands(s.lag_total.max(0) as u64)
             ),
             "Then it offers a synchronous backfill. `:resume` undoes it.".into(),
         ],
@@ -788,13 +768,6 @@ pub fn rollback_dialog(s: &Snapshot) -> Confirm {
 mod consumer_tests {
     use super::*;
     use crate::engine::consumer::ConsumerState;
-
-    #[test]
-    fn long_reasons_wrap_between_words() {
-        assert_eq!(wrap_words("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
-        assert_eq!(wrap_words("", 6), vec![""]);
-        assert_eq!(wrap_words("toolongword x", 4), vec!["toolongword", "x"]);
-    }
 
     #[test]
     fn a_failed_consumer_opens_a_dialog_that_can_quit_or_stay() {

@@ -10,6 +10,7 @@ pub mod dlq;
 /// A fixed snapshot for snapshot tests, screenshots and the render bench.
 #[doc(hidden)]
 pub mod fixture;
+pub mod format;
 pub mod header;
 pub mod help;
 pub mod lag;

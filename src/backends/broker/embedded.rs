@@ -14,7 +14,8 @@ use rusqlite::{params, OptionalExtension};
 use tokio::sync::Notify;
 
 use super::{Broker, BrokerConsumer, OutRecord, PartitionLag, Record, TopicSpec};
-use crate::backends::sqlite::{now_ms, Db};
+use crate::backends::sqlite::Db;
+use crate::clock::now_ms;
 
 /// A lease not renewed for this long is free even if its pid still exists
 /// (pid reuse, or a hung process).
@@ -83,6 +84,10 @@ fn pid_alive(pid: i64) -> bool {
 impl Broker for EmbeddedBroker {
     fn kind(&self) -> &'static str {
         "embedded"
+    }
+
+    fn group_is_exclusive(&self) -> bool {
+        true
     }
 
     async fn ensure_topics(&self, specs: &[TopicSpec]) -> Result<()> {

@@ -78,6 +78,12 @@ pub struct PartitionLag {
 pub trait Broker: Send + Sync {
     /// Short name for the header ("embedded", "kafka").
     fn kind(&self) -> &'static str;
+    /// Whether one engine at a time holds this broker's consumer group
+    /// (the embedded broker's lease on its data dir): then whatever is
+    /// still "processing" at start was left by a crashed run.
+    fn group_is_exclusive(&self) -> bool {
+        false
+    }
     /// Create missing topics; existing ones are left as they are.
     async fn ensure_topics(&self, specs: &[TopicSpec]) -> Result<()>;
     /// Append records, partitioned by key; durable when this returns.

@@ -208,6 +208,15 @@ pub fn total_counts(by_project: &ProjectCounts) -> BTreeMap<Status, u64> {
     total
 }
 
+/// Documents not yet finished: pending, or being processed now. The one
+/// definition of "pending" the health documents, metrics and summaries show.
+pub fn unfinished(counts: &BTreeMap<Status, u64>) -> u64 {
+    [Status::Pending, Status::Processing]
+        .iter()
+        .map(|s| counts.get(s).copied().unwrap_or(0))
+        .sum()
+}
+
 #[async_trait]
 pub trait GraphStore: Send + Sync {
     fn kind(&self) -> &'static str;
