@@ -78,6 +78,12 @@ fn failures_land_in_the_dlq_and_replay_brings_them_back() {
         full["message"]["error_details"]["exception_type"],
         "InjectedFailure"
     );
+    // Observed by the engine's own calls: the graph answered the document
+    // read before the (injected) intelligence failure.
+    assert_eq!(
+        full["message"]["error_details"]["service_health"]["memgraph"], "healthy",
+        "{full}"
+    );
     assert!(full["message"]["original_message"]["content_hash"].is_string());
     let limited = run(data.path(), &["dlq", "list", "--json", "--limit", "2"]).json();
     assert_eq!(limited.as_array().unwrap().len(), 2.min(dlq as usize));

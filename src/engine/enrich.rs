@@ -93,10 +93,11 @@ pub fn dlq_message(
             exception_type: failure.exception_type.to_string(),
             exception_message: failure.message,
             stack_trace: None,
+            // As this engine's own calls last saw them.
             service_health: ServiceHealth {
                 intelligence_service: intelligence.into(),
-                memgraph: "healthy".into(),
-                qdrant: "healthy".into(),
+                memgraph: engine.observed.graph.as_str().into(),
+                qdrant: engine.observed.vectors.as_str().into(),
             },
         },
         original_topic: origin.topic.clone(),
@@ -168,7 +169,7 @@ where
 {
     let mut failures = 0;
     loop {
-        match read().await {
+        match engine.observed.graph.note(read().await) {
             Ok(v) => return Some(v),
             Err(e) => {
                 engine.stats.error("GraphStoreError");
@@ -393,7 +394,10 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         }
     }
     if !updates.is_empty() {
-        let applied = b.graph.record_enrichments(updates).await?;
+        let applied = engine
+            .observed
+            .graph
+            .note(b.graph.record_enrichments(updates).await)?;
         let mut events = Vec::new();
         let mut payloads = Vec::new();
         for ((req, results, elapsed), result) in completed.into_iter().zip(applied) {
@@ -432,7 +436,10 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
             });
         }
         let n = events.len() as u64;
-        b.vectors.set_payload(payloads).await?;
+        engine
+            .observed
+            .vectors
+            .note(b.vectors.set_payload(payloads).await)?;
         b.broker
             .produce(&engine.cfg.completed_topic, events)
             .await?;
@@ -468,8 +475,14 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         }
         let n = records.len() as u64;
         b.broker.produce(&engine.cfg.dlq_topic, records).await?;
-        b.graph.record_failures(failures).await?;
-        b.vectors.set_payload(payloads).await?;
+        engine
+            .observed
+            .graph
+            .note(b.graph.record_failures(failures).await)?;
+        engine
+            .observed
+            .vectors
+            .note(b.vectors.set_payload(payloads).await)?;
         engine.stats.dlq_published.inc_by(n);
         for (msg, _) in &dlq {
             tracing::warn!(document_id = %msg.document_id, "moved to DLQ: {}", msg.failure_reason);

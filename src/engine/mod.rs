@@ -15,6 +15,7 @@ pub mod enrich;
 pub mod handle;
 pub mod lagstat;
 pub mod metrics;
+pub mod observed;
 pub mod offsets;
 pub mod producer;
 pub mod rollout;
@@ -89,6 +90,8 @@ pub struct Engine {
     pub limit: ConcurrencyLimit,
     /// Injected failure rate and latency (rehearsals), adjustable live.
     pub faults: Arc<FaultDial>,
+    /// The graph's and vectors' health as this engine's own calls saw it.
+    pub observed: observed::ObservedStores,
     rollout: RwLock<RolloutState>,
     /// This process's own pause (console space key).
     local_pause: std::sync::atomic::AtomicBool,
@@ -140,6 +143,7 @@ impl Engine {
             breaker_reset_seen: control.breaker_reset_seq()?.into(),
             breaker: CircuitBreaker::new(cfg.breaker.clone()),
             faults,
+            observed: Default::default(),
             stats: Stats::default(),
             control,
             backends,
