@@ -91,11 +91,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Status { json }) => {
             let engine = Engine::open(cfg).await?;
-            let s = status(&engine).await?;
+            let s = crate::engine::status::StatusReport::read(&engine).await?;
             if json {
-                println!("{s}");
+                println!("{}", serde_json::to_string(&s)?);
             } else {
-                print_status_human(&s);
+                println!("{s}");
             }
             Ok(0)
         }
@@ -324,79 +324,5 @@ fn print_summary(s: &Value, as_json: bool) {
         g("docs_per_sec"),
         g("breaker").as_str().unwrap_or(""),
         if g("timed_out") == Value::Bool(true) { "  (timed out)" } else { "" }
-    );
-}
-
-/// `status --json`: from the data dir plus the live engine's heartbeat.
-pub async fn status(engine: &Engine) -> Result<Value> {
-    let p = drain::progress(engine).await?;
-    let live = engine.control.live()?;
-    let counts = total_counts(&p.counts);
-    let breaker = match &live {
-        Some(l) => serde_json::to_value(&l.breaker)?,
-        None => serde_json::to_value(engine.breaker.snapshot())?,
-    };
-    let rollout = engine.rollout();
-    Ok(json!({
-        "counts": Status::ALL.iter().map(|s| (s.as_str().to_string(), json!(counts[s]))).collect::<serde_json::Map<_, _>>(),
-        "projects": p.counts.iter().map(|(name, c)| {
-            (name.clone(), Value::Object(Status::ALL.iter().map(|s| (s.as_str().to_string(), json!(c.get(s).copied().unwrap_or(0)))).collect()))
-        }).collect::<serde_json::Map<_, _>>(),
-        "lag": { "total": p.lag_total(), "partitions": p.lag },
-        "breaker": breaker,
-        "rollout": rollout,
-        "concurrency": live.as_ref().map(|l| l.concurrency).unwrap_or(engine.cfg.concurrency),
-        "engine": live.as_ref().map(|l| json!({"pid": l.pid, "paused": l.paused, "in_flight": l.in_flight, "docs_per_sec": l.docs_per_sec})),
-        "backends": {
-            "broker": engine.backends.broker.kind(),
-            "graph": engine.backends.graph.kind(),
-            "vectors": engine.backends.vectors.kind(),
-            "intelligence": engine.backends.intelligence.kind(),
-        },
-        "data_dir": engine.cfg.data_dir,
-    }))
-}
-
-fn print_status_human(s: &Value) {
-    let c = &s["counts"];
-    println!(
-        "documents: pending {}  processing {}  completed {}  failed {}  dlq {}",
-        c["pending"], c["processing"], c["completed"], c["failed"], c["dlq"]
-    );
-    if let Some(projects) = s["projects"].as_object() {
-        for (name, pc) in projects {
-            println!(
-                "  {:<30} pending {} processing {} completed {} dlq {}",
-                clean(name),
-                pc["pending"],
-                pc["processing"],
-                pc["completed"],
-                pc["dlq"]
-            );
-        }
-    }
-    println!("lag: total {}", s["lag"]["total"]);
-    if let Some(parts) = s["lag"]["partitions"].as_array() {
-        for p in parts {
-            println!(
-                "  partition {}: end {} committed {} lag {}",
-                p["partition"], p["end"], p["committed"], p["lag"]
-            );
-        }
-    }
-    println!(
-        "breaker: {}  rollout: {} at {}%  concurrency: {}  engine: {}",
-        s["breaker"]["state"].as_str().unwrap_or("?"),
-        if s["rollout"]["enabled"] == Value::Bool(true) {
-            "async on"
-        } else {
-            "KILL SWITCH OFF"
-        },
-        s["rollout"]["percentage"],
-        s["concurrency"],
-        match s["engine"]["pid"].as_u64() {
-            Some(pid) => format!("running (pid {pid})"),
-            None => "not running".into(),
-        }
     );
 }

@@ -20,6 +20,7 @@ pub mod offsets;
 pub mod producer;
 pub mod rollout;
 pub mod stats;
+pub mod status;
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;

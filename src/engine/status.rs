@@ -1,0 +1,151 @@
+//! `status`: one typed report of the pipeline, from the data dir plus the
+//! live engine's heartbeat; JSON for `status --json`, text for `status`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::breaker::BreakerSnapshot;
+use super::drain;
+use super::rollout::RolloutState;
+use super::Engine;
+use crate::backends::broker::PartitionLag;
+use crate::backends::graph::{total_counts, Status};
+use crate::sanitize::clean;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    /// Documents by status, every status present.
+    pub counts: BTreeMap<String, u64>,
+    pub projects: BTreeMap<String, BTreeMap<String, u64>>,
+    pub lag: LagReport,
+    pub breaker: BreakerSnapshot,
+    pub rollout: RolloutState,
+    pub concurrency: usize,
+    /// The engine running on this data dir, if one is.
+    pub engine: Option<LiveEngine>,
+    pub backends: BackendKinds,
+    pub data_dir: std::path::PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LagReport {
+    pub total: i64,
+    pub partitions: Vec<PartitionLag>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveEngine {
+    pub pid: u32,
+    pub paused: bool,
+    pub in_flight: i64,
+    pub docs_per_sec: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendKinds {
+    pub broker: &'static str,
+    pub graph: &'static str,
+    pub vectors: &'static str,
+    pub intelligence: &'static str,
+}
+
+fn by_name(counts: &BTreeMap<Status, u64>) -> BTreeMap<String, u64> {
+    Status::ALL
+        .iter()
+        .map(|s| (s.as_str().to_string(), counts.get(s).copied().unwrap_or(0)))
+        .collect()
+}
+
+impl StatusReport {
+    pub async fn read(engine: &Engine) -> Result<StatusReport> {
+        let p = drain::progress(engine).await?;
+        let live = engine.control.live()?;
+        Ok(StatusReport {
+            counts: by_name(&total_counts(&p.counts)),
+            projects: p
+                .counts
+                .iter()
+                .map(|(name, c)| (name.clone(), by_name(c)))
+                .collect(),
+            lag: LagReport {
+                total: p.lag_total(),
+                partitions: p.lag.clone(),
+            },
+            breaker: match &live {
+                Some(l) => l.breaker.clone(),
+                None => engine.breaker.snapshot(),
+            },
+            rollout: engine.rollout(),
+            concurrency: live
+                .as_ref()
+                .map(|l| l.concurrency)
+                .unwrap_or(engine.cfg.concurrency),
+            engine: live.map(|l| LiveEngine {
+                pid: l.pid,
+                paused: l.paused,
+                in_flight: l.in_flight,
+                docs_per_sec: l.docs_per_sec,
+            }),
+            backends: BackendKinds {
+                broker: engine.backends.broker.kind(),
+                graph: engine.backends.graph.kind(),
+                vectors: engine.backends.vectors.kind(),
+                intelligence: engine.backends.intelligence.kind(),
+            },
+            data_dir: engine.cfg.data_dir.clone(),
+        })
+    }
+}
+
+impl fmt::Display for StatusReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = |m: &BTreeMap<String, u64>, s: &str| m.get(s).copied().unwrap_or(0);
+        writeln!(
+            f,
+            "documents: pending {}  processing {}  completed {}  failed {}  dlq {}",
+            c(&self.counts, "pending"),
+            c(&self.counts, "processing"),
+            c(&self.counts, "completed"),
+            c(&self.counts, "failed"),
+            c(&self.counts, "dlq")
+        )?;
+        for (name, pc) in &self.projects {
+            writeln!(
+                f,
+                "  {:<30} pending {} processing {} completed {} dlq {}",
+                clean(name),
+                c(pc, "pending"),
+                c(pc, "processing"),
+                c(pc, "completed"),
+                c(pc, "dlq")
+            )?;
+        }
+        writeln!(f, "lag: total {}", self.lag.total)?;
+        for p in &self.lag.partitions {
+            writeln!(
+                f,
+                "  partition {}: end {} committed {} lag {}",
+                p.partition, p.end, p.committed, p.lag
+            )?;
+        }
+        write!(
+            f,
+            "breaker: {}  rollout: {} at {}%  concurrency: {}  engine: {}",
+            self.breaker.state.as_str(),
+            if self.rollout.enabled {
+                "async on"
+            } else {
+                "KILL SWITCH OFF"
+            },
+            self.rollout.percentage,
+            self.concurrency,
+            match &self.engine {
+                Some(e) => format!("running (pid {})", e.pid),
+                None => "not running".into(),
+            }
+        )
+    }
+}
