@@ -106,8 +106,40 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// The levers' state as the engine holds it now (breaker, rollout,
+    /// pause, hold, concurrency).
+    fn set_levers(&mut self, engine: &Engine) {
+        self.breaker = engine.breaker.snapshot();
+        self.rollout = engine.rollout();
+        self.paused = engine.is_paused();
+        self.held = engine.is_held();
+        self.concurrency = engine.limit.get();
+    }
+}
+
+/// Publishes the last snapshot again with the levers read now: after a
+/// lever command, so whatever reads the snapshot next (a probe, the
+/// console) sees its effect without waiting for a full refresh.
+#[derive(Clone)]
+pub struct Republish {
+    engine: Arc<Engine>,
+    tx: Arc<watch::Sender<Arc<Snapshot>>>,
+}
+
+impl Republish {
+    pub fn now(&self) {
+        self.tx.send_modify(|s| {
+            let mut next = (**s).clone();
+            next.set_levers(&self.engine);
+            *s = Arc::new(next);
+        });
+    }
+}
+
 pub struct EngineHandle {
     pub commands: mpsc::UnboundedSender<Command>,
+    pub republish: Republish,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
     /// Results of commands, in order (the console shows them).
     pub outcomes: mpsc::UnboundedReceiver<(Command, Result<CommandOutcome, CommandError>)>,
@@ -156,14 +188,22 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
+    let snap_tx = Arc::new(snap_tx);
+    let republish = Republish {
+        engine: engine.clone(),
+        tx: snap_tx.clone(),
+    };
     let exec_engine = engine.clone();
+    let exec_republish = republish.clone();
     tokio::spawn(async move {
         while let Some(cmd) = cmd_rx.recv().await {
             // Each command runs on its own task: a long replay or backfill
             // does not hold up a pause or a rollback behind it.
-            let (engine, out) = (exec_engine.clone(), out_tx.clone());
+            let (engine, out, republish) =
+                (exec_engine.clone(), out_tx.clone(), exec_republish.clone());
             tokio::spawn(async move {
                 let result = execute_logged(&engine, cmd.clone()).await;
+                republish.now();
                 // The front end may be gone (quit); the audit line is written.
                 let _delivered = out.send((cmd, result)).is_ok();
             });
@@ -190,6 +230,7 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
     });
     EngineHandle {
         commands: cmd_tx,
+        republish,
         snapshots: snap_rx,
         outcomes: out_rx,
     }
@@ -293,11 +334,7 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
             snap.eta_secs = Some(snap.lag_total as f64 / rate);
         }
     }
-    snap.breaker = engine.breaker.snapshot();
-    snap.rollout = engine.rollout();
-    snap.paused = engine.is_paused();
-    snap.held = engine.is_held();
-    snap.concurrency = engine.limit.get();
+    snap.set_levers(engine);
     snap.enriching = engine.limit.in_use();
     snap.in_flight = engine
         .stats

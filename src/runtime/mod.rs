@@ -106,13 +106,11 @@ impl Running {
         let http = match opts.http {
             Some(h) => {
                 http_addr = Some(h.listener.local_addr()?);
-                let snapshots = handle
-                    .as_ref()
-                    .map(|h| h.snapshots.clone())
-                    .expect("a handle when serving HTTP");
+                let front = handle.as_ref().expect("a handle when serving HTTP");
                 let state = crate::serve::AppState::new(
                     &engine,
-                    snapshots,
+                    front.snapshots.clone(),
+                    front.republish.clone(),
                     h.token,
                     consumer_state.clone(),
                 )?;

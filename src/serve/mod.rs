@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::engine::consumer::ConsumerState;
-use crate::engine::handle::Snapshot;
+use crate::engine::handle::{Republish, Snapshot};
 use crate::engine::metrics::Exporter;
 use crate::engine::Engine;
 use token::{ControlToken, TokenSource};
@@ -27,6 +27,8 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8156";
 pub struct AppState {
     pub engine: Arc<Engine>,
     pub snapshots: watch::Receiver<Arc<Snapshot>>,
+    /// After a lever command: the snapshot again with the levers now.
+    pub republish: Republish,
     pub exporter: Arc<std::sync::Mutex<Exporter>>,
     pub token: ControlToken,
     pub consumer: watch::Receiver<ConsumerState>,
@@ -37,6 +39,7 @@ impl AppState {
     pub fn new(
         engine: &Arc<Engine>,
         snapshots: watch::Receiver<Arc<Snapshot>>,
+        republish: Republish,
         token: ControlToken,
         consumer: watch::Receiver<ConsumerState>,
     ) -> Result<Self> {
@@ -44,6 +47,7 @@ impl AppState {
             exporter: Arc::new(std::sync::Mutex::new(Exporter::new(engine)?)),
             engine: engine.clone(),
             snapshots,
+            republish,
             token,
             consumer,
         })

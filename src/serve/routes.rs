@@ -66,20 +66,8 @@ async fn index() -> Json<Value> {
     }))
 }
 
-/// The latest snapshot with the levers' state read now, so a probe right
-/// after a control call sees its effect.
-fn current(s: &AppState) -> crate::engine::handle::Snapshot {
-    let mut snap = (**s.snapshots.borrow()).clone();
-    snap.paused = s.engine.is_paused();
-    snap.held = s.engine.is_held();
-    snap.concurrency = s.engine.limit.get();
-    snap.breaker = s.engine.breaker.snapshot();
-    snap.rollout = s.engine.rollout();
-    snap
-}
-
 async fn consumer_health(State(s): State<AppState>) -> Response {
-    let snap = current(&s);
+    let snap = s.snapshots.borrow().clone();
     let st = &s.engine.stats;
     let counters = ConsumerCounters {
         consumed: Stats::get(&st.consumed),
@@ -92,7 +80,7 @@ async fn consumer_health(State(s): State<AppState>) -> Response {
 }
 
 async fn producer_health(State(s): State<AppState>) -> Response {
-    let snap = current(&s);
+    let snap = s.snapshots.borrow().clone();
     let e = &s.engine;
     let (level, body) = health::producer(
         &snap,
@@ -171,7 +159,9 @@ async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> R
 /// its input; 500: a backend failed while running it).
 async fn run(s: &AppState, cmd: Command) -> Response {
     let described = cmd.describe();
-    match execute_logged(&s.engine, cmd).await {
+    let result = execute_logged(&s.engine, cmd).await;
+    s.republish.now();
+    match result {
         Ok(outcome) => Json(json!({
             "ok": true,
             "command": described,
