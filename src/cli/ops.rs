@@ -113,8 +113,8 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             if wait && !dry_run {
                 let timed_out = run_until_drained(&engine, &wait_args, None).await?;
                 let p = drain::progress(&engine).await?;
-                out["completed"] = json!(p.total(crate::backends::graph::Status::Completed));
-                out["dlq"] = json!(p.total(crate::backends::graph::Status::Dlq));
+                out["completed"] = json!(p.total(crate::model::Status::Completed));
+                out["dlq"] = json!(p.total(crate::model::Status::Dlq));
                 out["pending"] = json!(p.unfinished());
                 out["timed_out"] = json!(timed_out);
                 if timed_out {
@@ -274,7 +274,7 @@ pub async fn backfill(
     let p = drain::progress(&engine).await?;
     let mut out = serde_json::to_value(&report)?;
     out["pending"] = json!(p.unfinished());
-    out["completed"] = json!(p.total(crate::backends::graph::Status::Completed));
+    out["completed"] = json!(p.total(crate::model::Status::Completed));
     print_json_or(&out, json, || {
         println!(
             "backfill: {} documents selected, {} published, {} enriched here, in {} ms; {} still pending",

@@ -10,9 +10,9 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
 use super::{Cli, Command, WaitArgs};
-use crate::backends::graph::{total_counts, Status};
 use crate::engine::drain::{self, Progress};
 use crate::engine::{producer, Engine};
+use crate::model::{total_counts, Status};
 use crate::runtime::{Ended, Http, RunOptions, Running};
 use crate::sanitize::clean;
 
@@ -282,7 +282,7 @@ fn summary(
         "published": published,
         "completed": counts[&Status::Completed],
         "dlq": counts[&Status::Dlq],
-        "pending": crate::backends::graph::unfinished(&counts),
+        "pending": crate::model::unfinished(&counts),
         "enriched": enriched,
         // This process's deliveries, and those of documents it had already
         // enriched (redelivered after a lost commit, a rebalance or a crash).

@@ -7,9 +7,9 @@ use anyhow::Result;
 
 use super::output::bar;
 use super::WaitArgs;
-use crate::backends::graph::Status;
 use crate::engine::drain::{self, Progress};
 use crate::engine::Engine;
+use crate::model::Status;
 use crate::runtime::{Ended, RunOptions, Running};
 
 pub use crate::runtime::EXIT_TIMED_OUT;

@@ -12,8 +12,8 @@ use super::drain;
 use super::producer::{dispatch, request_for_record};
 use super::rollout::RolloutState;
 use super::{Engine, MAX_CONCURRENCY};
-use crate::backends::graph::Status;
 use crate::events::Priority;
+use crate::model::Status;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {

@@ -16,8 +16,8 @@ use serde::Serialize;
 use super::producer::{dispatch, request_for_record};
 use super::Engine;
 use crate::backends::broker::{OutRecord, Record};
-use crate::backends::graph::Status;
 use crate::events::{DlqMessage, EnrichmentRequest, Priority};
+use crate::model::Status;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DlqEntry {

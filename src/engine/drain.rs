@@ -10,9 +10,8 @@ use serde::Serialize;
 
 use super::producer::{dispatch, request_for_record};
 use super::Engine;
-use crate::backends::broker::{total_lag, PartitionLag};
-use crate::backends::graph::{total_counts, ProjectCounts, Status};
 use crate::events::Priority;
+use crate::model::{total_counts, total_lag, PartitionLag, ProjectCounts, Status};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Progress {
@@ -29,16 +28,13 @@ impl Progress {
         total_lag(&self.lag)
     }
     pub fn unfinished(&self) -> u64 {
-        crate::backends::graph::unfinished(&total_counts(&self.counts))
+        crate::model::unfinished(&total_counts(&self.counts))
     }
     /// Pending or processing in one project (None: in all).
     pub fn unfinished_in(&self, project: Option<&str>) -> u64 {
         match project {
             None => self.unfinished(),
-            Some(p) => self
-                .counts
-                .get(p)
-                .map_or(0, crate::backends::graph::unfinished),
+            Some(p) => self.counts.get(p).map_or(0, crate::model::unfinished),
         }
     }
 }

@@ -230,7 +230,7 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
         return Outcome::Skipped;
     }
     if doc.enrichment_content_hash.as_deref() == Some(&req.content_hash)
-        && doc.enrichment_status == crate::backends::graph::Status::Completed
+        && doc.enrichment_status == crate::model::Status::Completed
     {
         engine.stats.duplicates.inc_by(1);
         return Outcome::Skipped;

@@ -17,8 +17,7 @@ use super::lagstat::{self, PartitionStatus, Sample};
 use super::rollout::RolloutState;
 use super::stats::LatencySummary;
 use super::Engine;
-use crate::backends::broker::PartitionLag;
-use crate::backends::graph::{total_counts, ProjectCounts, Status};
+use crate::model::{total_counts, PartitionLag, ProjectCounts, Status};
 
 /// Samples kept for sparklines and the Burrow window (at 4 per second).
 const HISTORY: usize = 120;

@@ -7,7 +7,7 @@ use prometheus::{IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 
 use super::handle::Snapshot;
 use super::Engine;
-use crate::backends::graph::Status;
+use crate::model::Status;
 
 pub struct Exporter {
     breaker_state: IntGauge,
@@ -118,7 +118,7 @@ impl Exporter {
         }
         let count = |s: Status| snap.totals.get(&s).copied().unwrap_or(0) as i64;
         self.pending
-            .set(crate::backends::graph::unfinished(&snap.totals) as i64);
+            .set(crate::model::unfinished(&snap.totals) as i64);
         for s in Status::ALL {
             self.by_status
                 .with_label_values(&[s.as_str()])

@@ -11,8 +11,7 @@ use super::breaker::BreakerSnapshot;
 use super::drain;
 use super::rollout::RolloutState;
 use super::Engine;
-use crate::backends::broker::PartitionLag;
-use crate::backends::graph::{total_counts, Status};
+use crate::model::{total_counts, PartitionLag, Status};
 use crate::sanitize::clean;
 
 #[derive(Debug, Clone, Serialize)]

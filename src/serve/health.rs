@@ -6,10 +6,10 @@
 
 use serde_json::{json, Value};
 
-use crate::backends::graph::Status;
 use crate::engine::breaker::BreakerState;
 use crate::engine::handle::Snapshot;
 use crate::engine::rollout::RolloutState;
+use crate::model::Status;
 
 /// A status older than this means the refresh is stuck on a backend call.
 pub const STALE_AFTER_MS: i64 = 15_000;
@@ -105,7 +105,7 @@ pub fn consumer(snap: &Snapshot, c: ConsumerCounters, now_ms: i64) -> (Level, Va
             "failure_count": snap.breaker.failure_count,
         },
         "documents": {
-            "pending": crate::backends::graph::unfinished(&snap.totals),
+            "pending": crate::model::unfinished(&snap.totals),
             "completed": count(Status::Completed),
             "dlq": count(Status::Dlq),
             "failed": count(Status::Failed),

@@ -728,15 +728,15 @@ impl<'a> DlqView<'a> {
 pub fn rollback_dialog(s: &Snapshot) -> Confirm {
     let pending = s.totals.values().sum::<u64>()
         - s.totals
-            .get(&crate::backends::graph::Status::Completed)
+            .get(&crate::model::Status::Completed)
             .copied()
             .unwrap_or(0)
         - s.totals
-            .get(&crate::backends::graph::Status::Dlq)
+            .get(&crate::model::Status::Dlq)
             .copied()
             .unwrap_or(0)
         - s.totals
-            .get(&crate::backends::graph::Status::Failed)
+            .get(&crate::model::Status::Failed)
             .copied()
             .unwrap_or(0);
     Confirm {

@@ -3,8 +3,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::backends::broker::PartitionLag;
-use crate::backends::graph::Status;
 use crate::engine::breaker::{BreakerSnapshot, BreakerState};
 use crate::engine::dlq::DlqEntry;
 use crate::engine::dlq_index::DlqRow;
@@ -12,6 +10,8 @@ use crate::engine::handle::{BackendView, PartitionView, Snapshot};
 use crate::engine::lagstat::PartitionStatus;
 use crate::engine::stats::LatencySummary;
 use crate::events::{DlqMessage, ErrorDetails, ServiceHealth};
+use crate::model::PartitionLag;
+use crate::model::Status;
 
 fn entry(id: i64, error: &str, path: &str, project: &str, retries: u32) -> DlqEntry {
     let doc = format!("{:08x}-0000-5000-8000-{:012x}", id, id);
@@ -79,7 +79,7 @@ pub fn snapshot() -> Snapshot {
     api.insert(Status::Failed, 1);
     counts.insert("api".to_string(), api);
     counts.insert("web".to_string(), web);
-    let totals = crate::backends::graph::total_counts(&counts);
+    let totals = crate::model::total_counts(&counts);
     let statuses = [
         PartitionStatus::Ok,
         PartitionStatus::Warn,

@@ -6,7 +6,7 @@ use ratatui::Frame;
 
 use super::app::{App, Focus};
 use super::widgets::{fit, panel, thousands};
-use crate::backends::graph::Status;
+use crate::model::Status;
 use crate::sanitize::clean;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {

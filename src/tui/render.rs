@@ -9,7 +9,7 @@ use ratatui::Frame;
 use super::app::{App, Focus, Overlay};
 use super::dialog::InputBox;
 use super::widgets::thousands;
-use crate::backends::graph::Status;
+use crate::model::Status;
 
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use async_trait::async_trait;
-use serde::Serialize;
+
+pub use crate::model::{total_lag, PartitionLag};
 
 /// A consumer error its client cannot recover from (librdkafka's fatal
 /// errors, e.g. fenced by another member with the same
@@ -66,14 +67,6 @@ pub struct Record {
     pub timestamp_ms: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct PartitionLag {
-    pub partition: i32,
-    pub end: i64,
-    pub committed: i64,
-    pub lag: i64,
-}
-
 #[async_trait]
 pub trait Broker: Send + Sync {
     /// Short name for the header ("embedded", "kafka").
@@ -112,8 +105,4 @@ pub trait BrokerConsumer: Send + Sync {
     async fn commit(&self, offsets: &[(i32, i64)]) -> Result<()>;
     /// Leave the group.
     async fn close(&self) -> Result<()>;
-}
-
-pub fn total_lag(parts: &[PartitionLag]) -> i64 {
-    parts.iter().map(|p| p.lag).sum()
 }

@@ -4,71 +4,13 @@
 pub mod bolt;
 pub mod embedded;
 
-use std::collections::BTreeMap;
-
 use anyhow::Result;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::events::{DocumentType, EnrichmentResults};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    Pending,
-    Processing,
-    Completed,
-    Failed,
-    Dlq,
-}
-
-impl Status {
-    pub const ALL: [Status; 5] = [
-        Status::Pending,
-        Status::Processing,
-        Status::Completed,
-        Status::Failed,
-        Status::Dlq,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Processing => "processing",
-            Status::Completed => "completed",
-            Status::Failed => "failed",
-            Status::Dlq => "dlq",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Self> {
-        Status::ALL.into_iter().find(|st| st.as_str() == s)
-    }
-    /// A status this program does not know (written by another tool) is shown
-    /// as failed, not hidden.
-    pub fn parse_or_failed(s: &str) -> Self {
-        Self::parse(s).unwrap_or(Status::Failed)
-    }
-    /// Which transitions a document may make. `processing → pending` is the
-    /// crash-recovery step; `completed/dlq → pending` is re-ingest of changed
-    /// content or a DLQ replay.
-    pub fn can_become(self, next: Status) -> bool {
-        use Status::*;
-        matches!(
-            (self, next),
-            (Pending, Processing)
-                | (Pending, Completed)
-                | (Pending, Dlq)
-                | (Pending, Failed)
-                | (Processing, Completed)
-                | (Processing, Dlq)
-                | (Processing, Failed)
-                | (Processing, Pending)
-                | (Completed, Pending)
-                | (Dlq, Pending)
-                | (Failed, Pending)
-                | (Failed, Dlq)
-        )
-    }
-}
+// The domain types, where the stores' callers have always found them.
+pub use crate::model::{total_counts, unfinished, ProjectCounts, Status};
 
 /// A code entity the analyzer found (function, class, struct, …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,28 +135,6 @@ pub struct FailureUpdate {
     pub document_id: String,
     pub content_hash: String,
     pub reason: String,
-}
-
-/// Counts by status, per project.
-pub type ProjectCounts = BTreeMap<String, BTreeMap<Status, u64>>;
-
-pub fn total_counts(by_project: &ProjectCounts) -> BTreeMap<Status, u64> {
-    let mut total: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
-    for counts in by_project.values() {
-        for (s, n) in counts {
-            *total.entry(*s).or_default() += n;
-        }
-    }
-    total
-}
-
-/// Documents not yet finished: pending, or being processed now. The one
-/// definition of "pending" the health documents, metrics and summaries show.
-pub fn unfinished(counts: &BTreeMap<Status, u64>) -> u64 {
-    [Status::Pending, Status::Processing]
-        .iter()
-        .map(|s| counts.get(s).copied().unwrap_or(0))
-        .sum()
 }
 
 #[async_trait]

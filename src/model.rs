@@ -1,0 +1,99 @@
+//! The domain types every layer speaks: a document's enrichment status and
+//! its transitions, counts by status, lag per partition. No backend, no UI.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pending,
+    Processing,
+    Completed,
+    Failed,
+    Dlq,
+}
+
+impl Status {
+    pub const ALL: [Status; 5] = [
+        Status::Pending,
+        Status::Processing,
+        Status::Completed,
+        Status::Failed,
+        Status::Dlq,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Processing => "processing",
+            Status::Completed => "completed",
+            Status::Failed => "failed",
+            Status::Dlq => "dlq",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+    /// A status this program does not know (written by another tool) is shown
+    /// as failed, not hidden.
+    pub fn parse_or_failed(s: &str) -> Self {
+        Self::parse(s).unwrap_or(Status::Failed)
+    }
+    /// Which transitions a document may make. `processing → pending` is the
+    /// crash-recovery step; `completed/dlq → pending` is re-ingest of changed
+    /// content or a DLQ replay.
+    pub fn can_become(self, next: Status) -> bool {
+        use Status::*;
+        matches!(
+            (self, next),
+            (Pending, Processing)
+                | (Pending, Completed)
+                | (Pending, Dlq)
+                | (Pending, Failed)
+                | (Processing, Completed)
+                | (Processing, Dlq)
+                | (Processing, Failed)
+                | (Processing, Pending)
+                | (Completed, Pending)
+                | (Dlq, Pending)
+                | (Failed, Pending)
+                | (Failed, Dlq)
+        )
+    }
+}
+
+/// Counts by status, per project.
+pub type ProjectCounts = BTreeMap<String, BTreeMap<Status, u64>>;
+
+pub fn total_counts(by_project: &ProjectCounts) -> BTreeMap<Status, u64> {
+    let mut total: BTreeMap<Status, u64> = Status::ALL.iter().map(|s| (*s, 0)).collect();
+    for counts in by_project.values() {
+        for (s, n) in counts {
+            *total.entry(*s).or_default() += n;
+        }
+    }
+    total
+}
+
+/// Documents not yet finished: pending, or being processed now. The one
+/// definition of "pending" the health documents, metrics and summaries show.
+pub fn unfinished(counts: &BTreeMap<Status, u64>) -> u64 {
+    [Status::Pending, Status::Processing]
+        .iter()
+        .map(|s| counts.get(s).copied().unwrap_or(0))
+        .sum()
+}
+
+/// Where one partition of the request topic stands for the consumer group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PartitionLag {
+    pub partition: i32,
+    pub end: i64,
+    pub committed: i64,
+    pub lag: i64,
+}
+
+pub fn total_lag(parts: &[PartitionLag]) -> i64 {
+    parts.iter().map(|p| p.lag).sum()
+}
