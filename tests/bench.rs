@@ -1,5 +1,5 @@
 //! The benchmark binary runs its scenarios end to end and prints one JSON
-//! line each (figures are not judged here: see README "Performance").
+//! line each (figures are not judged here: see docs/performance.md).
 
 mod common;
 
