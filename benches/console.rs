@@ -16,7 +16,7 @@ fn frames(c: &mut Criterion) {
     let mut app = App::new(Theme::dark());
     app.set_snapshot(snapshot);
     app.focus = Focus::Dlq;
-    app.dlq_selected = 50_000;
+    app.dlq.selected = 50_000;
     c.bench_function("frame_200x60_dlq_100k", |b| {
         b.iter(|| {
             term.draw(|f| render::draw(f, &app)).unwrap();

@@ -282,7 +282,7 @@ fn hostile_run(broker: &[String], big: usize) {
     app.focus = archon_tui::tui::app::Focus::Dlq;
     use archon_tui::tui::fixture::render as fixture;
     for i in 0..entries.len().min(60) {
-        app.dlq_selected = i;
+        app.dlq.selected = i;
         app.overlay = archon_tui::tui::app::Overlay::None;
         let screen = fixture(200, 60, |f| archon_tui::tui::render::draw(f, &app));
         assert!(!screen.contains('\u{1b}'));

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+pub use super::dlq_list::DlqView;
+use super::dlq_list::{DlqKey, DlqList};
 use super::palette::{self, PaletteAction};
 use super::theme::Theme;
 use crate::engine::commands::{Command, CommandError, CommandOutcome, RolloutChange};
@@ -97,14 +99,11 @@ pub struct App {
     pub focus: Focus,
     pub overlay: Overlay,
     pub snapshot: Arc<Snapshot>,
-    pub dlq_filter: DlqFilter,
-    pub dlq_filter_text: String,
-    pub dlq_selected: usize,
+    /// The DLQ panel's filter, matches and selection.
+    pub dlq: DlqList,
     /// When the last snapshot arrived: a stalled backend shows as stale data,
     /// never as a frozen screen.
     pub received_at: Option<std::time::Instant>,
-    /// Indices into `snapshot.dlq` matching the filter; None: no filter.
-    dlq_matches: Option<Vec<usize>>,
     /// Scroll offset of the help and detail overlays.
     pub overlay_scroll: u16,
     /// Last command result or error for the status line.
@@ -128,11 +127,8 @@ impl App {
             focus: Focus::Lag,
             overlay: Overlay::None,
             snapshot: Arc::new(Snapshot::empty()),
-            dlq_filter: DlqFilter::default(),
-            dlq_filter_text: String::new(),
-            dlq_selected: 0,
+            dlq: DlqList::default(),
             received_at: None,
-            dlq_matches: None,
             overlay_scroll: 0,
             message: None,
             dlq_detail: None,
@@ -157,53 +153,21 @@ impl App {
         let selected_id = self.selected_entry().map(|e| e.id);
         self.snapshot = s;
         if dlq_changed {
-            self.refilter();
-            if let Some(id) = selected_id {
-                let view = self.filtered_dlq();
-                if let Some(i) = (0..view.len()).find(|&i| view.get(i).is_some_and(|e| e.id == id))
-                {
-                    self.dlq_selected = i;
-                }
-            }
+            self.dlq.rows_changed(selected_id, &self.snapshot.dlq);
         }
     }
 
-    /// The DLQ entries the filter lets through. Matching runs once per
-    /// snapshot or filter change, not once per frame (100k entries).
+    /// The DLQ entries the filter lets through.
     pub fn filtered_dlq(&self) -> DlqView<'_> {
-        DlqView {
-            entries: &self.snapshot.dlq,
-            matches: self.dlq_matches.as_deref(),
-        }
+        self.dlq.view(&self.snapshot.dlq)
     }
 
     pub fn set_filter(&mut self, filter: DlqFilter, text: String) {
-        self.dlq_filter = filter;
-        self.dlq_filter_text = text;
-        self.dlq_selected = 0;
-        self.refilter();
-    }
-
-    fn refilter(&mut self) {
-        self.dlq_matches = if self.dlq_filter.is_empty() {
-            None
-        } else {
-            Some(
-                self.snapshot
-                    .dlq
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, e)| self.dlq_filter.matches(&***e))
-                    .map(|(i, _)| i)
-                    .collect(),
-            )
-        };
-        let n = self.filtered_dlq().len();
-        self.dlq_selected = self.dlq_selected.min(n.saturating_sub(1));
+        self.dlq.set_filter(filter, text, &self.snapshot.dlq);
     }
 
     pub fn selected_entry(&self) -> Option<&DlqRow> {
-        self.filtered_dlq().get(self.dlq_selected)
+        self.filtered_dlq().get(self.dlq.selected)
     }
 
     pub fn rollout_percentage(&self) -> u8 {
@@ -297,7 +261,7 @@ impl App {
                         input.push(c);
                         self.overlay = Overlay::Palette { input, error: None };
                     }
-                    KeyCode::Enter => match palette::parse(&input, &self.dlq_filter) {
+                    KeyCode::Enter => match palette::parse(&input, &self.dlq.filter) {
                         Ok(action) => {
                             self.overlay = Overlay::None;
                             return self.run_palette(action);
@@ -385,7 +349,7 @@ impl App {
             KeyCode::Char('/') => {
                 self.focus = Focus::Dlq;
                 self.overlay = Overlay::Filter {
-                    input: self.dlq_filter_text.clone(),
+                    input: self.dlq.filter_text.clone(),
                     error: None,
                 };
                 vec![]
@@ -445,7 +409,7 @@ impl App {
             KeyCode::Char('R') => {
                 self.overlay = Overlay::Busy("counting what would be replayed…".into());
                 vec![Command::ReplayDlq {
-                    filter: self.dlq_filter.clone(),
+                    filter: self.dlq.filter.clone(),
                     dry_run: true,
                     confirmed: false,
                 }]
@@ -456,69 +420,19 @@ impl App {
     }
 
     fn on_key_dlq(&mut self, key: KeyEvent) -> Vec<Command> {
-        let n = self.filtered_dlq().len();
-        match key.code {
-            KeyCode::Char('j') | KeyCode::Down => {
-                self.dlq_selected = (self.dlq_selected + 1).min(n.saturating_sub(1))
-            }
-            KeyCode::Char('k') | KeyCode::Up => {
-                self.dlq_selected = self.dlq_selected.saturating_sub(1)
-            }
-            KeyCode::Char('g') | KeyCode::Home => self.dlq_selected = 0,
-            KeyCode::Char('G') | KeyCode::End => self.dlq_selected = n.saturating_sub(1),
-            KeyCode::PageDown => {
-                self.dlq_selected = (self.dlq_selected + 20).min(n.saturating_sub(1))
-            }
-            KeyCode::PageUp => self.dlq_selected = self.dlq_selected.saturating_sub(20),
-            KeyCode::Enter if n > 0 => {
+        match self.dlq.on_key(key, &self.snapshot.dlq) {
+            DlqKey::Nothing => vec![],
+            DlqKey::Open(load) => {
                 self.overlay_scroll = 0;
                 self.overlay = Overlay::Detail;
-                // The snapshot holds rows: fetch the whole record.
-                if let Some(e) = self.selected_entry() {
-                    return vec![Command::LoadDlqEntry {
-                        partition: e.partition,
-                        id: e.id,
-                    }];
-                }
+                load.into_iter().collect()
             }
-            KeyCode::Char('r') => {
-                if let Some(e) = self.selected_entry() {
-                    let filter = DlqFilter {
-                        key: Some(e.key.to_string()),
-                        ..Default::default()
-                    };
-                    // One entry, on the operator's key: no dialog.
-                    return vec![Command::ReplayDlq {
-                        filter,
-                        dry_run: false,
-                        confirmed: true,
-                    }];
-                }
+            DlqKey::Send(cmd) => vec![cmd],
+            DlqKey::Confirm(c) => {
+                self.overlay = Overlay::Confirm(c);
+                vec![]
             }
-            KeyCode::Char('x') => {
-                if let Some(e) = self.selected_entry() {
-                    let path = crate::sanitize::clean(&e.file_path);
-                    let c = Confirm {
-                        kind: ConfirmKind::Purge(DlqFilter {
-                            key: Some(e.key.to_string()),
-                            ..Default::default()
-                        }),
-                        title: "Purge DLQ entry".into(),
-                        lines: vec![
-                            format!("Drop entry {} ({}) for good?", e.id, crate::sanitize::clean(&e.error_type)),
-                            format!("document: {path}"),
-                            "The document becomes 'failed' with its reason kept; backfill can re-drive it.".into(),
-                        ],
-                        ok_label: "Purge".into(),
-                        cancel_label: "Cancel".into(),
-                        ok_focused: false,
-                    };
-                    self.overlay = Overlay::Confirm(c);
-                }
-            }
-            _ => {}
         }
-        vec![]
     }
 
     fn run_palette(&mut self, action: PaletteAction) -> Vec<Command> {
@@ -691,37 +605,6 @@ impl App {
             )),
             CommandOutcome::Done { message } => self.info(message),
         }
-    }
-}
-
-/// A window on the filtered DLQ without copying it.
-#[derive(Clone, Copy)]
-pub struct DlqView<'a> {
-    entries: &'a [Arc<DlqRow>],
-    matches: Option<&'a [usize]>,
-}
-
-impl<'a> DlqView<'a> {
-    pub fn len(&self) -> usize {
-        self.matches.map_or(self.entries.len(), |m| m.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn get(&self, i: usize) -> Option<&'a DlqRow> {
-        match self.matches {
-            None => self.entries.get(i),
-            Some(m) => m.get(i).and_then(|&j| self.entries.get(j)),
-        }
-        .map(|r| &**r)
-    }
-
-    /// Entries `from..from + count` of the view, with their position.
-    pub fn window(self, from: usize, count: usize) -> impl Iterator<Item = (usize, &'a DlqRow)> {
-        (from..from.saturating_add(count).min(self.len()))
-            .filter_map(move |i| self.get(i).map(|e| (i, e)))
     }
 }
 

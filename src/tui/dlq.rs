@@ -16,14 +16,14 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let entries = app.filtered_dlq();
     let total = app.snapshot.dlq.len();
-    let extra = if app.dlq_filter.is_empty() {
+    let extra = if app.dlq.filter.is_empty() {
         format!("{} entries", thousands(total as u64))
     } else {
         format!(
             "{} of {} — filter: {}",
             thousands(entries.len() as u64),
             thousands(total as u64),
-            fit(&clean(&app.dlq_filter_text), 30)
+            fit(&clean(&app.dlq.filter_text), 30)
         )
     };
     let block = panel(app, Focus::Dlq, &extra);
@@ -34,7 +34,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         Layout::horizontal([Constraint::Min(0), Constraint::Length(side)]).areas(inner);
 
     let visible = table_area.height.saturating_sub(1) as usize;
-    let offset = app.dlq_selected.saturating_sub(visible.saturating_sub(1));
+    let offset = app.dlq.selected.saturating_sub(visible.saturating_sub(1));
     let path_width = (table_area.width as usize)
         .saturating_sub(10 + 10 + 12 + 22 + 5)
         .max(8);
@@ -47,7 +47,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             Cell::from(Span::styled(fit(&clean(&e.error_type), 22), t.error())),
             Cell::from(e.failure_count.to_string()),
         ]);
-        if i == app.dlq_selected && app.focus == Focus::Dlq {
+        if i == app.dlq.selected && app.focus == Focus::Dlq {
             row.style(t.selected())
         } else {
             row
@@ -76,7 +76,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         );
     }
     if side > 0 {
-        render_side(f, side_area, app, entries.get(app.dlq_selected));
+        render_side(f, side_area, app, entries.get(app.dlq.selected));
     }
 }
 
@@ -155,7 +155,7 @@ mod tests {
                 render(w, h, |f| super::render(f, f.area(), &a))
             );
             // The hostile entry: its escape sequences are shown, not executed.
-            a.dlq_selected = 4;
+            a.dlq.selected = 4;
             a.dlq_detail = Some(super::super::fixture::dlq_entries()[4].clone());
             a.overlay = Overlay::Detail;
             let out = render(w, h, |f| super::render_detail(f, f.area(), &a));
@@ -170,7 +170,7 @@ mod tests {
     #[test]
     fn selection_follows_its_entry_when_new_ones_arrive_on_top() {
         let mut a = app(Focus::Dlq);
-        a.dlq_selected = 2;
+        a.dlq.selected = 2;
         let id = a.selected_entry().unwrap().id;
         let mut s = super::super::fixture::snapshot();
         let mut newer = (*s.dlq[0]).clone();
@@ -179,13 +179,13 @@ mod tests {
         entries.extend(s.dlq.iter().cloned());
         s.dlq = std::sync::Arc::new(entries);
         a.set_snapshot(std::sync::Arc::new(s));
-        assert_eq!(a.dlq_selected, 3);
+        assert_eq!(a.dlq.selected, 3);
         assert_eq!(a.selected_entry().unwrap().id, id);
         // Replayed away: the selection stays in range.
         let mut s = super::super::fixture::snapshot();
         s.dlq = std::sync::Arc::new(s.dlq[..1].to_vec());
         a.set_snapshot(std::sync::Arc::new(s));
-        assert_eq!(a.dlq_selected, 0);
+        assert_eq!(a.dlq.selected, 0);
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod app;
 pub mod breaker;
 pub mod dialog;
 pub mod dlq;
+pub mod dlq_list;
 /// A fixed snapshot for snapshot tests, screenshots and the render bench.
 #[doc(hidden)]
 pub mod fixture;

@@ -1,0 +1,229 @@
+//! The DLQ panel's state and keys, apart from rendering: the filter, the
+//! entries it lets through (matched once per snapshot or filter change, not
+//! per frame: 100k entries) and the selection.
+
+use std::sync::Arc;
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::app::{Confirm, ConfirmKind};
+use crate::engine::commands::Command;
+use crate::engine::dlq::DlqFilter;
+use crate::engine::dlq_index::DlqRow;
+
+/// What a key in the DLQ panel asks the console to do.
+#[derive(Debug, PartialEq)]
+pub enum DlqKey {
+    Nothing,
+    /// Open the detail view (and load the whole record).
+    Open(Option<Command>),
+    Send(Command),
+    Confirm(Confirm),
+}
+
+#[derive(Debug, Default)]
+pub struct DlqList {
+    pub filter: DlqFilter,
+    pub filter_text: String,
+    pub selected: usize,
+    /// Indices into the rows matching the filter; None: no filter.
+    matches: Option<Vec<usize>>,
+}
+
+impl DlqList {
+    pub fn view<'a>(&'a self, entries: &'a [Arc<DlqRow>]) -> DlqView<'a> {
+        DlqView {
+            entries,
+            matches: self.matches.as_deref(),
+        }
+    }
+
+    pub fn selected<'a>(&'a self, entries: &'a [Arc<DlqRow>]) -> Option<&'a DlqRow> {
+        self.view(entries).get(self.selected)
+    }
+
+    pub fn set_filter(&mut self, filter: DlqFilter, text: String, entries: &[Arc<DlqRow>]) {
+        self.filter = filter;
+        self.filter_text = text;
+        self.selected = 0;
+        self.refilter(entries);
+    }
+
+    /// New rows: match again and keep the selection on entry `selected_id`.
+    pub fn rows_changed(&mut self, selected_id: Option<i64>, entries: &[Arc<DlqRow>]) {
+        self.refilter(entries);
+        if let Some(id) = selected_id {
+            let view = self.view(entries);
+            if let Some(i) = (0..view.len()).find(|&i| view.get(i).is_some_and(|e| e.id == id)) {
+                self.selected = i;
+            }
+        }
+    }
+
+    fn refilter(&mut self, entries: &[Arc<DlqRow>]) {
+        self.matches = if self.filter.is_empty() {
+            None
+        } else {
+            Some(
+                entries
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, e)| self.filter.matches(&***e))
+                    .map(|(i, _)| i)
+                    .collect(),
+            )
+        };
+        let n = self.view(entries).len();
+        self.selected = self.selected.min(n.saturating_sub(1));
+    }
+
+    /// j/k/g/G/PgUp/PgDn move; Enter opens the entry, `r` replays it, `x`
+    /// asks before purging it.
+    pub fn on_key(&mut self, key: KeyEvent, entries: &[Arc<DlqRow>]) -> DlqKey {
+        let n = self.view(entries).len();
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.selected = (self.selected + 1).min(n.saturating_sub(1))
+            }
+            KeyCode::Char('k') | KeyCode::Up => self.selected = self.selected.saturating_sub(1),
+            KeyCode::Char('g') | KeyCode::Home => self.selected = 0,
+            KeyCode::Char('G') | KeyCode::End => self.selected = n.saturating_sub(1),
+            KeyCode::PageDown => self.selected = (self.selected + 20).min(n.saturating_sub(1)),
+            KeyCode::PageUp => self.selected = self.selected.saturating_sub(20),
+            KeyCode::Enter if n > 0 => {
+                // The snapshot holds rows: fetch the whole record.
+                return DlqKey::Open(self.selected(entries).map(|e| Command::LoadDlqEntry {
+                    partition: e.partition,
+                    id: e.id,
+                }));
+            }
+            KeyCode::Char('r') => {
+                if let Some(e) = self.selected(entries) {
+                    let filter = DlqFilter {
+                        key: Some(e.key.to_string()),
+                        ..Default::default()
+                    };
+                    // One entry, on the operator's key: no dialog.
+                    return DlqKey::Send(Command::ReplayDlq {
+                        filter,
+                        dry_run: false,
+                        confirmed: true,
+                    });
+                }
+            }
+            KeyCode::Char('x') => {
+                if let Some(e) = self.selected(entries) {
+                    let path = crate::sanitize::clean(&e.file_path);
+                    let c = Confirm {
+                        kind: ConfirmKind::Purge(DlqFilter {
+                            key: Some(e.key.to_string()),
+                            ..Default::default()
+                        }),
+                        title: "Purge DLQ entry".into(),
+                        lines: vec![
+                            format!("Drop entry {} ({}) for good?", e.id, crate::sanitize::clean(&e.error_type)),
+                            format!("document: {path}"),
+                            "The document becomes 'failed' with its reason kept; backfill can re-drive it.".into(),
+                        ],
+                        ok_label: "Purge".into(),
+                        cancel_label: "Cancel".into(),
+                        ok_focused: false,
+                    };
+                    return DlqKey::Confirm(c);
+                }
+            }
+            _ => {}
+        }
+        DlqKey::Nothing
+    }
+}
+
+/// A window on the filtered DLQ without copying it.
+#[derive(Clone, Copy)]
+pub struct DlqView<'a> {
+    entries: &'a [Arc<DlqRow>],
+    matches: Option<&'a [usize]>,
+}
+
+impl<'a> DlqView<'a> {
+    pub fn len(&self) -> usize {
+        self.matches.map_or(self.entries.len(), |m| m.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: usize) -> Option<&'a DlqRow> {
+        match self.matches {
+            None => self.entries.get(i),
+            Some(m) => m.get(i).and_then(|&j| self.entries.get(j)),
+        }
+        .map(|r| &**r)
+    }
+
+    /// Entries `from..from + count` of the view, with their position.
+    pub fn window(self, from: usize, count: usize) -> impl Iterator<Item = (usize, &'a DlqRow)> {
+        (from..from.saturating_add(count).min(self.len()))
+            .filter_map(move |i| self.get(i).map(|e| (i, e)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::KeyModifiers;
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    #[test]
+    fn keys_move_open_replay_and_ask_before_purging() {
+        let rows = super::super::fixture::snapshot().dlq;
+        let mut l = DlqList::default();
+        assert_eq!(l.on_key(key(KeyCode::Char('j')), &rows), DlqKey::Nothing);
+        assert_eq!(l.selected, 1);
+        l.on_key(key(KeyCode::Char('G')), &rows);
+        assert_eq!(l.selected, rows.len() - 1);
+        l.on_key(key(KeyCode::Char('j')), &rows);
+        assert_eq!(l.selected, rows.len() - 1, "stays on the last entry");
+        l.on_key(key(KeyCode::Char('g')), &rows);
+        let first = &rows[0];
+        assert_eq!(
+            l.on_key(key(KeyCode::Enter), &rows),
+            DlqKey::Open(Some(Command::LoadDlqEntry {
+                partition: first.partition,
+                id: first.id
+            }))
+        );
+        let DlqKey::Send(Command::ReplayDlq {
+            filter,
+            dry_run: false,
+            confirmed: true,
+        }) = l.on_key(key(KeyCode::Char('r')), &rows)
+        else {
+            panic!("r replays the selected entry")
+        };
+        assert_eq!(filter.key.as_deref(), Some(&*first.key));
+        let DlqKey::Confirm(c) = l.on_key(key(KeyCode::Char('x')), &rows) else {
+            panic!("x asks first")
+        };
+        assert!(matches!(c.kind, ConfirmKind::Purge(_)));
+        assert!(!c.ok_focused, "the safe button is the default");
+    }
+
+    #[test]
+    fn a_filter_narrows_the_view_and_keeps_the_selection_in_range() {
+        let rows = super::super::fixture::snapshot().dlq;
+        let mut l = DlqList::default();
+        l.selected = rows.len() - 1;
+        let t = &rows[0].error_type;
+        let f = DlqFilter::parse(&format!("type:{t}")).unwrap();
+        l.set_filter(f, format!("type:{t}"), &rows);
+        let v = l.view(&rows);
+        assert!(v.len() < rows.len() && !v.is_empty());
+        assert_eq!(l.selected, 0);
+        assert!((0..v.len()).all(|i| v.get(i).unwrap().error_type == *t));
+    }
+}
