@@ -216,8 +216,10 @@ mod tests {
     #[test]
     fn a_filter_narrows_the_view_and_keeps_the_selection_in_range() {
         let rows = super::super::fixture::snapshot().dlq;
-        let mut l = DlqList::default();
-        l.selected = rows.len() - 1;
+        let mut l = DlqList {
+            selected: rows.len() - 1,
+            ..Default::default()
+        };
         let t = &rows[0].error_type;
         let f = DlqFilter::parse(&format!("type:{t}")).unwrap();
         l.set_filter(f, format!("type:{t}"), &rows);
