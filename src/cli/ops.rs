@@ -244,21 +244,13 @@ pub async fn backfill(
 ) -> Result<i32> {
     // The same checks as the console's and HTTP's backfill; the CLI's own
     // run shows progress, so it calls the engine directly after them.
-    Command::Backfill {
+    let cmd = Command::Backfill {
         project: project.clone(),
         rate,
         sync,
-    }
-    .validate()?;
-    tracing::info!(
-        "operator: {}",
-        Command::Backfill {
-            project: project.clone(),
-            rate,
-            sync
-        }
-        .describe()
-    );
+    };
+    cmd.validate()?;
+    tracing::info!("operator: {}", cmd.describe());
     let pb = bar(Some(0), if sync { "enriching" } else { "publishing" });
     let report = engine
         .backfill(project, rate, sync, &|done, total| {
