@@ -42,7 +42,7 @@ impl Status {
     }
     /// Which transitions a document may make. `processing → pending` is the
     /// crash-recovery step; `completed/dlq → pending` is re-ingest of changed
-    /// content or a DLQ replay.
+    /// content or a DLQ replay; `dlq → failed` is a purge.
     pub fn can_become(self, next: Status) -> bool {
         use Status::*;
         matches!(
@@ -57,10 +57,54 @@ impl Status {
                 | (Processing, Pending)
                 | (Completed, Pending)
                 | (Dlq, Pending)
+                | (Dlq, Failed)
                 | (Failed, Pending)
                 | (Failed, Dlq)
         )
     }
+}
+
+/// The status moves the engine asks a store to make on a list of documents,
+/// each from one status to one other. The one table both stores (SQL and
+/// Cypher) build their updates from; a document not in `from` is left alone.
+/// Moves that depend on content (completed, DLQ) go through
+/// `record_enrichments` / `record_failures`, which judge the content hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    /// A consumer picked the document up.
+    Pick,
+    /// Work handed back unfinished (engine stopping, lost assignment).
+    HandBack,
+    /// A DLQ replay: counted on the document.
+    Replay,
+    /// The operator purged the DLQ entry; the reason is kept.
+    Purge,
+}
+
+impl Transition {
+    pub const ALL: [Transition; 4] = [
+        Transition::Pick,
+        Transition::HandBack,
+        Transition::Replay,
+        Transition::Purge,
+    ];
+    /// `(from, to)`: the table.
+    pub fn statuses(self) -> (Status, Status) {
+        match self {
+            Transition::Pick => (Status::Pending, Status::Processing),
+            Transition::HandBack => (Status::Processing, Status::Pending),
+            Transition::Replay => (Status::Dlq, Status::Pending),
+            Transition::Purge => (Status::Dlq, Status::Failed),
+        }
+    }
+    pub fn from(self) -> Status {
+        self.statuses().0
+    }
+    pub fn to(self) -> Status {
+        self.statuses().1
+    }
+    /// Prefix a purge puts before the stored failure reason.
+    pub const PURGED_PREFIX: &'static str = "purged from the DLQ by the operator: ";
 }
 
 /// Counts by status, per project.
@@ -96,4 +140,29 @@ pub struct PartitionLag {
 
 pub fn total_lag(parts: &[PartitionLag]) -> i64 {
     parts.iter().map(|p| p.lag).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_store_transition_is_allowed_by_the_lifecycle() {
+        for t in Transition::ALL {
+            let (from, to) = t.statuses();
+            assert!(from.can_become(to), "{t:?}: {from:?} → {to:?}");
+        }
+    }
+
+    #[test]
+    fn the_lifecycle_refuses_what_it_must() {
+        use Status::*;
+        assert!(Processing.can_become(Pending), "crash recovery");
+        assert!(!Completed.can_become(Processing));
+        assert!(
+            !Dlq.can_become(Completed),
+            "a DLQ entry is replayed, not completed"
+        );
+        assert!(!Pending.can_become(Pending));
+    }
 }

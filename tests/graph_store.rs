@@ -183,7 +183,9 @@ async fn conformance(g: &dyn GraphStore, ns: &str) {
     assert_eq!(g.content(&h("big-bin")).await.unwrap(), Some(binary));
 
     // pending → processing → completed, once per content hash (seed §5.4).
-    g.mark_processing(vec![id("d1"), id("d3")]).await.unwrap();
+    g.transition(vec![id("d1"), id("d3")], Transition::Pick)
+        .await
+        .unwrap();
     assert_eq!(status(g, &id("d1")).await, Status::Processing);
     assert_eq!(
         g.record_enrichments(vec![
@@ -263,7 +265,9 @@ async fn conformance(g: &dyn GraphStore, ns: &str) {
         (Status::Dlq, Some("EncodingError: not UTF-8"))
     );
     assert_eq!(status(g, &id("d3")).await, Status::Processing);
-    g.mark_replayed(vec![id("d2")]).await.unwrap();
+    g.transition(vec![id("d2")], Transition::Replay)
+        .await
+        .unwrap();
     let d2 = g.get_document(&id("d2")).await.unwrap().unwrap();
     assert_eq!(
         (d2.enrichment_status, d2.replay_count),
@@ -277,7 +281,9 @@ async fn conformance(g: &dyn GraphStore, ns: &str) {
     }])
     .await
     .unwrap();
-    g.mark_purged(vec![id("d2")]).await.unwrap();
+    g.transition(vec![id("d2")], Transition::Purge)
+        .await
+        .unwrap();
     let d2 = g.get_document(&id("d2")).await.unwrap().unwrap();
     assert_eq!(d2.enrichment_status, Status::Failed);
     assert!(
@@ -290,8 +296,12 @@ async fn conformance(g: &dyn GraphStore, ns: &str) {
     g.index_documents(vec![doc(&id("d4"), &beta, &h("h4"), b"x")])
         .await
         .unwrap();
-    g.mark_processing(vec![id("d4")]).await.unwrap();
-    g.return_to_pending(vec![id("d4")]).await.unwrap();
+    g.transition(vec![id("d4")], Transition::Pick)
+        .await
+        .unwrap();
+    g.transition(vec![id("d4")], Transition::HandBack)
+        .await
+        .unwrap();
     assert_eq!(status(g, &id("d4")).await, Status::Pending);
     // The graph may be shared with other tests: at least d3 was processing.
     assert!(
@@ -333,11 +343,67 @@ async fn conformance(g: &dyn GraphStore, ns: &str) {
         .is_empty());
 }
 
+/// The transition table (`model::Transition`) as a store applies it: for
+/// each move, one document in each of the five statuses; only the one in
+/// `from` moves, and it lands in `to`.
+async fn transitions_follow_the_table(g: &dyn GraphStore, ns: &str) {
+    let project = format!("{ns}-table");
+    for t in Transition::ALL {
+        let id_of = |s: Status| format!("{ns}-{t:?}-{}", s.as_str());
+        let ids: Vec<String> = Status::ALL.iter().map(|s| id_of(*s)).collect();
+        let docs = Status::ALL
+            .iter()
+            .map(|s| doc(&id_of(*s), &project, &format!("{}-h", id_of(*s)), b"x"))
+            .collect();
+        g.index_documents(docs).await.unwrap();
+        let (processing, completed) = (id_of(Status::Processing), id_of(Status::Completed));
+        let (dlq, failed) = (id_of(Status::Dlq), id_of(Status::Failed));
+        g.transition(
+            vec![processing.clone(), completed.clone()],
+            Transition::Pick,
+        )
+        .await
+        .unwrap();
+        g.record_enrichments(vec![update(&completed, &format!("{completed}-h"), 1)])
+            .await
+            .unwrap();
+        g.record_failures(
+            [&dlq, &failed]
+                .iter()
+                .map(|d| FailureUpdate {
+                    document_id: d.to_string(),
+                    content_hash: format!("{d}-h"),
+                    reason: "boom".into(),
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+        g.transition(vec![failed.clone()], Transition::Purge)
+            .await
+            .unwrap();
+        for s in Status::ALL {
+            assert_eq!(status(g, &id_of(s)).await, s, "set-up of {t:?}");
+        }
+
+        g.transition(ids, t).await.unwrap();
+        for s in Status::ALL {
+            let expected = if s == t.from() { t.to() } else { s };
+            assert_eq!(
+                status(g, &id_of(s)).await,
+                expected,
+                "{t:?} on a {s:?} document"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn embedded_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let g = EmbeddedGraph::new(Db::open(dir.path()).unwrap());
     conformance(&g, "embedded").await;
+    transitions_follow_the_table(&g, "embedded").await;
 }
 
 #[cfg(feature = "bolt")]
@@ -349,6 +415,7 @@ async fn bolt_store_conforms() {
     assert_eq!(g.kind(), "bolt");
     let ns = fresh_name("conformance");
     conformance(g.as_ref(), &ns).await;
+    transitions_follow_the_table(g.as_ref(), &ns).await;
     cleanup(&ns).await;
 }
 
@@ -363,7 +430,7 @@ async fn bolt_store_batches_a_thousand_documents() {
         .collect();
     let out = g.index_documents(docs).await.unwrap();
     assert!(out.iter().all(|o| *o == IndexOutcome::Created));
-    g.mark_processing((0..1000).map(id).collect())
+    g.transition((0..1000).map(id).collect(), Transition::Pick)
         .await
         .unwrap();
     let updates: Vec<EnrichmentUpdate> = (0..1000)

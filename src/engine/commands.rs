@@ -13,7 +13,7 @@ use super::producer::{dispatch, request_for_record};
 use super::rollout::RolloutState;
 use super::{Engine, MAX_CONCURRENCY};
 use crate::events::Priority;
-use crate::model::Status;
+use crate::model::{Status, Transition};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
@@ -445,7 +445,10 @@ impl Engine {
                 report.selected += n;
                 if status == Status::Failed {
                     let ids = docs.iter().map(|d| d.entity_id.clone()).collect();
-                    self.backends.graph.return_to_pending(ids).await?;
+                    self.backends
+                        .graph
+                        .transition(ids, Transition::HandBack)
+                        .await?;
                 }
                 if sync {
                     report.enriched_sync += super::producer::enrich_inline(self, requests).await?;

@@ -19,6 +19,7 @@ use super::offsets::OffsetTracker;
 use super::Engine;
 use crate::backends::broker::{BrokerConsumer, FatalConsumerError};
 use crate::events::EnrichmentRequest;
+use crate::model::Transition;
 
 const MAX_FETCH: usize = 512;
 const MAX_RECORD_BATCH: usize = 1024;
@@ -174,7 +175,12 @@ async fn fetch_loop(
                         .map(|q| q.document_id)
                 })
                 .collect();
-            if let Err(e) = engine.backends.graph.mark_processing(ids).await {
+            if let Err(e) = engine
+                .backends
+                .graph
+                .transition(ids, Transition::Pick)
+                .await
+            {
                 tracing::warn!("could not mark documents processing: {e:#}");
             }
             for (record, permit) in records.into_iter().zip(singles) {

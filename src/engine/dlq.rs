@@ -17,7 +17,7 @@ use super::producer::{dispatch, request_for_record};
 use super::Engine;
 use crate::backends::broker::{OutRecord, Record};
 use crate::events::{DlqMessage, EnrichmentRequest, Priority};
-use crate::model::Status;
+use crate::model::{Status, Transition};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DlqEntry {
@@ -459,7 +459,11 @@ pub async fn replay(
             .iter()
             .map(|e| e.message.document_id.clone())
             .collect();
-        engine.backends.graph.mark_replayed(ids).await?;
+        engine
+            .backends
+            .graph
+            .transition(ids, Transition::Replay)
+            .await?;
         dispatch(engine, requests).await?;
         tombstone(engine, chunk.iter().map(|e| e.key.clone()).collect()).await?;
     }
@@ -475,7 +479,11 @@ pub async fn purge(engine: &Engine, entries: &[DlqEntry]) -> Result<u64> {
             .filter(|e| !e.message.document_id.is_empty())
             .map(|e| e.message.document_id.clone())
             .collect();
-        engine.backends.graph.mark_purged(ids).await?;
+        engine
+            .backends
+            .graph
+            .transition(ids, Transition::Purge)
+            .await?;
         tombstone(engine, chunk.iter().map(|e| e.key.clone()).collect()).await?;
     }
     Ok(entries.len() as u64)

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::producer::{dispatch, request_for_record};
 use super::Engine;
 use crate::events::Priority;
-use crate::model::{total_counts, total_lag, PartitionLag, ProjectCounts, Status};
+use crate::model::{total_counts, total_lag, PartitionLag, ProjectCounts, Status, Transition};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Progress {
@@ -67,7 +67,10 @@ async fn redrive_orphans(engine: &Arc<Engine>, project: Option<&str>) -> Result<
             break;
         }
         graph
-            .return_to_pending(stuck.into_iter().map(|d| d.entity_id).collect())
+            .transition(
+                stuck.into_iter().map(|d| d.entity_id).collect(),
+                Transition::HandBack,
+            )
             .await?;
     }
     let mut after = None;

@@ -14,6 +14,7 @@ use crate::backends::intelligence::{Analysis, FailureKind, ProcessRequest};
 use crate::events::{
     now_rfc3339, DlqMessage, EnrichmentCompleted, EnrichmentRequest, ErrorDetails, ServiceHealth,
 };
+use crate::model::Transition;
 
 /// How long an intelligence call in flight may still run once the engine
 /// is stopping.
@@ -498,7 +499,7 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
             })
             .collect();
         b.broker.produce(&engine.cfg.enrich_topic, records).await?;
-        b.graph.return_to_pending(ids).await?;
+        b.graph.transition(ids, Transition::HandBack).await?;
     }
     Ok(())
 }

@@ -15,26 +15,6 @@ impl EmbeddedGraph {
     pub fn new(db: Db) -> Self {
         Self { db }
     }
-
-    /// Run one single-id statement for each id, in one transaction.
-    async fn update_each(&self, ids: Vec<String>, sql: &'static str) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        self.db
-            .run(move |conn| {
-                let tx = conn.transaction()?;
-                {
-                    let mut st = tx.prepare_cached(sql)?;
-                    for id in &ids {
-                        st.execute([id])?;
-                    }
-                }
-                tx.commit()?;
-                Ok(())
-            })
-            .await
-    }
 }
 
 const DOC_COLUMNS: &str = "entity_id, project_name, source_path, document_type, language,
@@ -165,27 +145,44 @@ impl GraphStore for EmbeddedGraph {
             .await
     }
 
-    async fn mark_processing(&self, ids: Vec<String>) -> Result<()> {
+    async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
-        // Relaxed: `processing` is reset to pending when an engine starts.
-        self.db
-            .run_relaxed(move |conn| {
-                let tx = conn.transaction()?;
-                {
-                    let mut st = tx.prepare_cached(
-                        "UPDATE documents SET enrichment_status = 'processing'
-                         WHERE entity_id = ?1 AND enrichment_status = 'pending'",
-                    )?;
-                    for id in &ids {
-                        st.execute([id])?;
+        let extra = match t {
+            Transition::Replay => {
+                ", replay_count = replay_count + 1,
+                   replayed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+            }
+            Transition::Purge => ", failure_reason = ?4 || COALESCE(failure_reason, '')",
+            Transition::Pick | Transition::HandBack => "",
+        };
+        let sql = format!(
+            "UPDATE documents SET enrichment_status = ?2{extra}
+             WHERE entity_id = ?1 AND enrichment_status = ?3"
+        );
+        let write = move |conn: &mut rusqlite::Connection| -> Result<()> {
+            let tx = conn.transaction()?;
+            {
+                let mut st = tx.prepare_cached(&sql)?;
+                for id in &ids {
+                    let (to, from) = (t.to().as_str(), t.from().as_str());
+                    if t == Transition::Purge {
+                        st.execute(params![id, to, from, Transition::PURGED_PREFIX])?;
+                    } else {
+                        st.execute(params![id, to, from])?;
                     }
                 }
-                tx.commit()?;
-                Ok(())
-            })
-            .await
+            }
+            tx.commit()?;
+            Ok(())
+        };
+        // Relaxed for a pick: `processing` is reset to pending when an engine starts.
+        if t == Transition::Pick {
+            self.db.run_relaxed(write).await
+        } else {
+            self.db.run(write).await
+        }
     }
 
     async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>> {
@@ -238,45 +235,6 @@ impl GraphStore for EmbeddedGraph {
                     )?;
                     for f in &failures {
                         st.execute(params![f.document_id, f.content_hash, f.reason])?;
-                    }
-                }
-                tx.commit()?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn mark_replayed(&self, ids: Vec<String>) -> Result<()> {
-        self.update_each(
-            ids,
-            "UPDATE documents SET enrichment_status = 'pending', replay_count = replay_count + 1,
-                replayed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
-             WHERE entity_id = ?1 AND enrichment_status = 'dlq'",
-        )
-        .await
-    }
-
-    async fn mark_purged(&self, ids: Vec<String>) -> Result<()> {
-        self.update_each(
-            ids,
-            "UPDATE documents SET enrichment_status = 'failed',
-                failure_reason = 'purged from the DLQ by the operator: ' || COALESCE(failure_reason, '')
-             WHERE entity_id = ?1 AND enrichment_status = 'dlq'",
-        )
-        .await
-    }
-
-    async fn return_to_pending(&self, ids: Vec<String>) -> Result<()> {
-        self.db
-            .run(move |conn| {
-                let tx = conn.transaction()?;
-                {
-                    let mut st = tx.prepare_cached(
-                        "UPDATE documents SET enrichment_status = 'pending'
-                         WHERE entity_id = ?1 AND enrichment_status = 'processing'",
-                    )?;
-                    for id in &ids {
-                        st.execute([id])?;
                     }
                 }
                 tx.commit()?;
@@ -428,7 +386,9 @@ mod tests {
             vec![IndexOutcome::Created]
         );
         assert_eq!(status_of(&g).await, Status::Pending);
-        g.mark_processing(vec!["d1".into()]).await.unwrap();
+        g.transition(vec!["d1".into()], Transition::Pick)
+            .await
+            .unwrap();
         assert_eq!(status_of(&g).await, Status::Processing);
         assert_eq!(
             g.record_enrichments(vec![update("d1", "h1")])
@@ -478,23 +438,6 @@ mod tests {
         assert_eq!(counts[&Status::Dlq], 1);
     }
 
-    #[test]
-    fn transition_table_matches_the_lifecycle() {
-        use Status::*;
-        assert!(Pending.can_become(Processing));
-        assert!(Processing.can_become(Completed));
-        assert!(Processing.can_become(Pending), "crash recovery");
-        assert!(
-            !Completed.can_become(Processing),
-            "completed work is never picked up again"
-        );
-        assert!(
-            !Dlq.can_become(Completed),
-            "a DLQ entry must be replayed, not silently completed"
-        );
-        assert!(!Pending.can_become(Pending));
-    }
-
     #[tokio::test]
     async fn crash_recovery_resets_processing() {
         let dir = tempfile::tempdir().unwrap();
@@ -502,7 +445,7 @@ mod tests {
         g.index_documents(vec![doc("a", "h"), doc("b", "h")])
             .await
             .unwrap();
-        g.mark_processing(vec!["a".into(), "b".into()])
+        g.transition(vec!["a".into(), "b".into()], Transition::Pick)
             .await
             .unwrap();
         assert_eq!(g.reset_processing().await.unwrap(), 2);

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{DocumentType, EnrichmentResults};
 // The domain types, where the stores' callers have always found them.
-pub use crate::model::{total_counts, unfinished, ProjectCounts, Status};
+pub use crate::model::{total_counts, unfinished, ProjectCounts, Status, Transition};
 
 /// A code entity the analyzer found (function, class, struct, …).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -144,17 +144,12 @@ pub trait GraphStore: Send + Sync {
     async fn index_documents(&self, docs: Vec<NewDocument>) -> Result<Vec<IndexOutcome>>;
     async fn get_document(&self, id: &str) -> Result<Option<DocumentRecord>>;
     async fn content(&self, content_hash: &str) -> Result<Option<Vec<u8>>>;
-    /// pending → processing for documents a consumer has picked up.
-    async fn mark_processing(&self, ids: Vec<String>) -> Result<()>;
+    /// Moves the documents that are in `t.from()` to `t.to()` (the table in
+    /// `model::Transition`); the others are left as they are.
+    async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<()>;
     async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>>;
     /// Documents parked in the DLQ, with their reason.
     async fn record_failures(&self, failures: Vec<FailureUpdate>) -> Result<()>;
-    /// dlq → pending for a DLQ replay; counts the replay on the document.
-    async fn mark_replayed(&self, ids: Vec<String>) -> Result<()>;
-    /// dlq → failed: the operator purged the DLQ entry (reason kept).
-    async fn mark_purged(&self, ids: Vec<String>) -> Result<()>;
-    /// processing → pending for work handed back unfinished (engine stopping).
-    async fn return_to_pending(&self, ids: Vec<String>) -> Result<()>;
     /// processing → pending after a crash; returns how many.
     async fn reset_processing(&self) -> Result<u64>;
     async fn counts(&self) -> Result<ProjectCounts>;

@@ -204,13 +204,6 @@ impl BoltGraph {
         Ok(out)
     }
 
-    async fn set_status_where(&self, ids: Vec<String>, cypher: &str) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        self.unwind(cypher, json!(ids)).await.map(|_| ())
-    }
-
     /// What is stored for the given documents, by id.
     async fn current(&self, ids: &[&str]) -> Result<BTreeMap<String, Stored>> {
         #[derive(Deserialize)]
@@ -389,13 +382,30 @@ impl GraphStore for BoltGraph {
         Ok(Some(out))
     }
 
-    async fn mark_processing(&self, ids: Vec<String>) -> Result<()> {
-        self.set_status_where(
-            ids,
-            "UNWIND $rows AS id MATCH (d:Document {entity_id: id})
-             WHERE d.enrichment_status = 'pending' SET d.enrichment_status = 'processing'",
-        )
-        .await
+    async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let extra = match t {
+            Transition::Replay => {
+                ", d.replay_count = coalesce(d.replay_count, 0) + 1, d.replayed_at = r.at"
+            }
+            Transition::Purge => ", d.failure_reason = r.prefix + coalesce(d.failure_reason, '')",
+            Transition::Pick | Transition::HandBack => "",
+        };
+        let cypher = format!(
+            "UNWIND $rows AS r MATCH (d:Document {{entity_id: r.id}})
+             WHERE d.enrichment_status = r.from SET d.enrichment_status = r.to{extra}"
+        );
+        let now = crate::events::now_rfc3339();
+        let rows: Vec<Value> = ids
+            .iter()
+            .map(|id| {
+                json!({"id": id, "from": t.from().as_str(), "to": t.to().as_str(),
+                       "at": now, "prefix": Transition::PURGED_PREFIX})
+            })
+            .collect();
+        self.unwind(&cypher, Value::Array(rows)).await.map(|_| ())
     }
 
     async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>> {
@@ -523,43 +533,6 @@ impl GraphStore for BoltGraph {
         )
         .await
         .map(|_| ())
-    }
-
-    async fn mark_replayed(&self, ids: Vec<String>) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let now = crate::events::now_rfc3339();
-        let rows: Vec<Value> = ids.iter().map(|id| json!({"id": id, "at": now})).collect();
-        self.unwind(
-            "UNWIND $rows AS r MATCH (d:Document {entity_id: r.id})
-             WHERE d.enrichment_status = 'dlq'
-             SET d.enrichment_status = 'pending',
-                 d.replay_count = coalesce(d.replay_count, 0) + 1, d.replayed_at = r.at",
-            Value::Array(rows),
-        )
-        .await
-        .map(|_| ())
-    }
-
-    async fn mark_purged(&self, ids: Vec<String>) -> Result<()> {
-        self.set_status_where(
-            ids,
-            "UNWIND $rows AS id MATCH (d:Document {entity_id: id})
-             WHERE d.enrichment_status = 'dlq'
-             SET d.enrichment_status = 'failed',
-                 d.failure_reason = 'purged from the DLQ by the operator: ' + coalesce(d.failure_reason, '')",
-        )
-        .await
-    }
-
-    async fn return_to_pending(&self, ids: Vec<String>) -> Result<()> {
-        self.set_status_where(
-            ids,
-            "UNWIND $rows AS id MATCH (d:Document {entity_id: id})
-             WHERE d.enrichment_status = 'processing' SET d.enrichment_status = 'pending'",
-        )
-        .await
     }
 
     async fn reset_processing(&self) -> Result<u64> {
