@@ -129,6 +129,11 @@ pub struct Overrides {
     pub graph_password: Option<String>,
     pub graph_database: Option<String>,
     pub graph_max_message_bytes: Option<usize>,
+    pub member_id: Option<String>,
+    pub control_topic: Option<String>,
+    pub status_topic: Option<String>,
+    pub audit_topic: Option<String>,
+    pub read_only: bool,
 }
 
 fn check_secs(name: &str, v: f64) -> Result<Duration> {
@@ -173,7 +178,29 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
     {
         cfg.completed_topic = t;
     }
+    cfg.fleet_topics = crate::backends::control::FleetTopics::beside(&cfg.enrich_topic);
+    for (given, topic) in [
+        (&o.control_topic, &mut cfg.fleet_topics.control),
+        (&o.status_topic, &mut cfg.fleet_topics.status),
+        (&o.audit_topic, &mut cfg.fleet_topics.audit),
+    ] {
+        if let Some(t) = given {
+            *topic = t.clone();
+        }
+    }
+    if let Some(id) = &o.member_id {
+        if !crate::identity::valid_member_id(id) {
+            bail!(
+                "ARCHON_MEMBER_ID (--member-id) must be 1..=128 of A-Z a-z 0-9 - _ . :, got {id:?}"
+            );
+        }
+        cfg.member_id = id.clone();
+    }
+    cfg.read_only = o.read_only;
     for (name, v) in [
+        ("KAFKA_CONTROL_TOPIC", &cfg.fleet_topics.control),
+        ("KAFKA_STATUS_TOPIC", &cfg.fleet_topics.status),
+        ("KAFKA_AUDIT_TOPIC", &cfg.fleet_topics.audit),
         ("KAFKA_GROUP_ID", &cfg.group_id),
         ("KAFKA_ENRICHMENT_TOPIC", &cfg.enrich_topic),
         ("KAFKA_DLQ_TOPIC", &cfg.dlq_topic),

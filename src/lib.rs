@@ -7,6 +7,7 @@ pub mod config;
 pub mod corpus;
 pub mod engine;
 pub mod events;
+pub mod identity;
 pub mod model;
 pub mod runtime;
 pub mod sanitize;

@@ -236,7 +236,7 @@ async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes()
     // Another process (here: a second engine on the same data dir) resets it.
     let other = engine(data.path(), |_| {}).await;
     other
-        .execute(archon_tui::engine::commands::Command::ResetBreaker)
+        .execute(archon_tui::engine::commands::Command::ResetBreaker { member: None })
         .await
         .unwrap();
     e.refresh_control();
@@ -247,18 +247,21 @@ async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes()
 
     let sem = e.limit.semaphore();
     assert_eq!(sem.available_permits(), 10);
-    e.execute(archon_tui::engine::commands::Command::SetConcurrency(40))
-        .await
-        .unwrap();
+    e.execute(archon_tui::engine::commands::Command::SetConcurrency {
+        n: 40,
+        member: None,
+    })
+    .await
+    .unwrap();
     assert_eq!(sem.available_permits(), 40);
-    e.execute(archon_tui::engine::commands::Command::SetConcurrency(3))
+    e.execute(archon_tui::engine::commands::Command::SetConcurrency { n: 3, member: None })
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(sem.available_permits(), 3);
     assert_eq!(e.limit.get(), 3);
     assert!(e
-        .execute(archon_tui::engine::commands::Command::SetConcurrency(0))
+        .execute(archon_tui::engine::commands::Command::SetConcurrency { n: 0, member: None })
         .await
         .is_err());
     assert_eq!(e.limit.get(), 3, "bad input leaves the setting alone");

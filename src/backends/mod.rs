@@ -67,6 +67,44 @@ impl Backends {
     }
 }
 
+/// Where the operator state lives: the control, status and audit topics
+/// when the engines share Kafka (a fleet across machines), else the data
+/// dir's SQLite (every process on one disk).
+pub async fn control_store(
+    db: &Db,
+    cfg: &EngineConfig,
+    broker: &dyn Broker,
+) -> Result<Arc<dyn crate::engine::control::ControlStore>> {
+    match &cfg.kafka {
+        Some(k) => remote_control(k, cfg, broker).await,
+        None => Ok(Arc::new(control::SqliteControl::new(db.clone()))),
+    }
+}
+
+#[cfg(feature = "kafka")]
+async fn remote_control(
+    k: &broker::kafka::KafkaSettings,
+    cfg: &EngineConfig,
+    broker: &dyn Broker,
+) -> Result<Arc<dyn crate::engine::control::ControlStore>> {
+    Ok(Arc::new(
+        control::KafkaControl::open(k, broker, cfg.fleet_topics.clone()).await?,
+    ))
+}
+
+#[cfg(not(feature = "kafka"))]
+async fn remote_control(
+    _: &broker::kafka::KafkaSettings,
+    _: &EngineConfig,
+    _: &dyn Broker,
+) -> Result<Arc<dyn crate::engine::control::ControlStore>> {
+    Err(not_built(
+        "Kafka",
+        "kafka",
+        "KAFKA_BOOTSTRAP_SERVERS / --kafka-brokers",
+    ))
+}
+
 /// What a build without a remote backend says when one is configured.
 #[allow(dead_code)]
 fn not_built(what: &str, feature: &str, setting: &str) -> anyhow::Error {

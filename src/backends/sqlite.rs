@@ -67,6 +67,10 @@ CREATE TABLE IF NOT EXISTS vector_points (
     point_id TEXT PRIMARY KEY, vector BLOB NOT NULL, payload TEXT NOT NULL);
 
 CREATE TABLE IF NOT EXISTS control (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fleet_members (
+    member_id TEXT PRIMARY KEY, updated_ms INTEGER NOT NULL, status TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL);
 "#;
 
 /// The data dir's database: one writer connection (all writes go through

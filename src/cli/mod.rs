@@ -35,7 +35,10 @@ pub struct Cli {
 impl Cli {
     /// True when this run opens the full-screen console.
     pub fn is_console(&self) -> bool {
-        matches!(self.command, None | Some(Command::Console(_)))
+        matches!(
+            self.command,
+            None | Some(Command::Console(_)) | Some(Command::Attach { .. })
+        )
     }
 
     /// True for the long-running headless engine (logs at info by default).
@@ -55,6 +58,9 @@ pub struct ConsoleArgs {
     /// Also serve health, metrics and control over HTTP here (as `serve` does)
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<std::net::SocketAddr>,
+    /// Allow --listen on an address other than loopback
+    #[arg(long)]
+    pub allow_remote: bool,
     /// Colour theme: dark, light, high-contrast, or NAME.toml in the config dir's themes/
     #[arg(long, env = "ARCHON_THEME", value_name = "NAME")]
     pub theme: Option<String>,
@@ -355,6 +361,39 @@ pub struct GlobalArgs {
         hide_short_help = true
     )]
     pub max_file_bytes: Option<u64>,
+    /// This engine's id in the fleet [default: host-pid]
+    #[arg(long, global = true, env = "ARCHON_MEMBER_ID", value_name = "ID")]
+    pub member_id: Option<String>,
+    /// The fleet's control topic (compacted) [default: beside the request topic]
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_CONTROL_TOPIC",
+        value_name = "TOPIC",
+        hide_short_help = true
+    )]
+    pub control_topic: Option<String>,
+    /// The fleet's status topic (compacted by member) [default: beside the request topic]
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_STATUS_TOPIC",
+        value_name = "TOPIC",
+        hide_short_help = true
+    )]
+    pub status_topic: Option<String>,
+    /// The operators' audit topic [default: beside the request topic]
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_AUDIT_TOPIC",
+        value_name = "TOPIC",
+        hide_short_help = true
+    )]
+    pub audit_topic: Option<String>,
+    /// Refuse every lever (console, CLI, HTTP): look, do not touch
+    #[arg(long, global = true, env = "ARCHON_READ_ONLY")]
+    pub read_only: bool,
 }
 
 impl GlobalArgs {
@@ -387,6 +426,11 @@ impl GlobalArgs {
             graph_password: self.graph_password.clone(),
             graph_database: self.graph_database.clone(),
             graph_max_message_bytes: self.graph_max_message_bytes,
+            member_id: self.member_id.clone(),
+            control_topic: self.control_topic.clone(),
+            status_topic: self.status_topic.clone(),
+            audit_topic: self.audit_topic.clone(),
+            read_only: self.read_only,
             kafka: self.kafka_brokers.clone().map(|b| {
                 crate::backends::broker::kafka::KafkaSettings {
                     bootstrap_servers: b,
@@ -512,10 +556,58 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         /// Project name for --ingest [default: the directory's name]
         #[arg(long, value_name = "NAME", requires = "ingest")]
         project: Option<String>,
+        /// Allow --listen on an address other than loopback (control then
+        /// crosses the network: put TLS and a firewall in front)
+        #[arg(long)]
+        allow_remote: bool,
     },
     /// Counts, lag, breaker, rollout and concurrency
     Status {
         /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Open the console on the fleet without consuming: no consumer-group
+    /// membership, no ingest; levers reach every member through the control topic
+    Attach {
+        /// Colour theme: dark, light, high-contrast, or NAME.toml in the config dir's themes/
+        #[arg(long, env = "ARCHON_THEME", value_name = "NAME")]
+        theme: Option<String>,
+    },
+    /// The fleet's members: partitions, rate, in flight, breaker, last report
+    Fleet {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The operators' audit trail: who did what, from where, before → after
+    Audit {
+        /// The newest N entries
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hold consumption: the whole fleet, or one member (kill switch left alone)
+    Hold {
+        /// Only this member (see `archon-tui fleet`)
+        #[arg(long, value_name = "ID")]
+        member: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lift a hold: the fleet-wide one, or one member's
+    Release {
+        #[arg(long, value_name = "ID")]
+        member: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set concurrency for the fleet (members with their own value keep it) or one member
+    Concurrency {
+        #[arg(allow_negative_numbers = true)]
+        n: i64,
+        #[arg(long, value_name = "ID")]
+        member: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -619,6 +711,9 @@ pub enum RolloutCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum BreakerCommand {
-    /// Force the breaker CLOSED (here and in a running engine on this data dir)
-    Reset,
+    /// Force the breaker CLOSED in every member of the fleet, or in one
+    Reset {
+        #[arg(long, value_name = "ID")]
+        member: Option<String>,
+    },
 }

@@ -10,15 +10,16 @@ use super::output::{bar, print_json_or};
 use super::wait::{run_until_drained, EXIT_TIMED_OUT};
 use super::{BreakerCommand, DlqCommand, RolloutCommand};
 use crate::engine::commands::{Command, CommandOutcome, RolloutChange};
+use crate::engine::control::Origin;
 use crate::engine::dlq::{self, DlqEntry};
-use crate::engine::handle::execute_logged;
+use crate::engine::handle::{execute_logged, Caller};
 use crate::engine::{drain, Engine};
 use crate::sanitize::clean;
 
 /// Pull a lever from the CLI: validated like everywhere else, with an
 /// audit line; a refusal (exit 2) keeps its reason.
 async fn lever(engine: &Arc<Engine>, cmd: Command) -> Result<CommandOutcome> {
-    Ok(execute_logged(engine, cmd).await?)
+    Ok(execute_logged(engine, &Caller::local(Origin::Cli), cmd).await?)
 }
 
 fn entry_row(e: &DlqEntry) -> Value {
@@ -209,13 +210,24 @@ pub async fn rollback(engine: Arc<Engine>, json: bool) -> Result<i32> {
         "effective_ms": r.effective_ms,
         "pending": r.pending,
         "in_flight": r.in_flight,
-        "engine_running": engine.control.live()?.is_some(),
+        "engine_running": !engine.members()?.is_empty(),
+        "members_confirmed": r.members_confirmed,
+        "members_total": r.members_total,
+        "confirmed_ms": r.confirmed_ms,
         "next_step": r.next_step,
     });
     print_json_or(&out, json, || {
         println!(
             "rolled back in {} ms: kill switch OFF, consumption held, {} in flight",
             r.effective_ms, r.in_flight
+        );
+        println!(
+            "{} of {} fleet members confirmed the hold{}",
+            r.members_confirmed,
+            r.members_total,
+            r.confirmed_ms
+                .map(|ms| format!(" in {ms} ms"))
+                .unwrap_or_else(|| " (the others did not report it within 30 s)".into())
         );
         println!("{} documents are pending.", r.pending);
         println!("next: {}", r.next_step);
@@ -282,10 +294,74 @@ pub async fn backfill(
 
 pub async fn breaker(engine: Arc<Engine>, cmd: BreakerCommand) -> Result<i32> {
     match cmd {
-        BreakerCommand::Reset => {
-            lever(&engine, Command::ResetBreaker).await?;
-            println!("circuit breaker reset to CLOSED");
+        BreakerCommand::Reset { member } => {
+            let o = lever(&engine, Command::ResetBreaker { member }).await?;
+            println!("{}", o.describe());
             Ok(0)
         }
     }
+}
+
+/// `hold`, `release`, `concurrency`: one lever, its outcome as text or JSON.
+pub async fn simple_lever(engine: Arc<Engine>, cmd: Command, json: bool) -> Result<i32> {
+    let o = lever(&engine, cmd).await?;
+    print_json_or(
+        &json!({"ok": true, "message": o.describe(), "outcome": o}),
+        json,
+        || println!("{}", o.describe()),
+    );
+    Ok(0)
+}
+
+/// `fleet`: every member as it last reported.
+pub async fn fleet(engine: Arc<Engine>, json: bool) -> Result<i32> {
+    use crate::engine::status::{member_line, MemberView};
+    let members = MemberView::of(engine.members()?, crate::clock::now_ms());
+    if json {
+        println!("{}", serde_json::to_string(&members)?);
+        return Ok(0);
+    }
+    if let Some(t) = engine.control.trouble() {
+        eprintln!("warning: {t}");
+    }
+    if members.is_empty() {
+        println!(
+            "no members are reporting ({}): no engine runs on this {}",
+            engine.control.kind(),
+            if engine.cfg.kafka.is_some() {
+                "consumer group's control topics"
+            } else {
+                "data dir"
+            }
+        );
+    }
+    for m in &members {
+        println!("{}", member_line(m));
+    }
+    Ok(0)
+}
+
+/// `audit`: the operators' trail, oldest first.
+pub async fn audit(engine: Arc<Engine>, limit: usize, json: bool) -> Result<i32> {
+    let entries = engine.control.audit(limit)?;
+    if json {
+        println!("{}", serde_json::to_string(&entries)?);
+        return Ok(0);
+    }
+    for e in &entries {
+        let when = chrono::DateTime::from_timestamp_millis(e.at_ms)
+            .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_default();
+        println!(
+            "{when}  {:<24} {:<7} {:<20} {}  [{} → {}]  {}",
+            clean(&e.actor),
+            e.origin.as_str(),
+            clean(&e.member_id),
+            clean(&e.action),
+            clean(&e.before),
+            clean(&e.after),
+            clean(&e.result)
+        );
+    }
+    Ok(0)
 }

@@ -75,10 +75,33 @@ pub async fn run(cli: Cli) -> Result<i32> {
             eprintln!("wrote {files} files under {}", dir.display());
             Ok(0)
         }
+        Some(Command::Attach { theme }) => attach(cfg, theme.or(file.theme)).await,
+        Some(Command::Fleet { json }) => super::ops::fleet(Engine::open(cfg).await?, json).await,
+        Some(Command::Audit { limit, json }) => {
+            super::ops::audit(Engine::open(cfg).await?, limit, json).await
+        }
+        Some(Command::Hold { member, json }) => {
+            let cmd = crate::engine::commands::Command::Hold { member, held: true };
+            super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
+        }
+        Some(Command::Release { member, json }) => {
+            let cmd = crate::engine::commands::Command::Hold {
+                member,
+                held: false,
+            };
+            super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
+        }
+        Some(Command::Concurrency { n, member, json }) => {
+            // Negative or huge: the command's own check says why.
+            let n = usize::try_from(n).unwrap_or(0);
+            let cmd = crate::engine::commands::Command::SetConcurrency { n, member };
+            super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
+        }
         Some(Command::Serve {
             listen,
             ingest,
             project,
+            allow_remote,
         }) => {
             let ingest = match ingest {
                 Some(path) => {
@@ -87,7 +110,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 }
                 None => None,
             };
-            serve(Engine::open(cfg).await?, listen, ingest).await
+            // Refused before anything opens.
+            let listener = crate::serve::bind(listen, allow_remote).await?;
+            serve(Engine::open(cfg).await?, listener, ingest).await
         }
         Some(Command::Status { json }) => {
             let engine = Engine::open(cfg).await?;
@@ -126,10 +151,14 @@ async fn console(
         );
         return Ok(2);
     }
-    let engine = Engine::open(cfg).await?;
     // Bound before the screen switches, so a busy port is a plain error.
-    let http = match args.listen {
-        Some(addr) => Some(http(&engine, addr).await?),
+    let listener = match args.listen {
+        Some(addr) => Some(crate::serve::bind(addr, args.allow_remote).await?),
+        None => None,
+    };
+    let engine = Engine::open(cfg).await?;
+    let http = match listener {
+        Some(l) => Some(http(&engine, l)?),
         None => None,
     };
     let mut running = Running::start(
@@ -141,6 +170,7 @@ async fn console(
                 .map(|p| (p, project.unwrap_or_else(|| "root".into()))),
             front_end: true,
             http,
+            observe: false,
         },
     )?;
     if let Some(addr) = running.http_addr {
@@ -153,17 +183,45 @@ async fn console(
     Ok(running.shutdown(&ended).await)
 }
 
-/// The HTTP server's listener and token, with a line saying where the
-/// token is.
-async fn http(engine: &Engine, addr: std::net::SocketAddr) -> Result<Http> {
-    let listener = crate::serve::bind(addr).await?;
-    let (token, token_line) = crate::serve::load_token(engine)?;
+/// The HTTP server's tokens beside its listener, with a line saying where
+/// the admin token is.
+fn http(engine: &Engine, listener: tokio::net::TcpListener) -> Result<Http> {
+    let (tokens, token_line) = crate::serve::load_tokens(engine)?;
     tracing::info!("{token_line}");
     eprintln!(
-        "archon-tui: GET /health /health/enrichment /metrics /metrics/circuit_breaker; \
-         POST control endpoints need the bearer token; {token_line}"
+        "archon-tui: GET /health /health/enrichment /metrics /metrics/circuit_breaker /fleet; \
+         DLQ, audit and control endpoints need a bearer token; {token_line}"
     );
-    Ok(Http { listener, token })
+    Ok(Http { listener, tokens })
+}
+
+/// `attach`: the console on the fleet, consuming nothing. It opens the same
+/// backends (lag, DLQ, graph counts, the control topics) but starts no
+/// consumer, so it never joins the group, and reports as no member.
+async fn attach(cfg: crate::engine::config::EngineConfig, theme: Option<String>) -> Result<i32> {
+    let theme =
+        crate::tui::theme::Theme::load(theme.as_deref().unwrap_or("dark")).context("--theme")?;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        eprintln!(
+            "archon-tui: attach needs a terminal. Headless: `archon-tui fleet`, `status --json`, \
+             or the levers as commands (`rollback`, `hold`, `concurrency N --member ID`)."
+        );
+        return Ok(2);
+    }
+    let engine = Engine::open(cfg).await?;
+    let mut running = Running::start(
+        engine,
+        RunOptions {
+            front_end: true,
+            observe: true,
+            ..Default::default()
+        },
+    )?;
+    let ended = match crate::tui::run(&mut running, theme).await {
+        Ok(e) => e,
+        Err(e) => Ended::Failed(format!("{e:#}")),
+    };
+    Ok(running.shutdown(&ended).await)
 }
 
 /// `serve`: the engine headless with HTTP until SIGTERM/SIGINT (exit 0
@@ -171,16 +229,17 @@ async fn http(engine: &Engine, addr: std::net::SocketAddr) -> Result<Http> {
 /// or a consumer failure (exit 1).
 async fn serve(
     engine: Arc<Engine>,
-    listen: std::net::SocketAddr,
+    listener: tokio::net::TcpListener,
     ingest: Option<(std::path::PathBuf, String)>,
 ) -> Result<i32> {
-    let http = http(&engine, listen).await?;
+    let http = http(&engine, listener)?;
     let running = Running::start(
         engine,
         RunOptions {
             ingest,
             front_end: true,
             http: Some(http),
+            observe: false,
         },
     )?;
     if let Some(addr) = running.http_addr {

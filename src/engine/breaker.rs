@@ -58,7 +58,7 @@ impl Default for BreakerConfig {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BreakerSnapshot {
     pub state: BreakerState,
     pub failure_count: u32,

@@ -17,9 +17,20 @@ use crate::model::{Status, Transition};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
+    /// This engine's own pause and run (the console's space key).
     Run,
     Pause,
-    SetConcurrency(usize),
+    /// Fleet-wide default (`member: None`) or one member's.
+    SetConcurrency {
+        n: usize,
+        member: Option<String>,
+    },
+    /// Hold or release the fleet (`member: None`; the kill switch is left
+    /// alone) or one member alone.
+    Hold {
+        member: Option<String>,
+        held: bool,
+    },
     /// Replaying every entry (no filter) must be `confirmed`.
     ReplayDlq {
         filter: DlqFilter,
@@ -32,9 +43,13 @@ pub enum Command {
         confirmed: bool,
     },
     SetRollout(RolloutChange),
+    /// Kill switch off and the whole fleet held.
     Rollback,
+    /// Kill switch on and the fleet-wide hold lifted.
     Resume,
-    ResetBreaker,
+    ResetBreaker {
+        member: Option<String>,
+    },
     Backfill {
         project: Option<String>,
         rate: Option<f64>,
@@ -64,6 +79,11 @@ pub struct RolloutChange {
 pub struct RollbackReport {
     /// From the command to: kill switch off, consumer paused, nothing in flight.
     pub effective_ms: u64,
+    /// Members reporting the hold with nothing in flight, of those alive.
+    pub members_confirmed: usize,
+    pub members_total: usize,
+    /// When the last member confirmed (None: not all did within the wait).
+    pub confirmed_ms: Option<u64>,
     pub pending: u64,
     pub in_flight: i64,
     pub next_step: String,
@@ -95,7 +115,14 @@ impl Command {
         match self {
             Command::Run => "run".into(),
             Command::Pause => "pause".into(),
-            Command::SetConcurrency(n) => format!("concurrency {n}"),
+            Command::SetConcurrency { n, member } => {
+                format!("concurrency {n} {}", target(member.as_deref()))
+            }
+            Command::Hold { member, held } => format!(
+                "{} {}",
+                if *held { "hold" } else { "release" },
+                target(member.as_deref())
+            ),
             Command::ReplayDlq {
                 filter, dry_run, ..
             } => {
@@ -124,7 +151,9 @@ impl Command {
             }
             Command::Rollback => "EMERGENCY ROLLBACK".into(),
             Command::Resume => "resume".into(),
-            Command::ResetBreaker => "reset breaker".into(),
+            Command::ResetBreaker { member } => {
+                format!("reset breaker {}", target(member.as_deref()))
+            }
             Command::Backfill {
                 project,
                 rate,
@@ -140,6 +169,28 @@ impl Command {
             }
             Command::LoadDlqEntry { partition, id } => format!("open DLQ entry {partition}/{id}"),
         }
+    }
+}
+
+fn target(member: Option<&str>) -> String {
+    match member {
+        Some(m) => format!("(member {m})"),
+        None => "(fleet)".into(),
+    }
+}
+
+impl Command {
+    /// Does it change anything (refused in a read-only session)?
+    pub fn is_lever(&self) -> bool {
+        !matches!(
+            self,
+            Command::LoadDlqEntry { .. } | Command::ReplayDlq { dry_run: true, .. }
+        )
+    }
+
+    /// Needs the `admin` scope over HTTP (drops data for good).
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Command::PurgeDlq { .. })
     }
 }
 
@@ -163,9 +214,16 @@ impl CommandOutcome {
                 r.percentage,
                 r.enabled_projects.len()
             ),
-            CommandOutcome::Rollback(r) => {
-                format!("effective in {} ms, {} pending", r.effective_ms, r.pending)
-            }
+            CommandOutcome::Rollback(r) => format!(
+                "effective in {} ms, {} of {} members confirmed the hold{}, {} pending",
+                r.effective_ms,
+                r.members_confirmed,
+                r.members_total,
+                r.confirmed_ms
+                    .map(|ms| format!(" in {ms} ms"))
+                    .unwrap_or_default(),
+                r.pending
+            ),
             CommandOutcome::Backfill(b) => format!(
                 "{} selected, {} published, {} enriched in {} ms",
                 b.selected, b.published, b.enriched_sync, b.elapsed_ms
@@ -225,6 +283,10 @@ pub enum CommandError {
     /// The input was refused; nothing happened (HTTP 400, CLI exit 2).
     #[error("{0}")]
     Invalid(String),
+    /// A read-only session (`--read-only`): no lever is pulled (HTTP 403,
+    /// CLI exit 2).
+    #[error("read-only session: {0} is disabled (started with --read-only)")]
+    ReadOnly(String),
     /// Running it failed (HTTP 500, CLI exit 1).
     #[error("{0:#}")]
     Failed(#[from] anyhow::Error),
@@ -239,9 +301,21 @@ impl Command {
     /// and HTTP all get the same refusal with the same reason.
     pub fn validate(&self) -> Result<(), CommandError> {
         match self {
-            Command::SetConcurrency(n) if !(1..=MAX_CONCURRENCY).contains(n) => invalid(format!(
-                "concurrency must be between 1 and {MAX_CONCURRENCY}, got {n}"
-            )),
+            Command::SetConcurrency { n, .. } if !(1..=MAX_CONCURRENCY).contains(n) => invalid(
+                format!("concurrency must be between 1 and {MAX_CONCURRENCY}, got {n}"),
+            ),
+            Command::SetConcurrency {
+                member: Some(m), ..
+            }
+            | Command::Hold { member: Some(m), .. }
+            | Command::ResetBreaker { member: Some(m) }
+                if !crate::identity::valid_member_id(m) =>
+            {
+                invalid(format!(
+                    "member id must be 1..=128 of A-Z a-z 0-9 - _ . :, got {:?}",
+                    crate::sanitize::clean(m)
+                ))
+            }
             Command::SetRollout(change) => change.validate(),
             Command::ReplayDlq {
                 filter,
@@ -266,8 +340,63 @@ impl Command {
 }
 
 impl Engine {
+    /// The state a command touches, as the audit trail's before / after.
+    pub fn lever_view(&self, cmd: &Command) -> String {
+        let state = self.control_state();
+        let onoff = |b: bool| if b { "yes" } else { "no" };
+        match cmd {
+            Command::Run | Command::Pause => format!("paused here: {}", onoff(self.is_paused())),
+            Command::SetConcurrency { member, .. } => match member {
+                Some(m) => format!(
+                    "member {m} concurrency: {}",
+                    state
+                        .concurrency_for(m)
+                        .map_or("flag default".into(), |n| n.to_string())
+                ),
+                None => format!(
+                    "fleet concurrency: {}",
+                    state
+                        .concurrency
+                        .map_or("flag default".into(), |n| n.to_string())
+                ),
+            },
+            Command::Hold { member, .. } => match member {
+                Some(m) => format!("member {m} held: {}", onoff(state.member(m).held)),
+                None => format!("fleet held: {}", onoff(state.held)),
+            },
+            Command::SetRollout(_) | Command::Rollback | Command::Resume => {
+                let r = self.rollout();
+                format!(
+                    "async {} at {}% (+{} projects), fleet held: {}",
+                    if r.enabled { "on" } else { "OFF" },
+                    r.percentage,
+                    r.enabled_projects.len(),
+                    onoff(state.held)
+                )
+            }
+            Command::ResetBreaker { member } => match member {
+                Some(m) => format!("member {m} resets: {}", state.member(m).breaker_reset_seq),
+                None => format!("breaker here: {}", self.breaker.state().as_str()),
+            },
+            Command::InjectFaults { .. } => {
+                format!(
+                    "faults rate {}, latency {} ms",
+                    self.faults.rate(),
+                    self.faults.latency().as_millis()
+                )
+            }
+            Command::ReplayDlq { .. }
+            | Command::PurgeDlq { .. }
+            | Command::Backfill { .. }
+            | Command::LoadDlqEntry { .. } => "-".into(),
+        }
+    }
+
     /// Validate, then run: the only way a lever is pulled.
     pub async fn execute(self: &Arc<Self>, cmd: Command) -> Result<CommandOutcome, CommandError> {
+        if self.cfg.read_only && cmd.is_lever() {
+            return Err(CommandError::ReadOnly(cmd.describe()));
+        }
         cmd.validate()?;
         Ok(self.run_command(cmd).await?)
     }
@@ -282,9 +411,24 @@ impl Engine {
                 self.pause();
                 Ok(done("consumption paused"))
             }
-            Command::SetConcurrency(n) => {
-                self.set_concurrency(n)?;
-                Ok(done(format!("concurrency set to {n}")))
+            Command::SetConcurrency { n, member } => {
+                self.set_concurrency(n, member.as_deref())?;
+                Ok(done(format!(
+                    "concurrency set to {n} {}",
+                    target(member.as_deref())
+                )))
+            }
+            Command::Hold { member, held } => {
+                match (&member, held) {
+                    (Some(m), _) => self.hold_member(m, held)?,
+                    (None, true) => self.hold()?,
+                    (None, false) => self.release()?,
+                }
+                Ok(done(format!(
+                    "{} {}",
+                    if held { "held" } else { "released" },
+                    target(member.as_deref())
+                )))
             }
             Command::ReplayDlq {
                 filter, dry_run, ..
@@ -321,9 +465,12 @@ impl Engine {
                 self.release()?;
                 Ok(done("async enrichment on, consumption running"))
             }
-            Command::ResetBreaker => {
-                self.reset_breaker()?;
-                Ok(done("circuit breaker reset to CLOSED"))
+            Command::ResetBreaker { member } => {
+                self.reset_breaker(member.as_deref())?;
+                Ok(done(format!(
+                    "circuit breaker reset to CLOSED {}",
+                    target(member.as_deref())
+                )))
             }
             Command::Backfill {
                 project,
@@ -352,40 +499,56 @@ impl Engine {
     }
 
     /// The seeds' emergency rollback as one action: kill switch off (new
-    /// documents take the sync path), consumption held in every engine on
-    /// this data dir, waiting work handed back to the topic. Measures until
-    /// nothing is in flight — here, or in the live engine of another process.
+    /// documents take the sync path), consumption held in every member of
+    /// the fleet, waiting work handed back to the topic. Measures until
+    /// every live member reports the hold with nothing in flight.
     pub async fn rollback(self: &Arc<Self>) -> Result<RollbackReport> {
         let started = Instant::now();
+        let since_ms = crate::clock::now_ms();
         let mut r = self.rollout();
         r.enabled = false;
         self.set_rollout(r)?;
         self.hold()?;
         let deadline = started + Duration::from_secs(30);
-        let in_flight = loop {
+        let me = self.member_id().to_string();
+        let (confirmed, total, in_flight) = loop {
             let here = self
                 .stats
                 .in_flight
                 .load(std::sync::atomic::Ordering::Relaxed);
-            let live = self.control.live()?.filter(|l| l.pid != std::process::id());
-            let elsewhere = match &live {
-                // The other engine must have seen the hold and emptied out.
-                Some(l) => (!l.paused || l.in_flight > 0) as i64 + l.in_flight,
-                None => 0,
-            };
-            if here + elsewhere == 0 || Instant::now() > deadline {
-                break here + live.map(|l| l.in_flight).unwrap_or(0);
+            let now = crate::clock::now_ms();
+            // The others as they last reported; a member gone silent cannot
+            // confirm and is not waited for.
+            let others: Vec<_> = self
+                .members()?
+                .into_iter()
+                .filter(|m| m.member_id != me && !m.is_stale(now))
+                .collect();
+            let confirmed_others = others
+                .iter()
+                .filter(|m| m.updated_ms >= since_ms && m.held && m.in_flight == 0)
+                .count();
+            let elsewhere: i64 = others.iter().map(|m| m.in_flight.max(0)).sum();
+            let mine = usize::from(self.reports_here());
+            let confirmed = confirmed_others + usize::from(mine == 1 && here == 0);
+            let total = others.len() + mine;
+            if (confirmed == total && here == 0) || Instant::now() > deadline {
+                break (confirmed, total, here + elsewhere);
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         };
         let effective_ms = started.elapsed().as_millis() as u64;
         let p = drain::progress(self).await?;
         tracing::warn!(
-            "emergency rollback effective in {effective_ms} ms; {} documents pending",
+            "emergency rollback effective in {effective_ms} ms: {confirmed} of {total} members \
+             confirmed the hold; {} documents pending",
             p.unfinished()
         );
         Ok(RollbackReport {
             effective_ms,
+            members_confirmed: confirmed,
+            members_total: total,
+            confirmed_ms: (confirmed == total).then_some(effective_ms),
             pending: p.unfinished(),
             in_flight,
             next_step: "archon-tui backfill --sync  (enrich pending documents synchronously); archon-tui resume  (undo)"

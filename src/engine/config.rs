@@ -79,6 +79,12 @@ pub struct EngineConfig {
     pub qdrant_api_key: Option<Secret>,
     /// Memgraph / Neo4j over Bolt; None: the embedded graph store.
     pub graph: Option<crate::backends::graph::bolt::BoltSettings>,
+    /// This engine's id in the fleet (reports, per-member levers).
+    pub member_id: String,
+    /// The fleet's control, status and audit topics (Kafka only).
+    pub fleet_topics: crate::backends::control::FleetTopics,
+    /// Levers are refused (console, CLI, HTTP): a session that only looks.
+    pub read_only: bool,
 }
 
 /// A credential: usable, but `{:?}` never prints it.
@@ -116,6 +122,22 @@ impl EngineConfig {
             qdrant_url: None,
             qdrant_api_key: None,
             graph: None,
+            member_id: crate::identity::default_member_id(),
+            fleet_topics: crate::backends::control::FleetTopics::beside(
+                crate::events::ENRICH_TOPIC,
+            ),
+            read_only: false,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// A member silent this long has left the fleet: the consumer group's
+    /// session timeout on Kafka (its partitions have moved by then).
+    pub fn member_gone_after_ms(&self) -> i64 {
+        match &self.kafka {
+            Some(k) => i64::from(k.session_timeout_ms.max(1_000)),
+            None => 10_000,
         }
     }
 }

@@ -28,6 +28,8 @@ const MAX_RECORD_BATCH: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ConsumerState {
     Running,
+    /// No consumer by design: `attach` watches the fleet without joining.
+    Observing,
     /// Ended after `engine.stop()`.
     Stopped,
     /// Ended on its own: the reason, for the header, the dialog and /health.
@@ -36,7 +38,7 @@ pub enum ConsumerState {
 
 impl ConsumerState {
     pub fn is_alive(&self) -> bool {
-        matches!(self, ConsumerState::Running)
+        matches!(self, ConsumerState::Running | ConsumerState::Observing)
     }
 }
 

@@ -1,6 +1,12 @@
-//! Operator state: the rollout (kill switch, percentage, project list), the
-//! pause, breaker-reset requests and the running engine's live status
-//! (breaker, concurrency), refreshed ~1/s.
+//! Operator state shared by every engine of a fleet: the levers (rollout,
+//! holds, concurrency, breaker resets, fleet-wide or per member), each
+//! member's status report, and the audit trail of operator actions.
+//!
+//! Where it lives is a backend (`backends::control`): the data dir's SQLite
+//! for the embedded default (every process on one disk), Kafka topics when
+//! the engines share brokers (every machine of a consumer group).
+
+use std::collections::BTreeMap;
 
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -8,36 +14,245 @@ use serde::{Deserialize, Serialize};
 use super::breaker::BreakerSnapshot;
 use super::rollout::RolloutState;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LiveStatus {
-    pub pid: u32,
-    pub updated_ms: i64,
-    pub breaker: BreakerSnapshot,
-    pub concurrency: usize,
-    pub in_flight: i64,
-    pub paused: bool,
-    pub docs_per_sec: f64,
+/// The levers as the fleet shares them. Absent values fall back to the
+/// engine's flags and env (the operator's choice, once made, beats them).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ControlState {
+    pub rollout: Option<RolloutState>,
+    /// Fleet-wide hold (emergency rollback, `hold`): every member pauses.
+    pub held: bool,
+    /// Fleet default for MAX_CONCURRENT_ENRICHMENTS.
+    pub concurrency: Option<usize>,
+    /// Each fleet-wide breaker reset bumps this; members reset when it moves.
+    pub breaker_reset_seq: u64,
+    /// Per-member levers, by member id.
+    pub members: BTreeMap<String, MemberControl>,
 }
 
-/// Where the operator's state lives, so it outlives a process and every
-/// engine that shares it follows it: SQLite in the data dir for the embedded
-/// default (`backends::control::SqliteControl`); the fleet issue adds a
-/// Kafka one.
+/// Levers aimed at one member.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberControl {
+    #[serde(default)]
+    pub held: bool,
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+    #[serde(default)]
+    pub breaker_reset_seq: u64,
+}
+
+impl ControlState {
+    pub fn member(&self, id: &str) -> MemberControl {
+        self.members.get(id).cloned().unwrap_or_default()
+    }
+    /// Is this member to hold (fleet-wide or alone)?
+    pub fn holds(&self, id: &str) -> bool {
+        self.held || self.member(id).held
+    }
+    /// The concurrency this member should run at, if the operator chose one.
+    pub fn concurrency_for(&self, id: &str) -> Option<usize> {
+        self.member(id).concurrency.or(self.concurrency)
+    }
+    /// Breaker resets asked of this member: fleet-wide plus its own.
+    pub fn breaker_resets_for(&self, id: &str) -> u64 {
+        self.breaker_reset_seq + self.member(id).breaker_reset_seq
+    }
+}
+
+/// One write to the shared state: one key (compaction keeps the last of each).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlChange {
+    Rollout(RolloutState),
+    Held(bool),
+    Concurrency(Option<usize>),
+    BreakerReset(u64),
+    Member(String, MemberControl),
+}
+
+impl ControlChange {
+    /// The record key and its JSON value (the Kafka and SQLite layouts).
+    pub fn key_value(&self) -> Result<(String, String)> {
+        Ok(match self {
+            ControlChange::Rollout(r) => ("rollout".into(), serde_json::to_string(r)?),
+            // The key the first versions wrote, so a held data dir stays held.
+            ControlChange::Held(h) => ("consumer_paused".into(), serde_json::to_string(h)?),
+            ControlChange::Concurrency(c) => ("concurrency".into(), serde_json::to_string(c)?),
+            ControlChange::BreakerReset(s) => ("breaker_reset_seq".into(), s.to_string()),
+            ControlChange::Member(id, m) => (format!("member/{id}"), serde_json::to_string(m)?),
+        })
+    }
+
+    /// Apply one stored key to a state; unknown keys and unreadable values
+    /// (another version wrote them) are skipped with a log line.
+    pub fn apply_stored(state: &mut ControlState, key: &str, value: Option<&str>) {
+        fn parse<T: for<'de> Deserialize<'de>>(key: &str, v: &str) -> Option<T> {
+            serde_json::from_str(v)
+                .map_err(|e| tracing::warn!("control key {key:?} unreadable, skipped: {e}"))
+                .ok()
+        }
+        match (key, value) {
+            // An unreadable value keeps the last state (a hold stays a hold).
+            ("rollout", Some(v)) => {
+                if let Some(r) = parse(key, v) {
+                    state.rollout = Some(r)
+                }
+            }
+            ("rollout", None) => state.rollout = None,
+            ("consumer_paused", Some(v)) => state.held = parse(key, v).unwrap_or(state.held),
+            ("consumer_paused", None) => state.held = false,
+            ("concurrency", Some(v)) => {
+                state.concurrency = parse(key, v).unwrap_or(state.concurrency)
+            }
+            ("concurrency", None) => state.concurrency = None,
+            ("breaker_reset_seq", v) => {
+                state.breaker_reset_seq = v.and_then(|v| parse(key, v)).unwrap_or(0)
+            }
+            (k, v) if k.starts_with("member/") => {
+                let id = k["member/".len()..].to_string();
+                match v.and_then(|v| parse::<MemberControl>(key, v)) {
+                    Some(m) if m != MemberControl::default() => {
+                        state.members.insert(id, m);
+                    }
+                    _ => {
+                        state.members.remove(&id);
+                    }
+                }
+            }
+            (k, _) => tracing::debug!("control key {k:?} not known to this version, skipped"),
+        }
+    }
+}
+
+/// What each engine reports about itself about once a second.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MemberStatus {
+    pub member_id: String,
+    pub host: String,
+    pub pid: u32,
+    pub version: String,
+    pub started_ms: i64,
+    pub updated_ms: i64,
+    /// Request-topic partitions this member's consumer holds now.
+    pub partitions: Vec<i32>,
+    pub concurrency: usize,
+    pub in_flight: i64,
+    pub breaker: BreakerSnapshot,
+    pub docs_per_sec: f64,
+    pub errors: u64,
+    /// Paused for any reason (its own pause, a hold).
+    pub paused: bool,
+    /// Held by the operator (fleet-wide or alone).
+    pub held: bool,
+}
+
+/// How often members report (the heartbeat also reports at once when the
+/// pause or the in-flight count changes).
+pub const REPORT_EVERY_MS: i64 = 1_000;
+
+impl MemberStatus {
+    /// Silent for more than two reports.
+    pub fn is_stale(&self, now_ms: i64) -> bool {
+        now_ms - self.updated_ms > 2 * REPORT_EVERY_MS + REPORT_EVERY_MS / 2
+    }
+    pub fn age_ms(&self, now_ms: i64) -> i64 {
+        (now_ms - self.updated_ms).max(0)
+    }
+}
+
+/// Where an operator action came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Origin {
+    Console,
+    Cli,
+    Http,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Console => "console",
+            Origin::Cli => "cli",
+            Origin::Http => "http",
+        }
+    }
+}
+
+/// Who did what, from where, with what effect: one line per lever pulled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at_ms: i64,
+    /// user@host (HTTP: the token's name @ the peer address).
+    pub actor: String,
+    pub origin: Origin,
+    /// The member whose engine ran the command.
+    pub member_id: String,
+    pub action: String,
+    pub before: String,
+    pub after: String,
+    /// "ok", "refused: …" or "failed: …".
+    pub result: String,
+}
+
+/// Where the fleet's operator state lives, so it outlives every process and
+/// every engine that shares it follows it.
 pub trait ControlStore: Send + Sync {
-    /// The operator's rollout, if one was ever set (it then beats flags/env).
-    fn rollout(&self) -> Result<Option<RolloutState>>;
-    fn set_rollout(&self, r: &RolloutState) -> Result<()>;
-    /// Operator's pause (rollback sets it; `resume` clears it). Running
-    /// engines follow it within ~200 ms.
-    fn paused(&self) -> Result<bool>;
-    fn set_paused(&self, paused: bool) -> Result<()>;
-    /// Each manual breaker reset bumps this; engines reset when it moves.
-    fn breaker_reset_seq(&self) -> Result<u64>;
-    fn request_breaker_reset(&self) -> Result<u64>;
-    fn publish_live(&self, s: &LiveStatus) -> Result<()>;
-    /// Withdraw this process's live status (clean exit).
-    fn clear_live(&self) -> Result<()>;
-    /// The running engine's status, if one is running (reported within
-    /// the last few seconds).
-    fn live(&self) -> Result<Option<LiveStatus>>;
+    fn kind(&self) -> &'static str;
+    /// The levers as last read (Kafka: the control topic as followed so far).
+    fn state(&self) -> Result<ControlState>;
+    fn put(&self, change: &ControlChange) -> Result<()>;
+    fn publish_member(&self, s: &MemberStatus) -> Result<()>;
+    /// Withdraw a member's report (its clean exit).
+    fn withdraw_member(&self, member_id: &str) -> Result<()>;
+    /// Members that reported within `gone_after_ms`, by id.
+    fn members(&self, gone_after_ms: i64) -> Result<Vec<MemberStatus>>;
+    fn append_audit(&self, e: &AuditEntry) -> Result<()>;
+    /// The newest `limit` audit entries, oldest first.
+    fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>>;
+    /// Why the shared state may be out of date (engines keep the last state
+    /// they read and say so), if it may be.
+    fn trouble(&self) -> Option<String> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_keys_rebuild_the_state_and_member_levers_win() {
+        let mut s = ControlState::default();
+        let changes = [
+            ControlChange::Held(true),
+            ControlChange::Concurrency(Some(8)),
+            ControlChange::Member(
+                "m1".into(),
+                MemberControl {
+                    concurrency: Some(2),
+                    ..Default::default()
+                },
+            ),
+            ControlChange::BreakerReset(3),
+        ];
+        for c in &changes {
+            let (k, v) = c.key_value().unwrap();
+            ControlChange::apply_stored(&mut s, &k, Some(&v));
+        }
+        assert!(s.holds("m1") && s.holds("m2"));
+        assert_eq!(s.concurrency_for("m1"), Some(2));
+        assert_eq!(s.concurrency_for("m2"), Some(8));
+        assert_eq!(s.breaker_resets_for("m2"), 3);
+        ControlChange::apply_stored(&mut s, "member/m1", None);
+        assert_eq!(
+            s.concurrency_for("m1"),
+            Some(8),
+            "a tombstone drops the override"
+        );
+        ControlChange::apply_stored(&mut s, "consumer_paused", Some("not json"));
+        assert!(
+            s.held,
+            "an unreadable value keeps the last state, and no panic"
+        );
+        ControlChange::apply_stored(&mut s, "from-the-future", Some("1"));
+    }
 }

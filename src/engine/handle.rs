@@ -12,10 +12,12 @@ use tokio::sync::{mpsc, watch};
 
 use super::breaker::BreakerSnapshot;
 use super::commands::{Command, CommandError, CommandOutcome};
+use super::control::{AuditEntry, Origin};
 use super::dlq_index::{DlqIndex, DlqRow};
 use super::lagstat::{self, PartitionStatus, Sample};
 use super::rollout::RolloutState;
 use super::stats::LatencySummary;
+use super::status::MemberView;
 use super::Engine;
 use crate::model::{total_counts, PartitionLag, ProjectCounts, Status};
 
@@ -71,6 +73,16 @@ pub struct Snapshot {
     pub error: Option<String>,
     /// When this snapshot was taken (unix ms; 0: not yet).
     pub refreshed_ms: i64,
+    /// This engine's id in the fleet.
+    pub member_id: String,
+    /// The fleet's members as they last reported (this one included).
+    pub fleet: Vec<MemberView>,
+    /// Where the operator state lives ("embedded": the data dir, "kafka").
+    pub control_kind: &'static str,
+    /// Why the operator state may be out of date, if it may be.
+    pub control_trouble: Option<String>,
+    /// Levers are refused (`--read-only`).
+    pub read_only: bool,
 }
 
 impl Snapshot {
@@ -101,6 +113,11 @@ impl Snapshot {
             data_dir: String::new(),
             error: None,
             refreshed_ms: 0,
+            member_id: String::new(),
+            fleet: Vec::new(),
+            control_kind: "embedded",
+            control_trouble: None,
+            read_only: false,
         }
     }
 }
@@ -114,6 +131,22 @@ impl Snapshot {
         self.paused = engine.is_paused();
         self.held = engine.is_held();
         self.concurrency = engine.limit.get();
+        self.member_id = engine.member_id().to_string();
+        self.control_kind = engine.control.kind();
+        self.control_trouble = engine.control.trouble();
+        self.read_only = engine.cfg.read_only;
+        match engine.members() {
+            Ok(m) => self.fleet = MemberView::of(m, crate::clock::now_ms()),
+            Err(e) => self.control_trouble = Some(format!("fleet reports unreadable: {e:#}")),
+        }
+    }
+
+    /// The member holding `partition` of the request topic, if one reports it.
+    pub fn owner_of(&self, partition: i32) -> Option<&MemberView> {
+        self.fleet
+            .iter()
+            .filter(|m| !m.stale)
+            .find(|m| m.status.partitions.contains(&partition))
     }
 }
 
@@ -166,24 +199,73 @@ impl History {
     }
 }
 
-/// Run an operator's command and leave an audit line in the log (the
-/// console's Logs panel, or `serve`'s stderr).
+/// Who pulls a lever, for the audit trail.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub origin: Origin,
+    /// user@host (HTTP: token scope @ peer).
+    pub actor: String,
+}
+
+impl Caller {
+    /// This process's user at this host, from the console or the CLI.
+    pub fn local(origin: Origin) -> Self {
+        Self {
+            origin,
+            actor: crate::identity::actor(),
+        }
+    }
+}
+
+/// Run an operator's command; leave an audit line in the log (the console's
+/// Logs panel, or `serve`'s stderr) and, for a lever, an entry in the
+/// fleet's audit trail: who, from where, what, before → after, result.
 pub async fn execute_logged(
     engine: &Arc<Engine>,
+    caller: &Caller,
     cmd: Command,
 ) -> Result<CommandOutcome, CommandError> {
     let described = cmd.describe();
-    let result = engine.execute(cmd).await;
-    match &result {
-        Ok(o) => tracing::info!("operator: {described} → {}", o.describe()),
-        Err(e @ CommandError::Invalid(_)) => tracing::warn!("operator: {described} refused: {e}"),
-        Err(e) => tracing::warn!("operator: {described} failed: {e}"),
+    let audited = cmd.is_lever();
+    let before = engine.lever_view(&cmd);
+    let result = engine.execute(cmd.clone()).await;
+    let outcome = match &result {
+        Ok(o) => {
+            tracing::info!("operator: {described} → {}", o.describe());
+            format!("ok: {}", o.describe())
+        }
+        Err(e @ (CommandError::Invalid(_) | CommandError::ReadOnly(_))) => {
+            tracing::warn!("operator: {described} refused: {e}");
+            format!("refused: {e}")
+        }
+        Err(e) => {
+            tracing::warn!("operator: {described} failed: {e}");
+            format!("failed: {e}")
+        }
+    };
+    if audited {
+        let entry = AuditEntry {
+            at_ms: crate::clock::now_ms(),
+            actor: caller.actor.clone(),
+            origin: caller.origin,
+            member_id: engine.member_id().to_string(),
+            action: described,
+            before,
+            after: engine.lever_view(&cmd),
+            result: outcome,
+        };
+        let e = engine.clone();
+        match tokio::task::spawn_blocking(move || e.control.append_audit(&entry)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!("audit entry not written: {err:#}"),
+            Err(err) => tracing::warn!("audit entry not written: {err}"),
+        }
     }
     result
 }
 
 /// Start the snapshot publisher and the command executor for `engine`.
-pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
+pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<Command>();
     let (out_tx, out_rx) = mpsc::unbounded_channel();
     let (snap_tx, snap_rx) = watch::channel(Arc::new(Snapshot::empty()));
@@ -198,10 +280,14 @@ pub fn spawn(engine: Arc<Engine>) -> EngineHandle {
         while let Some(cmd) = cmd_rx.recv().await {
             // Each command runs on its own task: a long replay or backfill
             // does not hold up a pause or a rollback behind it.
-            let (engine, out, republish) =
-                (exec_engine.clone(), out_tx.clone(), exec_republish.clone());
+            let (engine, out, republish, caller) = (
+                exec_engine.clone(),
+                out_tx.clone(),
+                exec_republish.clone(),
+                caller.clone(),
+            );
             tokio::spawn(async move {
-                let result = execute_logged(&engine, cmd.clone()).await;
+                let result = execute_logged(&engine, &caller, cmd.clone()).await;
                 republish.now();
                 // The front end may be gone (quit); the audit line is written.
                 let _delivered = out.send((cmd, result)).is_ok();

@@ -34,7 +34,7 @@ use crate::backends::sqlite::Db;
 pub use crate::backends::Backends;
 use breaker::CircuitBreaker;
 use config::EngineConfig;
-use control::ControlStore;
+use control::{ControlChange, ControlState, ControlStore, MemberControl, MemberStatus};
 use rollout::RolloutState;
 use stats::Stats;
 
@@ -94,26 +94,35 @@ pub struct Engine {
     /// The graph's and vectors' health as this engine's own calls saw it.
     pub observed: observed::ObservedStores,
     rollout: RwLock<RolloutState>,
+    /// The fleet's levers as last read from the control store.
+    control_seen: RwLock<ControlState>,
     /// This process's own pause (console space key).
     local_pause: std::sync::atomic::AtomicBool,
-    /// The operator's persisted hold (rollback), shared by every process.
+    /// The operator's persisted hold (rollback, or this member alone).
     held: std::sync::atomic::AtomicBool,
     /// Effective pause = local pause or hold.
     paused: watch::Sender<bool>,
     stop: watch::Sender<bool>,
     breaker_reset_seen: std::sync::atomic::AtomicU64,
+    /// Request-topic partitions the consumer holds (for the member report).
+    assigned: Mutex<Vec<i32>>,
+    started_ms: i64,
+    host: String,
+    /// This process reports as a member (not `attach`).
+    reporting: std::sync::atomic::AtomicBool,
 }
 
 /// Upper bound for MAX_CONCURRENT_ENRICHMENTS: beyond this a typo, not a plan.
 pub const MAX_CONCURRENCY: usize = 10_000;
 
 impl Engine {
-    /// Open the engine on the embedded backends in `cfg.data_dir`.
+    /// Open the engine on the backends `cfg` names (embedded ones in
+    /// `cfg.data_dir` for the rest), with the operator state beside them.
     pub async fn open(cfg: EngineConfig) -> Result<Arc<Self>> {
         let db = Db::open(&cfg.data_dir)?;
         let faults = Arc::new(FaultDial::new(cfg.faults.failure_rate, cfg.faults.latency));
         let backends = Backends::from_config(&db, &cfg, faults.clone()).await?;
-        let control = Arc::new(crate::backends::control::SqliteControl::new(db));
+        let control = crate::backends::control_store(&db, &cfg, backends.broker.as_ref()).await?;
         Self::with_backends(cfg, backends, control, faults).await
     }
 
@@ -132,16 +141,25 @@ impl Engine {
             ))
             .await
             .context("cannot create the enrichment topics")?;
-        let rollout = control.rollout()?.unwrap_or_else(|| cfg.rollout.clone());
-        let held = control.paused()?;
+        let state = control.state()?;
+        let rollout = state.rollout.clone().unwrap_or_else(|| cfg.rollout.clone());
+        let held = state.holds(&cfg.member_id);
+        let concurrency = state
+            .concurrency_for(&cfg.member_id)
+            .unwrap_or(cfg.concurrency);
         Ok(Arc::new(Self {
-            limit: ConcurrencyLimit::new(cfg.concurrency),
+            limit: ConcurrencyLimit::new(concurrency.clamp(1, MAX_CONCURRENCY)),
             rollout: RwLock::new(rollout),
             local_pause: false.into(),
             held: held.into(),
             paused: watch::channel(held).0,
             stop: watch::channel(false).0,
-            breaker_reset_seen: control.breaker_reset_seq()?.into(),
+            breaker_reset_seen: state.breaker_resets_for(&cfg.member_id).into(),
+            control_seen: RwLock::new(state),
+            assigned: Mutex::new(Vec::new()),
+            started_ms: crate::clock::now_ms(),
+            host: crate::identity::hostname(),
+            reporting: false.into(),
             breaker: CircuitBreaker::new(cfg.breaker.clone()),
             faults,
             observed: Default::default(),
@@ -152,31 +170,59 @@ impl Engine {
         }))
     }
 
+    pub fn member_id(&self) -> &str {
+        &self.cfg.member_id
+    }
+
+    /// The fleet's levers as last read.
+    pub fn control_state(&self) -> ControlState {
+        self.control_seen.read().unwrap().clone()
+    }
+
+    /// Fleet members that reported within the session timeout.
+    pub fn members(&self) -> Result<Vec<MemberStatus>> {
+        self.control.members(self.cfg.member_gone_after_ms())
+    }
+
+    /// Is this process a member of the fleet (it consumes and reports)?
+    pub fn reports_here(&self) -> bool {
+        self.reporting.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_assigned(&self, partitions: Vec<i32>) {
+        *self.assigned.lock().unwrap() = partitions;
+    }
+
     pub fn rollout(&self) -> RolloutState {
         self.rollout.read().unwrap().clone()
     }
 
-    /// Apply and persist a rollout (other processes pick it up within ~1 s).
+    /// Apply and persist a rollout (every member picks it up within ~1 s).
     pub fn set_rollout(&self, r: RolloutState) -> Result<()> {
-        self.control.set_rollout(&r)?;
+        self.control.put(&ControlChange::Rollout(r.clone()))?;
         *self.rollout.write().unwrap() = r;
         Ok(())
     }
 
-    /// Re-read a rollout another process may have changed.
-    pub fn refresh_rollout(&self) {
-        if let Ok(Some(r)) = self.control.rollout() {
-            *self.rollout.write().unwrap() = r;
-        }
-    }
-
-    pub fn set_concurrency(&self, n: usize) -> Result<()> {
+    /// Concurrency for the whole fleet (`member: None`; members with their
+    /// own value keep it) or for one member.
+    pub fn set_concurrency(&self, n: usize, member: Option<&str>) -> Result<()> {
         anyhow::ensure!(
             (1..=MAX_CONCURRENCY).contains(&n),
             "concurrency must be between 1 and {MAX_CONCURRENCY}, got {n}"
         );
-        self.limit.set(n);
+        match member {
+            None => self.control.put(&ControlChange::Concurrency(Some(n)))?,
+            Some(id) => self.update_member(id, |m| m.concurrency = Some(n))?,
+        }
+        self.refresh_control();
         Ok(())
+    }
+
+    fn update_member(&self, id: &str, change: impl FnOnce(&mut MemberControl)) -> Result<()> {
+        let mut m = self.control.state()?.member(id);
+        change(&mut m);
+        self.control.put(&ControlChange::Member(id.to_string(), m))
     }
 
     fn update_paused(&self) {
@@ -199,21 +245,28 @@ impl Engine {
         self.update_paused();
     }
 
-    /// Persisted hold (rollback): every engine on this data dir pauses, and
+    /// Persisted hold (rollback): every member of the fleet pauses, and
     /// stays paused across restarts until `release`.
     pub fn hold(&self) -> Result<()> {
-        self.control.set_paused(true)?;
-        self.held.store(true, std::sync::atomic::Ordering::Relaxed);
-        self.update_paused();
+        self.control.put(&ControlChange::Held(true))?;
+        self.refresh_control();
         Ok(())
     }
 
+    /// Lift the fleet-wide hold (members held alone stay held) and this
+    /// process's own pause.
     pub fn release(&self) -> Result<()> {
-        self.control.set_paused(false)?;
-        self.held.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.control.put(&ControlChange::Held(false))?;
         self.local_pause
             .store(false, std::sync::atomic::Ordering::Relaxed);
-        self.update_paused();
+        self.refresh_control();
+        Ok(())
+    }
+
+    /// Hold or release one member alone.
+    pub fn hold_member(&self, id: &str, held: bool) -> Result<()> {
+        self.update_member(id, |m| m.held = held)?;
+        self.refresh_control();
         Ok(())
     }
 
@@ -221,30 +274,49 @@ impl Engine {
         self.held.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Manual breaker reset, here and in every engine on this data dir.
-    pub fn reset_breaker(&self) -> Result<()> {
-        self.breaker.reset();
-        let seq = self.control.request_breaker_reset()?;
-        self.breaker_reset_seen
-            .store(seq, std::sync::atomic::Ordering::Relaxed);
+    /// Manual breaker reset, fleet-wide (`None`) or of one member.
+    pub fn reset_breaker(&self, member: Option<&str>) -> Result<()> {
+        match member {
+            None => {
+                let seq = self.control.state()?.breaker_reset_seq + 1;
+                self.control.put(&ControlChange::BreakerReset(seq))?;
+            }
+            Some(id) => self.update_member(id, |m| m.breaker_reset_seq += 1)?,
+        }
+        self.refresh_control();
         Ok(())
     }
 
-    /// Follow what other processes changed in the data dir: rollout, hold,
-    /// breaker reset requests.
+    /// Follow what the operator changed anywhere in the fleet: rollout,
+    /// holds, concurrency, breaker reset requests. On a read error the last
+    /// state stays in force.
     pub fn refresh_control(&self) {
         use std::sync::atomic::Ordering::Relaxed;
-        self.refresh_rollout();
-        if let Ok(h) = self.control.paused() {
-            self.held.store(h, Relaxed);
-            self.update_paused();
+        let state = match self.control.state() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::debug!("operator state not read, keeping the last: {e:#}");
+                return;
+            }
+        };
+        let me = self.member_id();
+        if let Some(r) = &state.rollout {
+            *self.rollout.write().unwrap() = r.clone();
         }
-        if let Ok(seq) = self.control.breaker_reset_seq() {
-            if seq != self.breaker_reset_seen.swap(seq, Relaxed) {
-                self.breaker.reset();
-                tracing::info!("circuit breaker reset by the operator");
+        self.held.store(state.holds(me), Relaxed);
+        self.update_paused();
+        if let Some(n) = state.concurrency_for(me) {
+            if n != self.limit.get() && (1..=MAX_CONCURRENCY).contains(&n) {
+                self.limit.set(n);
+                tracing::info!("concurrency set to {n} by the operator");
             }
         }
+        let resets = state.breaker_resets_for(me);
+        if resets != self.breaker_reset_seen.swap(resets, Relaxed) {
+            self.breaker.reset();
+            tracing::info!("circuit breaker reset by the operator");
+        }
+        *self.control_seen.write().unwrap() = state;
     }
 
     pub fn is_paused(&self) -> bool {
@@ -302,24 +374,34 @@ impl Engine {
         }
     }
 
-    pub fn live_status(&self) -> control::LiveStatus {
-        control::LiveStatus {
+    /// This member's report for the fleet.
+    pub fn member_status(&self) -> MemberStatus {
+        use std::sync::atomic::Ordering::Relaxed;
+        MemberStatus {
+            member_id: self.cfg.member_id.clone(),
+            host: self.host.clone(),
             pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            started_ms: self.started_ms,
             updated_ms: crate::clock::now_ms(),
-            breaker: self.breaker.snapshot(),
+            partitions: self.assigned.lock().unwrap().clone(),
             concurrency: self.limit.get(),
-            in_flight: self
-                .stats
-                .in_flight
-                .load(std::sync::atomic::Ordering::Relaxed),
-            paused: self.is_paused(),
+            in_flight: self.stats.in_flight.load(Relaxed),
+            breaker: self.breaker.snapshot(),
             docs_per_sec: self.stats.rate(Duration::from_secs(10)),
+            errors: self.stats.errors(),
+            paused: self.is_paused(),
+            held: self.is_held(),
         }
     }
 
-    /// Follow the data dir's control state every 100 ms and publish this
-    /// engine's live status every second, until stopped.
-    pub fn spawn_heartbeat(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+    /// Follow the operator state every 100 ms and (when `report`) publish
+    /// this member's report every second, until stopped; a clean stop
+    /// withdraws the report. `attach` follows without reporting: it is not
+    /// a member.
+    pub fn spawn_heartbeat(self: &Arc<Self>, report: bool) -> tokio::task::JoinHandle<()> {
+        self.reporting
+            .store(report, std::sync::atomic::Ordering::Relaxed);
         let engine = self.clone();
         tokio::spawn(async move {
             let mut last_published: Option<(bool, i64)> = None;
@@ -328,13 +410,17 @@ impl Engine {
                 let seen = last_published;
                 last_published = tokio::task::spawn_blocking(move || {
                     e.refresh_control();
-                    let live = e.live_status();
+                    if !report {
+                        return seen;
+                    }
+                    let status = e.member_status();
                     // Every second, and at once when pause or in-flight work
                     // changes, so a rollback elsewhere sees its effect quickly.
-                    let now = (live.paused, live.in_flight);
-                    if tick % 10 == 0 || seen != Some(now) {
-                        if let Err(err) = e.control.publish_live(&live) {
-                            tracing::debug!("heartbeat not written: {err:#}");
+                    let now = (status.paused, status.in_flight);
+                    let every = (control::REPORT_EVERY_MS / 100) as u64;
+                    if tick % every == 0 || seen != Some(now) {
+                        if let Err(err) = e.control.publish_member(&status) {
+                            tracing::debug!("member report not written: {err:#}");
                         }
                         return Some(now);
                     }
@@ -343,11 +429,16 @@ impl Engine {
                 .await
                 .unwrap_or(seen);
                 if engine.sleep_or_stop(Duration::from_millis(100)).await {
-                    let e = engine.clone();
-                    match tokio::task::spawn_blocking(move || e.control.clear_live()).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(err)) => tracing::debug!("live status not cleared: {err:#}"),
-                        Err(err) => tracing::debug!("live status not cleared: {err}"),
+                    if report {
+                        let e = engine.clone();
+                        let withdrawn = tokio::task::spawn_blocking(move || {
+                            e.control.withdraw_member(e.member_id())
+                        });
+                        match withdrawn.await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(err)) => tracing::debug!("member report not withdrawn: {err:#}"),
+                            Err(err) => tracing::debug!("member report not withdrawn: {err}"),
+                        }
                     }
                     return;
                 }

@@ -281,6 +281,17 @@ impl Stats {
         summary(&self.index_latency.lock().unwrap())
     }
 
+    /// Failed intelligence calls, all kinds (the member report's errors).
+    pub fn errors(&self) -> u64 {
+        use prometheus::core::Collector;
+        self.intelligence_errors
+            .collect()
+            .iter()
+            .flat_map(|f| f.get_metric())
+            .map(|m| m.get_counter().get_value() as u64)
+            .sum()
+    }
+
     /// Enrichments per second over the last `window`, from periodic samples.
     pub fn rate(&self, window: Duration) -> f64 {
         let now = Instant::now();

@@ -8,6 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::breaker::BreakerSnapshot;
+use super::control::MemberStatus;
 use super::drain;
 use super::rollout::RolloutState;
 use super::Engine;
@@ -23,8 +24,10 @@ pub struct StatusReport {
     pub breaker: BreakerSnapshot,
     pub rollout: RolloutState,
     pub concurrency: usize,
-    /// The engine running on this data dir, if one is.
+    /// An engine running (on this data dir, or in the Kafka fleet), if one is.
     pub engine: Option<LiveEngine>,
+    /// Every member of the fleet that reported within the session timeout.
+    pub members: Vec<MemberView>,
     pub backends: BackendKinds,
     pub data_dir: std::path::PathBuf,
 }
@@ -41,6 +44,28 @@ pub struct LiveEngine {
     pub paused: bool,
     pub in_flight: i64,
     pub docs_per_sec: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    #[serde(flatten)]
+    pub status: MemberStatus,
+    /// Silent for more than two reports.
+    pub stale: bool,
+    pub age_ms: i64,
+}
+
+impl MemberView {
+    pub fn of(members: Vec<MemberStatus>, now_ms: i64) -> Vec<MemberView> {
+        members
+            .into_iter()
+            .map(|m| MemberView {
+                stale: m.is_stale(now_ms),
+                age_ms: m.age_ms(now_ms),
+                status: m,
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -61,7 +86,8 @@ fn by_name(counts: &BTreeMap<Status, u64>) -> BTreeMap<String, u64> {
 impl StatusReport {
     pub async fn read(engine: &Engine) -> Result<StatusReport> {
         let p = drain::progress(engine).await?;
-        let live = engine.control.live()?;
+        let members = MemberView::of(engine.members()?, crate::clock::now_ms());
+        let live = members.iter().find(|m| !m.stale).map(|m| &m.status);
         Ok(StatusReport {
             counts: by_name(&total_counts(&p.counts)),
             projects: p
@@ -73,21 +99,21 @@ impl StatusReport {
                 total: p.lag_total(),
                 partitions: p.lag.clone(),
             },
-            breaker: match &live {
+            breaker: match live {
                 Some(l) => l.breaker.clone(),
                 None => engine.breaker.snapshot(),
             },
             rollout: engine.rollout(),
             concurrency: live
-                .as_ref()
                 .map(|l| l.concurrency)
-                .unwrap_or(engine.cfg.concurrency),
+                .unwrap_or_else(|| engine.limit.get()),
             engine: live.map(|l| LiveEngine {
                 pid: l.pid,
                 paused: l.paused,
                 in_flight: l.in_flight,
                 docs_per_sec: l.docs_per_sec,
             }),
+            members,
             backends: BackendKinds {
                 broker: engine.backends.broker.kind(),
                 graph: engine.backends.graph.kind(),
@@ -130,6 +156,9 @@ impl fmt::Display for StatusReport {
                 p.partition, p.end, p.committed, p.lag
             )?;
         }
+        for m in &self.members {
+            writeln!(f, "{}", member_line(m))?;
+        }
         write!(
             f,
             "breaker: {}  rollout: {} at {}%  concurrency: {}  engine: {}",
@@ -147,4 +176,39 @@ impl fmt::Display for StatusReport {
             }
         )
     }
+}
+
+/// One fleet member as text (`status`, `fleet`).
+pub fn member_line(m: &MemberView) -> String {
+    let s = &m.status;
+    format!(
+        "member {:<24} {:<14} partitions {:<10} {:>7.1} docs/s  in flight {}/{}  breaker {}{}{}",
+        clean(&s.member_id),
+        format!("pid {}", s.pid),
+        if s.partitions.is_empty() {
+            "-".to_string()
+        } else {
+            s.partitions
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        },
+        s.docs_per_sec,
+        s.in_flight,
+        s.concurrency,
+        s.breaker.state.as_str(),
+        if s.held {
+            "  HELD"
+        } else if s.paused {
+            "  paused"
+        } else {
+            ""
+        },
+        if m.stale {
+            format!("  STALE ({} s silent)", m.age_ms / 1000)
+        } else {
+            String::new()
+        }
+    )
 }

@@ -19,9 +19,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use crate::engine::consumer::ConsumerState;
+use crate::engine::control::Origin;
 use crate::engine::handle::{self, EngineHandle};
 use crate::engine::{consumer, producer, Engine};
-use crate::serve::token::ControlToken;
+use crate::serve::token::Tokens;
 
 /// Exit code when `--timeout` expires before the pipeline drained.
 pub const EXIT_TIMED_OUT: i32 = 3;
@@ -47,7 +48,7 @@ pub enum Ended {
 /// so a busy port is a plain error.
 pub struct Http {
     pub listener: tokio::net::TcpListener,
-    pub token: ControlToken,
+    pub tokens: Tokens,
 }
 
 #[derive(Default)]
@@ -57,6 +58,9 @@ pub struct RunOptions {
     /// Publish snapshots and take commands (console, HTTP).
     pub front_end: bool,
     pub http: Option<Http>,
+    /// Watch and steer without consuming: no consumer (so no group
+    /// membership), no member report (`attach`).
+    pub observe: bool,
 }
 
 pub struct Running {
@@ -79,8 +83,20 @@ impl Running {
                  (or POST /resume, or the console's resume) undoes it"
             );
         }
-        let (state_tx, consumer_state) = watch::channel(ConsumerState::Running);
-        let consumer = {
+        let observe = opts.observe;
+        let (state_tx, consumer_state) = watch::channel(if observe {
+            ConsumerState::Observing
+        } else {
+            ConsumerState::Running
+        });
+        let consumer = if observe {
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                let _stopped = engine.stop_watch().wait_for(|s| *s).await.is_ok();
+                drop(state_tx);
+                Ok(())
+            })
+        } else {
             let engine = engine.clone();
             tokio::spawn(async move {
                 let r = consumer::run(engine.clone()).await;
@@ -97,11 +113,12 @@ impl Running {
                 r
             })
         };
-        let heartbeat = engine.spawn_heartbeat();
+        let heartbeat = engine.spawn_heartbeat(!observe);
         if let Some((path, project)) = opts.ingest {
             producer::spawn_ingest(&engine, path, project);
         }
-        let handle = (opts.front_end || opts.http.is_some()).then(|| handle::spawn(engine.clone()));
+        let handle = (opts.front_end || opts.http.is_some())
+            .then(|| handle::spawn(engine.clone(), handle::Caller::local(Origin::Console)));
         let mut http_addr = None;
         let http = match opts.http {
             Some(h) => {
@@ -111,7 +128,7 @@ impl Running {
                     &engine,
                     front.snapshots.clone(),
                     front.republish.clone(),
-                    h.token,
+                    h.tokens,
                     consumer_state.clone(),
                 )?;
                 let (stop_tx, mut stop_rx) = watch::channel(false);

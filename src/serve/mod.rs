@@ -17,7 +17,7 @@ use crate::engine::consumer::ConsumerState;
 use crate::engine::handle::{Republish, Snapshot};
 use crate::engine::metrics::Exporter;
 use crate::engine::Engine;
-use token::{ControlToken, TokenSource};
+use token::{TokenSource, Tokens};
 
 /// Seed §10: the consumer's health and metrics port.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8156";
@@ -30,7 +30,7 @@ pub struct AppState {
     /// After a lever command: the snapshot again with the levers now.
     pub republish: Republish,
     pub exporter: Arc<std::sync::Mutex<Exporter>>,
-    pub token: ControlToken,
+    pub tokens: Tokens,
     pub consumer: watch::Receiver<ConsumerState>,
 }
 
@@ -40,7 +40,7 @@ impl AppState {
         engine: &Arc<Engine>,
         snapshots: watch::Receiver<Arc<Snapshot>>,
         republish: Republish,
-        token: ControlToken,
+        tokens: Tokens,
         consumer: watch::Receiver<ConsumerState>,
     ) -> Result<Self> {
         Ok(Self {
@@ -48,32 +48,45 @@ impl AppState {
             engine: engine.clone(),
             snapshots,
             republish,
-            token,
+            tokens,
             consumer,
         })
     }
 }
 
-/// Bind `addr` with a message that names the setting.
-pub async fn bind(addr: SocketAddr) -> Result<TcpListener> {
+/// Bind `addr` with a message that names the setting. Anything but
+/// loopback needs `allow_remote`: the levers would cross the network.
+pub async fn bind(addr: SocketAddr, allow_remote: bool) -> Result<TcpListener> {
+    if !addr.ip().is_loopback() && !allow_remote {
+        anyhow::bail!(
+            "--listen {addr} is not a loopback address: the control endpoints would be \
+             reachable from the network. Use 127.0.0.1, or pass --allow-remote (and put TLS \
+             and a firewall in front)"
+        );
+    }
     TcpListener::bind(addr)
         .await
         .with_context(|| format!("--listen {addr}: cannot listen there"))
 }
 
-/// The control token for this engine, and a line saying where it is.
-pub fn load_token(engine: &Engine) -> Result<(ControlToken, String)> {
-    let env = std::env::var("ARCHON_CONTROL_TOKEN").ok();
-    let (token, source) = ControlToken::load(&engine.cfg.data_dir, env.as_deref())?;
+/// The tokens for this engine, and a line saying where the admin one is.
+pub fn load_tokens(engine: &Engine) -> Result<(Tokens, String)> {
+    let env = |k: &str| std::env::var(k).ok();
+    let (tokens, source) = Tokens::load(
+        &engine.cfg.data_dir,
+        env("ARCHON_CONTROL_TOKEN").as_deref(),
+        env("ARCHON_OPERATOR_TOKEN").as_deref(),
+        env("ARCHON_READ_TOKEN").as_deref(),
+    )?;
     let line = match source {
-        TokenSource::Env => "control token: from ARCHON_CONTROL_TOKEN".to_string(),
+        TokenSource::Env => "admin token: from ARCHON_CONTROL_TOKEN".to_string(),
         TokenSource::File { path, created } => format!(
-            "control token: {} ({})",
+            "admin token: {} ({})",
             path.display(),
             if created { "generated" } else { "existing" }
         ),
     };
-    Ok((token, line))
+    Ok((tokens, line))
 }
 
 /// Serve HTTP on `listener` until `shutdown` resolves.
@@ -84,8 +97,12 @@ pub fn spawn_http(
 ) -> tokio::task::JoinHandle<std::io::Result<()>> {
     let app = routes::router(state);
     tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
+        // The peer address goes into the audit trail's actor.
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     })
 }

@@ -1,26 +1,40 @@
-//! HTTP routes. Reads are open; every POST needs `Authorization: Bearer
-//! <token>` and is checked before its body is read. Control runs the same
-//! typed commands as the console's keys.
+//! HTTP routes. Health, metrics and the fleet are open; DLQ entries and the
+//! audit trail need a `read` token, the levers a `control` token, purge an
+//! `admin` token (`Authorization: Bearer <token>`, checked before a body is
+//! read: 401 without a known token, 403 with too small a scope). Control
+//! runs the same typed commands as the console's keys, fleet-wide unless
+//! `?member=ID` names one member.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::health::{self, ConsumerCounters, Level};
+use super::token::Scope;
 use super::AppState;
 use crate::clock::now_ms;
 use crate::engine::commands::{Command, CommandError, RolloutChange};
+use crate::engine::control::Origin;
 use crate::engine::dlq::DlqFilter;
-use crate::engine::handle::execute_logged;
+use crate::engine::handle::{execute_logged, Caller};
 use crate::engine::stats::Stats;
+use crate::engine::status::MemberView;
 
 pub fn router(state: AppState) -> Router {
+    let scoped =
+        |scope: Scope| middleware::from_fn_with_state((state.clone(), scope), require_scope);
+    let read = Router::new()
+        .route("/dlq", get(dlq_list))
+        .route("/audit", get(audit))
+        .route_layer(scoped(Scope::Read));
     let control = Router::new()
         .route("/circuit_breaker/reset", post(reset_breaker))
         .route("/pause", post(pause))
@@ -30,14 +44,20 @@ pub fn router(state: AppState) -> Router {
         .route("/rollback", post(rollback))
         .route("/dlq/replay", post(replay))
         .route("/backfill", post(backfill))
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+        .route_layer(scoped(Scope::Control));
+    let admin = Router::new()
+        .route("/dlq/purge", post(purge))
+        .route_layer(scoped(Scope::Admin));
     Router::new()
         .route("/", get(index))
         .route("/health", get(consumer_health))
         .route("/health/enrichment", get(producer_health))
         .route("/metrics", get(metrics))
         .route("/metrics/circuit_breaker", get(breaker))
+        .route("/fleet", get(fleet))
+        .merge(read)
         .merge(control)
+        .merge(admin)
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint; GET / lists them") })
         .with_state(state)
 }
@@ -56,12 +76,16 @@ fn level_code(l: Level) -> StatusCode {
 async fn index() -> Json<Value> {
     Json(json!({
         "service": "archon-tui",
-        "read": ["/health", "/health/enrichment", "/metrics", "/metrics/circuit_breaker"],
-        "control (POST, Authorization: Bearer <token>)": [
+        "open": ["/health", "/health/enrichment", "/metrics", "/metrics/circuit_breaker", "/fleet"],
+        "read (GET, Authorization: Bearer <read token>)": ["/dlq?filter=TEXT&limit=N", "/audit?limit=N"],
+        "control (POST, Authorization: Bearer <control token>; ?member=ID acts on one member)": [
             "/circuit_breaker/reset", "/pause", "/resume", "/concurrency {\"n\": N}",
             "/rollout {\"percentage\": P}", "/rollback",
             "/dlq/replay {\"filter\": \"type:Timeout\", \"dry_run\": true}",
             "/backfill {\"project\": P, \"rate\": R}"
+        ],
+        "admin (POST, Authorization: Bearer <admin token>)": [
+            "/dlq/purge {\"filter\": \"type:T\", \"confirm\": true}"
         ],
     }))
 }
@@ -130,36 +154,66 @@ async fn breaker(State(s): State<AppState>) -> Json<Value> {
     Json(v)
 }
 
-async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+async fn require_scope(
+    State((s, needed)): State<(AppState, Scope)>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let auth = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if s.token.admits(auth) {
-        return next.run(req).await;
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    match s.tokens.scope_of(auth) {
+        Some(scope) if scope >= needed => {
+            let peer = req
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+                .unwrap_or_else(|| "unknown".into());
+            req.extensions_mut().insert(Caller {
+                origin: Origin::Http,
+                actor: format!("{}-token@{peer}", scope.as_str()),
+            });
+            next.run(req).await
+        }
+        Some(scope) => {
+            tracing::warn!(
+                "refused {method} {path}: a {} token, {} needed",
+                scope.as_str(),
+                needed.as_str()
+            );
+            error(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "{path} needs a token with the {} scope; this one has {}",
+                    needed.as_str(),
+                    scope.as_str()
+                ),
+            )
+        }
+        None => {
+            tracing::warn!("refused {method} {path}: missing or wrong bearer token");
+            let mut r = error(
+                StatusCode::UNAUTHORIZED,
+                "this endpoint needs `Authorization: Bearer <token>`: the admin token is in the \
+                 data dir's control-token file, or ARCHON_CONTROL_TOKEN; scoped ones are \
+                 ARCHON_OPERATOR_TOKEN (control) and ARCHON_READ_TOKEN (read)",
+            );
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"archon-tui\""),
+            );
+            r
+        }
     }
-    tracing::warn!(
-        "refused {} {}: missing or wrong bearer token",
-        req.method(),
-        req.uri().path()
-    );
-    let mut r = error(
-        StatusCode::UNAUTHORIZED,
-        "control needs `Authorization: Bearer <token>`: the token is in the data dir's \
-         control-token file, or ARCHON_CONTROL_TOKEN",
-    );
-    r.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Bearer realm=\"archon-tui\""),
-    );
-    r
 }
 
 /// Run a command and answer with what happened (400: the command refused
-/// its input; 500: a backend failed while running it).
-async fn run(s: &AppState, cmd: Command) -> Response {
+/// its input; 403: a read-only engine; 500: a backend failed while running it).
+async fn run(s: &AppState, caller: &Caller, cmd: Command) -> Response {
     let described = cmd.describe();
-    let result = execute_logged(&s.engine, cmd).await;
+    let result = execute_logged(&s.engine, caller, cmd).await;
     s.republish.now();
     match result {
         Ok(outcome) => Json(json!({
@@ -170,8 +224,16 @@ async fn run(s: &AppState, cmd: Command) -> Response {
         }))
         .into_response(),
         Err(e @ CommandError::Invalid(_)) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e @ CommandError::ReadOnly(_)) => error(StatusCode::FORBIDDEN, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
+}
+
+/// `?member=ID`: act on one member instead of the fleet.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct MemberQuery {
+    member: Option<String>,
 }
 
 /// A JSON body, or what is wrong with it (for a 400).
@@ -179,40 +241,70 @@ fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, String> {
     b.map(|Json(t)| t).map_err(|e| e.body_text())
 }
 
-async fn reset_breaker(State(s): State<AppState>) -> Response {
-    run(&s, Command::ResetBreaker).await
+async fn reset_breaker(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<MemberQuery>,
+) -> Response {
+    run(&s, &c, Command::ResetBreaker { member: q.member }).await
 }
 
-async fn pause(State(s): State<AppState>) -> Response {
-    run(&s, Command::Pause).await
-}
-
-/// Undo whatever stopped consumption: a rollback hold (kill switch back on,
-/// like `archon-tui resume`) or a pause (rollout left alone).
-async fn resume(State(s): State<AppState>) -> Response {
-    let cmd = if s.engine.is_held() {
-        Command::Resume
-    } else {
-        Command::Run
+/// Hold the fleet, or one member (`?member=ID`); the kill switch is left alone.
+async fn pause(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<MemberQuery>,
+) -> Response {
+    let cmd = Command::Hold {
+        member: q.member,
+        held: true,
     };
-    run(&s, cmd).await
+    run(&s, &c, cmd).await
+}
+
+/// Undo what stopped consumption: one member's hold (`?member=ID`), a
+/// rollback (kill switch back on, like `archon-tui resume`), or a hold.
+async fn resume(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<MemberQuery>,
+) -> Response {
+    let cmd = match q.member {
+        Some(m) => Command::Hold {
+            member: Some(m),
+            held: false,
+        },
+        None if s.engine.control_state().held && !s.engine.rollout().enabled => Command::Resume,
+        None => Command::Hold {
+            member: None,
+            held: false,
+        },
+    };
+    run(&s, &c, cmd).await
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConcurrencyBody {
     n: usize,
+    member: Option<String>,
 }
 
 async fn concurrency(
     State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    Query(q): Query<MemberQuery>,
     b: Result<Json<ConcurrencyBody>, JsonRejection>,
 ) -> Response {
-    let n = match body(b) {
-        Ok(b) => b.n,
+    let b = match body(b) {
+        Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    run(&s, Command::SetConcurrency(n)).await
+    let cmd = Command::SetConcurrency {
+        n: b.n,
+        member: b.member.or(q.member),
+    };
+    run(&s, &c, cmd).await
 }
 
 #[derive(Deserialize)]
@@ -226,6 +318,7 @@ struct RolloutBody {
 
 async fn rollout(
     State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
     b: Result<Json<RolloutBody>, JsonRejection>,
 ) -> Response {
     let b = match body(b) {
@@ -238,11 +331,11 @@ async fn rollout(
         enable_project: b.enable_project,
         disable_project: b.disable_project,
     };
-    run(&s, Command::SetRollout(change)).await
+    run(&s, &c, Command::SetRollout(change)).await
 }
 
-async fn rollback(State(s): State<AppState>) -> Response {
-    run(&s, Command::Rollback).await
+async fn rollback(State(s): State<AppState>, Extension(c): Extension<Caller>) -> Response {
+    run(&s, &c, Command::Rollback).await
 }
 
 /// A DLQ filter as the console's `/` text ("type:Timeout project:web") or
@@ -265,21 +358,32 @@ struct ReplayBody {
     confirm: bool,
 }
 
-async fn replay(State(s): State<AppState>, b: Result<Json<ReplayBody>, JsonRejection>) -> Response {
+fn filter_of(spec: Option<FilterSpec>) -> Result<DlqFilter, Response> {
+    match spec {
+        None => Ok(DlqFilter::default()),
+        Some(FilterSpec::Text(t)) => {
+            DlqFilter::parse(&t).map_err(|e| error(StatusCode::BAD_REQUEST, format!("filter: {e}")))
+        }
+        Some(FilterSpec::Fields(f)) => Ok(f),
+    }
+}
+
+async fn replay(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    b: Result<Json<ReplayBody>, JsonRejection>,
+) -> Response {
     let b = match body(b) {
         Ok(b) => b,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let filter = match b.filter {
-        None => DlqFilter::default(),
-        Some(FilterSpec::Text(t)) => match DlqFilter::parse(&t) {
-            Ok(f) => f,
-            Err(e) => return error(StatusCode::BAD_REQUEST, format!("filter: {e}")),
-        },
-        Some(FilterSpec::Fields(f)) => f,
+    let filter = match filter_of(b.filter) {
+        Ok(f) => f,
+        Err(r) => return r,
     };
     run(
         &s,
+        &c,
         Command::ReplayDlq {
             filter,
             dry_run: b.dry_run,
@@ -296,10 +400,15 @@ struct BackfillBody {
     rate: Option<f64>,
 }
 
-async fn backfill(State(s): State<AppState>, b: Option<Json<BackfillBody>>) -> Response {
+async fn backfill(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    b: Option<Json<BackfillBody>>,
+) -> Response {
     let b = b.map(|Json(b)| b).unwrap_or_default();
     run(
         &s,
+        &c,
         Command::Backfill {
             project: b.project,
             rate: b.rate,
@@ -307,4 +416,95 @@ async fn backfill(State(s): State<AppState>, b: Option<Json<BackfillBody>>) -> R
         },
     )
     .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeBody {
+    filter: Option<FilterSpec>,
+    #[serde(default)]
+    confirm: bool,
+}
+
+async fn purge(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    b: Result<Json<PurgeBody>, JsonRejection>,
+) -> Response {
+    let b = match body(b) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let filter = match filter_of(b.filter) {
+        Ok(f) => f,
+        Err(r) => return r,
+    };
+    let cmd = Command::PurgeDlq {
+        filter,
+        confirmed: b.confirm,
+    };
+    run(&s, &c, cmd).await
+}
+
+/// GET /fleet: every member as it last reported, with fleet totals.
+async fn fleet(State(s): State<AppState>) -> Response {
+    match s.engine.members() {
+        Ok(m) => {
+            let members = MemberView::of(m, now_ms());
+            let live: Vec<_> = members.iter().filter(|m| !m.stale).collect();
+            Json(json!({
+                "member_id": s.engine.member_id(),
+                "control": s.engine.control.kind(),
+                "control_trouble": s.engine.control.trouble(),
+                "totals": {
+                    "members": members.len(),
+                    "stale": members.len() - live.len(),
+                    "docs_per_sec": live.iter().map(|m| m.status.docs_per_sec).sum::<f64>(),
+                    "in_flight": live.iter().map(|m| m.status.in_flight).sum::<i64>(),
+                    "concurrency": live.iter().map(|m| m.status.concurrency).sum::<usize>(),
+                    "held": live.iter().filter(|m| m.status.held).count(),
+                },
+                "members": members,
+            }))
+            .into_response()
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    filter: Option<String>,
+    limit: Option<usize>,
+}
+
+/// GET /audit (read scope): the newest entries, oldest first.
+async fn audit(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Response {
+    if q.filter.is_some() {
+        return error(StatusCode::BAD_REQUEST, "/audit takes ?limit=N only");
+    }
+    match s.engine.control.audit(q.limit.unwrap_or(100).min(10_000)) {
+        Ok(entries) => Json(json!({ "entries": entries })).into_response(),
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")),
+    }
+}
+
+/// GET /dlq (read scope): entries, newest first, with their reasons.
+async fn dlq_list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Response {
+    let filter = match q.filter.as_deref().map(DlqFilter::parse).transpose() {
+        Ok(f) => f.unwrap_or_default(),
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("filter: {e}")),
+    };
+    match crate::engine::dlq::load(&s.engine).await {
+        Ok(entries) => {
+            let shown: Vec<_> = entries
+                .iter()
+                .filter(|e| filter.matches(*e))
+                .take(q.limit.unwrap_or(100))
+                .collect();
+            Json(json!({ "entries": shown })).into_response()
+        }
+        Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")),
+    }
 }

@@ -16,6 +16,71 @@ const MIN_LEN: usize = 16;
 #[derive(Clone)]
 pub struct ControlToken(String);
 
+/// What a token may do. Each scope includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// DLQ entries (documents can hold secrets) and the audit trail.
+    Read,
+    /// The levers: pause, hold, concurrency, rollout, rollback, breaker,
+    /// replay, backfill.
+    Control,
+    /// What drops data or moves offsets: purge.
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Control => "control",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+/// The tokens an HTTP server accepts, each with its scope:
+/// ARCHON_CONTROL_TOKEN (or the generated control-token file) is `admin`,
+/// ARCHON_OPERATOR_TOKEN is `control`, ARCHON_READ_TOKEN is `read`.
+#[derive(Clone, Debug)]
+pub struct Tokens(Vec<(Scope, ControlToken)>);
+
+impl Tokens {
+    pub fn new(tokens: Vec<(Scope, ControlToken)>) -> Self {
+        Self(tokens)
+    }
+
+    /// The scope an `Authorization` header carries, if it carries a token.
+    pub fn scope_of(&self, authorization: Option<&str>) -> Option<Scope> {
+        self.0
+            .iter()
+            .filter(|(_, t)| t.admits(authorization))
+            .map(|(s, _)| *s)
+            .max()
+    }
+
+    /// All tokens: the admin token from `data_dir`'s file or
+    /// ARCHON_CONTROL_TOKEN, and the scoped ones from their env values.
+    pub fn load(
+        data_dir: &Path,
+        admin_env: Option<&str>,
+        operator_env: Option<&str>,
+        read_env: Option<&str>,
+    ) -> Result<(Self, TokenSource)> {
+        let (admin, source) = ControlToken::load(data_dir, admin_env)?;
+        let mut all = vec![(Scope::Admin, admin)];
+        for (scope, name, v) in [
+            (Scope::Control, "ARCHON_OPERATOR_TOKEN", operator_env),
+            (Scope::Read, "ARCHON_READ_TOKEN", read_env),
+        ] {
+            if let Some(v) = v.filter(|v| !v.is_empty()) {
+                let t = ControlToken::new(v).with_context(|| name.to_string())?;
+                all.push((scope, t));
+            }
+        }
+        Ok((Self(all), source))
+    }
+}
+
 impl std::fmt::Debug for ControlToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ControlToken(<redacted>)")
@@ -116,6 +181,30 @@ fn check_private(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_token_carries_its_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let (t, _) = Tokens::load(
+            dir.path(),
+            Some("admin-token-0123456789"),
+            Some("operator-token-0123456"),
+            Some("read-token-0123456789"),
+        )
+        .unwrap();
+        let scope = |tok: &str| t.scope_of(Some(&format!("Bearer {tok}")));
+        assert_eq!(scope("admin-token-0123456789"), Some(Scope::Admin));
+        assert_eq!(scope("operator-token-0123456"), Some(Scope::Control));
+        assert_eq!(scope("read-token-0123456789"), Some(Scope::Read));
+        assert_eq!(scope("nobody-0123456789abc"), None);
+        assert!(Tokens::load(
+            dir.path(),
+            Some("admin-token-0123456789"),
+            Some("short"),
+            None
+        )
+        .is_err());
+    }
 
     #[test]
     fn generated_once_private_and_reused() {

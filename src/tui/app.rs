@@ -7,6 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 pub use super::dlq_list::DlqView;
 use super::dlq_list::{DlqKey, DlqList};
+use super::fleet::FleetList;
 use super::palette::{self, PaletteAction};
 use super::theme::Theme;
 use crate::engine::commands::{Command, CommandError, CommandOutcome, RolloutChange};
@@ -19,6 +20,7 @@ pub enum Focus {
     Lag,
     Breaker,
     Rollout,
+    Fleet,
     Pending,
     Throughput,
     Dlq,
@@ -26,10 +28,11 @@ pub enum Focus {
 }
 
 impl Focus {
-    pub const ALL: [Focus; 7] = [
+    pub const ALL: [Focus; 8] = [
         Focus::Lag,
         Focus::Breaker,
         Focus::Rollout,
+        Focus::Fleet,
         Focus::Pending,
         Focus::Throughput,
         Focus::Dlq,
@@ -40,6 +43,7 @@ impl Focus {
             Focus::Lag => "Lag",
             Focus::Breaker => "Circuit breaker",
             Focus::Rollout => "Rollout",
+            Focus::Fleet => "Fleet",
             Focus::Pending => "Documents",
             Focus::Throughput => "Throughput",
             Focus::Dlq => "Dead-letter queue",
@@ -101,6 +105,8 @@ pub struct App {
     pub snapshot: Arc<Snapshot>,
     /// The DLQ panel's filter, matches and selection.
     pub dlq: DlqList,
+    /// The Fleet panel's selection: the member levers aim at.
+    pub fleet: FleetList,
     /// When the last snapshot arrived: a stalled backend shows as stale data,
     /// never as a frozen screen.
     pub received_at: Option<std::time::Instant>,
@@ -114,6 +120,8 @@ pub struct App {
     /// Why the consumer ended on its own, when it did: nothing is consumed
     /// any more, and the header says so.
     pub consumer_failed: Option<String>,
+    /// `attach`: no consumer here by design.
+    pub observing: bool,
     /// Targets already sent but not yet visible in a snapshot, so repeated
     /// key presses build on each other.
     rollout_target: Option<u8>,
@@ -128,12 +136,14 @@ impl App {
             overlay: Overlay::None,
             snapshot: Arc::new(Snapshot::empty()),
             dlq: DlqList::default(),
+            fleet: FleetList::default(),
             received_at: None,
             overlay_scroll: 0,
             message: None,
             dlq_detail: None,
             quit: false,
             consumer_failed: None,
+            observing: false,
             rollout_target: None,
             concurrency_target: None,
         }
@@ -175,8 +185,21 @@ impl App {
             .unwrap_or(self.snapshot.rollout.percentage)
     }
 
+    /// Concurrency of the lever's target: the selected member, or this engine.
     pub fn concurrency(&self) -> usize {
-        self.concurrency_target.unwrap_or(self.snapshot.concurrency)
+        let current = match self.fleet.target(&self.snapshot.fleet) {
+            Some(m) => m.status.concurrency,
+            None => self.snapshot.concurrency,
+        };
+        self.concurrency_target.unwrap_or(current)
+    }
+
+    /// The member selected in the Fleet panel: concurrency and breaker
+    /// levers aim at it alone; None: at the whole fleet.
+    pub fn target_member(&self) -> Option<String> {
+        self.fleet
+            .target(&self.snapshot.fleet)
+            .map(|m| m.status.member_id.clone())
     }
 
     fn info(&mut self, m: impl Into<String>) {
@@ -380,7 +403,10 @@ impl App {
                     (cur + if cur >= 10 { 5 } else { 1 }).min(crate::engine::MAX_CONCURRENCY)
                 };
                 self.concurrency_target = Some(next);
-                vec![Command::SetConcurrency(next)]
+                vec![Command::SetConcurrency {
+                    n: next,
+                    member: self.target_member(),
+                }]
             }
             KeyCode::Left | KeyCode::Right => {
                 let step = if key.modifiers.contains(KeyModifiers::SHIFT) {
@@ -401,7 +427,9 @@ impl App {
                     ..Default::default()
                 })]
             }
-            KeyCode::Char('b') => vec![Command::ResetBreaker],
+            KeyCode::Char('b') => vec![Command::ResetBreaker {
+                member: self.target_member(),
+            }],
             KeyCode::Char('!') => {
                 self.overlay = Overlay::Confirm(rollback_dialog(&s));
                 vec![]
@@ -415,6 +443,14 @@ impl App {
                 }]
             }
             _ if self.focus == Focus::Dlq => self.on_key_dlq(key),
+            _ if self.focus == Focus::Fleet => {
+                let before = self.target_member();
+                let cmd = self.fleet.on_key(key, &s);
+                if before != self.target_member() {
+                    self.concurrency_target = None;
+                }
+                cmd.into_iter().collect()
+            }
             _ => vec![],
         }
     }
@@ -438,7 +474,7 @@ impl App {
     fn run_palette(&mut self, action: PaletteAction) -> Vec<Command> {
         match action {
             PaletteAction::Engine(cmd) => {
-                if let Command::SetConcurrency(n) = cmd {
+                if let Command::SetConcurrency { n, .. } = cmd {
                     self.concurrency_target = Some(n);
                 }
                 vec![cmd]
@@ -495,7 +531,11 @@ impl App {
     /// The consumer task's state changed: a failure is shown at once, in
     /// the header and in a dialog (quit, or stay to read the logs and DLQ).
     pub fn on_consumer(&mut self, state: &crate::engine::consumer::ConsumerState) {
-        let crate::engine::consumer::ConsumerState::Failed(reason) = state else {
+        use crate::engine::consumer::ConsumerState;
+        if *state == ConsumerState::Observing {
+            self.observing = true;
+        }
+        let ConsumerState::Failed(reason) = state else {
             return;
         };
         let reason = crate::sanitize::clean(reason);
@@ -585,7 +625,16 @@ impl App {
                     lines: vec![
                         format!("Emergency rollback effective in {} ms.", r.effective_ms),
                         "Kill switch OFF: new documents are enriched synchronously.".into(),
-                        "Consumption held; nothing in flight.".into(),
+                        match r.confirmed_ms {
+                            Some(ms) => format!(
+                                "Held by {} of {} fleet members (confirmed in {ms} ms); {} in flight.",
+                                r.members_confirmed, r.members_total, r.in_flight
+                            ),
+                            None => format!(
+                                "Only {} of {} fleet members confirmed the hold; {} in flight.",
+                                r.members_confirmed, r.members_total, r.in_flight
+                            ),
+                        },
                         format!(
                             "{} documents are pending.",
                             super::format::thousands(r.pending)

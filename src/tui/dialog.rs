@@ -238,6 +238,9 @@ mod tests {
         assert_eq!(cmds, vec![crate::engine::commands::Command::Rollback]);
         let report = crate::engine::commands::RollbackReport {
             effective_ms: 212,
+            members_confirmed: 3,
+            members_total: 3,
+            confirmed_ms: Some(212),
             pending: 1247,
             in_flight: 0,
             next_step: String::new(),
@@ -248,7 +251,9 @@ mod tests {
         );
         let out = render(100, 30, |f| super::super::render::draw(f, &a));
         assert!(
-            out.contains("212 ms") && out.contains("1,247 documents are pending"),
+            out.contains("212 ms")
+                && out.contains("1,247 documents are pending")
+                && out.contains("Held by 3 of 3 fleet members"),
             "{out}"
         );
         assert!(out.contains("Backfill now (sync)"));

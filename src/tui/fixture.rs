@@ -161,7 +161,47 @@ pub fn snapshot() -> Snapshot {
         data_dir: "/var/lib/archon-tui".into(),
         error: None,
         refreshed_ms: 0,
+        member_id: "edge-1-4242".into(),
+        fleet: fleet(),
+        control_kind: "kafka",
+        control_trouble: None,
+        read_only: false,
     }
+}
+
+/// Three members: two busy, one silent for 4 s (stale), owning p3.
+pub fn fleet() -> Vec<crate::engine::status::MemberView> {
+    let member = |id: &str, pid: u32, partitions: Vec<i32>, rate: f64, age_ms: i64| {
+        crate::engine::status::MemberView {
+            status: crate::engine::control::MemberStatus {
+                member_id: id.into(),
+                host: id.rsplit_once('-').map_or(id, |(h, _)| h).into(),
+                pid,
+                version: "0.1.0".into(),
+                started_ms: 0,
+                updated_ms: 0,
+                partitions,
+                concurrency: 10,
+                in_flight: if age_ms > 3000 { 4 } else { 9 },
+                breaker: snapshot_breaker(),
+                docs_per_sec: rate,
+                errors: 3,
+                paused: false,
+                held: false,
+            },
+            stale: age_ms > 2500,
+            age_ms,
+        }
+    };
+    vec![
+        member("edge-1-4242", 4242, vec![0, 1], 412.0, 300),
+        member("edge-2-977", 977, vec![2], 400.4, 800),
+        member("edge-3-31337", 31337, vec![3], 0.0, 4200),
+    ]
+}
+
+fn snapshot_breaker() -> BreakerSnapshot {
+    crate::engine::breaker::CircuitBreaker::new(Default::default()).snapshot()
 }
 
 /// The fixture with `n` generated DLQ entries (the render bench uses 100,000).

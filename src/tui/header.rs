@@ -24,6 +24,29 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         Span::styled(" RUNNING ", t.ok().add_modifier(Modifier::BOLD))
     };
     spans.push(state);
+    if s.read_only {
+        spans.push(Span::styled(
+            " READ-ONLY ",
+            t.warn().add_modifier(Modifier::BOLD),
+        ));
+    }
+    if app.observing {
+        spans.push(Span::styled(" ATTACHED (not consuming) ", t.accent()));
+    }
+    let (members, stale, rate) = super::fleet::totals(s);
+    if members > 1 || stale > 0 || app.observing {
+        spans.push(Span::styled(
+            format!(
+                " fleet {members}{} {rate:.0}/s",
+                if stale > 0 {
+                    format!(" ({stale} stale)")
+                } else {
+                    String::new()
+                }
+            ),
+            if stale > 0 { t.warn() } else { t.muted() },
+        ));
+    }
     for b in &s.backends {
         let dot = if b.healthy {
             Span::styled("●", t.ok())

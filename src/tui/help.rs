@@ -9,7 +9,10 @@ use super::app::App;
 
 pub const KEYS: &[(&str, &str)] = &[
     ("space", "run / pause consumption (this console)"),
-    ("+ / -", "concurrency up / down"),
+    (
+        "+ / -",
+        "concurrency up / down (the fleet, or the selected member)",
+    ),
     ("tab, [ ]", "focus next / previous panel"),
     ("j k ↑ ↓ g G", "move in the DLQ (PgUp/PgDn by 20)"),
     ("/", "filter the DLQ: type:T project:P corr:ID text"),
@@ -18,7 +21,18 @@ pub const KEYS: &[(&str, &str)] = &[
     ("R", "replay the filtered DLQ entries (preview, confirm)"),
     ("x", "purge the selected DLQ entry (confirm)"),
     ("← / →", "rollout percentage −/+ 5 (shift: 1)"),
-    ("b", "reset the circuit breaker"),
+    (
+        "b",
+        "reset the circuit breaker (the fleet, or the selected member)",
+    ),
+    (
+        "Fleet: j k",
+        "select a member: levers aim at it alone (esc: all)",
+    ),
+    (
+        "Fleet: h",
+        "hold / release the selected member (none: the fleet)",
+    ),
     ("!", "EMERGENCY ROLLBACK (confirm)"),
     (":", "command palette"),
     ("?", "this help"),

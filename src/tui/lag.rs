@@ -9,6 +9,7 @@ use ratatui::Frame;
 use super::app::{App, Focus};
 use super::widgets::{duration, panel, thousands};
 use crate::engine::lagstat::PartitionStatus;
+use crate::sanitize::clean;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
@@ -46,12 +47,18 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             PartitionStatus::Warn | PartitionStatus::Stop => t.warn(),
             PartitionStatus::Stall | PartitionStatus::Rewind | PartitionStatus::Stale => t.error(),
         };
+        let owner = match s.owner_of(p.lag.partition) {
+            Some(m) => Span::styled(clean(&m.status.member_id), t.muted()),
+            None if s.fleet.is_empty() => Span::raw(""),
+            None => Span::styled("unowned", t.warn()),
+        };
         Row::new(vec![
             Cell::from(format!("p{}", p.lag.partition)),
             Cell::from(thousands(p.lag.end as u64)),
             Cell::from(thousands(p.lag.committed as u64)),
             Cell::from(thousands(p.lag.lag as u64)),
             Cell::from(Span::styled(p.status.as_str(), style)),
+            Cell::from(owner),
         ])
     });
     f.render_widget(
@@ -63,9 +70,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 Constraint::Length(10),
                 Constraint::Length(8),
                 Constraint::Length(7),
+                Constraint::Min(8),
             ],
         )
-        .header(Row::new(["part", "end", "committed", "lag", "status"]).style(t.muted())),
+        .header(Row::new(["part", "end", "committed", "lag", "status", "owner"]).style(t.muted())),
         table,
     );
     if spark.height > 0 {

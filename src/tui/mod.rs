@@ -11,6 +11,7 @@ pub mod dlq_list;
 /// A fixed snapshot for snapshot tests, screenshots and the render bench.
 #[doc(hidden)]
 pub mod fixture;
+pub mod fleet;
 pub mod format;
 pub mod header;
 pub mod help;
@@ -47,6 +48,7 @@ pub async fn run(running: &mut Running, theme: Theme) -> Result<Ended> {
         .ok_or_else(|| anyhow::anyhow!("the console needs a run with a front end"))?;
     let consumer = running.consumer_state();
     let mut app = App::new(theme);
+    app.on_consumer(&consumer.borrow().clone());
     let mut terminal = ratatui::init();
     let ended = running
         .run_until(event_loop(&mut terminal, &mut app, &mut h, consumer), false)

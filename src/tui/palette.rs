@@ -36,6 +36,10 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("backfill [sync] [PROJECT]", "re-drive pending documents"),
     ("rollback | resume", "emergency rollback / undo it"),
+    (
+        "hold | release [MEMBER]",
+        "hold / release the fleet or one member",
+    ),
     ("reset breaker", "force the circuit breaker CLOSED"),
     (
         "faults RATE [LATENCY_MS]",
@@ -100,13 +104,17 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
                     crate::engine::MAX_CONCURRENCY
                 ));
             }
-            engine(Command::SetConcurrency(n))
+            engine(Command::SetConcurrency { n, member: None })
         }
+        Some(verb @ ("hold" | "release")) => engine(Command::Hold {
+            member: rest.map(str::to_string),
+            held: verb == "hold",
+        }),
         Some("pause") => engine(Command::Pause),
         Some("run") => engine(Command::Run),
         Some("resume") => engine(Command::Resume),
         Some("rollback") => Ok(PaletteAction::Rollback),
-        Some("reset") => engine(Command::ResetBreaker),
+        Some("reset") => engine(Command::ResetBreaker { member: None }),
         Some("replay") => Ok(PaletteAction::ConfirmReplay(if rest == Some("all") {
             DlqFilter::default()
         } else {
@@ -171,7 +179,10 @@ mod tests {
         );
         assert_eq!(
             parse("concurrency 40", &f),
-            Ok(PaletteAction::Engine(Command::SetConcurrency(40)))
+            Ok(PaletteAction::Engine(Command::SetConcurrency {
+                n: 40,
+                member: None
+            }))
         );
         assert_eq!(
             parse("replay all", &f),

@@ -65,6 +65,7 @@ fn panel(f: &mut Frame, area: Rect, app: &App, which: Focus) {
         Focus::Lag => super::lag::render(f, area, app),
         Focus::Breaker => super::breaker::render(f, area, app),
         Focus::Rollout => super::rollout::render(f, area, app),
+        Focus::Fleet => super::fleet::render(f, area, app),
         Focus::Pending => super::pending::render(f, area, app),
         Focus::Throughput => super::throughput::render(f, area, app),
         Focus::Dlq => super::dlq::render(f, area, app),
@@ -74,12 +75,15 @@ fn panel(f: &mut Frame, area: Rect, app: &App, which: Focus) {
 
 fn full(f: &mut Frame, area: Rect, app: &App) {
     let projects = app.snapshot.counts.len() as u16;
-    let [top, middle, bottom] = Layout::vertical([
+    let members = app.snapshot.fleet.len() as u16;
+    let [top, fleet, middle, bottom] = Layout::vertical([
         Constraint::Length(app.snapshot.partitions.len().max(4) as u16 + 8),
+        Constraint::Length((members + 4).clamp(5, 10)),
         Constraint::Length((projects + 4).clamp(9, 14)),
         Constraint::Min(8),
     ])
     .areas(area);
+    panel(f, fleet, app, Focus::Fleet);
     let [lag, breaker, rollout] = Layout::horizontal([
         Constraint::Percentage(45),
         Constraint::Percentage(30),
@@ -172,6 +176,7 @@ mod tests {
             "Lag",
             "Circuit breaker",
             "Rollout",
+            "Fleet",
             "Documents",
             "Throughput",
             "Dead-letter queue",

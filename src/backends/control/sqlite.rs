@@ -1,21 +1,14 @@
-//! Operator state in the data dir's SQLite `control` table: every process
-//! on the data dir sees it.
+//! Operator state in the data dir's SQLite: the `control` table (one row per
+//! lever key), `fleet_members` (each process's report) and `audit`. Every
+//! process on the data dir sees it.
 
 use anyhow::Result;
-use rusqlite::OptionalExtension;
-use serde::{Deserialize, Serialize};
 
 use crate::backends::sqlite::Db;
-use crate::clock::now_ms;
-use crate::engine::control::{ControlStore, LiveStatus};
-use crate::engine::rollout::RolloutState;
+use crate::engine::control::{AuditEntry, ControlChange, ControlState, ControlStore, MemberStatus};
 
-const ROLLOUT_KEY: &str = "rollout";
-const PAUSED_KEY: &str = "consumer_paused";
-const BREAKER_RESET_KEY: &str = "breaker_reset_seq";
-const LIVE_KEY: &str = "engine_live";
-/// A live status older than this belongs to an engine that is gone.
-const LIVE_TTL_MS: i64 = 5_000;
+/// Audit rows kept (oldest dropped beyond this).
+const AUDIT_KEEP: i64 = 10_000;
 
 #[derive(Clone)]
 pub struct SqliteControl {
@@ -26,77 +19,96 @@ impl SqliteControl {
     pub fn new(db: Db) -> Self {
         Self { db }
     }
-
-    fn get<T: for<'de> Deserialize<'de>>(&self, key: &'static str) -> Result<Option<T>> {
-        self.db.run_blocking(|c| {
-            let v: Option<String> = c
-                .query_row("SELECT value FROM control WHERE key = ?1", [key], |r| {
-                    r.get(0)
-                })
-                .optional()?;
-            Ok(v.and_then(|v| serde_json::from_str(&v).ok()))
-        })
-    }
-
-    fn put<T: Serialize>(&self, key: &'static str, value: &T) -> Result<()> {
-        let v = serde_json::to_string(value)?;
-        self.db.run_blocking(|c| {
-            c.execute("INSERT OR REPLACE INTO control VALUES (?1, ?2)", [key, &v])?;
-            Ok(())
-        })
-    }
 }
 
 impl ControlStore for SqliteControl {
-    /// The operator's rollout, if one was ever set (it then beats flags/env).
-    fn rollout(&self) -> Result<Option<RolloutState>> {
-        self.get(ROLLOUT_KEY)
+    fn kind(&self) -> &'static str {
+        "embedded"
     }
 
-    fn set_rollout(&self, r: &RolloutState) -> Result<()> {
-        self.put(ROLLOUT_KEY, r)
+    fn state(&self) -> Result<ControlState> {
+        self.db.run_blocking(|c| {
+            let mut st = c.prepare_cached("SELECT key, value FROM control")?;
+            let rows =
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let mut state = ControlState::default();
+            for row in rows {
+                let (k, v) = row?;
+                ControlChange::apply_stored(&mut state, &k, Some(&v));
+            }
+            Ok(state)
+        })
     }
 
-    /// Operator's pause (rollback sets it; `resume` clears it). Running
-    /// engines on this data dir follow it within ~200 ms.
-    fn paused(&self) -> Result<bool> {
-        Ok(self.get(PAUSED_KEY)?.unwrap_or(false))
+    fn put(&self, change: &ControlChange) -> Result<()> {
+        let (k, v) = change.key_value()?;
+        self.db.run_blocking(|c| {
+            c.execute("INSERT OR REPLACE INTO control VALUES (?1, ?2)", [&k, &v])?;
+            Ok(())
+        })
     }
 
-    fn set_paused(&self, paused: bool) -> Result<()> {
-        self.put(PAUSED_KEY, &paused)
+    fn publish_member(&self, s: &MemberStatus) -> Result<()> {
+        let v = serde_json::to_string(s)?;
+        self.db.run_blocking(|c| {
+            c.prepare_cached("INSERT OR REPLACE INTO fleet_members VALUES (?1, ?2, ?3)")?
+                .execute(rusqlite::params![s.member_id, s.updated_ms, v])?;
+            Ok(())
+        })
     }
 
-    /// Each manual breaker reset bumps this; engines reset when it moves.
-    fn breaker_reset_seq(&self) -> Result<u64> {
-        Ok(self.get(BREAKER_RESET_KEY)?.unwrap_or(0))
-    }
-
-    fn request_breaker_reset(&self) -> Result<u64> {
-        let next = self.breaker_reset_seq()? + 1;
-        self.put(BREAKER_RESET_KEY, &next)?;
-        Ok(next)
-    }
-
-    fn publish_live(&self, s: &LiveStatus) -> Result<()> {
-        self.put(LIVE_KEY, s)
-    }
-
-    fn clear_live(&self) -> Result<()> {
-        let pid = std::process::id();
+    fn withdraw_member(&self, member_id: &str) -> Result<()> {
         self.db.run_blocking(|c| {
             c.execute(
-                "DELETE FROM control WHERE key = ?1 AND json_extract(value, '$.pid') = ?2",
-                rusqlite::params![LIVE_KEY, pid],
+                "DELETE FROM fleet_members WHERE member_id = ?1",
+                [member_id],
             )?;
             Ok(())
         })
     }
 
-    /// The running engine's status, if one is running on this data dir.
-    fn live(&self) -> Result<Option<LiveStatus>> {
-        Ok(self
-            .get::<LiveStatus>(LIVE_KEY)?
-            .filter(|s| now_ms() - s.updated_ms < LIVE_TTL_MS))
+    fn members(&self, gone_after_ms: i64) -> Result<Vec<MemberStatus>> {
+        let since = crate::clock::now_ms() - gone_after_ms;
+        self.db.run_blocking(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT status FROM fleet_members WHERE updated_ms >= ?1 ORDER BY member_id",
+            )?;
+            let rows = st.query_map([since], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for row in rows {
+                match serde_json::from_str(&row?) {
+                    Ok(m) => out.push(m),
+                    Err(e) => tracing::debug!("unreadable member report skipped: {e}"),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn append_audit(&self, e: &AuditEntry) -> Result<()> {
+        let v = serde_json::to_string(e)?;
+        self.db.run_blocking(|c| {
+            c.execute("INSERT INTO audit (entry) VALUES (?1)", [&v])?;
+            c.execute(
+                "DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?1",
+                [AUDIT_KEEP],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.db.run_blocking(|c| {
+            let mut st = c.prepare_cached("SELECT entry FROM audit ORDER BY seq DESC LIMIT ?1")?;
+            let rows = st.query_map([limit as i64], |r| r.get::<_, String>(0))?;
+            let mut out: Vec<AuditEntry> = Vec::new();
+            for row in rows {
+                if let Ok(e) = serde_json::from_str(&row?) {
+                    out.push(e);
+                }
+            }
+            out.reverse();
+            Ok(out)
+        })
     }
 }

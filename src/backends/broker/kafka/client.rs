@@ -22,7 +22,7 @@ use crate::backends::broker::{Broker, BrokerConsumer, OutRecord, PartitionLag, R
 const META_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl KafkaSettings {
-    pub(super) fn client(&self) -> ClientConfig {
+    pub(crate) fn client(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
         c.set("bootstrap.servers", &self.bootstrap_servers);
         for (k, v) in [

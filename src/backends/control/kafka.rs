@@ -1,0 +1,312 @@
+//! Operator state on Kafka, for a fleet of engines on several machines:
+//!
+//! - the **control topic** (compacted, one partition): one record per lever
+//!   key (`rollout`, `consumer_paused`, `concurrency`, `breaker_reset_seq`,
+//!   `member/<id>`), the latest of each kept for good;
+//! - the **status topic** (compacted, keyed by member id): each member's
+//!   report about once a second, a tombstone on clean exit;
+//! - the **audit topic** (delete policy, 30 days): one record per operator
+//!   action.
+//!
+//! Every engine (and `attach`) reads all three from the beginning with a
+//! plain assigned consumer — no consumer group, so readers never join the
+//! request topic's group — and follows them as they grow (~100 ms). State is
+//! served from that cache; when the brokers cannot be read the cache is
+//! kept and `trouble()` says since when.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context, Result};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use super::FleetTopics;
+use crate::backends::broker::kafka::KafkaSettings;
+use crate::backends::broker::Broker;
+use crate::clock::now_ms;
+use crate::engine::control::{AuditEntry, ControlChange, ControlState, ControlStore, MemberStatus};
+
+/// Audit entries kept in memory for browsing (the topic keeps 30 days).
+const AUDIT_CACHE: usize = 5_000;
+/// Longest wait for the topics' existing records at start.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+struct Cache {
+    control: ControlState,
+    members: BTreeMap<String, MemberStatus>,
+    audit: VecDeque<AuditEntry>,
+    /// (since when, what) the topics could not be read.
+    trouble: Option<(Instant, String)>,
+}
+
+pub struct KafkaControl {
+    topics: FleetTopics,
+    producer: FutureProducer,
+    cache: Arc<RwLock<Cache>>,
+    stop: Arc<AtomicBool>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl KafkaControl {
+    /// Create the topics if missing, read what they hold, then follow them.
+    pub async fn open(
+        settings: &KafkaSettings,
+        broker: &dyn Broker,
+        topics: FleetTopics,
+    ) -> Result<Self> {
+        broker
+            .ensure_topics(&topics.specs())
+            .await
+            .context("cannot create the fleet's control, status and audit topics")?;
+        let producer: FutureProducer = settings
+            .client()
+            .set("acks", "all")
+            .set("enable.idempotence", "true")
+            .set("linger.ms", "0")
+            .set("message.timeout.ms", "10000")
+            .create()
+            .context("cannot create the control-topic producer")?;
+        let consumer: BaseConsumer = settings
+            .client()
+            .set("group.id", "archon-tui-control-reader")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("auto.offset.reset", "earliest")
+            .set("fetch.wait.max.ms", "50")
+            .create()
+            .context("cannot create the control-topic reader")?;
+        let mut tpl = TopicPartitionList::new();
+        for t in [&topics.control, &topics.status, &topics.audit] {
+            tpl.add_partition_offset(t, 0, Offset::Beginning)?;
+        }
+        // assign(), never subscribe(): the reader is in no consumer group.
+        consumer.assign(&tpl)?;
+        let cache = Arc::new(RwLock::new(Cache::default()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (loaded_tx, loaded_rx) = std::sync::mpsc::channel();
+        let reader = {
+            let (cache, stop, topics) = (cache.clone(), stop.clone(), topics.clone());
+            std::thread::Builder::new()
+                .name("control-reader".into())
+                .spawn(move || follow(consumer, topics, cache, stop, loaded_tx))?
+        };
+        let loaded = tokio::task::spawn_blocking(move || loaded_rx.recv_timeout(LOAD_TIMEOUT))
+            .await
+            .context("control reader")?;
+        let me = Self {
+            topics,
+            producer,
+            cache,
+            stop,
+            reader: Some(reader),
+        };
+        if loaded.is_err() {
+            let why = me.trouble().unwrap_or_else(|| "no answer".into());
+            return Err(anyhow!(
+                "cannot read the control topic {} within {} s: {why}",
+                me.topics.control,
+                LOAD_TIMEOUT.as_secs()
+            ));
+        }
+        Ok(me)
+    }
+
+    pub fn topics(&self) -> &FleetTopics {
+        &self.topics
+    }
+
+    fn send(&self, topic: &str, key: &str, value: Option<&str>) -> Result<()> {
+        let mut rec = FutureRecord::<str, str>::to(topic).key(key);
+        if let Some(v) = value {
+            rec = rec.payload(v);
+        }
+        let delivery = self.producer.send_result(rec).map_err(|(e, _)| e)?;
+        // The delivery future is completed by librdkafka's own thread (within
+        // message.timeout.ms), so waiting here needs no runtime.
+        match futures::executor::block_on(delivery) {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err((e, _))) => Err(anyhow!("cannot write to {topic}: {e}")),
+            Err(_) => Err(anyhow!("cannot write to {topic}: producer gone")),
+        }
+    }
+}
+
+impl Drop for KafkaControl {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(r) = self.reader.take() {
+            let _joined = r.join().is_ok();
+        }
+    }
+}
+
+/// The reader thread: apply every record to the cache; say when the
+/// control and status topics' existing records are all read.
+fn follow(
+    consumer: BaseConsumer,
+    topics: FleetTopics,
+    cache: Arc<RwLock<Cache>>,
+    stop: Arc<AtomicBool>,
+    loaded: std::sync::mpsc::Sender<()>,
+) {
+    let mut at_end: HashSet<String> = HashSet::new();
+    let mut announced = false;
+    while !stop.load(Ordering::Relaxed) {
+        let Some(polled) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        match polled {
+            Ok(m) => {
+                let mut c = cache.write().unwrap();
+                c.trouble = None;
+                let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
+                let value = m.payload().map(|p| String::from_utf8_lossy(p).into_owned());
+                apply(&mut c, &topics, m.topic(), key.as_deref(), value.as_deref());
+            }
+            Err(KafkaError::PartitionEOF(_)) => {
+                cache.write().unwrap().trouble = None;
+                // Which topic reached its end is not in the error; ask.
+                if !announced {
+                    if let Ok(pos) = consumer.position() {
+                        for e in pos.elements() {
+                            let Ok((low, high)) =
+                                consumer.fetch_watermarks(e.topic(), 0, Duration::from_secs(5))
+                            else {
+                                continue;
+                            };
+                            let read_all = matches!(e.offset(), Offset::Offset(o) if o >= high);
+                            if read_all || low == high {
+                                at_end.insert(e.topic().to_string());
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                let mut c = cache.write().unwrap();
+                if c.trouble.is_none() {
+                    c.trouble = Some((Instant::now(), e.to_string()));
+                }
+            }
+        }
+        if !announced && at_end.contains(&topics.control) && at_end.contains(&topics.status) {
+            announced = true;
+            let _sent = loaded.send(()).is_ok();
+        }
+    }
+}
+
+fn apply(c: &mut Cache, topics: &FleetTopics, topic: &str, key: Option<&str>, value: Option<&str>) {
+    if topic == topics.control {
+        if let Some(k) = key {
+            ControlChange::apply_stored(&mut c.control, k, value);
+        }
+    } else if topic == topics.status {
+        match (key, value) {
+            (Some(k), None) => {
+                c.members.remove(k);
+            }
+            (Some(k), Some(v)) => match serde_json::from_str::<MemberStatus>(v) {
+                Ok(s) => {
+                    c.members.insert(k.to_string(), s);
+                }
+                Err(e) => tracing::debug!("unreadable member report skipped: {e}"),
+            },
+            _ => {}
+        }
+    } else if topic == topics.audit {
+        if let Some(Ok(e)) = value.map(serde_json::from_str::<AuditEntry>) {
+            c.audit.push_back(e);
+            while c.audit.len() > AUDIT_CACHE {
+                c.audit.pop_front();
+            }
+        }
+    }
+}
+
+impl ControlStore for KafkaControl {
+    fn kind(&self) -> &'static str {
+        "kafka"
+    }
+
+    fn state(&self) -> Result<ControlState> {
+        Ok(self.cache.read().unwrap().control.clone())
+    }
+
+    fn put(&self, change: &ControlChange) -> Result<()> {
+        let (k, v) = change.key_value()?;
+        self.send(&self.topics.control, &k, Some(&v))?;
+        // Read-your-writes: the reader will apply the same record again.
+        ControlChange::apply_stored(&mut self.cache.write().unwrap().control, &k, Some(&v));
+        Ok(())
+    }
+
+    fn publish_member(&self, s: &MemberStatus) -> Result<()> {
+        let v = serde_json::to_string(s)?;
+        self.send(&self.topics.status, &s.member_id, Some(&v))?;
+        self.cache
+            .write()
+            .unwrap()
+            .members
+            .insert(s.member_id.clone(), s.clone());
+        Ok(())
+    }
+
+    fn withdraw_member(&self, member_id: &str) -> Result<()> {
+        self.send(&self.topics.status, member_id, None)?;
+        self.cache.write().unwrap().members.remove(member_id);
+        Ok(())
+    }
+
+    fn members(&self, gone_after_ms: i64) -> Result<Vec<MemberStatus>> {
+        let since = now_ms() - gone_after_ms;
+        Ok(self
+            .cache
+            .read()
+            .unwrap()
+            .members
+            .values()
+            .filter(|m| m.updated_ms >= since)
+            .cloned()
+            .collect())
+    }
+
+    fn append_audit(&self, e: &AuditEntry) -> Result<()> {
+        // Not cached here: the reader adds it when it comes back, so every
+        // console shows the trail in the topic's order.
+        self.send(
+            &self.topics.audit,
+            &e.member_id,
+            Some(&serde_json::to_string(e)?),
+        )
+    }
+
+    fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let c = self.cache.read().unwrap();
+        let skip = c.audit.len().saturating_sub(limit);
+        Ok(c.audit.iter().skip(skip).cloned().collect())
+    }
+
+    fn trouble(&self) -> Option<String> {
+        let c = self.cache.read().unwrap();
+        c.trouble.as_ref().and_then(|(since, what)| {
+            // A blip the client rides out is not worth a banner.
+            (since.elapsed() > Duration::from_secs(3)).then(|| {
+                format!(
+                    "control topic {} unreadable for {} s ({}); keeping the last state",
+                    self.topics.control,
+                    since.elapsed().as_secs(),
+                    crate::sanitize::clean(what)
+                )
+            })
+        })
+    }
+}
