@@ -49,7 +49,10 @@ fn main() {
             );
             // Refused input is a usage error (as clap's are): exit 2.
             match e.downcast_ref::<archon_tui::engine::commands::CommandError>() {
-                Some(archon_tui::engine::commands::CommandError::Invalid(_)) => 2,
+                Some(
+                    archon_tui::engine::commands::CommandError::Invalid(_)
+                    | archon_tui::engine::commands::CommandError::ReadOnly(_),
+                ) => 2,
                 _ => 1,
             }
         }

@@ -165,6 +165,13 @@ async fn the_kafka_adapter_drains_through_librdkafkas_mock_cluster() {
     mock.create_topic(&cfg.enrich_topic, 4, 1).unwrap();
     mock.create_topic(&cfg.dlq_topic, 1, 1).unwrap();
     mock.create_topic(&cfg.completed_topic, 4, 1).unwrap();
+    for t in [
+        &cfg.fleet_topics.control,
+        &cfg.fleet_topics.status,
+        &cfg.fleet_topics.audit,
+    ] {
+        mock.create_topic(t, 1, 1).unwrap();
+    }
     cfg.kafka = Some(KafkaSettings {
         bootstrap_servers: mock.bootstrap_servers(),
         auto_offset_reset: "earliest".into(),

@@ -200,6 +200,9 @@ pub async fn rollout(engine: Arc<Engine>, cmd: RolloutCommand) -> Result<i32> {
 }
 
 pub async fn rollback(engine: Arc<Engine>, json: bool) -> Result<i32> {
+    // When the command was issued (after the backends opened), for timing
+    // the fleet's hold from outside.
+    let issued_at_ms = crate::clock::now_ms();
     let outcome = lever(&engine, Command::Rollback).await?;
     let CommandOutcome::Rollback(r) = &outcome else {
         unreachable!("rollback returns a rollback report")
@@ -208,6 +211,7 @@ pub async fn rollback(engine: Arc<Engine>, json: bool) -> Result<i32> {
         "rollout": engine.rollout(),
         "paused": true,
         "effective_ms": r.effective_ms,
+        "issued_at_ms": issued_at_ms,
         "pending": r.pending,
         "in_flight": r.in_flight,
         "engine_running": !engine.members()?.is_empty(),

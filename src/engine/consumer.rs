@@ -89,9 +89,15 @@ async fn fetch_loop(
     let mut paused = engine.paused_watch();
     let mut stop = engine.stop_watch();
     let mut fetch_errors = 0u32;
+    let mut assignment_seen = std::time::Instant::now() - Duration::from_secs(1);
     loop {
         if *stop.borrow() {
+            engine.set_assigned(Vec::new());
             return Ok(());
+        }
+        if assignment_seen.elapsed() >= Duration::from_millis(250) {
+            assignment_seen = std::time::Instant::now();
+            engine.set_assigned(consumer.assignment());
         }
         if *paused.borrow() {
             tokio::select! {

@@ -404,7 +404,7 @@ impl Engine {
             .store(report, std::sync::atomic::Ordering::Relaxed);
         let engine = self.clone();
         tokio::spawn(async move {
-            let mut last_published: Option<(bool, i64)> = None;
+            let mut last_published: Option<(bool, bool)> = None;
             for tick in 0u64.. {
                 let e = engine.clone();
                 let seen = last_published;
@@ -414,9 +414,10 @@ impl Engine {
                         return seen;
                     }
                     let status = e.member_status();
-                    // Every second, and at once when pause or in-flight work
-                    // changes, so a rollback elsewhere sees its effect quickly.
-                    let now = (status.paused, status.in_flight);
+                    // Every second, and at once when the pause changes or the
+                    // last in-flight work ends, so a rollback elsewhere sees
+                    // its effect quickly.
+                    let now = (status.paused, status.in_flight == 0);
                     let every = (control::REPORT_EVERY_MS / 100) as u64;
                     if tick % every == 0 || seen != Some(now) {
                         if let Err(err) = e.control.publish_member(&status) {

@@ -91,7 +91,11 @@ async fn index() -> Json<Value> {
 }
 
 async fn consumer_health(State(s): State<AppState>) -> Response {
-    let snap = s.snapshots.borrow().clone();
+    // The pause and hold as they are now, not as of the last snapshot: an
+    // operator (or a rollback elsewhere in the fleet) wants to see it take.
+    let mut snap = (*s.snapshots.borrow().clone()).clone();
+    snap.held = s.engine.is_held();
+    snap.paused = s.engine.is_paused();
     let st = &s.engine.stats;
     let counters = ConsumerCounters {
         consumed: Stats::get(&st.consumed),
@@ -358,12 +362,11 @@ struct ReplayBody {
     confirm: bool,
 }
 
-fn filter_of(spec: Option<FilterSpec>) -> Result<DlqFilter, Response> {
+/// The filter, or why it is not one (for a 400).
+fn filter_of(spec: Option<FilterSpec>) -> Result<DlqFilter, String> {
     match spec {
         None => Ok(DlqFilter::default()),
-        Some(FilterSpec::Text(t)) => {
-            DlqFilter::parse(&t).map_err(|e| error(StatusCode::BAD_REQUEST, format!("filter: {e}")))
-        }
+        Some(FilterSpec::Text(t)) => DlqFilter::parse(&t).map_err(|e| format!("filter: {e}")),
         Some(FilterSpec::Fields(f)) => Ok(f),
     }
 }
@@ -379,7 +382,7 @@ async fn replay(
     };
     let filter = match filter_of(b.filter) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     run(
         &s,
@@ -437,7 +440,7 @@ async fn purge(
     };
     let filter = match filter_of(b.filter) {
         Ok(f) => f,
-        Err(r) => return r,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
     let cmd = Command::PurgeDlq {
         filter,

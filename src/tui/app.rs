@@ -387,7 +387,9 @@ impl App {
             }
             KeyCode::Char(' ') => {
                 if s.held {
-                    self.error("held by an emergency rollback: `:resume` to undo it");
+                    self.error(
+                        "held for the fleet: `:release` lifts a hold, `:resume` undoes a rollback",
+                    );
                     vec![]
                 } else if s.paused {
                     vec![Command::Run]

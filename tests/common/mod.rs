@@ -10,6 +10,7 @@ use serde_json::Value;
 pub mod serve;
 pub mod service;
 pub mod services;
+pub mod tmux;
 
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_archon-tui"));

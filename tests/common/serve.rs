@@ -20,12 +20,20 @@ pub struct Serve {
 
 impl Serve {
     pub fn start(data: &Path, args: &[String]) -> Self {
+        Self::start_with_env(data, args, &[])
+    }
+
+    /// `start` with these environment variables set.
+    pub fn start_with_env(data: &Path, args: &[String], env: &[(&str, &str)]) -> Self {
         let log = data.join("serve.stderr.log");
         let mut child = bin()
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data)
             .args(args)
             .env_remove("ARCHON_CONTROL_TOKEN")
+            .env_remove("ARCHON_OPERATOR_TOKEN")
+            .env_remove("ARCHON_READ_TOKEN")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()

@@ -630,3 +630,29 @@ pub fn python_json<T: serde::de::DeserializeOwned>(
 pub fn neo4j_status_rows(tools: &Tools, uri: &str, project: &str) -> Vec<(String, u64, u64)> {
     python_json(tools, "graph_counts.py", &[uri, project])
 }
+
+/// How many consumers are members of `group` now, as Kafka's own
+/// consumer-group tool lists them (`--describe --members`).
+pub fn group_members(tools: &Tools, bootstrap: &str, group: &str) -> usize {
+    let out = tools.kafka_tool(
+        "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand",
+        &[
+            "--bootstrap-server",
+            bootstrap,
+            "--describe",
+            "--members",
+            "--group",
+            group,
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "kafka-consumer-groups --describe --members {group}: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // GROUP CONSUMER-ID HOST CLIENT-ID #PARTITIONS
+    text.lines()
+        .filter(|l| l.split_whitespace().next() == Some(group))
+        .count()
+}

@@ -331,6 +331,20 @@ impl EmbeddedConsumer {
 
 #[async_trait]
 impl BrokerConsumer for EmbeddedConsumer {
+    /// The lease holder reads every partition.
+    fn assignment(&self) -> Vec<i32> {
+        let mut parts: Vec<i32> = self
+            .state
+            .lock()
+            .unwrap()
+            .positions
+            .keys()
+            .copied()
+            .collect();
+        parts.sort_unstable();
+        parts
+    }
+
     async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Record>> {
         let notified = self.produced.notified();
         tokio::pin!(notified);

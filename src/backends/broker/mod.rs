@@ -101,6 +101,10 @@ pub trait BrokerConsumer: Send + Sync {
         tokio::time::sleep(Duration::from_millis(100)).await;
         Ok(())
     }
+    /// The partitions this consumer holds now (for the member report).
+    fn assignment(&self) -> Vec<i32> {
+        Vec::new()
+    }
     /// Commit, per partition, the next offset to read (Kafka's convention).
     async fn commit(&self, offsets: &[(i32, i64)]) -> Result<()>;
     /// Leave the group.

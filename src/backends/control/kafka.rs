@@ -14,7 +14,7 @@
 //! served from that cache; when the brokers cannot be read the cache is
 //! kept and `trouble()` says since when.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
@@ -22,8 +22,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context, Result};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::KafkaError;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::FleetTopics;
@@ -78,7 +77,6 @@ impl KafkaControl {
             .set("group.id", "archon-tui-control-reader")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
             .set("auto.offset.reset", "earliest")
             .set("fetch.wait.max.ms", "50")
             .create()
@@ -123,6 +121,15 @@ impl KafkaControl {
         &self.topics
     }
 
+    /// Queue a record without waiting for it (member reports: the next one
+    /// follows in a second, and a broker outage must not stall the heartbeat).
+    fn send_queued(&self, topic: &str, key: &str, value: &str) -> Result<()> {
+        let rec = FutureRecord::<str, str>::to(topic).key(key).payload(value);
+        // Dropping the delivery future does not cancel the delivery.
+        drop(self.producer.send_result(rec).map_err(|(e, _)| e)?);
+        Ok(())
+    }
+
     fn send(&self, topic: &str, key: &str, value: Option<&str>) -> Result<()> {
         let mut rec = FutureRecord::<str, str>::to(topic).key(key);
         if let Some(v) = value {
@@ -157,49 +164,87 @@ fn follow(
     stop: Arc<AtomicBool>,
     loaded: std::sync::mpsc::Sender<()>,
 ) {
-    let mut at_end: HashSet<String> = HashSet::new();
+    // What the control and status topics hold now: read up to here, the
+    // state is loaded (later records are followed as they come).
+    let mut targets = Vec::new();
+    for t in [&topics.control, &topics.status] {
+        match end_offset(&consumer, t) {
+            Ok(end) => targets.push((t.clone(), end)),
+            Err(e) => {
+                cache.write().unwrap().trouble = Some((Instant::now(), format!("{e:#}")));
+                return;
+            }
+        }
+    }
     let mut announced = false;
+    let mut last_check = Instant::now() - Duration::from_secs(1);
+    // Compaction can leave the high watermark above the last record; a
+    // reader that has fetched nothing for this long has read what there is.
+    let mut quiet_since: Option<Instant> = None;
     while !stop.load(Ordering::Relaxed) {
-        let Some(polled) = consumer.poll(Duration::from_millis(100)) else {
-            continue;
+        let polled = consumer.poll(Duration::from_millis(100));
+        quiet_since = match (&polled, quiet_since) {
+            (None, None) => Some(Instant::now()),
+            (None, q) => q,
+            _ => None,
         };
         match polled {
-            Ok(m) => {
+            Some(Ok(m)) => {
                 let mut c = cache.write().unwrap();
                 c.trouble = None;
                 let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
                 let value = m.payload().map(|p| String::from_utf8_lossy(p).into_owned());
                 apply(&mut c, &topics, m.topic(), key.as_deref(), value.as_deref());
             }
-            Err(KafkaError::PartitionEOF(_)) => {
-                cache.write().unwrap().trouble = None;
-                // Which topic reached its end is not in the error; ask.
-                if !announced {
-                    if let Ok(pos) = consumer.position() {
-                        for e in pos.elements() {
-                            let Ok((low, high)) =
-                                consumer.fetch_watermarks(e.topic(), 0, Duration::from_secs(5))
-                            else {
-                                continue;
-                            };
-                            let read_all = matches!(e.offset(), Offset::Offset(o) if o >= high);
-                            if read_all || low == high {
-                                at_end.insert(e.topic().to_string());
-                            }
-                        }
-                    }
-                }
-            }
-            Err(e) => {
+            Some(Err(e)) => {
                 let mut c = cache.write().unwrap();
                 if c.trouble.is_none() {
                     c.trouble = Some((Instant::now(), e.to_string()));
                 }
             }
+            None => {}
         }
-        if !announced && at_end.contains(&topics.control) && at_end.contains(&topics.status) {
-            announced = true;
-            let _sent = loaded.send(()).is_ok();
+        if !announced && last_check.elapsed() >= Duration::from_millis(100) {
+            last_check = Instant::now();
+            let quiet = quiet_since.is_some_and(|q| q.elapsed() > Duration::from_secs(3))
+                && cache.read().unwrap().trouble.is_none();
+            if targets
+                .iter()
+                .all(|(t, end)| read_to(&consumer, t, *end, quiet))
+            {
+                announced = true;
+                let _sent = loaded.send(()).is_ok();
+            }
+        }
+    }
+}
+
+/// Has the reader consumed `topic` up to `end` (its end when the reader
+/// started)? A `quiet` reader that has fetched from the partition counts as
+/// done too: compaction can leave the end above the last record.
+fn read_to(consumer: &BaseConsumer, topic: &str, end: i64, quiet: bool) -> bool {
+    if end <= 0 {
+        return true;
+    }
+    let Ok(pos) = consumer.position() else {
+        return false;
+    };
+    pos.find_partition(topic, 0)
+        .is_some_and(|e| matches!(e.offset(), Offset::Offset(o) if o >= end || quiet))
+}
+
+/// The end offset of partition 0, waiting out a leader not elected yet (a
+/// topic just created); 0 when the log is empty.
+fn end_offset(consumer: &BaseConsumer, topic: &str) -> Result<i64> {
+    let deadline = Instant::now() + LOAD_TIMEOUT / 2;
+    loop {
+        match consumer.fetch_watermarks(topic, 0, Duration::from_secs(5)) {
+            Ok((low, high)) => return Ok(if low == high { 0 } else { high }),
+            Err(e) if Instant::now() < deadline => {
+                tracing::debug!("control topic {topic} not readable yet: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e) => return Err(anyhow!("cannot read the control topic {topic}: {e}")),
         }
     }
 }
@@ -251,7 +296,7 @@ impl ControlStore for KafkaControl {
 
     fn publish_member(&self, s: &MemberStatus) -> Result<()> {
         let v = serde_json::to_string(s)?;
-        self.send(&self.topics.status, &s.member_id, Some(&v))?;
+        self.send_queued(&self.topics.status, &s.member_id, &v)?;
         self.cache
             .write()
             .unwrap()
@@ -261,7 +306,10 @@ impl ControlStore for KafkaControl {
     }
 
     fn withdraw_member(&self, member_id: &str) -> Result<()> {
-        self.send(&self.topics.status, member_id, None)?;
+        let rec = FutureRecord::<str, str>::to(&self.topics.status).key(member_id);
+        drop(self.producer.send_result(rec).map_err(|(e, _)| e)?);
+        // At exit: give the tombstone (and queued reports) a moment, no more.
+        self.producer.flush(Duration::from_secs(2))?;
         self.cache.write().unwrap().members.remove(member_id);
         Ok(())
     }

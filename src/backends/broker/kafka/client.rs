@@ -134,6 +134,29 @@ fn committed_offsets(c: &BaseConsumer, tpl: TopicPartitionList) -> Result<TopicP
     }
 }
 
+/// A partition's watermarks, waiting out a leader not elected yet (a topic
+/// just created, a broker failing over).
+fn watermarks(c: &BaseConsumer, topic: &str, partition: i32) -> Result<(i64, i64)> {
+    let deadline = std::time::Instant::now() + META_TIMEOUT;
+    loop {
+        match c.fetch_watermarks(topic, partition, META_TIMEOUT) {
+            Err(e)
+                if matches!(
+                    e.rdkafka_error_code(),
+                    Some(
+                        RDKafkaErrorCode::NotLeaderForPartition
+                            | RDKafkaErrorCode::LeaderNotAvailable
+                            | RDKafkaErrorCode::UnknownTopicOrPartition
+                    )
+                ) && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            r => return Ok(r?),
+        }
+    }
+}
+
 pub(super) fn to_record(m: &rdkafka::message::BorrowedMessage<'_>) -> Record {
     Record {
         partition: m.partition(),
@@ -236,7 +259,7 @@ impl Broker for KafkaBroker {
             let committed = committed_offsets(&c, tpl)?;
             let mut out = Vec::new();
             for p in parts {
-                let (low, high) = c.fetch_watermarks(&topic, p, META_TIMEOUT)?;
+                let (low, high) = watermarks(&c, &topic, p)?;
                 let committed = match committed.find_partition(&topic, p).map(|e| e.offset()) {
                     Some(Offset::Offset(o)) => o,
                     // Nothing committed yet: the group starts at the beginning.
@@ -269,7 +292,7 @@ impl Broker for KafkaBroker {
                 .set("group.id", "archon-tui-reader")
                 .set("enable.auto.commit", "false")
                 .create()?;
-            let (_, high) = c.fetch_watermarks(&topic, partition, META_TIMEOUT)?;
+            let (_, high) = watermarks(&c, &topic, partition)?;
             if from >= high {
                 return Ok(Vec::new());
             }

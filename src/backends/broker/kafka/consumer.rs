@@ -171,6 +171,20 @@ impl KafkaConsumer {
 
 #[async_trait]
 impl BrokerConsumer for KafkaConsumer {
+    fn assignment(&self) -> Vec<i32> {
+        let mut parts: Vec<i32> = match self.consumer.assignment() {
+            Ok(tpl) => tpl
+                .elements()
+                .iter()
+                .filter(|e| e.topic() == self.topic)
+                .map(|e| e.partition())
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        parts.sort_unstable();
+        parts
+    }
+
     async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Record>> {
         self.set_paused(false)?;
         let max = max.min(self.max_poll_records);
