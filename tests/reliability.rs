@@ -627,6 +627,7 @@ fn broker_restart_mid_run_is_reported_and_recovered() {
                 r.contains("broker") || r.contains("kafka")
             },
             drained: |h| h["consumer"]["lag"] == 0,
+            holds_control: true,
         },
         &mut kafka,
     );
@@ -674,6 +675,9 @@ struct Restart<'a> {
     names_it: fn(&str) -> bool,
     /// Done, besides 200 and every document completed.
     drained: fn(&Value) -> bool,
+    /// The fleet's operator state lives on the stopped server: `/fleet`
+    /// must say it is keeping the last state, and stop saying so after.
+    holds_control: bool,
 }
 
 /// Ingest `docs` files, serve them, stop the server once work flows:
@@ -712,6 +716,20 @@ fn restart_mid_run(tmp: &Path, r: Restart, server: &mut impl Restartable) {
             down["reasons"]
         );
         assert!((r.names_it)(&down["reasons"].to_string()), "{down}");
+        if r.holds_control {
+            let f = wait_fleet(
+                &c,
+                &s,
+                "/fleet to say the control topic is unreadable",
+                |f| {
+                    f["control_trouble"]
+                        .as_str()
+                        .is_some_and(|t| t.contains("keeping the last state"))
+                },
+            )
+            .await;
+            println!("{}: /fleet: {}", r.label, f["control_trouble"]);
+        }
         tokio::time::sleep(Duration::from_secs(2)).await;
         server.start_again();
         let t1 = Instant::now();
@@ -729,9 +747,35 @@ fn restart_mid_run(tmp: &Path, r: Restart, server: &mut impl Restartable) {
             t1.elapsed().as_secs_f64()
         );
         assert_eq!(n(&h["documents"], "dlq"), 0, "{h}");
+        if r.holds_control {
+            wait_fleet(&c, &s, "the control topic readable again", |f| {
+                f["control_trouble"].is_null()
+            })
+            .await;
+        }
     });
     let (code, _) = s.terminate();
     assert_eq!(code, 0);
+}
+
+async fn wait_fleet(
+    c: &reqwest::Client,
+    s: &Serve,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, f) = common::serve::get(c, &s.url("/fleet")).await;
+        if done(&f) {
+            return f;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}: {f}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The graph server goes away mid-run and comes back: `/health` names the
@@ -765,6 +809,7 @@ fn graph_server_restart_mid_run_is_reported_and_recovered() {
             flags,
             names_it: |reasons| reasons.contains("graph store"),
             drained: |h| h["documents"]["pending"] == 0,
+            holds_control: false,
         },
         &mut neo4j,
     );

@@ -343,3 +343,43 @@ fn a_dead_consumer_shows_in_the_console_at_once() {
     let s = t.wait_for("the exit", 30, |s| s.contains("ARCHON-EXIT="));
     assert!(s.contains("ARCHON-EXIT=1"), "{s}");
 }
+
+/// `--read-only`: the header says so, and every lever the operator tries is
+/// refused with a message on the status line; nothing changes.
+#[test]
+fn a_read_only_console_refuses_levers_with_a_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let Some(t) = Tmux::start("readonly", 160, 45, &console_command(&data, "--read-only")) else {
+        return;
+    };
+    t.wait_for("the console", 30, |s| {
+        s.contains("Dead-letter queue") && s.contains("READ-ONLY")
+    });
+    for (key, lever) in [(" ", "pause"), ("+", "concurrency"), ("b", "reset breaker")] {
+        t.keys(&[key]);
+        let s = t.wait_for(&format!("{lever} refused"), 10, |s| {
+            s.contains("read-only session") && s.contains(lever)
+        });
+        assert!(s.contains("is disabled"), "{s}");
+    }
+    let s = t.screen();
+    assert!(s.contains("RUNNING"), "still running: {s}");
+    t.keys(&["q"]);
+    t.wait_for("a clean exit", 20, |s| s.contains("ARCHON-EXIT=0"));
+    let trail = run(&data, &["audit", "--json"]).json();
+    assert_eq!(
+        trail
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["origin"] == "console"
+                && e["result"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("refused: read-only"))
+            .count(),
+        3,
+        "{trail}"
+    );
+}

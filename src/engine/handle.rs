@@ -21,6 +21,9 @@ use super::status::MemberView;
 use super::Engine;
 use crate::model::{total_counts, PartitionLag, ProjectCounts, Status};
 
+/// Audit entries the console's overlay shows.
+const AUDIT_SHOWN: usize = 200;
+
 /// Samples kept for sparklines and the Burrow window (at 4 per second).
 const HISTORY: usize = 120;
 const BURROW_WINDOW: usize = 20;
@@ -83,6 +86,9 @@ pub struct Snapshot {
     pub control_trouble: Option<String>,
     /// Levers are refused (`--read-only`).
     pub read_only: bool,
+    /// The newest operator actions of the fleet, oldest first.
+    #[serde(skip)]
+    pub audit: Vec<AuditEntry>,
 }
 
 impl Snapshot {
@@ -118,6 +124,7 @@ impl Snapshot {
             control_kind: "embedded",
             control_trouble: None,
             read_only: false,
+            audit: Vec::new(),
         }
     }
 }
@@ -138,6 +145,9 @@ impl Snapshot {
         match engine.members() {
             Ok(m) => self.fleet = MemberView::of(m, crate::clock::now_ms()),
             Err(e) => self.control_trouble = Some(format!("fleet reports unreadable: {e:#}")),
+        }
+        if let Ok(a) = engine.control.audit(AUDIT_SHOWN) {
+            self.audit = a;
         }
     }
 

@@ -94,6 +94,8 @@ pub enum Overlay {
     Confirm(Confirm),
     /// Full DLQ entry.
     Detail,
+    /// The fleet's audit trail.
+    Audit,
     /// Waiting for a command's result.
     Busy(String),
 }
@@ -218,7 +220,7 @@ impl App {
         }
         match self.overlay.clone() {
             Overlay::None => self.on_key_normal(key),
-            Overlay::Help | Overlay::Detail => {
+            Overlay::Help | Overlay::Detail | Overlay::Audit => {
                 match key.code {
                     KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => {
                         self.overlay = Overlay::None
@@ -360,6 +362,11 @@ impl App {
             KeyCode::Char('?') => {
                 self.overlay_scroll = 0;
                 self.overlay = Overlay::Help;
+                vec![]
+            }
+            KeyCode::Char('A') => {
+                self.overlay_scroll = 0;
+                self.overlay = Overlay::Audit;
                 vec![]
             }
             KeyCode::Char(':') => {
@@ -520,6 +527,11 @@ impl App {
                     }
                     Err(e) => self.error(format!("{e:#}")),
                 }
+                vec![]
+            }
+            PaletteAction::Audit => {
+                self.overlay_scroll = 0;
+                self.overlay = Overlay::Audit;
                 vec![]
             }
             PaletteAction::Quit => {

@@ -166,6 +166,7 @@ pub fn snapshot() -> Snapshot {
         control_kind: "kafka",
         control_trouble: None,
         read_only: false,
+        audit: Vec::new(),
     }
 }
 

@@ -34,6 +34,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "hold / release the selected member (none: the fleet)",
     ),
     ("!", "EMERGENCY ROLLBACK (confirm)"),
+    ("A", "the fleet's audit trail: who did what, before → after"),
     (":", "command palette"),
     ("?", "this help"),
     ("q, ctrl-c", "quit: stop cleanly, commit offsets"),

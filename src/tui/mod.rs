@@ -4,6 +4,7 @@
 //! work happens on engine tasks, so keys stay responsive under load.
 
 pub mod app;
+pub mod audit;
 pub mod breaker;
 pub mod dialog;
 pub mod dlq;

@@ -12,6 +12,7 @@ pub enum PaletteAction {
     ConfirmPurge(DlqFilter),
     Rollback,
     Theme(String),
+    Audit,
     Quit,
 }
 
@@ -46,6 +47,7 @@ pub const HELP: &[(&str, &str)] = &[
         "rehearsal: inject failures / latency",
     ),
     ("theme NAME", "dark, light, high-contrast or your own"),
+    ("audit", "the fleet's audit trail (also A)"),
     ("quit", "stop the engine cleanly and leave"),
 ];
 
@@ -155,6 +157,7 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
         Some("theme") => Ok(PaletteAction::Theme(
             rest.ok_or("name the theme")?.to_string(),
         )),
+        Some("audit") => Ok(PaletteAction::Audit),
         Some("quit" | "q") => Ok(PaletteAction::Quit),
         Some(other) => Err(format!(
             "unknown command {:?}; `?` lists them",
