@@ -134,6 +134,7 @@ pub struct Overrides {
     pub status_topic: Option<String>,
     pub audit_topic: Option<String>,
     pub read_only: bool,
+    pub max_processing_rate: Option<f64>,
 }
 
 fn check_secs(name: &str, v: f64) -> Result<Duration> {
@@ -197,6 +198,15 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
         cfg.member_id = id.clone();
     }
     cfg.read_only = o.read_only;
+    if let Some(r) = o.max_processing_rate {
+        if !(r.is_finite() && r > 0.0 && r <= crate::engine::rate::MAX_RATE) {
+            bail!(
+                "MAX_PROCESSING_RATE (--max-processing-rate) must be more than 0 and at most {}, got {r}",
+                crate::engine::rate::MAX_RATE
+            );
+        }
+        cfg.max_processing_rate = Some(r);
+    }
     for (name, v) in [
         ("KAFKA_CONTROL_TOPIC", &cfg.fleet_topics.control),
         ("KAFKA_STATUS_TOPIC", &cfg.fleet_topics.status),

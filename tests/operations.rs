@@ -346,3 +346,103 @@ fn purge_needs_confirm_and_backfill_re_drives_purged_documents() {
     let d = run(data.path(), &["drain", "--json", "--timeout", "60"]).json();
     assert_eq!((n(&d, "completed"), n(&d, "pending")), (200, 0), "{d}");
 }
+
+/// Error fingerprints: entries that failed the same way (ids, numbers and
+/// paths aside) form one group; a group's fingerprint selects exactly its
+/// entries for a replay.
+#[test]
+fn dlq_entries_group_by_error_fingerprint_and_a_group_replays_alone() {
+    let src = corpus(300);
+    for i in 0..5 {
+        // Latin-1 "café": 0xE9 alone is not UTF-8.
+        let mut latin1 = b"caf\xe9 ".to_vec();
+        latin1.extend(format!("{i}\n").bytes());
+        std::fs::write(src.path().join(format!("latin1-{i}.txt")), latin1).unwrap();
+    }
+    let data = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "ingest",
+        src.path().to_str().unwrap(),
+        "--wait",
+        "--json",
+        "--inject-failure-rate",
+        "0.3",
+    ];
+    args.extend(FAST);
+    let r = run(data.path(), &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let dlq = n(&r.json(), "dlq");
+    let groups = run(data.path(), &["dlq", "groups", "--json"]).json();
+    let groups = groups.as_array().unwrap();
+    let count = |g: &serde_json::Value| g["count"].as_u64().unwrap();
+    assert_eq!(groups.iter().map(count).sum::<u64>(), dlq, "{groups:?}");
+    let of_type = |t: &str| -> Vec<&serde_json::Value> {
+        groups.iter().filter(|g| g["error_type"] == t).collect()
+    };
+    let (injected, encoding) = (of_type("InjectedFailure"), of_type("EncodingError"));
+    assert_eq!(
+        injected.len(),
+        1,
+        "one way of failing, one group: {groups:?}"
+    );
+    assert_eq!(encoding.len(), 1, "{groups:?}");
+    assert_eq!(count(encoding[0]), 5, "{groups:?}");
+    assert!(
+        encoding[0]["pattern"].as_str().unwrap().contains("<n>"),
+        "the offset is masked: {}",
+        encoding[0]["pattern"]
+    );
+    assert!(encoding[0]["projects"].as_object().unwrap().len() == 1);
+    let fp = injected[0]["fingerprint"].as_str().unwrap();
+    let dry = run(
+        data.path(),
+        &["dlq", "replay", "--fingerprint", fp, "--dry-run", "--json"],
+    )
+    .json();
+    assert_eq!(n(&dry, "replayed"), count(injected[0]), "{dry}");
+    assert_eq!(
+        dry["by_error_type"].as_object().unwrap().len(),
+        1,
+        "only the group's entries: {dry}"
+    );
+    let listed = run(data.path(), &["dlq", "list", "--json", "--fingerprint", fp]).json();
+    assert_eq!(listed.as_array().unwrap().len() as u64, count(injected[0]));
+    let text = run(data.path(), &["dlq", "groups"]).stdout;
+    assert!(text.contains(&format!("fp:{fp}")), "{text}");
+}
+
+/// MAX_PROCESSING_RATE (seed §5.5): a drain takes at most N messages a
+/// second; the lever lifts it for every engine on the data dir.
+#[test]
+fn max_processing_rate_paces_the_drain_and_the_lever_changes_it() {
+    let src = corpus(300);
+    let data = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "ingest",
+        src.path().to_str().unwrap(),
+        "--wait",
+        "--json",
+        "--max-processing-rate",
+        "100",
+    ];
+    args.extend(FAST);
+    let r = run(data.path(), &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(n(&j, "completed"), 300, "{j}");
+    // One second of burst (100), then 100/s: at least ~2 s for 300.
+    let elapsed = n(&j, "elapsed_ms");
+    println!("300 documents at max 100/s: {elapsed} ms");
+    assert!(elapsed >= 1_800, "{j}");
+
+    let refused = run(data.path(), &["rate", "-5"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("more than 0"), "{}", refused.stderr);
+    let set = run(data.path(), &["rate", "off", "--json"]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    assert_eq!(set.json()["message"], "no rate limit");
+    let trail = run(data.path(), &["audit", "--json"]).json();
+    let last = trail.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["action"], "max rate off", "{last}");
+    assert_eq!(last["after"], "no rate limit", "{last}");
+}

@@ -169,13 +169,20 @@ pub struct GlobalArgs {
     #[arg(allow_negative_numbers = true, long, global = true, value_name = "N")]
     pub seed: Option<u64>,
     /// Consecutive intelligence failures that open the circuit breaker
-    #[arg(allow_negative_numbers = true, long, global = true, value_name = "N")]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        global = true,
+        env = "CIRCUIT_BREAKER_FAILURE_THRESHOLD",
+        value_name = "N"
+    )]
     pub breaker_failure_threshold: Option<u32>,
     /// Seconds an open breaker waits before a trial call (HALF_OPEN)
     #[arg(
         allow_negative_numbers = true,
         long,
         global = true,
+        env = "CIRCUIT_BREAKER_RECOVERY_TIMEOUT",
         value_name = "SECS"
     )]
     pub breaker_recovery_secs: Option<f64>,
@@ -394,6 +401,15 @@ pub struct GlobalArgs {
     /// Refuse every lever (console, CLI, HTTP): look, do not touch
     #[arg(long, global = true, env = "ARCHON_READ_ONLY")]
     pub read_only: bool,
+    /// At most N messages a second per engine (backpressure, seed §5.5) [default: no limit]
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        global = true,
+        env = "MAX_PROCESSING_RATE",
+        value_name = "N"
+    )]
+    pub max_processing_rate: Option<f64>,
 }
 
 impl GlobalArgs {
@@ -431,6 +447,7 @@ impl GlobalArgs {
             status_topic: self.status_topic.clone(),
             audit_topic: self.audit_topic.clone(),
             read_only: self.read_only,
+            max_processing_rate: self.max_processing_rate,
             kafka: self.kafka_brokers.clone().map(|b| {
                 crate::backends::broker::kafka::KafkaSettings {
                     bootstrap_servers: b,
@@ -602,6 +619,14 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         #[arg(long)]
         json: bool,
     },
+    /// Set MAX_PROCESSING_RATE for the fleet: N messages a second per engine, or `off`
+    Rate {
+        /// Messages a second, or `off`
+        #[arg(allow_hyphen_values = true)]
+        rate: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Set concurrency for the fleet (members with their own value keep it) or one member
     Concurrency {
         #[arg(allow_negative_numbers = true)]
@@ -627,6 +652,9 @@ pub struct DlqFilterArgs {
     /// Only entries whose reason, path or ids contain this text
     #[arg(long, value_name = "TEXT")]
     pub text: Option<String>,
+    /// Only entries of this error fingerprint (`dlq groups` lists them)
+    #[arg(long, value_name = "FP")]
+    pub fingerprint: Option<String>,
 }
 
 impl DlqFilterArgs {
@@ -637,6 +665,7 @@ impl DlqFilterArgs {
             project: self.project.clone(),
             text: self.text.clone(),
             key: None,
+            fingerprint: self.fingerprint.clone(),
         }
     }
 }
@@ -655,6 +684,14 @@ pub enum DlqCommand {
     },
     /// Show one entry in full (by id, document id or key)
     Show { id: String },
+    /// Entries grouped by error fingerprint (error type + reason with ids,
+    /// numbers, paths and hashes masked): count, first/last seen, projects, a sample
+    Groups {
+        #[command(flatten)]
+        filter: DlqFilterArgs,
+        #[arg(long)]
+        json: bool,
+    },
     /// Put entries back into the pipeline (documents go back to pending)
     Replay {
         #[command(flatten)]

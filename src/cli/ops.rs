@@ -45,6 +45,45 @@ fn print_histogram(h: &std::collections::BTreeMap<String, u64>) {
 
 pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
     match cmd {
+        DlqCommand::Groups { filter, json } => {
+            let f = filter.filter();
+            let entries: Vec<DlqEntry> = dlq::load(&engine)
+                .await?
+                .into_iter()
+                .filter(|e| f.matches(e))
+                .collect();
+            let groups = dlq::groups(entries.iter());
+            if json {
+                println!("{}", serde_json::to_string(&groups)?);
+                return Ok(0);
+            }
+            println!(
+                "{} entries in {} groups (replay or purge one: --fingerprint FP)",
+                entries.len(),
+                groups.len()
+            );
+            for g in &groups {
+                println!(
+                    "{:>7}  fp:{}  {:<24} {}",
+                    g.count,
+                    g.fingerprint,
+                    clean(&g.error_type),
+                    clean(&g.pattern)
+                );
+                let projects: Vec<String> = g
+                    .projects
+                    .iter()
+                    .map(|(p, n)| format!("{} ({n})", clean(p)))
+                    .collect();
+                println!(
+                    "         {} … {}  projects: {}",
+                    clean(&g.first_seen),
+                    clean(&g.last_seen),
+                    projects.join(", ")
+                );
+            }
+            Ok(0)
+        }
         DlqCommand::List {
             filter,
             limit,

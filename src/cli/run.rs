@@ -91,6 +91,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
         }
+        Some(Command::Rate { rate, json }) => {
+            let per_sec = crate::engine::commands::parse_rate(&rate)?;
+            let cmd = crate::engine::commands::Command::SetMaxRate { per_sec };
+            super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
+        }
         Some(Command::Concurrency { n, member, json }) => {
             // Negative or huge: the command's own check says why.
             let n = usize::try_from(n).unwrap_or(0);

@@ -25,6 +25,10 @@ pub enum Command {
         n: usize,
         member: Option<String>,
     },
+    /// MAX_PROCESSING_RATE for every member (None: no limit).
+    SetMaxRate {
+        per_sec: Option<f64>,
+    },
     /// Hold or release the fleet (`member: None`; the kill switch is left
     /// alone) or one member alone.
     Hold {
@@ -118,6 +122,10 @@ impl Command {
             Command::SetConcurrency { n, member } => {
                 format!("concurrency {n} {}", target(member.as_deref()))
             }
+            Command::SetMaxRate { per_sec } => match per_sec {
+                Some(r) => format!("max rate {r}/s"),
+                None => "max rate off".into(),
+            },
             Command::Hold { member, held } => format!(
                 "{} {}",
                 if *held { "hold" } else { "release" },
@@ -169,6 +177,18 @@ impl Command {
             }
             Command::LoadDlqEntry { partition, id } => format!("open DLQ entry {partition}/{id}"),
         }
+    }
+}
+
+/// `N` messages a second, or `off` / `none` / `0` for no limit.
+pub fn parse_rate(s: &str) -> Result<Option<f64>, CommandError> {
+    match s.trim() {
+        "off" | "none" | "0" => Ok(None),
+        t => t.parse::<f64>().map(Some).map_err(|_| {
+            CommandError::Invalid(format!(
+                "rate must be a number of messages a second or `off`, got {t:?}"
+            ))
+        }),
     }
 }
 
@@ -317,6 +337,14 @@ impl Command {
                 ))
             }
             Command::SetRollout(change) => change.validate(),
+            Command::SetMaxRate { per_sec: Some(r) }
+                if !(r.is_finite() && *r > 0.0 && *r <= super::rate::MAX_RATE) =>
+            {
+                invalid(format!(
+                    "max rate must be more than 0 and at most {} messages a second, got {r}",
+                    super::rate::MAX_RATE
+                ))
+            }
             Command::ReplayDlq {
                 filter,
                 dry_run: false,
@@ -359,6 +387,10 @@ impl Engine {
                         .concurrency
                         .map_or("flag default".into(), |n| n.to_string())
                 ),
+            },
+            Command::SetMaxRate { .. } => match self.rate.get() {
+                Some(r) => format!("max rate {r}/s"),
+                None => "no rate limit".into(),
             },
             Command::Hold { member, .. } => match member {
                 Some(m) => format!("member {m} held: {}", onoff(state.member(m).held)),
@@ -417,6 +449,13 @@ impl Engine {
                     "concurrency set to {n} {}",
                     target(member.as_deref())
                 )))
+            }
+            Command::SetMaxRate { per_sec } => {
+                self.set_max_rate(per_sec)?;
+                Ok(done(match per_sec {
+                    Some(r) => format!("at most {r} messages a second per member"),
+                    None => "no rate limit".into(),
+                }))
             }
             Command::Hold { member, held } => {
                 match (&member, held) {

@@ -85,6 +85,8 @@ pub struct EngineConfig {
     pub fleet_topics: crate::backends::control::FleetTopics,
     /// Levers are refused (console, CLI, HTTP): a session that only looks.
     pub read_only: bool,
+    /// MAX_PROCESSING_RATE: messages a second each engine takes at most.
+    pub max_processing_rate: Option<f64>,
 }
 
 /// A credential: usable, but `{:?}` never prints it.
@@ -127,6 +129,7 @@ impl EngineConfig {
                 crate::events::ENRICH_TOPIC,
             ),
             read_only: false,
+            max_processing_rate: None,
         }
     }
 }

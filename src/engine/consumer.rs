@@ -123,7 +123,20 @@ async fn fetch_loop(
             _ = stop.changed() => continue,
         };
         let room = (sem.available_permits() + 1).min(MAX_FETCH);
-        let records = match consumer.fetch(room, Duration::from_millis(200)).await {
+        // MAX_PROCESSING_RATE: wait for tokens on the broker's side.
+        let room = match engine.rate.try_take(room) {
+            Ok(n) => n,
+            Err(wait) => {
+                drop(first);
+                engine.sleep_or_stop(wait).await;
+                continue;
+            }
+        };
+        let fetched = consumer.fetch(room, Duration::from_millis(200)).await;
+        if let Ok(r) = &fetched {
+            engine.rate.refund(room.saturating_sub(r.len()));
+        }
+        let records = match fetched {
             Ok(r) => {
                 fetch_errors = 0;
                 r

@@ -25,6 +25,9 @@ pub struct ControlState {
     pub concurrency: Option<usize>,
     /// Each fleet-wide breaker reset bumps this; members reset when it moves.
     pub breaker_reset_seq: u64,
+    /// MAX_PROCESSING_RATE for each member, messages a second; 0: the
+    /// operator lifted the limit.
+    pub max_rate: Option<f64>,
     /// Per-member levers, by member id.
     pub members: BTreeMap<String, MemberControl>,
 }
@@ -65,6 +68,7 @@ pub enum ControlChange {
     Held(bool),
     Concurrency(Option<usize>),
     BreakerReset(u64),
+    MaxRate(Option<f64>),
     Member(String, MemberControl),
 }
 
@@ -77,6 +81,7 @@ impl ControlChange {
             ControlChange::Held(h) => ("consumer_paused".into(), serde_json::to_string(h)?),
             ControlChange::Concurrency(c) => ("concurrency".into(), serde_json::to_string(c)?),
             ControlChange::BreakerReset(s) => ("breaker_reset_seq".into(), s.to_string()),
+            ControlChange::MaxRate(r) => ("max_processing_rate".into(), serde_json::to_string(r)?),
             ControlChange::Member(id, m) => (format!("member/{id}"), serde_json::to_string(m)?),
         })
     }
@@ -103,6 +108,10 @@ impl ControlChange {
                 state.concurrency = parse(key, v).unwrap_or(state.concurrency)
             }
             ("concurrency", None) => state.concurrency = None,
+            ("max_processing_rate", Some(v)) => {
+                state.max_rate = parse(key, v).unwrap_or(state.max_rate)
+            }
+            ("max_processing_rate", None) => state.max_rate = None,
             ("breaker_reset_seq", v) => {
                 state.breaker_reset_seq = v.and_then(|v| parse(key, v)).unwrap_or(0)
             }

@@ -54,6 +54,10 @@ pub trait DlqFields {
     fn correlation_id(&self) -> &str;
     fn reason(&self) -> &str;
     fn file_path(&self) -> Cow<'_, str>;
+    /// The error fingerprint id (`engine::fingerprint`).
+    fn fingerprint(&self) -> Cow<'_, str>;
+    /// When it failed (RFC 3339, as the DLQ message says).
+    fn failed_at(&self) -> &str;
 }
 
 impl DlqFields for DlqEntry {
@@ -78,6 +82,15 @@ impl DlqFields for DlqEntry {
     fn file_path(&self) -> Cow<'_, str> {
         Cow::Owned(DlqEntry::file_path(self))
     }
+    fn fingerprint(&self) -> Cow<'_, str> {
+        Cow::Owned(super::fingerprint::of(
+            self.error_type(),
+            &self.message.failure_reason,
+        ))
+    }
+    fn failed_at(&self) -> &str {
+        &self.message.failure_timestamp
+    }
 }
 
 /// Which entries an operation applies to. Text form (the console's `/`):
@@ -94,6 +107,9 @@ pub struct DlqFilter {
     /// Exactly this entry (its key: the document id, or where an
     /// undecodable message came from).
     pub key: Option<String>,
+    /// Entries failing the same way (`fp:ID`, `dlq groups`).
+    #[serde(default)]
+    pub fingerprint: Option<String>,
 }
 
 impl DlqFilter {
@@ -112,6 +128,7 @@ impl DlqFilter {
             ("project", &self.project),
             ("corr", &self.correlation_id),
             ("key", &self.key),
+            ("fp", &self.fingerprint),
         ] {
             if let Some(v) = v {
                 parts.push(format!("{k}:{v}"));
@@ -134,7 +151,7 @@ impl DlqFilter {
                 Some((k, v))
                     if matches!(
                         k,
-                        "type" | "error" | "project" | "corr" | "correlation" | "key"
+                        "type" | "error" | "project" | "corr" | "correlation" | "key" | "fp"
                     ) =>
                 {
                     (k, v)
@@ -151,6 +168,7 @@ impl DlqFilter {
                 "type" | "error" => &mut f.error_type,
                 "project" => &mut f.project,
                 "key" => &mut f.key,
+                "fp" => &mut f.fingerprint,
                 _ => &mut f.correlation_id,
             };
             if slot.is_some() {
@@ -170,6 +188,10 @@ impl DlqFilter {
             .is_none_or(|t| e.error_type().eq_ignore_ascii_case(t))
             && self.project.as_ref().is_none_or(|p| e.project() == p)
             && self.key.as_ref().is_none_or(|k| e.key() == k)
+            && self
+                .fingerprint
+                .as_ref()
+                .is_none_or(|f| e.fingerprint().eq_ignore_ascii_case(f))
             && self
                 .correlation_id
                 .as_ref()
@@ -370,6 +392,71 @@ pub fn find<'a>(entries: &'a [DlqEntry], id: &str) -> Option<&'a DlqEntry> {
     entries
         .iter()
         .find(|e| e.id.to_string() == id || e.message.document_id == id || e.key == id)
+}
+
+/// Entries that failed the same way: one error fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DlqGroup {
+    pub fingerprint: String,
+    pub error_type: String,
+    /// The reason with its variable parts masked.
+    pub pattern: String,
+    pub count: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+    /// Entries per project.
+    pub projects: BTreeMap<String, u64>,
+    /// One entry of the group: its id and its reason as written.
+    pub sample_id: i64,
+    pub sample_reason: String,
+}
+
+/// Group entries by fingerprint, biggest group first (then newest).
+pub fn groups<'a, T: DlqFields + HasId + 'a>(
+    entries: impl IntoIterator<Item = &'a T>,
+) -> Vec<DlqGroup> {
+    let mut by: BTreeMap<String, DlqGroup> = BTreeMap::new();
+    for e in entries {
+        let fp = e.fingerprint().into_owned();
+        let at = e.failed_at();
+        let g = by.entry(fp.clone()).or_insert_with(|| DlqGroup {
+            fingerprint: fp,
+            error_type: e.error_type().to_string(),
+            pattern: super::fingerprint::pattern(e.reason()),
+            count: 0,
+            first_seen: at.to_string(),
+            last_seen: at.to_string(),
+            projects: BTreeMap::new(),
+            sample_id: e.entry_id(),
+            sample_reason: e.reason().to_string(),
+        });
+        g.count += 1;
+        if at < g.first_seen.as_str() {
+            g.first_seen = at.to_string();
+        }
+        if at > g.last_seen.as_str() {
+            g.last_seen = at.to_string();
+        }
+        *g.projects.entry(e.project().to_string()).or_default() += 1;
+    }
+    let mut out: Vec<DlqGroup> = by.into_values().collect();
+    out.sort_by(|a, b| {
+        b.count
+            .cmp(&a.count)
+            .then_with(|| b.last_seen.cmp(&a.last_seen))
+    });
+    out
+}
+
+/// The entry's short id (its offset on the DLQ topic).
+pub trait HasId {
+    fn entry_id(&self) -> i64;
+}
+
+impl HasId for DlqEntry {
+    fn entry_id(&self) -> i64 {
+        self.id
+    }
 }
 
 /// Entry counts by error type.

@@ -47,6 +47,8 @@ pub struct DlqRow {
     /// The failure reason, cut to `REASON_CHARS`.
     pub reason: Box<str>,
     pub failed_at: Box<str>,
+    /// The error fingerprint, computed once from the whole reason.
+    pub fingerprint: Arc<str>,
 }
 
 fn cut(s: &str, max: usize) -> Box<str> {
@@ -97,6 +99,10 @@ impl DlqRow {
             file_path: cut(path, PATH_CHARS),
             reason: cut(&m.failure_reason, REASON_CHARS),
             failed_at: cut(&m.failure_timestamp, 40),
+            fingerprint: names.get(&super::fingerprint::of(
+                &m.error_details.exception_type,
+                &m.failure_reason,
+            )),
         }
     }
 
@@ -151,6 +157,18 @@ impl DlqFields for DlqRow {
     fn file_path(&self) -> std::borrow::Cow<'_, str> {
         std::borrow::Cow::Borrowed(&self.file_path)
     }
+    fn fingerprint(&self) -> std::borrow::Cow<'_, str> {
+        std::borrow::Cow::Borrowed(&self.fingerprint)
+    }
+    fn failed_at(&self) -> &str {
+        &self.failed_at
+    }
+}
+
+impl dlq::HasId for DlqRow {
+    fn entry_id(&self) -> i64 {
+        self.id
+    }
 }
 
 /// What the snapshot publishes: the current entries newest first, and their
@@ -159,6 +177,8 @@ impl DlqFields for DlqRow {
 pub struct DlqView {
     pub rows: Arc<Vec<Arc<DlqRow>>>,
     pub by_type: BTreeMap<String, u64>,
+    /// The entries by error fingerprint, biggest group first.
+    pub groups: Arc<Vec<dlq::DlqGroup>>,
 }
 
 #[derive(Default)]
@@ -292,9 +312,11 @@ impl DlqIndex {
         for r in &rows {
             *by_type.entry(r.error_type.to_string()).or_default() += 1;
         }
+        let groups = Arc::new(dlq::groups(rows.iter().map(|r| &**r)));
         self.view = DlqView {
             rows: Arc::new(rows),
             by_type,
+            groups,
         };
         self.dirty = false;
         self.built = Some(Instant::now());

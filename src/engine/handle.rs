@@ -70,6 +70,9 @@ pub struct Snapshot {
     #[serde(skip)]
     pub dlq: Arc<Vec<Arc<DlqRow>>>,
     pub dlq_by_type: BTreeMap<String, u64>,
+    /// The entries by error fingerprint, biggest group first.
+    #[serde(skip)]
+    pub dlq_groups: Arc<Vec<super::dlq::DlqGroup>>,
     pub backends: Vec<BackendView>,
     pub data_dir: String,
     /// Why the last refresh failed, if it did.
@@ -86,6 +89,8 @@ pub struct Snapshot {
     pub control_trouble: Option<String>,
     /// Levers are refused (`--read-only`).
     pub read_only: bool,
+    /// MAX_PROCESSING_RATE in force (None: no limit).
+    pub max_rate: Option<f64>,
     /// The newest operator actions of the fleet, oldest first.
     #[serde(skip)]
     pub audit: Vec<AuditEntry>,
@@ -115,6 +120,7 @@ impl Snapshot {
             index_latency: LatencySummary::default(),
             dlq: Arc::new(Vec::new()),
             dlq_by_type: BTreeMap::new(),
+            dlq_groups: Arc::new(Vec::new()),
             backends: Vec::new(),
             data_dir: String::new(),
             error: None,
@@ -124,6 +130,7 @@ impl Snapshot {
             control_kind: "embedded",
             control_trouble: None,
             read_only: false,
+            max_rate: None,
             audit: Vec::new(),
         }
     }
@@ -142,6 +149,7 @@ impl Snapshot {
         self.control_kind = engine.control.kind();
         self.control_trouble = engine.control.trouble();
         self.read_only = engine.cfg.read_only;
+        self.max_rate = engine.rate.get();
         match engine.members() {
             Ok(m) => self.fleet = MemberView::of(m, crate::clock::now_ms()),
             Err(e) => self.control_trouble = Some(format!("fleet reports unreadable: {e:#}")),
@@ -464,6 +472,7 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
     let view = view.unwrap_or_else(|| h.dlq.view());
     snap.dlq = view.rows;
     snap.dlq_by_type = view.by_type;
+    snap.dlq_groups = view.groups;
     let intelligence_ok = snap.breaker.state == super::breaker::BreakerState::Closed;
     snap.backends = vec![
         BackendView {

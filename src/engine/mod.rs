@@ -12,12 +12,14 @@ pub mod dlq;
 pub mod dlq_index;
 pub mod drain;
 pub mod enrich;
+pub mod fingerprint;
 pub mod handle;
 pub mod lagstat;
 pub mod metrics;
 pub mod observed;
 pub mod offsets;
 pub mod producer;
+pub mod rate;
 pub mod rollout;
 pub mod stats;
 pub mod status;
@@ -89,6 +91,8 @@ pub struct Engine {
     pub breaker: CircuitBreaker,
     pub control: Arc<dyn ControlStore>,
     pub limit: ConcurrencyLimit,
+    /// MAX_PROCESSING_RATE: messages a second taken from the broker.
+    pub rate: rate::RateLimit,
     /// Injected failure rate and latency (rehearsals), adjustable live.
     pub faults: Arc<FaultDial>,
     /// The graph's and vectors' health as this engine's own calls saw it.
@@ -110,6 +114,15 @@ pub struct Engine {
     host: String,
     /// This process reports as a member (not `attach`).
     reporting: std::sync::atomic::AtomicBool,
+}
+
+/// The rate limit in force: the operator's (0: lifted), else the flag's.
+fn effective_rate(state: &ControlState, flag: Option<f64>) -> Option<f64> {
+    match state.max_rate {
+        Some(r) if r > 0.0 => Some(r),
+        Some(_) => None,
+        None => flag,
+    }
 }
 
 /// Upper bound for MAX_CONCURRENT_ENRICHMENTS: beyond this a typo, not a plan.
@@ -149,6 +162,7 @@ impl Engine {
             .unwrap_or(cfg.concurrency);
         Ok(Arc::new(Self {
             limit: ConcurrencyLimit::new(concurrency.clamp(1, MAX_CONCURRENCY)),
+            rate: rate::RateLimit::new(effective_rate(&state, cfg.max_processing_rate)),
             rollout: RwLock::new(rollout),
             local_pause: false.into(),
             held: held.into(),
@@ -201,6 +215,14 @@ impl Engine {
     pub fn set_rollout(&self, r: RolloutState) -> Result<()> {
         self.control.put(&ControlChange::Rollout(r.clone()))?;
         *self.rollout.write().unwrap() = r;
+        Ok(())
+    }
+
+    /// MAX_PROCESSING_RATE for the fleet (None: no limit).
+    pub fn set_max_rate(&self, per_sec: Option<f64>) -> Result<()> {
+        self.control
+            .put(&ControlChange::MaxRate(Some(per_sec.unwrap_or(0.0))))?;
+        self.refresh_control();
         Ok(())
     }
 
@@ -310,6 +332,14 @@ impl Engine {
                 self.limit.set(n);
                 tracing::info!("concurrency set to {n} by the operator");
             }
+        }
+        let rate = effective_rate(&state, self.cfg.max_processing_rate);
+        if rate != self.rate.get() {
+            self.rate.set(rate);
+            tracing::info!(
+                "max processing rate {} by the operator",
+                rate.map_or("off".to_string(), |r| format!("{r}/s"))
+            );
         }
         let resets = state.breaker_resets_for(me);
         if resets != self.breaker_reset_seen.swap(resets, Relaxed) {

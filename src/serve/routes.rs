@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/pause", post(pause))
         .route("/resume", post(resume))
         .route("/concurrency", post(concurrency))
+        .route("/rate", post(rate))
         .route("/rollout", post(rollout))
         .route("/rollback", post(rollback))
         .route("/dlq/replay", post(replay))
@@ -80,6 +81,7 @@ async fn index() -> Json<Value> {
         "read (GET, Authorization: Bearer <read token>)": ["/dlq?filter=TEXT&limit=N", "/audit?limit=N"],
         "control (POST, Authorization: Bearer <control token>; ?member=ID acts on one member)": [
             "/circuit_breaker/reset", "/pause", "/resume", "/concurrency {\"n\": N}",
+            "/rate {\"per_sec\": N} (null: no limit)",
             "/rollout {\"percentage\": P}", "/rollback",
             "/dlq/replay {\"filter\": \"type:Timeout\", \"dry_run\": true}",
             "/backfill {\"project\": P, \"rate\": R}"
@@ -309,6 +311,25 @@ async fn concurrency(
         member: b.member.or(q.member),
     };
     run(&s, &c, cmd).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RateBody {
+    per_sec: Option<f64>,
+}
+
+/// MAX_PROCESSING_RATE for the fleet.
+async fn rate(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    b: Result<Json<RateBody>, JsonRejection>,
+) -> Response {
+    let per_sec = match body(b) {
+        Ok(b) => b.per_sec,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    run(&s, &c, Command::SetMaxRate { per_sec }).await
 }
 
 #[derive(Deserialize)]

@@ -77,6 +77,9 @@ pub struct Confirm {
     pub ok_focused: bool,
 }
 
+// One overlay exists at a time (on the stack of the UI loop): boxing the
+// dialog would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     None,
@@ -446,7 +449,7 @@ impl App {
             KeyCode::Char('R') => {
                 self.overlay = Overlay::Busy("counting what would be replayed…".into());
                 vec![Command::ReplayDlq {
-                    filter: self.dlq.filter.clone(),
+                    filter: self.dlq.replay_target(&self.snapshot.dlq_groups),
                     dry_run: true,
                     confirmed: false,
                 }]
@@ -465,7 +468,10 @@ impl App {
     }
 
     fn on_key_dlq(&mut self, key: KeyEvent) -> Vec<Command> {
-        match self.dlq.on_key(key, &self.snapshot.dlq) {
+        match self
+            .dlq
+            .on_key(key, &self.snapshot.dlq, &self.snapshot.dlq_groups)
+        {
             DlqKey::Nothing => vec![],
             DlqKey::Open(load) => {
                 self.overlay_scroll = 0;

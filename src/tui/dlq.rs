@@ -13,6 +13,9 @@ use crate::engine::dlq_index::DlqRow;
 use crate::sanitize::clean;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
+    if app.dlq.grouped {
+        return render_groups(f, area, app);
+    }
     let t = &app.theme;
     let entries = app.filtered_dlq();
     let total = app.snapshot.dlq.len();
@@ -80,6 +83,115 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     }
 }
 
+/// The grouped view (`v`): one row per error fingerprint, biggest first,
+/// with the selected group's pattern, sample and projects beside it.
+fn render_groups(f: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let groups = &app.snapshot.dlq_groups;
+    let extra = format!(
+        "{} entries in {} groups — v: entries",
+        thousands(app.snapshot.dlq.len() as u64),
+        thousands(groups.len() as u64)
+    );
+    let block = panel(app, Focus::Dlq, &extra);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let side = if inner.width >= 100 { 42 } else { 0 };
+    let [table_area, side_area] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(side)]).areas(inner);
+    if groups.is_empty() {
+        f.render_widget(
+            Paragraph::new("The DLQ is empty.").style(t.muted()),
+            table_area,
+        );
+        return;
+    }
+    let visible = table_area.height.saturating_sub(1) as usize;
+    let offset = app
+        .dlq
+        .group_selected
+        .saturating_sub(visible.saturating_sub(1));
+    let pattern_width = (table_area.width as usize)
+        .saturating_sub(8 + 10 + 22 + 10 + 5)
+        .max(8);
+    let rows = groups
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(visible)
+        .map(|(i, g)| {
+            let last = g.last_seen.get(11..19).unwrap_or(&g.last_seen);
+            let row = Row::new(vec![
+                Cell::from(Span::styled(
+                    format!("{:>7}", thousands(g.count)),
+                    t.accent(),
+                )),
+                Cell::from(g.fingerprint.clone()),
+                Cell::from(Span::styled(fit(&clean(&g.error_type), 22), t.error())),
+                Cell::from(fit(&clean(&g.pattern), pattern_width)),
+                Cell::from(clean(last)),
+            ]);
+            if i == app.dlq.group_selected && app.focus == Focus::Dlq {
+                row.style(t.selected())
+            } else {
+                row
+            }
+        });
+    f.render_widget(
+        Table::new(
+            rows,
+            [
+                Constraint::Length(7),
+                Constraint::Length(8),
+                Constraint::Length(22),
+                Constraint::Min(8),
+                Constraint::Length(9),
+            ],
+        )
+        .header(Row::new(["count", "fp", "error type", "pattern", "last"]).style(t.muted())),
+        table_area,
+    );
+    if side == 0 {
+        return;
+    }
+    let Some(g) = groups.get(app.dlq.group_selected) else {
+        return;
+    };
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!("group fp:{}", g.fingerprint),
+            t.muted(),
+        )),
+        kv(app, "entries", thousands(g.count), t.accent()),
+        kv(app, "first seen", clean(&g.first_seen), t.base()),
+        kv(app, "last seen", clean(&g.last_seen), t.base()),
+        Line::from(Span::styled("projects", t.muted())),
+    ];
+    for (p, n) in g.projects.iter().take(6) {
+        lines.push(Line::raw(format!(
+            "{:>7} {}",
+            thousands(*n),
+            fit(&clean(p), 30)
+        )));
+    }
+    if g.projects.len() > 6 {
+        lines.push(Line::styled(
+            format!("  … {} more", g.projects.len() - 6),
+            t.muted(),
+        ));
+    }
+    lines.push(Line::from(Span::styled(
+        format!("sample (entry {})", g.sample_id),
+        t.muted(),
+    )));
+    lines.push(Line::from(Span::styled(clean(&g.sample_reason), t.error())));
+    lines.push(Line::from(Span::styled(
+        "enter: its entries  R: replay group  x: purge group",
+        t.muted(),
+    )));
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), side_area);
+}
+
 fn render_side(f: &mut Frame, area: Rect, app: &App, selected: Option<&DlqRow>) {
     let t = &app.theme;
     let mut lines = vec![Line::from(Span::styled("by error type", t.muted()))];
@@ -100,7 +212,7 @@ fn render_side(f: &mut Frame, area: Rect, app: &App, selected: Option<&DlqRow>) 
         lines.push(kv(app, "attempts", e.failure_count.to_string(), t.base()));
         lines.push(Line::from(Span::styled(clean(&e.reason), t.error())));
         lines.push(Line::from(Span::styled(
-            "enter: full entry  r: replay  x: purge",
+            "enter: full entry  r: replay  x: purge  v: groups",
             t.muted(),
         )));
     }
@@ -165,6 +277,58 @@ mod tests {
             );
             insta::assert_snapshot!(format!("dlq_detail_{w}x{h}"), out);
         }
+    }
+
+    #[test]
+    fn grouped_view_by_fingerprint_and_its_keys() {
+        use crate::engine::commands::Command;
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
+        for (w, h) in [(80, 24), (200, 60)] {
+            let mut a = app(Focus::Dlq);
+            assert!(a.on_key(key(KeyCode::Char('v'))).is_empty());
+            assert!(a.dlq.grouped);
+            insta::assert_snapshot!(
+                format!("dlq_groups_{w}x{h}"),
+                render(w, h, |f| super::render(f, f.area(), &a))
+            );
+        }
+        let mut a = app(Focus::Dlq);
+        let groups = a.snapshot.dlq_groups.clone();
+        let biggest = &groups[0];
+        assert_eq!(biggest.error_type, "InjectedFailure");
+        assert_eq!(
+            biggest.count, 3,
+            "the three injected failures are one group"
+        );
+        a.on_key(key(KeyCode::Char('v')));
+        // R replays the selected group (dry run first).
+        let cmds = a.on_key(key(KeyCode::Char('R')));
+        let [Command::ReplayDlq {
+            filter,
+            dry_run: true,
+            ..
+        }] = &cmds[..]
+        else {
+            panic!("{cmds:?}")
+        };
+        assert_eq!(
+            filter.fingerprint.as_deref(),
+            Some(biggest.fingerprint.as_str())
+        );
+        a.overlay = Overlay::None;
+        // x asks before purging the whole group.
+        a.on_key(key(KeyCode::Char('x')));
+        let Overlay::Confirm(c) = &a.overlay else {
+            panic!("no confirm: {:?}", a.overlay)
+        };
+        assert!(c.lines[0].contains("all 3 entries"), "{:?}", c.lines);
+        a.overlay = Overlay::None;
+        // Enter lists the group's entries: the filter is fp:ID.
+        a.on_key(key(KeyCode::Enter));
+        assert!(!a.dlq.grouped);
+        assert_eq!(a.filtered_dlq().len(), 3);
+        assert_eq!(a.dlq.filter_text, format!("fp:{}", biggest.fingerprint));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 
 use super::app::{Confirm, ConfirmKind};
 use crate::engine::commands::Command;
-use crate::engine::dlq::DlqFilter;
+use crate::engine::dlq::{DlqFilter, DlqGroup};
 use crate::engine::dlq_index::DlqRow;
 
 /// What a key in the DLQ panel asks the console to do.
@@ -26,6 +26,9 @@ pub struct DlqList {
     pub filter: DlqFilter,
     pub filter_text: String,
     pub selected: usize,
+    /// Show error-fingerprint groups instead of entries (`v`).
+    pub grouped: bool,
+    pub group_selected: usize,
     /// Indices into the rows matching the filter; None: no filter.
     matches: Option<Vec<usize>>,
 }
@@ -77,9 +80,91 @@ impl DlqList {
         self.selected = self.selected.min(n.saturating_sub(1));
     }
 
+    /// The selected group's filter (`fp:ID`), in the grouped view.
+    pub fn group_filter(&self, groups: &[DlqGroup]) -> Option<DlqFilter> {
+        let g = groups.get(self.group_selected).filter(|_| self.grouped)?;
+        Some(DlqFilter {
+            fingerprint: Some(g.fingerprint.clone()),
+            ..Default::default()
+        })
+    }
+
+    /// What `R` replays: the selected group in the grouped view, else the
+    /// filtered entries.
+    pub fn replay_target(&self, groups: &[DlqGroup]) -> DlqFilter {
+        self.group_filter(groups)
+            .unwrap_or_else(|| self.filter.clone())
+    }
+
+    /// Keys of the grouped view: j/k/g/G move, Enter lists the group's
+    /// entries (filter `fp:ID`), `x` asks before purging the whole group.
+    fn on_key_grouped(
+        &mut self,
+        key: KeyEvent,
+        entries: &[Arc<DlqRow>],
+        groups: &[DlqGroup],
+    ) -> DlqKey {
+        let n = groups.len();
+        match key.code {
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.group_selected = (self.group_selected + 1).min(n.saturating_sub(1))
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.group_selected = self.group_selected.saturating_sub(1)
+            }
+            KeyCode::Char('g') | KeyCode::Home => self.group_selected = 0,
+            KeyCode::Char('G') | KeyCode::End => self.group_selected = n.saturating_sub(1),
+            KeyCode::Enter => {
+                if let Some(f) = self.group_filter(groups) {
+                    let text = f.describe();
+                    self.grouped = false;
+                    self.set_filter(f, text, entries);
+                }
+            }
+            KeyCode::Char('x') => {
+                if let (Some(f), Some(g)) =
+                    (self.group_filter(groups), groups.get(self.group_selected))
+                {
+                    return DlqKey::Confirm(Confirm {
+                        kind: ConfirmKind::Purge(f),
+                        title: "Purge a whole error group".into(),
+                        lines: vec![
+                            format!(
+                                "Drop all {} entries of group fp:{} ({}) for good?",
+                                g.count,
+                                g.fingerprint,
+                                crate::sanitize::clean(&g.error_type)
+                            ),
+                            crate::sanitize::clean(&g.pattern),
+                            "Their documents become 'failed' with the reason kept; backfill can re-drive them.".into(),
+                        ],
+                        ok_label: "Purge group".into(),
+                        cancel_label: "Cancel".into(),
+                        ok_focused: false,
+                    });
+                }
+            }
+            _ => {}
+        }
+        DlqKey::Nothing
+    }
+
     /// j/k/g/G/PgUp/PgDn move; Enter opens the entry, `r` replays it, `x`
-    /// asks before purging it.
-    pub fn on_key(&mut self, key: KeyEvent, entries: &[Arc<DlqRow>]) -> DlqKey {
+    /// asks before purging it; `v` switches to the fingerprint groups.
+    pub fn on_key(
+        &mut self,
+        key: KeyEvent,
+        entries: &[Arc<DlqRow>],
+        groups: &[DlqGroup],
+    ) -> DlqKey {
+        if key.code == KeyCode::Char('v') {
+            self.grouped = !self.grouped;
+            self.group_selected = self.group_selected.min(groups.len().saturating_sub(1));
+            return DlqKey::Nothing;
+        }
+        if self.grouped {
+            return self.on_key_grouped(key, entries, groups);
+        }
         let n = self.view(entries).len();
         match key.code {
             KeyCode::Char('j') | KeyCode::Down => {
@@ -182,16 +267,19 @@ mod tests {
     fn keys_move_open_replay_and_ask_before_purging() {
         let rows = super::super::fixture::snapshot().dlq;
         let mut l = DlqList::default();
-        assert_eq!(l.on_key(key(KeyCode::Char('j')), &rows), DlqKey::Nothing);
+        assert_eq!(
+            l.on_key(key(KeyCode::Char('j')), &rows, &[]),
+            DlqKey::Nothing
+        );
         assert_eq!(l.selected, 1);
-        l.on_key(key(KeyCode::Char('G')), &rows);
+        l.on_key(key(KeyCode::Char('G')), &rows, &[]);
         assert_eq!(l.selected, rows.len() - 1);
-        l.on_key(key(KeyCode::Char('j')), &rows);
+        l.on_key(key(KeyCode::Char('j')), &rows, &[]);
         assert_eq!(l.selected, rows.len() - 1, "stays on the last entry");
-        l.on_key(key(KeyCode::Char('g')), &rows);
+        l.on_key(key(KeyCode::Char('g')), &rows, &[]);
         let first = &rows[0];
         assert_eq!(
-            l.on_key(key(KeyCode::Enter), &rows),
+            l.on_key(key(KeyCode::Enter), &rows, &[]),
             DlqKey::Open(Some(Command::LoadDlqEntry {
                 partition: first.partition,
                 id: first.id
@@ -201,12 +289,12 @@ mod tests {
             filter,
             dry_run: false,
             confirmed: true,
-        }) = l.on_key(key(KeyCode::Char('r')), &rows)
+        }) = l.on_key(key(KeyCode::Char('r')), &rows, &[])
         else {
             panic!("r replays the selected entry")
         };
         assert_eq!(filter.key.as_deref(), Some(&*first.key));
-        let DlqKey::Confirm(c) = l.on_key(key(KeyCode::Char('x')), &rows) else {
+        let DlqKey::Confirm(c) = l.on_key(key(KeyCode::Char('x')), &rows, &[]) else {
             panic!("x asks first")
         };
         assert!(matches!(c.kind, ConfirmKind::Purge(_)));

@@ -103,6 +103,7 @@ pub fn snapshot() -> Snapshot {
         .collect();
     let dlq = dlq_entries();
     let dlq_by_type = crate::engine::dlq::histogram(dlq.iter());
+    let dlq_groups = Arc::new(crate::engine::dlq::groups(dlq.iter()));
     let dlq = rows(&dlq);
     Snapshot {
         counts,
@@ -150,6 +151,7 @@ pub fn snapshot() -> Snapshot {
         },
         dlq: Arc::new(dlq),
         dlq_by_type,
+        dlq_groups,
         backends: ["broker", "graph", "vectors", "intelligence"]
             .iter()
             .map(|n| BackendView {
@@ -166,6 +168,7 @@ pub fn snapshot() -> Snapshot {
         control_kind: "kafka",
         control_trouble: None,
         read_only: false,
+        max_rate: Some(900.0),
         audit: Vec::new(),
     }
 }

@@ -20,6 +20,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("r", "replay the selected DLQ entry"),
     ("R", "replay the filtered DLQ entries (preview, confirm)"),
     ("x", "purge the selected DLQ entry (confirm)"),
+    (
+        "v",
+        "DLQ by error fingerprint: enter lists a group, R replays it, x purges it",
+    ),
     ("← / →", "rollout percentage −/+ 5 (shift: 1)"),
     (
         "b",

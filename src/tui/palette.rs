@@ -38,6 +38,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("backfill [sync] [PROJECT]", "re-drive pending documents"),
     ("rollback | resume", "emergency rollback / undo it"),
     (
+        "rate N | rate off",
+        "MAX_PROCESSING_RATE: messages a second per member",
+    ),
+    (
         "hold | release [MEMBER]",
         "hold / release the fleet or one member",
     ),
@@ -108,6 +112,12 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
             }
             engine(Command::SetConcurrency { n, member: None })
         }
+        Some("rate") => engine(Command::SetMaxRate {
+            per_sec: crate::engine::commands::parse_rate(
+                rest.ok_or("rate N (messages a second) or rate off")?,
+            )
+            .map_err(|e| e.to_string())?,
+        }),
         Some(verb @ ("hold" | "release")) => engine(Command::Hold {
             member: rest.map(str::to_string),
             held: verb == "hold",

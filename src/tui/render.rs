@@ -43,7 +43,7 @@ pub fn draw(f: &mut Frame, app: &App) {
                 prompt: "/",
                 input,
                 error: error.as_deref(),
-                hint: "type:T project:P corr:ID key:K words — enter keeps, esc clears",
+                hint: "type:T project:P corr:ID key:K fp:FP words — enter keeps, esc clears",
             },
         ),
         Overlay::Palette { input, error } => super::dialog::render_input(

@@ -39,6 +39,14 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(Line::from(vec![
             Span::styled("enriched ", t.muted()),
             Span::styled(format!("{:.1} docs/s", s.docs_per_sec), t.accent()),
+            match s.max_rate {
+                // Backpressure at work: the limit is what holds it back.
+                Some(r) if s.docs_per_sec >= r * 0.9 => {
+                    Span::styled(format!("   max {r:.0}/s (limiting)"), t.warn())
+                }
+                Some(r) => Span::styled(format!("   max {r:.0}/s"), t.muted()),
+                None => Span::styled("   no rate limit (:rate N)", t.muted()),
+            },
         ])),
         rate,
     );
