@@ -47,6 +47,32 @@ fn alert_metrics() -> BTreeSet<String> {
     names
 }
 
+/// Names of `archon_*` metrics the seed §10.2 Grafana dashboard queries.
+fn dashboard_metrics() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("monitoring/grafana/async-enrichment-dashboard.json"),
+    )
+    .unwrap();
+    let dash: Value = serde_json::from_str(&text).expect("valid dashboard JSON");
+    let ident = regex::Regex::new(r"archon_[a-zA-Z0-9_]*").unwrap();
+    let mut names = BTreeSet::new();
+    let panels = dash["panels"].as_array().expect("panels");
+    let rows = panels.iter().filter(|p| p["type"] == "row").count();
+    assert_eq!(rows, 5, "the seed's five panel groups");
+    let mut queries = 0;
+    for p in panels.iter().filter(|p| p["type"] != "row") {
+        for t in p["targets"].as_array().expect("targets") {
+            queries += 1;
+            for m in ident.find_iter(t["expr"].as_str().expect("expr")) {
+                names.insert(m.as_str().to_string());
+            }
+        }
+    }
+    assert!(queries >= 15, "{queries} queries");
+    names
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_exports_health_metrics_and_guarded_control() {
     let src = tempfile::tempdir().unwrap();
@@ -187,6 +213,15 @@ async fn serve_exports_health_metrics_and_guarded_control() {
         assert!(
             exported.contains(&name) || exported.contains(base),
             "alert rule uses {name}, which /metrics does not export"
+        );
+    }
+
+    // Every metric a panel of the Grafana dashboard queries is exported.
+    for name in dashboard_metrics() {
+        let base = name.strip_suffix("_bucket").unwrap_or(&name);
+        assert!(
+            exported.contains(&name) || exported.contains(base),
+            "the Grafana dashboard queries {name}, which /metrics does not export"
         );
     }
 
