@@ -405,6 +405,16 @@ fn dlq_entries_group_by_error_fingerprint_and_a_group_replays_alone() {
         1,
         "only the group's entries: {dry}"
     );
+    // The dry run counts per fingerprint and per project before a confirm.
+    assert_eq!(dry["by_fingerprint"][0][0], fp, "{dry}");
+    assert_eq!(dry["by_fingerprint"][0][3], count(injected[0]), "{dry}");
+    let by_project: u64 = dry["by_project"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(by_project, count(injected[0]), "{dry}");
     let listed = run(data.path(), &["dlq", "list", "--json", "--fingerprint", fp]).json();
     assert_eq!(listed.as_array().unwrap().len() as u64, count(injected[0]));
     let text = run(data.path(), &["dlq", "groups"]).stdout;

@@ -168,6 +168,12 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
                     report.replayed, report.not_replayable
                 );
                 print_histogram(&report.by_error_type);
+                println!("by error fingerprint:");
+                for (fp, _, pattern, n) in &report.by_fingerprint {
+                    println!("  {n:>7}  fp:{fp}  {}", clean(pattern));
+                }
+                println!("by project:");
+                print_histogram(&report.by_project);
             });
             Ok(code)
         }

@@ -478,6 +478,9 @@ pub struct ReplayReport {
     /// Entries that cannot be replayed (the payload was never a valid request).
     pub not_replayable: u64,
     pub by_error_type: BTreeMap<String, u64>,
+    /// Entries per error fingerprint: (fingerprint, error type, pattern, count), biggest first.
+    pub by_fingerprint: Vec<(String, String, String, u64)>,
+    pub by_project: BTreeMap<String, u64>,
     pub ids: Vec<i64>,
 }
 
@@ -504,9 +507,20 @@ pub async fn replay(
     entries: &[DlqEntry],
     dry_run: bool,
 ) -> Result<ReplayReport> {
+    let mut by_project: BTreeMap<String, u64> = BTreeMap::new();
+    for e in entries {
+        *by_project
+            .entry(e.message.project_name.clone())
+            .or_default() += 1;
+    }
     let mut report = ReplayReport {
         dry_run,
         by_error_type: histogram(entries),
+        by_fingerprint: groups(entries)
+            .into_iter()
+            .map(|g| (g.fingerprint, g.error_type, g.pattern, g.count))
+            .collect(),
+        by_project,
         ..Default::default()
     };
     let (replayable, broken): (Vec<&DlqEntry>, Vec<&DlqEntry>) = entries

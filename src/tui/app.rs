@@ -611,8 +611,28 @@ impl App {
                     format!("Replay {} DLQ entries matching the filter?", r.replayed)
                 }];
                 lines.push(String::new());
-                for (t, n) in &r.by_error_type {
-                    lines.push(format!("{n:>7}  {}", crate::sanitize::clean(t)));
+                let clean = crate::sanitize::clean;
+                lines.push("by error fingerprint:".into());
+                for (fp, _, pattern, n) in r.by_fingerprint.iter().take(5) {
+                    lines.push(format!(
+                        "{n:>7}  fp:{fp}  {}",
+                        super::format::fit(&clean(pattern), 48)
+                    ));
+                }
+                if r.by_fingerprint.len() > 5 {
+                    lines.push(format!(
+                        "         … {} more groups",
+                        r.by_fingerprint.len() - 5
+                    ));
+                }
+                lines.push("by project:".into());
+                let mut projects: Vec<_> = r.by_project.iter().collect();
+                projects.sort_by(|a, b| b.1.cmp(a.1));
+                for (p, n) in projects.iter().take(5) {
+                    lines.push(format!("{n:>7}  {}", clean(p)));
+                }
+                if projects.len() > 5 {
+                    lines.push(format!("         … {} more projects", projects.len() - 5));
                 }
                 if r.not_replayable > 0 {
                     lines.push(format!(

@@ -177,6 +177,16 @@ mod tests {
                 replayed: 5,
                 not_replayable: 1,
                 by_error_type: a.snapshot.dlq_by_type.clone(),
+                by_fingerprint: a
+                    .snapshot
+                    .dlq_groups
+                    .iter()
+                    .map(|g| {
+                        let fp = g.fingerprint.clone();
+                        (fp, g.error_type.clone(), g.pattern.clone(), g.count)
+                    })
+                    .collect(),
+                by_project: [("web".to_string(), 5)].into_iter().collect(),
                 ids: vec![],
             };
             a.on_outcome(
