@@ -135,6 +135,7 @@ pub struct Overrides {
     pub audit_topic: Option<String>,
     pub read_only: bool,
     pub max_processing_rate: Option<f64>,
+    pub max_replays: Option<u32>,
 }
 
 fn check_secs(name: &str, v: f64) -> Result<Duration> {
@@ -198,6 +199,12 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
         cfg.member_id = id.clone();
     }
     cfg.read_only = o.read_only;
+    if let Some(m) = o.max_replays {
+        if !(1..=1000).contains(&m) {
+            bail!("--max-replays must be 1..=1000, got {m}");
+        }
+        cfg.max_replays = m;
+    }
     if let Some(r) = o.max_processing_rate {
         if !(r.is_finite() && r > 0.0 && r <= crate::engine::rate::MAX_RATE) {
             bail!(

@@ -315,7 +315,7 @@ async fn the_dlq_index_follows_the_topic_incrementally() {
 
     // Replay a third: tombstones remove those rows.
     let third: Vec<_> = full.iter().take(full.len() / 3).cloned().collect();
-    dlq::replay(&e, &third, false).await.unwrap();
+    dlq::replay(&e, &third, false, false).await.unwrap();
     let left = dlq_count(e.clone()).await;
     assert_eq!(left, failed - third.len() as u64);
     let view = index.refresh(&e, left).await.unwrap();

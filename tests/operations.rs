@@ -456,3 +456,54 @@ fn max_processing_rate_paces_the_drain_and_the_lever_changes_it() {
     assert_eq!(last["action"], "max rate off", "{last}");
     assert_eq!(last["after"], "no rate limit", "{last}");
 }
+
+/// The loop guard: a document that keeps failing is replayed at most
+/// `--max-replays` times; after that a replay holds it back (and says so)
+/// unless forced.
+#[test]
+fn the_loop_guard_holds_back_documents_replayed_too_often() {
+    let src = corpus(20);
+    let data = tempfile::tempdir().unwrap();
+    // Every call fails; without a breaker (an open one charges no attempt)
+    // each document lands in the DLQ after its attempts.
+    let failing = [
+        "--inject-failure-rate",
+        "1.0",
+        "--circuit-breaker",
+        "false",
+        "--max-replays",
+        "2",
+    ];
+    let mut args = vec!["ingest", src.path().to_str().unwrap(), "--wait", "--json"];
+    args.extend(FAST);
+    args.extend(failing);
+    let r = run(data.path(), &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(n(&r.json(), "dlq"), 20);
+    let replay = |extra: &[&str]| {
+        let mut a = vec!["dlq", "replay", "--confirm", "--wait", "--json"];
+        a.extend(FAST);
+        a.extend(failing);
+        a.extend(extra);
+        let r = run(data.path(), &a);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.json()
+    };
+    for round in 1..=2 {
+        let j = replay(&[]);
+        assert_eq!(n(&j, "replayed"), 20, "round {round}: {j}");
+        assert_eq!(n(&j, "looping"), 0, "round {round}: {j}");
+        assert_eq!(n(&j, "dlq"), 20, "they fail again: {j}");
+    }
+    let held = replay(&[]);
+    assert_eq!(n(&held, "replayed"), 0, "{held}");
+    assert_eq!(n(&held, "looping"), 20, "{held}");
+    let text = run(
+        data.path(),
+        &["dlq", "replay", "--dry-run", "--max-replays", "2"],
+    )
+    .stdout;
+    assert!(text.contains("loop guard"), "{text}");
+    let forced = replay(&["--force"]);
+    assert_eq!(n(&forced, "replayed"), 20, "{forced}");
+}

@@ -410,6 +410,16 @@ pub struct GlobalArgs {
         value_name = "N"
     )]
     pub max_processing_rate: Option<f64>,
+    /// DLQ loop guard: a document replayed this often is not replayed again without --force
+    #[arg(
+        allow_negative_numbers = true,
+        long,
+        global = true,
+        env = "ARCHON_MAX_REPLAYS",
+        value_name = "N",
+        hide_short_help = true
+    )]
+    pub max_replays: Option<u32>,
 }
 
 impl GlobalArgs {
@@ -448,6 +458,7 @@ impl GlobalArgs {
             audit_topic: self.audit_topic.clone(),
             read_only: self.read_only,
             max_processing_rate: self.max_processing_rate,
+            max_replays: self.max_replays,
             kafka: self.kafka_brokers.clone().map(|b| {
                 crate::backends::broker::kafka::KafkaSettings {
                     bootstrap_servers: b,
@@ -702,6 +713,9 @@ pub enum DlqCommand {
         /// Required to replay every entry (no filter)
         #[arg(long)]
         confirm: bool,
+        /// Also replay documents already replayed --max-replays times (the loop guard)
+        #[arg(long)]
+        force: bool,
         /// Then run the consumer until drained
         #[arg(long)]
         wait: bool,

@@ -133,6 +133,7 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             filter,
             dry_run,
             confirm,
+            force,
             wait,
             wait_args,
         } => {
@@ -142,6 +143,7 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
                     filter: filter.filter(),
                     dry_run,
                     confirmed: confirm,
+                    force,
                 },
             )
             .await?;
@@ -167,6 +169,12 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
                     "{verb} {} entries ({} not replayable)",
                     report.replayed, report.not_replayable
                 );
+                if report.looping > 0 {
+                    println!(
+                        "held back by the loop guard: {} entries whose documents were replayed {} times already (--force replays them)",
+                        report.looping, report.max_replays
+                    );
+                }
                 print_histogram(&report.by_error_type);
                 println!("by error fingerprint:");
                 for (fp, _, pattern, n) in &report.by_fingerprint {

@@ -40,6 +40,9 @@ pub enum Command {
         filter: DlqFilter,
         dry_run: bool,
         confirmed: bool,
+        /// Also replay entries already replayed `max_replays` times (the
+        /// loop guard skips them otherwise).
+        force: bool,
     },
     /// Purging drops entries for good: always `confirmed`.
     PurgeDlq {
@@ -132,11 +135,15 @@ impl Command {
                 target(member.as_deref())
             ),
             Command::ReplayDlq {
-                filter, dry_run, ..
+                filter,
+                dry_run,
+                force,
+                ..
             } => {
                 format!(
-                    "replay DLQ{} {}",
+                    "replay DLQ{}{} {}",
                     if *dry_run { " (dry run)" } else { "" },
+                    if *force { " (force)" } else { "" },
                     filter.describe()
                 )
             }
@@ -349,6 +356,7 @@ impl Command {
                 filter,
                 dry_run: false,
                 confirmed: false,
+                ..
             } if filter.is_empty() => invalid(
                 "no filter: this replays every DLQ entry; confirm it (CLI --confirm, HTTP \"confirm\": true) \
                  or preview it with a dry run",
@@ -470,7 +478,10 @@ impl Engine {
                 )))
             }
             Command::ReplayDlq {
-                filter, dry_run, ..
+                filter,
+                dry_run,
+                force,
+                ..
             } => {
                 let entries: Vec<_> = dlq::load(self)
                     .await?
@@ -478,7 +489,7 @@ impl Engine {
                     .filter(|e| filter.matches(e))
                     .collect();
                 Ok(CommandOutcome::Replay(
-                    dlq::replay(self, &entries, dry_run).await?,
+                    dlq::replay(self, &entries, dry_run, force).await?,
                 ))
             }
             Command::PurgeDlq { filter, .. } => {

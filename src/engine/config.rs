@@ -87,6 +87,9 @@ pub struct EngineConfig {
     pub read_only: bool,
     /// MAX_PROCESSING_RATE: messages a second each engine takes at most.
     pub max_processing_rate: Option<f64>,
+    /// The DLQ loop guard: a document replayed this often is not replayed
+    /// again without `force`.
+    pub max_replays: u32,
 }
 
 /// A credential: usable, but `{:?}` never prints it.
@@ -130,6 +133,7 @@ impl EngineConfig {
             ),
             read_only: false,
             max_processing_rate: None,
+            max_replays: 3,
         }
     }
 }

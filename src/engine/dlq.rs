@@ -481,6 +481,10 @@ pub struct ReplayReport {
     /// Entries per error fingerprint: (fingerprint, error type, pattern, count), biggest first.
     pub by_fingerprint: Vec<(String, String, String, u64)>,
     pub by_project: BTreeMap<String, u64>,
+    /// Entries the loop guard held back: their documents were replayed
+    /// `max_replays` times already (`force` replays them anyway).
+    pub looping: u64,
+    pub max_replays: u32,
     pub ids: Vec<i64>,
 }
 
@@ -506,6 +510,7 @@ pub async fn replay(
     engine: &Arc<Engine>,
     entries: &[DlqEntry],
     dry_run: bool,
+    force: bool,
 ) -> Result<ReplayReport> {
     let mut by_project: BTreeMap<String, u64> = BTreeMap::new();
     for e in entries {
@@ -527,6 +532,23 @@ pub async fn replay(
         .iter()
         .partition(|e| !e.message.document_id.is_empty());
     report.not_replayable = broken.len() as u64;
+    // The loop guard: a document that keeps coming back is not sent round
+    // again without `force`.
+    let max = engine.cfg.max_replays;
+    report.max_replays = max;
+    let replayable: Vec<&DlqEntry> = if force {
+        replayable
+    } else {
+        let counts = replay_counts(engine).await?;
+        let (again, looping): (Vec<&DlqEntry>, Vec<&DlqEntry>) =
+            replayable.into_iter().partition(|e| {
+                counts
+                    .get(e.message.document_id.as_str())
+                    .is_none_or(|n| *n < max)
+            });
+        report.looping = looping.len() as u64;
+        again
+    };
     report.replayed = replayable.len() as u64;
     report.ids = replayable.iter().map(|e| e.id).collect();
     if dry_run {
@@ -570,6 +592,25 @@ pub async fn replay(
     }
     tracing::info!("replayed {} DLQ entries", report.replayed);
     Ok(report)
+}
+
+/// How often each document now in the DLQ was replayed before.
+async fn replay_counts(engine: &Engine) -> Result<HashMap<String, u32>> {
+    let mut out = HashMap::new();
+    let mut after = None;
+    loop {
+        let page = engine
+            .backends
+            .graph
+            .documents_with_status(Status::Dlq, None, after.clone(), 1000)
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.entity_id.clone());
+        for d in page {
+            out.insert(d.entity_id, d.replay_count);
+        }
+    }
+    Ok(out)
 }
 
 /// Drop entries: documents become `failed` with the reason kept.

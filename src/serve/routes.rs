@@ -381,6 +381,9 @@ struct ReplayBody {
     /// Required to replay every entry (no filter), as on the CLI.
     #[serde(default)]
     confirm: bool,
+    /// Past the loop guard, as the CLI's --force.
+    #[serde(default)]
+    force: bool,
 }
 
 /// The filter, or why it is not one (for a 400).
@@ -412,6 +415,7 @@ async fn replay(
             filter,
             dry_run: b.dry_run,
             confirmed: b.confirm,
+            force: b.force,
         },
     )
     .await

@@ -58,7 +58,8 @@ impl Focus {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfirmKind {
-    ReplayFiltered(DlqFilter),
+    /// The filter, and whether past the loop guard.
+    ReplayFiltered(DlqFilter, bool),
     Purge(DlqFilter),
     Rollback,
     BackfillSync,
@@ -333,10 +334,11 @@ impl App {
                     self.overlay = Overlay::Busy(format!("{}…", c.ok_label));
                     vec![match c.kind {
                         ConfirmKind::ConsumerFailed => unreachable!("handled above"),
-                        ConfirmKind::ReplayFiltered(filter) => Command::ReplayDlq {
+                        ConfirmKind::ReplayFiltered(filter, force) => Command::ReplayDlq {
                             filter,
                             dry_run: false,
                             confirmed: true,
+                            force,
                         },
                         ConfirmKind::Purge(filter) => Command::PurgeDlq {
                             filter,
@@ -452,6 +454,7 @@ impl App {
                     filter: self.dlq.replay_target(&self.snapshot.dlq_groups),
                     dry_run: true,
                     confirmed: false,
+                    force: false,
                 }]
             }
             _ if self.focus == Focus::Dlq => self.on_key_dlq(key),
@@ -494,12 +497,13 @@ impl App {
                 }
                 vec![cmd]
             }
-            PaletteAction::ConfirmReplay(filter) => {
+            PaletteAction::ConfirmReplay(filter, force) => {
                 self.overlay = Overlay::Busy("counting what would be replayed…".into());
                 vec![Command::ReplayDlq {
                     filter,
                     dry_run: true,
                     confirmed: false,
+                    force,
                 }]
             }
             PaletteAction::ConfirmPurge(filter) => {
@@ -597,12 +601,19 @@ impl App {
         match outcome {
             CommandOutcome::DlqEntry(e) => self.dlq_detail = Some(*e),
             CommandOutcome::Replay(r) if r.dry_run => {
-                let filter = match cmd {
-                    Command::ReplayDlq { filter, .. } => filter.clone(),
-                    _ => DlqFilter::default(),
+                let (filter, force) = match cmd {
+                    Command::ReplayDlq { filter, force, .. } => (filter.clone(), *force),
+                    _ => (DlqFilter::default(), false),
                 };
                 if r.replayed == 0 {
-                    self.info("nothing to replay");
+                    self.info(if r.looping > 0 {
+                        format!(
+                            "nothing to replay: {} entries were replayed {} times already (loop guard; `:replay force` replays them)",
+                            r.looping, r.max_replays
+                        )
+                    } else {
+                        "nothing to replay".to_string()
+                    });
                     return;
                 }
                 let mut lines = vec![if filter.is_empty() {
@@ -640,10 +651,16 @@ impl App {
                         r.not_replayable
                     ));
                 }
+                if r.looping > 0 {
+                    lines.push(format!(
+                        "{} held back: replayed {} times already (loop guard; `:replay force`).",
+                        r.looping, r.max_replays
+                    ));
+                }
                 lines.push(String::new());
                 lines.push("Documents go back to pending and are enriched again.".into());
                 self.overlay = Overlay::Confirm(Confirm {
-                    kind: ConfirmKind::ReplayFiltered(filter),
+                    kind: ConfirmKind::ReplayFiltered(filter, force),
                     title: "Replay DLQ entries".into(),
                     lines,
                     ok_label: "Replay".into(),

@@ -187,6 +187,8 @@ mod tests {
                     })
                     .collect(),
                 by_project: [("web".to_string(), 5)].into_iter().collect(),
+                looping: 0,
+                max_replays: 3,
                 ids: vec![],
             };
             a.on_outcome(

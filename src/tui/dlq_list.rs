@@ -193,6 +193,7 @@ impl DlqList {
                         filter,
                         dry_run: false,
                         confirmed: true,
+                        force: false,
                     });
                 }
             }
@@ -289,6 +290,7 @@ mod tests {
             filter,
             dry_run: false,
             confirmed: true,
+            force: false,
         }) = l.on_key(key(KeyCode::Char('r')), &rows, &[])
         else {
             panic!("r replays the selected entry")

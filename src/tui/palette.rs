@@ -8,7 +8,8 @@ use crate::engine::dlq::DlqFilter;
 pub enum PaletteAction {
     Engine(Command),
     /// Dry run first, then confirm.
-    ConfirmReplay(DlqFilter),
+    /// The filter, and whether past the loop guard (`force`).
+    ConfirmReplay(DlqFilter, bool),
     ConfirmPurge(DlqFilter),
     Rollback,
     Theme(String),
@@ -28,8 +29,8 @@ pub const HELP: &[(&str, &str)] = &[
     ("concurrency N", "enrichments at once"),
     ("pause | run", "stop / start fetching in this console"),
     (
-        "replay | replay all",
-        "replay the filtered / every DLQ entry (confirm)",
+        "replay | replay all [force]",
+        "replay the filtered / every DLQ entry (confirm); force: past the loop guard",
     ),
     (
         "purge | purge all",
@@ -127,11 +128,14 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
         Some("resume") => engine(Command::Resume),
         Some("rollback") => Ok(PaletteAction::Rollback),
         Some("reset") => engine(Command::ResetBreaker { member: None }),
-        Some("replay") => Ok(PaletteAction::ConfirmReplay(if rest == Some("all") {
-            DlqFilter::default()
-        } else {
-            current_filter.clone()
-        })),
+        Some("replay") => Ok(PaletteAction::ConfirmReplay(
+            if words.contains(&"all") {
+                DlqFilter::default()
+            } else {
+                current_filter.clone()
+            },
+            words.contains(&"force"),
+        )),
         Some("purge") => Ok(PaletteAction::ConfirmPurge(if rest == Some("all") {
             DlqFilter::default()
         } else {
@@ -199,7 +203,7 @@ mod tests {
         );
         assert_eq!(
             parse("replay all", &f),
-            Ok(PaletteAction::ConfirmReplay(DlqFilter::default()))
+            Ok(PaletteAction::ConfirmReplay(DlqFilter::default(), false))
         );
         assert_eq!(
             parse("backfill sync web", &f),
