@@ -47,9 +47,17 @@ async fn scoped_tokens_answer_401_and_403_and_change_nothing() {
     use reqwest::Method as M;
     let url = |p: &str| s.url(p);
 
-    // Open: health, metrics, the fleet (this engine, reporting).
-    let (code, f) = call(&c, M::GET, url("/fleet"), None, None).await;
-    assert_eq!(code, 200, "{f}");
+    // Open: health, metrics, the fleet (this engine, once its first report
+    // is out: the heartbeat writes it within a second of the start).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let f = loop {
+        let (code, f) = call(&c, M::GET, url("/fleet"), None, None).await;
+        assert_eq!(code, 200, "{f}");
+        if f["totals"]["members"] == 1 || std::time::Instant::now() > deadline {
+            break f;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
     assert_eq!(f["totals"]["members"], 1, "{f}");
     assert_eq!(f["members"][0]["member_id"], f["member_id"], "{f}");
 
