@@ -46,12 +46,7 @@ fn print_histogram(h: &std::collections::BTreeMap<String, u64>) {
 pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
     match cmd {
         DlqCommand::Groups { filter, json } => {
-            let f = filter.filter();
-            let entries: Vec<DlqEntry> = dlq::load(&engine)
-                .await?
-                .into_iter()
-                .filter(|e| f.matches(e))
-                .collect();
+            let entries = dlq::load_matching(&engine, &filter.filter()).await?;
             let groups = dlq::groups(entries.iter());
             if json {
                 println!("{}", serde_json::to_string(&groups)?);
@@ -90,11 +85,7 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             json,
         } => {
             let f = filter.filter();
-            let entries: Vec<DlqEntry> = dlq::load(&engine)
-                .await?
-                .into_iter()
-                .filter(|e| f.matches(e))
-                .collect();
+            let entries = dlq::load_matching(&engine, &f).await?;
             let shown = &entries[..limit.unwrap_or(usize::MAX).min(entries.len())];
             if json {
                 println!("{}", Value::Array(shown.iter().map(entry_row).collect()));

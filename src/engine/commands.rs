@@ -483,21 +483,13 @@ impl Engine {
                 force,
                 ..
             } => {
-                let entries: Vec<_> = dlq::load(self)
-                    .await?
-                    .into_iter()
-                    .filter(|e| filter.matches(e))
-                    .collect();
+                let entries = dlq::load_matching(self, &filter).await?;
                 Ok(CommandOutcome::Replay(
                     dlq::replay(self, &entries, dry_run, force).await?,
                 ))
             }
             Command::PurgeDlq { filter, .. } => {
-                let entries: Vec<_> = dlq::load(self)
-                    .await?
-                    .into_iter()
-                    .filter(|e| filter.matches(e))
-                    .collect();
+                let entries = dlq::load_matching(self, &filter).await?;
                 Ok(CommandOutcome::Purged {
                     purged: dlq::purge(self, &entries).await?,
                 })

@@ -261,6 +261,13 @@ pub async fn load_one(engine: &Engine, partition: i32, id: i64) -> Result<Option
 
 /// Current entries, newest first (full records: the CLI and operations;
 /// the console holds `dlq_index` rows instead).
+/// The current entries `filter` lets through, newest first.
+pub async fn load_matching(engine: &Engine, filter: &DlqFilter) -> Result<Vec<DlqEntry>> {
+    let mut entries = load(engine).await?;
+    entries.retain(|e| filter.matches(e));
+    Ok(entries)
+}
+
 pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
     let b = &engine.backends;
     let topic = &engine.cfg.dlq_topic;

@@ -524,14 +524,10 @@ async fn dlq_list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Resp
         Ok(f) => f.unwrap_or_default(),
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("filter: {e}")),
     };
-    match crate::engine::dlq::load(&s.engine).await {
-        Ok(entries) => {
-            let shown: Vec<_> = entries
-                .iter()
-                .filter(|e| filter.matches(*e))
-                .take(q.limit.unwrap_or(100))
-                .collect();
-            Json(json!({ "entries": shown })).into_response()
+    match crate::engine::dlq::load_matching(&s.engine, &filter).await {
+        Ok(mut entries) => {
+            entries.truncate(q.limit.unwrap_or(100));
+            Json(json!({ "entries": entries })).into_response()
         }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")),
     }
