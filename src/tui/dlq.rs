@@ -29,12 +29,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             fit(&clean(&app.dlq.filter_text), 30)
         )
     };
-    let block = panel(app, Focus::Dlq, &extra);
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    let side = if inner.width >= 100 { 42 } else { 0 };
-    let [table_area, side_area] =
-        Layout::horizontal([Constraint::Min(0), Constraint::Length(side)]).areas(inner);
+    let (table_area, side_area, side) = frame(f, area, app, &extra);
 
     let visible = table_area.height.saturating_sub(1) as usize;
     let offset = app.dlq.selected.saturating_sub(visible.saturating_sub(1));
@@ -83,6 +78,18 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     }
 }
 
+/// The panel's frame titled `extra`, split into the list and (wide enough)
+/// a side column: (list, side, side width).
+fn frame(f: &mut Frame, area: Rect, app: &App, extra: &str) -> (Rect, Rect, u16) {
+    let block = panel(app, Focus::Dlq, extra);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let side = if inner.width >= 100 { 42 } else { 0 };
+    let [table_area, side_area] =
+        Layout::horizontal([Constraint::Min(0), Constraint::Length(side)]).areas(inner);
+    (table_area, side_area, side)
+}
+
 /// The grouped view (`v`): one row per error fingerprint, biggest first,
 /// with the selected group's pattern, sample and projects beside it.
 fn render_groups(f: &mut Frame, area: Rect, app: &App) {
@@ -93,12 +100,7 @@ fn render_groups(f: &mut Frame, area: Rect, app: &App) {
         thousands(app.snapshot.dlq.len() as u64),
         thousands(groups.len() as u64)
     );
-    let block = panel(app, Focus::Dlq, &extra);
-    let inner = block.inner(area);
-    f.render_widget(block, area);
-    let side = if inner.width >= 100 { 42 } else { 0 };
-    let [table_area, side_area] =
-        Layout::horizontal([Constraint::Min(0), Constraint::Length(side)]).areas(inner);
+    let (table_area, side_area, side) = frame(f, area, app, &extra);
     if groups.is_empty() {
         f.render_widget(
             Paragraph::new("The DLQ is empty.").style(t.muted()),
