@@ -142,6 +142,28 @@ pub fn total_lag(parts: &[PartitionLag]) -> i64 {
     parts.iter().map(|p| p.lag).sum()
 }
 
+/// A project name the graph, the topics and a terminal can carry: 1..=255
+/// characters, no control characters (they would reach operators' screens and
+/// logs, and an ESC in a name is how a terminal gets hijacked).
+pub fn check_project_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err("project name must be 1..=255 characters".into());
+    }
+    if let Some(c) = name.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "project name contains the control character U+{:04X}; use letters, digits and punctuation",
+            c as u32
+        ));
+    }
+    Ok(())
+}
+
+/// `check_project_name` as a clap value parser, so the CLI refuses a bad
+/// `--project` before anything starts.
+pub fn parse_project_name(name: &str) -> Result<String, String> {
+    check_project_name(name).map(|()| name.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -232,6 +232,21 @@ fn bad_files_are_recorded_with_a_reason_and_nothing_is_lost() {
     )
     .unwrap();
     std::fs::write(src.path().join("\u{1b}[2Jevil.py"), "x = 1\n").unwrap();
+    // Binaries with no NUL byte early on, found on real trees: by content, not
+    // by extension (none of these names says "binary" to the walk).
+    let mut pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n".to_vec();
+    pdf.extend((1..=255u8).cycle().take(3000));
+    std::fs::write(src.path().join("manual.pdf"), &pdf).unwrap();
+    std::fs::write(
+        src.path().join("spin.gif"),
+        b"GIF89a\x10\x01\x10\x01\xf7\x80\x81",
+    )
+    .unwrap();
+    std::fs::write(
+        src.path().join("ca.der"),
+        b"\x30\x82\x03\x5a\x30\x82\x02\x42\xa0\x03",
+    )
+    .unwrap();
     let r = run(
         data.path(),
         &[
@@ -245,8 +260,8 @@ fn bad_files_are_recorded_with_a_reason_and_nothing_is_lost() {
     );
     assert_eq!(r.code, 0, "{}", r.stderr);
     let j = r.json();
-    assert_eq!(n(&j, "discovered"), 5);
-    assert_eq!(n(&j, "skipped_binary"), 1);
+    assert_eq!(n(&j, "discovered"), 8);
+    assert_eq!(n(&j, "skipped_binary"), 4, "png, pdf, gif, der");
     assert_eq!(n(&j, "completed"), 2, "good.rs and the oddly named file");
     assert_eq!(n(&j, "dlq"), 2, "not UTF-8, too large");
     assert_eq!(n(&j, "rejected"), 2);
@@ -255,6 +270,83 @@ fn bad_files_are_recorded_with_a_reason_and_nothing_is_lost() {
         !r.stderr.contains('\u{1b}'),
         "no raw escape reaches the terminal: {:?}",
         r.stderr
+    );
+    // The file over the limit was judged from its metadata, not read: its
+    // hash is not the hash of its content.
+    let list = run(
+        data.path(),
+        &["dlq", "list", "--json", "--error-type", "FileTooLarge"],
+    )
+    .json();
+    let id = list[0]["id"].as_i64().unwrap().to_string();
+    let full: serde_json::Value =
+        serde_json::from_str(&run(data.path(), &["dlq", "show", &id]).stdout).unwrap();
+    let stored = full["message"]["original_message"]["content_hash"]
+        .as_str()
+        .unwrap();
+    let read = blake3::hash("// x\n".repeat(500).as_bytes())
+        .to_hex()
+        .to_string();
+    assert_eq!(stored.len(), 64);
+    assert_ne!(stored, read, "an oversized file is not read to be hashed");
+}
+
+#[test]
+fn a_huge_sparse_file_is_judged_without_being_read() {
+    let src = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let path = src.path().join("huge.txt");
+    let f = std::fs::File::create(&path).unwrap();
+    // Text for the first 8 KB the binary check looks at, then a hole.
+    std::io::Write::write_all(&mut &f, "looks like text\n".repeat(600).as_bytes()).unwrap();
+    // 30 GiB, sparse: reading it whole took 34 s before it was judged by size.
+    if let Err(e) = f.set_len(30 << 30) {
+        eprintln!("SKIPPED: this filesystem refuses a 30 GiB sparse file: {e}");
+        return;
+    }
+    drop(f);
+    let started = std::time::Instant::now();
+    let r = run(
+        data.path(),
+        &["ingest", src.path().to_str().unwrap(), "--wait", "--json"],
+    );
+    eprintln!("30 GiB sparse file ingested in {:?}", started.elapsed());
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j = r.json();
+    assert_eq!(n(&j, "rejected"), 1, "{j}");
+    assert_eq!(n(&j, "dlq"), 1, "parked as FileTooLarge: {j}");
+    let list = run(data.path(), &["dlq", "list", "--json"]).json();
+    assert_eq!(list[0]["error_type"], "FileTooLarge", "{list}");
+}
+
+#[test]
+fn project_names_with_control_characters_are_refused() {
+    let src = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.rs"), "fn a() {}\n").unwrap();
+    let dir = src.path().to_str().unwrap();
+    for bad in ["evil\u{1b}[2J", "tab\there", "bell\u{7}"] {
+        let r = run(data.path(), &["ingest", dir, "--project", bad, "--json"]);
+        assert_eq!(r.code, 2, "refused as bad input: {}", r.stderr);
+        assert!(r.stderr.contains("control character"), "{}", r.stderr);
+        assert!(
+            !r.stderr.contains('\u{1b}'),
+            "the name is not echoed raw: {:?}",
+            r.stderr
+        );
+    }
+    let r = run(data.path(), &["rollout", "enable", "x\u{7}y"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    // A directory whose own name has one is refused with the way out.
+    let odd = src.path().join("odd\u{7}name");
+    std::fs::create_dir(&odd).unwrap();
+    let r = run(data.path(), &["ingest", odd.to_str().unwrap(), "--json"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("--project NAME"), "{}", r.stderr);
+    assert_eq!(
+        n(&status(data.path())["counts"], "pending"),
+        0,
+        "nothing was indexed"
     );
 }
 

@@ -53,7 +53,7 @@ pub struct ConsoleArgs {
     #[arg(long, value_name = "PATH")]
     pub ingest: Option<PathBuf>,
     /// Project name for --ingest [default: the directory's name]
-    #[arg(long, value_name = "NAME", requires = "ingest")]
+    #[arg(long, value_parser = crate::model::parse_project_name, value_name = "NAME", requires = "ingest")]
     pub project: Option<String>,
     /// Also serve health, metrics and control over HTTP here (as `serve` does)
     #[arg(long, value_name = "ADDR")]
@@ -504,7 +504,7 @@ pub enum Command {
         /// Source tree to ingest (.gitignore is respected)
         path: PathBuf,
         /// Project name [default: the directory's name]
-        #[arg(long)]
+        #[arg(long, value_parser = crate::model::parse_project_name)]
         project: Option<String>,
         /// Also run the consumer until nothing is pending and lag is 0
         #[arg(long)]
@@ -517,7 +517,7 @@ pub enum Command {
         #[command(flatten)]
         wait_args: WaitArgs,
         /// Only this project's documents (others sharing the graph are left alone)
-        #[arg(long)]
+        #[arg(long, value_parser = crate::model::parse_project_name)]
         project: Option<String>,
     },
     /// Browse, replay and purge the dead-letter queue
@@ -543,7 +543,7 @@ pub enum Command {
     /// Re-drive documents still pending or never enriched
     Backfill {
         /// Only this project
-        #[arg(long)]
+        #[arg(long, value_parser = crate::model::parse_project_name)]
         project: Option<String>,
         /// At most this many documents per second
         #[arg(allow_negative_numbers = true, long, value_name = "N")]
@@ -582,7 +582,7 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         #[arg(long, value_name = "PATH")]
         ingest: Option<PathBuf>,
         /// Project name for --ingest [default: the directory's name]
-        #[arg(long, value_name = "NAME", requires = "ingest")]
+        #[arg(long, value_parser = crate::model::parse_project_name, value_name = "NAME", requires = "ingest")]
         project: Option<String>,
         /// Allow --listen on an address other than loopback (control then
         /// crosses the network: put TLS and a firewall in front)
@@ -743,12 +743,14 @@ pub enum RolloutCommand {
     },
     /// Always use the async path for PROJECT
     Enable {
+        #[arg(value_parser = crate::model::parse_project_name)]
         project: String,
         #[arg(long)]
         json: bool,
     },
     /// Remove PROJECT from the always-async list
     Disable {
+        #[arg(value_parser = crate::model::parse_project_name)]
         project: String,
         #[arg(long)]
         json: bool,

@@ -259,10 +259,16 @@ async fn serve(
 fn project_name_of(path: &Path) -> Result<String> {
     let abs =
         std::fs::canonicalize(path).with_context(|| format!("cannot ingest {}", path.display()))?;
-    Ok(abs
+    let name = abs
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "root".into()))
+        .unwrap_or_else(|| "root".into());
+    crate::model::check_project_name(&name).map_err(|e| {
+        anyhow::anyhow!(
+            "the directory's name cannot be the project name ({e}); give one with --project NAME"
+        )
+    })?;
+    Ok(name)
 }
 
 async fn ingest(

@@ -277,9 +277,7 @@ impl RolloutChange {
             return invalid(format!("rollout percentage must be 0..=100, got {p}"));
         }
         if let Some(p) = &self.enable_project {
-            if p.is_empty() || p.chars().count() > 255 {
-                return invalid("project name must be 1..=255 characters");
-            }
+            crate::model::check_project_name(p).or_else(invalid)?;
         }
         Ok(())
     }

@@ -22,9 +22,62 @@ pub fn walk(root: &Path) -> impl Iterator<Item = Result<PathBuf, ignore::Error>>
         })
 }
 
-/// Binary if a NUL byte appears early (git's heuristic).
+/// How much of a file's start the binary check looks at (git looks at 8000 bytes).
+pub const SNIFF_BYTES: usize = 8000;
+
+/// Signatures of common binary formats that can start without a NUL byte.
+const BINARY_MAGIC: &[&[u8]] = &[
+    b"%PDF-",
+    b"GIF87a",
+    b"GIF89a",
+    b"\x89PNG",
+    b"\xff\xd8\xff", // JPEG
+    b"PK\x03\x04",   // zip, jar, docx
+    b"\x1f\x8b",     // gzip
+    b"\x7fELF",
+    b"BZh",
+    b"\xfd7zXZ\0",       // xz
+    b"\x28\xb5\x2f\xfd", // zstd
+];
+
+/// Binary by content, judged from the file's first bytes: a NUL byte (git's
+/// and ripgrep's rule), a known binary signature that is not valid text
+/// (`%PDF-` followed by raw bytes; DER certificates start 0x30 0x82, which no
+/// UTF-8 text can), or — for samples that are not UTF-8 — more than one byte in
+/// three that is neither printable nor part of a character, which separates
+/// compressed or encoded data (about 60 %) from Latin-1 text (a few %).
 pub fn looks_binary(bytes: &[u8]) -> bool {
-    bytes[..bytes.len().min(8000)].contains(&0)
+    let sample = &bytes[..bytes.len().min(SNIFF_BYTES)];
+    if sample.contains(&0) {
+        return true;
+    }
+    match std::str::from_utf8(sample) {
+        Ok(_) => return false,
+        // A character cut by the sample's end is still text.
+        Err(e) if e.error_len().is_none() => return false,
+        Err(_) => {}
+    }
+    if BINARY_MAGIC.iter().any(|m| sample.starts_with(m)) || sample.starts_with(b"\x30\x82") {
+        return true;
+    }
+    non_text_share(sample) > 0.30
+}
+
+/// Share of bytes that are control characters (other than whitespace and
+/// ESC/backspace seen in terminal logs) or not part of a valid UTF-8 character.
+fn non_text_share(sample: &[u8]) -> f64 {
+    let mut odd = 0usize;
+    for chunk in sample.utf8_chunks() {
+        odd += chunk.invalid().len();
+        odd += chunk
+            .valid()
+            .bytes()
+            .filter(|b| {
+                b.is_ascii_control() && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b | 0x08)
+            })
+            .count();
+    }
+    odd as f64 / sample.len().max(1) as f64
 }
 
 pub fn language_of(path: &str) -> Option<&'static str> {
@@ -145,7 +198,33 @@ mod tests {
         std::fs::write(dir.path().join("src/lib.rs"), "x").unwrap();
         let files: Vec<_> = walk(dir.path()).map(|p| p.unwrap()).collect();
         assert_eq!(files, vec![dir.path().join("src/lib.rs")]);
+    }
+
+    #[test]
+    fn binary_by_content() {
         assert!(looks_binary(b"ab\0cd"));
         assert!(!looks_binary("héllo".as_bytes()));
+        assert!(!looks_binary(b""));
+        // Latin-1 text with a few accents is text (it is parked as EncodingError).
+        assert!(!looks_binary(b"caf\xe9 au lait, cr\xe8me br\xfbl\xe9e\n"));
+        // A PDF whose header is followed by raw bytes, with no NUL early on.
+        let mut pdf = b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n".to_vec();
+        pdf.extend((1..=255u8).cycle().take(4000));
+        assert!(looks_binary(&pdf));
+        // A GIF whose size fields happen to have no zero byte.
+        assert!(looks_binary(b"GIF89a\x10\x01\x10\x01\xf7\x80\x81\x82"));
+        // A DER certificate: SEQUENCE, two-byte length.
+        assert!(looks_binary(
+            b"\x30\x82\x03\x5a\x30\x82\x02\x42\xa0\x03\x02\x01\x02"
+        ));
+        // Compressed-looking bytes without a signature or a NUL.
+        let noise: Vec<u8> = (0..6000u32).map(|i| (i * 151 % 255 + 1) as u8).collect();
+        assert!(looks_binary(&noise));
+        // A UTF-8 character cut by the sample's end is not a reason.
+        let mut long = "é".repeat(SNIFF_BYTES / 2).into_bytes();
+        long.insert(0, b'x');
+        assert!(!looks_binary(&long));
+        // Text that merely starts like a signature is text ("PK" notes, "BZh…").
+        assert!(!looks_binary(b"BZh is how bzip2 files start\n"));
     }
 }
