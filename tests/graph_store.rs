@@ -386,7 +386,16 @@ async fn transitions_follow_the_table(g: &dyn GraphStore, ns: &str) {
             assert_eq!(status(g, &id_of(s)).await, s, "set-up of {t:?}");
         }
 
-        g.transition(ids, t).await.unwrap();
+        let moved = g.transition(ids.clone(), t).await.unwrap();
+        assert_eq!(
+            moved,
+            vec![id_of(t.from())],
+            "{t:?} moves only its from-status"
+        );
+        assert!(
+            g.transition(ids, t).await.unwrap().is_empty(),
+            "{t:?} a second time moves nothing"
+        );
         for s in Status::ALL {
             let expected = if s == t.from() { t.to() } else { s };
             assert_eq!(

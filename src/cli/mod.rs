@@ -1,6 +1,7 @@
 //! Command-line interface. Flags read the seeds' environment variables when
 //! not given (clap's `env`), then the config file fills the rest.
 
+pub mod jobs;
 pub mod ops;
 mod output;
 pub mod run;
@@ -602,6 +603,14 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         #[arg(long, env = "ARCHON_THEME", value_name = "NAME")]
         theme: Option<String>,
     },
+    /// Redrive jobs: list, pause, resume, cancel, change rate
+    Jobs {
+        /// The list as JSON (`jobs` with no subcommand lists them)
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        command: Option<jobs::JobsCommand>,
+    },
     /// The fleet's members: partitions, rate, in flight, breaker, last report
     Fleet {
         #[arg(long)]
@@ -716,6 +725,13 @@ pub enum DlqCommand {
         /// Also replay documents already replayed --max-replays times (the loop guard)
         #[arg(long)]
         force: bool,
+        /// Replay as a redrive job at N entries a second: progress, pause /
+        /// resume / cancel (`archon-tui jobs`), resumable after a crash
+        #[arg(long, value_name = "N")]
+        rate: Option<f64>,
+        /// With --rate: start the job and leave it to the engine running here
+        #[arg(long, requires = "rate")]
+        detach: bool,
         /// Then run the consumer until drained
         #[arg(long)]
         wait: bool,

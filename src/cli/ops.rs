@@ -125,8 +125,43 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             dry_run,
             confirm,
             force,
+            rate: Some(rate),
+            detach,
             wait,
             wait_args,
+        } if !dry_run => {
+            let code = super::jobs::start(
+                engine.clone(),
+                filter.filter(),
+                rate,
+                force,
+                confirm,
+                detach,
+                wait_args.json && !wait,
+            )
+            .await?;
+            if wait {
+                let timed_out = run_until_drained(&engine, &wait_args, None).await?;
+                let p = drain::progress(&engine).await?;
+                let out = json!({
+                    "completed": p.total(crate::model::Status::Completed),
+                    "dlq": p.total(crate::model::Status::Dlq),
+                    "pending": p.unfinished(),
+                    "timed_out": timed_out,
+                });
+                print_json_or(&out, wait_args.json, || println!("{out}"));
+                return Ok(if timed_out { EXIT_TIMED_OUT } else { code });
+            }
+            Ok(code)
+        }
+        DlqCommand::Replay {
+            filter,
+            dry_run,
+            confirm,
+            force,
+            wait,
+            wait_args,
+            ..
         } => {
             let outcome = lever(
                 &engine,

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::dlq::{self, DlqEntry, DlqFilter, ReplayReport};
 use super::drain;
 use super::producer::{dispatch, request_for_record};
+use super::redrive::JobView;
 use super::rollout::RolloutState;
 use super::{Engine, MAX_CONCURRENCY};
 use crate::events::Priority;
@@ -44,6 +45,21 @@ pub enum Command {
         /// loop guard skips them otherwise).
         force: bool,
     },
+    /// Replay as a background job at `rate` entries a second (see
+    /// `engine::redrive`); no filter must be `confirmed`, as for `ReplayDlq`.
+    StartRedrive {
+        filter: DlqFilter,
+        rate: f64,
+        force: bool,
+        confirmed: bool,
+        /// Who asked (user@host, or the HTTP token's name @ peer).
+        actor: String,
+    },
+    /// Pause, resume, cancel or re-rate a redrive job.
+    ControlJob {
+        id: String,
+        action: JobAction,
+    },
     /// Purging drops entries for good: always `confirmed`.
     PurgeDlq {
         filter: DlqFilter,
@@ -72,6 +88,25 @@ pub enum Command {
         failure_rate: f64,
         latency_ms: u64,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum JobAction {
+    Pause,
+    Resume,
+    Cancel,
+    Rate(f64),
+}
+
+impl JobAction {
+    pub fn describe(self) -> String {
+        match self {
+            JobAction::Pause => "pause".into(),
+            JobAction::Resume => "resume".into(),
+            JobAction::Cancel => "cancel".into(),
+            JobAction::Rate(r) => format!("rate {r}/s"),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -114,6 +149,7 @@ pub enum CommandOutcome {
     Rollback(RollbackReport),
     Backfill(BackfillReport),
     DlqEntry(Box<DlqEntry>),
+    Job(Box<JobView>),
 }
 
 impl Command {
@@ -147,6 +183,17 @@ impl Command {
                     filter.describe()
                 )
             }
+            Command::StartRedrive {
+                filter,
+                rate,
+                force,
+                ..
+            } => format!(
+                "redrive DLQ at {rate}/s{} {}",
+                if *force { " (force)" } else { "" },
+                filter.describe()
+            ),
+            Command::ControlJob { id, action } => format!("redrive {id}: {}", action.describe()),
             Command::PurgeDlq { filter, .. } => format!("purge DLQ {}", filter.describe()),
             Command::SetRollout(c) => {
                 let mut parts = Vec::new();
@@ -256,6 +303,7 @@ impl CommandOutcome {
                 b.selected, b.published, b.enriched_sync, b.elapsed_ms
             ),
             CommandOutcome::DlqEntry(e) => format!("DLQ entry {} loaded", e.id),
+            CommandOutcome::Job(j) => j.line(),
         }
     }
 }
@@ -359,6 +407,22 @@ impl Command {
                 "no filter: this replays every DLQ entry; confirm it (CLI --confirm, HTTP \"confirm\": true) \
                  or preview it with a dry run",
             ),
+            Command::StartRedrive {
+                filter,
+                confirmed: false,
+                ..
+            } if filter.is_empty() => invalid(
+                "no filter: this redrives every DLQ entry; confirm it (CLI --confirm, HTTP \"confirm\": true) \
+                 or preview it with a dry run",
+            ),
+            Command::StartRedrive { rate: r, .. }
+            | Command::ControlJob {
+                action: JobAction::Rate(r),
+                ..
+            } if !(r.is_finite() && *r > 0.0 && *r <= super::rate::MAX_RATE) => invalid(format!(
+                "redrive rate must be more than 0 and at most {} entries a second, got {r}",
+                super::rate::MAX_RATE
+            )),
             Command::PurgeDlq {
                 confirmed: false, ..
             } => invalid("purging drops DLQ entries for good; confirm it (CLI --confirm)"),
@@ -423,7 +487,12 @@ impl Engine {
                     self.faults.latency().as_millis()
                 )
             }
-            Command::ReplayDlq { .. }
+            Command::ControlJob { id, .. } => match self.job(id) {
+                Some(j) => format!("{} at {}/s", j.phase.as_str(), j.rate),
+                None => "no such job".into(),
+            },
+            Command::StartRedrive { .. }
+            | Command::ReplayDlq { .. }
             | Command::PurgeDlq { .. }
             | Command::Backfill { .. }
             | Command::LoadDlqEntry { .. } => "-".into(),
@@ -485,6 +554,24 @@ impl Engine {
                 Ok(CommandOutcome::Replay(
                     dlq::replay(self, &entries, dry_run, force).await?,
                 ))
+            }
+            Command::StartRedrive {
+                filter,
+                rate,
+                force,
+                actor,
+                ..
+            } => Ok(CommandOutcome::Job(Box::new(
+                self.start_redrive(filter, rate, force, &actor).await?,
+            ))),
+            Command::ControlJob { id, action } => {
+                let view = self.control_job(&id, |c| match action {
+                    JobAction::Pause => c.paused = true,
+                    JobAction::Resume => c.paused = false,
+                    JobAction::Cancel => c.cancelled = true,
+                    JobAction::Rate(r) => c.rate = Some(r),
+                })?;
+                Ok(CommandOutcome::Job(Box::new(view)))
             }
             Command::PurgeDlq { filter, .. } => {
                 let entries = dlq::load_matching(self, &filter).await?;

@@ -12,6 +12,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::breaker::BreakerSnapshot;
+use super::redrive::{JobControl, RedriveJob};
 use super::rollout::RolloutState;
 
 /// The levers as the fleet shares them. Absent values fall back to the
@@ -30,6 +31,10 @@ pub struct ControlState {
     pub max_rate: Option<f64>,
     /// Per-member levers, by member id.
     pub members: BTreeMap<String, MemberControl>,
+    /// Redrive jobs as their engines last saved them, by job id.
+    pub jobs: BTreeMap<String, RedriveJob>,
+    /// What operators asked of each job.
+    pub job_controls: BTreeMap<String, JobControl>,
 }
 
 /// Levers aimed at one member.
@@ -55,6 +60,9 @@ impl ControlState {
     pub fn concurrency_for(&self, id: &str) -> Option<usize> {
         self.member(id).concurrency.or(self.concurrency)
     }
+    pub fn job_control(&self, id: &str) -> JobControl {
+        self.job_controls.get(id).cloned().unwrap_or_default()
+    }
     /// Breaker resets asked of this member: fleet-wide plus its own.
     pub fn breaker_resets_for(&self, id: &str) -> u64 {
         self.breaker_reset_seq + self.member(id).breaker_reset_seq
@@ -70,6 +78,8 @@ pub enum ControlChange {
     BreakerReset(u64),
     MaxRate(Option<f64>),
     Member(String, MemberControl),
+    Job(Box<RedriveJob>),
+    JobControl(String, JobControl),
 }
 
 impl ControlChange {
@@ -83,6 +93,8 @@ impl ControlChange {
             ControlChange::BreakerReset(s) => ("breaker_reset_seq".into(), s.to_string()),
             ControlChange::MaxRate(r) => ("max_processing_rate".into(), serde_json::to_string(r)?),
             ControlChange::Member(id, m) => (format!("member/{id}"), serde_json::to_string(m)?),
+            ControlChange::Job(j) => (format!("job/{}", j.id), serde_json::to_string(j)?),
+            ControlChange::JobControl(id, c) => (format!("jobctl/{id}"), serde_json::to_string(c)?),
         })
     }
 
@@ -123,6 +135,28 @@ impl ControlChange {
                     }
                     _ => {
                         state.members.remove(&id);
+                    }
+                }
+            }
+            (k, v) if k.starts_with("job/") => {
+                let id = k["job/".len()..].to_string();
+                match v.and_then(|v| parse::<RedriveJob>(key, v)) {
+                    Some(j) => {
+                        state.jobs.insert(id, j);
+                    }
+                    None => {
+                        state.jobs.remove(&id);
+                    }
+                }
+            }
+            (k, v) if k.starts_with("jobctl/") => {
+                let id = k["jobctl/".len()..].to_string();
+                match v.and_then(|v| parse::<JobControl>(key, v)) {
+                    Some(c) => {
+                        state.job_controls.insert(id, c);
+                    }
+                    None => {
+                        state.job_controls.remove(&id);
                     }
                 }
             }

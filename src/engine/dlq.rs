@@ -561,48 +561,74 @@ pub async fn replay(
     if dry_run {
         return Ok(report);
     }
+    let mut replayed = 0;
     for chunk in replayable.chunks(500) {
-        let mut requests = Vec::new();
-        for e in chunk {
-            let from_message =
-                serde_json::from_value::<EnrichmentRequest>(e.message.original_message.clone())
-                    .ok()
-                    .filter(|r| r.validate().is_ok());
-            let request = match from_message {
-                Some(r) => r,
-                None => match engine
-                    .backends
-                    .graph
-                    .get_document(&e.message.document_id)
-                    .await?
-                {
-                    Some(d) => request_for_record(&d, Priority::Normal),
-                    None => continue,
-                },
-            };
-            requests.push(EnrichmentRequest {
-                retry_count: 0,
-                ..request
-            });
-        }
-        let ids = chunk
-            .iter()
-            .map(|e| e.message.document_id.clone())
-            .collect();
-        engine
-            .backends
-            .graph
-            .transition(ids, Transition::Replay)
-            .await?;
-        dispatch(engine, requests).await?;
-        tombstone(engine, chunk.iter().map(|e| e.key.clone()).collect()).await?;
+        replayed += send_back(engine, chunk).await?.0;
     }
+    // Others that left the DLQ between the load and the replay are not counted.
+    report.replayed = replayed;
     tracing::info!("replayed {} DLQ entries", report.replayed);
     Ok(report)
 }
 
+/// Send entries' documents back: each document still in the DLQ goes back
+/// to pending (counted on it), its request is dispatched again and its entry
+/// tombstoned — once: a document another replay moved first (or that left
+/// the DLQ meanwhile) is skipped, so a resumed or doubled redrive never
+/// replays an entry twice. Entries of documents this graph does not hold
+/// (parked by another producer) are dispatched and tombstoned as they are.
+/// Returns (replayed, skipped).
+pub async fn send_back(engine: &Arc<Engine>, chunk: &[&DlqEntry]) -> Result<(u64, u64)> {
+    let graph = &engine.backends.graph;
+    let mut requests = Vec::new();
+    for e in chunk {
+        let from_message =
+            serde_json::from_value::<EnrichmentRequest>(e.message.original_message.clone())
+                .ok()
+                .filter(|r| r.validate().is_ok());
+        let request = match from_message {
+            Some(r) => r,
+            None => match graph.get_document(&e.message.document_id).await? {
+                Some(d) => request_for_record(&d, Priority::Normal),
+                None => continue,
+            },
+        };
+        requests.push((
+            e,
+            EnrichmentRequest {
+                retry_count: 0,
+                ..request
+            },
+        ));
+    }
+    let ids = chunk
+        .iter()
+        .map(|e| e.message.document_id.clone())
+        .collect();
+    let mut go: HashSet<String> = graph
+        .transition(ids, Transition::Replay)
+        .await?
+        .into_iter()
+        .collect();
+    for e in chunk {
+        let doc = &e.message.document_id;
+        if !go.contains(doc) && graph.get_document(doc).await?.is_none() {
+            go.insert(doc.clone());
+        }
+    }
+    let send: Vec<_> = requests
+        .into_iter()
+        .filter(|(e, _)| go.contains(&e.message.document_id))
+        .collect();
+    let keys = send.iter().map(|(e, _)| e.key.clone()).collect();
+    let replayed = send.len() as u64;
+    dispatch(engine, send.into_iter().map(|(_, r)| r).collect()).await?;
+    tombstone(engine, keys).await?;
+    Ok((replayed, chunk.len() as u64 - replayed))
+}
+
 /// How often each document now in the DLQ was replayed before.
-async fn replay_counts(engine: &Engine) -> Result<HashMap<String, u32>> {
+pub async fn replay_counts(engine: &Engine) -> Result<HashMap<String, u32>> {
     let mut out = HashMap::new();
     let mut after = None;
     loop {

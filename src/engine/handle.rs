@@ -94,6 +94,9 @@ pub struct Snapshot {
     /// The newest operator actions of the fleet, oldest first.
     #[serde(skip)]
     pub audit: Vec<AuditEntry>,
+    /// Redrive jobs, newest first.
+    #[serde(skip)]
+    pub jobs: Vec<super::redrive::JobView>,
 }
 
 impl Snapshot {
@@ -132,6 +135,7 @@ impl Snapshot {
             read_only: false,
             max_rate: None,
             audit: Vec::new(),
+            jobs: Vec::new(),
         }
     }
 }
@@ -157,6 +161,7 @@ impl Snapshot {
         if let Ok(a) = engine.control.audit(AUDIT_SHOWN) {
             self.audit = a;
         }
+        self.jobs = engine.jobs();
     }
 
     /// The member holding `partition` of the request topic, if one reports it.

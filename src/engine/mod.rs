@@ -20,6 +20,7 @@ pub mod observed;
 pub mod offsets;
 pub mod producer;
 pub mod rate;
+pub mod redrive;
 pub mod rollout;
 pub mod stats;
 pub mod status;

@@ -72,6 +72,8 @@ pub struct Running {
     consumer: JoinHandle<Result<()>>,
     consumer_state: watch::Receiver<ConsumerState>,
     heartbeat: JoinHandle<()>,
+    /// Runs redrive jobs (none in a read-only session).
+    jobs: Option<JoinHandle<()>>,
     http: Option<(JoinHandle<std::io::Result<()>>, watch::Sender<bool>)>,
 }
 
@@ -114,6 +116,7 @@ impl Running {
             })
         };
         let heartbeat = engine.spawn_heartbeat(!observe);
+        let jobs = (!engine.cfg.read_only).then(|| engine.spawn_job_runner());
         if let Some((path, project)) = opts.ingest {
             producer::spawn_ingest(&engine, path, project);
         }
@@ -147,6 +150,7 @@ impl Running {
             consumer,
             consumer_state,
             heartbeat,
+            jobs,
             http,
         })
     }
@@ -204,6 +208,16 @@ impl Running {
                 .is_err()
             {
                 tracing::debug!("HTTP server still answering a request at exit");
+            }
+        }
+        if let Some(jobs) = self.jobs {
+            // A redrive saves its position after every step; waiting for the
+            // step in progress keeps the count exact.
+            if tokio::time::timeout(Duration::from_secs(5), jobs)
+                .await
+                .is_err()
+            {
+                tracing::debug!("redrive step still running at exit");
             }
         }
         if let Err(e) = self.heartbeat.await {

@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> Router {
     let read = Router::new()
         .route("/dlq", get(dlq_list))
         .route("/audit", get(audit))
+        .route("/jobs", get(jobs))
         .route_layer(scoped(Scope::Read));
     let control = Router::new()
         .route("/circuit_breaker/reset", post(reset_breaker))
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/rollback", post(rollback))
         .route("/dlq/replay", post(replay))
         .route("/backfill", post(backfill))
+        .route("/jobs/{id}/{action}", post(control_job))
         .route_layer(scoped(Scope::Control));
     let admin = Router::new()
         .route("/dlq/purge", post(purge))
@@ -384,6 +386,8 @@ struct ReplayBody {
     /// Past the loop guard, as the CLI's --force.
     #[serde(default)]
     force: bool,
+    /// Entries a second: replay as a redrive job (see GET /jobs).
+    rate: Option<f64>,
 }
 
 /// The filter, or why it is not one (for a 400).
@@ -408,17 +412,66 @@ async fn replay(
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    run(
-        &s,
-        &c,
-        Command::ReplayDlq {
+    let cmd = match b.rate {
+        Some(rate) if !b.dry_run => Command::StartRedrive {
+            filter,
+            rate,
+            force: b.force,
+            confirmed: b.confirm,
+            actor: c.actor.clone(),
+        },
+        _ => Command::ReplayDlq {
             filter,
             dry_run: b.dry_run,
             confirmed: b.confirm,
             force: b.force,
         },
-    )
-    .await
+    };
+    run(&s, &c, cmd).await
+}
+
+/// GET /jobs (read scope): redrive jobs, newest first, with progress.
+async fn jobs(State(s): State<AppState>) -> Json<Value> {
+    Json(json!({ "jobs": s.engine.jobs() }))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct JobRateBody {
+    rate: f64,
+}
+
+/// POST /jobs/ID/pause | resume | cancel, or /jobs/ID/rate {"rate": N}.
+async fn control_job(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    axum::extract::Path((id, action)): axum::extract::Path<(String, String)>,
+    b: Option<Json<JobRateBody>>,
+) -> Response {
+    use crate::engine::commands::JobAction;
+    let action = match (action.as_str(), b) {
+        ("pause", _) => JobAction::Pause,
+        ("resume", _) => JobAction::Resume,
+        ("cancel", _) => JobAction::Cancel,
+        ("rate", Some(Json(b))) => JobAction::Rate(b.rate),
+        ("rate", None) => return error(StatusCode::BAD_REQUEST, "rate: give {\"rate\": N}"),
+        (other, _) => {
+            return error(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no job action {:?}: pause, resume, cancel or rate",
+                    crate::sanitize::clean(other)
+                ),
+            )
+        }
+    };
+    if s.engine.job(&id).is_none() {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("no redrive job {:?}", crate::sanitize::clean(&id)),
+        );
+    }
+    run(&s, &c, Command::ControlJob { id, action }).await
 }
 
 #[derive(Deserialize, Default)]

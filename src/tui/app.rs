@@ -334,11 +334,12 @@ impl App {
                     self.overlay = Overlay::Busy(format!("{}…", c.ok_label));
                     vec![match c.kind {
                         ConfirmKind::ConsumerFailed => unreachable!("handled above"),
-                        ConfirmKind::ReplayFiltered(filter, force) => Command::ReplayDlq {
+                        ConfirmKind::ReplayFiltered(filter, force) => Command::StartRedrive {
                             filter,
-                            dry_run: false,
-                            confirmed: true,
+                            rate: crate::engine::redrive::DEFAULT_RATE,
                             force,
+                            confirmed: true,
+                            actor: crate::identity::actor(),
                         },
                         ConfirmKind::Purge(filter) => Command::PurgeDlq {
                             filter,
@@ -544,6 +545,22 @@ impl App {
                 self.overlay = Overlay::Audit;
                 vec![]
             }
+            PaletteAction::Job(action, id) => {
+                let id = id.or_else(|| {
+                    self.snapshot
+                        .jobs
+                        .iter()
+                        .find(|j| !j.phase.finished())
+                        .map(|j| j.job.id.clone())
+                });
+                match id {
+                    Some(id) => vec![Command::ControlJob { id, action }],
+                    None => {
+                        self.error("no redrive job is running; name one (`archon-tui jobs`)");
+                        vec![]
+                    }
+                }
+            }
             PaletteAction::Quit => {
                 self.quit = true;
                 vec![]
@@ -658,7 +675,11 @@ impl App {
                     ));
                 }
                 lines.push(String::new());
-                lines.push("Documents go back to pending and are enriched again.".into());
+                lines.push("Documents go back to pending and are enriched again, as a".into());
+                lines.push(format!(
+                    "redrive job at {}/s (`:job pause|resume|cancel`, `:job rate N`).",
+                    crate::engine::redrive::DEFAULT_RATE
+                ));
                 self.overlay = Overlay::Confirm(Confirm {
                     kind: ConfirmKind::ReplayFiltered(filter, force),
                     title: "Replay DLQ entries".into(),
@@ -709,6 +730,7 @@ impl App {
                 "backfill: {} selected, {} published, {} enriched in {} ms",
                 b.selected, b.published, b.enriched_sync, b.elapsed_ms
             )),
+            CommandOutcome::Job(j) => self.info(crate::sanitize::clean(&j.line())),
             CommandOutcome::Done { message } => self.info(message),
         }
     }

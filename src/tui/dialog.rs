@@ -202,7 +202,10 @@ mod tests {
             let go = key(&mut a, KeyCode::Enter);
             assert!(matches!(
                 go[..],
-                [crate::engine::commands::Command::ReplayDlq { dry_run: false, .. }]
+                [crate::engine::commands::Command::StartRedrive {
+                    confirmed: true,
+                    ..
+                }]
             ));
 
             // Filter input.

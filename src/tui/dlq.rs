@@ -82,12 +82,62 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
 /// a side column: (list, side, side width).
 fn frame(f: &mut Frame, area: Rect, app: &App, extra: &str) -> (Rect, Rect, u16) {
     let block = panel(app, Focus::Dlq, extra);
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     f.render_widget(block, area);
+    if let Some(job) = shown_job(app) {
+        let [rest, bottom] =
+            Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(inner);
+        render_job(f, bottom, app, job);
+        inner = rest;
+    }
     let side = if inner.width >= 100 { 42 } else { 0 };
     let [table_area, side_area] =
         Layout::horizontal([Constraint::Min(0), Constraint::Length(side)]).areas(inner);
     (table_area, side_area, side)
+}
+
+/// The redrive to show under the list: the newest unfinished job, or one
+/// that ended in the last 30 s (so its result can be read).
+fn shown_job(app: &App) -> Option<&crate::engine::redrive::JobView> {
+    let s = &app.snapshot;
+    s.jobs.iter().find(|j| !j.phase.finished()).or_else(|| {
+        s.jobs
+            .first()
+            .filter(|j| s.refreshed_ms - j.job.saved_ms < 30_000)
+    })
+}
+
+/// One line: a gauge of done / total with the job's figures as its label.
+fn render_job(f: &mut Frame, area: Rect, app: &App, job: &crate::engine::redrive::JobView) {
+    use ratatui::widgets::LineGauge;
+    let ratio = if job.job.total == 0 {
+        1.0
+    } else {
+        (job.done as f64 / job.job.total as f64).clamp(0.0, 1.0)
+    };
+    let eta = job.eta_secs.map_or(String::new(), |s| format!(" ETA {s}s"));
+    let label = format!(
+        "redrive {} {} {}/{} {}/s{eta}{}",
+        clean(&job.job.id),
+        job.phase.as_str(),
+        thousands(job.done),
+        thousands(job.job.total),
+        job.rate,
+        if job.job.failures > 0 {
+            format!(" {} failed steps", job.job.failures)
+        } else {
+            String::new()
+        }
+    );
+    let t = &app.theme;
+    f.render_widget(
+        LineGauge::default()
+            .ratio(ratio)
+            .label(fit(&label, (area.width as usize).saturating_sub(12).max(8)))
+            .filled_style(t.ok())
+            .unfilled_style(t.muted()),
+        area,
+    );
 }
 
 /// The grouped view (`v`): one row per error fingerprint, biggest first,

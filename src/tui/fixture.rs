@@ -170,7 +170,37 @@ pub fn snapshot() -> Snapshot {
         read_only: false,
         max_rate: Some(900.0),
         audit: Vec::new(),
+        jobs: vec![job()],
     }
+}
+
+/// A redrive a third of the way through, at 50 entries a second.
+pub fn job() -> crate::engine::redrive::JobView {
+    use crate::engine::redrive::{JobControl, JobView, RedriveJob};
+    let job = RedriveJob {
+        id: "r5e1f00d".into(),
+        filter: crate::engine::dlq::DlqFilter::default(),
+        force: false,
+        bound: Default::default(),
+        total: 1500,
+        replayed: 480,
+        looping: 12,
+        skipped: 8,
+        failures: 0,
+        last_error: None,
+        cursor: Some((2, 517)),
+        owner: "edge-1-4242".into(),
+        actor: "ops@edge-1".into(),
+        created_ms: 0,
+        saved_ms: 0,
+        active_ms: 10_000,
+        finished: None,
+    };
+    let ctl = JobControl {
+        rate: Some(50.0),
+        ..Default::default()
+    };
+    JobView::of(&job, &ctl, 0)
 }
 
 /// Three members: two busy, one silent for 4 s (stale), owning p3.

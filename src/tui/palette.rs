@@ -1,7 +1,7 @@
 //! The `:` command palette: `rollout 25`, `concurrency 40`, `replay all`,
 //! `backfill sync`, … Destructive ones open a confirm dialog first.
 
-use crate::engine::commands::{Command, RolloutChange};
+use crate::engine::commands::{Command, JobAction, RolloutChange};
 use crate::engine::dlq::DlqFilter;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -14,6 +14,8 @@ pub enum PaletteAction {
     Rollback,
     Theme(String),
     Audit,
+    /// A redrive job lever: this job, or the newest unfinished one.
+    Job(JobAction, Option<String>),
     Quit,
 }
 
@@ -53,6 +55,10 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("theme NAME", "dark, light, high-contrast or your own"),
     ("audit", "the fleet's audit trail (also A)"),
+    (
+        "job pause|resume|cancel [ID] | job rate N [ID]",
+        "steer a redrive job (default: the newest running one)",
+    ),
     ("quit", "stop the engine cleanly and leave"),
 ];
 
@@ -172,6 +178,19 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
             rest.ok_or("name the theme")?.to_string(),
         )),
         Some("audit") => Ok(PaletteAction::Audit),
+        Some("job" | "jobs") => {
+            let id = |at: usize| words.get(at).map(|s| s.to_string());
+            match rest {
+                Some("pause") => Ok(PaletteAction::Job(JobAction::Pause, id(2))),
+                Some("resume") => Ok(PaletteAction::Job(JobAction::Resume, id(2))),
+                Some("cancel") => Ok(PaletteAction::Job(JobAction::Cancel, id(2))),
+                Some("rate") => Ok(PaletteAction::Job(
+                    JobAction::Rate(number(words.get(2).copied(), "job rate")?),
+                    id(3),
+                )),
+                _ => Err("job pause|resume|cancel [ID] or job rate N [ID]".into()),
+            }
+        }
         Some("quit" | "q") => Ok(PaletteAction::Quit),
         Some(other) => Err(format!(
             "unknown command {:?}; `?` lists them",
@@ -183,6 +202,24 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_job_levers() {
+        let f = DlqFilter::default();
+        assert_eq!(
+            parse("job pause", &f),
+            Ok(PaletteAction::Job(JobAction::Pause, None))
+        );
+        assert_eq!(
+            parse("job rate 50 r1234", &f),
+            Ok(PaletteAction::Job(
+                JobAction::Rate(50.0),
+                Some("r1234".into())
+            ))
+        );
+        assert!(parse("job rate fast", &f).is_err());
+        assert!(parse("job", &f).is_err());
+    }
 
     #[test]
     fn parses_the_commands_of_the_issue() {

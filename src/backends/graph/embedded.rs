@@ -145,9 +145,9 @@ impl GraphStore for EmbeddedGraph {
             .await
     }
 
-    async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<()> {
+    async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<Vec<String>> {
         if ids.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let extra = match t {
             Transition::Replay => {
@@ -161,21 +161,25 @@ impl GraphStore for EmbeddedGraph {
             "UPDATE documents SET enrichment_status = ?2{extra}
              WHERE entity_id = ?1 AND enrichment_status = ?3"
         );
-        let write = move |conn: &mut rusqlite::Connection| -> Result<()> {
+        let write = move |conn: &mut rusqlite::Connection| -> Result<Vec<String>> {
             let tx = conn.transaction()?;
+            let mut moved = Vec::new();
             {
                 let mut st = tx.prepare_cached(&sql)?;
-                for id in &ids {
+                for id in ids {
                     let (to, from) = (t.to().as_str(), t.from().as_str());
-                    if t == Transition::Purge {
-                        st.execute(params![id, to, from, Transition::PURGED_PREFIX])?;
+                    let n = if t == Transition::Purge {
+                        st.execute(params![id, to, from, Transition::PURGED_PREFIX])?
                     } else {
-                        st.execute(params![id, to, from])?;
+                        st.execute(params![id, to, from])?
+                    };
+                    if n > 0 {
+                        moved.push(id);
                     }
                 }
             }
             tx.commit()?;
-            Ok(())
+            Ok(moved)
         };
         // Relaxed for a pick: `processing` is reset to pending when an engine starts.
         if t == Transition::Pick {

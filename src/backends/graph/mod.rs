@@ -146,7 +146,9 @@ pub trait GraphStore: Send + Sync {
     async fn content(&self, content_hash: &str) -> Result<Option<Vec<u8>>>;
     /// Moves the documents that are in `t.from()` to `t.to()` (the table in
     /// `model::Transition`); the others are left as they are.
-    async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<()>;
+    /// Move the documents that are in `t.from()` to `t.to()`; returns the
+    /// ids it moved (the others were elsewhere), so a caller acts once per move.
+    async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<Vec<String>>;
     async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>>;
     /// Documents parked in the DLQ, with their reason.
     async fn record_failures(&self, failures: Vec<FailureUpdate>) -> Result<()>;

@@ -382,9 +382,9 @@ impl GraphStore for BoltGraph {
         Ok(Some(out))
     }
 
-    async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<()> {
+    async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<Vec<String>> {
         if ids.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let extra = match t {
             Transition::Replay => {
@@ -395,7 +395,8 @@ impl GraphStore for BoltGraph {
         };
         let cypher = format!(
             "UNWIND $rows AS r MATCH (d:Document {{entity_id: r.id}})
-             WHERE d.enrichment_status = r.from SET d.enrichment_status = r.to{extra}"
+             WHERE d.enrichment_status = r.from SET d.enrichment_status = r.to{extra}
+             RETURN r.id AS id"
         );
         let now = crate::events::now_rfc3339();
         let rows: Vec<Value> = ids
@@ -405,7 +406,11 @@ impl GraphStore for BoltGraph {
                        "at": now, "prefix": Transition::PURGED_PREFIX})
             })
             .collect();
-        self.unwind(&cypher, Value::Array(rows)).await.map(|_| ())
+        self.unwind(&cypher, Value::Array(rows))
+            .await?
+            .into_iter()
+            .map(|row| row.get::<String>("id").context("unexpected result row"))
+            .collect()
     }
 
     async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>> {

@@ -1,0 +1,241 @@
+//! Redrive jobs (issue 19 item 2) on the embedded default: a rate-capped
+//! replay of 10,000 DLQ entries that is killed halfway, resumed, and sends
+//! every entry back exactly once; pause / resume / rate / cancel over HTTP.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::serve::{client, get, post, Serve};
+use common::{count, n, run, sqlite, status};
+use serde_json::{json, Value};
+
+/// Every call fails, one attempt each, no breaker: each document lands in
+/// the DLQ at once.
+const FAILING: [&str; 8] = [
+    "--inject-failure-rate",
+    "1.0",
+    "--circuit-breaker",
+    "false",
+    "--retry-max-attempts",
+    "1",
+    "--retry-backoff-base",
+    "0.005",
+];
+
+fn parked(docs: usize) -> (tempfile::TempDir, tempfile::TempDir) {
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), docs).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut args = vec!["ingest", src.path().to_str().unwrap(), "--wait", "--json"];
+    args.extend(FAILING);
+    let r = run(data.path(), &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(n(&r.json(), "dlq"), docs as u64, "{}", r.stdout);
+    (src, data)
+}
+
+fn jobs(data: &std::path::Path) -> Vec<Value> {
+    let r = run(data, &["jobs", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    r.json().as_array().cloned().unwrap_or_default()
+}
+
+fn request_topic_end(data: &std::path::Path) -> u64 {
+    status(data)["lag"]["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| n(p, "end"))
+        .sum()
+}
+
+#[test]
+fn a_redrive_at_500_per_sec_survives_kill_9_and_replays_each_entry_once() {
+    const DOCS: u64 = 10_000;
+    let (_src, data) = parked(DOCS as usize);
+    let ends_before = request_topic_end(data.path());
+    assert_eq!(ends_before, DOCS);
+
+    // The job runs in this CLI process, at 500 entries a second.
+    let started = Instant::now();
+    let mut child = common::bin()
+        .args(["dlq", "replay", "--confirm", "--rate", "500", "--json"])
+        .arg("--data-dir")
+        .arg(data.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let half = loop {
+        let js = jobs(data.path());
+        if let Some(j) = js.first().filter(|j| n(j, "done") >= DOCS / 2) {
+            break j.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "half the job never got done: {js:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    child.kill().unwrap(); // SIGKILL: no chance to save anything more
+    child.wait().unwrap();
+    let id = half["id"].as_str().unwrap().to_string();
+    eprintln!(
+        "killed at {} of {DOCS} after {:?} (active {} ms)",
+        n(&half, "done"),
+        started.elapsed(),
+        n(&half, "active_ms")
+    );
+    let at_kill = jobs(data.path())[0].clone();
+    assert_eq!(at_kill["phase"], "running", "{at_kill}");
+    assert!(n(&at_kill, "done") < DOCS, "{at_kill}");
+
+    // Until its engine has been silent a while, `resume` leaves it alone;
+    // then it takes the job over and finishes it.
+    let waited = Instant::now();
+    while jobs(data.path())[0]["abandoned"] != true {
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "never abandoned"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let r = run(data.path(), &["jobs", "resume", &id, "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let done = r.json();
+    assert_eq!(done["phase"], "done", "{done}");
+    assert_eq!(n(&done, "total"), DOCS);
+    assert_eq!(n(&done, "looping"), 0);
+    assert_eq!(
+        n(&done, "replayed") + n(&done, "skipped"),
+        DOCS,
+        "every entry accounted for: {done}"
+    );
+    assert!(
+        n(&done, "skipped") <= 500,
+        "only entries sent back after the last save are counted as skipped: {done}"
+    );
+    let active = n(&done, "active_ms");
+    eprintln!("10,000 entries at 500/s: {active} ms of running (target 20,000 ± 10 %)");
+    assert!(
+        (18_000..=22_000).contains(&active),
+        "the rate cap: 10,000 at 500/s is 20 s ± 10 %, ran {active} ms"
+    );
+
+    // Exactly once: one more request per document on the topic, and each
+    // document counted one replay.
+    assert_eq!(
+        request_topic_end(data.path()),
+        2 * DOCS,
+        "one replayed request per entry, none twice"
+    );
+    let db = sqlite(data.path());
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM documents WHERE replay_count = 1"),
+        DOCS
+    );
+    drop(db);
+    let r = run(data.path(), &["drain", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let s = status(data.path());
+    assert_eq!(n(&s["counts"], "completed"), DOCS, "{s}");
+    assert_eq!(n(&s["counts"], "dlq"), 0, "{s}");
+    // The audit trail has the start and the resume.
+    let audit = run(data.path(), &["audit", "--json"]).stdout;
+    assert!(audit.contains("redrive DLQ at 500/s"), "{audit}");
+    assert!(audit.contains(&format!("redrive {id}: resume")), "{audit}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_served_redrive_pauses_resumes_changes_rate_and_cancels_over_http() {
+    let (_src, data) = parked(600);
+    let s = Serve::start(data.path(), &[]);
+    let c = client();
+    let token = std::fs::read_to_string(data.path().join("control-token")).unwrap();
+    let t = Some(token.trim());
+    let read = |c: &reqwest::Client| {
+        let (c, url, token) = (c.clone(), s.url("/jobs"), token.trim().to_string());
+        async move {
+            let r = c.get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            r.json::<Value>().await.unwrap()["jobs"][0].clone()
+        }
+    };
+    let (code, e) = post(
+        &c,
+        &s.url("/dlq/replay"),
+        t,
+        Some(json!({"rate": 20, "filter": "type:InjectedFailure", "force": true})),
+    )
+    .await;
+    assert_eq!(code, 200, "{e}");
+    let id = e["outcome"]["id"].as_str().unwrap().to_string();
+    assert_eq!(n(&e["outcome"], "total"), 600);
+    let (code, _) = get(&c, &s.url("/jobs")).await;
+    assert_eq!(code, 401, "jobs need a read token");
+
+    // It runs at about 20 a second.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let j = read(&c).await;
+    assert_eq!(j["phase"], "running", "{j}");
+    assert!((10..=60).contains(&n(&j, "done")), "about 30 in 1.5 s: {j}");
+    assert!(j["eta_secs"].as_u64().unwrap() > 10, "{j}");
+
+    // Paused: nothing more is done.
+    let (code, r) = post(&c, &s.url(&format!("/jobs/{id}/pause")), t, None).await;
+    assert_eq!(code, 200, "{r}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let at_pause = n(&read(&c).await, "done");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let j = read(&c).await;
+    assert_eq!(j["phase"], "paused", "{j}");
+    assert_eq!(n(&j, "done"), at_pause, "a paused job takes nothing: {j}");
+
+    // Resumed faster, then cancelled: what it did not reach stays in the DLQ.
+    let (code, r) = post(
+        &c,
+        &s.url(&format!("/jobs/{id}/rate")),
+        t,
+        Some(json!({"rate": 200})),
+    )
+    .await;
+    assert_eq!(code, 200, "{r}");
+    let (code, r) = post(
+        &c,
+        &s.url(&format!("/jobs/{id}/rate")),
+        t,
+        Some(json!({"rate": -1})),
+    )
+    .await;
+    assert_eq!(code, 400, "{r}");
+    post(&c, &s.url(&format!("/jobs/{id}/resume")), t, None).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let j = read(&c).await;
+    assert!(
+        n(&j, "done") >= at_pause + 100,
+        "200/s after the change: {j}"
+    );
+    let (code, _) = post(&c, &s.url(&format!("/jobs/{id}/cancel")), t, None).await;
+    assert_eq!(code, 200);
+    let (code, r) = post(&c, &s.url("/jobs/nope/cancel"), t, None).await;
+    assert_eq!(code, 404, "{r}");
+    let waited = Instant::now();
+    let j = loop {
+        let j = read(&c).await;
+        if j["phase"] == "cancelled" {
+            break j;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(10), "{j}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let replayed = n(&j, "replayed");
+    assert!(replayed < 600, "cancelled before the end: {j}");
+    let (code, h) = get(&c, &s.url("/health")).await;
+    assert_eq!(code, 200);
+    // The served engine consumes what was replayed (failures still injected:
+    // they come back, so only the count of what left is checked).
+    assert!(n(&h["documents"], "dlq") <= 600);
+    s.terminate();
+}
