@@ -90,7 +90,14 @@ fn redrive_killed_halfway(docs: u64, backends: &[String]) {
     // The job runs in this CLI process, at 500 entries a second.
     let started = Instant::now();
     let mut child = common::bin()
-        .args(with(&["dlq", "replay", "--confirm", "--rate", "500", "--json"]))
+        .args(with(&[
+            "dlq",
+            "replay",
+            "--confirm",
+            "--rate",
+            "500",
+            "--json",
+        ]))
         .arg("--data-dir")
         .arg(data.path())
         .stdout(Stdio::null())
@@ -125,7 +132,10 @@ fn redrive_killed_halfway(docs: u64, backends: &[String]) {
     // then it takes the job over and finishes it.
     let waited = Instant::now();
     while jobs(data.path(), backends)[0]["abandoned"] != true {
-        assert!(waited.elapsed() < Duration::from_secs(20), "never abandoned");
+        assert!(
+            waited.elapsed() < Duration::from_secs(20),
+            "never abandoned"
+        );
         std::thread::sleep(Duration::from_millis(250));
     }
     let r = common::run_s(data.path(), &with(&["jobs", "resume", &id, "--json"]));

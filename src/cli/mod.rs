@@ -738,6 +738,39 @@ pub enum DlqCommand {
         #[command(flatten)]
         wait_args: WaitArgs,
     },
+    /// Write the matching entries to a JSON Lines file, one entry a line
+    Export {
+        #[command(flatten)]
+        filter: DlqFilterArgs,
+        /// Where to write (written whole or not at all)
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Hash payload bodies, paths and the --mask-field fields; reasons
+        /// keep only their fingerprint pattern (for a ticket or a vendor)
+        #[arg(long)]
+        mask: bool,
+        /// Also mask this field, at any depth (repeat, or comma-separate)
+        #[arg(
+            long,
+            value_name = "NAME",
+            env = "ARCHON_DLQ_MASK_FIELDS",
+            value_delimiter = ','
+        )]
+        mask_field: Vec<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bring entries from an export file into the DLQ: every line checked
+    /// first (nothing is written if one is refused); entries already
+    /// current are left alone, so importing twice changes nothing
+    Import {
+        file: PathBuf,
+        /// Only check the file and say what would be imported
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Drop entries (documents become `failed`, reason kept); needs --confirm
     Purge {
         #[command(flatten)]

@@ -211,6 +211,61 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             });
             Ok(code)
         }
+        DlqCommand::Export {
+            filter,
+            out,
+            mask,
+            mask_field,
+            json,
+        } => {
+            let fields = mask.then(|| {
+                let mut f: Vec<String> = crate::engine::dlq_transfer::DEFAULT_MASKED
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
+                f.extend(mask_field.into_iter().filter(|s| !s.is_empty()));
+                f
+            });
+            let cmd = Command::ExportDlq {
+                filter: filter.filter(),
+                path: out,
+                mask: fields,
+            };
+            let CommandOutcome::Exported(r) = lever(&engine, cmd).await? else {
+                unreachable!("export returns an export report")
+            };
+            print_json_or(&serde_json::to_value(&r)?, json, || {
+                println!(
+                    "exported {} entries to {}{}",
+                    r.exported,
+                    clean(&r.path),
+                    if r.masked { " (masked)" } else { "" }
+                )
+            });
+            Ok(0)
+        }
+        DlqCommand::Import {
+            file,
+            dry_run,
+            json,
+        } => {
+            let cmd = Command::ImportDlq {
+                path: file,
+                dry_run,
+            };
+            let CommandOutcome::Imported(r) = lever(&engine, cmd).await? else {
+                unreachable!("import returns an import report")
+            };
+            print_json_or(&serde_json::to_value(&r)?, json, || {
+                println!(
+                    "{} {} entries ({} already present)",
+                    if dry_run { "would import" } else { "imported" },
+                    r.imported,
+                    r.already_present
+                )
+            });
+            Ok(0)
+        }
         DlqCommand::Purge {
             filter,
             confirm,

@@ -60,6 +60,18 @@ pub enum Command {
         id: String,
         action: JobAction,
     },
+    /// Write the matching entries to a JSON Lines file (masked when
+    /// `mask` names the fields to hash).
+    ExportDlq {
+        filter: DlqFilter,
+        path: std::path::PathBuf,
+        mask: Option<Vec<String>>,
+    },
+    /// Bring entries from an export file into the DLQ (idempotent).
+    ImportDlq {
+        path: std::path::PathBuf,
+        dry_run: bool,
+    },
     /// Purging drops entries for good: always `confirmed`.
     PurgeDlq {
         filter: DlqFilter,
@@ -150,6 +162,8 @@ pub enum CommandOutcome {
     Backfill(BackfillReport),
     DlqEntry(Box<DlqEntry>),
     Job(Box<JobView>),
+    Exported(super::dlq_transfer::ExportReport),
+    Imported(super::dlq_transfer::ImportReport),
 }
 
 impl Command {
@@ -194,6 +208,17 @@ impl Command {
                 filter.describe()
             ),
             Command::ControlJob { id, action } => format!("redrive {id}: {}", action.describe()),
+            Command::ExportDlq { filter, path, mask } => format!(
+                "export DLQ {} to {}{}",
+                filter.describe(),
+                path.display(),
+                if mask.is_some() { " (masked)" } else { "" }
+            ),
+            Command::ImportDlq { path, dry_run } => format!(
+                "import DLQ entries from {}{}",
+                path.display(),
+                if *dry_run { " (dry run)" } else { "" }
+            ),
             Command::PurgeDlq { filter, .. } => format!("purge DLQ {}", filter.describe()),
             Command::SetRollout(c) => {
                 let mut parts = Vec::new();
@@ -258,7 +283,10 @@ impl Command {
     pub fn is_lever(&self) -> bool {
         !matches!(
             self,
-            Command::LoadDlqEntry { .. } | Command::ReplayDlq { dry_run: true, .. }
+            Command::LoadDlqEntry { .. }
+                | Command::ReplayDlq { dry_run: true, .. }
+                | Command::ExportDlq { .. }
+                | Command::ImportDlq { dry_run: true, .. }
         )
     }
 
@@ -304,6 +332,16 @@ impl CommandOutcome {
             ),
             CommandOutcome::DlqEntry(e) => format!("DLQ entry {} loaded", e.id),
             CommandOutcome::Job(j) => j.line(),
+            CommandOutcome::Exported(r) => format!(
+                "exported {} entries to {}{}",
+                r.exported,
+                r.path,
+                if r.masked { " (masked)" } else { "" }
+            ),
+            CommandOutcome::Imported(r) => format!(
+                "imported {} entries ({} already present)",
+                r.imported, r.already_present
+            ),
         }
     }
 }
@@ -492,6 +530,8 @@ impl Engine {
                 None => "no such job".into(),
             },
             Command::StartRedrive { .. }
+            | Command::ExportDlq { .. }
+            | Command::ImportDlq { .. }
             | Command::ReplayDlq { .. }
             | Command::PurgeDlq { .. }
             | Command::Backfill { .. }
@@ -505,7 +545,11 @@ impl Engine {
             return Err(CommandError::ReadOnly(cmd.describe()));
         }
         cmd.validate()?;
-        Ok(self.run_command(cmd).await?)
+        // A refusal found while running (an import's bad lines) stays a refusal.
+        self.run_command(cmd).await.map_err(|e| {
+            e.downcast::<CommandError>()
+                .unwrap_or_else(CommandError::Failed)
+        })
     }
 
     async fn run_command(self: &Arc<Self>, cmd: Command) -> Result<CommandOutcome> {
@@ -572,6 +616,20 @@ impl Engine {
                     JobAction::Rate(r) => c.rate = Some(r),
                 })?;
                 Ok(CommandOutcome::Job(Box::new(view)))
+            }
+            Command::ExportDlq { filter, path, mask } => Ok(CommandOutcome::Exported(
+                super::dlq_transfer::export(self, &filter, &path, mask.as_deref()).await?,
+            )),
+            Command::ImportDlq { path, dry_run } => {
+                let r = super::dlq_transfer::import(self, &path, dry_run).await?;
+                if !r.invalid.is_empty() {
+                    return Err(CommandError::Invalid(format!(
+                        "nothing imported: {}",
+                        r.invalid.join("; ")
+                    ))
+                    .into());
+                }
+                Ok(CommandOutcome::Imported(r))
             }
             Command::PurgeDlq { filter, .. } => {
                 let entries = dlq::load_matching(self, &filter).await?;

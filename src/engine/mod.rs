@@ -10,6 +10,7 @@ pub mod control;
 pub mod discover;
 pub mod dlq;
 pub mod dlq_index;
+pub mod dlq_transfer;
 pub mod drain;
 pub mod enrich;
 pub mod fingerprint;

@@ -731,6 +731,9 @@ impl App {
                 b.selected, b.published, b.enriched_sync, b.elapsed_ms
             )),
             CommandOutcome::Job(j) => self.info(crate::sanitize::clean(&j.line())),
+            o @ (CommandOutcome::Exported(_) | CommandOutcome::Imported(_)) => {
+                self.info(crate::sanitize::clean(&o.describe()))
+            }
             CommandOutcome::Done { message } => self.info(message),
         }
     }

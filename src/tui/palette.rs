@@ -56,6 +56,10 @@ pub const HELP: &[(&str, &str)] = &[
     ("theme NAME", "dark, light, high-contrast or your own"),
     ("audit", "the fleet's audit trail (also A)"),
     (
+        "export FILE [mask] | import FILE",
+        "the filtered DLQ entries to JSON Lines (masked) / entries from such a file",
+    ),
+    (
         "job pause|resume|cancel [ID] | job rate N [ID]",
         "steer a redrive job (default: the newest running one)",
     ),
@@ -178,6 +182,20 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
             rest.ok_or("name the theme")?.to_string(),
         )),
         Some("audit") => Ok(PaletteAction::Audit),
+        Some("export") => engine(Command::ExportDlq {
+            filter: current_filter.clone(),
+            path: rest.ok_or("export FILE [mask]")?.into(),
+            mask: words.get(2).filter(|w| **w == "mask").map(|_| {
+                crate::engine::dlq_transfer::DEFAULT_MASKED
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            }),
+        }),
+        Some("import") => engine(Command::ImportDlq {
+            path: rest.ok_or("import FILE")?.into(),
+            dry_run: false,
+        }),
         Some("job" | "jobs") => {
             let id = |at: usize| words.get(at).map(|s| s.to_string());
             match rest {
