@@ -57,12 +57,13 @@ pub const HELP: &[(&str, &str)] = &[
     ("audit", "the fleet's audit trail (also A)"),
     (
         "export FILE [mask] | import FILE",
-        "the filtered DLQ entries to JSON Lines (masked) / entries from such a file",
+        "filtered DLQ entries to JSON Lines / back in",
     ),
     (
-        "job pause|resume|cancel [ID] | job rate N [ID]",
+        "job pause|resume|cancel [ID]",
         "steer a redrive job (default: the newest running one)",
     ),
+    ("job rate N [ID]", "a redrive job's entries a second"),
     ("quit", "stop the engine cleanly and leave"),
 ];
 
