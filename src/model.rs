@@ -142,6 +142,11 @@ pub fn total_lag(parts: &[PartitionLag]) -> i64 {
     parts.iter().map(|p| p.lag).sum()
 }
 
+/// Seed §10.2's "documents pending enrichment (by age)": the ages counted,
+/// as (label, seconds); each count is of unfinished documents indexed more
+/// than that long ago.
+pub const PENDING_AGES: [(&str, i64); 4] = [("1m", 60), ("10m", 600), ("1h", 3600), ("1d", 86_400)];
+
 /// A project name the graph, the topics and a terminal can carry: 1..=255
 /// characters, no control characters (they would reach operators' screens and
 /// logs, and an ESC in a name is how a terminal gets hijacked).

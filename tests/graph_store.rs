@@ -132,6 +132,17 @@ async fn conformance(g: &dyn GraphStore, ns: &str) {
         .await
         .unwrap();
     assert_eq!(out, vec![IndexOutcome::Created; 3]);
+    // Pending by age: none was indexed before the year 2000, all three
+    // before the year 9999 (other tests' documents may share the graph).
+    let ages = g
+        .unfinished_indexed_before(vec![
+            "2000-01-01T00:00:00.000Z".into(),
+            "9999-01-01T00:00:00.000Z".into(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(ages[0], 0, "{ages:?}");
+    assert!(ages[1] >= 3, "{ages:?}");
     assert_eq!(
         g.index_documents(vec![doc(&id("d1"), &alpha, &h("h1"), b"fn a() {}")])
             .await

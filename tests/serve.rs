@@ -191,6 +191,25 @@ async fn serve_exports_health_metrics_and_guarded_control() {
         v("archon_enrichment_consumer_processing_duration_seconds_count"),
         v("archon_documents_enriched_total")
     );
+    // Seed §10.1: index → enrichment, one observation per enriched document.
+    assert_eq!(kind(&m, "archon_enrichment_age_seconds"), "histogram");
+    assert_eq!(
+        v("archon_enrichment_age_seconds_count"),
+        v("archon_documents_enriched_total")
+    );
+    assert!(v("archon_enrichment_age_seconds_sum") > 0.0);
+    // Seed §10.2: pending by age; all settled, so nothing waits.
+    for age in ["1m", "10m", "1h", "1d"] {
+        assert_eq!(
+            value(
+                &m,
+                "archon_documents_pending_by_age",
+                &[("older_than", age)]
+            ),
+            0.0,
+            "{age}"
+        );
+    }
     let lag: Vec<_> = m
         .samples
         .iter()

@@ -414,6 +414,7 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
                 }
             }
             engine.stats.record_enrich(elapsed);
+            engine.stats.record_age(&req.indexed_at);
             let mut p = status_payload("completed");
             p.insert("quality_score".into(), json!(results.quality_score));
             p.insert("complexity_score".into(), json!(results.complexity_score));

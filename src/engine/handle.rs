@@ -97,6 +97,9 @@ pub struct Snapshot {
     /// Redrive jobs, newest first.
     #[serde(skip)]
     pub jobs: Vec<super::redrive::JobView>,
+    /// Unfinished documents indexed more than each `model::PENDING_AGES`
+    /// ago (read every few seconds).
+    pub pending_by_age: Vec<(String, u64)>,
 }
 
 impl Snapshot {
@@ -136,6 +139,7 @@ impl Snapshot {
             max_rate: None,
             audit: Vec::new(),
             jobs: Vec::new(),
+            pending_by_age: Vec::new(),
         }
     }
 }
@@ -200,6 +204,9 @@ pub struct EngineHandle {
     pub outcomes: mpsc::UnboundedReceiver<(Command, Result<CommandOutcome, CommandError>)>,
 }
 
+/// How often pending-by-age is read (a scan of the unfinished documents).
+const AGES_EVERY: Duration = Duration::from_secs(5);
+
 struct History {
     /// The last counts and lag read, shown (with the error) while a backend
     /// does not answer.
@@ -211,6 +218,8 @@ struct History {
     /// (when, total committed) for the commit rate.
     commits: VecDeque<(Instant, i64)>,
     dlq: DlqIndex,
+    /// Pending by age, and when it was read.
+    ages: (Vec<(String, u64)>, Option<Instant>),
 }
 
 impl History {
@@ -326,6 +335,7 @@ pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
             rate: VecDeque::new(),
             commits: VecDeque::new(),
             dlq: DlqIndex::new(),
+            ages: (Vec::new(), None),
         };
         loop {
             let snap = refresh(&engine, &mut h).await;
@@ -442,6 +452,33 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
             snap.eta_secs = Some(snap.lag_total as f64 / rate);
         }
     }
+    if graph_ok && h.ages.1.is_none_or(|at| at.elapsed() >= AGES_EVERY) {
+        let now = chrono::Utc::now();
+        let cutoffs = crate::model::PENDING_AGES
+            .iter()
+            .map(|(_, secs)| {
+                (now - chrono::Duration::seconds(*secs))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+            })
+            .collect();
+        if let Ok(counts) = bounded(
+            &graph_kind,
+            BACKEND_CALL_LIMIT,
+            b.graph.unfinished_indexed_before(cutoffs),
+        )
+        .await
+        {
+            h.ages = (
+                crate::model::PENDING_AGES
+                    .iter()
+                    .map(|(label, _)| label.to_string())
+                    .zip(counts)
+                    .collect(),
+                Some(Instant::now()),
+            );
+        }
+    }
+    snap.pending_by_age = h.ages.0.clone();
     snap.set_levers(engine);
     snap.enriching = engine.limit.in_use();
     snap.in_flight = engine

@@ -21,6 +21,7 @@ pub struct Exporter {
     rollout_enabled: IntGauge,
     rollout_percentage: IntGauge,
     backend_up: IntGaugeVec,
+    pending_by_age: IntGaugeVec,
 }
 
 fn gauge(r: &Registry, name: &str, help: &str) -> Result<IntGauge> {
@@ -98,6 +99,12 @@ impl Exporter {
                 "1 when the last status refresh could use the backend",
                 &["backend", "kind"],
             )?,
+            pending_by_age: gauge_vec(
+                r,
+                "archon_documents_pending_by_age",
+                "Documents pending or processing that were indexed more than `older_than` ago",
+                &["older_than"],
+            )?,
         })
     }
 
@@ -135,6 +142,11 @@ impl Exporter {
             self.backend_up
                 .with_label_values(&[b.name, b.kind.as_str()])
                 .set(i64::from(b.healthy));
+        }
+        for (age, n) in &snap.pending_by_age {
+            self.pending_by_age
+                .with_label_values(&[age.as_str()])
+                .set(*n as i64);
         }
         Ok(TextEncoder::new().encode_to_string(&engine.stats.registry.gather())?)
     }

@@ -18,6 +18,13 @@ use serde::Serialize;
 
 /// Seconds; fine below 10 ms (embedded indexing), and around the seed's 30 s
 /// enrichment alert threshold.
+/// A document's wait from index to enrichment: seconds (flowing) to days
+/// (held, or a backlog after an outage).
+const AGE_BUCKETS: &[f64] = &[
+    0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 10800.0, 43200.0, 86400.0, 259200.0,
+    604800.0,
+];
+
 const DURATION_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0,
     30.0, 60.0, 120.0,
@@ -81,6 +88,8 @@ pub struct Stats {
     errors: IntCounterVec,
     index_seconds: PromHistogram,
     enrich_seconds: PromHistogram,
+    /// Seed §10.1: from index to enrichment.
+    age_seconds: PromHistogram,
     /// Microseconds.
     enrich_latency: Mutex<Histogram<u64>>,
     index_latency: Mutex<Histogram<u64>>,
@@ -129,10 +138,12 @@ impl Register<'_> {
         c
     }
     fn seconds(&self, name: &str, help: &str) -> PromHistogram {
-        let h = PromHistogram::with_opts(
-            HistogramOpts::new(name, help).buckets(DURATION_BUCKETS.to_vec()),
-        )
-        .expect("histogram");
+        self.seconds_in(name, help, DURATION_BUCKETS)
+    }
+
+    fn seconds_in(&self, name: &str, help: &str, buckets: &[f64]) -> PromHistogram {
+        let h = PromHistogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec()))
+            .expect("histogram");
         self.0.register(Box::new(h.clone())).expect("register");
         h
     }
@@ -213,6 +224,11 @@ impl Default for Stats {
                 "archon_enrichment_consumer_processing_duration_seconds",
                 "From start of processing to enrichment result, retries included",
             ),
+            age_seconds: r.seconds_in(
+                "archon_enrichment_age_seconds",
+                "From indexing (the request's indexed_at) to the enrichment being recorded",
+                AGE_BUCKETS,
+            ),
             in_flight: AtomicI64::new(0),
             enrich_latency: Mutex::new(new_histogram()),
             index_latency: Mutex::new(new_histogram()),
@@ -260,6 +276,18 @@ impl Stats {
             .lock()
             .unwrap()
             .saturating_record(d.as_micros().max(1) as u64);
+    }
+
+    /// A document enriched `indexed_at` (RFC 3339) after it was indexed;
+    /// an unreadable or future time is not counted.
+    pub fn record_age(&self, indexed_at: &str) {
+        let Ok(t) = chrono::DateTime::parse_from_rfc3339(indexed_at) else {
+            return;
+        };
+        let age = chrono::Utc::now().signed_duration_since(t);
+        if let Ok(d) = age.to_std() {
+            self.age_seconds.observe(d.as_secs_f64());
+        }
     }
 
     /// One batch of `documents` indexed in `d`: each document waited `d`.

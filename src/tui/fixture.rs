@@ -171,6 +171,12 @@ pub fn snapshot() -> Snapshot {
         max_rate: Some(900.0),
         audit: Vec::new(),
         jobs: vec![job()],
+        pending_by_age: vec![
+            ("1m".into(), 1_204),
+            ("10m".into(), 310),
+            ("1h".into(), 12),
+            ("1d".into(), 0),
+        ],
     }
 }
 

@@ -51,9 +51,25 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(
         Table::new(rows, widths)
             .header(header)
-            .block(panel(app, Focus::Pending, "")),
+            .block(panel(app, Focus::Pending, &by_age(s))),
         area,
     );
+}
+
+/// "unfinished for >1m 1,204 · >10m 310 · >1h 12": the ages with any
+/// document waiting (nothing when none waits a minute).
+fn by_age(s: &crate::engine::handle::Snapshot) -> String {
+    let parts: Vec<String> = s
+        .pending_by_age
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(age, n)| format!(">{age} {}", thousands(*n)))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("waiting {}", parts.join(" · "))
+    }
 }
 
 #[cfg(test)]

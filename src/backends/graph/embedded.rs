@@ -283,6 +283,21 @@ impl GraphStore for EmbeddedGraph {
             .await
     }
 
+    async fn unfinished_indexed_before(&self, cutoffs: Vec<String>) -> Result<Vec<u64>> {
+        self.db
+            .run(move |conn| {
+                let mut st = conn.prepare_cached(
+                    "SELECT count(*) FROM documents
+                     WHERE enrichment_status IN ('pending', 'processing') AND indexed_at < ?1",
+                )?;
+                cutoffs
+                    .iter()
+                    .map(|c| Ok(st.query_row([c], |r| r.get::<_, i64>(0))?.max(0) as u64))
+                    .collect()
+            })
+            .await
+    }
+
     async fn documents_with_status(
         &self,
         status: Status,

@@ -155,6 +155,9 @@ pub trait GraphStore: Send + Sync {
     /// processing → pending after a crash; returns how many.
     async fn reset_processing(&self) -> Result<u64>;
     async fn counts(&self) -> Result<ProjectCounts>;
+    /// For each cutoff (RFC 3339, UTC), how many documents still pending or
+    /// processing were indexed before it (seed §10.2: pending by age).
+    async fn unfinished_indexed_before(&self, cutoffs: Vec<String>) -> Result<Vec<u64>>;
     /// Documents in `status`, ordered by id, after `after_id` (paging).
     async fn documents_with_status(
         &self,

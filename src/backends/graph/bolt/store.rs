@@ -579,6 +579,29 @@ impl GraphStore for BoltGraph {
         Ok(out)
     }
 
+    async fn unfinished_indexed_before(&self, cutoffs: Vec<String>) -> Result<Vec<u64>> {
+        let mut out = Vec::with_capacity(cutoffs.len());
+        for c in cutoffs {
+            let rows = self
+                .rows(
+                    query(
+                        "MATCH (d:Document)
+                         WHERE d.enrichment_status IN ['pending', 'processing']
+                           AND d.indexed_at < $cutoff
+                         RETURN count(d) AS n",
+                    )
+                    .param("cutoff", c),
+                )
+                .await?;
+            let n = rows
+                .first()
+                .and_then(|r| r.get::<i64>("n").ok())
+                .unwrap_or(0);
+            out.push(n.max(0) as u64);
+        }
+        Ok(out)
+    }
+
     async fn documents_with_status(
         &self,
         status: Status,
