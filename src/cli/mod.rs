@@ -603,6 +603,15 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         #[arg(long, env = "ARCHON_THEME", value_name = "NAME")]
         theme: Option<String>,
     },
+    /// A document's whole history (seed 004 "Trace Complete Event Flow"):
+    /// its requests, DLQ entries and completed events with topic / partition /
+    /// offset, time, attempt and outcome, and what the graph holds
+    Trace {
+        /// A document id, a correlation id, or a path (`project/path` or `path`)
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Redrive jobs: list, pause, resume, cancel, change rate
     Jobs {
         /// The list as JSON (`jobs` with no subcommand lists them)

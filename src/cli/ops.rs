@@ -503,3 +503,39 @@ pub async fn audit(engine: Arc<Engine>, limit: usize, json: bool) -> Result<i32>
     }
     Ok(0)
 }
+
+/// `trace ID`: the timeline, oldest first.
+pub async fn trace(engine: Arc<Engine>, query: String, json: bool) -> Result<i32> {
+    let CommandOutcome::Trace(t) = lever(&engine, Command::Trace { query }).await? else {
+        unreachable!("trace returns a trace")
+    };
+    if json {
+        println!("{}", serde_json::to_string(&t)?);
+        return Ok(0);
+    }
+    println!("document {}", clean(&t.document_id));
+    if let Some(d) = &t.document {
+        println!(
+            "  {} / {}  status {}  replays {}",
+            clean(&d.project_name),
+            clean(&d.source_path),
+            d.enrichment_status.as_str(),
+            d.replay_count
+        );
+    }
+    println!(
+        "  correlation ids: {}",
+        clean(
+            &t.correlation_ids
+                .iter()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    );
+    for line in crate::engine::trace::lines(&t) {
+        println!("{}", clean(&line));
+    }
+    println!("({} records read)", t.scanned);
+    Ok(0)
+}

@@ -76,6 +76,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Some(Command::Attach { theme }) => attach(cfg, theme.or(file.theme)).await,
+        Some(Command::Trace { id, json }) => {
+            super::ops::trace(Engine::open(cfg).await?, id, json).await
+        }
         Some(Command::Jobs { json, command }) => {
             super::jobs::jobs(Engine::open(cfg).await?, command, json).await
         }

@@ -72,6 +72,10 @@ pub enum Command {
         path: std::path::PathBuf,
         dry_run: bool,
     },
+    /// A document's history across the topics and the graph (`engine::trace`).
+    Trace {
+        query: String,
+    },
     /// Purging drops entries for good: always `confirmed`.
     PurgeDlq {
         filter: DlqFilter,
@@ -163,6 +167,7 @@ pub enum CommandOutcome {
     DlqEntry(Box<DlqEntry>),
     Job(Box<JobView>),
     Exported(super::dlq_transfer::ExportReport),
+    Trace(Box<super::trace::Trace>),
     Imported(super::dlq_transfer::ImportReport),
 }
 
@@ -208,6 +213,7 @@ impl Command {
                 filter.describe()
             ),
             Command::ControlJob { id, action } => format!("redrive {id}: {}", action.describe()),
+            Command::Trace { query } => format!("trace {query}"),
             Command::ExportDlq { filter, path, mask } => format!(
                 "export DLQ {} to {}{}",
                 filter.describe(),
@@ -286,6 +292,7 @@ impl Command {
             Command::LoadDlqEntry { .. }
                 | Command::ReplayDlq { dry_run: true, .. }
                 | Command::ExportDlq { .. }
+                | Command::Trace { .. }
                 | Command::ImportDlq { dry_run: true, .. }
         )
     }
@@ -332,6 +339,12 @@ impl CommandOutcome {
             ),
             CommandOutcome::DlqEntry(e) => format!("DLQ entry {} loaded", e.id),
             CommandOutcome::Job(j) => j.line(),
+            CommandOutcome::Trace(t) => format!(
+                "{} events for document {} ({} records read)",
+                t.events.len(),
+                t.document_id,
+                t.scanned
+            ),
             CommandOutcome::Exported(r) => format!(
                 "exported {} entries to {}{}",
                 r.exported,
@@ -531,6 +544,7 @@ impl Engine {
             },
             Command::StartRedrive { .. }
             | Command::ExportDlq { .. }
+            | Command::Trace { .. }
             | Command::ImportDlq { .. }
             | Command::ReplayDlq { .. }
             | Command::PurgeDlq { .. }
@@ -616,6 +630,9 @@ impl Engine {
                     JobAction::Rate(r) => c.rate = Some(r),
                 })?;
                 Ok(CommandOutcome::Job(Box::new(view)))
+            }
+            Command::Trace { query } => {
+                Ok(CommandOutcome::Trace(Box::new(self.trace(&query).await?)))
             }
             Command::ExportDlq { filter, path, mask } => Ok(CommandOutcome::Exported(
                 super::dlq_transfer::export(self, &filter, &path, mask.as_deref()).await?,

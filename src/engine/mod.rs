@@ -25,6 +25,7 @@ pub mod redrive;
 pub mod rollout;
 pub mod stats;
 pub mod status;
+pub mod trace;
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;

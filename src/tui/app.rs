@@ -100,6 +100,8 @@ pub enum Overlay {
     Detail,
     /// The fleet's audit trail.
     Audit,
+    /// A document's history (`t` on a DLQ entry).
+    Trace(Box<crate::engine::trace::Trace>),
     /// Waiting for a command's result.
     Busy(String),
 }
@@ -224,7 +226,19 @@ impl App {
         }
         match self.overlay.clone() {
             Overlay::None => self.on_key_normal(key),
-            Overlay::Help | Overlay::Detail | Overlay::Audit => {
+            Overlay::Detail if key.code == KeyCode::Char('t') => match &self.dlq_detail {
+                Some(e) => {
+                    let query = if e.message.document_id.is_empty() {
+                        e.key.clone()
+                    } else {
+                        e.message.document_id.clone()
+                    };
+                    self.overlay = Overlay::Busy("reading the document's history…".into());
+                    vec![Command::Trace { query }]
+                }
+                None => vec![],
+            },
+            Overlay::Help | Overlay::Detail | Overlay::Audit | Overlay::Trace(_) => {
                 match key.code {
                     KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => {
                         self.overlay = Overlay::None
@@ -458,6 +472,18 @@ impl App {
                     force: false,
                 }]
             }
+            KeyCode::Char('t') if self.focus == Focus::Dlq && !self.dlq.grouped => {
+                let Some(e) = self.selected_entry() else {
+                    return vec![];
+                };
+                let query = if e.document_id().is_empty() {
+                    e.key.to_string()
+                } else {
+                    e.document_id().to_string()
+                };
+                self.overlay = Overlay::Busy("reading the document's history…".into());
+                vec![Command::Trace { query }]
+            }
             _ if self.focus == Focus::Dlq => self.on_key_dlq(key),
             _ if self.focus == Focus::Fleet => {
                 let before = self.target_member();
@@ -617,6 +643,10 @@ impl App {
         };
         match outcome {
             CommandOutcome::DlqEntry(e) => self.dlq_detail = Some(*e),
+            CommandOutcome::Trace(t) => {
+                self.overlay_scroll = 0;
+                self.overlay = Overlay::Trace(t);
+            }
             CommandOutcome::Replay(r) if r.dry_run => {
                 let (filter, force) = match cmd {
                     Command::ReplayDlq { filter, force, .. } => (filter.clone(), *force),

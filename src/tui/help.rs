@@ -19,6 +19,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("enter", "full DLQ entry"),
     ("r", "replay the selected DLQ entry"),
     ("R", "replay the filtered DLQ entries (preview, confirm)"),
+    (
+        "t",
+        "trace the selected DLQ entry's document (topics + graph)",
+    ),
     ("x", "purge the selected DLQ entry (confirm)"),
     (
         "v",

@@ -24,6 +24,7 @@ pub mod render;
 pub mod rollout;
 pub mod theme;
 pub mod throughput;
+pub mod trace;
 pub mod widgets;
 
 use std::time::Duration;

@@ -32,6 +32,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Overlay::Help => super::help::render(f, area, app),
         Overlay::Detail => super::dlq::render_detail(f, area, app),
         Overlay::Audit => super::audit::render(f, area, app),
+        Overlay::Trace(t) => super::trace::render(f, area, app, t),
         Overlay::Confirm(c) => super::dialog::render_confirm(f, area, app, c),
         Overlay::Busy(text) => super::dialog::render_busy(f, area, app, text),
         Overlay::Filter { input, error } => super::dialog::render_input(
