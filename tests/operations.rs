@@ -595,3 +595,116 @@ fn dlq_export_and_import_round_trip_masked_and_idempotent() {
         "nothing imported: {none}"
     );
 }
+
+/// Edit and replay one entry: a refused edit (schema, document id, unknown
+/// field) sends nothing; a valid one shows its diff, then goes out as edited.
+#[test]
+fn dlq_edit_checks_the_schema_shows_the_diff_and_replays_the_edit() {
+    let src = corpus(3);
+    let data = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "ingest",
+        src.path().to_str().unwrap(),
+        "--wait",
+        "--json",
+        "--inject-failure-rate",
+        "1.0",
+        "--circuit-breaker",
+        "false",
+        "--retry-max-attempts",
+        "1",
+    ];
+    args.extend(FAST);
+    assert_eq!(n(&run(data.path(), &args).json(), "dlq"), 3);
+    let ends = |d: &std::path::Path| -> u64 {
+        status(d)["lag"]["partitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| n(p, "end"))
+            .sum()
+    };
+    assert_eq!(ends(data.path()), 3);
+    let doc = run(data.path(), &["dlq", "list", "--json"]).json()[0]["document_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (set, why) in [
+        ("file_path=", "file_path must be"),
+        ("enrichment_type=bogus", "fails the schema"),
+        (
+            "document_id=6f1c5e0a-0000-4000-8000-000000000000",
+            "cannot be edited",
+        ),
+        ("priority=high", "cannot be edited"),
+        ("retry_count=many", "whole number"),
+    ] {
+        let r = run(data.path(), &["dlq", "edit", &doc, "--set", set]);
+        assert_eq!(r.code, 2, "{set}: {}", r.stderr);
+        assert!(r.stderr.contains(why), "{set}: {}", r.stderr);
+    }
+    assert_eq!(ends(data.path()), 3, "nothing was sent");
+
+    let dry = run(
+        data.path(),
+        &[
+            "dlq",
+            "edit",
+            &doc,
+            "--set",
+            "enrichment_type=quality_only",
+            "--set",
+            "retry_count=1",
+            "--dry-run",
+            "--json",
+        ],
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    let d = dry.json();
+    assert_eq!(
+        d["diff"][0],
+        serde_json::json!(["enrichment_type", "full", "quality_only"])
+    );
+    assert_eq!(d["diff"][1], serde_json::json!(["retry_count", "0", "1"]));
+    assert_eq!(ends(data.path()), 3, "a dry run sends nothing");
+
+    let r = run(
+        data.path(),
+        &[
+            "dlq",
+            "edit",
+            &doc,
+            "--set",
+            "enrichment_type=quality_only",
+            "--set",
+            "retry_count=1",
+            "--json",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.json()["replayed"], true);
+    assert_eq!(ends(data.path()), 4, "one request, as edited");
+    let t = run(data.path(), &["trace", &doc, "--json"]).json();
+    let last_request = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "request")
+        .last()
+        .unwrap()
+        .clone();
+    assert!(
+        last_request["outcome"]
+            .as_str()
+            .unwrap()
+            .starts_with("quality_only"),
+        "{t}"
+    );
+    assert_eq!(last_request["attempt"], 1, "the edited retry_count: {t}");
+    let left = run(data.path(), &["dlq", "list", "--json"]).json();
+    assert_eq!(
+        left.as_array().unwrap().len(),
+        2,
+        "the edited entry left the DLQ"
+    );
+}

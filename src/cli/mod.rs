@@ -747,6 +747,21 @@ pub enum DlqCommand {
         #[command(flatten)]
         wait_args: WaitArgs,
     },
+    /// Edit one entry's request (project_name, file_path, enrichment_type,
+    /// retry_count; never document_id), check it against the request schema,
+    /// show the diff, and replay it
+    Edit {
+        /// Entry id, document id or key (as `dlq show`)
+        id: String,
+        /// FIELD=VALUE (repeat)
+        #[arg(long = "set", value_name = "FIELD=VALUE", required = true)]
+        set: Vec<String>,
+        /// Only check the edit and show the diff
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the matching entries to a JSON Lines file, one entry a line
     Export {
         #[command(flatten)]

@@ -120,6 +120,55 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             println!("{}", serde_json::to_string_pretty(e)?);
             Ok(0)
         }
+        DlqCommand::Edit {
+            id,
+            set,
+            dry_run,
+            json: as_json,
+        } => {
+            let entries = dlq::load(&engine).await?;
+            let Some(e) = dlq::find(&entries, &id) else {
+                bail!("no DLQ entry with id, document id or key {}", clean(&id));
+            };
+            let mut changes = Vec::new();
+            for s in &set {
+                match s.split_once('=') {
+                    Some((k, v)) => changes.push((k.trim().to_string(), v.to_string())),
+                    None => {
+                        return Err(crate::engine::commands::CommandError::Invalid(format!(
+                            "--set {} is not FIELD=VALUE",
+                            clean(s)
+                        ))
+                        .into())
+                    }
+                }
+            }
+            let cmd = Command::EditReplay {
+                partition: e.partition,
+                id: e.id,
+                changes,
+                dry_run,
+            };
+            let CommandOutcome::Edited(r) = lever(&engine, cmd).await? else {
+                unreachable!("edit returns an edit report")
+            };
+            print_json_or(&serde_json::to_value(&r)?, as_json, || {
+                for (field, before, after) in &r.diff {
+                    println!("{field}:\n  - {}\n  + {}", clean(before), clean(after));
+                }
+                println!(
+                    "{}",
+                    if r.dry_run {
+                        "the edited request passes the schema (dry run: nothing sent)"
+                    } else if r.replayed {
+                        "replayed"
+                    } else {
+                        "not replayed: the document left the DLQ meanwhile"
+                    }
+                );
+            });
+            Ok(0)
+        }
         DlqCommand::Replay {
             filter,
             dry_run,

@@ -72,6 +72,14 @@ pub enum Command {
         path: std::path::PathBuf,
         dry_run: bool,
     },
+    /// Edit one entry's request (`engine::dlq_edit::EDITABLE` fields) and
+    /// replay it; a dry run only checks it and gives the diff.
+    EditReplay {
+        partition: i32,
+        id: i64,
+        changes: Vec<(String, String)>,
+        dry_run: bool,
+    },
     /// A document's history across the topics and the graph (`engine::trace`).
     Trace {
         query: String,
@@ -168,6 +176,7 @@ pub enum CommandOutcome {
     Job(Box<JobView>),
     Exported(super::dlq_transfer::ExportReport),
     Trace(Box<super::trace::Trace>),
+    Edited(Box<super::dlq_edit::EditReport>),
     Imported(super::dlq_transfer::ImportReport),
 }
 
@@ -214,6 +223,20 @@ impl Command {
             ),
             Command::ControlJob { id, action } => format!("redrive {id}: {}", action.describe()),
             Command::Trace { query } => format!("trace {query}"),
+            Command::EditReplay {
+                id,
+                changes,
+                dry_run,
+                ..
+            } => format!(
+                "edit and replay DLQ entry {id}{}: {}",
+                if *dry_run { " (dry run)" } else { "" },
+                changes
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
             Command::ExportDlq { filter, path, mask } => format!(
                 "export DLQ {} to {}{}",
                 filter.describe(),
@@ -293,6 +316,7 @@ impl Command {
                 | Command::ReplayDlq { dry_run: true, .. }
                 | Command::ExportDlq { .. }
                 | Command::Trace { .. }
+                | Command::EditReplay { dry_run: true, .. }
                 | Command::ImportDlq { dry_run: true, .. }
         )
     }
@@ -339,6 +363,22 @@ impl CommandOutcome {
             ),
             CommandOutcome::DlqEntry(e) => format!("DLQ entry {} loaded", e.id),
             CommandOutcome::Job(j) => j.line(),
+            CommandOutcome::Edited(r) => format!(
+                "{} entry {}: {}",
+                if r.dry_run {
+                    "would replay"
+                } else if r.replayed {
+                    "replayed"
+                } else {
+                    "not replayed (it left the DLQ meanwhile)"
+                },
+                r.entry_id,
+                r.diff
+                    .iter()
+                    .map(|(f, a, b)| format!("{f} {a} → {b}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             CommandOutcome::Trace(t) => format!(
                 "{} events for document {} ({} records read)",
                 t.events.len(),
@@ -545,6 +585,7 @@ impl Engine {
             Command::StartRedrive { .. }
             | Command::ExportDlq { .. }
             | Command::Trace { .. }
+            | Command::EditReplay { .. }
             | Command::ImportDlq { .. }
             | Command::ReplayDlq { .. }
             | Command::PurgeDlq { .. }
@@ -630,6 +671,19 @@ impl Engine {
                     JobAction::Rate(r) => c.rate = Some(r),
                 })?;
                 Ok(CommandOutcome::Job(Box::new(view)))
+            }
+            Command::EditReplay {
+                partition,
+                id,
+                changes,
+                dry_run,
+            } => {
+                let Some(entry) = dlq::load_one(self, partition, id).await? else {
+                    anyhow::bail!("DLQ entry {id} is gone (replayed, purged or compacted)");
+                };
+                Ok(CommandOutcome::Edited(Box::new(
+                    self.edit_and_replay(&entry, &changes, dry_run).await?,
+                )))
             }
             Command::Trace { query } => {
                 Ok(CommandOutcome::Trace(Box::new(self.trace(&query).await?)))

@@ -579,6 +579,16 @@ pub async fn replay(
 /// (parked by another producer) are dispatched and tombstoned as they are.
 /// Returns (replayed, skipped).
 pub async fn send_back(engine: &Arc<Engine>, chunk: &[&DlqEntry]) -> Result<(u64, u64)> {
+    send_back_with(engine, chunk, true).await
+}
+
+/// `send_back`, keeping each request's retry_count unless `reset_retries`
+/// (an operator's edit sets it on purpose).
+pub async fn send_back_with(
+    engine: &Arc<Engine>,
+    chunk: &[&DlqEntry],
+    reset_retries: bool,
+) -> Result<(u64, u64)> {
     let graph = &engine.backends.graph;
     let mut requests = Vec::new();
     for e in chunk {
@@ -593,10 +603,15 @@ pub async fn send_back(engine: &Arc<Engine>, chunk: &[&DlqEntry]) -> Result<(u64
                 None => continue,
             },
         };
+        let retry_count = if reset_retries {
+            0
+        } else {
+            request.retry_count
+        };
         requests.push((
             e,
             EnrichmentRequest {
-                retry_count: 0,
+                retry_count,
                 ..request
             },
         ));

@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod control;
 pub mod discover;
 pub mod dlq;
+pub mod dlq_edit;
 pub mod dlq_index;
 pub mod dlq_transfer;
 pub mod drain;

@@ -60,6 +60,8 @@ impl Focus {
 pub enum ConfirmKind {
     /// The filter, and whether past the loop guard.
     ReplayFiltered(DlqFilter, bool),
+    /// Send the edited request of entry (partition, id).
+    EditReplay(i32, i64, Vec<(String, String)>),
     Purge(DlqFilter),
     Rollback,
     BackfillSync,
@@ -100,6 +102,14 @@ pub enum Overlay {
     Detail,
     /// The fleet's audit trail.
     Audit,
+    /// `e` on a DLQ entry: FIELD=VALUE edits of its request, checked
+    /// (dry run) on enter, then a confirm with the diff.
+    Edit {
+        partition: i32,
+        id: i64,
+        input: String,
+        error: Option<String>,
+    },
     /// A document's history (`t` on a DLQ entry).
     Trace(Box<crate::engine::trace::Trace>),
     /// Waiting for a command's result.
@@ -124,6 +134,8 @@ pub struct App {
     pub message: Option<(String, bool)>,
     /// The full record of the DLQ entry last opened.
     pub dlq_detail: Option<crate::engine::dlq::DlqEntry>,
+    /// The edit being checked: (partition, id, what was typed).
+    pub edit_draft: Option<(i32, i64, String)>,
     pub quit: bool,
     /// Why the consumer ended on its own, when it did: nothing is consumed
     /// any more, and the header says so.
@@ -149,6 +161,7 @@ impl App {
             overlay_scroll: 0,
             message: None,
             dlq_detail: None,
+            edit_draft: None,
             quit: false,
             consumer_failed: None,
             observing: false,
@@ -293,6 +306,45 @@ impl App {
                 self.overlay = Overlay::Filter { input, error };
                 vec![]
             }
+            Overlay::Edit {
+                partition,
+                id,
+                mut input,
+                ..
+            } => {
+                let again = |input, error| Overlay::Edit {
+                    partition,
+                    id,
+                    input,
+                    error,
+                };
+                match key.code {
+                    KeyCode::Esc => self.overlay = Overlay::None,
+                    KeyCode::Backspace => {
+                        input.pop();
+                        self.overlay = again(input, None);
+                    }
+                    KeyCode::Char(c) => {
+                        input.push(c);
+                        self.overlay = again(input, None);
+                    }
+                    KeyCode::Enter => match crate::engine::dlq_edit::parse_changes(&input) {
+                        Ok(changes) => {
+                            self.edit_draft = Some((partition, id, input));
+                            self.overlay = Overlay::Busy("checking the edited request…".into());
+                            return vec![Command::EditReplay {
+                                partition,
+                                id,
+                                changes,
+                                dry_run: true,
+                            }];
+                        }
+                        Err(e) => self.overlay = again(input, Some(e)),
+                    },
+                    _ => {}
+                }
+                vec![]
+            }
             Overlay::Palette { mut input, .. } => {
                 match key.code {
                     KeyCode::Esc => self.overlay = Overlay::None,
@@ -348,6 +400,12 @@ impl App {
                     self.overlay = Overlay::Busy(format!("{}…", c.ok_label));
                     vec![match c.kind {
                         ConfirmKind::ConsumerFailed => unreachable!("handled above"),
+                        ConfirmKind::EditReplay(partition, id, changes) => Command::EditReplay {
+                            partition,
+                            id,
+                            changes,
+                            dry_run: false,
+                        },
                         ConfirmKind::ReplayFiltered(filter, force) => Command::StartRedrive {
                             filter,
                             rate: crate::engine::redrive::DEFAULT_RATE,
@@ -471,6 +529,29 @@ impl App {
                     confirmed: false,
                     force: false,
                 }]
+            }
+            KeyCode::Char('e') if self.focus == Focus::Dlq && !self.dlq.grouped => {
+                let Some(e) = self.selected_entry() else {
+                    return vec![];
+                };
+                let quote = |v: &str| {
+                    if v.contains(' ') {
+                        format!("\"{v}\"")
+                    } else {
+                        v.to_string()
+                    }
+                };
+                self.overlay = Overlay::Edit {
+                    partition: e.partition,
+                    id: e.id,
+                    input: format!(
+                        "project_name={} file_path={}",
+                        quote(&e.project),
+                        quote(&e.file_path)
+                    ),
+                    error: None,
+                };
+                vec![]
             }
             KeyCode::Char('t') if self.focus == Focus::Dlq && !self.dlq.grouped => {
                 let Some(e) = self.selected_entry() else {
@@ -636,6 +717,20 @@ impl App {
         }
         let outcome = match result {
             Ok(o) => o,
+            // A refused edit goes back to the editor with the reason.
+            Err(e @ CommandError::Invalid(_))
+                if matches!(cmd, Command::EditReplay { dry_run: true, .. })
+                    && self.edit_draft.is_some() =>
+            {
+                let (partition, id, input) = self.edit_draft.take().unwrap_or_default();
+                self.overlay = Overlay::Edit {
+                    partition,
+                    id,
+                    input,
+                    error: Some(crate::sanitize::clean(&e.to_string())),
+                };
+                return;
+            }
             Err(e) => {
                 self.error(crate::sanitize::clean(&e.to_string()));
                 return;
@@ -643,6 +738,42 @@ impl App {
         };
         match outcome {
             CommandOutcome::DlqEntry(e) => self.dlq_detail = Some(*e),
+            CommandOutcome::Edited(r) if r.dry_run => {
+                let clean = crate::sanitize::clean;
+                let mut lines = vec![format!(
+                    "Replay DLQ entry {} with this request?",
+                    r.entry_id
+                )];
+                lines.push(String::new());
+                if r.diff.is_empty() {
+                    lines.push("(no field changes: the request goes as it was)".into());
+                }
+                for (field, before, after) in &r.diff {
+                    lines.push(format!("  {field}:"));
+                    lines.push(format!("    - {}", clean(before)));
+                    lines.push(format!("    + {}", clean(after)));
+                }
+                lines.push(String::new());
+                lines.push("It passes the §3.1 request schema.".into());
+                let changes: Vec<(String, String)> = self
+                    .edit_draft
+                    .take()
+                    .and_then(|(_, _, input)| crate::engine::dlq_edit::parse_changes(&input).ok())
+                    .unwrap_or_default();
+                let (partition, id) = match cmd {
+                    Command::EditReplay { partition, id, .. } => (*partition, *id),
+                    _ => (0, r.entry_id),
+                };
+                self.overlay = Overlay::Confirm(Confirm {
+                    kind: ConfirmKind::EditReplay(partition, id, changes),
+                    title: "Edit and replay".into(),
+                    lines,
+                    ok_label: "Replay".into(),
+                    cancel_label: "Cancel".into(),
+                    ok_focused: true,
+                });
+            }
+            o @ CommandOutcome::Edited(_) => self.info(crate::sanitize::clean(&o.describe())),
             CommandOutcome::Trace(t) => {
                 self.overlay_scroll = 0;
                 self.overlay = Overlay::Trace(t);

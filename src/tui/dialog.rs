@@ -151,6 +151,72 @@ mod tests {
     }
 
     #[test]
+    fn edit_and_replay_flow() {
+        use crate::engine::commands::{Command, CommandError, CommandOutcome};
+        for (w, h) in [(80, 24), (200, 60)] {
+            let mut a = app(Focus::Dlq);
+            assert!(key(&mut a, KeyCode::Char('e')).is_empty());
+            let Overlay::Edit { input, .. } = a.overlay.clone() else {
+                panic!("no editor: {:?}", a.overlay)
+            };
+            assert!(input.starts_with("project_name="), "{input}");
+            // A bad edit: the engine's refusal comes back into the editor.
+            for _ in 0..input.len() {
+                key(&mut a, KeyCode::Backspace);
+            }
+            for c in "file_path=".chars() {
+                key(&mut a, KeyCode::Char(c));
+            }
+            let cmds = key(&mut a, KeyCode::Enter);
+            assert!(matches!(cmds[..], [Command::EditReplay { dry_run: true, .. }]));
+            a.on_outcome(
+                &cmds[0],
+                Err(CommandError::Invalid(
+                    "the edited request fails the schema: file_path must be 1..=4096 characters"
+                        .into(),
+                )),
+            );
+            assert!(matches!(a.overlay, Overlay::Edit { error: Some(_), .. }));
+            insta::assert_snapshot!(
+                format!("edit_refused_{w}x{h}"),
+                render(w, h, |f| super::super::render::draw(f, &a))
+            );
+            // A good one: the diff, then the replay.
+            for c in "docs/latin1.md".chars() {
+                key(&mut a, KeyCode::Char(c));
+            }
+            let cmds = key(&mut a, KeyCode::Enter);
+            let report = crate::engine::dlq_edit::EditReport {
+                entry_id: 4,
+                document_id: "d".into(),
+                diff: vec![(
+                    "file_path".into(),
+                    "docs/latin1.txt".into(),
+                    "docs/latin1.md".into(),
+                )],
+                dry_run: true,
+                replayed: false,
+                request: serde_json::json!({}),
+            };
+            a.on_outcome(&cmds[0], Ok(CommandOutcome::Edited(Box::new(report))));
+            insta::assert_snapshot!(
+                format!("edit_confirm_{w}x{h}"),
+                render(w, h, |f| super::super::render::draw(f, &a))
+            );
+            let go = key(&mut a, KeyCode::Enter);
+            let [Command::EditReplay {
+                dry_run: false,
+                changes,
+                ..
+            }] = &go[..]
+            else {
+                panic!("{go:?}")
+            };
+            assert_eq!(changes, &vec![("file_path".to_string(), "docs/latin1.md".to_string())]);
+        }
+    }
+
+    #[test]
     fn dialogs_at_both_sizes() {
         for (w, h) in [(80, 24), (200, 60)] {
             // Rollback: focused on "Rollback", says what will happen.

@@ -20,6 +20,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("r", "replay the selected DLQ entry"),
     ("R", "replay the filtered DLQ entries (preview, confirm)"),
     (
+        "e",
+        "edit the selected DLQ entry's request, check it, replay it",
+    ),
+    (
         "t",
         "trace the selected DLQ entry's document (topics + graph)",
     ),

@@ -47,6 +47,20 @@ pub fn draw(f: &mut Frame, app: &App) {
                 hint: "type:T project:P corr:ID key:K fp:FP words — enter keeps, esc clears",
             },
         ),
+        Overlay::Edit {
+            id, input, error, ..
+        } => super::dialog::render_input(
+            f,
+            area,
+            app,
+            &InputBox {
+                title: &format!("Edit DLQ entry {id} and replay"),
+                prompt: "",
+                input,
+                error: error.as_deref(),
+                hint: "project_name= file_path= enrichment_type= retry_count= (quote values with spaces) — enter checks, esc cancels",
+            },
+        ),
         Overlay::Palette { input, error } => super::dialog::render_input(
             f,
             area,
