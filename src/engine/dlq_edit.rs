@@ -21,12 +21,15 @@ pub const EDITABLE: [&str; 4] = [
     "retry_count",
 ];
 
+/// (field, before, after) for each field an edit changes.
+pub type Diff = Vec<(String, String, String)>;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EditReport {
     pub entry_id: i64,
     pub document_id: String,
     /// (field, before, after) for each field that changes.
-    pub diff: Vec<(String, String, String)>,
+    pub diff: Diff,
     pub dry_run: bool,
     /// Sent (false on a dry run, or when the document had left the DLQ).
     pub replayed: bool,
@@ -88,7 +91,7 @@ fn shown(v: Option<&Value>) -> String {
 pub fn edited(
     entry: &DlqEntry,
     changes: &[(String, String)],
-) -> Result<(Value, Vec<(String, String, String)>), CommandError> {
+) -> Result<(Value, Diff), CommandError> {
     let invalid = |m: String| Err(CommandError::Invalid(m));
     let original = &entry.message.original_message;
     if !original.is_object() {
