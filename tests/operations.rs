@@ -689,8 +689,8 @@ fn dlq_edit_checks_the_schema_shows_the_diff_and_replays_the_edit() {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["kind"] == "request")
-        .last()
+        .rev()
+        .find(|e| e["kind"] == "request")
         .unwrap()
         .clone();
     assert!(

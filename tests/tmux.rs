@@ -383,3 +383,94 @@ fn a_read_only_console_refuses_levers_with_a_message() {
         "{trail}"
     );
 }
+
+/// DLQ triage in a real terminal: the trace timeline of an entry, an edit
+/// refused by the schema and then a valid one replayed, the grouped view and
+/// a group redrive with its progress gauge.
+#[test]
+fn dlq_trace_edit_and_group_redrive_in_the_console() {
+    let tmp = tempfile::tempdir().unwrap();
+    corpus(tmp.path(), 40);
+    let data = tmp.path().join("data");
+    // All 40 parked first (every call fails, one attempt each).
+    let r = run(
+        &data,
+        &[
+            "ingest",
+            tmp.path().join("src").to_str().unwrap(),
+            "--wait",
+            "--json",
+            "--inject-failure-rate",
+            "1.0",
+            "--circuit-breaker",
+            "false",
+            "--retry-max-attempts",
+            "1",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(n(&r.json(), "dlq"), 40);
+    // The console enriches what comes back (no failures injected now).
+    let Some(t) = Tmux::start("triage", 200, 60, &console_command(&data, "")) else {
+        return;
+    };
+    t.wait_for("the DLQ", 30, |s| {
+        s.contains("Dead-letter queue 40 entries")
+    });
+    t.keys(&["/"]);
+    t.keys(&["Escape"]);
+
+    // t: the selected entry's history.
+    t.keys(&["t"]);
+    t.wait_for("the trace timeline", 20, |s| {
+        s.contains("Trace of") && s.contains("request") && s.contains("InjectedFailure")
+    });
+    t.keys(&["Escape"]);
+    t.wait_for("trace closed", 5, |s| !s.contains("Trace of"));
+
+    // e: a refused edit says why and sends nothing; a valid one shows the
+    // diff and is replayed.
+    t.keys(&["e"]);
+    let s = t.wait_for("the editor", 5, |s| s.contains("Edit DLQ entry"));
+    assert!(s.contains("project_name="), "{s}");
+    for _ in 0..200 {
+        t.keys(&["BSpace"]);
+    }
+    t.literal("enrichment_type=everything");
+    t.keys(&["Enter"]);
+    t.wait_for("the schema error", 10, |s| s.contains("fails the schema"));
+    assert_eq!(n(&status(&data)["counts"], "dlq"), 40, "nothing sent");
+    for _ in 0..10 {
+        t.keys(&["BSpace"]);
+    }
+    t.literal("quality_only");
+    t.keys(&["Enter"]);
+    t.wait_for("the diff", 10, |s| {
+        s.contains("Edit and replay") && s.contains("+ quality_only") && s.contains("- full")
+    });
+    t.keys(&["Enter"]);
+    wait_status(&data, "the edited entry to complete", |s| {
+        n(&s["counts"], "dlq") == 39 && n(&s["counts"], "completed") == 1
+    });
+
+    // v: grouped by fingerprint; R on the group: preview, then a redrive
+    // job whose gauge shows its progress.
+    t.keys(&["v"]);
+    t.wait_for("the grouped view", 10, |s| {
+        s.contains("entries in 1 groups")
+    });
+    t.keys(&["R"]);
+    t.wait_for("the replay preview", 10, |s| {
+        s.contains("Replay 39 DLQ entries")
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("the redrive gauge", 15, |s| {
+        s.contains("redrive r") && s.contains("/39")
+    });
+    wait_status(&data, "the redrive to complete", |s| {
+        n(&s["counts"], "dlq") == 0 && n(&s["counts"], "completed") == 40
+    });
+    t.wait_for("the finished job", 10, |s| s.contains("done 39/39"));
+    t.keys(&["q"]);
+    t.wait_for("a clean exit", 15, |s| s.contains("ARCHON-EXIT=0"));
+}

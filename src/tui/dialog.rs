@@ -168,7 +168,10 @@ mod tests {
                 key(&mut a, KeyCode::Char(c));
             }
             let cmds = key(&mut a, KeyCode::Enter);
-            assert!(matches!(cmds[..], [Command::EditReplay { dry_run: true, .. }]));
+            assert!(matches!(
+                cmds[..],
+                [Command::EditReplay { dry_run: true, .. }]
+            ));
             a.on_outcome(
                 &cmds[0],
                 Err(CommandError::Invalid(
@@ -212,7 +215,10 @@ mod tests {
             else {
                 panic!("{go:?}")
             };
-            assert_eq!(changes, &vec![("file_path".to_string(), "docs/latin1.md".to_string())]);
+            assert_eq!(
+                changes,
+                &vec![("file_path".to_string(), "docs/latin1.md".to_string())]
+            );
         }
     }
 
