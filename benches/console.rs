@@ -1,5 +1,6 @@
 //! Console frame cost: one full frame at 200×60 with 100,000 DLQ entries,
-//! unfiltered and filtered, on ratatui's TestBackend (no terminal I/O).
+//! unfiltered, filtered and grouped by fingerprint, on ratatui's TestBackend
+//! (no terminal I/O); and fingerprinting + grouping 100,000 entries.
 //! Run: `cargo bench --bench console`.
 
 use std::sync::Arc;
@@ -31,7 +32,29 @@ fn frames(c: &mut Criterion) {
             term.draw(|f| render::draw(f, &app)).unwrap();
         })
     });
+    app.set_filter(DlqFilter::default(), String::new());
+    app.dlq.grouped = true;
+    c.bench_function("frame_200x60_dlq_100k_grouped", |b| {
+        b.iter(|| {
+            term.draw(|f| render::draw(f, &app)).unwrap();
+        })
+    });
 }
 
-criterion_group!(benches, frames);
+/// Issue 19's budget: fingerprinting 100,000 entries and building the
+/// grouped view ≤ 50 ms (rows are built as the DLQ index builds them: the
+/// fingerprint of each reason, then the groups).
+fn grouping(c: &mut Criterion) {
+    let entries = fixture::many_dlq_entries(100_000);
+    c.bench_function("fingerprint_and_group_100k", |b| {
+        b.iter(|| {
+            let rows = fixture::dlq_rows(&entries);
+            let groups = archon_tui::engine::dlq::groups(rows.iter().map(|r| &**r));
+            assert_eq!(groups.len(), 5);
+            groups
+        })
+    });
+}
+
+criterion_group!(benches, frames, grouping);
 criterion_main!(benches);

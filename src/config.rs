@@ -106,6 +106,9 @@ pub struct Overrides {
     pub enrichment_topic: Option<String>,
     pub dlq_topic: Option<String>,
     pub completed_topic: Option<String>,
+    /// Seed 001 §3.4's optional progress topic: on, and its name.
+    pub progress_events: Option<bool>,
+    pub progress_topic: Option<String>,
     pub async_enrichment: Option<bool>,
     pub rollout_percentage: Option<u32>,
     pub enabled_projects: Option<Vec<String>>,
@@ -179,6 +182,13 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
         .or_else(|| f.completed_topic.clone())
     {
         cfg.completed_topic = t;
+    }
+    if o.progress_events == Some(true) || o.progress_topic.is_some() {
+        cfg.progress_topic = Some(
+            o.progress_topic
+                .clone()
+                .unwrap_or_else(|| crate::events::PROGRESS_TOPIC.into()),
+        );
     }
     cfg.fleet_topics = crate::backends::control::FleetTopics::beside(&cfg.enrich_topic);
     for (given, topic) in [

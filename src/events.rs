@@ -9,6 +9,21 @@ use serde::{Deserialize, Serialize};
 pub const ENRICH_TOPIC: &str = "dev.archon-intelligence.enrich-document.v1";
 pub const DLQ_TOPIC: &str = "dev.archon-intelligence.enrich-document-dlq.v1";
 pub const COMPLETED_TOPIC: &str = "dev.archon-intelligence.enrichment-completed.v1";
+/// Seed 001 §3.4 (optional): progress of long enrichments.
+pub const PROGRESS_TOPIC: &str = "dev.archon-intelligence.enrichment-progress.v1";
+
+/// §3.4 progress event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnrichmentProgress {
+    pub document_id: String,
+    pub correlation_id: String,
+    /// "analysis" (the intelligence call started), "recording" (its result
+    /// is being written).
+    pub stage: String,
+    pub progress_percent: u8,
+    pub updated_at: String,
+    pub estimated_completion: String,
+}
 /// Partition counts from the seeds' topic configuration.
 pub const ENRICH_PARTITIONS: u32 = 4;
 pub const DLQ_PARTITIONS: u32 = 1;

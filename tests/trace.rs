@@ -141,3 +141,63 @@ fn trace_on_kafka() {
     };
     trace_a_document_through_failure_replay_and_completion(&common::isolated(&b, "trace"));
 }
+
+/// Seed 001 §3.4's optional progress topic: off by default; with
+/// --progress-events each enrichment says "analysis" then "recording" there,
+/// and the trace shows them between the request and the completed event.
+#[test]
+fn progress_events_when_enabled() {
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 5).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let path = src.path().to_str().unwrap();
+    let on = ["--progress-events", "true"];
+    let mut args = vec!["ingest", path, "--project", "pg", "--wait", "--json"];
+    args.extend(on);
+    let r = common::run(data.path(), &args);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let file = walk_one(src.path());
+    let r = common::run(
+        data.path(),
+        &[
+            "trace",
+            &format!("pg/{file}"),
+            "--json",
+            "--progress-events",
+            "true",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = r.json();
+    let kinds: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .filter(|k| *k != "graph")
+        .collect();
+    assert_eq!(
+        kinds,
+        ["request", "progress", "progress", "completed"],
+        "{t}"
+    );
+    let outcomes: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "progress")
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert!(outcomes[0].starts_with("analysis 10%"), "{outcomes:?}");
+    assert!(outcomes[1].starts_with("recording 90%"), "{outcomes:?}");
+
+    // Off (the default): no progress topic is read or written.
+    let other = tempfile::tempdir().unwrap();
+    let r = common::run(
+        other.path(),
+        &["ingest", path, "--project", "pg", "--wait", "--json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = common::run(other.path(), &["trace", &format!("pg/{file}"), "--json"]).json();
+    assert!(!t.to_string().contains("\"progress\""), "{t}");
+}

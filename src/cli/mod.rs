@@ -111,6 +111,19 @@ pub struct GlobalArgs {
         hide_short_help = true
     )]
     pub completed_topic: Option<String>,
+    /// Publish seed 001 §3.4 progress events (stage analysis / recording)
+    #[arg(long, global = true, env = "ENABLE_PROGRESS_EVENTS", value_name = "BOOL",
+          value_parser = clap::builder::BoolishValueParser::new(), hide_short_help = true)]
+    pub progress_events: Option<bool>,
+    /// Their topic [default: dev.archon-intelligence.enrichment-progress.v1]; implies --progress-events
+    #[arg(
+        long,
+        global = true,
+        env = "KAFKA_PROGRESS_TOPIC",
+        value_name = "TOPIC",
+        hide_short_help = true
+    )]
+    pub progress_topic: Option<String>,
     /// Kill switch: false sends every project down the synchronous path
     #[arg(long, global = true, env = "ENABLE_ASYNC_ENRICHMENT", value_name = "BOOL",
           value_parser = clap::builder::BoolishValueParser::new())]
@@ -432,6 +445,8 @@ impl GlobalArgs {
             enrichment_topic: self.enrichment_topic.clone(),
             dlq_topic: self.dlq_topic.clone(),
             completed_topic: self.completed_topic.clone(),
+            progress_events: self.progress_events,
+            progress_topic: self.progress_topic.clone(),
             async_enrichment: self.async_enrichment,
             rollout_percentage: self.rollout_percentage,
             enabled_projects: self.enabled_projects.clone(),

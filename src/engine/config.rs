@@ -62,6 +62,8 @@ pub struct EngineConfig {
     pub enrich_topic: String,
     pub dlq_topic: String,
     pub completed_topic: String,
+    /// Seed 001 §3.4 progress events, when enabled: their topic.
+    pub progress_topic: Option<String>,
     pub concurrency: usize,
     pub rollout: RolloutState,
     pub retry: RetryConfig,
@@ -111,6 +113,7 @@ impl EngineConfig {
             enrich_topic: crate::events::ENRICH_TOPIC.into(),
             dlq_topic: crate::events::DLQ_TOPIC.into(),
             completed_topic: crate::events::COMPLETED_TOPIC.into(),
+            progress_topic: None,
             concurrency: 10,
             rollout: RolloutState::default(),
             retry: RetryConfig::default(),

@@ -188,14 +188,16 @@ async fn fetch_loop(
         // does not wait for the writer's fsync.
         let (engine, tx) = (engine.clone(), tx.clone());
         tokio::spawn(async move {
-            let ids: Vec<String> = records
+            let picked: Vec<(String, String)> = records
                 .iter()
                 .filter_map(|r| {
                     EnrichmentRequest::decode(&r.value)
                         .ok()
-                        .map(|q| q.document_id)
+                        .map(|q| (q.document_id, q.correlation_id))
                 })
                 .collect();
+            let ids: Vec<String> = picked.iter().map(|(d, _)| d.clone()).collect();
+            enrich::publish_progress(&engine, &picked, "analysis", 10).await;
             if let Err(e) = engine
                 .backends
                 .graph

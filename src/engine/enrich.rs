@@ -395,6 +395,11 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         }
     }
     if !updates.is_empty() {
+        let recording: Vec<(String, String)> = completed
+            .iter()
+            .map(|(r, _, _)| (r.document_id.clone(), r.correlation_id.clone()))
+            .collect();
+        publish_progress(engine, &recording, "recording", 90).await;
         let applied = engine
             .observed
             .graph
@@ -503,4 +508,51 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         b.graph.transition(ids, Transition::HandBack).await?;
     }
     Ok(())
+}
+
+/// Seed 001 §3.4 progress events for these (document id, correlation id)
+/// pairs, when the progress topic is on. The estimate is now plus the
+/// median enrichment time seen so far (none yet: now). Best effort: a
+/// progress event that cannot be written is logged, never a reason to fail
+/// the enrichment.
+pub async fn publish_progress(
+    engine: &Engine,
+    docs: &[(String, String)],
+    stage: &str,
+    percent: u8,
+) {
+    let Some(topic) = &engine.cfg.progress_topic else {
+        return;
+    };
+    if docs.is_empty() {
+        return;
+    }
+    let now = chrono::Utc::now();
+    let left_ms = match stage {
+        "analysis" => engine.stats.enrich_summary().p50_ms,
+        _ => 0.0,
+    };
+    let eta = now + chrono::Duration::milliseconds(left_ms as i64);
+    let fmt =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let records = docs
+        .iter()
+        .filter_map(|(doc, corr)| {
+            let ev = crate::events::EnrichmentProgress {
+                document_id: doc.clone(),
+                correlation_id: corr.clone(),
+                stage: stage.into(),
+                progress_percent: percent,
+                updated_at: fmt(now),
+                estimated_completion: fmt(eta),
+            };
+            Some(OutRecord {
+                key: doc.clone().into_bytes(),
+                value: serde_json::to_vec(&ev).ok()?,
+            })
+        })
+        .collect();
+    if let Err(e) = engine.backends.broker.produce(topic, records).await {
+        tracing::debug!("progress events not written: {e:#}");
+    }
 }

@@ -149,13 +149,18 @@ impl Engine {
         control: Arc<dyn ControlStore>,
         faults: Arc<FaultDial>,
     ) -> Result<Arc<Self>> {
+        let mut topics = seed_topics(&cfg.enrich_topic, &cfg.dlq_topic, &cfg.completed_topic);
+        if let Some(p) = &cfg.progress_topic {
+            topics.push(crate::backends::broker::TopicSpec {
+                name: p.clone(),
+                partitions: crate::events::COMPLETED_PARTITIONS,
+                retention_ms: 86_400_000,
+                compact: false,
+            });
+        }
         backends
             .broker
-            .ensure_topics(&seed_topics(
-                &cfg.enrich_topic,
-                &cfg.dlq_topic,
-                &cfg.completed_topic,
-            ))
+            .ensure_topics(&topics)
             .await
             .context("cannot create the enrichment topics")?;
         let state = control.state()?;

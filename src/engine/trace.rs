@@ -19,7 +19,7 @@ use crate::backends::graph::DocumentRecord;
 pub struct TraceEvent {
     /// When it happened (the record's timestamp; for the graph, its own).
     pub at_ms: i64,
-    /// "request", "dlq", "dlq cleared", "completed", or "graph".
+    /// "request", "progress", "dlq", "dlq cleared", "completed", or "graph".
     pub kind: &'static str,
     pub topic: String,
     pub partition: i32,
@@ -121,11 +121,14 @@ impl Engine {
             events: Vec::new(),
             scanned: 0,
         };
-        let topics = [
+        let mut topics = vec![
             (self.cfg.enrich_topic.clone(), "request"),
             (self.cfg.dlq_topic.clone(), "dlq"),
             (self.cfg.completed_topic.clone(), "completed"),
         ];
+        if let Some(p) = &self.cfg.progress_topic {
+            topics.push((p.clone(), "progress"));
+        }
         let known = doc_id.is_some();
         for (topic, kind) in &topics {
             self.scan(topic, kind, &mut doc_id, correlation.as_deref(), &mut trace)
@@ -299,7 +302,21 @@ impl Engine {
         if !belongs(&doc, &corr, doc_id) {
             return None;
         }
-        Some(if kind == "request" {
+        Some(if kind == "progress" {
+            base(
+                "progress",
+                None,
+                format!(
+                    "{} {}% (estimated done {})",
+                    text(&v, "stage"),
+                    v.get("progress_percent")
+                        .and_then(|x| x.as_u64())
+                        .unwrap_or(0),
+                    text(&v, "estimated_completion")
+                ),
+                corr,
+            )
+        } else if kind == "request" {
             base(
                 "request",
                 v.get("retry_count").and_then(|x| x.as_u64()),

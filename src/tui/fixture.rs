@@ -247,6 +247,16 @@ fn snapshot_breaker() -> BreakerSnapshot {
 /// The fixture with `n` generated DLQ entries (the render bench uses 100,000).
 pub fn snapshot_with_dlq(n: usize) -> Snapshot {
     let mut s = snapshot();
+    let dlq = many_dlq_entries(n);
+    s.dlq_by_type = crate::engine::dlq::histogram(dlq.iter());
+    s.dlq = Arc::new(rows(&dlq));
+    s.dlq_groups = Arc::new(crate::engine::dlq::groups(s.dlq.iter().map(|r| &**r)));
+    s
+}
+
+/// `n` entries of five error types, each reason naming its own path (so
+/// every reason differs and only its fingerprint groups it), newest first.
+pub fn many_dlq_entries(n: usize) -> Vec<DlqEntry> {
     let types = [
         "InjectedFailure",
         "EncodingError",
@@ -267,9 +277,12 @@ pub fn snapshot_with_dlq(n: usize) -> Snapshot {
         })
         .rev()
         .collect();
-    s.dlq_by_type = crate::engine::dlq::histogram(dlq.iter());
-    s.dlq = Arc::new(rows(&dlq));
-    s
+    dlq
+}
+
+/// The console's rows of `entries` (what the DLQ index holds).
+pub fn dlq_rows(entries: &[DlqEntry]) -> Vec<Arc<DlqRow>> {
+    rows(entries)
 }
 
 /// Render with `draw` on a `w`×`h` TestBackend and return the screen text.
