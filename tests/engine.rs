@@ -357,3 +357,50 @@ async fn the_dlq_index_follows_the_topic_incrementally() {
     assert_eq!(fresh.rows, view.rows);
     assert_eq!(fresh.by_type, view.by_type);
 }
+
+/// The history outlives the process: what one engine sampled fills the next
+/// one's sparklines from its first snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sparklines_start_from_the_kept_history_after_a_restart() {
+    use archon_tui::backends::history::Sample;
+    let data = tempfile::tempdir().unwrap();
+    {
+        let e = engine(data.path(), |_| {}).await;
+        let store = e.history.as_ref().expect("history kept in the data dir");
+        for (i, lag) in [4242, 4100, 3900].iter().enumerate() {
+            store
+                .append(&Sample {
+                    at_ms: archon_tui::clock::now_ms() - 30_000 + i as i64 * 10_000,
+                    lag: *lag,
+                    docs_per_sec: 321.0,
+                    dlq: 2,
+                    breaker: 0,
+                })
+                .unwrap();
+        }
+        e.stop();
+    }
+    let e = engine(data.path(), |_| {}).await;
+    let mut h = archon_tui::engine::handle::spawn(
+        e.clone(),
+        archon_tui::engine::handle::Caller::local(archon_tui::engine::control::Origin::Console),
+    );
+    let snap = loop {
+        h.snapshots.changed().await.unwrap();
+        let s = h.snapshots.borrow().clone();
+        if s.refreshed_ms > 0 {
+            break s;
+        }
+    };
+    assert_eq!(
+        snap.lag_history[..3],
+        [4242, 4100, 3900],
+        "{:?}",
+        snap.lag_history
+    );
+    assert_eq!(snap.rate_history[..3], [321, 321, 321]);
+    // And this engine's own first sample is kept too.
+    let kept = e.history.as_ref().unwrap().since(0).unwrap();
+    assert_eq!(kept.len(), 4, "{kept:?}");
+    e.stop();
+}

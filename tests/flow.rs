@@ -407,3 +407,43 @@ fn every_subcommand_has_help() {
         assert!(text.contains("--data-dir"), "{sub:?}: {text}");
     }
 }
+
+/// `history`: what a running engine sampled, read back from the data dir.
+#[test]
+fn the_history_command_reads_what_an_engine_kept() {
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 400).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = common::bin()
+        .args(["serve", "--listen", "127.0.0.1:0", "--ingest"])
+        .arg(src.path())
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--inject-latency-ms", "5"])
+        .env("ARCHON_HISTORY_EVERY_MS", "100")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let r = run(data.path(), &["history", "--since", "1h", "--json"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let samples = r.json();
+    let samples = samples.as_array().unwrap();
+    assert!(
+        samples.len() >= 10,
+        "a sample every 100 ms for ~4 s: {}",
+        samples.len()
+    );
+    let busiest = samples
+        .iter()
+        .map(|s| s["docs_per_sec"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(busiest > 0.0, "throughput was sampled: {samples:?}");
+    let text = run(data.path(), &["history", "--since", "30m"]).stdout;
+    assert!(text.contains("samples over the last 30m"), "{text}");
+    let r = run(data.path(), &["history", "--since", "9d"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

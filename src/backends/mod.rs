@@ -4,6 +4,7 @@
 pub mod broker;
 pub mod control;
 pub mod graph;
+pub mod history;
 pub mod intelligence;
 pub mod sqlite;
 pub mod vector;

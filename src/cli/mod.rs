@@ -627,6 +627,15 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         #[arg(long)]
         json: bool,
     },
+    /// The time series kept in the data dir: lag, docs/s, DLQ size and
+    /// breaker state, sampled every 10 s for 3 days
+    History {
+        /// The window: 30m, 6h, 2d… (at most 3d)
+        #[arg(long, default_value = "6h", value_name = "WINDOW")]
+        since: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Redrive jobs: list, pause, resume, cancel, change rate
     Jobs {
         /// The list as JSON (`jobs` with no subcommand lists them)

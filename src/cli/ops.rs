@@ -588,3 +588,54 @@ pub async fn trace(engine: Arc<Engine>, query: String, json: bool) -> Result<i32
     println!("({} records read)", t.scanned);
     Ok(0)
 }
+
+/// `history --since 6h`: the kept samples, summarised (or all of them as JSON).
+pub async fn history(engine: Arc<Engine>, since: &str, json: bool) -> Result<i32> {
+    let window_ms = crate::backends::history::parse_window(since)
+        .map_err(crate::engine::commands::CommandError::Invalid)?;
+    let CommandOutcome::History { samples, .. } =
+        lever(&engine, Command::History { window_ms }).await?
+    else {
+        unreachable!("history returns samples")
+    };
+    if json {
+        println!("{}", serde_json::to_string(&samples)?);
+        return Ok(0);
+    }
+    let Some(last) = samples.last() else {
+        println!("no samples in the last {since} (one every 10 s while an engine runs here)");
+        return Ok(0);
+    };
+    let max =
+        |f: fn(&crate::backends::history::Sample) -> f64| samples.iter().map(f).fold(0.0, f64::max);
+    println!("{} samples over the last {since}", samples.len());
+    println!(
+        "  lag     now {:>8}  max {:>8}",
+        last.lag,
+        max(|s| s.lag as f64)
+    );
+    println!(
+        "  docs/s  now {:>8.1}  max {:>8.1}",
+        last.docs_per_sec,
+        max(|s| s.docs_per_sec)
+    );
+    println!(
+        "  DLQ     now {:>8}  max {:>8}",
+        last.dlq,
+        max(|s| s.dlq as f64)
+    );
+    let mut prev = None;
+    for s in &samples {
+        if prev.is_some_and(|p| p != s.breaker) {
+            let at = chrono::DateTime::from_timestamp_millis(s.at_ms)
+                .map(|d| d.to_rfc3339())
+                .unwrap_or_default();
+            println!(
+                "  breaker → {} at {at}",
+                ["CLOSED", "OPEN", "HALF_OPEN"][s.breaker.clamp(0, 2) as usize]
+            );
+        }
+        prev = Some(s.breaker);
+    }
+    Ok(0)
+}

@@ -79,6 +79,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Trace { id, json }) => {
             super::ops::trace(Engine::open(cfg).await?, id, json).await
         }
+        Some(Command::History { since, json }) => {
+            super::ops::history(Engine::open(cfg).await?, &since, json).await
+        }
         Some(Command::Jobs { json, command }) => {
             super::jobs::jobs(Engine::open(cfg).await?, command, json).await
         }

@@ -80,6 +80,11 @@ pub enum Command {
         changes: Vec<(String, String)>,
         dry_run: bool,
     },
+    /// The kept time series (lag, throughput, DLQ, breaker) of the last
+    /// `window_ms`.
+    History {
+        window_ms: i64,
+    },
     /// A document's history across the topics and the graph (`engine::trace`).
     Trace {
         query: String,
@@ -166,9 +171,13 @@ pub struct BackfillReport {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum CommandOutcome {
-    Done { message: String },
+    Done {
+        message: String,
+    },
     Replay(ReplayReport),
-    Purged { purged: u64 },
+    Purged {
+        purged: u64,
+    },
     Rollout(RolloutState),
     Rollback(RollbackReport),
     Backfill(BackfillReport),
@@ -177,6 +186,10 @@ pub enum CommandOutcome {
     Exported(super::dlq_transfer::ExportReport),
     Trace(Box<super::trace::Trace>),
     Edited(Box<super::dlq_edit::EditReport>),
+    History {
+        window_ms: i64,
+        samples: Vec<crate::backends::history::Sample>,
+    },
     Imported(super::dlq_transfer::ImportReport),
 }
 
@@ -223,6 +236,7 @@ impl Command {
             ),
             Command::ControlJob { id, action } => format!("redrive {id}: {}", action.describe()),
             Command::Trace { query } => format!("trace {query}"),
+            Command::History { window_ms } => format!("history {} s", window_ms / 1000),
             Command::EditReplay {
                 id,
                 changes,
@@ -316,6 +330,7 @@ impl Command {
                 | Command::ReplayDlq { dry_run: true, .. }
                 | Command::ExportDlq { .. }
                 | Command::Trace { .. }
+                | Command::History { .. }
                 | Command::EditReplay { dry_run: true, .. }
                 | Command::ImportDlq { dry_run: true, .. }
         )
@@ -379,6 +394,9 @@ impl CommandOutcome {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+            CommandOutcome::History { samples, .. } => {
+                format!("{} history samples", samples.len())
+            }
             CommandOutcome::Trace(t) => format!(
                 "{} events for document {} ({} records read)",
                 t.events.len(),
@@ -585,6 +603,7 @@ impl Engine {
             Command::StartRedrive { .. }
             | Command::ExportDlq { .. }
             | Command::Trace { .. }
+            | Command::History { .. }
             | Command::EditReplay { .. }
             | Command::ImportDlq { .. }
             | Command::ReplayDlq { .. }
@@ -687,6 +706,16 @@ impl Engine {
             }
             Command::Trace { query } => {
                 Ok(CommandOutcome::Trace(Box::new(self.trace(&query).await?)))
+            }
+            Command::History { window_ms } => {
+                let Some(store) = &self.history else {
+                    anyhow::bail!("no history is kept in this data dir (see the log)");
+                };
+                let from = crate::clock::now_ms() - window_ms;
+                Ok(CommandOutcome::History {
+                    window_ms,
+                    samples: store.since(from)?,
+                })
             }
             Command::ExportDlq { filter, path, mask } => Ok(CommandOutcome::Exported(
                 super::dlq_transfer::export(self, &filter, &path, mask.as_deref()).await?,

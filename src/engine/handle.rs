@@ -204,6 +204,42 @@ pub struct EngineHandle {
     pub outcomes: mpsc::UnboundedReceiver<(Command, Result<CommandOutcome, CommandError>)>,
 }
 
+/// How often the history is sampled (also at once when the breaker changes);
+/// `ARCHON_HISTORY_EVERY_MS` changes it (tests).
+fn history_every() -> Duration {
+    static EVERY: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *EVERY.get_or_init(|| {
+        std::env::var("ARCHON_HISTORY_EVERY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(Duration::from_secs(10), Duration::from_millis)
+    })
+}
+
+fn sample_history(engine: &Engine, h: &mut History, snap: &Snapshot) {
+    let Some(store) = &engine.history else {
+        return;
+    };
+    let breaker = snap.breaker.state.gauge();
+    let due = h
+        .sampled
+        .is_none_or(|(at, b)| at.elapsed() >= history_every() || b != breaker);
+    if !due || snap.refreshed_ms == 0 {
+        return;
+    }
+    h.sampled = Some((Instant::now(), breaker));
+    let sample = crate::backends::history::Sample {
+        at_ms: snap.refreshed_ms,
+        lag: snap.lag_total,
+        docs_per_sec: snap.docs_per_sec,
+        dlq: snap.totals.get(&Status::Dlq).copied().unwrap_or(0),
+        breaker,
+    };
+    if let Err(e) = store.append(&sample) {
+        tracing::debug!("history sample not kept: {e:#}");
+    }
+}
+
 /// How often pending-by-age is read (a scan of the unfinished documents).
 const AGES_EVERY: Duration = Duration::from_secs(5);
 
@@ -220,6 +256,8 @@ struct History {
     dlq: DlqIndex,
     /// Pending by age, and when it was read.
     ages: (Vec<(String, u64)>, Option<Instant>),
+    /// When the history was last sampled, and the breaker state then.
+    sampled: Option<(Instant, i64)>,
 }
 
 impl History {
@@ -336,7 +374,15 @@ pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
             commits: VecDeque::new(),
             dlq: DlqIndex::new(),
             ages: (Vec::new(), None),
+            sampled: None,
         };
+        // Sparklines start where the last run left them.
+        if let Some(store) = &engine.history {
+            for s in store.last(HISTORY).unwrap_or_default() {
+                h.lag.push_back(s.lag.max(0) as u64);
+                h.rate.push_back(s.docs_per_sec.round() as u64);
+            }
+        }
         loop {
             let snap = refresh(&engine, &mut h).await;
             if snap_tx.send(Arc::new(snap)).is_err()
@@ -490,6 +536,7 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
     snap.rate_history = h.rate.iter().copied().collect();
     snap.enrich_latency = engine.stats.enrich_summary();
     snap.index_latency = engine.stats.index_summary();
+    sample_history(engine, h, &snap);
     // The DLQ index reads only what is new on its topic; while a backend
     // does not answer, the last view stays on screen.
     let mut view = None;

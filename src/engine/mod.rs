@@ -118,6 +118,9 @@ pub struct Engine {
     host: String,
     /// This process reports as a member (not `attach`).
     reporting: std::sync::atomic::AtomicBool,
+    /// Lag, throughput, DLQ and breaker over days (None: the data dir
+    /// refused the file; the console then starts its sparklines empty).
+    pub history: Option<crate::backends::history::HistoryStore>,
 }
 
 /// The rate limit in force: the operator's (0: lifted), else the flag's.
@@ -183,6 +186,13 @@ impl Engine {
             started_ms: crate::clock::now_ms(),
             host: crate::identity::hostname(),
             reporting: false.into(),
+            history: match crate::backends::history::HistoryStore::open(&cfg.data_dir) {
+                Ok(h) => Some(h),
+                Err(e) => {
+                    tracing::warn!("no history kept: {e:#}");
+                    None
+                }
+            },
             breaker: CircuitBreaker::new(cfg.breaker.clone()),
             faults,
             observed: Default::default(),

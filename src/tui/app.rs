@@ -110,6 +110,11 @@ pub enum Overlay {
         input: String,
         error: Option<String>,
     },
+    /// `:history 6h`: the kept time series over a long window.
+    History {
+        window_ms: i64,
+        samples: Vec<crate::backends::history::Sample>,
+    },
     /// A document's history (`t` on a DLQ entry).
     Trace(Box<crate::engine::trace::Trace>),
     /// Waiting for a command's result.
@@ -251,7 +256,11 @@ impl App {
                 }
                 None => vec![],
             },
-            Overlay::Help | Overlay::Detail | Overlay::Audit | Overlay::Trace(_) => {
+            Overlay::Help
+            | Overlay::Detail
+            | Overlay::Audit
+            | Overlay::Trace(_)
+            | Overlay::History { .. } => {
                 match key.code {
                     KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') | KeyCode::Enter => {
                         self.overlay = Overlay::None
@@ -774,6 +783,9 @@ impl App {
                 });
             }
             o @ CommandOutcome::Edited(_) => self.info(crate::sanitize::clean(&o.describe())),
+            CommandOutcome::History { window_ms, samples } => {
+                self.overlay = Overlay::History { window_ms, samples };
+            }
             CommandOutcome::Trace(t) => {
                 self.overlay_scroll = 0;
                 self.overlay = Overlay::Trace(t);

@@ -16,6 +16,7 @@ pub mod fleet;
 pub mod format;
 pub mod header;
 pub mod help;
+pub mod history;
 pub mod lag;
 pub mod logs;
 pub mod palette;

@@ -64,6 +64,10 @@ pub const HELP: &[(&str, &str)] = &[
         "steer a redrive job (default: the newest running one)",
     ),
     ("job rate N [ID]", "a redrive job's entries a second"),
+    (
+        "history [6h]",
+        "lag, throughput, DLQ and breaker over 30m..3d",
+    ),
     ("quit", "stop the engine cleanly and leave"),
 ];
 
@@ -183,6 +187,9 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
             rest.ok_or("name the theme")?.to_string(),
         )),
         Some("audit") => Ok(PaletteAction::Audit),
+        Some("history") => engine(Command::History {
+            window_ms: crate::backends::history::parse_window(rest.unwrap_or("6h"))?,
+        }),
         Some("export") => engine(Command::ExportDlq {
             filter: current_filter.clone(),
             path: rest.ok_or("export FILE [mask]")?.into(),

@@ -33,6 +33,9 @@ pub fn draw(f: &mut Frame, app: &App) {
         Overlay::Detail => super::dlq::render_detail(f, area, app),
         Overlay::Audit => super::audit::render(f, area, app),
         Overlay::Trace(t) => super::trace::render(f, area, app, t),
+        Overlay::History { window_ms, samples } => {
+            super::history::render(f, area, app, *window_ms, samples)
+        }
         Overlay::Confirm(c) => super::dialog::render_confirm(f, area, app, c),
         Overlay::Busy(text) => super::dialog::render_busy(f, area, app, text),
         Overlay::Filter { input, error } => super::dialog::render_input(
