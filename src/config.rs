@@ -33,6 +33,9 @@ pub struct FileConfig {
     pub faults: FileFaults,
     #[serde(default)]
     pub breaker: FileBreaker,
+    /// `serve --alert-webhook`'s rules (`engine::alerts::AlertRules`).
+    #[serde(default)]
+    pub alerts: crate::engine::alerts::AlertRules,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -618,3 +618,98 @@ async fn refused_input_is_400_over_http_and_exit_2_on_the_cli_with_one_reason() 
     let (code, _) = s.terminate();
     assert_eq!(code, 0);
 }
+
+/// A webhook that records what it is sent: (bodies, its URL).
+fn capture_webhook() -> (std::sync::Arc<std::sync::Mutex<Vec<Value>>>, String) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).ok();
+            if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                sink.lock().unwrap().push(v);
+            }
+            let mut s = stream;
+            s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .ok();
+        }
+    });
+    (got, url)
+}
+
+/// `serve --alert-webhook`: a held partition with lag fires the status
+/// alert at once and the lag alert after its duration, with time lag; both
+/// resolve once the hold is lifted and the lag drains.
+#[test]
+fn lag_alerts_fire_and_resolve_on_the_webhook() {
+    let (got, url) = capture_webhook();
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 60).unwrap();
+    assert_eq!(run(data.path(), &["hold"]).code, 0);
+    let s = Serve::start(
+        data.path(),
+        &[
+            "--alert-webhook",
+            &url,
+            "--alert-lag-over",
+            "5",
+            "--alert-for",
+            "1",
+        ]
+        .map(String::from),
+    );
+    let r = run(
+        data.path(),
+        &["ingest", src.path().to_str().unwrap(), "--json"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let wait = |what: &str, pred: &dyn Fn(&[Value]) -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let seen = got.lock().unwrap().clone();
+            if pred(&seen) {
+                return seen;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {seen:?}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    let has = |v: &[Value], rule: &str, state: &str| {
+        v.iter().any(|e| e["rule"] == rule && e["state"] == state)
+    };
+    let seen = wait("the firing alerts", &|v| {
+        has(v, "status", "firing") && has(v, "lag", "firing")
+    });
+    let lag = seen.iter().find(|e| e["rule"] == "lag").unwrap();
+    assert_eq!(lag["status"], "STOP", "held: {lag}");
+    assert!(lag["lag"].as_i64().unwrap() > 5, "{lag}");
+    assert!(
+        lag["seconds_behind"].as_f64().unwrap() >= 1.0,
+        "time lag: {lag}"
+    );
+    assert!(
+        lag["summary"].as_str().unwrap().contains("partition"),
+        "{lag}"
+    );
+    assert_eq!(run(data.path(), &["release"]).code, 0);
+    wait("the resolutions", &|v| {
+        has(v, "status", "resolved") && has(v, "lag", "resolved")
+    });
+    s.terminate();
+}

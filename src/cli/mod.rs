@@ -604,6 +604,19 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         /// crosses the network: put TLS and a firewall in front)
         #[arg(long)]
         allow_remote: bool,
+        /// POST lag alerts (JSON) here: a partition turning STALL/STOP, or
+        /// over the lag rules for their duration; and when each clears
+        #[arg(long, env = "ARCHON_ALERT_WEBHOOK", value_name = "URL")]
+        alert_webhook: Option<String>,
+        /// Alert when a partition's lag stays above N messages [config: alerts.lag_over]
+        #[arg(long, value_name = "N")]
+        alert_lag_over: Option<i64>,
+        /// Alert when a partition stays this many seconds behind [config: alerts.seconds_behind_over]
+        #[arg(long, value_name = "SECS")]
+        alert_seconds_behind_over: Option<f64>,
+        /// How long a lag rule must hold before it fires [config: alerts.for_secs, default 60]
+        #[arg(long, value_name = "SECS")]
+        alert_for: Option<f64>,
     },
     /// Counts, lag, breaker, rollout and concurrency
     Status {

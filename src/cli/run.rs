@@ -116,7 +116,28 @@ pub async fn run(cli: Cli) -> Result<i32> {
             ingest,
             project,
             allow_remote,
+            alert_webhook,
+            alert_lag_over,
+            alert_seconds_behind_over,
+            alert_for,
         }) => {
+            let mut rules = file.alerts.clone();
+            if let Some(n) = alert_lag_over {
+                rules.lag_over = Some(n);
+            }
+            if let Some(s) = alert_seconds_behind_over {
+                rules.seconds_behind_over = Some(s);
+            }
+            if let Some(s) = alert_for {
+                rules.for_secs = s;
+            }
+            if let Some(url) = &alert_webhook {
+                anyhow::ensure!(
+                    url.starts_with("http://") || url.starts_with("https://"),
+                    "--alert-webhook must be an http:// or https:// URL"
+                );
+            }
+            let alerts = alert_webhook.map(|url| (url, rules));
             let ingest = match ingest {
                 Some(path) => {
                     let name = project_name_of(&path)?;
@@ -126,7 +147,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             // Refused before anything opens.
             let listener = crate::serve::bind(listen, allow_remote).await?;
-            serve(Engine::open(cfg).await?, listener, ingest).await
+            serve(Engine::open(cfg).await?, listener, ingest, alerts).await
         }
         Some(Command::Status { json }) => {
             let engine = Engine::open(cfg).await?;
@@ -185,6 +206,7 @@ async fn console(
             front_end: true,
             http,
             observe: false,
+            alerts: None,
         },
     )?;
     if let Some(addr) = running.http_addr {
@@ -245,6 +267,7 @@ async fn serve(
     engine: Arc<Engine>,
     listener: tokio::net::TcpListener,
     ingest: Option<(std::path::PathBuf, String)>,
+    alerts: Option<(String, crate::engine::alerts::AlertRules)>,
 ) -> Result<i32> {
     let http = http(&engine, listener)?;
     let running = Running::start(
@@ -254,6 +277,7 @@ async fn serve(
             front_end: true,
             http: Some(http),
             observe: false,
+            alerts,
         },
     )?;
     if let Some(addr) = running.http_addr {

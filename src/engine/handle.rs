@@ -32,6 +32,9 @@ const BURROW_WINDOW: usize = 20;
 pub struct PartitionView {
     pub lag: PartitionLag,
     pub status: PartitionStatus,
+    /// Time lag: how old the oldest message not yet committed is (0 when
+    /// caught up; None when it could not be read).
+    pub seconds_behind: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -240,6 +243,47 @@ fn sample_history(engine: &Engine, h: &mut History, snap: &Snapshot) {
     }
 }
 
+/// Each partition's time lag: the timestamp of the record at its committed
+/// offset, read once per committed offset (cached), against now.
+async fn seconds_behind(engine: &Engine, h: &mut History, parts: &mut [PartitionView]) {
+    let now = crate::clock::now_ms();
+    for p in parts {
+        let l = p.lag;
+        if l.lag <= 0 {
+            p.seconds_behind = Some(0.0);
+            continue;
+        }
+        let cached = h
+            .oldest
+            .get(&l.partition)
+            .filter(|(c, _)| *c == l.committed);
+        let ts = match cached {
+            Some((_, ts)) => Some(*ts),
+            None => {
+                let read = bounded(
+                    "broker",
+                    BACKEND_CALL_LIMIT,
+                    engine.backends.broker.read(
+                        &engine.cfg.enrich_topic,
+                        l.partition,
+                        l.committed.max(0),
+                        1,
+                    ),
+                )
+                .await;
+                let ts = read.ok().and_then(|r| r.first().map(|r| r.timestamp_ms));
+                if let Some(ts) = ts {
+                    h.oldest.insert(l.partition, (l.committed, ts));
+                }
+                ts
+            }
+        };
+        p.seconds_behind = ts
+            .filter(|t| *t > 0)
+            .map(|t| ((now - t).max(0)) as f64 / 1000.0);
+    }
+}
+
 /// How often pending-by-age is read (a scan of the unfinished documents).
 const AGES_EVERY: Duration = Duration::from_secs(5);
 
@@ -258,6 +302,8 @@ struct History {
     ages: (Vec<(String, u64)>, Option<Instant>),
     /// When the history was last sampled, and the breaker state then.
     sampled: Option<(Instant, i64)>,
+    /// Per partition: (committed offset, timestamp of the record there).
+    oldest: BTreeMap<i32, (i64, i64)>,
 }
 
 impl History {
@@ -375,6 +421,7 @@ pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
             dlq: DlqIndex::new(),
             ages: (Vec::new(), None),
             sampled: None,
+            oldest: BTreeMap::new(),
         };
         // Sparklines start where the last run left them.
         if let Some(store) = &engine.history {
@@ -467,6 +514,7 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
             snap.partitions.push(PartitionView {
                 lag: *l,
                 status: lagstat::evaluate(&samples, running),
+                seconds_behind: None,
             });
         }
         let committed: i64 = h.last_lag.iter().map(|l| l.committed).sum();
@@ -477,8 +525,12 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
             snap.partitions.push(PartitionView {
                 lag: *l,
                 status: PartitionStatus::Stale,
+                seconds_behind: None,
             });
         }
+    }
+    if lag_fresh {
+        seconds_behind(engine, h, &mut snap.partitions).await;
     }
     History::push(&mut h.lag, snap.lag_total.max(0) as u64, HISTORY);
     let lags: Vec<i64> = h

@@ -1,6 +1,7 @@
 //! The producer/consumer engine. Knows nothing of the terminal: callers drive
 //! it through methods (later: typed commands) and read `snapshot`s.
 
+pub mod alerts;
 pub mod backoff;
 pub mod breaker;
 pub mod commands;

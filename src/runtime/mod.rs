@@ -61,6 +61,8 @@ pub struct RunOptions {
     /// Watch and steer without consuming: no consumer (so no group
     /// membership), no member report (`attach`).
     pub observe: bool,
+    /// Post lag alerts to this webhook by these rules (`serve`).
+    pub alerts: Option<(String, crate::engine::alerts::AlertRules)>,
 }
 
 pub struct Running {
@@ -122,6 +124,9 @@ impl Running {
         }
         let handle = (opts.front_end || opts.http.is_some())
             .then(|| handle::spawn(engine.clone(), handle::Caller::local(Origin::Console)));
+        if let (Some((url, rules)), Some(h)) = (opts.alerts, handle.as_ref()) {
+            spawn_alerts(&engine, h.snapshots.clone(), url, rules);
+        }
         let mut http_addr = None;
         let http = match opts.http {
             Some(h) => {
@@ -240,4 +245,33 @@ impl Running {
             (Ended::Signal | Ended::Quit | Ended::Drained, Ok(())) => 0,
         }
     }
+}
+
+/// Watch the snapshots and post what the alert rules say, until the engine
+/// stops.
+fn spawn_alerts(
+    engine: &Arc<Engine>,
+    mut snapshots: watch::Receiver<Arc<crate::engine::handle::Snapshot>>,
+    url: String,
+    rules: crate::engine::alerts::AlertRules,
+) {
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap_or_default();
+        let mut alerter = crate::engine::alerts::Alerter::new(rules);
+        while snapshots.changed().await.is_ok() && !engine.stopping() {
+            let snap = snapshots.borrow_and_update().clone();
+            if snap.refreshed_ms == 0 {
+                continue;
+            }
+            let events =
+                alerter.observe(&snap, &engine.cfg.enrich_topic, std::time::Instant::now());
+            if !events.is_empty() {
+                crate::engine::alerts::post(&client, &url, &events).await;
+            }
+        }
+    });
 }

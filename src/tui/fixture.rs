@@ -98,6 +98,7 @@ pub fn snapshot() -> Snapshot {
                     lag: end - committed,
                 },
                 status: statuses[p],
+                seconds_behind: Some([12.0, 95.5, 340.0, 3.2][p]),
             }
         })
         .collect();

@@ -57,6 +57,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             Cell::from(thousands(p.lag.end as u64)),
             Cell::from(thousands(p.lag.committed as u64)),
             Cell::from(thousands(p.lag.lag as u64)),
+            Cell::from(behind(p.seconds_behind)),
             Cell::from(Span::styled(p.status.as_str(), style)),
             Cell::from(owner),
         ])
@@ -70,10 +71,22 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 Constraint::Length(10),
                 Constraint::Length(8),
                 Constraint::Length(7),
+                Constraint::Length(7),
                 Constraint::Min(8),
             ],
         )
-        .header(Row::new(["part", "end", "committed", "lag", "status", "owner"]).style(t.muted())),
+        .header(
+            Row::new([
+                "part",
+                "end",
+                "committed",
+                "lag",
+                "behind",
+                "status",
+                "owner",
+            ])
+            .style(t.muted()),
+        ),
         table,
     );
     if spark.height > 0 {
@@ -87,6 +100,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             .copied()
             .collect();
         f.render_widget(Sparkline::default().data(&data).style(t.accent()), spark);
+    }
+}
+
+/// Time lag: "0s", "95s", "5m40s", "3h10m"; blank when unknown.
+fn behind(secs: Option<f64>) -> String {
+    match secs {
+        None => String::new(),
+        Some(s) if s < 100.0 => format!("{s:.0}s"),
+        Some(s) if s < 3600.0 => format!("{}m{:02}s", s as u64 / 60, s as u64 % 60),
+        Some(s) => format!("{}h{:02}m", s as u64 / 3600, s as u64 % 3600 / 60),
     }
 }
 
