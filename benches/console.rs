@@ -56,5 +56,27 @@ fn grouping(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, frames, grouping);
+/// The parts of `fingerprint_and_group_100k`, to see which costs what.
+fn grouping_parts(c: &mut Criterion) {
+    let entries = fixture::many_dlq_entries(100_000);
+    c.bench_function("fingerprint_only_100k", |b| {
+        b.iter(|| {
+            entries
+                .iter()
+                .map(|e| {
+                    archon_tui::engine::fingerprint::of(
+                        &e.message.error_details.exception_type,
+                        &e.message.failure_reason,
+                    )
+                })
+                .count()
+        })
+    });
+    let rows = fixture::dlq_rows(&entries);
+    c.bench_function("group_only_100k", |b| {
+        b.iter(|| archon_tui::engine::dlq::groups(rows.iter().map(|r| &**r)).len())
+    });
+}
+
+criterion_group!(benches, frames, grouping, grouping_parts);
 criterion_main!(benches);

@@ -424,19 +424,28 @@ pub fn groups<'a, T: DlqFields + HasId + 'a>(
 ) -> Vec<DlqGroup> {
     let mut by: BTreeMap<String, DlqGroup> = BTreeMap::new();
     for e in entries {
-        let fp = e.fingerprint().into_owned();
+        let fp = e.fingerprint();
         let at = e.failed_at();
-        let g = by.entry(fp.clone()).or_insert_with(|| DlqGroup {
-            fingerprint: fp,
-            error_type: e.error_type().to_string(),
-            pattern: super::fingerprint::pattern(e.reason()),
-            count: 0,
-            first_seen: at.to_string(),
-            last_seen: at.to_string(),
-            projects: BTreeMap::new(),
-            sample_id: e.entry_id(),
-            sample_reason: e.reason().to_string(),
-        });
+        // Looked up by &str: no allocation per entry once its group exists.
+        if !by.contains_key(fp.as_ref()) {
+            by.insert(
+                fp.to_string(),
+                DlqGroup {
+                    fingerprint: fp.to_string(),
+                    error_type: e.error_type().to_string(),
+                    pattern: super::fingerprint::pattern(e.reason()),
+                    count: 0,
+                    first_seen: at.to_string(),
+                    last_seen: at.to_string(),
+                    projects: BTreeMap::new(),
+                    sample_id: e.entry_id(),
+                    sample_reason: e.reason().to_string(),
+                },
+            );
+        }
+        let Some(g) = by.get_mut(fp.as_ref()) else {
+            continue;
+        };
         g.count += 1;
         if at < g.first_seen.as_str() {
             g.first_seen = at.to_string();
@@ -444,7 +453,12 @@ pub fn groups<'a, T: DlqFields + HasId + 'a>(
         if at > g.last_seen.as_str() {
             g.last_seen = at.to_string();
         }
-        *g.projects.entry(e.project().to_string()).or_default() += 1;
+        match g.projects.get_mut(e.project()) {
+            Some(n) => *n += 1,
+            None => {
+                g.projects.insert(e.project().to_string(), 1);
+            }
+        }
     }
     let mut out: Vec<DlqGroup> = by.into_values().collect();
     out.sort_by(|a, b| {

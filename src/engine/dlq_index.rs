@@ -106,6 +106,23 @@ impl DlqRow {
         }
     }
 
+    /// The rows of full entries, sharing names as the index does.
+    pub fn all_of(entries: &[DlqEntry]) -> Vec<Arc<DlqRow>> {
+        let mut names = Interner::default();
+        entries
+            .iter()
+            .map(|e| {
+                Arc::new(Self::build(
+                    e.id,
+                    e.partition,
+                    &e.key,
+                    &e.message,
+                    &mut names,
+                ))
+            })
+            .collect()
+    }
+
     /// The row of a full entry (tests, fixtures).
     pub fn of(e: &DlqEntry) -> Self {
         Self::build(

@@ -33,7 +33,10 @@ const MASK_PARTS: [(&str, &str); 8] = [
 /// All masks as one alternation, searched without captures (the fast DFA
 /// path: capture groups cost ~10× on 100,000 reasons).
 static MASKS: LazyLock<Regex> = LazyLock::new(|| {
-    let alts: Vec<String> = MASK_PARTS.iter().map(|(_, re)| format!("(?:{re})")).collect();
+    let alts: Vec<String> = MASK_PARTS
+        .iter()
+        .map(|(_, re)| format!("(?:{re})"))
+        .collect();
     Regex::new(&alts.join("|")).expect("the fingerprint masks compile")
 });
 
@@ -41,7 +44,12 @@ static MASKS: LazyLock<Regex> = LazyLock::new(|| {
 static MASK_KINDS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     MASK_PARTS
         .iter()
-        .map(|(k, re)| (*k, Regex::new(&format!("^(?:{re})$")).expect("a mask compiles")))
+        .map(|(k, re)| {
+            (
+                *k,
+                Regex::new(&format!("^(?:{re})$")).expect("a mask compiles"),
+            )
+        })
         .collect()
 });
 

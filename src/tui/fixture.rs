@@ -63,7 +63,7 @@ pub fn dlq_entries() -> Vec<DlqEntry> {
 }
 
 fn rows(entries: &[DlqEntry]) -> Vec<Arc<DlqRow>> {
-    entries.iter().map(|e| Arc::new(DlqRow::of(e))).collect()
+    DlqRow::all_of(entries)
 }
 
 pub fn snapshot() -> Snapshot {
