@@ -68,8 +68,9 @@ fn grouping_parts(c: &mut Criterion) {
                         &e.message.error_details.exception_type,
                         &e.message.failure_reason,
                     )
+                    .len()
                 })
-                .count()
+                .sum::<usize>()
         })
     });
     let rows = fixture::dlq_rows(&entries);
