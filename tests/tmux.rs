@@ -471,6 +471,24 @@ fn dlq_trace_edit_and_group_redrive_in_the_console() {
         n(&s["counts"], "dlq") == 0 && n(&s["counts"], "completed") == 40
     });
     t.wait_for("the finished job", 10, |s| s.contains("done 39/39"));
+    // A finished job takes no lever; the palette says so.
+    t.keys(&[":"]);
+    t.literal("job pause");
+    t.keys(&["Enter"]);
+    t.wait_for("no running job", 5, |s| {
+        s.contains("no redrive job is running")
+    });
+
+    // :history: the samples this console kept in the data dir.
+    t.keys(&[":"]);
+    t.literal("history 1h");
+    t.keys(&["Enter"]);
+    t.wait_for("the history overlay", 10, |s| {
+        s.contains("History, last 1h")
+            && s.contains("docs/s: now")
+            && s.contains("circuit breaker:")
+    });
+    t.keys(&["Escape"]);
     t.keys(&["q"]);
     t.wait_for("a clean exit", 15, |s| s.contains("ARCHON-EXIT=0"));
 }
