@@ -404,3 +404,54 @@ async fn sparklines_start_from_the_kept_history_after_a_restart() {
     assert_eq!(kept.len(), 4, "{kept:?}");
     e.stop();
 }
+
+/// Finished redrive jobs beyond the newest 50 are forgotten, for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_finished_jobs_are_forgotten() {
+    use archon_tui::engine::control::ControlChange;
+    use archon_tui::engine::redrive::{JobPhase, RedriveJob, KEEP_FINISHED};
+    let data = tempfile::tempdir().unwrap();
+    let e = engine(data.path(), |_| {}).await;
+    let job = |i: i64, finished| RedriveJob {
+        id: format!("r{i:04}"),
+        filter: Default::default(),
+        force: false,
+        bound: Default::default(),
+        total: 1,
+        replayed: 1,
+        looping: 0,
+        skipped: 0,
+        failures: 0,
+        last_error: None,
+        cursor: None,
+        owner: "m".into(),
+        actor: "a@b".into(),
+        created_ms: 1_000 + i,
+        saved_ms: 1_000 + i,
+        active_ms: 1,
+        finished,
+    };
+    for i in 0..55 {
+        e.control
+            .put(&ControlChange::Job(Box::new(job(i, Some(JobPhase::Done)))))
+            .unwrap();
+    }
+    // An unfinished one, older than all, is never forgotten.
+    e.control
+        .put(&ControlChange::Job(Box::new(job(-1, None))))
+        .unwrap();
+    e.refresh_control();
+    assert_eq!(e.forget_old_jobs().unwrap(), 55 - KEEP_FINISHED);
+    let ids: Vec<String> = e.jobs().into_iter().map(|j| j.job.id).collect();
+    assert_eq!(ids.len(), KEEP_FINISHED + 1);
+    assert_eq!(ids[0], "r0054", "newest first");
+    assert!(
+        ids.contains(&"r-001".to_string()),
+        "the running one stays: {ids:?}"
+    );
+    assert!(!ids.contains(&"r0004".to_string()));
+    e.stop();
+    drop(e);
+    let again = engine(data.path(), |_| {}).await;
+    assert_eq!(again.jobs().len(), KEEP_FINISHED + 1, "forgotten for good");
+}

@@ -243,6 +243,8 @@ pub trait ControlStore: Send + Sync {
     /// The levers as last read (Kafka: the control topic as followed so far).
     fn state(&self) -> Result<ControlState>;
     fn put(&self, change: &ControlChange) -> Result<()>;
+    /// Drop a key (Kafka: a tombstone, so compaction removes it).
+    fn forget(&self, key: &str) -> Result<()>;
     fn publish_member(&self, s: &MemberStatus) -> Result<()>;
     /// Withdraw a member's report (its clean exit).
     fn withdraw_member(&self, member_id: &str) -> Result<()>;

@@ -32,6 +32,9 @@ use crate::clock::now_ms;
 pub const ABANDONED_AFTER_MS: i64 = 10_000;
 /// The console's and HTTP's rate when none is given, entries a second.
 pub const DEFAULT_RATE: f64 = 200.0;
+/// Finished jobs kept for `jobs` to show; older ones are forgotten, so the
+/// operator state stays small.
+pub const KEEP_FINISHED: usize = 50;
 /// Most entries sent back in one step (one graph transaction, one produce).
 const STEP_MAX: usize = 500;
 
@@ -345,6 +348,9 @@ impl Engine {
                 let view = JobView::of(&job, &ctl, now_ms());
                 progress(&view);
                 tracing::info!("{}", view.line());
+                if let Err(e) = self.forget_old_jobs() {
+                    tracing::debug!("old redrive jobs not forgotten: {e:#}");
+                }
                 return Ok(view);
             }
             if self.stopping() {
@@ -428,6 +434,30 @@ impl Engine {
             .partition(|e| !e.message.document_id.is_empty());
         let (replayed, skipped) = dlq::send_back(self, &replayable).await?;
         Ok((replayed, held.len() as u64, skipped + broken.len() as u64))
+    }
+
+    /// Forget finished jobs beyond the newest `KEEP_FINISHED`.
+    pub fn forget_old_jobs(&self) -> Result<usize> {
+        let state = self.control.state()?;
+        let mut finished: Vec<&RedriveJob> = state
+            .jobs
+            .values()
+            .filter(|j| j.finished.is_some())
+            .collect();
+        finished.sort_by_key(|j| std::cmp::Reverse(j.created_ms));
+        let old: Vec<String> = finished
+            .iter()
+            .skip(KEEP_FINISHED)
+            .map(|j| j.id.clone())
+            .collect();
+        for id in &old {
+            self.control.forget(&format!("job/{id}"))?;
+            self.control.forget(&format!("jobctl/{id}"))?;
+        }
+        if !old.is_empty() {
+            self.refresh_control();
+        }
+        Ok(old.len())
     }
 
     fn save_job(&self, job: &mut RedriveJob) -> Result<()> {

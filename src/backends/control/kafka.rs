@@ -294,6 +294,12 @@ impl ControlStore for KafkaControl {
         Ok(())
     }
 
+    fn forget(&self, key: &str) -> Result<()> {
+        self.send(&self.topics.control, key, None)?;
+        ControlChange::apply_stored(&mut self.cache.write().unwrap().control, key, None);
+        Ok(())
+    }
+
     fn publish_member(&self, s: &MemberStatus) -> Result<()> {
         let v = serde_json::to_string(s)?;
         self.send_queued(&self.topics.status, &s.member_id, &v)?;

@@ -48,6 +48,13 @@ impl ControlStore for SqliteControl {
         })
     }
 
+    fn forget(&self, key: &str) -> Result<()> {
+        self.db.run_blocking(|c| {
+            c.execute("DELETE FROM control WHERE key = ?1", [key])?;
+            Ok(())
+        })
+    }
+
     fn publish_member(&self, s: &MemberStatus) -> Result<()> {
         let v = serde_json::to_string(s)?;
         self.db.run_blocking(|c| {
