@@ -133,6 +133,11 @@ fn console_panels_keys_rollback_and_clean_exit() {
         s.contains(&format!("Replay {dlq} DLQ entries matching"))
     });
     t.keys(&["Enter"]);
+    // The replay runs as a redrive job (200/s): wait for its gauge to say
+    // done before judging what it left.
+    t.wait_for("the redrive to finish", 30, |s| {
+        s.contains("redrive r") && s.contains(&format!("done {dlq}/{dlq}"))
+    });
     // Injected failures draw afresh on replay: most replayed documents complete.
     let s = wait_status(&data, "the replay to drain", |s| {
         n(&s["counts"], "completed") > 300 - dlq
