@@ -74,15 +74,7 @@ impl HistoryStore {
             "SELECT at_ms, lag, docs_per_sec, dlq, breaker FROM samples
              WHERE at_ms >= ?1 ORDER BY at_ms",
         )?;
-        let rows = st.query_map([from_ms], |r| {
-            Ok(Sample {
-                at_ms: r.get(0)?,
-                lag: r.get(1)?,
-                docs_per_sec: r.get(2)?,
-                dlq: r.get::<_, i64>(3)?.max(0) as u64,
-                breaker: r.get(4)?,
-            })
-        })?;
+        let rows = st.query_map([from_ms], sample_of)?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -93,19 +85,22 @@ impl HistoryStore {
             "SELECT at_ms, lag, docs_per_sec, dlq, breaker FROM samples
              ORDER BY at_ms DESC LIMIT ?1",
         )?;
-        let rows = st.query_map([n as i64], |r| {
-            Ok(Sample {
-                at_ms: r.get(0)?,
-                lag: r.get(1)?,
-                docs_per_sec: r.get(2)?,
-                dlq: r.get::<_, i64>(3)?.max(0) as u64,
-                breaker: r.get(4)?,
-            })
-        })?;
+        let rows = st.query_map([n as i64], sample_of)?;
         let mut out: Vec<Sample> = rows.collect::<rusqlite::Result<_>>()?;
         out.reverse();
         Ok(out)
     }
+}
+
+/// One row of `SELECT at_ms, lag, docs_per_sec, dlq, breaker`.
+fn sample_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Sample> {
+    Ok(Sample {
+        at_ms: r.get(0)?,
+        lag: r.get(1)?,
+        docs_per_sec: r.get(2)?,
+        dlq: r.get::<_, i64>(3)?.max(0) as u64,
+        breaker: r.get(4)?,
+    })
 }
 
 /// `samples` into at most `buckets` points (the max of each bucket: a spike
