@@ -494,6 +494,33 @@ fn dlq_trace_edit_and_group_redrive_in_the_console() {
             && s.contains("circuit breaker:")
     });
     t.keys(&["Escape"]);
+
+    // :seek earliest: the before → after preview, a typed confirmation
+    // (a wrong group id sends nothing), then every request is consumed
+    // again — skipped, as already enriched.
+    t.keys(&[":"]);
+    t.literal("seek earliest");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("the reset preview", 10, |s| {
+        s.contains("Reset consumer group offsets") && s.contains("new lag")
+    });
+    assert!(s.contains("1 member(s) leave the group"), "{s}");
+    t.literal("wrong-group");
+    t.keys(&["Enter"]);
+    t.wait_for("the refusal", 5, |s| s.contains("exactly"));
+    for _ in 0..11 {
+        t.keys(&["BSpace"]);
+    }
+    t.literal("archon-intelligence-enrichment-consumer-group");
+    t.keys(&["Enter"]);
+    t.wait_for("the reset's result", 70, |s| {
+        s.contains("moved archon-intelligence-enrichment-consumer-group to earliest")
+    });
+    let after = wait_status(&data, "the redelivered requests consumed", |s| {
+        n(&s["lag"], "total") == 0
+    });
+    assert_eq!(n(&after["counts"], "completed"), 40, "{after}");
+    assert_eq!(n(&after["counts"], "dlq"), 0, "{after}");
     t.keys(&["q"]);
     t.wait_for("a clean exit", 15, |s| s.contains("ARCHON-EXIT=0"));
 }

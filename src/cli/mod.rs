@@ -2,6 +2,7 @@
 //! not given (clap's `env`), then the config file fills the rest.
 
 pub mod jobs;
+pub mod offsets;
 pub mod ops;
 mod output;
 pub mod run;
@@ -656,6 +657,15 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         json: bool,
         #[command(subcommand)]
         command: Option<jobs::JobsCommand>,
+    },
+    /// The consumer group's committed offsets and lag per partition;
+    /// `offsets reset --to-…` moves them (seed 004 Procedure 2)
+    Offsets {
+        /// The table as JSON (`offsets` with no subcommand shows it)
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        command: Option<offsets::OffsetsCommand>,
     },
     /// The fleet's members: partitions, rate, in flight, breaker, last report
     Fleet {

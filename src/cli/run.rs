@@ -85,6 +85,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Jobs { json, command }) => {
             super::jobs::jobs(Engine::open(cfg).await?, command, json).await
         }
+        Some(Command::Offsets { json, command }) => {
+            super::offsets::offsets(Engine::open(cfg).await?, command, json).await
+        }
         Some(Command::Fleet { json }) => super::ops::fleet(Engine::open(cfg).await?, json).await,
         Some(Command::Audit { limit, json }) => {
             super::ops::audit(Engine::open(cfg).await?, limit, json).await

@@ -112,6 +112,17 @@ pub enum Command {
         partition: i32,
         id: i64,
     },
+    /// Move the consumer group's committed offsets on the request topic
+    /// (`engine::group_reset`): a dry run previews; otherwise `confirm`
+    /// must be the group id, typed.
+    ResetOffsets {
+        target: super::group_reset::ResetTarget,
+        /// None: every partition.
+        partitions: Option<Vec<i32>>,
+        dry_run: bool,
+        confirm: Option<String>,
+        actor: String,
+    },
     /// Rehearsal: change injected failure rate / latency while running.
     InjectFaults {
         failure_rate: f64,
@@ -191,6 +202,7 @@ pub enum CommandOutcome {
         samples: Vec<crate::backends::history::Sample>,
     },
     Imported(super::dlq_transfer::ImportReport),
+    Reset(Box<super::group_reset::ResetReport>),
 }
 
 impl Command {
@@ -298,6 +310,20 @@ impl Command {
                 format!("faults rate={failure_rate} latency={latency_ms}ms")
             }
             Command::LoadDlqEntry { partition, id } => format!("open DLQ entry {partition}/{id}"),
+            Command::ResetOffsets {
+                target,
+                partitions,
+                dry_run,
+                ..
+            } => format!(
+                "reset consumer group offsets to {}{}{}",
+                target.describe(),
+                match partitions {
+                    Some(p) => format!(" (partitions {p:?})"),
+                    None => " (all partitions)".into(),
+                },
+                if *dry_run { " (dry run)" } else { "" }
+            ),
         }
     }
 }
@@ -333,6 +359,7 @@ impl Command {
                 | Command::History { .. }
                 | Command::EditReplay { dry_run: true, .. }
                 | Command::ImportDlq { dry_run: true, .. }
+                | Command::ResetOffsets { dry_run: true, .. }
         )
     }
 
@@ -412,6 +439,28 @@ impl CommandOutcome {
             CommandOutcome::Imported(r) => format!(
                 "imported {} entries ({} already present)",
                 r.imported, r.already_present
+            ),
+            CommandOutcome::Reset(r) => format!(
+                "{} {} to {}: committed {}; lag {} → {}{}",
+                if r.dry_run { "would move" } else { "moved" },
+                r.group,
+                r.target.describe(),
+                r.moves
+                    .iter()
+                    .map(|m| format!("{}:{}→{}", m.partition, m.committed, m.new_offset))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                r.lag_before(),
+                r.lag_after(),
+                if r.dry_run {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} member(s) left and rejoined; {} ms)",
+                        r.members.len(),
+                        r.waited_ms
+                    )
+                }
             ),
         }
     }
@@ -538,6 +587,12 @@ impl Command {
             Command::Backfill { rate: Some(r), .. } if !(r.is_finite() && *r > 0.0) => {
                 invalid("rate must be a positive number of documents per second")
             }
+            Command::ResetOffsets {
+                partitions: Some(p),
+                ..
+            } if p.is_empty() || p.iter().any(|p| *p < 0) => {
+                invalid("partitions: give partition numbers (0, 1, …) or leave them out for all")
+            }
             Command::InjectFaults { failure_rate, .. } if !(0.0..=1.0).contains(failure_rate) => {
                 invalid(format!("failure rate must be 0..=1, got {failure_rate}"))
             }
@@ -599,6 +654,15 @@ impl Engine {
             Command::ControlJob { id, .. } => match self.job(id) {
                 Some(j) => format!("{} at {}/s", j.phase.as_str(), j.rate),
                 None => "no such job".into(),
+            },
+            Command::ResetOffsets { .. } => match &state.reset {
+                Some(r) => format!(
+                    "last reset #{}: {} {:?}",
+                    r.seq,
+                    r.target.describe(),
+                    r.phase
+                ),
+                None => "no reset yet".into(),
             },
             Command::StartRedrive { .. }
             | Command::ExportDlq { .. }
@@ -780,6 +844,16 @@ impl Engine {
                     "injecting failure rate {failure_rate}, latency {latency_ms} ms"
                 )))
             }
+            Command::ResetOffsets {
+                target,
+                partitions,
+                dry_run,
+                confirm,
+                actor,
+            } => Ok(CommandOutcome::Reset(Box::new(
+                self.reset_offsets(target, partitions, dry_run, confirm.as_deref(), &actor)
+                    .await?,
+            ))),
         }
     }
 

@@ -46,7 +46,35 @@ type Done = (Option<(i32, i64)>, Outcome);
 
 /// Run until `engine.stop()`; on return every finished message is recorded and
 /// committed, and unfinished ones are back to pending for redelivery.
+///
+/// An offset reset (`engine::group_reset`) ends a session the same way,
+/// which leaves the consumer group; the next session joins again, from the
+/// offsets the reset committed.
 pub async fn run(engine: Arc<Engine>) -> Result<()> {
+    let mut resetting = engine.resetting_watch();
+    let mut stop = engine.stop_watch();
+    loop {
+        if *resetting.borrow_and_update() {
+            tracing::info!("out of the consumer group while its offsets are reset");
+            engine.set_assigned(Vec::new());
+            tokio::select! {
+                _ = resetting.wait_for(|r| !*r) => {},
+                _ = stop.wait_for(|s| *s) => {},
+            }
+            if engine.stopping() {
+                return Ok(());
+            }
+            tracing::info!("offset reset over: joining the consumer group again");
+        }
+        session(engine.clone()).await?;
+        if engine.stopping() || !engine.is_resetting() {
+            return Ok(());
+        }
+    }
+}
+
+/// One membership of the consumer group, until a stop or a reset.
+async fn session(engine: Arc<Engine>) -> Result<()> {
     let consumer: Arc<dyn BrokerConsumer> = Arc::from(
         engine
             .backends
@@ -88,10 +116,11 @@ async fn fetch_loop(
     let sem = engine.limit.semaphore();
     let mut paused = engine.paused_watch();
     let mut stop = engine.stop_watch();
+    let mut resetting = engine.resetting_watch();
     let mut fetch_errors = 0u32;
     let mut assignment_seen = std::time::Instant::now() - Duration::from_secs(1);
     loop {
-        if *stop.borrow() {
+        if *stop.borrow() || *resetting.borrow_and_update() {
             engine.set_assigned(Vec::new());
             return Ok(());
         }
@@ -103,6 +132,7 @@ async fn fetch_loop(
             tokio::select! {
                 _ = paused.changed() => {},
                 _ = stop.changed() => {},
+                _ = resetting.changed() => {},
                 r = consumer.idle() => if let Err(e) = r {
                     tracing::warn!("broker keep-alive while paused failed: {e:#}");
                 },
@@ -121,6 +151,7 @@ async fn fetch_loop(
         let first = tokio::select! {
             p = sem.clone().acquire_owned() => p?,
             _ = stop.changed() => continue,
+            _ = resetting.changed() => continue,
         };
         let room = (sem.available_permits() + 1).min(MAX_FETCH);
         // MAX_PROCESSING_RATE: wait for tokens on the broker's side.

@@ -12,6 +12,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
 use super::breaker::BreakerSnapshot;
+use super::group_reset::GroupReset;
 use super::redrive::{JobControl, RedriveJob};
 use super::rollout::RolloutState;
 
@@ -35,6 +36,8 @@ pub struct ControlState {
     pub jobs: BTreeMap<String, RedriveJob>,
     /// What operators asked of each job.
     pub job_controls: BTreeMap<String, JobControl>,
+    /// The last consumer-group offset reset (`engine::group_reset`).
+    pub reset: Option<GroupReset>,
 }
 
 /// Levers aimed at one member.
@@ -80,6 +83,7 @@ pub enum ControlChange {
     Member(String, MemberControl),
     Job(Box<RedriveJob>),
     JobControl(String, JobControl),
+    Reset(Box<GroupReset>),
 }
 
 impl ControlChange {
@@ -95,6 +99,7 @@ impl ControlChange {
             ControlChange::Member(id, m) => (format!("member/{id}"), serde_json::to_string(m)?),
             ControlChange::Job(j) => (format!("job/{}", j.id), serde_json::to_string(j)?),
             ControlChange::JobControl(id, c) => (format!("jobctl/{id}"), serde_json::to_string(c)?),
+            ControlChange::Reset(r) => ("group_reset".into(), serde_json::to_string(r)?),
         })
     }
 
@@ -124,6 +129,12 @@ impl ControlChange {
                 state.max_rate = parse(key, v).unwrap_or(state.max_rate)
             }
             ("max_processing_rate", None) => state.max_rate = None,
+            ("group_reset", Some(v)) => {
+                if let Some(r) = parse(key, v) {
+                    state.reset = Some(r)
+                }
+            }
+            ("group_reset", None) => state.reset = None,
             ("breaker_reset_seq", v) => {
                 state.breaker_reset_seq = v.and_then(|v| parse(key, v)).unwrap_or(0)
             }

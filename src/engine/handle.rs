@@ -59,6 +59,8 @@ pub struct Snapshot {
     pub rollout: RolloutState,
     pub paused: bool,
     pub held: bool,
+    /// Out of the consumer group while an offset reset runs.
+    pub resetting: bool,
     pub concurrency: usize,
     /// Fetched and not yet committed (enriching, retrying or being recorded).
     pub in_flight: i64,
@@ -120,6 +122,7 @@ impl Snapshot {
             rollout: RolloutState::default(),
             paused: false,
             held: false,
+            resetting: false,
             concurrency: 10,
             in_flight: 0,
             enriching: 0,
@@ -155,6 +158,7 @@ impl Snapshot {
         self.rollout = engine.rollout();
         self.paused = engine.is_paused();
         self.held = engine.is_held();
+        self.resetting = engine.is_resetting();
         self.concurrency = engine.limit.get();
         self.member_id = engine.member_id().to_string();
         self.control_kind = engine.control.kind();

@@ -16,6 +16,7 @@ pub mod dlq_transfer;
 pub mod drain;
 pub mod enrich;
 pub mod fingerprint;
+pub mod group_reset;
 pub mod handle;
 pub mod lagstat;
 pub mod metrics;
@@ -109,7 +110,9 @@ pub struct Engine {
     local_pause: std::sync::atomic::AtomicBool,
     /// The operator's persisted hold (rollback, or this member alone).
     held: std::sync::atomic::AtomicBool,
-    /// Effective pause = local pause or hold.
+    /// An offset reset of this engine's group asks its members to leave it.
+    resetting: watch::Sender<bool>,
+    /// Effective pause = local pause, hold or a reset in progress.
     paused: watch::Sender<bool>,
     stop: watch::Sender<bool>,
     breaker_reset_seen: std::sync::atomic::AtomicU64,
@@ -131,6 +134,14 @@ fn effective_rate(state: &ControlState, flag: Option<f64>) -> Option<f64> {
         Some(_) => None,
         None => flag,
     }
+}
+
+/// Does the operator state ask members of `group` to leave it (a reset)?
+fn asks_to_leave(state: &ControlState, group: &str) -> bool {
+    state
+        .reset
+        .as_ref()
+        .is_some_and(|r| r.asks_to_leave(group, crate::clock::now_ms()))
 }
 
 /// Upper bound for MAX_CONCURRENT_ENRICHMENTS: beyond this a typo, not a plan.
@@ -170,6 +181,7 @@ impl Engine {
         let state = control.state()?;
         let rollout = state.rollout.clone().unwrap_or_else(|| cfg.rollout.clone());
         let held = state.holds(&cfg.member_id);
+        let resetting = asks_to_leave(&state, &cfg.group_id);
         let concurrency = state
             .concurrency_for(&cfg.member_id)
             .unwrap_or(cfg.concurrency);
@@ -179,7 +191,8 @@ impl Engine {
             rollout: RwLock::new(rollout),
             local_pause: false.into(),
             held: held.into(),
-            paused: watch::channel(held).0,
+            resetting: watch::channel(resetting).0,
+            paused: watch::channel(held || resetting).0,
             stop: watch::channel(false).0,
             breaker_reset_seen: state.breaker_resets_for(&cfg.member_id).into(),
             control_seen: RwLock::new(state),
@@ -269,7 +282,7 @@ impl Engine {
 
     fn update_paused(&self) {
         use std::sync::atomic::Ordering::Relaxed;
-        let p = self.local_pause.load(Relaxed) || self.held.load(Relaxed);
+        let p = self.local_pause.load(Relaxed) || self.held.load(Relaxed) || self.is_resetting();
         self.paused
             .send_if_modified(|cur| std::mem::replace(cur, p) != p);
     }
@@ -346,6 +359,9 @@ impl Engine {
             *self.rollout.write().unwrap() = r.clone();
         }
         self.held.store(state.holds(me), Relaxed);
+        let resetting = asks_to_leave(&state, &self.cfg.group_id);
+        self.resetting
+            .send_if_modified(|cur| std::mem::replace(cur, resetting) != resetting);
         self.update_paused();
         if let Some(n) = state.concurrency_for(me) {
             if n != self.limit.get() && (1..=MAX_CONCURRENCY).contains(&n) {
@@ -367,6 +383,15 @@ impl Engine {
             tracing::info!("circuit breaker reset by the operator");
         }
         *self.control_seen.write().unwrap() = state;
+    }
+
+    /// Out of the consumer group while an offset reset runs.
+    pub fn is_resetting(&self) -> bool {
+        *self.resetting.borrow()
+    }
+
+    pub fn resetting_watch(&self) -> watch::Receiver<bool> {
+        self.resetting.subscribe()
     }
 
     pub fn is_paused(&self) -> bool {

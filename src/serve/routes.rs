@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(scoped(Scope::Control));
     let admin = Router::new()
         .route("/dlq/purge", post(purge))
+        .route("/offsets/reset", post(reset_offsets))
         .route_layer(scoped(Scope::Admin));
     Router::new()
         .route("/", get(index))
@@ -89,7 +90,8 @@ async fn index() -> Json<Value> {
             "/backfill {\"project\": P, \"rate\": R}"
         ],
         "admin (POST, Authorization: Bearer <admin token>)": [
-            "/dlq/purge {\"filter\": \"type:T\", \"confirm\": true}"
+            "/dlq/purge {\"filter\": \"type:T\", \"confirm\": true}",
+            "/offsets/reset {\"to\": \"time\", \"time\": \"2026-12-01T10:00:00Z\", \"dry_run\": true} (run: \"confirm\": GROUP)"
         ],
     }))
 }
@@ -426,6 +428,59 @@ async fn replay(
             confirmed: b.confirm,
             force: b.force,
         },
+    };
+    run(&s, &c, cmd).await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ResetBody {
+    /// earliest | latest | offset | time
+    to: String,
+    #[serde(default)]
+    offset: Option<i64>,
+    /// RFC 3339, or epoch milliseconds as a string.
+    #[serde(default)]
+    time: Option<String>,
+    #[serde(default)]
+    partitions: Option<Vec<i32>>,
+    #[serde(default)]
+    dry_run: bool,
+    /// The consumer group id, typed.
+    #[serde(default)]
+    confirm: Option<String>,
+}
+
+/// POST /offsets/reset (admin scope): seed 004 Procedure 2, as
+/// `offsets reset` does it; without `confirm` only a dry run is allowed.
+async fn reset_offsets(
+    State(s): State<AppState>,
+    Extension(c): Extension<Caller>,
+    b: Result<Json<ResetBody>, JsonRejection>,
+) -> Response {
+    use crate::engine::group_reset::ResetTarget;
+    let b = match body(b) {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let mut words = vec![b.to.as_str()];
+    let offset = b.offset.map(|o| o.to_string());
+    if let Some(o) = &offset {
+        words.push(o);
+    }
+    if let Some(t) = &b.time {
+        words.push(t);
+    }
+    let target = match ResetTarget::parse(&words) {
+        Ok(t) => t,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    let cmd = Command::ResetOffsets {
+        target,
+        partitions: b.partitions,
+        dry_run: b.dry_run,
+        confirm: b.confirm,
+        actor: c.actor.clone(),
     };
     run(&s, &c, cmd).await
 }

@@ -98,6 +98,8 @@ pub enum Overlay {
         error: Option<String>,
     },
     Confirm(Confirm),
+    /// Confirmed by typing a word (an offset reset: the group id).
+    TypeToConfirm(Box<super::typed_confirm::TypedConfirm>),
     /// Full DLQ entry.
     Detail,
     /// The fleet's audit trail.
@@ -378,6 +380,21 @@ impl App {
                         }
                     },
                     _ => {}
+                }
+                vec![]
+            }
+            Overlay::TypeToConfirm(mut c) => {
+                use super::typed_confirm::TypedKey;
+                match c.on_key(key) {
+                    TypedKey::Stay => self.overlay = Overlay::TypeToConfirm(c),
+                    TypedKey::Cancel => self.overlay = Overlay::None,
+                    TypedKey::Send(cmd) => {
+                        self.overlay = Overlay::Busy(
+                            "resetting: members leave the group, offsets move, members rejoin…"
+                                .into(),
+                        );
+                        return vec![cmd];
+                    }
                 }
                 vec![]
             }
@@ -786,6 +803,11 @@ impl App {
             CommandOutcome::History { window_ms, samples } => {
                 self.overlay = Overlay::History { window_ms, samples };
             }
+            CommandOutcome::Reset(r) if r.dry_run => {
+                self.overlay = Overlay::TypeToConfirm(Box::new(
+                    super::typed_confirm::TypedConfirm::offset_reset(&r, cmd),
+                ));
+            }
             CommandOutcome::Trace(t) => {
                 self.overlay_scroll = 0;
                 self.overlay = Overlay::Trace(t);
@@ -904,9 +926,9 @@ impl App {
                 b.selected, b.published, b.enriched_sync, b.elapsed_ms
             )),
             CommandOutcome::Job(j) => self.info(crate::sanitize::clean(&j.line())),
-            o @ (CommandOutcome::Exported(_) | CommandOutcome::Imported(_)) => {
-                self.info(crate::sanitize::clean(&o.describe()))
-            }
+            o @ (CommandOutcome::Exported(_)
+            | CommandOutcome::Imported(_)
+            | CommandOutcome::Reset(_)) => self.info(crate::sanitize::clean(&o.describe())),
             CommandOutcome::Done { message } => self.info(message),
         }
     }

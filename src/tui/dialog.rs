@@ -21,7 +21,7 @@ pub fn centered(area: Rect, pw: u16, ph: u16) -> Rect {
 }
 
 /// A rectangle of at most `w`×`h` cells, centred.
-fn centered_fixed(area: Rect, w: u16, h: u16) -> Rect {
+pub fn centered_fixed(area: Rect, w: u16, h: u16) -> Rect {
     let [v] = Layout::vertical([Constraint::Length(h.min(area.height))])
         .flex(Flex::Center)
         .areas(area);

@@ -131,6 +131,7 @@ pub fn snapshot() -> Snapshot {
         },
         paused: false,
         held: false,
+        resetting: false,
         concurrency: 10,
         in_flight: 9,
         enriching: 7,

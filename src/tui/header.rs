@@ -16,6 +16,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let mut spans = vec![Span::styled(" archon-tui ", t.accent().bg(t.header_bg))];
     let state = if app.consumer_failed.is_some() {
         Span::styled(" CONSUMER STOPPED ", t.error().add_modifier(Modifier::BOLD))
+    } else if s.resetting {
+        Span::styled(" OFFSET RESET ", t.warn().add_modifier(Modifier::BOLD))
     } else if s.held && !s.rollout.enabled {
         Span::styled(" HELD (rollback) ", t.error())
     } else if s.held {

@@ -26,6 +26,7 @@ pub mod rollout;
 pub mod theme;
 pub mod throughput;
 pub mod trace;
+pub mod typed_confirm;
 pub mod widgets;
 
 use std::time::Duration;

@@ -50,6 +50,10 @@ pub const HELP: &[(&str, &str)] = &[
     ),
     ("reset breaker", "force the circuit breaker CLOSED"),
     (
+        "seek earliest|latest|offset N|time T",
+        "reset the group's offsets [partitions 0,3] (preview, type the group id)",
+    ),
+    (
         "faults RATE [LATENCY_MS]",
         "rehearsal: inject failures / latency",
     ),
@@ -75,6 +79,35 @@ fn number<T: std::str::FromStr>(word: Option<&str>, what: &str) -> Result<T, Str
     let w = word.ok_or_else(|| format!("{what} needs a number"))?;
     w.parse()
         .map_err(|_| format!("{what}: {w:?} is not a valid number"))
+}
+
+/// `earliest | latest | offset N | time T`, then `partitions 0,3` or none:
+/// a dry run, whose preview opens the typed confirmation.
+fn reset_offsets(words: &[&str]) -> Result<PaletteAction, String> {
+    let (target, partitions) = match words.iter().position(|w| *w == "partitions") {
+        Some(i) => {
+            let list = words.get(i + 1).ok_or("partitions: give them as 0,3")?;
+            let parts = list
+                .split(',')
+                .map(|p| {
+                    p.trim()
+                        .parse::<i32>()
+                        .ok()
+                        .filter(|p| *p >= 0)
+                        .ok_or_else(|| format!("partitions: {p:?} is not a partition number"))
+                })
+                .collect::<Result<Vec<i32>, String>>()?;
+            (&words[..i], Some(parts))
+        }
+        None => (words, None),
+    };
+    Ok(PaletteAction::Engine(Command::ResetOffsets {
+        target: crate::engine::group_reset::ResetTarget::parse(target)?,
+        partitions,
+        dry_run: true,
+        confirm: None,
+        actor: crate::identity::actor(),
+    }))
 }
 
 pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, String> {
@@ -142,6 +175,8 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
         Some("run") => engine(Command::Run),
         Some("resume") => engine(Command::Resume),
         Some("rollback") => Ok(PaletteAction::Rollback),
+        Some("reset") if rest == Some("offsets") => reset_offsets(&words[2..]),
+        Some("seek") => reset_offsets(&words[1..]),
         Some("reset") => engine(Command::ResetBreaker { member: None }),
         Some("replay") => Ok(PaletteAction::ConfirmReplay(
             if words.contains(&"all") {
@@ -228,6 +263,42 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_offset_resets_and_keeps_reset_breaker() {
+        use crate::engine::group_reset::ResetTarget;
+        let f = DlqFilter::default();
+        let target_of = |text: &str| match parse(text, &f) {
+            Ok(PaletteAction::Engine(Command::ResetOffsets {
+                target,
+                partitions,
+                dry_run: true,
+                confirm: None,
+                ..
+            })) => Ok((target, partitions)),
+            other => Err(format!("{other:?}")),
+        };
+        assert_eq!(
+            target_of("reset offsets earliest"),
+            Ok((ResetTarget::Earliest, None))
+        );
+        assert_eq!(
+            target_of("seek offset 7 partitions 0,3"),
+            Ok((ResetTarget::Offset(7), Some(vec![0, 3])))
+        );
+        assert_eq!(
+            target_of("seek time 2026-12-01T10:00:00Z"),
+            Ok((ResetTarget::Time(1_796_119_200_000), None))
+        );
+        assert!(parse("seek sideways", &f).is_err());
+        assert!(parse("seek latest partitions x", &f).is_err());
+        assert_eq!(
+            parse("reset breaker", &f),
+            Ok(PaletteAction::Engine(Command::ResetBreaker {
+                member: None
+            }))
+        );
+    }
 
     #[test]
     fn parses_job_levers() {

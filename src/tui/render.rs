@@ -37,6 +37,7 @@ pub fn draw(f: &mut Frame, app: &App) {
             super::history::render(f, area, app, *window_ms, samples)
         }
         Overlay::Confirm(c) => super::dialog::render_confirm(f, area, app, c),
+        Overlay::TypeToConfirm(c) => c.render(f, area, app),
         Overlay::Busy(text) => super::dialog::render_busy(f, area, app, text),
         Overlay::Filter { input, error } => super::dialog::render_input(
             f,

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 use tokio::sync::Notify;
 
-use super::{Broker, BrokerConsumer, OutRecord, PartitionLag, Record, TopicSpec};
+use super::{Broker, BrokerConsumer, OutRecord, PartitionLag, Record, TopicSpec, Watermarks};
 use crate::backends::sqlite::Db;
 use crate::clock::now_ms;
 
@@ -74,6 +74,20 @@ fn lag_of(conn: &rusqlite::Connection, group: &str, topic: &str) -> Result<Vec<P
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
+}
+
+/// The lease holder, when it is alive: the group's one member.
+fn live_holder(conn: &rusqlite::Connection, group: &str, topic: &str) -> Result<Option<i64>> {
+    let holder: Option<(i64, i64)> = conn
+        .query_row(
+            "SELECT owner_pid, heartbeat_ms FROM broker_leases WHERE group_id = ?1 AND topic = ?2",
+            params![group, topic],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    Ok(holder
+        .filter(|(pid, beat)| pid_alive(*pid) && now_ms() - beat < LEASE_TTL_MS)
+        .map(|(pid, _)| pid))
 }
 
 fn pid_alive(pid: i64) -> bool {
@@ -165,19 +179,10 @@ impl Broker for EmbeddedBroker {
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 topic_partitions(&tx, &t)?;
                 let me = std::process::id() as i64;
-                let holder: Option<(i64, i64)> = tx
-                    .query_row(
-                        "SELECT owner_pid, heartbeat_ms FROM broker_leases WHERE group_id = ?1 AND topic = ?2",
-                        params![g, t],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
-                if let Some((pid, beat)) = holder {
-                    if pid != me && pid_alive(pid) && now_ms() - beat < LEASE_TTL_MS {
-                        bail!(
-                            "consumer group {g} on {t} is already being consumed by another archon-tui process (pid {pid}) using this data dir; stop it or use --group-id"
-                        );
-                    }
+                if let Some(pid) = live_holder(&tx, &g, &t)?.filter(|pid| *pid != me) {
+                    bail!(
+                        "consumer group {g} on {t} is already being consumed by another archon-tui process (pid {pid}) using this data dir; stop it or use --group-id"
+                    );
                 }
                 tx.execute(
                     "INSERT OR REPLACE INTO broker_leases VALUES (?1, ?2, ?3, ?4)",
@@ -221,6 +226,92 @@ impl Broker for EmbeddedBroker {
             .run(move |conn| read_records(conn, &topic, partition, from, max))
             .await
     }
+
+    async fn watermarks(&self, topic: &str) -> Result<Vec<Watermarks>> {
+        let topic = topic.to_string();
+        self.db.run(move |conn| watermarks_of(conn, &topic)).await
+    }
+
+    async fn offsets_at(&self, topic: &str, at_ms: i64) -> Result<Vec<(i32, i64)>> {
+        let topic = topic.to_string();
+        self.db
+            .run(move |conn| {
+                let marks = watermarks_of(conn, &topic)?;
+                let mut stmt = conn.prepare_cached(
+                    "SELECT MIN(offset) FROM broker_log
+                     WHERE topic = ?1 AND partition = ?2 AND timestamp_ms >= ?3",
+                )?;
+                let mut out = Vec::with_capacity(marks.len());
+                for m in marks {
+                    let first: Option<i64> =
+                        stmt.query_row(params![topic, m.partition, at_ms], |r| r.get(0))?;
+                    out.push((m.partition, first.unwrap_or(m.high)));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn group_members(&self, group: &str, topic: &str) -> Result<Vec<String>> {
+        let (group, topic) = (group.to_string(), topic.to_string());
+        self.db
+            .run(move |conn| {
+                Ok(live_holder(conn, &group, &topic)?
+                    .map(|pid| vec![format!("archon-tui pid {pid} on this data dir")])
+                    .unwrap_or_default())
+            })
+            .await
+    }
+
+    async fn set_group_offsets(
+        &self,
+        group: &str,
+        topic: &str,
+        offsets: &[(i32, i64)],
+    ) -> Result<()> {
+        let (group, topic, offsets) = (group.to_string(), topic.to_string(), offsets.to_vec());
+        self.db
+            .run(move |conn| {
+                // Immediate: no consumer can take the lease between the check
+                // and the write.
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                if let Some(pid) = live_holder(&tx, &group, &topic)? {
+                    bail!("consumer group {group} has a member (pid {pid}): offsets are only set in an empty group");
+                }
+                for (p, off) in offsets {
+                    tx.execute(
+                        "INSERT INTO broker_commits VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT (group_id, topic, partition) DO UPDATE
+                         SET committed = excluded.committed",
+                        params![group, topic, p, off],
+                    )?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+fn watermarks_of(conn: &rusqlite::Connection, topic: &str) -> Result<Vec<Watermarks>> {
+    topic_partitions(conn, topic)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT p.partition, p.next_offset,
+                (SELECT MIN(l.offset) FROM broker_log l
+                  WHERE l.topic = p.topic AND l.partition = p.partition)
+         FROM broker_partitions p WHERE p.topic = ?1 ORDER BY p.partition",
+    )?;
+    let rows = stmt
+        .query_map([topic], |r| {
+            let (partition, high, low): (i32, i64, Option<i64>) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            Ok(Watermarks {
+                partition,
+                low: low.unwrap_or(high),
+                high,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 fn read_records(

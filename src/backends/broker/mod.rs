@@ -88,6 +88,31 @@ pub trait Broker: Send + Sync {
     /// Read a partition from an offset without joining a group (DLQ browsing).
     async fn read(&self, topic: &str, partition: i32, from: i64, max: usize)
         -> Result<Vec<Record>>;
+    /// Per partition: the oldest offset still kept and the end (next offset).
+    async fn watermarks(&self, topic: &str) -> Result<Vec<Watermarks>>;
+    /// Per partition, the first offset whose record's timestamp is at or
+    /// after `at_ms` (the end when there is none), as Kafka's
+    /// `offsets_for_times` answers.
+    async fn offsets_at(&self, topic: &str, at_ms: i64) -> Result<Vec<(i32, i64)>>;
+    /// Who is in `group` on `topic` now (empty: nobody consumes).
+    async fn group_members(&self, group: &str, topic: &str) -> Result<Vec<String>>;
+    /// Set `group`'s committed offsets without joining it, backwards as
+    /// well as forwards: refused while the group has members (Kafka's rule,
+    /// since each member keeps its own fetch position).
+    async fn set_group_offsets(
+        &self,
+        group: &str,
+        topic: &str,
+        offsets: &[(i32, i64)],
+    ) -> Result<()>;
+}
+
+/// A partition's oldest kept offset and its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watermarks {
+    pub partition: i32,
+    pub low: i64,
+    pub high: i64,
 }
 
 #[async_trait]

@@ -10,14 +10,16 @@ use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Message, Offset, TopicPartitionList};
 
 use super::consumer::KafkaConsumer;
 use super::{KafkaSettings, DEFAULT_COMPRESSION};
-use crate::backends::broker::{Broker, BrokerConsumer, OutRecord, PartitionLag, Record, TopicSpec};
+use crate::backends::broker::{
+    Broker, BrokerConsumer, OutRecord, PartitionLag, Record, TopicSpec, Watermarks,
+};
 
 const META_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -317,5 +319,100 @@ impl Broker for KafkaBroker {
             Ok(out)
         })
         .await?
+    }
+
+    async fn watermarks(&self, topic: &str) -> Result<Vec<Watermarks>> {
+        let c = self.lag_client("archon-tui-reader")?;
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            for p in partitions_of(&c, &topic)? {
+                let (low, high) = watermarks(&c, &topic, p)?;
+                out.push(Watermarks {
+                    partition: p,
+                    low,
+                    high,
+                });
+            }
+            out.sort_by_key(|w| w.partition);
+            Ok(out)
+        })
+        .await?
+    }
+
+    async fn offsets_at(&self, topic: &str, at_ms: i64) -> Result<Vec<(i32, i64)>> {
+        let c = self.lag_client("archon-tui-reader")?;
+        let topic = topic.to_string();
+        tokio::task::spawn_blocking(move || {
+            let mut tpl = TopicPartitionList::new();
+            let mut ends = HashMap::new();
+            for p in partitions_of(&c, &topic)? {
+                tpl.add_partition_offset(&topic, p, Offset::Offset(at_ms))?;
+                ends.insert(p, watermarks(&c, &topic, p)?.1);
+            }
+            let found = c
+                .offsets_for_times(tpl, META_TIMEOUT)
+                .with_context(|| format!("cannot look up offsets by time on {topic}"))?;
+            let mut out: Vec<(i32, i64)> = found
+                .elements_for_topic(&topic)
+                .iter()
+                .map(|e| {
+                    let end = ends.get(&e.partition()).copied().unwrap_or(0);
+                    match e.offset() {
+                        Offset::Offset(o) => (e.partition(), o),
+                        // No record at or after the time: the end.
+                        _ => (e.partition(), end),
+                    }
+                })
+                .collect();
+            out.sort_unstable();
+            Ok(out)
+        })
+        .await?
+    }
+
+    async fn group_members(&self, group: &str, _topic: &str) -> Result<Vec<String>> {
+        let c = self.lag_client(group)?;
+        let group = group.to_string();
+        tokio::task::spawn_blocking(move || {
+            let list = c
+                .fetch_group_list(Some(&group), META_TIMEOUT)
+                .with_context(|| format!("cannot describe consumer group {group}"))?;
+            Ok(list
+                .groups()
+                .iter()
+                .filter(|g| g.name() == group)
+                .flat_map(|g| g.members())
+                .map(|m| format!("{}@{} ({})", m.client_id(), m.client_host(), m.id()))
+                .collect())
+        })
+        .await?
+    }
+
+    async fn set_group_offsets(
+        &self,
+        group: &str,
+        topic: &str,
+        offsets: &[(i32, i64)],
+    ) -> Result<()> {
+        let members = self.group_members(group, topic).await?;
+        if !members.is_empty() {
+            anyhow::bail!(
+                "consumer group {group} has {} member(s) ({}): offsets are only set in an empty group",
+                members.len(),
+                members.join(", ")
+            );
+        }
+        let c = self.lag_client(group)?;
+        let mut tpl = TopicPartitionList::new();
+        for (p, o) in offsets {
+            tpl.add_partition_offset(topic, *p, Offset::Offset(*o))?;
+        }
+        let group = group.to_string();
+        // Not a member: librdkafka commits as a standalone client, which
+        // the coordinator accepts for an empty group only.
+        tokio::task::spawn_blocking(move || c.commit(&tpl, CommitMode::Sync))
+            .await?
+            .with_context(|| format!("cannot commit offsets for consumer group {group}"))
     }
 }

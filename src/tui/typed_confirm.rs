@@ -1,0 +1,230 @@
+//! A confirmation by typing a word (the consumer group id) for what cannot
+//! be undone with a key: kafka-ui and GitHub ask the same for a reset or
+//! a delete. Enter sends only when the word matches exactly.
+
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+use ratatui::Frame;
+
+use super::app::App;
+use super::dialog::{centered_fixed, dialog_block};
+use crate::engine::commands::Command;
+use crate::engine::group_reset::ResetReport;
+use crate::sanitize::clean;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedConfirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    /// What must be typed.
+    pub expect: String,
+    pub input: String,
+    pub error: Option<String>,
+    /// Sent with the typed word once it matches.
+    pub command: Command,
+}
+
+pub enum TypedKey {
+    Stay,
+    Cancel,
+    Send(Command),
+}
+
+impl TypedConfirm {
+    /// The preview of an offset reset: before → after per partition.
+    pub fn offset_reset(r: &ResetReport, command: &Command) -> Self {
+        let mut lines = vec![
+            format!("Move the committed offsets of consumer group {}", r.group),
+            format!("on {} to {}?", r.topic, r.target.describe()),
+            String::new(),
+            format!(
+                "{:>9}  {:>12}    {:>12}  {:>10}    {:>10}",
+                "partition", "committed", "new", "lag", "new lag"
+            ),
+        ];
+        for m in &r.moves {
+            lines.push(format!(
+                "{:>9}  {:>12} →  {:>12}  {:>10} →  {:>10}",
+                m.partition, m.committed, m.new_offset, m.lag_before, m.lag_after
+            ));
+        }
+        lines.push(format!(
+            "{:>9}  {:>12}    {:>12}  {:>10} →  {:>10}",
+            "all",
+            "",
+            "",
+            r.lag_before(),
+            r.lag_after()
+        ));
+        lines.push(String::new());
+        lines.push(match r.members.len() {
+            0 => "Nobody is in the group now.".to_string(),
+            n => format!("{n} member(s) leave the group while it runs, then rejoin."),
+        });
+        lines.push("Skipped requests leave their documents pending (backfill sends them);".into());
+        lines.push("earlier offsets redeliver requests already enriched (skipped).".into());
+        let command = match command.clone() {
+            Command::ResetOffsets {
+                target,
+                partitions,
+                actor,
+                ..
+            } => Command::ResetOffsets {
+                target,
+                partitions,
+                dry_run: false,
+                confirm: None,
+                actor,
+            },
+            other => other,
+        };
+        TypedConfirm {
+            title: "Reset consumer group offsets".into(),
+            lines,
+            expect: r.group.clone(),
+            input: String::new(),
+            error: None,
+            command,
+        }
+    }
+
+    pub fn on_key(&mut self, key: KeyEvent) -> TypedKey {
+        match key.code {
+            KeyCode::Esc => return TypedKey::Cancel,
+            KeyCode::Backspace => {
+                self.input.pop();
+            }
+            KeyCode::Char(c) => self.input.push(c),
+            KeyCode::Enter if self.input == self.expect => {
+                let mut cmd = self.command.clone();
+                if let Command::ResetOffsets { confirm, .. } = &mut cmd {
+                    *confirm = Some(self.input.clone());
+                }
+                return TypedKey::Send(cmd);
+            }
+            KeyCode::Enter => {
+                self.error = Some(format!(
+                    "type {} exactly (or esc to cancel)",
+                    clean(&self.expect)
+                ))
+            }
+            _ => {}
+        }
+        TypedKey::Stay
+    }
+
+    pub fn render(&self, f: &mut Frame, area: Rect, app: &App) {
+        let t = &app.theme;
+        let width = self
+            .lines
+            .iter()
+            .map(|l| l.chars().count())
+            .max()
+            .unwrap_or(40)
+            .max(50) as u16
+            + 4;
+        let popup = centered_fixed(area, width, self.lines.len() as u16 + 6);
+        f.render_widget(Clear, popup);
+        let mut lines: Vec<Line> = self.lines.iter().map(|l| Line::raw(clean(l))).collect();
+        lines.push(Line::raw(""));
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("type {} to confirm: ", clean(&self.expect)),
+                t.accent(),
+            ),
+            Span::raw(clean(&self.input)),
+            Span::styled("▏", t.accent()),
+        ]));
+        lines.push(match &self.error {
+            Some(e) => Line::from(Span::styled(clean(e), t.error())),
+            None => Line::from(Span::styled("enter confirms · esc cancels", t.muted())),
+        });
+        f.render_widget(
+            Paragraph::new(lines).block(dialog_block(app, &self.title)),
+            popup,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::group_reset::{PartitionMove, ResetTarget};
+    use crate::tui::app::Focus;
+    use crate::tui::app::Overlay;
+    use crate::tui::fixture::{app, render};
+    use crossterm::event::KeyModifiers;
+
+    fn key(a: &mut App, c: KeyCode) -> Vec<Command> {
+        a.on_key(KeyEvent::new(c, KeyModifiers::NONE))
+    }
+
+    fn report() -> ResetReport {
+        ResetReport {
+            group: "archon-intelligence-enrichment-consumer-group".into(),
+            topic: "dev.archon-intelligence.enrich-document.v1".into(),
+            target: ResetTarget::Time(1_796_119_200_000),
+            dry_run: true,
+            moves: (0..4)
+                .map(|p| PartitionMove {
+                    partition: p,
+                    committed: 1_000 + p as i64,
+                    new_offset: 400 + p as i64,
+                    end: 1_000 + p as i64,
+                    lag_before: 0,
+                    lag_after: 600,
+                })
+                .collect(),
+            members: vec!["m1".into(), "m2".into()],
+            waited_ms: 0,
+        }
+    }
+
+    #[test]
+    fn the_group_id_must_be_typed_before_anything_is_sent() {
+        let mut a = app(Focus::Lag);
+        let dry = Command::ResetOffsets {
+            target: ResetTarget::Time(1_796_119_200_000),
+            partitions: None,
+            dry_run: true,
+            confirm: None,
+            actor: "op@host".into(),
+        };
+        a.on_outcome(
+            &dry,
+            Ok(crate::engine::commands::CommandOutcome::Reset(Box::new(
+                report(),
+            ))),
+        );
+        assert!(matches!(a.overlay, Overlay::TypeToConfirm(_)));
+        insta::assert_snapshot!(
+            "offset_reset_confirm",
+            render(100, 24, |f| crate::tui::render::draw(f, &a))
+        );
+        for c in "archon".chars() {
+            assert!(key(&mut a, KeyCode::Char(c)).is_empty());
+        }
+        assert!(
+            key(&mut a, KeyCode::Enter).is_empty(),
+            "a partial id sends nothing"
+        );
+        let out = render(100, 24, |f| crate::tui::render::draw(f, &a));
+        assert!(out.contains("exactly"), "{out}");
+        for c in "-intelligence-enrichment-consumer-group".chars() {
+            key(&mut a, KeyCode::Char(c));
+        }
+        let sent = key(&mut a, KeyCode::Enter);
+        assert_eq!(
+            sent,
+            vec![Command::ResetOffsets {
+                target: ResetTarget::Time(1_796_119_200_000),
+                partitions: None,
+                dry_run: false,
+                confirm: Some("archon-intelligence-enrichment-consumer-group".into()),
+                actor: "op@host".into(),
+            }]
+        );
+    }
+}
