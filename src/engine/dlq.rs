@@ -419,52 +419,73 @@ pub struct DlqGroup {
 }
 
 /// Group entries by fingerprint, biggest group first (then newest).
+///
+/// Accumulated with borrowed strings and hash maps (owned strings and
+/// ordered maps only for the few groups at the end): this runs on every
+/// console refresh of a grouped view over up to 100,000 entries.
 pub fn groups<'a, T: DlqFields + HasId + 'a>(
     entries: impl IntoIterator<Item = &'a T>,
 ) -> Vec<DlqGroup> {
-    let mut by: BTreeMap<String, DlqGroup> = BTreeMap::new();
+    struct Acc<'a, T> {
+        /// The group's sample: its first entry.
+        sample: &'a T,
+        count: u64,
+        first_seen: &'a str,
+        last_seen: &'a str,
+        projects: HashMap<&'a str, u64>,
+    }
+    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut accs: Vec<Acc<'a, T>> = Vec::new();
     for e in entries {
         let fp = e.fingerprint();
         let at = e.failed_at();
-        // Looked up by &str: no allocation per entry once its group exists.
-        if !by.contains_key(fp.as_ref()) {
-            by.insert(
-                fp.to_string(),
-                DlqGroup {
-                    fingerprint: fp.to_string(),
-                    error_type: e.error_type().to_string(),
-                    pattern: super::fingerprint::pattern(e.reason()),
-                    count: 0,
-                    first_seen: at.to_string(),
-                    last_seen: at.to_string(),
-                    projects: BTreeMap::new(),
-                    sample_id: e.entry_id(),
-                    sample_reason: e.reason().to_string(),
-                },
-            );
-        }
-        let Some(g) = by.get_mut(fp.as_ref()) else {
-            continue;
-        };
-        g.count += 1;
-        if at < g.first_seen.as_str() {
-            g.first_seen = at.to_string();
-        }
-        if at > g.last_seen.as_str() {
-            g.last_seen = at.to_string();
-        }
-        match g.projects.get_mut(e.project()) {
-            Some(n) => *n += 1,
+        let i = match index.get(fp.as_ref()) {
+            Some(i) => *i,
             None => {
-                g.projects.insert(e.project().to_string(), 1);
+                index.insert(fp.into_owned(), accs.len());
+                accs.push(Acc {
+                    sample: e,
+                    count: 0,
+                    first_seen: at,
+                    last_seen: at,
+                    projects: HashMap::new(),
+                });
+                accs.len() - 1
             }
+        };
+        let a = &mut accs[i];
+        a.count += 1;
+        if at < a.first_seen {
+            a.first_seen = at;
         }
+        if at > a.last_seen {
+            a.last_seen = at;
+        }
+        *a.projects.entry(e.project()).or_insert(0) += 1;
     }
-    let mut out: Vec<DlqGroup> = by.into_values().collect();
+    let mut out: Vec<DlqGroup> = accs
+        .into_iter()
+        .map(|a| DlqGroup {
+            fingerprint: a.sample.fingerprint().into_owned(),
+            error_type: a.sample.error_type().to_string(),
+            pattern: super::fingerprint::pattern(a.sample.reason()),
+            count: a.count,
+            first_seen: a.first_seen.to_string(),
+            last_seen: a.last_seen.to_string(),
+            projects: a
+                .projects
+                .into_iter()
+                .map(|(p, n)| (p.to_string(), n))
+                .collect(),
+            sample_id: a.sample.entry_id(),
+            sample_reason: a.sample.reason().to_string(),
+        })
+        .collect();
     out.sort_by(|a, b| {
         b.count
             .cmp(&a.count)
             .then_with(|| b.last_seen.cmp(&a.last_seen))
+            .then_with(|| a.fingerprint.cmp(&b.fingerprint))
     });
     out
 }

@@ -52,6 +52,10 @@ pub struct DlqRow {
 }
 
 fn cut(s: &str, max: usize) -> Box<str> {
+    // At most `max` bytes is at most `max` chars: no need to count.
+    if s.len() <= max {
+        return s.into();
+    }
     match s.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", &s[..i]).into(),
         None => s.into(),
@@ -99,10 +103,11 @@ impl DlqRow {
             file_path: cut(path, PATH_CHARS),
             reason: cut(&m.failure_reason, REASON_CHARS),
             failed_at: cut(&m.failure_timestamp, 40),
-            fingerprint: names.get(&super::fingerprint::of(
+            fingerprint: super::fingerprint::with_id(
                 &m.error_details.exception_type,
                 &m.failure_reason,
-            )),
+                |id| names.get(id),
+            ),
         }
     }
 
