@@ -75,7 +75,7 @@ fn a_redrive_on_kafka_survives_kill_9_and_replays_each_entry_once() {
     let Some(b) = common::broker() else {
         return;
     };
-    redrive_killed_halfway(2_000, &common::isolated(&b, "redrive"));
+    redrive_killed_halfway(10_000, &common::isolated(&b, "redrive"));
 }
 
 /// `docs` entries redriven at 500/s by a CLI process killed halfway, then
