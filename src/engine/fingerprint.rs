@@ -330,6 +330,16 @@ pub fn pattern_into(reason: &str, out: &mut String) {
     };
     let (mut i, mut copied) = (0usize, 0usize);
     while i < s.len() && c.chars <= PATTERN_CHARS {
+        // A word with no digit, followed by none of the bytes a mask could
+        // go on with, is no mask: most words of a reason, skipped at once.
+        if is_word(s[i]) && (i == 0 || !is_word(s[i - 1])) {
+            let end = run(s, i, is_word);
+            let digit = s[i..end].iter().any(u8::is_ascii_digit);
+            if !digit && !matches!(s.get(end), Some(b'/' | b':' | b'.' | b'-' | b'\\' | b'+')) {
+                i = end;
+                continue;
+            }
+        }
         // Every mask starts with an ASCII byte, so cuts fall on char boundaries.
         let Some((mask, end)) = (s[i] < 0x80).then(|| token_at(s, i)).flatten() else {
             // No mask starts inside a word (they start at a word's first
