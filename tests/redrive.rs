@@ -11,19 +11,6 @@ use common::serve::{client, get, post, Serve};
 use common::{count, n, run, sqlite};
 use serde_json::{json, Value};
 
-/// Every call fails, one attempt each, no breaker: each document lands in
-/// the DLQ at once.
-const FAILING: [&str; 8] = [
-    "--inject-failure-rate",
-    "1.0",
-    "--circuit-breaker",
-    "false",
-    "--retry-max-attempts",
-    "1",
-    "--retry-backoff-base",
-    "0.005",
-];
-
 fn parked(docs: usize) -> (tempfile::TempDir, tempfile::TempDir) {
     parked_on(docs, &[])
 }
@@ -33,12 +20,8 @@ fn parked_on(docs: usize, backends: &[String]) -> (tempfile::TempDir, tempfile::
     let src = tempfile::tempdir().unwrap();
     archon_tui::corpus::generate(src.path(), docs).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let mut args = vec!["ingest", src.path().to_str().unwrap(), "--wait", "--json"];
-    args.extend(FAILING);
-    args.extend(backends.iter().map(String::as_str));
-    let r = run(data.path(), &args);
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(n(&r.json(), "dlq"), docs as u64, "{}", r.stdout);
+    let j = common::park_all(data.path(), src.path(), backends);
+    assert_eq!(n(&j, "dlq"), docs as u64, "{j}");
     (src, data)
 }
 

@@ -398,23 +398,8 @@ fn dlq_trace_edit_and_group_redrive_in_the_console() {
     corpus(tmp.path(), 40);
     let data = tmp.path().join("data");
     // All 40 parked first (every call fails, one attempt each).
-    let r = run(
-        &data,
-        &[
-            "ingest",
-            tmp.path().join("src").to_str().unwrap(),
-            "--wait",
-            "--json",
-            "--inject-failure-rate",
-            "1.0",
-            "--circuit-breaker",
-            "false",
-            "--retry-max-attempts",
-            "1",
-        ],
-    );
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(n(&r.json(), "dlq"), 40);
+    let j = common::park_all(&data, &tmp.path().join("src"), &[]);
+    assert_eq!(n(&j, "dlq"), 40, "{j}");
     // The console enriches what comes back (no failures injected now).
     let Some(t) = Tmux::start("triage", 200, 60, &console_command(&data, "")) else {
         return;

@@ -12,20 +12,12 @@ fn trace_a_document_through_failure_replay_and_completion(backends: &[String]) {
     let src = tempfile::tempdir().unwrap();
     archon_tui::corpus::generate(src.path(), 12).unwrap();
     let data = tempfile::tempdir().unwrap();
-    let path = src.path().to_str().unwrap();
-    let failing = [
-        "--inject-failure-rate",
-        "1.0",
-        "--circuit-breaker",
-        "false",
-        "--retry-max-attempts",
-        "1",
-    ];
-    let mut args = vec!["ingest", path, "--project", "tr", "--wait", "--json"];
-    args.extend(failing);
-    let r = run_s(data.path(), &with(&args, backends));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(n(&r.json(), "dlq"), 12);
+    let j = common::park_all(
+        data.path(),
+        src.path(),
+        &with(&["--project", "tr"], backends),
+    );
+    assert_eq!(n(&j, "dlq"), 12, "{j}");
     let r = run_s(
         data.path(),
         &with(

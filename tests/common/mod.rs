@@ -290,3 +290,32 @@ pub fn run_s(data: &std::path::Path, args: &[String]) -> Run {
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     run(data, &refs)
 }
+
+/// Every call fails, one attempt each, no breaker: each document of an
+/// ingest lands in the DLQ at once.
+pub const PARK_ALL: [&str; 8] = [
+    "--inject-failure-rate",
+    "1.0",
+    "--circuit-breaker",
+    "false",
+    "--retry-max-attempts",
+    "1",
+    "--retry-backoff-base",
+    "0.005",
+];
+
+/// `ingest SRC --wait --json` with every document parked in the DLQ (extra
+/// flags after: backends, `--project`); its JSON answer.
+pub fn park_all(data: &Path, src: &Path, extra: &[String]) -> Value {
+    let mut args = vec![
+        "ingest".to_string(),
+        src.to_str().expect("a UTF-8 temp path").to_string(),
+        "--wait".into(),
+        "--json".into(),
+    ];
+    args.extend(PARK_ALL.iter().map(|s| s.to_string()));
+    args.extend(extra.iter().cloned());
+    let r = run_s(data, &args);
+    assert_eq!(r.code, 0, "ingest (all parked): {}", r.stderr);
+    r.json()
+}
