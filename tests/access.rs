@@ -123,6 +123,67 @@ async fn scoped_tokens_answer_401_and_403_and_change_nothing() {
     let (code, r) = call(&c, M::POST, url("/dlq/purge"), Some(&admin), Some(purge)).await;
     assert_eq!(code, 200, "{r}");
 
+    // An offset reset is an admin lever too: previewed, refused without the
+    // typed group id, run with it (serve leaves the group and rejoins).
+    let preview = json!({"to": "earliest", "dry_run": true});
+    let (code, e) = call(
+        &c,
+        M::POST,
+        url("/offsets/reset"),
+        Some(OPERATOR),
+        Some(preview.clone()),
+    )
+    .await;
+    assert_eq!(code, 403, "{e}");
+    let (code, r) = call(
+        &c,
+        M::POST,
+        url("/offsets/reset"),
+        Some(&admin),
+        Some(preview),
+    )
+    .await;
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["outcome"]["moves"].as_array().unwrap().len(), 4, "{r}");
+    let unconfirmed = json!({"to": "earliest"});
+    let (code, e) = call(
+        &c,
+        M::POST,
+        url("/offsets/reset"),
+        Some(&admin),
+        Some(unconfirmed),
+    )
+    .await;
+    assert_eq!(code, 400, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("type the consumer group id"),
+        "{e}"
+    );
+    let (code, e) = call(
+        &c,
+        M::POST,
+        url("/offsets/reset"),
+        Some(&admin),
+        Some(json!({"to": "sideways"})),
+    )
+    .await;
+    assert_eq!(code, 400, "{e}");
+    let confirmed =
+        json!({"to": "latest", "confirm": "archon-intelligence-enrichment-consumer-group"});
+    let (code, r) = call(
+        &c,
+        M::POST,
+        url("/offsets/reset"),
+        Some(&admin),
+        Some(confirmed),
+    )
+    .await;
+    assert_eq!(code, 200, "{r}");
+    assert_eq!(r["outcome"]["members"].as_array().unwrap().len(), 1, "{r}");
+
     // Each lever pulled is in the trail, with the token's scope and the peer.
     let (_, trail) = call(&c, M::GET, url("/audit"), Some(READER), None).await;
     let entries = trail["entries"].as_array().unwrap();

@@ -53,6 +53,16 @@ async fn cleanup(ns: &str) {
     }
 }
 
+/// The Bolt tests share one graph, and the conformance suite's
+/// `reset_processing` moves every processing document in it (as an engine
+/// holding an exclusive broker does at start). The batch test's documents
+/// are processing between its Pick and its write, and in four fresh-clone
+/// CI runs (a Neo4j just started) two of its 1,000 ended pending: that race
+/// is the suspected cause (not reproduced on a warm server). One at a time,
+/// the batch test meets no other writer.
+#[cfg(feature = "bolt")]
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[cfg(feature = "bolt")]
 async fn bolt() -> Option<Arc<dyn GraphStore>> {
     let uri = common::bolt()?;
@@ -429,6 +439,7 @@ async fn embedded_store_conforms() {
 #[cfg(feature = "bolt")]
 #[tokio::test]
 async fn bolt_store_conforms() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let Some(g) = bolt().await else {
         return;
     };
@@ -442,6 +453,7 @@ async fn bolt_store_conforms() {
 #[cfg(feature = "bolt")]
 #[tokio::test]
 async fn bolt_store_batches_a_thousand_documents() {
+    let _alone = ONE_AT_A_TIME.lock().await;
     let Some(g) = bolt().await else { return };
     let ns = fresh_name("batch");
     let id = |i: usize| format!("{ns}-{i:04}");
