@@ -33,7 +33,8 @@ struct Args {
     /// Scenarios: embedded, noop (no-op enrichment), http (a loopback service
     /// at each --latency-ms), rollback (effective time under load), keys
     /// (key-to-screen while the engine drains), kafka,
-    /// kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
+    /// real (a real source tree, --tree, beside a naive read+hash+insert
+    /// baseline), kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
     /// consumer, and kcat when installed, reading the same messages: the
     /// ceiling kafka-noop is compared with)
     #[arg(
@@ -54,6 +55,10 @@ struct Args {
     /// Bolt graph for the kafka scenarios (else the embedded graph)
     #[arg(long, env = "ARCHON_BENCH_BOLT")]
     graph_uri: Option<String>,
+    /// The source tree of the `real` scenario (default: the crate sources
+    /// a cargo build leaves under $CARGO_HOME/registry/src)
+    #[arg(long)]
+    tree: Option<std::path::PathBuf>,
 }
 
 /// Where a scenario's engine keeps its data and which servers it uses.
@@ -235,6 +240,147 @@ async fn run(
     println!("{line}");
     std::fs::remove_dir_all(&tmp).ok();
     Ok((docs_per_sec, engine.cfg.enrich_topic.clone()))
+}
+
+/// The `real` scenario's default tree: the registry sources cargo keeps.
+fn cargo_registry_sources() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")))?;
+    Some(home.join("registry").join("src"))
+}
+
+/// Issue 20's naive baseline, in Rust: the same walk as `ingest`, then read
+/// each file, BLAKE3 it and insert (path, hash, size, body) into SQLite —
+/// WAL, synchronous=FULL, 256 rows a transaction. Files and seconds.
+fn naive_baseline(tree: &std::path::Path, db_dir: &std::path::Path) -> Result<(u64, u64, f64)> {
+    std::fs::create_dir_all(db_dir)?;
+    let conn = rusqlite::Connection::open(db_dir.join("baseline.sqlite3"))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, hash TEXT, size INTEGER, body BLOB)",
+        [],
+    )?;
+    let started = Instant::now();
+    let (mut files, mut bytes) = (0u64, 0u64);
+    let mut batch: Vec<(String, String, i64, Vec<u8>)> = Vec::with_capacity(256);
+    let flush = |conn: &mut rusqlite::Connection,
+                 batch: &mut Vec<(String, String, i64, Vec<u8>)>|
+     -> Result<()> {
+        let tx = conn.transaction()?;
+        {
+            let mut st =
+                tx.prepare_cached("INSERT OR REPLACE INTO files VALUES (?1, ?2, ?3, ?4)")?;
+            for (p, h, n, b) in batch.drain(..) {
+                st.execute(rusqlite::params![p, h, n, b])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    };
+    let mut conn = conn;
+    for entry in archon_tui::engine::discover::walk(tree) {
+        let Ok(path) = entry else { continue };
+        let Ok(body) = std::fs::read(&path) else {
+            continue;
+        };
+        files += 1;
+        bytes += body.len() as u64;
+        let hash = blake3::hash(&body).to_hex().to_string();
+        batch.push((path.display().to_string(), hash, body.len() as i64, body));
+        if batch.len() == 256 {
+            flush(&mut conn, &mut batch)?;
+        }
+    }
+    if !batch.is_empty() {
+        flush(&mut conn, &mut batch)?;
+    }
+    Ok((files, bytes, started.elapsed().as_secs_f64()))
+}
+
+/// Issue 20: a real source tree, the naive baseline beside our index phase,
+/// drain and end to end in the same run, both on a warm page cache.
+/// Skipped, loudly, when the tree is absent.
+async fn real_tree(args: &Args) -> Result<()> {
+    let Some(tree) = args.tree.clone().or_else(cargo_registry_sources) else {
+        anyhow::bail!("no --tree and no HOME/CARGO_HOME for the default");
+    };
+    if !tree.is_dir() {
+        eprintln!(
+            "archon-bench: SKIPPED scenario real: {} is not a directory (give --tree DIR)",
+            tree.display()
+        );
+        println!(
+            "{}",
+            json!({"scenario": "real", "skipped": format!("{} absent", tree.display())})
+        );
+        return Ok(());
+    }
+    let tmp = tempfile_dir()?;
+    // Warm the page cache for both (one file in memory at a time, so the
+    // engine's peak RSS is its own); the baseline runs after the engine.
+    for entry in archon_tui::engine::discover::walk(&tree).flatten() {
+        if let Ok(mut f) = std::fs::File::open(&entry) {
+            let _warmed = std::io::copy(&mut f, &mut std::io::sink());
+        }
+    }
+    let engine = open(&tmp, args, &Setup::default()).await?;
+    let project = format!("real-{}", nonce());
+    let started = Instant::now();
+    let running = Running::start(engine.clone(), RunOptions::default())?;
+    let report = producer::ingest(&engine, &tree, &project, &|_| {}).await?;
+    let indexed_in = started.elapsed();
+    let drained = drain::wait_drained_in(
+        &engine,
+        Some(&project),
+        Some(Duration::from_secs(3600)),
+        &|_| {},
+    )
+    .await?;
+    let elapsed = started.elapsed();
+    stop(
+        running,
+        if drained {
+            Ended::Drained
+        } else {
+            Ended::TimedOut
+        },
+    )
+    .await?;
+    anyhow::ensure!(drained, "real: did not drain within an hour");
+    let (rss, hwm) = rss_mib();
+    let (files, bytes, baseline_s) = naive_baseline(&tree, &tmp.join("baseline"))?;
+    let baseline_fps = files as f64 / baseline_s;
+    let index_fps = report.discovered as f64 / indexed_in.as_secs_f64();
+    let index = engine.stats.index_summary();
+    println!(
+        "{}",
+        json!({
+            "scenario": "real",
+            "tree": tree.display().to_string(),
+            "files": files,
+            "mib": round3(bytes as f64 / 1048576.0),
+            "avg_file_kib": round3(bytes as f64 / files.max(1) as f64 / 1024.0),
+            "baseline_s": round3(baseline_s),
+            "baseline_files_per_sec": baseline_fps.round(),
+            "discovered": report.discovered,
+            "indexed": report.indexed,
+            "skipped_binary": report.skipped_binary,
+            "rejected": report.rejected,
+            "index_phase_s": round3(indexed_in.as_secs_f64()),
+            "index_files_per_sec": index_fps.round(),
+            "index_over_baseline": round3(index_fps / baseline_fps),
+            "drain_s": round3((elapsed - indexed_in).as_secs_f64()),
+            "elapsed_s": round3(elapsed.as_secs_f64()),
+            "docs_per_sec": (report.indexed as f64 / elapsed.as_secs_f64()).round(),
+            "index_ms": {"p50": index.p50_ms, "p95": index.p95_ms, "p99": index.p99_ms},
+            "rss_mib": (rss * 10.0).round() / 10.0,
+            "peak_rss_mib_process": (hwm * 10.0).round() / 10.0,
+        })
+    );
+    std::fs::remove_dir_all(&tmp).ok();
+    Ok(())
 }
 
 /// Stop a run; a consumer that failed fails the scenario.
@@ -545,6 +691,7 @@ async fn main() -> Result<()> {
                 }
             }
             "rollback" => rollback(&args).await?,
+            "real" => real_tree(&args).await?,
             "keys" => keys(&args).await?,
             "kafka" => {
                 let setup = Setup {
@@ -557,7 +704,7 @@ async fn main() -> Result<()> {
             }
             "kafka-noop" | "raw" => kafka_ceiling(&args, &kafka()?, args.graph_uri.clone()).await?,
             other => anyhow::bail!(
-                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, kafka, kafka-noop, raw)"
+                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-noop, raw)"
             ),
         }
     }
