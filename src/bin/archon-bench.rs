@@ -189,28 +189,7 @@ async fn run(
     archon_tui::corpus::generate(&src, args.files)?;
     let engine = open(&tmp, args, &setup).await?;
     let project = format!("bench-{}", nonce());
-    let started = Instant::now();
-    let running = Running::start(engine.clone(), RunOptions::default())?;
-    let report = producer::ingest(&engine, &src, &project, &|_| {}).await?;
-    let indexed_in = started.elapsed();
-    let drained = drain::wait_drained_in(
-        &engine,
-        Some(&project),
-        Some(Duration::from_secs(3600)),
-        &|_| {},
-    )
-    .await?;
-    let elapsed = started.elapsed();
-    stop(
-        running,
-        if drained {
-            Ended::Drained
-        } else {
-            Ended::TimedOut
-        },
-    )
-    .await?;
-    anyhow::ensure!(drained, "{name}: did not drain within an hour");
+    let (report, indexed_in, elapsed) = ingest_and_drain(name, &engine, &src, &project).await?;
     let p = drain::progress(&engine).await?;
     let project_counts = p.counts.get(&project).cloned().unwrap_or_default();
     let count = |s: Status| project_counts.get(&s).copied().unwrap_or(0);
@@ -327,28 +306,7 @@ async fn real_tree(args: &Args) -> Result<()> {
     }
     let engine = open(&tmp, args, &Setup::default()).await?;
     let project = format!("real-{}", nonce());
-    let started = Instant::now();
-    let running = Running::start(engine.clone(), RunOptions::default())?;
-    let report = producer::ingest(&engine, &tree, &project, &|_| {}).await?;
-    let indexed_in = started.elapsed();
-    let drained = drain::wait_drained_in(
-        &engine,
-        Some(&project),
-        Some(Duration::from_secs(3600)),
-        &|_| {},
-    )
-    .await?;
-    let elapsed = started.elapsed();
-    stop(
-        running,
-        if drained {
-            Ended::Drained
-        } else {
-            Ended::TimedOut
-        },
-    )
-    .await?;
-    anyhow::ensure!(drained, "real: did not drain within an hour");
+    let (report, indexed_in, elapsed) = ingest_and_drain("real", &engine, &tree, &project).await?;
     let (rss, hwm) = rss_mib();
     let (files, bytes, baseline_s) = naive_baseline(&tree, &tmp.join("baseline"))?;
     let baseline_fps = files as f64 / baseline_s;
@@ -381,6 +339,39 @@ async fn real_tree(args: &Args) -> Result<()> {
     );
     std::fs::remove_dir_all(&tmp).ok();
     Ok(())
+}
+
+/// Start `engine`, ingest `src` as `project` and wait until it drained;
+/// the ingest report, the index phase and the whole run.
+async fn ingest_and_drain(
+    name: &str,
+    engine: &Arc<Engine>,
+    src: &std::path::Path,
+    project: &str,
+) -> Result<(producer::IngestReport, Duration, Duration)> {
+    let started = Instant::now();
+    let running = Running::start(engine.clone(), RunOptions::default())?;
+    let report = producer::ingest(engine, src, project, &|_| {}).await?;
+    let indexed_in = started.elapsed();
+    let drained = drain::wait_drained_in(
+        engine,
+        Some(project),
+        Some(Duration::from_secs(3600)),
+        &|_| {},
+    )
+    .await?;
+    let elapsed = started.elapsed();
+    stop(
+        running,
+        if drained {
+            Ended::Drained
+        } else {
+            Ended::TimedOut
+        },
+    )
+    .await?;
+    anyhow::ensure!(drained, "{name}: did not drain within an hour");
+    Ok((report, indexed_in, elapsed))
 }
 
 /// Stop a run; a consumer that failed fails the scenario.
