@@ -148,24 +148,9 @@ fn print_preview(r: &ResetReport) {
         clean(&r.topic),
         r.target.describe()
     );
-    println!(
-        "{:>9}  {:>12}    {:>12}  {:>10}    {:>10}",
-        "partition", "committed", "new", "lag", "new lag"
-    );
-    for m in &r.moves {
-        println!(
-            "{:>9}  {:>12} →  {:>12}  {:>10} →  {:>10}",
-            m.partition, m.committed, m.new_offset, m.lag_before, m.lag_after
-        );
+    for line in r.table() {
+        println!("{line}");
     }
-    println!(
-        "{:>9}  {:>12}    {:>12}  {:>10} →  {:>10}",
-        "all",
-        "",
-        "",
-        r.lag_before(),
-        r.lag_after()
-    );
     println!(
         "members in the group now: {}{}",
         r.members.len(),

@@ -181,6 +181,30 @@ impl ResetReport {
     pub fn lag_after(&self) -> i64 {
         self.moves.iter().map(|m| m.lag_after).sum()
     }
+
+    /// Committed → new offset and lag → new lag per partition, then the
+    /// total: the table the CLI prints and the console's confirm shows.
+    pub fn table(&self) -> Vec<String> {
+        let mut lines = vec![format!(
+            "{:>9}  {:>12}    {:>12}  {:>10}    {:>10}",
+            "partition", "committed", "new", "lag", "new lag"
+        )];
+        for m in &self.moves {
+            lines.push(format!(
+                "{:>9}  {:>12} →  {:>12}  {:>10} →  {:>10}",
+                m.partition, m.committed, m.new_offset, m.lag_before, m.lag_after
+            ));
+        }
+        lines.push(format!(
+            "{:>9}  {:>12}    {:>12}  {:>10} →  {:>10}",
+            "all",
+            "",
+            "",
+            self.lag_before(),
+            self.lag_after()
+        ));
+        lines
+    }
 }
 
 /// Before → after per partition, from the broker as it is now.

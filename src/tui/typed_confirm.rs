@@ -39,25 +39,8 @@ impl TypedConfirm {
             format!("Move the committed offsets of consumer group {}", r.group),
             format!("on {} to {}?", r.topic, r.target.describe()),
             String::new(),
-            format!(
-                "{:>9}  {:>12}    {:>12}  {:>10}    {:>10}",
-                "partition", "committed", "new", "lag", "new lag"
-            ),
         ];
-        for m in &r.moves {
-            lines.push(format!(
-                "{:>9}  {:>12} →  {:>12}  {:>10} →  {:>10}",
-                m.partition, m.committed, m.new_offset, m.lag_before, m.lag_after
-            ));
-        }
-        lines.push(format!(
-            "{:>9}  {:>12}    {:>12}  {:>10} →  {:>10}",
-            "all",
-            "",
-            "",
-            r.lag_before(),
-            r.lag_after()
-        ));
+        lines.extend(r.table());
         lines.push(String::new());
         lines.push(match r.members.len() {
             0 => "Nobody is in the group now.".to_string(),
