@@ -514,20 +514,12 @@ fn the_loop_guard_holds_back_documents_replayed_too_often() {
 fn dlq_export_and_import_round_trip_masked_and_idempotent() {
     let src = corpus(20);
     let data = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "ingest",
-        src.path().to_str().unwrap(),
-        "--wait",
-        "--json",
-        "--inject-failure-rate",
-        "1.0",
-        "--circuit-breaker",
-        "false",
-        "--retry-max-attempts",
-        "1",
-    ];
-    args.extend(FAST);
-    assert_eq!(n(&run(data.path(), &args).json(), "dlq"), 20);
+    let parked = common::park_all(
+        data.path(),
+        src.path(),
+        &["--breaker-recovery-secs".into(), "0.2".into()],
+    );
+    assert_eq!(n(&parked, "dlq"), 20, "{parked}");
     let list = run(data.path(), &["dlq", "list", "--json"]).json();
     let a_path = list[0]["file_path"].as_str().unwrap().to_string();
 
@@ -602,20 +594,12 @@ fn dlq_export_and_import_round_trip_masked_and_idempotent() {
 fn dlq_edit_checks_the_schema_shows_the_diff_and_replays_the_edit() {
     let src = corpus(3);
     let data = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "ingest",
-        src.path().to_str().unwrap(),
-        "--wait",
-        "--json",
-        "--inject-failure-rate",
-        "1.0",
-        "--circuit-breaker",
-        "false",
-        "--retry-max-attempts",
-        "1",
-    ];
-    args.extend(FAST);
-    assert_eq!(n(&run(data.path(), &args).json(), "dlq"), 3);
+    let parked = common::park_all(
+        data.path(),
+        src.path(),
+        &["--breaker-recovery-secs".into(), "0.2".into()],
+    );
+    assert_eq!(n(&parked, "dlq"), 3, "{parked}");
     let ends = |d: &std::path::Path| -> u64 {
         status(d)["lag"]["partitions"]
             .as_array()
