@@ -104,7 +104,7 @@ async fn pending_documents_without_a_request_are_re_driven() {
             line_count: 1,
             last_modified: None,
             correlation_id: producer::correlation_id(),
-            content: Some(format!("fn f{i}() {{}}").into_bytes()),
+            content: Some(format!("fn f{i}() {{}}").into_bytes().into()),
         })
         .collect();
     e.backends.graph.index_documents(docs).await.unwrap();

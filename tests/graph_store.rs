@@ -92,7 +92,7 @@ fn doc(id: &str, project: &str, hash: &str, body: &[u8]) -> NewDocument {
         line_count: 1,
         last_modified: None,
         correlation_id: "C0FFEE".into(),
-        content: Some(body.to_vec()),
+        content: Some(body.into()),
     }
 }
 

@@ -367,6 +367,115 @@ fn crash_kill9_on_kafka_loses_nothing() {
     crash_at_random_points(&flags, Graph::Embedded);
 }
 
+/// A crash between recording an enrichment and writing its completed event
+/// (and vector update): the redelivered request announces it, so every
+/// completed document has its event and its vector status. The outbox mark
+/// (`announced`) keeps a clean redelivery from announcing twice.
+fn crash_between_record_and_announce(broker: &[String]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("src");
+    let total = corpus(&src, 60);
+    let data = tmp.path().join("data");
+    let ingest = with(
+        &["ingest", src.to_str().unwrap(), "--project", "crash"],
+        broker,
+    );
+    assert!(spawn(&data, &ingest).wait().unwrap().success());
+    let drain = with(&["drain", "--json", "--timeout", "120"], broker);
+    let crashed = bin()
+        .args(&drain)
+        .arg("--data-dir")
+        .arg(&data)
+        .env("ARCHON_TEST_CRASH_AT", "recorded-before-announce")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!crashed.success(), "the crash point aborts the drain");
+    let db = sqlite(&data);
+    let unannounced = |db: &rusqlite::Connection| {
+        count(
+            db,
+            "SELECT count(*) FROM documents WHERE enrichment_status = 'completed' AND announced = 0",
+        )
+    };
+    assert!(
+        unannounced(&db) > 0,
+        "the crash left recorded, unannounced enrichments"
+    );
+    drop(db);
+
+    let again = run_s(&data, &drain);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let db = sqlite(&data);
+    let completed = count(
+        &db,
+        "SELECT count(*) FROM documents WHERE project_name = 'crash' AND enrichment_status = 'completed'",
+    );
+    let dlq = count(
+        &db,
+        "SELECT count(*) FROM documents WHERE enrichment_status = 'dlq'",
+    );
+    assert_eq!(completed + dlq, total, "nothing lost");
+    assert_eq!(unannounced(&db), 0, "every enrichment announced");
+    let vectors_completed = count(
+        &db,
+        "SELECT count(*) FROM vector_points WHERE json_extract(payload, '$.enrichment_status') = 'completed'",
+    );
+    assert_eq!(
+        vectors_completed, completed,
+        "every completed vector says so"
+    );
+    // Each completed document's event, read from the broker itself.
+    let keys: std::collections::BTreeSet<String> = if broker.is_empty() {
+        let mut st = db
+            .prepare("SELECT DISTINCT CAST(key AS TEXT) FROM broker_log WHERE topic = ?1")
+            .unwrap();
+        st.query_map([archon_tui::events::COMPLETED_TOPIC], |r| r.get(0))
+            .unwrap()
+            .map(|k| k.unwrap())
+            .collect()
+    } else {
+        let topic = common::flag(broker, "--completed-topic");
+        common::services::kcat_values(common::flag(broker, "--kafka-brokers"), topic)
+            .iter()
+            .map(|v| v["document_id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut st = db
+        .prepare("SELECT entity_id FROM documents WHERE enrichment_status = 'completed'")
+        .unwrap();
+    let missing: Vec<String> = st
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|k| k.unwrap())
+        .filter(|id| !keys.contains(id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "completed without a completed event: {missing:?}"
+    );
+    println!(
+        "crash before announce ({}): {completed} completed, {dlq} in the DLQ, all announced",
+        if broker.is_empty() {
+            "embedded"
+        } else {
+            "kafka"
+        }
+    );
+}
+
+#[test]
+fn crash_between_record_and_completed_event_is_announced_on_redelivery() {
+    crash_between_record_and_announce(&[]);
+}
+
+#[test]
+fn crash_between_record_and_completed_event_on_kafka_is_announced_on_redelivery() {
+    let Some(b) = common::broker() else { return };
+    crash_between_record_and_announce(&common::isolated(&b, "announce"));
+}
+
 /// The production shape: Kafka requests, the Bolt graph (Neo4j), kills.
 #[test]
 fn crash_kill9_on_kafka_and_bolt_loses_nothing() {

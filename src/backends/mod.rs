@@ -50,6 +50,7 @@ impl Backends {
                 cfg.faults.seed,
             )),
         };
+        db.set_broker_here(cfg.kafka.is_none());
         Ok(Self {
             broker: match &cfg.kafka {
                 Some(k) => remote_broker(k)?,

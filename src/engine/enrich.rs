@@ -55,6 +55,9 @@ pub enum Outcome {
     },
     /// Nothing to do: the document changed since, or is already enriched.
     Skipped,
+    /// Already enriched, but its completed event and vector update may not
+    /// have been written (a crash after recording): write them again.
+    Reannounce(Box<(EnrichmentRequest, crate::events::EnrichmentResults)>),
     /// Engine pausing or stopping while this waited on a retry or the
     /// breaker: the request (with its retry count so far) goes back on the
     /// topic and the document back to pending.
@@ -234,7 +237,10 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
         && doc.enrichment_status == crate::model::Status::Completed
     {
         engine.stats.duplicates.inc_by(1);
-        return Outcome::Skipped;
+        return match doc.enrichment {
+            Some(results) if !doc.announced => Outcome::Reannounce(Box::new((req, results))),
+            _ => Outcome::Skipped,
+        };
     }
     let content = match until_graph_answers(engine, || graph.content(&req.content_hash)).await {
         Some(Some(c)) => c,
@@ -372,6 +378,7 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
     let mut completed = Vec::new();
     let mut dlq = Vec::new();
     let mut returned = Vec::new();
+    let mut reannounce = Vec::new();
     for o in outcomes {
         match o {
             Outcome::Completed(c) => {
@@ -391,35 +398,63 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
             }
             Outcome::Dlq { message, document } => dlq.push((message, document)),
             Outcome::Skipped => {}
+            Outcome::Reannounce(r) => reannounce.push(*r),
             Outcome::Returned(req) => returned.push(*req),
         }
     }
-    if !updates.is_empty() {
+    if !updates.is_empty() || !reannounce.is_empty() {
         let recording: Vec<(String, String)> = completed
             .iter()
             .map(|(r, _, _)| (r.document_id.clone(), r.correlation_id.clone()))
             .collect();
         publish_progress(engine, &recording, "recording", 90).await;
-        let applied = engine
-            .observed
-            .graph
-            .note(b.graph.record_enrichments(updates).await)?;
+        let applied = if updates.is_empty() {
+            Vec::new()
+        } else {
+            engine
+                .observed
+                .graph
+                .note(b.graph.record_enrichments(updates).await)?
+        };
+        crash_point("recorded-before-announce");
         let mut events = Vec::new();
         let mut payloads = Vec::new();
-        for ((req, results, elapsed), result) in completed.into_iter().zip(applied) {
-            match result {
-                ApplyResult::Applied => {}
-                ApplyResult::AlreadyEnriched => {
-                    engine.stats.duplicates.inc_by(1);
-                    continue;
-                }
-                ApplyResult::Stale => {
-                    engine.stats.stale.inc_by(1);
-                    continue;
-                }
+        let mut announced = Vec::new();
+        let n = applied
+            .iter()
+            .filter(|r| **r == ApplyResult::Applied)
+            .count() as u64;
+        let applied_now =
+            completed
+                .into_iter()
+                .zip(applied)
+                .filter_map(|(c, result)| match result {
+                    ApplyResult::Applied => Some((c.0, c.1, Some(c.2))),
+                    ApplyResult::AlreadyEnriched => {
+                        engine.stats.duplicates.inc_by(1);
+                        None
+                    }
+                    ApplyResult::Stale => {
+                        engine.stats.stale.inc_by(1);
+                        None
+                    }
+                });
+        if !reannounce.is_empty() {
+            tracing::info!(
+                "announcing {} enrichment(s) recorded before a crash without their completed event",
+                reannounce.len()
+            );
+        }
+        let again = reannounce
+            .into_iter()
+            .map(|(req, results)| (req, results, None));
+        for (req, results, elapsed) in applied_now.chain(again) {
+            if let Some(elapsed) = elapsed {
+                engine.stats.record_enrich(elapsed);
+                engine.stats.record_age(&req.indexed_at);
             }
-            engine.stats.record_enrich(elapsed);
-            engine.stats.record_age(&req.indexed_at);
+            let elapsed = elapsed.unwrap_or_default();
+            announced.push(req.document_id.clone());
             let mut p = status_payload("completed");
             p.insert("quality_score".into(), json!(results.quality_score));
             p.insert("complexity_score".into(), json!(results.complexity_score));
@@ -442,7 +477,6 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
                 value: serde_json::to_vec(&ev)?,
             });
         }
-        let n = events.len() as u64;
         engine
             .observed
             .vectors
@@ -450,6 +484,11 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         b.broker
             .produce(&engine.cfg.completed_topic, events)
             .await?;
+        // The outbox mark last: a crash before it re-announces on redelivery.
+        engine
+            .observed
+            .graph
+            .note(b.graph.mark_announced(announced).await)?;
         engine.stats.enriched.inc_by(n);
     }
     if !dlq.is_empty() {
@@ -508,6 +547,21 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         b.graph.transition(ids, Transition::HandBack).await?;
     }
     Ok(())
+}
+
+/// Abort the process here when `ARCHON_TEST_CRASH_AT` names this point: the
+/// reliability tests' `kill -9` at an exact place (a random kill rarely lands
+/// between two writes of one batch).
+fn crash_point(name: &str) {
+    static AT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    if AT
+        .get_or_init(|| std::env::var("ARCHON_TEST_CRASH_AT").ok())
+        .as_deref()
+        == Some(name)
+    {
+        eprintln!("archon-tui: ARCHON_TEST_CRASH_AT={name}: aborting here");
+        std::process::abort();
+    }
 }
 
 /// Seed 001 §3.4 progress events for these (document id, correlation id)

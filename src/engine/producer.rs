@@ -120,7 +120,7 @@ fn prepare(root: &Path, path: &Path, project: &str, max_bytes: u64) -> Option<Pr
                         ),
                     )
                 });
-                doc.content = Some(bytes);
+                doc.content = Some(bytes.into());
                 problem
             }
         }
@@ -158,8 +158,15 @@ fn unreadable(doc: NewDocument, e: std::io::Error) -> Prepared {
     }
 }
 
+/// `f` over `items` in order, on rayon's pool (every core; its threads
+/// persist, so the embedding's per-thread bucket cache carries over).
+fn on_all_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    use rayon::prelude::*;
+    items.par_iter().map(f).collect()
+}
+
 fn bytecount_lines(bytes: &[u8]) -> u64 {
-    let n = bytes.iter().filter(|b| **b == b'\n').count() as u64;
+    let n = memchr::memchr_iter(b'\n', bytes).count() as u64;
     n + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
 }
 
@@ -341,10 +348,11 @@ async fn index_batch(
         project.to_string(),
         engine.cfg.max_file_bytes,
     );
+    // Read and hash on every core; the one writer takes the batch after.
     let prepared: Vec<Prepared> = tokio::task::spawn_blocking(move || {
-        paths
-            .iter()
-            .filter_map(|p| prepare(&root2, p, &project2, max))
+        on_all_cores(&paths, |p| prepare(&root2, p, &project2, max))
+            .into_iter()
+            .flatten()
             .collect()
     })
     .await?;
@@ -355,6 +363,20 @@ async fn index_batch(
         .graph
         .index_documents(prepared.iter().map(|p| p.doc.clone()).collect())
         .await?;
+    // Embed what changed, on every core too.
+    let bodies: Vec<Option<std::sync::Arc<[u8]>>> = prepared
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| !matches!(o, IndexOutcome::Unchanged(_)))
+        .map(|(p, _)| p.doc.content.clone())
+        .collect();
+    let mut vectors = tokio::task::spawn_blocking(move || {
+        on_all_cores(&bodies, |b| {
+            embed(&String::from_utf8_lossy(b.as_deref().unwrap_or_default()))
+        })
+    })
+    .await?
+    .into_iter();
     let mut points = Vec::new();
     let mut requests = Vec::new();
     let mut rejected = Vec::new();
@@ -364,15 +386,9 @@ async fn index_batch(
             continue;
         }
         report.indexed += 1;
-        let text = p
-            .doc
-            .content
-            .as_deref()
-            .map(String::from_utf8_lossy)
-            .unwrap_or_default();
         points.push(VectorPoint {
             id: p.doc.entity_id.clone(),
-            vector: embed(&text),
+            vector: vectors.next().unwrap_or_default(),
             payload: json!({
                 "document_id": p.doc.entity_id,
                 "project_name": p.doc.project_name,
@@ -381,6 +397,7 @@ async fn index_batch(
                 "language": p.doc.language,
                 "content_hash": p.doc.content_hash,
                 "enrichment_status": "pending",
+                "embedding_version": crate::backends::vector::embedding::EMBEDDING_VERSION,
             })
             .as_object()
             .cloned()

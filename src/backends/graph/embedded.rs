@@ -20,7 +20,7 @@ impl EmbeddedGraph {
 const DOC_COLUMNS: &str = "entity_id, project_name, source_path, document_type, language,
     content_hash, enrichment_status, indexed_at, enriched_at, file_size_bytes, line_count,
     last_modified, correlation_id, enrichment_content_hash, enrichment_json, failure_reason,
-    replay_count, replayed_at";
+    replay_count, replayed_at, announced";
 
 fn doc_from_row(r: &Row) -> rusqlite::Result<DocumentRecord> {
     let status: String = r.get(6)?;
@@ -44,6 +44,7 @@ fn doc_from_row(r: &Row) -> rusqlite::Result<DocumentRecord> {
         failure_reason: r.get(15)?,
         replay_count: r.get(16)?,
         replayed_at: r.get(17)?,
+        announced: r.get::<_, i64>(18)? != 0,
     })
 }
 
@@ -70,7 +71,7 @@ impl GraphStore for EmbeddedGraph {
 
     async fn index_documents(&self, docs: Vec<NewDocument>) -> Result<Vec<IndexOutcome>> {
         self.db
-            .run(move |conn| {
+            .run_covered(move |conn| {
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let mut out = Vec::with_capacity(docs.len());
                 for d in &docs {
@@ -82,7 +83,7 @@ impl GraphStore for EmbeddedGraph {
                     }
                     if let Some(body) = &d.content {
                         tx.prepare_cached("INSERT OR IGNORE INTO contents VALUES (?1, ?2)")?
-                            .execute(params![d.content_hash, body])?;
+                            .execute(params![d.content_hash, &body[..]])?;
                     }
                     tx.prepare_cached(
                         "INSERT INTO documents (entity_id, project_name, source_path, document_type,
@@ -191,7 +192,7 @@ impl GraphStore for EmbeddedGraph {
 
     async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>> {
         self.db
-            .run(move |conn| {
+            .run_covered(move |conn| {
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let mut out = Vec::with_capacity(updates.len());
                 for u in &updates {
@@ -201,7 +202,7 @@ impl GraphStore for EmbeddedGraph {
                         tx.prepare_cached(
                             "UPDATE documents SET enrichment_status = 'completed', enriched_at = ?2,
                                 enrichment_content_hash = ?3, enrichment_json = ?4, failure_reason = NULL,
-                                enrichment_applied = enrichment_applied + 1
+                                enrichment_applied = enrichment_applied + 1, announced = 0
                              WHERE entity_id = ?1",
                         )?
                         .execute(params![
@@ -227,9 +228,31 @@ impl GraphStore for EmbeddedGraph {
             .await
     }
 
+    async fn mark_announced(&self, ids: Vec<String>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // Relaxed: a lost mark costs one more completed event on redelivery.
+        self.db
+            .run_relaxed(move |conn| {
+                let tx = conn.transaction()?;
+                {
+                    let mut st = tx.prepare_cached(
+                        "UPDATE documents SET announced = 1 WHERE entity_id = ?1",
+                    )?;
+                    for id in &ids {
+                        st.execute([id])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn record_failures(&self, failures: Vec<FailureUpdate>) -> Result<()> {
         self.db
-            .run(move |conn| {
+            .run_covered(move |conn| {
                 let tx = conn.transaction()?;
                 {
                     // Only the content the failure is about; a newer version stays pending.
@@ -367,7 +390,7 @@ mod tests {
             line_count: 1,
             last_modified: None,
             correlation_id: "C".into(),
-            content: Some(b"abc".to_vec()),
+            content: Some(b"abc".to_vec().into()),
         }
     }
 

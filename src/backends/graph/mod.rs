@@ -35,8 +35,9 @@ pub struct NewDocument {
     pub last_modified: Option<String>,
     pub correlation_id: String,
     /// File body, kept content-addressed for the enrichment step. `None` when
-    /// the file was not readable or is over the size limit.
-    pub content: Option<Vec<u8>>,
+    /// the file was not readable or is over the size limit. Shared, so the
+    /// indexer's later steps (embedding) need no copy of it.
+    pub content: Option<std::sync::Arc<[u8]>>,
 }
 
 /// What a store holds for one document, as far as indexing and recording
@@ -90,6 +91,11 @@ pub struct DocumentRecord {
     pub failure_reason: Option<String>,
     pub replay_count: u32,
     pub replayed_at: Option<String>,
+    /// The completed event and vector update of the current enrichment were
+    /// written (`mark_announced`). False between recording an enrichment and
+    /// announcing it: a crash there leaves it false, and the redelivered
+    /// request announces it again instead of skipping a duplicate.
+    pub announced: bool,
 }
 
 /// A successful enrichment to record, keyed by the content hash it was
@@ -150,6 +156,9 @@ pub trait GraphStore: Send + Sync {
     /// ids it moved (the others were elsewhere), so a caller acts once per move.
     async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<Vec<String>>;
     async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>>;
+    /// The completed events (and vector updates) of these documents' current
+    /// enrichments are written: the outbox mark `DocumentRecord::announced`.
+    async fn mark_announced(&self, ids: Vec<String>) -> Result<()>;
     /// Documents parked in the DLQ, with their reason.
     async fn record_failures(&self, failures: Vec<FailureUpdate>) -> Result<()>;
     /// processing → pending after a crash; returns how many.

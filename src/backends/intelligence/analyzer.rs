@@ -21,13 +21,23 @@ use crate::events::EnrichmentResults;
 
 struct Rule {
     kind: &'static str,
+    /// Text a line must contain for `re` to match it (any of them): a
+    /// substring search is far cheaper than a regex call per line.
+    needles: &'static [&'static str],
     re: Regex,
 }
 
-fn rules(spec: &[(&'static str, &str)]) -> Vec<Rule> {
+impl Rule {
+    fn may_match(&self, line: &str) -> bool {
+        self.needles.iter().any(|n| line.contains(n))
+    }
+}
+
+fn rules(spec: &[(&'static str, &'static [&'static str], &str)]) -> Vec<Rule> {
     spec.iter()
-        .map(|(kind, re)| Rule {
+        .map(|(kind, needles, re)| Rule {
             kind,
+            needles,
             re: Regex::new(re).expect("analyzer regex"),
         })
         .collect()
@@ -37,96 +47,130 @@ static RUST: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rules(&[
         (
             "function",
+            &["fn"],
             r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:const\s+)?(?:async\s+)?(?:unsafe\s+)?(?:extern\s+\S+\s+)?fn\s+([A-Za-z_][A-Za-z0-9_]*)",
         ),
         (
             "struct",
+            &["struct"],
             r"^\s*(?:pub(?:\([^)]*\))?\s+)?struct\s+([A-Za-z_][A-Za-z0-9_]*)",
         ),
         (
             "enum",
+            &["enum"],
             r"^\s*(?:pub(?:\([^)]*\))?\s+)?enum\s+([A-Za-z_][A-Za-z0-9_]*)",
         ),
         (
             "trait",
+            &["trait"],
             r"^\s*(?:pub(?:\([^)]*\))?\s+)?(?:unsafe\s+)?trait\s+([A-Za-z_][A-Za-z0-9_]*)",
         ),
         (
             "type",
+            &["type"],
             r"^\s*(?:pub(?:\([^)]*\))?\s+)?type\s+([A-Za-z_][A-Za-z0-9_]*)",
         ),
         (
             "module",
+            &["mod"],
             r"^\s*(?:pub(?:\([^)]*\))?\s+)?mod\s+([A-Za-z_][A-Za-z0-9_]*)",
         ),
-        ("macro", r"^\s*macro_rules!\s+([A-Za-z_][A-Za-z0-9_]*)"),
+        (
+            "macro",
+            &["macro_rules!"],
+            r"^\s*macro_rules!\s+([A-Za-z_][A-Za-z0-9_]*)",
+        ),
     ])
 });
 static PYTHON: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rules(&[
         (
             "function",
+            &["def"],
             r"^\s*(?:async\s+)?def\s+([A-Za-z_][A-Za-z0-9_]*)\s*\(",
         ),
-        ("class", r"^\s*class\s+([A-Za-z_][A-Za-z0-9_]*)"),
+        ("class", &["class"], r"^\s*class\s+([A-Za-z_][A-Za-z0-9_]*)"),
     ])
 });
 static JS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rules(&[
         (
             "function",
+            &["function"],
             r"^\s*(?:export\s+)?(?:default\s+)?(?:async\s+)?function\s*\*?\s*([A-Za-z_$][A-Za-z0-9_$]*)",
         ),
         (
             "function",
+            &["=>"],
             r"^\s*(?:export\s+)?(?:const|let|var)\s+([A-Za-z_$][A-Za-z0-9_$]*)\s*(?::[^=]+)?=\s*(?:async\s+)?(?:\([^)]*\)|[A-Za-z_$][A-Za-z0-9_$]*)\s*(?::[^=]+)?=>",
         ),
         (
             "class",
+            &["class"],
             r"^\s*(?:export\s+)?(?:default\s+)?(?:abstract\s+)?class\s+([A-Za-z_$][A-Za-z0-9_$]*)",
         ),
         (
             "interface",
+            &["interface"],
             r"^\s*(?:export\s+)?interface\s+([A-Za-z_$][A-Za-z0-9_$]*)",
         ),
         (
             "type",
+            &["type"],
             r"^\s*(?:export\s+)?type\s+([A-Za-z_$][A-Za-z0-9_$]*)\s*(?:<[^>]*>)?\s*=",
         ),
         (
             "enum",
+            &["enum"],
             r"^\s*(?:export\s+)?(?:const\s+)?enum\s+([A-Za-z_$][A-Za-z0-9_$]*)",
         ),
         (
             "method",
+            &["("],
             r"^\s+(?:public\s+|private\s+|protected\s+|static\s+|readonly\s+|async\s+)*([A-Za-z_$][A-Za-z0-9_$]*)\s*\([^)]*\)\s*(?::\s*[^{]+)?\{\s*$",
         ),
     ])
 });
 static GO: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rules(&[
-        ("method", r"^func\s+\([^)]*\)\s*([A-Za-z_][A-Za-z0-9_]*)"),
-        ("function", r"^func\s+([A-Za-z_][A-Za-z0-9_]*)"),
-        ("struct", r"^type\s+([A-Za-z_][A-Za-z0-9_]*)\s+struct\b"),
+        (
+            "method",
+            &["func"],
+            r"^func\s+\([^)]*\)\s*([A-Za-z_][A-Za-z0-9_]*)",
+        ),
+        ("function", &["func"], r"^func\s+([A-Za-z_][A-Za-z0-9_]*)"),
+        (
+            "struct",
+            &["struct"],
+            r"^type\s+([A-Za-z_][A-Za-z0-9_]*)\s+struct\b",
+        ),
         (
             "interface",
+            &["interface"],
             r"^type\s+([A-Za-z_][A-Za-z0-9_]*)\s+interface\b",
         ),
-        ("type", r"^type\s+([A-Za-z_][A-Za-z0-9_]*)\s+[^si]"),
+        (
+            "type",
+            &["type"],
+            r"^type\s+([A-Za-z_][A-Za-z0-9_]*)\s+[^si]",
+        ),
     ])
 });
 static C_LIKE: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rules(&[
         (
             "class",
+            &["class", "interface", "record"],
             r"^\s*(?:public\s+|private\s+|protected\s+|abstract\s+|final\s+|static\s+)*(?:class|interface|record)\s+([A-Za-z_][A-Za-z0-9_]*)",
         ),
         (
             "struct",
+            &["struct"],
             r"^\s*(?:typedef\s+)?struct\s+([A-Za-z_][A-Za-z0-9_]*)\s*\{?",
         ),
         (
             "function",
+            &["("],
             r"^\s*(?:[A-Za-z_][A-Za-z0-9_<>,\*&\s]*\s+)?\**([A-Za-z_][A-Za-z0-9_]*)\s*\([^;{]*\)\s*(?:const\s*)?\{?\s*$",
         ),
     ])
@@ -137,48 +181,319 @@ const NOT_NAMES: &[&str] = &[
     "if", "for", "while", "switch", "catch", "return", "match", "else", "sizeof", "new", "function",
 ];
 
-static DECISION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:if|elif|for|while|case|catch|except|match)\b|&&|\|\||\?\s*[^:?]+:").unwrap()
-});
-static DEBT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(?:TODO|FIXME|XXX|HACK)\b").unwrap());
+// Word boundaries are ASCII (`(?-u:\b)`): the lazy DFA then runs over any
+// text, where a Unicode `\b` sends every file with one non-ASCII byte to the
+// PikeVM.
 
-struct PatternRule {
+/// Whole-text rules: the pattern detectors and the anti-patterns a regular
+/// expression finds. Each names the literals one of which every match
+/// contains: one Aho-Corasick pass finds which of them the text has, and
+/// only those rules' regexes run (a regex search per rule per file, or one
+/// RegexSet pass, was most of the analyzer's time).
+struct TextRule {
     name: &'static str,
-    re: Regex,
+    pattern: bool,
+    anchors: &'static [&'static str],
+    re: &'static str,
+    /// The match must start a line (after nothing but whitespace): checked
+    /// on each match of `re`, which a leading `(?m)^\s*` made slow to search.
+    at_line_start: bool,
 }
 
-static PATTERNS: LazyLock<Vec<PatternRule>> = LazyLock::new(|| {
-    [
-        ("factory_pattern", r"\b(?:fn\s+(?:new|create|make|build)_?\w*\s*\(|def\s+create_\w+|[A-Z]\w*Factory\b|func\s+New[A-Z]\w*)"),
-        ("singleton_pattern", r"\b(?:OnceLock|OnceCell|lazy_static!|LazyLock|getInstance|_instance\b|sync\.Once)"),
-        ("builder_pattern", r"\b[A-Z]\w*Builder\b"),
-        ("observer_pattern", r"\b(?:subscribe|unsubscribe|add_listener|addEventListener|add_observer|notify_all|on_event)\b"),
-        ("iterator_pattern", r"(?:impl(?:<[^>]*>)?\s+Iterator\s+for|def\s+__iter__|Symbol\.iterator|\byield\b)"),
-        ("decorator_pattern", r"(?m)^\s*@[A-Za-z_][\w.]*(?:\(|$)"),
-        ("async_await", r"\b(?:async\s+(?:fn|def|function)|await\b|\.await\b)"),
-        ("error_propagation", r"(?:\)\?;|Result<|raise\s+\w+Error|if\s+err\s*!=\s*nil)"),
-        ("dependency_injection", r"\b(?:Arc<dyn\s|Box<dyn\s|@inject|@Inject\b)"),
-        ("test_suite", r"(?:#\[test\]|#\[tokio::test\]|def\s+test_\w+|\bdescribe\(|\bit\(|func\s+Test[A-Z]\w*\()"),
-    ]
-    .into_iter()
-    .map(|(name, re)| PatternRule {
+const fn rule(
+    name: &'static str,
+    pattern: bool,
+    anchors: &'static [&'static str],
+    re: &'static str,
+) -> TextRule {
+    TextRule {
         name,
-        re: Regex::new(re).unwrap(),
-    })
-    .collect()
+        pattern,
+        anchors,
+        re,
+        at_line_start: false,
+    }
+}
+
+const TEXT_RULES: &[TextRule] = &[
+    rule(
+        "factory_pattern",
+        true,
+        &["fn", "def", "func"],
+        r"(?-u:\b)(?:fn\s+(?:new|create|make|build)_?\w*\s*\(|def\s+create_\w+|func\s+New[A-Z]\w*)",
+    ),
+    rule(
+        "factory_pattern",
+        true,
+        &["Factory"],
+        r"(?-u:\b)[A-Z]\w*Factory(?-u:\b)",
+    ),
+    rule(
+        "singleton_pattern",
+        true,
+        &[
+            "OnceLock",
+            "OnceCell",
+            "lazy_static!",
+            "LazyLock",
+            "getInstance",
+            "_instance",
+            "sync.Once",
+        ],
+        r"(?-u:\b)(?:OnceLock|OnceCell|lazy_static!|LazyLock|getInstance|_instance(?-u:\b)|sync\.Once)",
+    ),
+    rule(
+        "builder_pattern",
+        true,
+        &["Builder"],
+        r"(?-u:\b)[A-Z]\w*Builder(?-u:\b)",
+    ),
+    rule(
+        "observer_pattern",
+        true,
+        &[
+            "subscribe",
+            "add_listener",
+            "addEventListener",
+            "add_observer",
+            "notify_all",
+            "on_event",
+        ],
+        r"(?-u:\b)(?:subscribe|unsubscribe|add_listener|addEventListener|add_observer|notify_all|on_event)(?-u:\b)",
+    ),
+    rule(
+        "iterator_pattern",
+        true,
+        &["Iterator", "__iter__", "Symbol.iterator", "yield"],
+        r"(?:impl(?:<[^>]*>)?\s+Iterator\s+for|def\s+__iter__|Symbol\.iterator|(?-u:\b)yield(?-u:\b))",
+    ),
+    rule(
+        "decorator_pattern",
+        true,
+        &["@"],
+        r"(?m)^\s*@[A-Za-z_][\w.]*(?:\(|$)",
+    ),
+    rule(
+        "async_await",
+        true,
+        &["async", "await"],
+        r"(?-u:\b)(?:async\s+(?:fn|def|function)|await(?-u:\b)|\.await(?-u:\b))",
+    ),
+    rule(
+        "error_propagation",
+        true,
+        &[")?;", "Result<", "raise", "err"],
+        r"(?:\)\?;|Result<|raise\s+\w+Error|if\s+err\s*!=\s*nil)",
+    ),
+    rule(
+        "dependency_injection",
+        true,
+        &["Arc<dyn", "Box<dyn", "@inject", "@Inject"],
+        r"(?-u:\b)(?:Arc<dyn\s|Box<dyn\s|@inject|@Inject(?-u:\b))",
+    ),
+    rule(
+        "test_suite",
+        true,
+        &[
+            "#[test]",
+            "#[tokio::test]",
+            "def",
+            "describe(",
+            "it(",
+            "func",
+        ],
+        r"(?:#\[test\]|#\[tokio::test\]|def\s+test_\w+|(?-u:\b)describe\(|(?-u:\b)it\(|func\s+Test[A-Z]\w*\()",
+    ),
+    TextRule {
+        at_line_start: true,
+        ..rule("bare_except", false, &["except"], r"except\s*:")
+    },
+    rule(
+        "swallowed_error",
+        false,
+        &["catch", "except"],
+        r"catch\s*(?:\([^)]*\))?\s*\{\s*\}|except[^:\n]*:\s*\n\s*pass(?-u:\b)",
+    ),
+    TextRule {
+        at_line_start: true,
+        ..rule("mutable_global_state", false, &["global"], r"global\s+\w")
+    },
+    TextRule {
+        at_line_start: true,
+        ..rule(
+            "mutable_global_state",
+            false,
+            &["static"],
+            r"static\s+mut\s",
+        )
+    },
+    rule(
+        "debug_output",
+        false,
+        &["console.log", "dbg!", "System.out.println", "print("],
+        r"(?-u:\b)(?:console\.log|dbg!|System\.out\.println)(?-u:\b)|(?-u:\b)print\(f?[\x22']DEBUG",
+    ),
+];
+
+struct TextMatcher {
+    anchors: aho_corasick::AhoCorasick,
+    /// Per anchor pattern id, the rules it gates.
+    gates: Vec<Vec<usize>>,
+    regexes: Vec<Regex>,
+}
+
+static TEXT: LazyLock<TextMatcher> = LazyLock::new(|| {
+    let mut words: Vec<&str> = Vec::new();
+    let mut gates: Vec<Vec<usize>> = Vec::new();
+    for (i, r) in TEXT_RULES.iter().enumerate() {
+        for a in r.anchors {
+            let id = words.iter().position(|w| w == a).unwrap_or_else(|| {
+                words.push(a);
+                gates.push(Vec::new());
+                words.len() - 1
+            });
+            gates[id].push(i);
+        }
+    }
+    TextMatcher {
+        anchors: aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+            .build(&words)
+            .expect("analyzer anchors"),
+        gates,
+        regexes: TEXT_RULES
+            .iter()
+            .map(|r| Regex::new(r.re).expect("analyzer regex"))
+            .collect(),
+    }
 });
 
-static BARE_EXCEPT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?m)^\s*except\s*:").unwrap());
-static EMPTY_CATCH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"catch\s*(?:\([^)]*\))?\s*\{\s*\}|except[^:\n]*:\s*\n\s*pass\b").unwrap()
-});
-static UNWRAP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\.unwrap\(\)").unwrap());
-static GLOBAL: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?m)^\s*(?:global\s+\w|static\s+mut\s)").unwrap());
-static DEBUG_PRINT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:console\.log|dbg!|System\.out\.println)\b|\bprint\(f?[\x22']DEBUG").unwrap()
-});
+/// `(?m)^\s*` just before `at`: only whitespace back to a line start.
+fn starts_line(text: &str, at: usize) -> bool {
+    let before = &text[..at];
+    let kept = before.trim_end_matches(char::is_whitespace);
+    kept.is_empty() || before[kept.len()..].contains('\n')
+}
+
+/// Which of `TEXT_RULES` match `text`.
+fn text_rule_hits(text: &str) -> Vec<bool> {
+    let m = &*TEXT;
+    // Rules without anchors (theirs are in most files) always run.
+    let mut gated: Vec<bool> = TEXT_RULES.iter().map(|r| r.anchors.is_empty()).collect();
+    // Every occurrence, overlapping ones too: each search resumes one byte
+    // after the last match's start (no anchor is a prefix of another, so
+    // one starting there is the one reported), and can use the prefilter an
+    // overlapping search cannot.
+    let mut at = 0;
+    while let Some(hit) = m.anchors.find(aho_corasick::Input::new(text).range(at..)) {
+        for &rule in &m.gates[hit.pattern().as_usize()] {
+            gated[rule] = true;
+        }
+        at = hit.start() + 1;
+    }
+    let mut hits = vec![false; TEXT_RULES.len()];
+    for (i, r) in TEXT_RULES.iter().enumerate() {
+        if !gated[i] {
+            continue;
+        }
+        let re = &m.regexes[i];
+        hits[i] = if r.at_line_start {
+            re.find_iter(text).any(|f| starts_line(text, f.start()))
+        } else {
+            re.is_match(text)
+        };
+    }
+    hits
+}
+
+const DECISION_WORDS: &[&[u8]] = &[
+    b"if", b"elif", b"for", b"while", b"case", b"catch", b"except", b"match",
+];
+const DEBT_MARKERS: &[&[u8]] = &[b"TODO", b"FIXME", b"XXX", b"HACK"];
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Byte classes for the decision scanner: 1 a word byte, 2 `&` `|` `?`.
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            t[b] = 1;
+        } else if c == b'&' || c == b'|' || c == b'?' {
+            t[b] = 2;
+        }
+        b += 1;
+    }
+    t
+};
+
+/// Decision points in one line, as `DECISION` (in the tests) finds them
+/// left to right: a whole ASCII word among `DECISION_WORDS`, `&&`, `||`, or
+/// a `?` whose text up to the next `:` has no `?` and is not empty (that
+/// span is consumed, like the regex's match).
+fn line_decisions(line: &[u8]) -> usize {
+    let (mut n, mut i) = (0, 0);
+    while i < line.len() {
+        match BYTE_CLASS[line[i] as usize] {
+            0 => i += 1,
+            1 => {
+                let start = i;
+                i += 1;
+                while i < line.len() && BYTE_CLASS[line[i] as usize] == 1 {
+                    i += 1;
+                }
+                let word = &line[start..i];
+                // Every decision word is 2–6 lower-case letters.
+                if (2..=6).contains(&word.len())
+                    && word[0].is_ascii_lowercase()
+                    && DECISION_WORDS.contains(&word)
+                {
+                    n += 1;
+                }
+            }
+            _ => {
+                let b = line[i];
+                if b != b'?' && line.get(i + 1) == Some(&b) {
+                    n += 1;
+                    i += 2;
+                    continue;
+                }
+                if b == b'?' {
+                    let rest = &line[i + 1..];
+                    if let Some(k) = memchr::memchr2(b':', b'?', rest) {
+                        if rest[k] == b':' && k > 0 {
+                            n += 1;
+                            i += k + 2;
+                            continue;
+                        }
+                    }
+                }
+                i += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Debt markers as whole ASCII words anywhere in the text.
+fn debt_markers(text: &[u8]) -> usize {
+    DEBT_MARKERS
+        .iter()
+        .map(|m| {
+            memchr::memmem::find_iter(text, m)
+                .filter(|&at| {
+                    let before = at.checked_sub(1).map(|j| text[j]);
+                    let after = text.get(at + m.len()).copied();
+                    !before.is_some_and(is_word_byte) && !after.is_some_and(is_word_byte)
+                })
+                .count()
+        })
+        .sum()
+}
 
 const LONG_FUNCTION_LINES: usize = 80;
 const DEEP_NESTING_LEVELS: usize = 6;
@@ -194,7 +509,77 @@ fn rules_for(language: Option<&str>) -> &'static [Rule] {
     }
 }
 
+/// Whether any of the language's entity rules could match `line`: a
+/// necessary condition read off the rules (the words they can start with,
+/// how they must end), so the regexes run on the few lines that pass —
+/// running every rule on every line was most of the analyzer's time.
+fn may_declare(language: Option<&str>, line: &str) -> bool {
+    let starts = |words: &[&str]| {
+        let t = line.trim_start();
+        words.iter().any(|w| t.starts_with(w))
+    };
+    match language.unwrap_or("") {
+        "rust" => starts(&[
+            "pub",
+            "const",
+            "async",
+            "unsafe",
+            "extern",
+            "fn",
+            "struct",
+            "enum",
+            "trait",
+            "type",
+            "mod",
+            "macro_rules!",
+        ]),
+        "python" => starts(&["async", "def", "class"]),
+        "typescript" | "javascript" | "tsx" | "jsx" => {
+            starts(&[
+                "export",
+                "default",
+                "async",
+                "function",
+                "const",
+                "let",
+                "var",
+                "abstract",
+                "class",
+                "interface",
+                "type",
+                "enum",
+            ]) || (line.starts_with(char::is_whitespace) && line.trim_end().ends_with('{'))
+        }
+        "go" => line.starts_with("func") || line.starts_with("type"),
+        _ => {
+            let end = line.trim_end();
+            starts(&[
+                "public",
+                "private",
+                "protected",
+                "abstract",
+                "final",
+                "static",
+                "class",
+                "interface",
+                "record",
+                "typedef",
+                "struct",
+            ]) || (line.contains('(')
+                && (end.ends_with(')') || end.ends_with('{') || end.ends_with("const")))
+        }
+    }
+}
+
 fn indent_width(line: &str) -> usize {
+    let b = line.as_bytes();
+    let ascii = b.iter().take_while(|c| matches!(c, b' ' | b'\t')).count();
+    if b.get(ascii)
+        .is_none_or(|c| c.is_ascii() && !c.is_ascii_whitespace())
+    {
+        let tabs = b[..ascii].iter().filter(|c| **c == b'\t').count();
+        return ascii + 3 * tabs;
+    }
     line.chars()
         .take_while(|c| c.is_whitespace())
         .map(|c| if c == '\t' { 4 } else { 1 })
@@ -220,13 +605,13 @@ fn block_end(lines: &[&str], start: usize, indent_based: bool) -> usize {
     let mut depth = 0i64;
     let mut opened = false;
     for (i, l) in lines.iter().enumerate().skip(start) {
-        for ch in l.chars() {
-            match ch {
-                '{' => {
+        for b in l.bytes() {
+            match b {
+                b'{' => {
                     depth += 1;
                     opened = true;
                 }
-                '}' => depth -= 1,
+                b'}' => depth -= 1,
                 _ => {}
             }
         }
@@ -253,20 +638,80 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
+/// Per-line facts, gathered in one pass.
+struct LineFacts {
+    code_lines: usize,
+    comment_lines: usize,
+    long_lines: usize,
+    max_indent: usize,
+    /// Decision points outside comment lines.
+    decisions: usize,
+}
+
+fn line_facts(lines: &[&str]) -> LineFacts {
+    let mut f = LineFacts {
+        code_lines: 0,
+        comment_lines: 0,
+        long_lines: 0,
+        max_indent: 0,
+        decisions: 0,
+    };
+    for l in lines {
+        let trimmed = l.trim();
+        if is_comment(trimmed) {
+            f.comment_lines += 1;
+        } else {
+            f.decisions += line_decisions(l.as_bytes());
+        }
+        if !trimmed.is_empty() {
+            f.code_lines += 1;
+            f.max_indent = f.max_indent.max(indent_width(l));
+        }
+        // Bytes bound characters: count them only when the bytes say it may be long.
+        if l.len() > LONG_LINE && l.chars().count() > LONG_LINE {
+            f.long_lines += 1;
+        }
+    }
+    f
+}
+
+/// `str::lines`, split with the SIMD memchr (the standard library's is
+/// the analyzer's largest cost after the regexes).
+fn split_lines(content: &str) -> Vec<&str> {
+    let mut lines = Vec::with_capacity(content.len() / 32 + 1);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', content.as_bytes()) {
+        let line = &content[start..end];
+        lines.push(line.strip_suffix('\r').unwrap_or(line));
+        start = end + 1;
+    }
+    if start < content.len() {
+        lines.push(&content[start..]);
+    }
+    lines
+}
+
 pub fn analyze(content: &str, language: Option<&str>) -> Analysis {
-    let lines: Vec<&str> = content.lines().collect();
+    let lines = split_lines(content);
+    let mut locations: Vec<_> = rules_for(language)
+        .iter()
+        .map(|r| r.re.capture_locations())
+        .collect();
     let indent_based = language == Some("python");
     let mut entities = Vec::new();
     let mut function_spans = Vec::new();
     for (i, line) in lines.iter().enumerate() {
-        if line.len() > 2_000 {
+        if line.len() > 2_000 || !may_declare(language, line) {
             continue; // minified or generated; no declarations worth naming
         }
-        for rule in rules_for(language) {
-            let Some(name) = rule.re.captures(line).and_then(|c| c.get(1)) else {
+        for (rule, locs) in rules_for(language).iter().zip(&mut locations) {
+            if !rule.may_match(line) || rule.re.captures_read(locs, line).is_none() {
+                continue;
+            }
+            let Some((from, to)) = locs.get(1) else {
                 continue;
             };
-            let name = name.as_str();
+            let name = &line[from..to];
             // Keyword rules (fn/def/func/class) cannot match keywords; only the
             // looser call-shaped rules need the stop list.
             if NOT_NAMES.contains(&name) && !matches!(language, Some("rust" | "python" | "go")) {
@@ -289,29 +734,15 @@ pub fn analyze(content: &str, language: Option<&str>) -> Analysis {
         }
     }
 
-    let code_lines = lines.iter().filter(|l| !l.trim().is_empty()).count().max(1);
-    let comment_lines = lines.iter().filter(|l| is_comment(l.trim())).count();
-    let long_lines = lines
-        .iter()
-        .filter(|l| l.chars().count() > LONG_LINE)
-        .count();
-    let decisions: usize = lines
-        .iter()
-        .filter(|l| !is_comment(l.trim()))
-        .map(|l| DECISION.find_iter(l).count())
-        .sum();
-    let debt = lines
-        .iter()
-        .map(|l| DEBT.find_iter(l).count())
-        .sum::<usize>();
+    let facts = line_facts(&lines);
+    let code_lines = facts.code_lines.max(1);
+    let comment_lines = facts.comment_lines;
+    let long_lines = facts.long_lines;
+    let decisions = facts.decisions;
+    let debt = debt_markers(content.as_bytes());
     // Four columns (or one tab) per level in every language we read.
     let unit = 4;
-    let max_depth = lines
-        .iter()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| indent_width(l) / unit)
-        .max()
-        .unwrap_or(0);
+    let max_depth = facts.max_indent / unit;
     let longest_function = function_spans
         .iter()
         .map(|(s, e)| e - s + 1)
@@ -325,12 +756,21 @@ pub fn analyze(content: &str, language: Option<&str>) -> Analysis {
     let nesting_factor = (max_depth.saturating_sub(2) as f64 / 10.0).min(0.3);
     let complexity = (1.0 - (-(avg_cyclomatic - 1.0) / 8.0).exp()) * 0.7 + nesting_factor;
 
-    let mut patterns: Vec<String> = PATTERNS
+    let hits = text_rule_hits(content);
+    let hit = |name: &str| {
+        TEXT_RULES
+            .iter()
+            .zip(&hits)
+            .any(|(r, hit)| r.name == name && *hit)
+    };
+    let mut patterns: Vec<String> = TEXT_RULES
         .iter()
-        .filter(|p| p.re.is_match(content))
-        .map(|p| p.name.to_string())
+        .zip(&hits)
+        .filter(|(r, hit)| r.pattern && **hit)
+        .map(|(r, _)| r.name.to_string())
         .collect();
     patterns.sort();
+    patterns.dedup();
 
     let mut anti = Vec::new();
     if longest_function > LONG_FUNCTION_LINES {
@@ -342,20 +782,20 @@ pub fn analyze(content: &str, language: Option<&str>) -> Analysis {
     if long_lines * 20 > code_lines {
         anti.push("long_lines");
     }
-    if BARE_EXCEPT.is_match(content) {
-        anti.push("bare_except");
+    for name in ["bare_except", "swallowed_error"] {
+        if hit(name) {
+            anti.push(name);
+        }
     }
-    if EMPTY_CATCH.is_match(content) {
-        anti.push("swallowed_error");
-    }
-    if language == Some("rust") && UNWRAP.find_iter(content).count() > 10 {
+    if language == Some("rust")
+        && memchr::memmem::find_iter(content.as_bytes(), ".unwrap()").count() > 10
+    {
         anti.push("unwrap_abuse");
     }
-    if GLOBAL.is_match(content) {
-        anti.push("mutable_global_state");
-    }
-    if DEBUG_PRINT.is_match(content) {
-        anti.push("debug_output");
+    for name in ["mutable_global_state", "debug_output"] {
+        if hit(name) {
+            anti.push(name);
+        }
     }
     if debt > 3 {
         anti.push("technical_debt_markers");
@@ -505,6 +945,197 @@ fn it_works() {}
             assert!((0.0..=1.0).contains(&a.results.quality_score));
             assert!((0.0..=1.0).contains(&a.results.complexity_score));
         }
+    }
+
+    /// The regexes the hand scanners replaced.
+    static DECISION: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?-u:\b)(?:if|elif|for|while|case|catch|except|match)(?-u:\b)|&&|\|\||\?\s*[^:?]+:",
+        )
+        .unwrap()
+    });
+    static DEBT: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?-u:\b)(?:TODO|FIXME|XXX|HACK)(?-u:\b)").unwrap());
+
+    /// Entities as found with every rule tried on every line (the analyzer
+    /// before `may_declare`), and decisions counted a line at a time.
+    fn reference(content: &str, language: Option<&str>) -> (Vec<(String, String, u32)>, usize) {
+        let mut found = Vec::new();
+        for (i, line) in content.lines().enumerate() {
+            if line.len() > 2_000 {
+                continue;
+            }
+            for rule in rules_for(language) {
+                let Some(name) = rule.re.captures(line).and_then(|c| c.get(1)) else {
+                    continue;
+                };
+                if NOT_NAMES.contains(&name.as_str())
+                    && !matches!(language, Some("rust" | "python" | "go"))
+                {
+                    continue;
+                }
+                found.push((
+                    rule.kind.to_string(),
+                    name.as_str().to_string(),
+                    i as u32 + 1,
+                ));
+                break;
+            }
+        }
+        let decisions = content
+            .lines()
+            .filter(|l| !is_comment(l.trim()))
+            .map(|l| DECISION.find_iter(l).count())
+            .sum();
+        (found, decisions)
+    }
+
+    fn oracle_corpus() -> Vec<(String, Option<&'static str>)> {
+        let mut texts = Vec::new();
+        let mut add_tree = |root: &std::path::Path, cap: usize| {
+            let mut n = 0;
+            for p in crate::engine::discover::walk(root).flatten() {
+                let rel = p.to_string_lossy().to_string();
+                let Some(lang) = crate::engine::discover::language_of(&rel) else {
+                    continue;
+                };
+                if let Ok(t) = std::fs::read_to_string(&p) {
+                    texts.push((t, Some(lang)));
+                    n += 1;
+                }
+                if n >= cap {
+                    break;
+                }
+            }
+        };
+        let generated = tempfile::tempdir().unwrap();
+        crate::corpus::generate(generated.path(), 200).unwrap();
+        add_tree(generated.path(), usize::MAX);
+        add_tree(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("src")
+                .as_path(),
+            usize::MAX,
+        );
+        // Real code in many languages, when a build left the crate sources here.
+        if let Some(home) = std::env::var_os("CARGO_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".cargo"))
+            })
+        {
+            add_tree(&home.join("registry/src"), 1_500);
+        }
+        for edge in [
+            "\tpub fn tabbed() {}\n  \u{a0}fn nbsp() {}\n\u{3000}struct Wide;\n",
+            "x = a ? b : c;\r\nif (a && b || c) {\r\n  // if for while\r\n}\r\n",
+            "   foo(bar) {\n\tconst\n int main(void)\n",
+            "a\r\n\r\nb\r",
+            "\n\n",
+            "try:\n    x()\n  except :\n    pass\n",
+            "a = 1; static mut X: u8 = 0;\n",
+            "\n\t static\n mut y\n global  z\n",
+            "x global y\nstatic mut\u{a0}z\n",
+        ] {
+            for lang in [
+                None,
+                Some("rust"),
+                Some("python"),
+                Some("typescript"),
+                Some("go"),
+            ] {
+                texts.push((edge.to_string(), lang));
+            }
+        }
+        texts
+    }
+
+    #[test]
+    fn gated_rules_and_whole_text_counts_agree_with_rule_by_rule_line_by_line() {
+        let corpus = oracle_corpus();
+        assert!(corpus.len() > 500, "corpus of {} texts", corpus.len());
+        // The rules as they were: one regex each, searched over the whole text.
+        let singles: Vec<(&str, Regex)> = [
+            ("factory_pattern", r"(?-u:\b)(?:fn\s+(?:new|create|make|build)_?\w*\s*\(|def\s+create_\w+|[A-Z]\w*Factory(?-u:\b)|func\s+New[A-Z]\w*)"),
+            ("bare_except", r"(?m)^\s*except\s*:"),
+            ("mutable_global_state", r"(?m)^\s*(?:global\s+\w|static\s+mut\s)"),
+        ]
+        .into_iter()
+        .map(|(name, re)| (name, Regex::new(re).unwrap()))
+        .chain(
+            TEXT_RULES
+                .iter()
+                .filter(|r| !matches!(r.name, "factory_pattern" | "bare_except" | "mutable_global_state"))
+                .map(|r| (r.name, Regex::new(r.re).unwrap())),
+        )
+        .collect();
+        for (text, lang) in &corpus {
+            let a = analyze(text, *lang);
+            let (want, decisions) = reference(text, *lang);
+            let got: Vec<_> = a
+                .entities
+                .iter()
+                .map(|e| {
+                    let kind = if e.kind == "method" && *lang == Some("python") {
+                        "function"
+                    } else {
+                        e.kind.as_str()
+                    };
+                    (kind.to_string(), e.name.clone(), e.line)
+                })
+                .collect();
+            let want: Vec<_> = want
+                .into_iter()
+                .map(|(k, n, l)| {
+                    let k = if k == "method" && *lang == Some("python") {
+                        "function".into()
+                    } else {
+                        k
+                    };
+                    (k, n, l)
+                })
+                .collect();
+            assert_eq!(got, want, "{lang:?}: {}", &text[..text.len().min(200)]);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(line_facts(&lines).decisions, decisions, "{lang:?}");
+            assert_eq!(debt_markers(text.as_bytes()), DEBT.find_iter(text).count());
+            let hits = text_rule_hits(text);
+            for (name, one) in &singles {
+                let got = TEXT_RULES
+                    .iter()
+                    .zip(&hits)
+                    .any(|(r, h)| r.name == *name && *h);
+                assert_eq!(got, one.is_match(text), "{one}");
+            }
+            assert_eq!(split_lines(text), lines);
+        }
+    }
+
+    #[test]
+    fn no_anchor_starts_another() {
+        let all: Vec<&str> = TEXT_RULES
+            .iter()
+            .flat_map(|r| r.anchors.iter().copied())
+            .collect();
+        for a in &all {
+            for b in &all {
+                assert!(a == b || !b.starts_with(a), "{a} starts {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn word_boundaries_are_ascii() {
+        // `if` after an ASCII letter is no keyword; after a non-ASCII one it is
+        // (the ASCII boundary the DFA can run with everywhere).
+        assert_eq!(line_decisions(b"xif y"), 0);
+        assert_eq!(line_decisions("éif y".as_bytes()), 1);
+        assert_eq!(line_decisions(b"a ? b : c && d || e ?: f ? g ? h : i"), 4);
+        let a = analyze("// TODO one\n/* FIXME */ HACK XXX done\n", None);
+        assert!(a
+            .results
+            .anti_patterns_detected
+            .contains(&"technical_debt_markers".into()));
     }
 
     #[test]

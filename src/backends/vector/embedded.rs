@@ -39,7 +39,7 @@ impl VectorStore for EmbeddedVectors {
             return Ok(());
         }
         self.db
-            .run(move |conn| {
+            .run_covered(move |conn| {
                 let tx = conn.transaction()?;
                 {
                     let mut st = tx.prepare_cached(
@@ -67,7 +67,7 @@ impl VectorStore for EmbeddedVectors {
             return Ok(());
         }
         self.db
-            .run(move |conn| {
+            .run_covered(move |conn| {
                 let tx = conn.transaction()?;
                 for (id, fields) in &updates {
                     let payload: Option<String> = tx

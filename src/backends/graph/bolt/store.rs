@@ -28,7 +28,7 @@ const DOC_RETURN: &str = "d.entity_id AS entity_id, d.project_name AS project_na
     d.last_modified AS last_modified, d.correlation_id AS correlation_id,
     d.enrichment_content_hash AS enrichment_content_hash, d.enrichment_json AS enrichment_json,
     d.failure_reason AS failure_reason, d.replay_count AS replay_count,
-    d.replayed_at AS replayed_at";
+    d.replayed_at AS replayed_at, coalesce(d.announced, true) AS announced";
 
 #[derive(Deserialize)]
 struct DocRow {
@@ -50,6 +50,7 @@ struct DocRow {
     failure_reason: Option<String>,
     replay_count: Option<i64>,
     replayed_at: Option<String>,
+    announced: Option<bool>,
 }
 
 impl From<DocRow> for DocumentRecord {
@@ -78,6 +79,7 @@ impl From<DocRow> for DocumentRecord {
             failure_reason: r.failure_reason,
             replay_count: r.replay_count.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
             replayed_at: r.replayed_at,
+            announced: r.announced.unwrap_or(true),
         }
     }
 }
@@ -484,7 +486,8 @@ impl GraphStore for BoltGraph {
                      d.quality_score = u.quality_score, d.complexity_score = u.complexity_score,
                      d.patterns_detected = u.patterns, d.anti_patterns_detected = u.anti_patterns,
                      d.failure_reason = null,
-                     d.enrichment_applied = coalesce(d.enrichment_applied, 0) + 1
+                     d.enrichment_applied = coalesce(d.enrichment_applied, 0) + 1,
+                     d.announced = false
                  RETURN d.entity_id AS id",
                 Value::Array(rows),
             )
@@ -519,6 +522,18 @@ impl GraphStore for BoltGraph {
                 }
             })
             .collect())
+    }
+
+    async fn mark_announced(&self, ids: Vec<String>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.unwind(
+            "UNWIND $rows AS id MATCH (d:Document {entity_id: id}) SET d.announced = true",
+            json!(ids),
+        )
+        .await?;
+        Ok(())
     }
 
     async fn record_failures(&self, failures: Vec<FailureUpdate>) -> Result<()> {
