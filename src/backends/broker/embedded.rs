@@ -211,7 +211,7 @@ impl Broker for EmbeddedBroker {
 
     async fn lag(&self, group: &str, topic: &str) -> Result<Vec<PartitionLag>> {
         let (group, topic) = (group.to_string(), topic.to_string());
-        self.db.run(move |conn| lag_of(conn, &group, &topic)).await
+        self.db.read(move |conn| lag_of(conn, &group, &topic)).await
     }
 
     async fn read(

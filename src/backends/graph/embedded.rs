@@ -283,7 +283,7 @@ impl GraphStore for EmbeddedGraph {
 
     async fn counts(&self) -> Result<ProjectCounts> {
         self.db
-            .run(|conn| {
+            .read(|conn| {
                 let mut st = conn.prepare_cached(
                     "SELECT project_name, enrichment_status, count(*) FROM documents GROUP BY 1, 2",
                 )?;
@@ -308,7 +308,7 @@ impl GraphStore for EmbeddedGraph {
 
     async fn unfinished_indexed_before(&self, cutoffs: Vec<String>) -> Result<Vec<u64>> {
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 let mut st = conn.prepare_cached(
                     "SELECT count(*) FROM documents
                      WHERE enrichment_status IN ('pending', 'processing') AND indexed_at < ?1",

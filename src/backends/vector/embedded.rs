@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use async_trait::async_trait;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::params;
 
 use super::{embedding::cosine, VectorPoint, VectorStore};
 use crate::backends::sqlite::Db;
@@ -69,17 +69,15 @@ impl VectorStore for EmbeddedVectors {
         self.db
             .run_covered(move |conn| {
                 let tx = conn.transaction()?;
-                for (id, fields) in &updates {
-                    let payload: Option<String> = tx
-                        .prepare_cached("SELECT payload FROM vector_points WHERE point_id = ?1")?
-                        .query_row([id], |r| r.get(0))
-                        .optional()?;
-                    let Some(payload) = payload else { continue };
-                    let mut map: serde_json::Map<String, serde_json::Value> =
-                        serde_json::from_str(&payload).unwrap_or_default();
-                    map.extend(fields.clone());
-                    tx.prepare_cached("UPDATE vector_points SET payload = ?2 WHERE point_id = ?1")?
-                        .execute(params![id, serde_json::to_string(&map)?])?;
+                {
+                    // Merged inside SQLite (flat fields, never null): no parse
+                    // and re-serialisation of the whole payload here.
+                    let mut st = tx.prepare_cached(
+                        "UPDATE vector_points SET payload = json_patch(payload, ?2) WHERE point_id = ?1",
+                    )?;
+                    for (id, fields) in &updates {
+                        st.execute(params![id, serde_json::to_string(fields)?])?;
+                    }
                 }
                 tx.commit()?;
                 Ok(())
