@@ -214,9 +214,10 @@ async fn fetch_loop(
             }
             singles.push(p);
         }
-        // Marking the batch `processing` is a durable write: it runs on its
-        // own task (then the enrichments start), so fetching the next batch
-        // does not wait for the writer's fsync.
+        // Marking the batch `processing` is a write of its own: it runs
+        // beside the enrichments, so neither the next fetch nor the calls
+        // (which hold the concurrency permits) wait for the writer. Pick only
+        // moves pending documents, so landing after a result changes nothing.
         let (engine, tx) = (engine.clone(), tx.clone());
         tokio::spawn(async move {
             let picked: Vec<(String, String)> = records
@@ -229,14 +230,17 @@ async fn fetch_loop(
                 .collect();
             let ids: Vec<String> = picked.iter().map(|(d, _)| d.clone()).collect();
             enrich::publish_progress(&engine, &picked, "analysis", 10).await;
-            if let Err(e) = engine
-                .backends
-                .graph
-                .transition(ids, Transition::Pick)
-                .await
-            {
-                tracing::warn!("could not mark documents processing: {e:#}");
-            }
+            let marking = engine.clone();
+            tokio::spawn(async move {
+                if let Err(e) = marking
+                    .backends
+                    .graph
+                    .transition(ids, Transition::Pick)
+                    .await
+                {
+                    tracing::warn!("could not mark documents processing: {e:#}");
+                }
+            });
             for (record, permit) in records.into_iter().zip(singles) {
                 let (engine, tx) = (engine.clone(), tx.clone());
                 tokio::spawn(async move {
