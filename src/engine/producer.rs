@@ -159,7 +159,7 @@ fn unreadable(doc: NewDocument, e: std::io::Error) -> Prepared {
 }
 
 /// `f` over `items` in order, on rayon's pool (every core; its threads
-/// persist, so the embedding's per-thread bucket cache carries over).
+/// persist, where scoped threads per batch would be started each time).
 fn on_all_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
     use rayon::prelude::*;
     items.par_iter().map(f).collect()

@@ -405,7 +405,7 @@ const DECISION_WORDS: &[&[u8]] = &[
 ];
 const DEBT_MARKERS: &[&[u8]] = &[b"TODO", b"FIXME", b"XXX", b"HACK"];
 
-fn is_word_byte(b: u8) -> bool {
+const fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
@@ -415,7 +415,7 @@ static BYTE_CLASS: [u8; 256] = {
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        if c.is_ascii_alphanumeric() || c == b'_' {
+        if is_word_byte(c) {
             t[b] = 1;
         } else if c == b'&' || c == b'|' || c == b'?' {
             t[b] = 2;

