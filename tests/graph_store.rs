@@ -512,3 +512,62 @@ async fn an_unreachable_bolt_server_is_a_clear_error() {
     );
     assert!(!err.contains("secret-pw"), "{err}");
 }
+
+/// Pick (pending → processing) and recording a result race in the consumer
+/// (Pick runs beside the enrichments). Neo4j reads at read-committed: a
+/// conditional write that read `pending` before the result committed must
+/// not then overwrite `completed` with `processing` (a lost update leaves
+/// the document processing for good; seen in CI's fleet test).
+#[cfg(feature = "bolt")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bolt_pick_racing_a_result_never_overwrites_completed() {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let Some(g) = bolt().await else { return };
+    let ns = fresh_name("race");
+    let id = |i: usize| format!("{ns}-{i:04}");
+    const DOCS: usize = 200;
+    let mut lost = Vec::new();
+    for round in 0..10 {
+        let hash = |i: usize| format!("{ns}-h{i}-r{round}");
+        let docs = (0..DOCS).map(|i| doc(&id(i), &ns, &hash(i), b"fn f() {}"));
+        g.index_documents(docs.collect()).await.unwrap();
+        let updates: Vec<EnrichmentUpdate> =
+            (0..DOCS).map(|i| update(&id(i), &hash(i), 0)).collect();
+        // Reversed, half the time, so the two writes' lock orders differ as
+        // they may in the consumer.
+        let mut ids: Vec<String> = (0..DOCS).map(id).collect();
+        if round % 2 == 1 {
+            ids.reverse();
+        }
+        let (picker, recorder) = (g.clone(), g.clone());
+        let pick = tokio::spawn(async move { picker.transition(ids, Transition::Pick).await });
+        let record = tokio::spawn(async move {
+            // The engine retries a refused record (a deadlock is transient).
+            for attempt in 0.. {
+                match recorder.record_enrichments(updates.clone()).await {
+                    Ok(r) => return r,
+                    Err(e) if attempt < 5 => eprintln!("record refused, retried: {e:#}"),
+                    Err(e) => panic!("record refused {attempt} times: {e:#}"),
+                }
+            }
+            unreachable!()
+        });
+        // A refused Pick only leaves documents pending (the engine warns).
+        if let Err(e) = pick.await.unwrap() {
+            eprintln!("pick refused: {e:#}");
+        }
+        record.await.unwrap();
+        for i in 0..DOCS {
+            let s = status(g.as_ref(), &id(i)).await;
+            if s != Status::Completed {
+                lost.push(format!("round {round}: {} {s:?}", id(i)));
+            }
+        }
+    }
+    cleanup(&ns).await;
+    assert!(
+        lost.is_empty(),
+        "{} results overwritten: {lost:?}",
+        lost.len()
+    );
+}

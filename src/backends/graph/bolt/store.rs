@@ -19,6 +19,14 @@ pub struct BoltGraph {
     max_message_bytes: usize,
 }
 
+/// Follows a `MATCH (d:Document …)` whose write depends on what `d` holds:
+/// it takes `d`'s write lock before the condition is read. Neo4j reads at
+/// read-committed, so a condition read before the lock may be stale by the
+/// time the write lands: Pick read `pending`, waited for the result's lock,
+/// then wrote `processing` over `completed` (a lost update; Neo4j's manual,
+/// "Isolation levels"). The property is set and removed, so nothing stays.
+const LOCK: &str = "SET d._lock = true REMOVE d._lock";
+
 /// Every DocumentRecord column, as the RETURN list of a `MATCH (d:Document)`.
 const DOC_RETURN: &str = "d.entity_id AS entity_id, d.project_name AS project_name,
     d.source_path AS source_path, d.document_type AS document_type, d.language AS language,
@@ -396,11 +404,13 @@ impl GraphStore for BoltGraph {
             Transition::Pick | Transition::HandBack => "",
         };
         let cypher = format!(
-            "UNWIND $rows AS r MATCH (d:Document {{entity_id: r.id}})
-             WHERE d.enrichment_status = r.from SET d.enrichment_status = r.to{extra}
+            "UNWIND $rows AS r MATCH (d:Document {{entity_id: r.id}}) {LOCK}
+             WITH r, d WHERE d.enrichment_status = r.from SET d.enrichment_status = r.to{extra}
              RETURN r.id AS id"
         );
         let now = crate::events::now_rfc3339();
+        let mut ids = ids;
+        ids.sort_unstable();
         let rows: Vec<Value> = ids
             .iter()
             .map(|id| {
@@ -426,10 +436,12 @@ impl GraphStore for BoltGraph {
             ApplyResult::judge(current.get(&u.document_id), &u.content_hash)
         };
         let before = self.current(&ids).await?;
-        let to_apply: Vec<&EnrichmentUpdate> = updates
+        let mut to_apply: Vec<&EnrichmentUpdate> = updates
             .iter()
             .filter(|u| judge(&before, u) == ApplyResult::Applied)
             .collect();
+        // One lock order for every write (fewer deadlocks with Pick).
+        to_apply.sort_unstable_by_key(|u| u.document_id.as_str());
         if to_apply.is_empty() {
             return Ok(updates.iter().map(|u| judge(&before, u)).collect());
         }
@@ -476,9 +488,9 @@ impl GraphStore for BoltGraph {
         // on one document (a rebalance), one applies and one finds it done.
         let applied_rows = self
             .unwind(
-                "UNWIND $rows AS u
-                 MATCH (d:Document {entity_id: u.id})
-                 WHERE d.content_hash = u.hash
+                &format!("UNWIND $rows AS u
+                 MATCH (d:Document {{entity_id: u.id}}) {LOCK}
+                 WITH u, d WHERE d.content_hash = u.hash
                    AND NOT (d.enrichment_status = 'completed' AND d.enrichment_content_hash = u.hash)
                  SET d.enrichment_status = 'completed', d.enriched_at = u.at,
                      d.enrichment_content_hash = u.hash, d.enrichment_json = u.json,
@@ -488,7 +500,7 @@ impl GraphStore for BoltGraph {
                      d.failure_reason = null,
                      d.enrichment_applied = coalesce(d.enrichment_applied, 0) + 1,
                      d.announced = false
-                 RETURN d.entity_id AS id",
+                 RETURN d.entity_id AS id"),
                 Value::Array(rows),
             )
             .await?;
@@ -540,15 +552,19 @@ impl GraphStore for BoltGraph {
         if failures.is_empty() {
             return Ok(());
         }
+        let mut failures: Vec<&FailureUpdate> = failures.iter().collect();
+        failures.sort_unstable_by_key(|f| f.document_id.as_str());
         let rows: Vec<Value> = failures
             .iter()
             .map(|f| json!({"id": f.document_id, "hash": f.content_hash, "reason": f.reason}))
             .collect();
         // Only the content the failure is about; a newer version stays pending.
         self.unwind(
-            "UNWIND $rows AS f MATCH (d:Document {entity_id: f.id})
-             WHERE d.content_hash = f.hash AND d.enrichment_status <> 'completed'
-             SET d.enrichment_status = 'dlq', d.failure_reason = f.reason",
+            &format!(
+                "UNWIND $rows AS f MATCH (d:Document {{entity_id: f.id}}) {LOCK}
+             WITH f, d WHERE d.content_hash = f.hash AND d.enrichment_status <> 'completed'
+             SET d.enrichment_status = 'dlq', d.failure_reason = f.reason"
+            ),
             Value::Array(rows),
         )
         .await
@@ -557,10 +573,11 @@ impl GraphStore for BoltGraph {
 
     async fn reset_processing(&self) -> Result<u64> {
         let rows = self
-            .rows(query(
-                "MATCH (d:Document) WHERE d.enrichment_status = 'processing'
-                 SET d.enrichment_status = 'pending' RETURN count(d) AS n",
-            ))
+            .rows(query(&format!(
+                "MATCH (d:Document) WHERE d.enrichment_status = 'processing' {LOCK}
+                 WITH d WHERE d.enrichment_status = 'processing'
+                 SET d.enrichment_status = 'pending' RETURN count(d) AS n"
+            )))
             .await?;
         Ok(rows
             .first()
