@@ -33,7 +33,7 @@ fn main() {
             )
             .init();
     }
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match archon_tui::runtime::process::tokio_runtime() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("archon-tui: cannot start the runtime: {e}");

@@ -83,14 +83,22 @@ CREATE TABLE IF NOT EXISTS audit (
 pub struct Db {
     conn: Arc<Mutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Taken before a write goes to the blocking pool: writes queue here,
+    /// not as blocking threads parked on `conn`'s lock.
+    write_turn: Arc<tokio::sync::Semaphore>,
+    /// At most `READERS` reads on the blocking pool, each with a pooled
+    /// connection (so no connection is opened and parsed per read).
+    read_turns: Arc<tokio::sync::Semaphore>,
     path: PathBuf,
     /// The broker lives in this file too (see `run_covered`).
     broker_here: Arc<std::sync::atomic::AtomicBool>,
 }
 
-/// Idle read connections kept open (more are opened under load, then
-/// closed).
-const IDLE_READERS: usize = 4;
+/// Reads at once, and the read connections kept open for them. Without the
+/// bound, 32 enrichments' reads took 32 blocking threads and as many
+/// connections (each its own page cache and malloc arena): ~80 threads and
+/// an RSS that grew with the run (docs/performance.md).
+const READERS: usize = 4;
 
 impl Db {
     /// Open (creating if needed) the data dir's database with the pragmas the
@@ -116,6 +124,8 @@ impl Db {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             readers: Arc::new(Mutex::new(Vec::new())),
+            write_turn: Arc::new(tokio::sync::Semaphore::new(1)),
+            read_turns: Arc::new(tokio::sync::Semaphore::new(READERS)),
             path,
             broker_here: Arc::default(),
         })
@@ -142,13 +152,15 @@ impl Db {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let db = self.clone();
+        let turn = self.read_turns.clone().acquire_owned().await?;
         tokio::task::spawn_blocking(move || {
             let conn = db.reader()?;
             let out = f(&conn);
             let mut idle = db.readers.lock().unwrap_or_else(|p| p.into_inner());
-            if idle.len() < IDLE_READERS {
+            if idle.len() < READERS {
                 idle.push(conn);
             }
+            drop(turn);
             out
         })
         .await
@@ -166,9 +178,12 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T> + Send + 'static,
     {
         let conn = self.conn.clone();
+        let turn = self.write_turn.clone().acquire_owned().await?;
         tokio::task::spawn_blocking(move || {
             let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut guard)
+            let out = f(&mut guard);
+            drop(turn);
+            out
         })
         .await
         .context("database task panicked")?

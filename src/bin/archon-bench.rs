@@ -86,6 +86,39 @@ fn rss_mib() -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// After a run (its engine dropped): the bytes malloc has handed out and
+/// not had back, then RSS once malloc returned its free pages to the system.
+/// The gap between RSS and the first is memory kept by the allocator, not by
+/// the engine. glibc only (None elsewhere).
+fn heap_in_use_then_trim() -> (Option<f64>, Option<f64>) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: plain glibc calls with no pointers handed over.
+        let info = unsafe { libc::mallinfo2() };
+        let in_use = (info.uordblks + info.hblkhd) as f64 / 1048576.0;
+        unsafe { libc::malloc_trim(0) };
+        let (rss, _) = rss_mib();
+        (Some(round3(in_use)), Some((rss * 10.0).round() / 10.0))
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        (None, None)
+    }
+}
+
+/// CPU seconds (user + system, every thread) this process has used so far.
+fn cpu_seconds() -> f64 {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; on failure it is unread.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) } != 0 {
+        return f64::NAN;
+    }
+    // SAFETY: filled by the successful call above.
+    let usage = unsafe { usage.assume_init() };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
 /// A loopback intelligence service answering with the real analyzer after
 /// `latency`.
 async fn start_service(latency: Duration) -> Result<String> {
@@ -340,10 +373,15 @@ async fn real_tree(args: &Args) -> Result<()> {
     let project = format!("real-{}", nonce());
     let (report, indexed_in, elapsed) = ingest_and_drain("real", &engine, &tree, &project).await?;
     let (rss, hwm) = rss_mib();
+    let index = engine.stats.index_summary();
+    drop(engine);
+    let (in_use_mib, trimmed_rss_mib) = heap_in_use_then_trim();
+    let apart = phases_apart(args, &tree, &tmp.join("apart")).await?;
+    let cpu_before = cpu_seconds();
     let (files, bytes, baseline_s) = naive_baseline(&tree, &tmp.join("baseline"))?;
+    let baseline_cpu = cpu_seconds() - cpu_before;
     let baseline_fps = files as f64 / baseline_s;
     let index_fps = report.discovered as f64 / indexed_in.as_secs_f64();
-    let index = engine.stats.index_summary();
     let (text_mib, analyze_s, embed_s) = analyzer_throughput(&tree);
     println!(
         "{}",
@@ -357,6 +395,8 @@ async fn real_tree(args: &Args) -> Result<()> {
             "avg_file_kib": round3(bytes as f64 / files.max(1) as f64 / 1024.0),
             "baseline_s": round3(baseline_s),
             "baseline_files_per_sec": baseline_fps.round(),
+            "baseline_cpu_ms_per_file": round3(baseline_cpu * 1000.0 / files.max(1) as f64),
+            "apart": apart,
             "discovered": report.discovered,
             "indexed": report.indexed,
             "skipped_binary": report.skipped_binary,
@@ -370,10 +410,62 @@ async fn real_tree(args: &Args) -> Result<()> {
             "index_ms": {"p50": index.p50_ms, "p95": index.p95_ms, "p99": index.p99_ms},
             "rss_mib": (rss * 10.0).round() / 10.0,
             "peak_rss_mib_process": (hwm * 10.0).round() / 10.0,
+            "heap_in_use_mib_after": in_use_mib,
+            "rss_mib_after_trim": trimmed_rss_mib,
         })
     );
     std::fs::remove_dir_all(&tmp).ok();
     Ok(())
+}
+
+/// The same tree on a fresh engine, its phases one after the other: index
+/// with the consumer paused, then drain with nothing indexing. What each
+/// costs without the other on the same cores, in seconds and CPU seconds
+/// (a phase that uses about every core for its whole span is CPU-bound).
+async fn phases_apart(
+    args: &Args,
+    tree: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<serde_json::Value> {
+    let engine = open(dir, args, &Setup::default()).await?;
+    engine.pause();
+    let running = Running::start(engine.clone(), RunOptions::default())?;
+    let project = format!("apart-{}", nonce());
+    let (t, cpu) = (Instant::now(), cpu_seconds());
+    let report = producer::ingest(&engine, tree, &project, &|_| {}).await?;
+    let (index_s, index_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    engine.resume();
+    let (t, cpu) = (Instant::now(), cpu_seconds());
+    let drained = drain::wait_drained_in(
+        &engine,
+        Some(&project),
+        Some(Duration::from_secs(3600)),
+        &|_| {},
+    )
+    .await?;
+    let (drain_s, drain_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    stop(
+        running,
+        if drained {
+            Ended::Drained
+        } else {
+            Ended::TimedOut
+        },
+    )
+    .await?;
+    anyhow::ensure!(drained, "phases apart: did not drain within an hour");
+    let files = report.discovered.max(1) as f64;
+    let docs = report.indexed.max(1) as f64;
+    Ok(json!({
+        "index_s": round3(index_s),
+        "index_files_per_sec": (files / index_s).round(),
+        "index_cores_busy": round3(index_cpu / index_s),
+        "index_cpu_ms_per_file": round3(index_cpu * 1000.0 / files),
+        "drain_s": round3(drain_s),
+        "drain_docs_per_sec": (docs / drain_s).round(),
+        "drain_cores_busy": round3(drain_cpu / drain_s),
+        "drain_cpu_ms_per_doc": round3(drain_cpu * 1000.0 / docs),
+    }))
 }
 
 /// Start `engine`, ingest `src` as `project` and wait until it drained;
@@ -682,9 +774,12 @@ async fn kafka_ceiling(args: &Args, brokers: &str, graph: Option<String>) -> Res
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let args = Args::parse();
+fn main() -> Result<()> {
+    // The product's runtime and allocator settings, so the figures are its.
+    archon_tui::runtime::process::tokio_runtime()?.block_on(bench(Args::parse()))
+}
+
+async fn bench(args: Args) -> Result<()> {
     let kafka = || {
         args.kafka_brokers.clone().ok_or_else(|| {
             anyhow::anyhow!("the kafka scenarios need --kafka-brokers (or ARCHON_BENCH_KAFKA)")
