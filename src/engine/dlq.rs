@@ -269,6 +269,27 @@ pub async fn load_matching(engine: &Engine, filter: &DlqFilter) -> Result<Vec<Dl
 }
 
 pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
+    let latest = load_kept(engine).await?;
+    let in_dlq: HashSet<String> = documents_in_dlq(engine).await?;
+    let unchecked: Vec<String> = latest
+        .values()
+        .filter(|e| e.error_type() != "DocumentNotFound")
+        .map(|e| e.message.document_id.clone())
+        .filter(|d| !d.is_empty() && !in_dlq.contains(d))
+        .collect();
+    let foreign: HashSet<String> = not_in_graph(engine, unchecked).await?;
+    let mut entries: Vec<DlqEntry> = latest
+        .into_values()
+        .filter(|e| listed(&e.message.document_id, e.error_type(), &in_dlq, &foreign))
+        .collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(e.id));
+    Ok(entries)
+}
+
+/// Every entry the topic still holds (the latest record per key, not a
+/// tombstone), whatever its document's status: also those a crash left
+/// behind after their document was replayed.
+pub async fn load_kept(engine: &Engine) -> Result<HashMap<String, DlqEntry>> {
     let b = &engine.backends;
     let topic = &engine.cfg.dlq_topic;
     let mut latest: HashMap<String, DlqEntry> = HashMap::new();
@@ -299,20 +320,7 @@ pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
             }
         }
     }
-    let in_dlq: HashSet<String> = documents_in_dlq(engine).await?;
-    let unchecked: Vec<String> = latest
-        .values()
-        .filter(|e| e.error_type() != "DocumentNotFound")
-        .map(|e| e.message.document_id.clone())
-        .filter(|d| !d.is_empty() && !in_dlq.contains(d))
-        .collect();
-    let foreign: HashSet<String> = not_in_graph(engine, unchecked).await?;
-    let mut entries: Vec<DlqEntry> = latest
-        .into_values()
-        .filter(|e| listed(&e.message.document_id, e.error_type(), &in_dlq, &foreign))
-        .collect();
-    entries.sort_by_key(|e| std::cmp::Reverse(e.id));
-    Ok(entries)
+    Ok(latest)
 }
 
 /// What one record of the DLQ topic is to the browser.
@@ -625,32 +633,7 @@ pub async fn send_back_with(
     reset_retries: bool,
 ) -> Result<(u64, u64)> {
     let graph = &engine.backends.graph;
-    let mut requests = Vec::new();
-    for e in chunk {
-        let from_message =
-            serde_json::from_value::<EnrichmentRequest>(e.message.original_message.clone())
-                .ok()
-                .filter(|r| r.validate().is_ok());
-        let request = match from_message {
-            Some(r) => r,
-            None => match graph.get_document(&e.message.document_id).await? {
-                Some(d) => request_for_record(&d, Priority::Normal),
-                None => continue,
-            },
-        };
-        let retry_count = if reset_retries {
-            0
-        } else {
-            request.retry_count
-        };
-        requests.push((
-            e,
-            EnrichmentRequest {
-                retry_count,
-                ..request
-            },
-        ));
-    }
+    let requests = requests_of(engine, chunk, reset_retries).await?;
     let ids = chunk
         .iter()
         .map(|e| e.message.document_id.clone())
@@ -675,6 +658,117 @@ pub async fn send_back_with(
     dispatch(engine, send.into_iter().map(|(_, r)| r).collect()).await?;
     tombstone(engine, keys).await?;
     Ok((replayed, chunk.len() as u64 - replayed))
+}
+
+/// The entries' requests: the original message when it is a valid request,
+/// else one rebuilt from the document (entries whose document is gone and
+/// whose message is unusable have none).
+async fn requests_of<'e>(
+    engine: &Engine,
+    chunk: &[&'e DlqEntry],
+    reset_retries: bool,
+) -> Result<Vec<(&'e DlqEntry, EnrichmentRequest)>> {
+    let mut requests = Vec::new();
+    for &e in chunk {
+        let from_message =
+            serde_json::from_value::<EnrichmentRequest>(e.message.original_message.clone())
+                .ok()
+                .filter(|r| r.validate().is_ok());
+        let request = match from_message {
+            Some(r) => r,
+            None => match engine
+                .backends
+                .graph
+                .get_document(&e.message.document_id)
+                .await?
+            {
+                Some(d) => request_for_record(&d, Priority::Normal),
+                None => continue,
+            },
+        };
+        let retry_count = if reset_retries {
+            0
+        } else {
+            request.retry_count
+        };
+        requests.push((
+            e,
+            EnrichmentRequest {
+                retry_count,
+                ..request
+            },
+        ));
+    }
+    Ok(requests)
+}
+
+/// Finish a send-back a crash cut short after its graph transaction: the
+/// entries whose request is not in `sent` get it now, and every entry
+/// leaves the DLQ. Returns how many requests went now.
+pub async fn finish_send_back(
+    engine: &Arc<Engine>,
+    chunk: &[&DlqEntry],
+    sent: &HashSet<String>,
+) -> Result<u64> {
+    let unsent: Vec<&DlqEntry> = chunk
+        .iter()
+        .copied()
+        .filter(|e| !sent.contains(&e.message.document_id))
+        .collect();
+    let requests = requests_of(engine, &unsent, true).await?;
+    let n = requests.len() as u64;
+    dispatch(engine, requests.into_iter().map(|(_, r)| r).collect()).await?;
+    tombstone(engine, chunk.iter().map(|e| e.key.clone()).collect()).await?;
+    Ok(n)
+}
+
+/// Which documents of `since` have a request on the request topic produced
+/// at or after their time there (a replay's request follows the graph
+/// transaction that stamped `replayed_at`, on the same engine's clock),
+/// reading records up to `window_ms` past the earliest time and at most
+/// `cap` a partition: the evidence of what a cut-short step had sent.
+pub async fn requested_since(
+    engine: &Engine,
+    since: &HashMap<String, i64>,
+    window_ms: i64,
+    cap: usize,
+) -> Result<HashSet<String>> {
+    let Some(from_ms) = since.values().copied().min() else {
+        return Ok(HashSet::new());
+    };
+    let broker = &engine.backends.broker;
+    let topic = &engine.cfg.enrich_topic;
+    let ends: HashMap<i32, i64> = broker
+        .watermarks(topic)
+        .await?
+        .into_iter()
+        .map(|w| (w.partition, w.high))
+        .collect();
+    let mut found = HashSet::new();
+    for (partition, mut at) in broker.offsets_at(topic, from_ms).await? {
+        let end = ends.get(&partition).copied().unwrap_or(at);
+        let mut read = 0;
+        while at < end && read < cap {
+            let page = broker.read(topic, partition, at, 2000).await?;
+            let Some(last) = page.last() else { break };
+            at = last.offset + 1;
+            read += page.len();
+            let mut past = false;
+            for r in &page {
+                past |= r.timestamp_ms > from_ms + window_ms;
+                let key = r.key.as_deref().and_then(|k| std::str::from_utf8(k).ok());
+                if let Some((id, t)) = key.and_then(|k| since.get_key_value(k)) {
+                    if r.timestamp_ms >= *t && !r.value.is_empty() {
+                        found.insert(id.clone());
+                    }
+                }
+            }
+            if past {
+                break;
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// How often each document now in the DLQ was replayed before.

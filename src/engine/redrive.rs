@@ -11,11 +11,14 @@
 //! What a job replays is fixed when it starts: the entries its filter matches
 //! that were in the DLQ topic then (offsets below each partition's end),
 //! taken in (partition, offset) order; the position saved is the last one
-//! done. A resumed job reloads what is left after it. An entry replayed just
-//! before a crash, after the last save, is not replayed again: its document
-//! left status `dlq`, and `dlq::send_back` only sends documents it moved.
+//! done. A resumed job reloads what is left after it. A crash inside a step
+//! can leave documents moved out of `dlq` by the step's graph transaction
+//! with their entries still in the DLQ and their requests sent or not: the
+//! resumed job reads the request topic from their replay time to tell which, and
+//! sends only the missing ones (`settle_cut_step`), so each entry goes back
+//! exactly once.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,8 +27,10 @@ use serde::{Deserialize, Serialize};
 
 use super::control::ControlChange;
 use super::dlq::{self, DlqEntry, DlqFilter};
+use super::group_reset::parse_time;
 use super::Engine;
 use crate::clock::now_ms;
+use crate::model::Status;
 
 /// A job whose engine has not saved it for this long is taken over by
 /// another engine (its runner died: kill -9, a lost machine).
@@ -37,6 +42,13 @@ pub const DEFAULT_RATE: f64 = 200.0;
 pub const KEEP_FINISHED: usize = 50;
 /// Most entries sent back in one step (one graph transaction, one produce).
 const STEP_MAX: usize = 500;
+/// Clocks of two machines of a fleet may differ by this much.
+const CLOCK_SLACK_MS: i64 = 5_000;
+/// A cut-short step produced within this long after its graph transaction
+/// (librdkafka gives up on a message after 300 s).
+const CUT_STEP_WINDOW_MS: i64 = 600_000;
+/// Most request-topic records read per partition to settle a cut step.
+const SETTLE_SCAN_CAP: usize = 500_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -319,6 +331,7 @@ impl Engine {
         job.owner = self.member_id().to_string();
         self.save_job(&mut job)?;
         let mut left = self.entries_left(&job).await?;
+        self.settle_cut_step(&mut job, &mut left).await?;
         let counts = if job.force {
             Default::default()
         } else {
@@ -436,6 +449,60 @@ impl Engine {
         Ok((replayed, held.len() as u64, skipped + broken.len() as u64))
     }
 
+    /// The step a crash cut short, if any: among the next entries, those
+    /// whose documents this job already moved out of `dlq` (pending, replayed
+    /// since it began). Their requests that reached the topic after their
+    /// replay are not sent again; the rest are sent now; all their entries
+    /// leave the DLQ and count as replayed. Returns how many it settled.
+    async fn settle_cut_step(
+        self: &Arc<Self>,
+        job: &mut RedriveJob,
+        left: &mut Vec<DlqEntry>,
+    ) -> Result<u64> {
+        // The job's entries after its position, those already listed or not
+        // (an entry whose document left `dlq` is not listed).
+        let mut next: Vec<DlqEntry> = dlq::load_kept(self)
+            .await?
+            .into_values()
+            .filter(|e| job.filter.matches(e) && self.in_job(job, e))
+            .collect();
+        next.sort_by_key(|e| (e.partition, e.id));
+        let (mut cut, mut since) = (Vec::new(), HashMap::new());
+        for e in next.into_iter().take(STEP_MAX) {
+            let doc = self
+                .backends
+                .graph
+                .get_document(&e.message.document_id)
+                .await?;
+            let replayed_ms = doc
+                .filter(|d| d.enrichment_status == Status::Pending)
+                .and_then(|d| d.replayed_at)
+                .and_then(|t| parse_time(&t).ok())
+                .filter(|t| t + CLOCK_SLACK_MS >= job.created_ms);
+            if let Some(t) = replayed_ms {
+                since.insert(e.message.document_id.clone(), t);
+                cut.push(e);
+            }
+        }
+        if cut.is_empty() {
+            return Ok(0);
+        }
+        let sent = dlq::requested_since(self, &since, CUT_STEP_WINDOW_MS, SETTLE_SCAN_CAP).await?;
+        let refs: Vec<&DlqEntry> = cut.iter().collect();
+        let now_sent = dlq::finish_send_back(self, &refs, &sent).await?;
+        tracing::info!(
+            "redrive {}: a step cut short by a crash settled: {} entries, {} requests had gone, {now_sent} sent now",
+            job.id,
+            cut.len(),
+            sent.len()
+        );
+        let settled: HashSet<(i32, i64)> = cut.iter().map(|e| (e.partition, e.id)).collect();
+        left.retain(|e| !settled.contains(&(e.partition, e.id)));
+        job.replayed += cut.len() as u64;
+        self.save_job(job)?;
+        Ok(cut.len() as u64)
+    }
+
     /// Forget finished jobs beyond the newest `KEEP_FINISHED`.
     pub fn forget_old_jobs(&self) -> Result<usize> {
         let state = self.control.state()?;
@@ -470,11 +537,17 @@ impl Engine {
         let mut left: Vec<DlqEntry> = dlq::load_matching(self, &job.filter)
             .await?
             .into_iter()
-            .filter(|e| job.bound.get(&e.partition).is_some_and(|end| e.id < *end))
-            .filter(|e| job.cursor.is_none_or(|c| (e.partition, e.id) > c))
+            .filter(|e| self.in_job(job, e))
             .collect();
         left.sort_by_key(|e| (e.partition, e.id));
         Ok(left)
+    }
+
+    /// Whether `e` was in the DLQ when the job started and comes after its
+    /// position.
+    fn in_job(&self, job: &RedriveJob, e: &DlqEntry) -> bool {
+        job.bound.get(&e.partition).is_some_and(|end| e.id < *end)
+            && job.cursor.is_none_or(|c| (e.partition, e.id) > c)
     }
 
     /// Jobs this engine should run: its own unfinished ones, and others'
