@@ -18,7 +18,7 @@
 //! sends only the missing ones (`settle_cut_step`), so each entry goes back
 //! exactly once.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -139,6 +139,15 @@ pub struct JobView {
     pub eta_secs: Option<u64>,
     /// Its engine stopped saving it (`resume` or another engine takes it).
     pub abandoned: bool,
+}
+
+impl RedriveJob {
+    /// Whether `e` was in the DLQ when the job started and comes after its
+    /// position.
+    fn still_covers(&self, e: &DlqEntry) -> bool {
+        self.bound.get(&e.partition).is_some_and(|end| e.id < *end)
+            && self.cursor.is_none_or(|c| (e.partition, e.id) > c)
+    }
 }
 
 impl JobView {
@@ -330,8 +339,8 @@ impl Engine {
         }
         job.owner = self.member_id().to_string();
         self.save_job(&mut job)?;
+        self.settle_cut_step(&mut job).await?;
         let mut left = self.entries_left(&job).await?;
-        self.settle_cut_step(&mut job, &mut left).await?;
         let counts = if job.force {
             Default::default()
         } else {
@@ -454,17 +463,13 @@ impl Engine {
     /// since it began). Their requests that reached the topic after their
     /// replay are not sent again; the rest are sent now; all their entries
     /// leave the DLQ and count as replayed. Returns how many it settled.
-    async fn settle_cut_step(
-        self: &Arc<Self>,
-        job: &mut RedriveJob,
-        left: &mut Vec<DlqEntry>,
-    ) -> Result<u64> {
+    async fn settle_cut_step(self: &Arc<Self>, job: &mut RedriveJob) -> Result<u64> {
         // The job's entries after its position, those already listed or not
         // (an entry whose document left `dlq` is not listed).
         let mut next: Vec<DlqEntry> = dlq::load_kept(self)
             .await?
             .into_values()
-            .filter(|e| job.filter.matches(e) && self.in_job(job, e))
+            .filter(|e| job.filter.matches(e) && job.still_covers(e))
             .collect();
         next.sort_by_key(|e| (e.partition, e.id));
         let (mut cut, mut since) = (Vec::new(), HashMap::new());
@@ -496,8 +501,6 @@ impl Engine {
             cut.len(),
             sent.len()
         );
-        let settled: HashSet<(i32, i64)> = cut.iter().map(|e| (e.partition, e.id)).collect();
-        left.retain(|e| !settled.contains(&(e.partition, e.id)));
         job.replayed += cut.len() as u64;
         self.save_job(job)?;
         Ok(cut.len() as u64)
@@ -537,17 +540,10 @@ impl Engine {
         let mut left: Vec<DlqEntry> = dlq::load_matching(self, &job.filter)
             .await?
             .into_iter()
-            .filter(|e| self.in_job(job, e))
+            .filter(|e| job.still_covers(e))
             .collect();
         left.sort_by_key(|e| (e.partition, e.id));
         Ok(left)
-    }
-
-    /// Whether `e` was in the DLQ when the job started and comes after its
-    /// position.
-    fn in_job(&self, job: &RedriveJob, e: &DlqEntry) -> bool {
-        job.bound.get(&e.partition).is_some_and(|end| e.id < *end)
-            && job.cursor.is_none_or(|c| (e.partition, e.id) > c)
     }
 
     /// Jobs this engine should run: its own unfinished ones, and others'

@@ -201,9 +201,16 @@ impl KafkaCluster {
         let voters: Vec<String> = (0..n)
             .map(|i| format!("{}@127.0.0.1:{}", i + 1, ports[2 * i + 1]))
             .collect();
-        let cluster_id = {
+        // As Kafka's own `Uuid.randomUuid`: never one starting with '-', which
+        // the tool's argument parser takes for an option (1 in 64 ids failed
+        // CI with "--cluster-id: expected one argument").
+        let cluster_id = loop {
             use base64::Engine as _;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
+            let id = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(uuid::Uuid::new_v4().as_bytes());
+            if !id.starts_with('-') {
+                break id;
+            }
         };
         let replicas = n.min(3);
         let min_isr = if n >= 3 { 2 } else { 1 };
