@@ -436,24 +436,8 @@ async fn phases_apart(
     let (index_s, index_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
     engine.resume();
     let (t, cpu) = (Instant::now(), cpu_seconds());
-    let drained = drain::wait_drained_in(
-        &engine,
-        Some(&project),
-        Some(Duration::from_secs(3600)),
-        &|_| {},
-    )
-    .await?;
+    drain_then_stop("phases apart", &engine, running, &project).await?;
     let (drain_s, drain_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
-    stop(
-        running,
-        if drained {
-            Ended::Drained
-        } else {
-            Ended::TimedOut
-        },
-    )
-    .await?;
-    anyhow::ensure!(drained, "phases apart: did not drain within an hour");
     let files = report.discovered.max(1) as f64;
     let docs = report.indexed.max(1) as f64;
     Ok(json!({
@@ -480,6 +464,18 @@ async fn ingest_and_drain(
     let running = Running::start(engine.clone(), RunOptions::default())?;
     let report = producer::ingest(engine, src, project, &|_| {}).await?;
     let indexed_in = started.elapsed();
+    drain_then_stop(name, engine, running, project).await?;
+    Ok((report, indexed_in, started.elapsed()))
+}
+
+/// Wait until `project` drained (an hour at most), then stop the run; not
+/// drained in time fails the scenario `name`.
+async fn drain_then_stop(
+    name: &str,
+    engine: &Arc<Engine>,
+    running: Running,
+    project: &str,
+) -> Result<()> {
     let drained = drain::wait_drained_in(
         engine,
         Some(project),
@@ -487,18 +483,14 @@ async fn ingest_and_drain(
         &|_| {},
     )
     .await?;
-    let elapsed = started.elapsed();
-    stop(
-        running,
-        if drained {
-            Ended::Drained
-        } else {
-            Ended::TimedOut
-        },
-    )
-    .await?;
+    let ended = if drained {
+        Ended::Drained
+    } else {
+        Ended::TimedOut
+    };
+    stop(running, ended).await?;
     anyhow::ensure!(drained, "{name}: did not drain within an hour");
-    Ok((report, indexed_in, elapsed))
+    Ok(())
 }
 
 /// Stop a run; a consumer that failed fails the scenario.

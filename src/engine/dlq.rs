@@ -269,7 +269,15 @@ pub async fn load_matching(engine: &Engine, filter: &DlqFilter) -> Result<Vec<Dl
 }
 
 pub async fn load(engine: &Engine) -> Result<Vec<DlqEntry>> {
-    let latest = load_kept(engine).await?;
+    listed_of(engine, load_kept(engine).await?).await
+}
+
+/// The entries of `latest` (see `load_kept`) the DLQ shows, newest first:
+/// those whose document is still in status `dlq`, or is not in the graph.
+pub async fn listed_of(
+    engine: &Engine,
+    latest: HashMap<String, DlqEntry>,
+) -> Result<Vec<DlqEntry>> {
     let in_dlq: HashSet<String> = documents_in_dlq(engine).await?;
     let unchecked: Vec<String> = latest
         .values()

@@ -339,8 +339,11 @@ impl Engine {
         }
         job.owner = self.member_id().to_string();
         self.save_job(&mut job)?;
-        self.settle_cut_step(&mut job).await?;
-        let mut left = self.entries_left(&job).await?;
+        // One read of the DLQ topic for both: what a crash cut short, then
+        // what is left.
+        let kept = dlq::load_kept(self).await?;
+        self.settle_cut_step(&mut job, &kept).await?;
+        let mut left = self.entries_left(&job, kept).await?;
         let counts = if job.force {
             Default::default()
         } else {
@@ -463,13 +466,16 @@ impl Engine {
     /// since it began). Their requests that reached the topic after their
     /// replay are not sent again; the rest are sent now; all their entries
     /// leave the DLQ and count as replayed. Returns how many it settled.
-    async fn settle_cut_step(self: &Arc<Self>, job: &mut RedriveJob) -> Result<u64> {
+    async fn settle_cut_step(
+        self: &Arc<Self>,
+        job: &mut RedriveJob,
+        kept: &HashMap<String, DlqEntry>,
+    ) -> Result<u64> {
         // The job's entries after its position, those already listed or not
         // (an entry whose document left `dlq` is not listed).
-        let mut next: Vec<DlqEntry> = dlq::load_kept(self)
-            .await?
-            .into_values()
-            .filter(|e| job.filter.matches(e) && job.still_covers(e))
+        let mut next: Vec<&DlqEntry> = kept
+            .values()
+            .filter(|e| job.filter.matches(*e) && job.still_covers(e))
             .collect();
         next.sort_by_key(|e| (e.partition, e.id));
         let (mut cut, mut since) = (Vec::new(), HashMap::new());
@@ -493,8 +499,7 @@ impl Engine {
             return Ok(0);
         }
         let sent = dlq::requested_since(self, &since, CUT_STEP_WINDOW_MS, SETTLE_SCAN_CAP).await?;
-        let refs: Vec<&DlqEntry> = cut.iter().collect();
-        let now_sent = dlq::finish_send_back(self, &refs, &sent).await?;
+        let now_sent = dlq::finish_send_back(self, &cut, &sent).await?;
         tracing::info!(
             "redrive {}: a step cut short by a crash settled: {} entries, {} requests had gone, {now_sent} sent now",
             job.id,
@@ -535,12 +540,18 @@ impl Engine {
         self.control.put(&ControlChange::Job(Box::new(job.clone())))
     }
 
-    /// The job's entries still in the DLQ after its position, in order.
-    async fn entries_left(&self, job: &RedriveJob) -> Result<Vec<DlqEntry>> {
-        let mut left: Vec<DlqEntry> = dlq::load_matching(self, &job.filter)
+    /// The job's entries still in the DLQ after its position, in order,
+    /// from the topic's `kept` entries (a settled cut step's are no longer
+    /// listed: their documents are pending).
+    async fn entries_left(
+        &self,
+        job: &RedriveJob,
+        kept: HashMap<String, DlqEntry>,
+    ) -> Result<Vec<DlqEntry>> {
+        let mut left: Vec<DlqEntry> = dlq::listed_of(self, kept)
             .await?
             .into_iter()
-            .filter(|e| job.still_covers(e))
+            .filter(|e| job.filter.matches(e) && job.still_covers(e))
             .collect();
         left.sort_by_key(|e| (e.partition, e.id));
         Ok(left)
