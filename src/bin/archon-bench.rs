@@ -32,8 +32,8 @@ struct Args {
     files: usize,
     /// Scenarios: embedded, noop (no-op enrichment), http (a loopback service
     /// at each --latency-ms), rollback (effective time under load), keys
-    /// (key-to-screen while the engine drains), kafka,
-    /// real (a real source tree, --tree, beside a naive read+hash+insert
+    /// (key-to-screen while the engine drains), kafka, kafka-http (http
+    /// through Kafka, optionally a Bolt graph), real (a real source tree, --tree, beside a naive read+hash+insert
     /// baseline), kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
     /// consumer, and kcat when installed, reading the same messages: the
     /// ceiling kafka-noop is compared with)
@@ -70,6 +70,8 @@ struct Setup {
     graph: Option<String>,
     /// Names this run's topics and consumer group (fresh per run).
     tag: u128,
+    /// The loopback service's own timing, when there is one.
+    service: Option<Arc<ServiceClock>>,
 }
 
 fn rss_mib() -> (f64, f64) {
@@ -119,23 +121,48 @@ fn cpu_seconds() -> f64 {
     secs(usage.ru_utime) + secs(usage.ru_stime)
 }
 
+/// Time the loopback service spent answering, from inside its handler:
+/// Little's law on this is the ceiling the engine is compared with.
+#[derive(Default)]
+struct ServiceClock {
+    requests: std::sync::atomic::AtomicU64,
+    busy_us: std::sync::atomic::AtomicU64,
+}
+
+impl ServiceClock {
+    fn mean_ms(&self) -> Option<f64> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = self.requests.load(Relaxed);
+        (n > 0).then(|| self.busy_us.load(Relaxed) as f64 / n as f64 / 1000.0)
+    }
+}
+
 /// A loopback intelligence service answering with the real analyzer after
 /// `latency`.
-async fn start_service(latency: Duration) -> Result<String> {
+async fn start_service(latency: Duration) -> Result<(String, Arc<ServiceClock>)> {
     use axum::{routing::post, Json, Router};
+    use std::sync::atomic::Ordering::Relaxed;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
+    let clock = Arc::new(ServiceClock::default());
+    let timing = clock.clone();
     let app = Router::new().route(
         "/process/document",
         post(move |Json(req): Json<ProcessRequest>| async move {
+            let started = std::time::Instant::now();
             if !latency.is_zero() {
                 tokio::time::sleep(latency).await;
             }
-            Json(analyzer::analyze(&req.content, req.language.as_deref()))
+            let answer = analyzer::analyze(&req.content, req.language.as_deref());
+            timing
+                .busy_us
+                .fetch_add(started.elapsed().as_micros() as u64, Relaxed);
+            timing.requests.fetch_add(1, Relaxed);
+            Json(answer)
         }),
     );
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(format!("http://{addr}"))
+    Ok((format!("http://{addr}"), clock))
 }
 
 /// Answers every request with an empty analysis at once: what the engine
@@ -248,6 +275,17 @@ async fn run(
         "rss_mib": (rss * 10.0).round() / 10.0,
         "peak_rss_mib_process": (hwm * 10.0).round() / 10.0,
     });
+    if let Some(mean) = setup.service.as_ref().and_then(|c| c.mean_ms()) {
+        let little = args.concurrency as f64 / (mean / 1000.0);
+        merge(
+            &mut line,
+            json!({
+                "service_mean_ms": round3(mean),
+                "littles_law_at_service_mean": little.round(),
+                "of_littles_law_at_service_mean": round3(docs_per_sec / little),
+            }),
+        );
+    }
     merge(&mut line, extra);
     println!("{line}");
     std::fs::remove_dir_all(&tmp).ok();
@@ -534,7 +572,7 @@ async fn rollback(args: &Args) -> Result<()> {
     let tmp = tempfile_dir()?;
     let src = tmp.join("src");
     archon_tui::corpus::generate(&src, args.files)?;
-    let url = start_service(Duration::from_millis(20)).await?;
+    let (url, _) = start_service(Duration::from_millis(20)).await?;
     let setup = Setup {
         intelligence_url: Some(url),
         ..Default::default()
@@ -789,10 +827,15 @@ async fn bench(args: Args) -> Result<()> {
                 };
                 run("noop", &args, setup, json!({})).await?;
             }
-            "http" => {
+            "http" | "kafka-http" => {
                 for &ms in &args.latency_ms {
+                    let (url, clock) = start_service(Duration::from_millis(ms)).await?;
                     let setup = Setup {
-                        intelligence_url: Some(start_service(Duration::from_millis(ms)).await?),
+                        intelligence_url: Some(url),
+                        service: Some(clock),
+                        kafka: if s == "kafka-http" { Some(kafka()?) } else { None },
+                        graph: if s == "kafka-http" { args.graph_uri.clone() } else { None },
+                        tag: nonce(),
                         ..Default::default()
                     };
                     let little = args.concurrency as f64 / (ms as f64 / 1000.0);
@@ -800,7 +843,7 @@ async fn bench(args: Args) -> Result<()> {
                         "latency_ms": ms,
                         "littles_law_docs_per_sec": (ms > 0).then_some(little.round()),
                     });
-                    run("http", &args, setup, extra).await?;
+                    run(s, &args, setup, extra).await?;
                 }
             }
             "rollback" => rollback(&args).await?,
@@ -817,7 +860,7 @@ async fn bench(args: Args) -> Result<()> {
             }
             "kafka-noop" | "raw" => kafka_ceiling(&args, &kafka()?, args.graph_uri.clone()).await?,
             other => anyhow::bail!(
-                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-noop, raw)"
+                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-http, kafka-noop, raw)"
             ),
         }
     }

@@ -18,6 +18,7 @@ use super::enrich::{self, Origin, Outcome};
 use super::offsets::OffsetTracker;
 use super::Engine;
 use crate::backends::broker::{BrokerConsumer, FatalConsumerError};
+use crate::backends::graph::ReadForEnrichment;
 use crate::events::EnrichmentRequest;
 use crate::model::Transition;
 
@@ -220,13 +221,23 @@ async fn fetch_loop(
         // moves pending documents, so landing after a result changes nothing.
         let (engine, tx) = (engine.clone(), tx.clone());
         tokio::spawn(async move {
-            let picked: Vec<(String, String)> = records
+            let topic = engine.cfg.enrich_topic.clone();
+            let decoded: Vec<(Origin, Result<EnrichmentRequest, Outcome>)> = records
                 .iter()
-                .filter_map(|r| {
-                    EnrichmentRequest::decode(&r.value)
-                        .ok()
-                        .map(|q| (q.document_id, q.correlation_id))
+                .map(|r| {
+                    let origin = Origin {
+                        topic: topic.clone(),
+                        partition: r.partition,
+                        offset: r.offset,
+                    };
+                    let req = enrich::decode_or_park(&engine, &r.value, &origin);
+                    (origin, req)
                 })
+                .collect();
+            let picked: Vec<(String, String)> = decoded
+                .iter()
+                .filter_map(|(_, r)| r.as_ref().ok())
+                .map(|q| (q.document_id.clone(), q.correlation_id.clone()))
                 .collect();
             let ids: Vec<String> = picked.iter().map(|(d, _)| d.clone()).collect();
             enrich::publish_progress(&engine, &picked, "analysis", 10).await;
@@ -241,26 +252,54 @@ async fn fetch_loop(
                     tracing::warn!("could not mark documents processing: {e:#}");
                 }
             });
-            for (record, permit) in records.into_iter().zip(singles) {
+            let reading = std::time::Instant::now();
+            let mut reads = first_reads(&engine, &decoded).await.into_iter();
+            for ((origin, req), permit) in decoded.into_iter().zip(singles) {
                 let (engine, tx) = (engine.clone(), tx.clone());
+                let read = if req.is_ok() {
+                    reads.next().flatten()
+                } else {
+                    None
+                };
                 tokio::spawn(async move {
-                    let origin = Origin {
-                        topic: engine.cfg.enrich_topic.clone(),
-                        partition: record.partition,
-                        offset: record.offset,
+                    let position = (origin.partition, origin.offset);
+                    let outcome = match req {
+                        Ok(req) => enrich::enrich_read(&engine, req, origin, read, reading).await,
+                        Err(parked) => parked,
                     };
-                    let outcome = enrich::process_payload(&engine, &record.value, origin).await;
                     drop(permit);
-                    if tx
-                        .send((Some((record.partition, record.offset)), outcome))
-                        .is_err()
-                    {
+                    if tx.send((Some(position), outcome)).is_err() {
                         // Not recorded, so not committed: redelivered.
-                        tracing::debug!("recorder gone; offset {} is redelivered", record.offset);
+                        tracing::debug!("recorder gone; offset {} is redelivered", position.1);
                     }
                 });
             }
         });
+    }
+}
+
+/// The batch's first reads (document, body) in one call where the store can;
+/// one entry per decoded request, in order. Empty when it cannot or the read
+/// failed: each enrichment then reads for itself (and waits out an outage).
+async fn first_reads(
+    engine: &Engine,
+    decoded: &[(Origin, Result<EnrichmentRequest, Outcome>)],
+) -> Vec<Option<ReadForEnrichment>> {
+    let wanted: Vec<(String, String)> = decoded
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|q| (q.document_id.clone(), q.content_hash.clone()))
+        .collect();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    match engine.backends.graph.read_for_enrichment(wanted).await {
+        Ok(Some(reads)) => reads.into_iter().map(Some).collect(),
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            tracing::debug!("batched first reads failed; each enrichment reads alone: {e:#}");
+            Vec::new()
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::Engine;
 use crate::backends::broker::OutRecord;
-use crate::backends::graph::{ApplyResult, EnrichmentUpdate, FailureUpdate};
+use crate::backends::graph::{ApplyResult, EnrichmentUpdate, FailureUpdate, ReadForEnrichment};
 use crate::backends::intelligence::{Analysis, FailureKind, ProcessRequest};
 use crate::events::{
     now_rfc3339, DlqMessage, EnrichmentCompleted, EnrichmentRequest, ErrorDetails, ServiceHealth,
@@ -133,26 +133,35 @@ fn raw_original(payload: &[u8]) -> Value {
 
 /// Decode a raw message and enrich it.
 pub async fn process_payload(engine: &Engine, payload: &[u8], origin: Origin) -> Outcome {
-    match EnrichmentRequest::decode(payload) {
+    match decode_or_park(engine, payload, &origin) {
         Ok(req) => enrich(engine, req, origin).await,
-        Err(e) => {
-            engine.stats.error("SchemaValidationError");
-            Outcome::Dlq {
-                message: dlq_message(
-                    engine,
-                    raw_original(payload),
-                    None,
-                    Failure {
-                        exception_type: "SchemaValidationError",
-                        message: e.0,
-                        failure_count: 1,
-                    },
-                    &origin,
-                ),
-                document: None,
-            }
-        }
+        Err(parked) => parked,
     }
+}
+
+/// The request in `payload`, or its DLQ outcome when it does not decode.
+pub fn decode_or_park(
+    engine: &Engine,
+    payload: &[u8],
+    origin: &Origin,
+) -> Result<EnrichmentRequest, Outcome> {
+    EnrichmentRequest::decode(payload).map_err(|e| {
+        engine.stats.error("SchemaValidationError");
+        Outcome::Dlq {
+            message: dlq_message(
+                engine,
+                raw_original(payload),
+                None,
+                Failure {
+                    exception_type: "SchemaValidationError",
+                    message: e.0,
+                    failure_count: 1,
+                },
+                origin,
+            ),
+            document: None,
+        }
+    })
 }
 
 /// The request goes back on the topic with the retries made so far.
@@ -193,7 +202,19 @@ where
 }
 
 pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> Outcome {
-    let started = Instant::now();
+    enrich_read(engine, req, origin, None, Instant::now()).await
+}
+
+/// `enrich` with the document's first reads already made for its batch
+/// (`GraphStore::read_for_enrichment`); `None` reads them here. `started`:
+/// when those reads began, so the enrichment latency includes them.
+pub async fn enrich_read(
+    engine: &Engine,
+    req: EnrichmentRequest,
+    origin: Origin,
+    read: Option<ReadForEnrichment>,
+    started: Instant,
+) -> Outcome {
     let original = serde_json::to_value(&req).unwrap_or(Value::Null);
     let park = |exception_type: &str, message: String, failure_count: u32| {
         engine.stats.error(exception_type);
@@ -218,7 +239,15 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
         }
     };
     let graph = &engine.backends.graph;
-    let doc = match until_graph_answers(engine, || graph.get_document(&req.document_id)).await {
+    let (document, body) = match read {
+        Some(r) => (Some(r.document), r.content),
+        None => (None, None),
+    };
+    let document = match document {
+        Some(d) => Some(d),
+        None => until_graph_answers(engine, || graph.get_document(&req.document_id)).await,
+    };
+    let doc = match document {
         Some(Some(d)) => d,
         Some(None) => {
             return park(
@@ -242,7 +271,11 @@ pub async fn enrich(engine: &Engine, req: EnrichmentRequest, origin: Origin) -> 
             _ => Outcome::Skipped,
         };
     }
-    let content = match until_graph_answers(engine, || graph.content(&req.content_hash)).await {
+    let content = match body {
+        Some(c) => Some(Some(c)),
+        None => until_graph_answers(engine, || graph.content(&req.content_hash)).await,
+    };
+    let content = match content {
         Some(Some(c)) => c,
         Some(None) => {
             return park(

@@ -146,6 +146,40 @@ impl GraphStore for EmbeddedGraph {
             .await
     }
 
+    async fn read_for_enrichment(
+        &self,
+        wanted: Vec<(String, String)>,
+    ) -> Result<Option<Vec<ReadForEnrichment>>> {
+        // One read turn for the batch instead of two per document: the
+        // enrichments of a fetch start together, so their reads can too.
+        self.db
+            .read(move |conn| {
+                let mut doc = conn.prepare_cached(&format!(
+                    "SELECT {DOC_COLUMNS} FROM documents WHERE entity_id = ?1"
+                ))?;
+                let mut body =
+                    conn.prepare_cached("SELECT body FROM contents WHERE content_hash = ?1")?;
+                let mut out = Vec::with_capacity(wanted.len());
+                for (id, hash) in wanted {
+                    let document = doc.query_row([id], doc_from_row).optional()?;
+                    let content = match &document {
+                        // Not for a duplicate: it is skipped unread.
+                        Some(d)
+                            if d.content_hash == hash
+                                && !(d.enrichment_status == Status::Completed
+                                    && d.enrichment_content_hash.as_deref() == Some(&hash)) =>
+                        {
+                            body.query_row([hash], |r| r.get(0)).optional()?
+                        }
+                        _ => None,
+                    };
+                    out.push(ReadForEnrichment { document, content });
+                }
+                Ok(Some(out))
+            })
+            .await
+    }
+
     async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<Vec<String>> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -493,5 +527,52 @@ mod tests {
         assert_eq!(g.reset_processing().await.unwrap(), 2);
         let c = total_counts(&g.counts().await.unwrap());
         assert_eq!(c[&Status::Pending], 2);
+    }
+
+    #[tokio::test]
+    async fn a_batch_reads_each_document_and_only_the_bodies_it_will_enrich() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = EmbeddedGraph::new(Db::open(dir.path()).unwrap());
+        g.index_documents(vec![doc("fresh", "h1"), doc("done", "h2")])
+            .await
+            .unwrap();
+        g.record_enrichments(vec![update("done", "h2")])
+            .await
+            .unwrap();
+        let wanted = |pairs: &[(&str, &str)]| {
+            pairs
+                .iter()
+                .map(|(d, h)| (d.to_string(), h.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let reads = g
+            .read_for_enrichment(wanted(&[
+                ("fresh", "h1"),
+                ("gone", "h1"),
+                ("fresh", "old-hash"),
+                ("done", "h2"),
+            ]))
+            .await
+            .unwrap()
+            .expect("the embedded store reads a batch at once");
+        let seen: Vec<(Option<&str>, Option<&[u8]>)> = reads
+            .iter()
+            .map(|r| {
+                (
+                    r.document.as_ref().map(|d| d.entity_id.as_str()),
+                    r.content.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (Some("fresh"), Some(&b"abc"[..])),
+                (None, None),
+                // A stale request is skipped, a duplicate answered from the record.
+                (Some("fresh"), None),
+                (Some("done"), None),
+            ]
+        );
     }
 }

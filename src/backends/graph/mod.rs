@@ -136,6 +136,14 @@ impl ApplyResult {
     }
 }
 
+/// A document as an enrichment first reads it (`GraphStore::read_for_enrichment`).
+#[derive(Debug, Clone, Default)]
+pub struct ReadForEnrichment {
+    pub document: Option<DocumentRecord>,
+    /// The body, read only when the document's content hash is the one asked for.
+    pub content: Option<Vec<u8>>,
+}
+
 #[derive(Debug, Clone)]
 pub struct FailureUpdate {
     pub document_id: String,
@@ -150,9 +158,18 @@ pub trait GraphStore: Send + Sync {
     async fn index_documents(&self, docs: Vec<NewDocument>) -> Result<Vec<IndexOutcome>>;
     async fn get_document(&self, id: &str) -> Result<Option<DocumentRecord>>;
     async fn content(&self, content_hash: &str) -> Result<Option<Vec<u8>>>;
-    /// Moves the documents that are in `t.from()` to `t.to()` (the table in
-    /// `model::Transition`); the others are left as they are.
-    /// Move the documents that are in `t.from()` to `t.to()`; returns the
+    /// The first reads of a fetched batch's enrichments in one go: for each
+    /// (document id, content hash), the document and, when its content hash
+    /// is that one, its body. `None`: this store reads one at a time (the
+    /// default; the enrichments then call `get_document` and `content`).
+    async fn read_for_enrichment(
+        &self,
+        _wanted: Vec<(String, String)>,
+    ) -> Result<Option<Vec<ReadForEnrichment>>> {
+        Ok(None)
+    }
+    /// Move the documents that are in `t.from()` to `t.to()` (the table in
+    /// `model::Transition`) that are in `t.from()` to `t.to()`; returns the
     /// ids it moved (the others were elsewhere), so a caller acts once per move.
     async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<Vec<String>>;
     async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>>;
