@@ -33,8 +33,8 @@ struct Args {
     /// Scenarios: embedded, noop (no-op enrichment), http (a loopback service
     /// at each --latency-ms), rollback (effective time under load), keys
     /// (key-to-screen while the engine drains), kafka, kafka-http (http
-    /// through Kafka, optionally a Bolt graph), real (a real source tree, --tree, beside a naive read+hash+insert
-    /// baseline), kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
+    /// through Kafka, optionally a Bolt graph), real (a real source tree,
+    /// --tree, beside a naive read+hash+insert baseline), kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
     /// consumer, and kcat when installed, reading the same messages: the
     /// ceiling kafka-noop is compared with)
     #[arg(

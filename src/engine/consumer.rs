@@ -256,11 +256,7 @@ async fn fetch_loop(
             let mut reads = first_reads(&engine, &decoded).await.into_iter();
             for ((origin, req), permit) in decoded.into_iter().zip(singles) {
                 let (engine, tx) = (engine.clone(), tx.clone());
-                let read = if req.is_ok() {
-                    reads.next().flatten()
-                } else {
-                    None
-                };
+                let read = if req.is_ok() { reads.next() } else { None };
                 tokio::spawn(async move {
                     let position = (origin.partition, origin.offset);
                     let outcome = match req {
@@ -284,7 +280,7 @@ async fn fetch_loop(
 async fn first_reads(
     engine: &Engine,
     decoded: &[(Origin, Result<EnrichmentRequest, Outcome>)],
-) -> Vec<Option<ReadForEnrichment>> {
+) -> Vec<ReadForEnrichment> {
     let wanted: Vec<(String, String)> = decoded
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok())
@@ -294,7 +290,7 @@ async fn first_reads(
         return Vec::new();
     }
     match engine.backends.graph.read_for_enrichment(wanted).await {
-        Ok(Some(reads)) => reads.into_iter().map(Some).collect(),
+        Ok(Some(reads)) => reads,
         Ok(None) => Vec::new(),
         Err(e) => {
             tracing::debug!("batched first reads failed; each enrichment reads alone: {e:#}");

@@ -262,9 +262,7 @@ pub async fn enrich_read(
         engine.stats.stale.inc_by(1);
         return Outcome::Skipped;
     }
-    if doc.enrichment_content_hash.as_deref() == Some(&req.content_hash)
-        && doc.enrichment_status == crate::model::Status::Completed
-    {
+    if doc.is_enriched_for(&req.content_hash) {
         engine.stats.duplicates.inc_by(1);
         return match doc.enrichment {
             Some(results) if !doc.announced => Outcome::Reannounce(Box::new((req, results))),

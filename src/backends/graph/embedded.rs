@@ -48,6 +48,22 @@ fn doc_from_row(r: &Row) -> rusqlite::Result<DocumentRecord> {
     })
 }
 
+fn document_by_id(conn: &rusqlite::Connection, id: &str) -> Result<Option<DocumentRecord>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {DOC_COLUMNS} FROM documents WHERE entity_id = ?1"
+        ))?
+        .query_row([id], doc_from_row)
+        .optional()?)
+}
+
+fn body_by_hash(conn: &rusqlite::Connection, hash: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .prepare_cached("SELECT body FROM contents WHERE content_hash = ?1")?
+        .query_row([hash], |r| r.get(0))
+        .optional()?)
+}
+
 fn current(tx: &rusqlite::Connection, id: &str) -> rusqlite::Result<Option<Stored>> {
     tx.prepare_cached(
         "SELECT content_hash, enrichment_status, enrichment_content_hash FROM documents WHERE entity_id = ?1",
@@ -122,28 +138,12 @@ impl GraphStore for EmbeddedGraph {
 
     async fn get_document(&self, id: &str) -> Result<Option<DocumentRecord>> {
         let id = id.to_string();
-        self.db
-            .read(move |conn| {
-                Ok(conn
-                    .prepare_cached(&format!(
-                        "SELECT {DOC_COLUMNS} FROM documents WHERE entity_id = ?1"
-                    ))?
-                    .query_row([id], doc_from_row)
-                    .optional()?)
-            })
-            .await
+        self.db.read(move |conn| document_by_id(conn, &id)).await
     }
 
     async fn content(&self, content_hash: &str) -> Result<Option<Vec<u8>>> {
         let h = content_hash.to_string();
-        self.db
-            .read(move |conn| {
-                Ok(conn
-                    .prepare_cached("SELECT body FROM contents WHERE content_hash = ?1")?
-                    .query_row([h], |r| r.get(0))
-                    .optional()?)
-            })
-            .await
+        self.db.read(move |conn| body_by_hash(conn, &h)).await
     }
 
     async fn read_for_enrichment(
@@ -154,22 +154,13 @@ impl GraphStore for EmbeddedGraph {
         // enrichments of a fetch start together, so their reads can too.
         self.db
             .read(move |conn| {
-                let mut doc = conn.prepare_cached(&format!(
-                    "SELECT {DOC_COLUMNS} FROM documents WHERE entity_id = ?1"
-                ))?;
-                let mut body =
-                    conn.prepare_cached("SELECT body FROM contents WHERE content_hash = ?1")?;
                 let mut out = Vec::with_capacity(wanted.len());
                 for (id, hash) in wanted {
-                    let document = doc.query_row([id], doc_from_row).optional()?;
+                    let document = document_by_id(conn, &id)?;
                     let content = match &document {
                         // Not for a duplicate: it is skipped unread.
-                        Some(d)
-                            if d.content_hash == hash
-                                && !(d.enrichment_status == Status::Completed
-                                    && d.enrichment_content_hash.as_deref() == Some(&hash)) =>
-                        {
-                            body.query_row([hash], |r| r.get(0)).optional()?
+                        Some(d) if d.content_hash == hash && !d.is_enriched_for(&hash) => {
+                            body_by_hash(conn, &hash)?
                         }
                         _ => None,
                     };

@@ -98,6 +98,14 @@ pub struct DocumentRecord {
     pub announced: bool,
 }
 
+impl DocumentRecord {
+    /// Its current enrichment is for `content_hash`: a request for it is a duplicate.
+    pub fn is_enriched_for(&self, content_hash: &str) -> bool {
+        self.enrichment_status == Status::Completed
+            && self.enrichment_content_hash.as_deref() == Some(content_hash)
+    }
+}
+
 /// A successful enrichment to record, keyed by the content hash it was
 /// computed from (seed §5.4).
 #[derive(Debug, Clone)]
@@ -169,8 +177,7 @@ pub trait GraphStore: Send + Sync {
         Ok(None)
     }
     /// Move the documents that are in `t.from()` to `t.to()` (the table in
-    /// `model::Transition`) that are in `t.from()` to `t.to()`; returns the
-    /// ids it moved (the others were elsewhere), so a caller acts once per move.
+    /// `model::Transition`); returns the ids it moved (the others were elsewhere), so a caller acts once per move.
     async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<Vec<String>>;
     async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>>;
     /// The completed events (and vector updates) of these documents' current
