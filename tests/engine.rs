@@ -180,10 +180,12 @@ async fn breaker_recovers_half_open_then_closed_and_drains() {
         }
         if st == BreakerState::Open && !healed {
             // The service recovers.
-            e.execute(archon_tui::engine::commands::Command::InjectFaults {
-                failure_rate: 0.0,
-                latency_ms: 0,
-            })
+            e.execute(archon_tui::engine::levers::Command::InjectFaults(
+                archon_tui::engine::levers::InjectFaults {
+                    failure_rate: 0.0,
+                    latency_ms: 0,
+                },
+            ))
             .await
             .unwrap();
             healed = true;
@@ -236,10 +238,12 @@ async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes()
     // Another process (here: a second engine on the same data dir) resets it.
     let other = engine(data.path(), |_| {}).await;
     other
-        .execute(archon_tui::engine::commands::Command::ResetBreaker { member: None })
+        .execute(archon_tui::engine::levers::Command::ResetBreaker(
+            archon_tui::engine::levers::ResetBreaker { member: None },
+        ))
         .await
         .unwrap();
-    e.refresh_control();
+    e.refresh_control().await;
     assert_eq!(
         e.breaker.state(),
         archon_tui::engine::breaker::BreakerState::Closed
@@ -247,21 +251,27 @@ async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes()
 
     let sem = e.limit.semaphore();
     assert_eq!(sem.available_permits(), 10);
-    e.execute(archon_tui::engine::commands::Command::SetConcurrency {
-        n: 40,
-        member: None,
-    })
+    e.execute(archon_tui::engine::levers::Command::SetConcurrency(
+        archon_tui::engine::levers::SetConcurrency {
+            n: 40,
+            member: None,
+        },
+    ))
     .await
     .unwrap();
     assert_eq!(sem.available_permits(), 40);
-    e.execute(archon_tui::engine::commands::Command::SetConcurrency { n: 3, member: None })
-        .await
-        .unwrap();
+    e.execute(archon_tui::engine::levers::Command::SetConcurrency(
+        archon_tui::engine::levers::SetConcurrency { n: 3, member: None },
+    ))
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(sem.available_permits(), 3);
     assert_eq!(e.limit.get(), 3);
     assert!(e
-        .execute(archon_tui::engine::commands::Command::SetConcurrency { n: 0, member: None })
+        .execute(archon_tui::engine::levers::Command::SetConcurrency(
+            archon_tui::engine::levers::SetConcurrency { n: 0, member: None }
+        ))
         .await
         .is_err());
     assert_eq!(e.limit.get(), 3, "bad input leaves the setting alone");
@@ -434,14 +444,16 @@ async fn old_finished_jobs_are_forgotten() {
     for i in 0..55 {
         e.control
             .put(&ControlChange::Job(Box::new(job(i, Some(JobPhase::Done)))))
+            .await
             .unwrap();
     }
     // An unfinished one, older than all, is never forgotten.
     e.control
         .put(&ControlChange::Job(Box::new(job(-1, None))))
+        .await
         .unwrap();
-    e.refresh_control();
-    assert_eq!(e.forget_old_jobs().unwrap(), 55 - KEEP_FINISHED);
+    e.refresh_control().await;
+    assert_eq!(e.forget_old_jobs().await.unwrap(), 55 - KEEP_FINISHED);
     let ids: Vec<String> = e.jobs().into_iter().map(|j| j.job.id).collect();
     assert_eq!(ids.len(), KEEP_FINISHED + 1);
     assert_eq!(ids[0], "r0054", "newest first");

@@ -587,7 +587,8 @@ async fn rollback(args: &Args) -> Result<()> {
     }
     let in_flight_before = engine.stats.in_flight.load(Ordering::Relaxed);
     let asked = Instant::now();
-    let report = engine.rollback().await?;
+    let report =
+        archon_tui::engine::levers::execute(&engine, archon_tui::engine::levers::Rollback).await?;
     let returned_ms = asked.elapsed().as_secs_f64() * 1000.0;
     // Nothing may complete after the rollback took effect.
     let done_then = drain::progress(&engine).await?.total(Status::Completed);

@@ -4,6 +4,7 @@
 //! process is taken over by `jobs resume ID` here, or by any running engine,
 //! once it has not been saved for a few seconds.
 
+use crate::engine::levers;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,10 +13,10 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::output::{bar, print_json_or};
-use crate::engine::commands::{Command, CommandOutcome, JobAction};
 use crate::engine::control::Origin;
 use crate::engine::dlq::DlqFilter;
-use crate::engine::handle::{execute_logged, Caller};
+use crate::engine::levers::JobAction;
+use crate::engine::levers::{pull, Caller, Lever};
 use crate::engine::redrive::{JobView, ABANDONED_AFTER_MS};
 use crate::engine::Engine;
 use crate::sanitize::clean;
@@ -57,11 +58,8 @@ pub enum JobsCommand {
     },
 }
 
-async fn lever(engine: &Arc<Engine>, cmd: Command) -> Result<JobView> {
-    match execute_logged(engine, &Caller::local(Origin::Cli), cmd).await? {
-        CommandOutcome::Job(j) => Ok(*j),
-        other => anyhow::bail!("unexpected outcome: {}", other.describe()),
-    }
+async fn lever(engine: &Arc<Engine>, l: impl Lever<Outcome = JobView>) -> Result<JobView> {
+    Ok(pull(engine, &Caller::local(Origin::Cli), l).await?)
 }
 
 fn print_view(v: &JobView, json: bool) -> Result<()> {
@@ -75,7 +73,7 @@ fn print_view(v: &JobView, json: bool) -> Result<()> {
 }
 
 pub async fn jobs(engine: Arc<Engine>, cmd: Option<JobsCommand>, json: bool) -> Result<i32> {
-    let control = |id: String, action| Command::ControlJob { id, action };
+    let control = |id: String, action| levers::ControlJob { id, action };
     match cmd.unwrap_or(JobsCommand::List { json }) {
         JobsCommand::List { json } => {
             let jobs = engine.jobs();
@@ -146,7 +144,7 @@ pub async fn start(
 ) -> Result<i32> {
     let view = lever(
         &engine,
-        Command::StartRedrive {
+        levers::StartRedrive {
             filter,
             rate,
             force,

@@ -890,3 +890,44 @@ pub enum BreakerCommand {
         member: Option<String>,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use crate::engine::levers::SPECS;
+
+    /// Each lever's spec names the CLI subcommands that pull it: they must
+    /// exist (a lever added without its subcommand fails here).
+    #[test]
+    fn every_cli_subcommand_a_lever_names_exists() {
+        let cli = super::Cli::command();
+        for spec in SPECS {
+            for path in spec.cli {
+                let mut at = &cli;
+                for word in path.split_whitespace() {
+                    at = at.find_subcommand(word).unwrap_or_else(|| {
+                        panic!("lever {}: no CLI subcommand `{path}`", spec.name)
+                    });
+                }
+            }
+        }
+    }
+
+    /// A lever no door reaches is dead code.
+    #[test]
+    fn every_lever_has_a_door() {
+        for spec in SPECS {
+            assert!(
+                !(spec.cli.is_empty() && spec.palette.is_empty() && spec.http.is_empty())
+                    || matches!(spec.name, "dlq-entry"),
+                "lever {} has no CLI subcommand, palette verb or HTTP route",
+                spec.name
+            );
+        }
+        let mut names: Vec<_> = SPECS.iter().map(|s| s.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), SPECS.len(), "lever names are unique");
+    }
+}

@@ -3,6 +3,7 @@
 //! preview, typed confirmation (the group id), members out of the group
 //! while the offsets move, audited.
 
+use crate::engine::levers;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
@@ -11,10 +12,10 @@ use clap::{ArgGroup, Args, Subcommand};
 use serde_json::json;
 
 use super::output::print_json_or;
-use crate::engine::commands::{Command, CommandError, CommandOutcome};
 use crate::engine::control::Origin;
 use crate::engine::group_reset::{self, ResetReport, ResetTarget};
-use crate::engine::handle::{execute_logged, Caller};
+use crate::engine::levers::CommandError;
+use crate::engine::levers::{pull, Caller};
 use crate::engine::Engine;
 use crate::sanitize::clean;
 
@@ -177,17 +178,14 @@ fn ask_for_group(group: &str) -> Option<String> {
 async fn reset(engine: &Arc<Engine>, args: ResetArgs) -> Result<i32> {
     let target = args.target()?;
     let caller = Caller::local(Origin::Cli);
-    let command = |dry_run, confirm| Command::ResetOffsets {
+    let command = |dry_run, confirm| levers::ResetOffsets {
         target,
         partitions: args.partitions.clone(),
         dry_run,
         confirm,
         actor: caller.actor.clone(),
     };
-    let preview = match execute_logged(engine, &caller, command(true, None)).await? {
-        CommandOutcome::Reset(r) => r,
-        other => anyhow::bail!("unexpected answer: {}", other.describe()),
-    };
+    let preview = pull(engine, &caller, command(true, None)).await?;
     if args.dry_run {
         print_json_or(&json!(preview), args.json, || print_preview(&preview));
         return Ok(0);
@@ -199,10 +197,7 @@ async fn reset(engine: &Arc<Engine>, args: ResetArgs) -> Result<i32> {
         .confirm
         .clone()
         .or_else(|| ask_for_group(&engine.cfg.group_id));
-    let outcome = execute_logged(engine, &caller, command(false, confirm)).await?;
-    let CommandOutcome::Reset(done) = &outcome else {
-        anyhow::bail!("unexpected answer: {}", outcome.describe());
-    };
+    let done = pull(engine, &caller, command(false, confirm)).await?;
     print_json_or(&json!(done), args.json, || {
         println!(
             "moved in {} ms; lag {} → {}; {} member(s) left and rejoined",

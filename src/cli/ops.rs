@@ -9,16 +9,22 @@ use serde_json::{json, Value};
 use super::output::{bar, print_json_or};
 use super::wait::{run_until_drained, EXIT_TIMED_OUT};
 use super::{BreakerCommand, DlqCommand, RolloutCommand};
-use crate::engine::commands::{Command, CommandOutcome, RolloutChange};
 use crate::engine::control::Origin;
 use crate::engine::dlq::{self, DlqEntry};
-use crate::engine::handle::{execute_logged, Caller};
+use crate::engine::levers::{
+    self, execute_logged, pull, Caller, Command, CommandOutcome, Lever, RolloutChange,
+};
 use crate::engine::{drain, Engine};
 use crate::sanitize::clean;
 
-/// Pull a lever from the CLI: validated like everywhere else, with an
-/// audit line; a refusal (exit 2) keeps its reason.
-async fn lever(engine: &Arc<Engine>, cmd: Command) -> Result<CommandOutcome> {
+/// Pull a lever from the CLI, with its typed outcome: validated like
+/// everywhere else, with an audit line; a refusal (exit 2) keeps its reason.
+async fn lever<L: Lever>(engine: &Arc<Engine>, l: L) -> Result<L::Outcome> {
+    Ok(pull(engine, &Caller::local(Origin::Cli), l).await?)
+}
+
+/// Any lever, with the outcome as the console and HTTP show it.
+async fn lever_any(engine: &Arc<Engine>, cmd: Command) -> Result<CommandOutcome> {
     Ok(execute_logged(engine, &Caller::local(Origin::Cli), cmd).await?)
 }
 
@@ -135,7 +141,7 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
                 match s.split_once('=') {
                     Some((k, v)) => changes.push((k.trim().to_string(), v.to_string())),
                     None => {
-                        return Err(crate::engine::commands::CommandError::Invalid(format!(
+                        return Err(crate::engine::levers::CommandError::Invalid(format!(
                             "--set {} is not FIELD=VALUE",
                             clean(s)
                         ))
@@ -143,15 +149,13 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
                     }
                 }
             }
-            let cmd = Command::EditReplay {
+            let cmd = levers::EditReplay {
                 partition: e.partition,
                 id: e.id,
                 changes,
                 dry_run,
             };
-            let CommandOutcome::Edited(r) = lever(&engine, cmd).await? else {
-                unreachable!("edit returns an edit report")
-            };
+            let r = lever(&engine, cmd).await?;
             print_json_or(&serde_json::to_value(&r)?, as_json, || {
                 for (field, before, after) in &r.diff {
                     println!("{field}:\n  - {}\n  + {}", clean(before), clean(after));
@@ -212,9 +216,9 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             wait_args,
             ..
         } => {
-            let outcome = lever(
+            let report = lever(
                 &engine,
-                Command::ReplayDlq {
+                levers::ReplayDlq {
                     filter: filter.filter(),
                     dry_run,
                     confirmed: confirm,
@@ -222,9 +226,6 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
                 },
             )
             .await?;
-            let CommandOutcome::Replay(report) = outcome else {
-                unreachable!("replay returns a replay report")
-            };
             let mut out = serde_json::to_value(&report)?;
             let mut code = 0;
             if wait && !dry_run {
@@ -275,14 +276,12 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
                 f.extend(mask_field.into_iter().filter(|s| !s.is_empty()));
                 f
             });
-            let cmd = Command::ExportDlq {
+            let cmd = levers::ExportDlq {
                 filter: filter.filter(),
                 path: out,
                 mask: fields,
             };
-            let CommandOutcome::Exported(r) = lever(&engine, cmd).await? else {
-                unreachable!("export returns an export report")
-            };
+            let r = lever(&engine, cmd).await?;
             print_json_or(&serde_json::to_value(&r)?, json, || {
                 println!(
                     "exported {} entries to {}{}",
@@ -298,13 +297,11 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             dry_run,
             json,
         } => {
-            let cmd = Command::ImportDlq {
+            let cmd = levers::ImportDlq {
                 path: file,
                 dry_run,
             };
-            let CommandOutcome::Imported(r) = lever(&engine, cmd).await? else {
-                unreachable!("import returns an import report")
-            };
+            let r = lever(&engine, cmd).await?;
             print_json_or(&serde_json::to_value(&r)?, json, || {
                 println!(
                     "{} {} entries ({} already present)",
@@ -322,16 +319,17 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
         } => {
             let outcome = lever(
                 &engine,
-                Command::PurgeDlq {
+                levers::PurgeDlq {
                     filter: filter.filter(),
                     confirmed: confirm,
                 },
             )
             .await?;
             print_json_or(&serde_json::to_value(&outcome)?, json, || {
-                if let CommandOutcome::Purged { purged } = &outcome {
-                    println!("purged {purged} entries (their documents are now 'failed'; `backfill` re-drives them)");
-                }
+                println!(
+                    "purged {} entries (their documents are now 'failed'; `backfill` re-drives them)",
+                    outcome.purged
+                );
             });
             Ok(0)
         }
@@ -364,7 +362,7 @@ pub async fn rollout(engine: Arc<Engine>, cmd: RolloutCommand) -> Result<i32> {
         RolloutCommand::Show { json } => (None, json),
     };
     if let Some(c) = change {
-        lever(&engine, Command::SetRollout(c)).await?;
+        lever(&engine, c).await?;
     }
     let r = engine.rollout();
     print_json_or(&serde_json::to_value(&r)?, json, || {
@@ -386,10 +384,7 @@ pub async fn rollback(engine: Arc<Engine>, json: bool) -> Result<i32> {
     // When the command was issued (after the backends opened), for timing
     // the fleet's hold from outside.
     let issued_at_ms = crate::clock::now_ms();
-    let outcome = lever(&engine, Command::Rollback).await?;
-    let CommandOutcome::Rollback(r) = &outcome else {
-        unreachable!("rollback returns a rollback report")
-    };
+    let r = lever(&engine, levers::Rollback).await?;
     let out = json!({
         "rollout": engine.rollout(),
         "paused": true,
@@ -397,7 +392,7 @@ pub async fn rollback(engine: Arc<Engine>, json: bool) -> Result<i32> {
         "issued_at_ms": issued_at_ms,
         "pending": r.pending,
         "in_flight": r.in_flight,
-        "engine_running": !engine.members()?.is_empty(),
+        "engine_running": !engine.members().await?.is_empty(),
         "members_confirmed": r.members_confirmed,
         "members_total": r.members_total,
         "confirmed_ms": r.confirmed_ms,
@@ -423,7 +418,7 @@ pub async fn rollback(engine: Arc<Engine>, json: bool) -> Result<i32> {
 }
 
 pub async fn resume(engine: Arc<Engine>, json: bool) -> Result<i32> {
-    lever(&engine, Command::Resume).await?;
+    lever(&engine, levers::Resume).await?;
     print_json_or(
         &json!({"rollout": engine.rollout(), "paused": false}),
         json,
@@ -443,22 +438,21 @@ pub async fn backfill(
 ) -> Result<i32> {
     // The same checks as the console's and HTTP's backfill; the CLI's own
     // run shows progress, so it calls the engine directly after them.
-    let cmd = Command::Backfill {
+    let cmd = Command::Backfill(levers::Backfill {
         project: project.clone(),
         rate,
         sync,
-    };
+    });
     cmd.validate()?;
     tracing::info!("operator: {}", cmd.describe());
     let pb = bar(Some(0), if sync { "enriching" } else { "publishing" });
-    let report = engine
-        .backfill(project, rate, sync, &|done, total| {
-            if let Some(pb) = &pb {
-                pb.set_length(total);
-                pb.set_position(done);
-            }
-        })
-        .await?;
+    let report = levers::backfill::backfill(&engine, project, rate, sync, &|done, total| {
+        if let Some(pb) = &pb {
+            pb.set_length(total);
+            pb.set_position(done);
+        }
+    })
+    .await?;
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -482,8 +476,8 @@ pub async fn backfill(
 pub async fn breaker(engine: Arc<Engine>, cmd: BreakerCommand) -> Result<i32> {
     match cmd {
         BreakerCommand::Reset { member } => {
-            let o = lever(&engine, Command::ResetBreaker { member }).await?;
-            println!("{}", o.describe());
+            let o = lever(&engine, levers::ResetBreaker { member }).await?;
+            println!("{}", o.message);
             Ok(0)
         }
     }
@@ -491,7 +485,7 @@ pub async fn breaker(engine: Arc<Engine>, cmd: BreakerCommand) -> Result<i32> {
 
 /// `hold`, `release`, `concurrency`: one lever, its outcome as text or JSON.
 pub async fn simple_lever(engine: Arc<Engine>, cmd: Command, json: bool) -> Result<i32> {
-    let o = lever(&engine, cmd).await?;
+    let o = lever_any(&engine, cmd).await?;
     print_json_or(
         &json!({"ok": true, "message": o.describe(), "outcome": o}),
         json,
@@ -503,7 +497,7 @@ pub async fn simple_lever(engine: Arc<Engine>, cmd: Command, json: bool) -> Resu
 /// `fleet`: every member as it last reported.
 pub async fn fleet(engine: Arc<Engine>, json: bool) -> Result<i32> {
     use crate::engine::status::{member_line, MemberView};
-    let members = MemberView::of(engine.members()?, crate::clock::now_ms());
+    let members = MemberView::of(engine.members().await?, crate::clock::now_ms());
     if json {
         println!("{}", serde_json::to_string(&members)?);
         return Ok(0);
@@ -530,7 +524,7 @@ pub async fn fleet(engine: Arc<Engine>, json: bool) -> Result<i32> {
 
 /// `audit`: the operators' trail, oldest first.
 pub async fn audit(engine: Arc<Engine>, limit: usize, json: bool) -> Result<i32> {
-    let entries = engine.control.audit(limit)?;
+    let entries = engine.control.audit(limit).await?;
     if json {
         println!("{}", serde_json::to_string(&entries)?);
         return Ok(0);
@@ -555,9 +549,7 @@ pub async fn audit(engine: Arc<Engine>, limit: usize, json: bool) -> Result<i32>
 
 /// `trace ID`: the timeline, oldest first.
 pub async fn trace(engine: Arc<Engine>, query: String, json: bool) -> Result<i32> {
-    let CommandOutcome::Trace(t) = lever(&engine, Command::Trace { query }).await? else {
-        unreachable!("trace returns a trace")
-    };
+    let t = lever(&engine, levers::Trace { query }).await?;
     if json {
         println!("{}", serde_json::to_string(&t)?);
         return Ok(0);
@@ -592,12 +584,8 @@ pub async fn trace(engine: Arc<Engine>, query: String, json: bool) -> Result<i32
 /// `history --since 6h`: the kept samples, summarised (or all of them as JSON).
 pub async fn history(engine: Arc<Engine>, since: &str, json: bool) -> Result<i32> {
     let window_ms = crate::backends::history::parse_window(since)
-        .map_err(crate::engine::commands::CommandError::Invalid)?;
-    let CommandOutcome::History { samples, .. } =
-        lever(&engine, Command::History { window_ms }).await?
-    else {
-        unreachable!("history returns samples")
-    };
+        .map_err(crate::engine::levers::CommandError::Invalid)?;
+    let samples = lever(&engine, levers::History { window_ms }).await?.samples;
     if json {
         println!("{}", serde_json::to_string(&samples)?);
         return Ok(0);

@@ -1,6 +1,7 @@
 //! Subcommand handlers: JSON on stdout with --json, human text otherwise,
 //! progress on stderr when it is a terminal.
 
+use crate::engine::levers;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
@@ -93,25 +94,28 @@ pub async fn run(cli: Cli) -> Result<i32> {
             super::ops::audit(Engine::open(cfg).await?, limit, json).await
         }
         Some(Command::Hold { member, json }) => {
-            let cmd = crate::engine::commands::Command::Hold { member, held: true };
+            let cmd = crate::engine::levers::Command::Hold(levers::Hold { member, held: true });
             super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
         }
         Some(Command::Release { member, json }) => {
-            let cmd = crate::engine::commands::Command::Hold {
+            let cmd = crate::engine::levers::Command::Hold(levers::Hold {
                 member,
                 held: false,
-            };
+            });
             super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
         }
         Some(Command::Rate { rate, json }) => {
-            let per_sec = crate::engine::commands::parse_rate(&rate)?;
-            let cmd = crate::engine::commands::Command::SetMaxRate { per_sec };
+            let per_sec = crate::engine::levers::parse_rate(&rate)?;
+            let cmd = crate::engine::levers::Command::SetMaxRate(levers::SetMaxRate { per_sec });
             super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
         }
         Some(Command::Concurrency { n, member, json }) => {
             // Negative or huge: the command's own check says why.
             let n = usize::try_from(n).unwrap_or(0);
-            let cmd = crate::engine::commands::Command::SetConcurrency { n, member };
+            let cmd = crate::engine::levers::Command::SetConcurrency(levers::SetConcurrency {
+                n,
+                member,
+            });
             super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
         }
         Some(Command::Serve {

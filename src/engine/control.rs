@@ -248,24 +248,26 @@ pub struct AuditEntry {
 }
 
 /// Where the fleet's operator state lives, so it outlives every process and
-/// every engine that shares it follows it.
+/// every engine that shares it follows it. Each adapter does its own
+/// blocking offload (SQLite on the blocking pool; Kafka awaits deliveries).
+#[async_trait::async_trait]
 pub trait ControlStore: Send + Sync {
     fn kind(&self) -> &'static str;
     /// The levers as last read (Kafka: the control topic as followed so far).
-    fn state(&self) -> Result<ControlState>;
-    fn put(&self, change: &ControlChange) -> Result<()>;
+    async fn state(&self) -> Result<ControlState>;
+    async fn put(&self, change: &ControlChange) -> Result<()>;
     /// Drop a key (Kafka: a tombstone, so compaction removes it).
-    fn forget(&self, key: &str) -> Result<()>;
-    fn publish_member(&self, s: &MemberStatus) -> Result<()>;
+    async fn forget(&self, key: &str) -> Result<()>;
+    async fn publish_member(&self, s: &MemberStatus) -> Result<()>;
     /// Withdraw a member's report (its clean exit).
-    fn withdraw_member(&self, member_id: &str) -> Result<()>;
+    async fn withdraw_member(&self, member_id: &str) -> Result<()>;
     /// Members that reported within `gone_after_ms`, by id.
-    fn members(&self, gone_after_ms: i64) -> Result<Vec<MemberStatus>>;
-    fn append_audit(&self, e: &AuditEntry) -> Result<()>;
+    async fn members(&self, gone_after_ms: i64) -> Result<Vec<MemberStatus>>;
+    async fn append_audit(&self, e: &AuditEntry) -> Result<()>;
     /// The newest `limit` audit entries, oldest first.
-    fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>>;
+    async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>>;
     /// Why the shared state may be out of date (engines keep the last state
-    /// they read and say so), if it may be.
+    /// they read and say so), if it may be. In memory: never blocks.
     fn trouble(&self) -> Option<String> {
         None
     }

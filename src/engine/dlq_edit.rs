@@ -8,8 +8,8 @@ use anyhow::Result;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::commands::CommandError;
 use super::dlq::DlqEntry;
+use super::levers::CommandError;
 use super::Engine;
 use crate::events::EnrichmentRequest;
 

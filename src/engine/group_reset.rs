@@ -27,8 +27,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 
-use super::commands::CommandError;
 use super::control::ControlChange;
+use super::levers::CommandError;
 use super::Engine;
 use crate::backends::broker::Broker;
 use crate::clock::now_ms;
@@ -299,7 +299,7 @@ impl Engine {
             ))
             .into());
         }
-        let state = self.control.state()?;
+        let state = self.control.state().await?;
         if let Some(r) = &state.reset {
             if r.asks_to_leave(&group, now_ms()) {
                 bail!(
@@ -323,8 +323,9 @@ impl Engine {
             error: None,
         };
         self.control
-            .put(&ControlChange::Reset(Box::new(record.clone())))?;
-        self.refresh_control();
+            .put(&ControlChange::Reset(Box::new(record.clone())))
+            .await?;
+        self.refresh_control().await;
         tracing::info!(
             "offset reset of {group} to {}: asking the members to leave the group",
             target.describe()
@@ -345,8 +346,10 @@ impl Engine {
             }
         }
         // Members rejoin on this record, done or failed.
-        self.control.put(&ControlChange::Reset(Box::new(record)))?;
-        self.refresh_control();
+        self.control
+            .put(&ControlChange::Reset(Box::new(record)))
+            .await?;
+        self.refresh_control().await;
         let moves = result?;
         tracing::info!("offset reset of {group} done; the members rejoin");
         Ok(report(moves, started.elapsed().as_millis() as u64))

@@ -11,10 +11,10 @@ use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
 use super::breaker::BreakerSnapshot;
-use super::commands::{Command, CommandError, CommandOutcome};
-use super::control::{AuditEntry, Origin};
+use super::control::AuditEntry;
 use super::dlq_index::{DlqIndex, DlqRow};
 use super::lagstat::{self, PartitionStatus, Sample};
+use super::levers::{Command, CommandError, CommandOutcome};
 use super::rollout::RolloutState;
 use super::stats::LatencySummary;
 use super::status::MemberView;
@@ -153,7 +153,7 @@ impl Snapshot {
 impl Snapshot {
     /// The levers' state as the engine holds it now (breaker, rollout,
     /// pause, hold, concurrency).
-    fn set_levers(&mut self, engine: &Engine) {
+    async fn set_levers(&mut self, engine: &Engine) {
         self.breaker = engine.breaker.snapshot();
         self.rollout = engine.rollout();
         self.paused = engine.is_paused();
@@ -165,11 +165,11 @@ impl Snapshot {
         self.control_trouble = engine.control.trouble();
         self.read_only = engine.cfg.read_only;
         self.max_rate = engine.rate.get();
-        match engine.members() {
+        match engine.members().await {
             Ok(m) => self.fleet = MemberView::of(m, crate::clock::now_ms()),
             Err(e) => self.control_trouble = Some(format!("fleet reports unreadable: {e:#}")),
         }
-        if let Ok(a) = engine.control.audit(AUDIT_SHOWN) {
+        if let Ok(a) = engine.control.audit(AUDIT_SHOWN).await {
             self.audit = a;
         }
         self.jobs = engine.jobs();
@@ -194,12 +194,10 @@ pub struct Republish {
 }
 
 impl Republish {
-    pub fn now(&self) {
-        self.tx.send_modify(|s| {
-            let mut next = (**s).clone();
-            next.set_levers(&self.engine);
-            *s = Arc::new(next);
-        });
+    pub async fn now(&self) {
+        let mut next = (**self.tx.borrow()).clone();
+        next.set_levers(&self.engine).await;
+        self.tx.send_replace(Arc::new(next));
     }
 }
 
@@ -319,70 +317,7 @@ impl History {
     }
 }
 
-/// Who pulls a lever, for the audit trail.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub origin: Origin,
-    /// user@host (HTTP: token scope @ peer).
-    pub actor: String,
-}
-
-impl Caller {
-    /// This process's user at this host, from the console or the CLI.
-    pub fn local(origin: Origin) -> Self {
-        Self {
-            origin,
-            actor: crate::identity::actor(),
-        }
-    }
-}
-
-/// Run an operator's command; leave an audit line in the log (the console's
-/// Logs panel, or `serve`'s stderr) and, for a lever, an entry in the
-/// fleet's audit trail: who, from where, what, before → after, result.
-pub async fn execute_logged(
-    engine: &Arc<Engine>,
-    caller: &Caller,
-    cmd: Command,
-) -> Result<CommandOutcome, CommandError> {
-    let described = cmd.describe();
-    let audited = cmd.is_lever();
-    let before = engine.lever_view(&cmd);
-    let result = engine.execute(cmd.clone()).await;
-    let outcome = match &result {
-        Ok(o) => {
-            tracing::info!("operator: {described} → {}", o.describe());
-            format!("ok: {}", o.describe())
-        }
-        Err(e @ (CommandError::Invalid(_) | CommandError::ReadOnly(_))) => {
-            tracing::warn!("operator: {described} refused: {e}");
-            format!("refused: {e}")
-        }
-        Err(e) => {
-            tracing::warn!("operator: {described} failed: {e}");
-            format!("failed: {e}")
-        }
-    };
-    if audited {
-        let entry = AuditEntry {
-            at_ms: crate::clock::now_ms(),
-            actor: caller.actor.clone(),
-            origin: caller.origin,
-            member_id: engine.member_id().to_string(),
-            action: described,
-            before,
-            after: engine.lever_view(&cmd),
-            result: outcome,
-        };
-        let e = engine.clone();
-        match tokio::task::spawn_blocking(move || e.control.append_audit(&entry)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!("audit entry not written: {err:#}"),
-            Err(err) => tracing::warn!("audit entry not written: {err}"),
-        }
-    }
-    result
-}
+pub use super::levers::{execute_logged, Caller};
 
 /// Start the snapshot publisher and the command executor for `engine`.
 pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
@@ -408,7 +343,7 @@ pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
             );
             tokio::spawn(async move {
                 let result = execute_logged(&engine, &caller, cmd.clone()).await;
-                republish.now();
+                republish.now().await;
                 // The front end may be gone (quit); the audit line is written.
                 let _delivered = out.send((cmd, result)).is_ok();
             });
@@ -581,7 +516,7 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
         }
     }
     snap.pending_by_age = h.ages.0.clone();
-    snap.set_levers(engine);
+    snap.set_levers(engine).await;
     snap.enriching = engine.limit.in_use();
     snap.in_flight = engine
         .stats

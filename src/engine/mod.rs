@@ -4,7 +4,6 @@
 pub mod alerts;
 pub mod backoff;
 pub mod breaker;
-pub mod commands;
 pub mod config;
 pub mod consumer;
 pub mod control;
@@ -19,6 +18,7 @@ pub mod fingerprint;
 pub mod group_reset;
 pub mod handle;
 pub mod lagstat;
+pub mod levers;
 pub mod metrics;
 pub mod observed;
 pub mod offsets;
@@ -178,7 +178,7 @@ impl Engine {
             .ensure_topics(&topics)
             .await
             .context("cannot create the enrichment topics")?;
-        let state = control.state()?;
+        let state = control.state().await?;
         let rollout = state.rollout.clone().unwrap_or_else(|| cfg.rollout.clone());
         let held = state.holds(&cfg.member_id);
         let resetting = asks_to_leave(&state, &cfg.group_id);
@@ -227,8 +227,8 @@ impl Engine {
     }
 
     /// Fleet members that reported within the session timeout.
-    pub fn members(&self) -> Result<Vec<MemberStatus>> {
-        self.control.members(self.cfg.member_gone_after_ms())
+    pub async fn members(&self) -> Result<Vec<MemberStatus>> {
+        self.control.members(self.cfg.member_gone_after_ms()).await
     }
 
     /// Is this process a member of the fleet (it consumes and reports)?
@@ -245,39 +245,50 @@ impl Engine {
     }
 
     /// Apply and persist a rollout (every member picks it up within ~1 s).
-    pub fn set_rollout(&self, r: RolloutState) -> Result<()> {
-        self.control.put(&ControlChange::Rollout(r.clone()))?;
+    pub async fn set_rollout(&self, r: RolloutState) -> Result<()> {
+        self.control.put(&ControlChange::Rollout(r.clone())).await?;
         *self.rollout.write().unwrap() = r;
         Ok(())
     }
 
     /// MAX_PROCESSING_RATE for the fleet (None: no limit).
-    pub fn set_max_rate(&self, per_sec: Option<f64>) -> Result<()> {
+    pub async fn set_max_rate(&self, per_sec: Option<f64>) -> Result<()> {
         self.control
-            .put(&ControlChange::MaxRate(Some(per_sec.unwrap_or(0.0))))?;
-        self.refresh_control();
+            .put(&ControlChange::MaxRate(Some(per_sec.unwrap_or(0.0))))
+            .await?;
+        self.refresh_control().await;
         Ok(())
     }
 
     /// Concurrency for the whole fleet (`member: None`; members with their
     /// own value keep it) or for one member.
-    pub fn set_concurrency(&self, n: usize, member: Option<&str>) -> Result<()> {
+    pub async fn set_concurrency(&self, n: usize, member: Option<&str>) -> Result<()> {
         anyhow::ensure!(
             (1..=MAX_CONCURRENCY).contains(&n),
             "concurrency must be between 1 and {MAX_CONCURRENCY}, got {n}"
         );
         match member {
-            None => self.control.put(&ControlChange::Concurrency(Some(n)))?,
-            Some(id) => self.update_member(id, |m| m.concurrency = Some(n))?,
+            None => {
+                self.control
+                    .put(&ControlChange::Concurrency(Some(n)))
+                    .await?
+            }
+            Some(id) => self.update_member(id, |m| m.concurrency = Some(n)).await?,
         }
-        self.refresh_control();
+        self.refresh_control().await;
         Ok(())
     }
 
-    fn update_member(&self, id: &str, change: impl FnOnce(&mut MemberControl)) -> Result<()> {
-        let mut m = self.control.state()?.member(id);
+    async fn update_member(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut MemberControl) + Send,
+    ) -> Result<()> {
+        let mut m = self.control.state().await?.member(id);
         change(&mut m);
-        self.control.put(&ControlChange::Member(id.to_string(), m))
+        self.control
+            .put(&ControlChange::Member(id.to_string(), m))
+            .await
     }
 
     fn update_paused(&self) {
@@ -302,26 +313,26 @@ impl Engine {
 
     /// Persisted hold (rollback): every member of the fleet pauses, and
     /// stays paused across restarts until `release`.
-    pub fn hold(&self) -> Result<()> {
-        self.control.put(&ControlChange::Held(true))?;
-        self.refresh_control();
+    pub async fn hold(&self) -> Result<()> {
+        self.control.put(&ControlChange::Held(true)).await?;
+        self.refresh_control().await;
         Ok(())
     }
 
     /// Lift the fleet-wide hold (members held alone stay held) and this
     /// process's own pause.
-    pub fn release(&self) -> Result<()> {
-        self.control.put(&ControlChange::Held(false))?;
+    pub async fn release(&self) -> Result<()> {
+        self.control.put(&ControlChange::Held(false)).await?;
         self.local_pause
             .store(false, std::sync::atomic::Ordering::Relaxed);
-        self.refresh_control();
+        self.refresh_control().await;
         Ok(())
     }
 
     /// Hold or release one member alone.
-    pub fn hold_member(&self, id: &str, held: bool) -> Result<()> {
-        self.update_member(id, |m| m.held = held)?;
-        self.refresh_control();
+    pub async fn hold_member(&self, id: &str, held: bool) -> Result<()> {
+        self.update_member(id, |m| m.held = held).await?;
+        self.refresh_control().await;
         Ok(())
     }
 
@@ -330,30 +341,35 @@ impl Engine {
     }
 
     /// Manual breaker reset, fleet-wide (`None`) or of one member.
-    pub fn reset_breaker(&self, member: Option<&str>) -> Result<()> {
+    pub async fn reset_breaker(&self, member: Option<&str>) -> Result<()> {
         match member {
             None => {
-                let seq = self.control.state()?.breaker_reset_seq + 1;
-                self.control.put(&ControlChange::BreakerReset(seq))?;
+                let seq = self.control.state().await?.breaker_reset_seq + 1;
+                self.control.put(&ControlChange::BreakerReset(seq)).await?;
             }
-            Some(id) => self.update_member(id, |m| m.breaker_reset_seq += 1)?,
+            Some(id) => self.update_member(id, |m| m.breaker_reset_seq += 1).await?,
         }
-        self.refresh_control();
+        self.refresh_control().await;
         Ok(())
     }
 
     /// Follow what the operator changed anywhere in the fleet: rollout,
     /// holds, concurrency, breaker reset requests. On a read error the last
     /// state stays in force.
-    pub fn refresh_control(&self) {
-        use std::sync::atomic::Ordering::Relaxed;
-        let state = match self.control.state() {
+    pub async fn refresh_control(&self) {
+        let state = match self.control.state().await {
             Ok(s) => s,
             Err(e) => {
                 tracing::debug!("operator state not read, keeping the last: {e:#}");
                 return;
             }
         };
+        self.follow(state);
+    }
+
+    /// Put an operator state read from the store in force here.
+    fn follow(&self, state: ControlState) {
+        use std::sync::atomic::Ordering::Relaxed;
         let me = self.member_id();
         if let Some(r) = &state.rollout {
             *self.rollout.write().unwrap() = r.clone();
@@ -477,43 +493,29 @@ impl Engine {
     pub fn spawn_heartbeat(self: &Arc<Self>, report: bool) -> tokio::task::JoinHandle<()> {
         self.reporting
             .store(report, std::sync::atomic::Ordering::Relaxed);
-        let engine = self.clone();
+        let e = self.clone();
         tokio::spawn(async move {
             let mut last_published: Option<(bool, bool)> = None;
             for tick in 0u64.. {
-                let e = engine.clone();
-                let seen = last_published;
-                last_published = tokio::task::spawn_blocking(move || {
-                    e.refresh_control();
-                    if !report {
-                        return seen;
-                    }
+                e.refresh_control().await;
+                if report {
                     let status = e.member_status();
                     // Every second, and at once when the pause changes or the
                     // last in-flight work ends, so a rollback elsewhere sees
                     // its effect quickly.
                     let now = (status.paused, status.in_flight == 0);
                     let every = (control::REPORT_EVERY_MS / 100) as u64;
-                    if tick % every == 0 || seen != Some(now) {
-                        if let Err(err) = e.control.publish_member(&status) {
+                    if tick % every == 0 || last_published != Some(now) {
+                        if let Err(err) = e.control.publish_member(&status).await {
                             tracing::debug!("member report not written: {err:#}");
                         }
-                        return Some(now);
+                        last_published = Some(now);
                     }
-                    seen
-                })
-                .await
-                .unwrap_or(seen);
-                if engine.sleep_or_stop(Duration::from_millis(100)).await {
+                }
+                if e.sleep_or_stop(Duration::from_millis(100)).await {
                     if report {
-                        let e = engine.clone();
-                        let withdrawn = tokio::task::spawn_blocking(move || {
-                            e.control.withdraw_member(e.member_id())
-                        });
-                        match withdrawn.await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(err)) => tracing::debug!("member report not withdrawn: {err:#}"),
-                            Err(err) => tracing::debug!("member report not withdrawn: {err}"),
+                        if let Err(err) = e.control.withdraw_member(e.member_id()).await {
+                            tracing::debug!("member report not withdrawn: {err:#}");
                         }
                     }
                     return;

@@ -292,16 +292,22 @@ impl Engine {
             ..Default::default()
         };
         self.control
-            .put(&ControlChange::JobControl(job.id.clone(), ctl.clone()))?;
+            .put(&ControlChange::JobControl(job.id.clone(), ctl.clone()))
+            .await?;
         self.control
-            .put(&ControlChange::Job(Box::new(job.clone())))?;
-        self.refresh_control();
+            .put(&ControlChange::Job(Box::new(job.clone())))
+            .await?;
+        self.refresh_control().await;
         Ok(JobView::of(&job, &ctl, now))
     }
 
     /// Ask a job to pause, resume, cancel or change rate.
-    pub fn control_job(&self, id: &str, change: impl FnOnce(&mut JobControl)) -> Result<JobView> {
-        let state = self.control.state()?;
+    pub async fn control_job(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut JobControl) + Send,
+    ) -> Result<JobView> {
+        let state = self.control.state().await?;
         let job = state
             .jobs
             .get(id)
@@ -309,8 +315,9 @@ impl Engine {
         let mut ctl = state.job_control(id);
         change(&mut ctl);
         self.control
-            .put(&ControlChange::JobControl(id.to_string(), ctl.clone()))?;
-        self.refresh_control();
+            .put(&ControlChange::JobControl(id.to_string(), ctl.clone()))
+            .await?;
+        self.refresh_control().await;
         Ok(JobView::of(job, &ctl, now_ms()))
     }
 
@@ -323,7 +330,7 @@ impl Engine {
         progress: &(dyn Fn(&JobView) + Sync),
     ) -> Result<JobView> {
         let mut job = {
-            let state = self.control.state()?;
+            let state = self.control.state().await?;
             state
                 .jobs
                 .get(id)
@@ -333,12 +340,12 @@ impl Engine {
         if job.finished.is_some() {
             return Ok(JobView::of(
                 &job,
-                &self.control.state()?.job_control(id),
+                &self.control.state().await?.job_control(id),
                 now_ms(),
             ));
         }
         job.owner = self.member_id().to_string();
-        self.save_job(&mut job)?;
+        self.save_job(&mut job).await?;
         // One read of the DLQ topic for both: what a crash cut short, then
         // what is left.
         let kept = dlq::load_kept(self).await?;
@@ -356,7 +363,7 @@ impl Engine {
         let mut active = ActiveTime::from(job.active_ms);
         let mut last_save = Instant::now();
         loop {
-            let ctl = self.control.state()?.job_control(id);
+            let ctl = self.control.state().await?.job_control(id);
             if ctl.cancelled || left.is_empty() {
                 job.active_ms = active.lap();
                 job.finished = Some(if ctl.cancelled {
@@ -369,18 +376,18 @@ impl Engine {
                     // just before a crash, after the last save).
                     job.skipped = job.total.saturating_sub(job.replayed + job.looping);
                 }
-                self.save_job(&mut job)?;
+                self.save_job(&mut job).await?;
                 let view = JobView::of(&job, &ctl, now_ms());
                 progress(&view);
                 tracing::info!("{}", view.line());
-                if let Err(e) = self.forget_old_jobs() {
+                if let Err(e) = self.forget_old_jobs().await {
                     tracing::debug!("old redrive jobs not forgotten: {e:#}");
                 }
                 return Ok(view);
             }
             if self.stopping() {
                 job.active_ms = active.lap();
-                self.save_job(&mut job)?;
+                self.save_job(&mut job).await?;
                 return Ok(JobView::of(&job, &ctl, now_ms()));
             }
             let rate = ctl.rate.unwrap_or(DEFAULT_RATE);
@@ -391,7 +398,7 @@ impl Engine {
                 }
                 active.skip();
                 if last_save.elapsed() >= Duration::from_secs(1) {
-                    self.save_job(&mut job)?;
+                    self.save_job(&mut job).await?;
                     last_save = Instant::now();
                     progress(&JobView::of(&job, &ctl, now_ms()));
                 }
@@ -433,7 +440,7 @@ impl Engine {
                 }
             }
             job.active_ms = active.lap();
-            self.save_job(&mut job)?;
+            self.save_job(&mut job).await?;
             last_save = Instant::now();
             progress(&JobView::of(&job, &ctl, now_ms()));
         }
@@ -507,13 +514,13 @@ impl Engine {
             sent.len()
         );
         job.replayed += cut.len() as u64;
-        self.save_job(job)?;
+        self.save_job(job).await?;
         Ok(cut.len() as u64)
     }
 
     /// Forget finished jobs beyond the newest `KEEP_FINISHED`.
-    pub fn forget_old_jobs(&self) -> Result<usize> {
-        let state = self.control.state()?;
+    pub async fn forget_old_jobs(&self) -> Result<usize> {
+        let state = self.control.state().await?;
         let mut finished: Vec<&RedriveJob> = state
             .jobs
             .values()
@@ -526,18 +533,20 @@ impl Engine {
             .map(|j| j.id.clone())
             .collect();
         for id in &old {
-            self.control.forget(&format!("job/{id}"))?;
-            self.control.forget(&format!("jobctl/{id}"))?;
+            self.control.forget(&format!("job/{id}")).await?;
+            self.control.forget(&format!("jobctl/{id}")).await?;
         }
         if !old.is_empty() {
-            self.refresh_control();
+            self.refresh_control().await;
         }
         Ok(old.len())
     }
 
-    fn save_job(&self, job: &mut RedriveJob) -> Result<()> {
+    async fn save_job(&self, job: &mut RedriveJob) -> Result<()> {
         job.saved_ms = now_ms();
-        self.control.put(&ControlChange::Job(Box::new(job.clone())))
+        self.control
+            .put(&ControlChange::Job(Box::new(job.clone())))
+            .await
     }
 
     /// The job's entries still in the DLQ after its position, in order,

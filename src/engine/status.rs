@@ -86,7 +86,7 @@ fn by_name(counts: &BTreeMap<Status, u64>) -> BTreeMap<String, u64> {
 impl StatusReport {
     pub async fn read(engine: &Engine) -> Result<StatusReport> {
         let p = drain::progress(engine).await?;
-        let members = MemberView::of(engine.members()?, crate::clock::now_ms());
+        let members = MemberView::of(engine.members().await?, crate::clock::now_ms());
         let live = members.iter().find(|m| !m.stale).map(|m| &m.status);
         Ok(StatusReport {
             counts: by_name(&total_counts(&p.counts)),

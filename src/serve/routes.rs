@@ -5,28 +5,40 @@
 //! runs the same typed commands as the console's keys, fleet-wide unless
 //! `?member=ID` names one member.
 
-use axum::extract::rejection::JsonRejection;
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, RawPathParams, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::health::{self, ConsumerCounters, Level};
-use super::token::Scope;
 use super::AppState;
 use crate::clock::now_ms;
-use crate::engine::commands::{Command, CommandError, RolloutChange};
 use crate::engine::control::Origin;
 use crate::engine::dlq::DlqFilter;
-use crate::engine::handle::{execute_logged, Caller};
+use crate::engine::levers::{
+    execute_logged, Caller, CommandError, Http, HttpArgs, Refusal, Scope, SPECS,
+};
 use crate::engine::stats::Stats;
 use crate::engine::status::MemberView;
+
+/// The routes anyone may read.
+const OPEN: &[&str] = &[
+    "/health",
+    "/health/enrichment",
+    "/metrics",
+    "/metrics/circuit_breaker",
+    "/fleet",
+];
+/// The GETs a `read` token may use.
+const READ: &[&str] = &["/dlq?filter=TEXT&limit=N", "/audit?limit=N", "/jobs"];
+/// Largest lever body read (a filter, a few numbers).
+const BODY_LIMIT: usize = 1 << 20;
 
 pub fn router(state: AppState) -> Router {
     let scoped =
@@ -36,33 +48,27 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(audit))
         .route("/jobs", get(jobs))
         .route_layer(scoped(Scope::Read));
-    let control = Router::new()
-        .route("/circuit_breaker/reset", post(reset_breaker))
-        .route("/pause", post(pause))
-        .route("/resume", post(resume))
-        .route("/concurrency", post(concurrency))
-        .route("/rate", post(rate))
-        .route("/rollout", post(rollout))
-        .route("/rollback", post(rollback))
-        .route("/dlq/replay", post(replay))
-        .route("/backfill", post(backfill))
-        .route("/jobs/{id}/{action}", post(control_job))
-        .route_layer(scoped(Scope::Control));
-    let admin = Router::new()
-        .route("/dlq/purge", post(purge))
-        .route("/offsets/reset", post(reset_offsets))
-        .route_layer(scoped(Scope::Admin));
-    Router::new()
+    let mut app = Router::new()
         .route("/", get(index))
         .route("/health", get(consumer_health))
         .route("/health/enrichment", get(producer_health))
         .route("/metrics", get(metrics))
         .route("/metrics/circuit_breaker", get(breaker))
         .route("/fleet", get(fleet))
-        .merge(read)
-        .merge(control)
-        .merge(admin)
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint; GET / lists them") })
+        .merge(read);
+    // Every lever's routes, from its spec, with its spec's scope.
+    for spec in SPECS {
+        for http in spec.http {
+            let route = Router::new()
+                .route(
+                    http.path,
+                    post(move |s: State<AppState>, req: Request| lever(s, req, http)),
+                )
+                .route_layer(scoped(spec.scope));
+            app = app.merge(route);
+        }
+    }
+    app.fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint; GET / lists them") })
         .with_state(state)
 }
 
@@ -77,23 +83,29 @@ fn level_code(l: Level) -> StatusCode {
     }
 }
 
-async fn index() -> Json<Value> {
-    Json(json!({
+/// The endpoint index: the open and read routes, then every lever's
+/// routes by scope, from the specs.
+pub fn index_document() -> Value {
+    let levers = |scope: Scope| -> Vec<String> {
+        SPECS
+            .iter()
+            .filter(|s| s.scope == scope)
+            .flat_map(|s| s.http.iter())
+            .map(|h| format!("{} {}", h.path, h.body))
+            .collect()
+    };
+    json!({
         "service": "archon-tui",
-        "open": ["/health", "/health/enrichment", "/metrics", "/metrics/circuit_breaker", "/fleet"],
-        "read (GET, Authorization: Bearer <read token>)": ["/dlq?filter=TEXT&limit=N", "/audit?limit=N"],
-        "control (POST, Authorization: Bearer <control token>; ?member=ID acts on one member)": [
-            "/circuit_breaker/reset", "/pause", "/resume", "/concurrency {\"n\": N}",
-            "/rate {\"per_sec\": N} (null: no limit)",
-            "/rollout {\"percentage\": P}", "/rollback",
-            "/dlq/replay {\"filter\": \"type:Timeout\", \"dry_run\": true}",
-            "/backfill {\"project\": P, \"rate\": R}"
-        ],
-        "admin (POST, Authorization: Bearer <admin token>)": [
-            "/dlq/purge {\"filter\": \"type:T\", \"confirm\": true}",
-            "/offsets/reset {\"to\": \"time\", \"time\": \"2026-12-01T10:00:00Z\", \"dry_run\": true} (run: \"confirm\": GROUP)"
-        ],
-    }))
+        "open": OPEN,
+        "read (GET, Authorization: Bearer <read token>)": READ,
+        "control (POST, Authorization: Bearer <control token>; ?member=ID acts on one member)":
+            levers(Scope::Control),
+        "admin (POST, Authorization: Bearer <admin token>)": levers(Scope::Admin),
+    })
+}
+
+async fn index() -> Json<Value> {
+    Json(index_document())
 }
 
 async fn consumer_health(State(s): State<AppState>) -> Response {
@@ -219,12 +231,68 @@ async fn require_scope(
     }
 }
 
-/// Run a command and answer with what happened (400: the command refused
-/// its input; 403: a read-only engine; 500: a backend failed while running it).
-async fn run(s: &AppState, caller: &Caller, cmd: Command) -> Response {
+/// `?member=ID`: act on one member instead of the fleet.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct MemberQuery {
+    member: Option<String>,
+}
+
+/// POST to a lever's route: the request becomes its command (400 / 404
+/// when it cannot), which runs as the console's keys run it (400: the
+/// command refused its input; 403: a read-only engine; 500: a backend
+/// failed while running it).
+async fn lever(State(s): State<AppState>, req: Request, http: &'static Http) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let Some(caller) = parts.extensions.get::<Caller>().cloned() else {
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "no caller");
+    };
+    let member = match Query::<MemberQuery>::try_from_uri(&parts.uri) {
+        Ok(Query(q)) => q.member,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e.body_text()),
+    };
+    let path = match RawPathParams::from_request_parts(&mut parts, &()).await {
+        Ok(p) => p.iter().map(|(_, v)| v.to_string()).collect(),
+        Err(_) => Vec::new(),
+    };
+    let bytes = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body: {e}")),
+    };
+    let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let json = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with("application/json"));
+        if !json {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expected request with `Content-Type: application/json`",
+            );
+        }
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v) => Some(v),
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("body: {e}")),
+        }
+    };
+    let args = HttpArgs {
+        engine: &s.engine,
+        body,
+        member,
+        path,
+        actor: caller.actor.clone(),
+    };
+    let cmd = match (http.parse)(&args) {
+        Ok(c) => c,
+        Err(Refusal::BadRequest(e)) => return error(StatusCode::BAD_REQUEST, e),
+        Err(Refusal::NotFound(e)) => return error(StatusCode::NOT_FOUND, e),
+    };
     let described = cmd.describe();
-    let result = execute_logged(&s.engine, caller, cmd).await;
-    s.republish.now();
+    let result = execute_logged(&s.engine, &caller, cmd).await;
+    s.republish.now().await;
     match result {
         Ok(outcome) => Json(json!({
             "ok": true,
@@ -239,352 +307,14 @@ async fn run(s: &AppState, caller: &Caller, cmd: Command) -> Response {
     }
 }
 
-/// `?member=ID`: act on one member instead of the fleet.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct MemberQuery {
-    member: Option<String>,
-}
-
-/// A JSON body, or what is wrong with it (for a 400).
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, String> {
-    b.map(|Json(t)| t).map_err(|e| e.body_text())
-}
-
-async fn reset_breaker(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    Query(q): Query<MemberQuery>,
-) -> Response {
-    run(&s, &c, Command::ResetBreaker { member: q.member }).await
-}
-
-/// Hold the fleet, or one member (`?member=ID`); the kill switch is left alone.
-async fn pause(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    Query(q): Query<MemberQuery>,
-) -> Response {
-    let cmd = Command::Hold {
-        member: q.member,
-        held: true,
-    };
-    run(&s, &c, cmd).await
-}
-
-/// Undo what stopped consumption: one member's hold (`?member=ID`), a
-/// rollback (kill switch back on, like `archon-tui resume`), or a hold.
-async fn resume(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    Query(q): Query<MemberQuery>,
-) -> Response {
-    let cmd = match q.member {
-        Some(m) => Command::Hold {
-            member: Some(m),
-            held: false,
-        },
-        None if s.engine.control_state().held && !s.engine.rollout().enabled => Command::Resume,
-        None => Command::Hold {
-            member: None,
-            held: false,
-        },
-    };
-    run(&s, &c, cmd).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConcurrencyBody {
-    n: usize,
-    member: Option<String>,
-}
-
-async fn concurrency(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    Query(q): Query<MemberQuery>,
-    b: Result<Json<ConcurrencyBody>, JsonRejection>,
-) -> Response {
-    let b = match body(b) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let cmd = Command::SetConcurrency {
-        n: b.n,
-        member: b.member.or(q.member),
-    };
-    run(&s, &c, cmd).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RateBody {
-    per_sec: Option<f64>,
-}
-
-/// MAX_PROCESSING_RATE for the fleet.
-async fn rate(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    b: Result<Json<RateBody>, JsonRejection>,
-) -> Response {
-    let per_sec = match body(b) {
-        Ok(b) => b.per_sec,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    run(&s, &c, Command::SetMaxRate { per_sec }).await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RolloutBody {
-    percentage: Option<u8>,
-    enabled: Option<bool>,
-    enable_project: Option<String>,
-    disable_project: Option<String>,
-}
-
-async fn rollout(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    b: Result<Json<RolloutBody>, JsonRejection>,
-) -> Response {
-    let b = match body(b) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let change = RolloutChange {
-        enabled: b.enabled,
-        percentage: b.percentage,
-        enable_project: b.enable_project,
-        disable_project: b.disable_project,
-    };
-    run(&s, &c, Command::SetRollout(change)).await
-}
-
-async fn rollback(State(s): State<AppState>, Extension(c): Extension<Caller>) -> Response {
-    run(&s, &c, Command::Rollback).await
-}
-
-/// A DLQ filter as the console's `/` text ("type:Timeout project:web") or
-/// as fields.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum FilterSpec {
-    Text(String),
-    Fields(DlqFilter),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReplayBody {
-    filter: Option<FilterSpec>,
-    #[serde(default)]
-    dry_run: bool,
-    /// Required to replay every entry (no filter), as on the CLI.
-    #[serde(default)]
-    confirm: bool,
-    /// Past the loop guard, as the CLI's --force.
-    #[serde(default)]
-    force: bool,
-    /// Entries a second: replay as a redrive job (see GET /jobs).
-    rate: Option<f64>,
-}
-
-/// The filter, or why it is not one (for a 400).
-fn filter_of(spec: Option<FilterSpec>) -> Result<DlqFilter, String> {
-    match spec {
-        None => Ok(DlqFilter::default()),
-        Some(FilterSpec::Text(t)) => DlqFilter::parse(&t).map_err(|e| format!("filter: {e}")),
-        Some(FilterSpec::Fields(f)) => Ok(f),
-    }
-}
-
-async fn replay(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    b: Result<Json<ReplayBody>, JsonRejection>,
-) -> Response {
-    let b = match body(b) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let filter = match filter_of(b.filter) {
-        Ok(f) => f,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let cmd = match b.rate {
-        Some(rate) if !b.dry_run => Command::StartRedrive {
-            filter,
-            rate,
-            force: b.force,
-            confirmed: b.confirm,
-            actor: c.actor.clone(),
-        },
-        _ => Command::ReplayDlq {
-            filter,
-            dry_run: b.dry_run,
-            confirmed: b.confirm,
-            force: b.force,
-        },
-    };
-    run(&s, &c, cmd).await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ResetBody {
-    /// earliest | latest | offset | time
-    to: String,
-    #[serde(default)]
-    offset: Option<i64>,
-    /// RFC 3339, or epoch milliseconds as a string.
-    #[serde(default)]
-    time: Option<String>,
-    #[serde(default)]
-    partitions: Option<Vec<i32>>,
-    #[serde(default)]
-    dry_run: bool,
-    /// The consumer group id, typed.
-    #[serde(default)]
-    confirm: Option<String>,
-}
-
-/// POST /offsets/reset (admin scope): seed 004 Procedure 2, as
-/// `offsets reset` does it; without `confirm` only a dry run is allowed.
-async fn reset_offsets(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    b: Result<Json<ResetBody>, JsonRejection>,
-) -> Response {
-    use crate::engine::group_reset::ResetTarget;
-    let b = match body(b) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let mut words = vec![b.to.as_str()];
-    let offset = b.offset.map(|o| o.to_string());
-    if let Some(o) = &offset {
-        words.push(o);
-    }
-    if let Some(t) = &b.time {
-        words.push(t);
-    }
-    let target = match ResetTarget::parse(&words) {
-        Ok(t) => t,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let cmd = Command::ResetOffsets {
-        target,
-        partitions: b.partitions,
-        dry_run: b.dry_run,
-        confirm: b.confirm,
-        actor: c.actor.clone(),
-    };
-    run(&s, &c, cmd).await
-}
-
 /// GET /jobs (read scope): redrive jobs, newest first, with progress.
 async fn jobs(State(s): State<AppState>) -> Json<Value> {
     Json(json!({ "jobs": s.engine.jobs() }))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct JobRateBody {
-    rate: f64,
-}
-
-/// POST /jobs/ID/pause | resume | cancel, or /jobs/ID/rate {"rate": N}.
-async fn control_job(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    axum::extract::Path((id, action)): axum::extract::Path<(String, String)>,
-    b: Option<Json<JobRateBody>>,
-) -> Response {
-    use crate::engine::commands::JobAction;
-    let action = match (action.as_str(), b) {
-        ("pause", _) => JobAction::Pause,
-        ("resume", _) => JobAction::Resume,
-        ("cancel", _) => JobAction::Cancel,
-        ("rate", Some(Json(b))) => JobAction::Rate(b.rate),
-        ("rate", None) => return error(StatusCode::BAD_REQUEST, "rate: give {\"rate\": N}"),
-        (other, _) => {
-            return error(
-                StatusCode::NOT_FOUND,
-                format!(
-                    "no job action {:?}: pause, resume, cancel or rate",
-                    crate::sanitize::clean(other)
-                ),
-            )
-        }
-    };
-    if s.engine.job(&id).is_none() {
-        return error(
-            StatusCode::NOT_FOUND,
-            format!("no redrive job {:?}", crate::sanitize::clean(&id)),
-        );
-    }
-    run(&s, &c, Command::ControlJob { id, action }).await
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct BackfillBody {
-    project: Option<String>,
-    rate: Option<f64>,
-}
-
-async fn backfill(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    b: Option<Json<BackfillBody>>,
-) -> Response {
-    let b = b.map(|Json(b)| b).unwrap_or_default();
-    run(
-        &s,
-        &c,
-        Command::Backfill {
-            project: b.project,
-            rate: b.rate,
-            sync: false,
-        },
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PurgeBody {
-    filter: Option<FilterSpec>,
-    #[serde(default)]
-    confirm: bool,
-}
-
-async fn purge(
-    State(s): State<AppState>,
-    Extension(c): Extension<Caller>,
-    b: Result<Json<PurgeBody>, JsonRejection>,
-) -> Response {
-    let b = match body(b) {
-        Ok(b) => b,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let filter = match filter_of(b.filter) {
-        Ok(f) => f,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
-    };
-    let cmd = Command::PurgeDlq {
-        filter,
-        confirmed: b.confirm,
-    };
-    run(&s, &c, cmd).await
-}
-
 /// GET /fleet: every member as it last reported, with fleet totals.
 async fn fleet(State(s): State<AppState>) -> Response {
-    match s.engine.members() {
+    match s.engine.members().await {
         Ok(m) => {
             let members = MemberView::of(m, now_ms());
             let live: Vec<_> = members.iter().filter(|m| !m.stale).collect();
@@ -620,7 +350,12 @@ async fn audit(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Respons
     if q.filter.is_some() {
         return error(StatusCode::BAD_REQUEST, "/audit takes ?limit=N only");
     }
-    match s.engine.control.audit(q.limit.unwrap_or(100).min(10_000)) {
+    match s
+        .engine
+        .control
+        .audit(q.limit.unwrap_or(100).min(10_000))
+        .await
+    {
         Ok(entries) => Json(json!({ "entries": entries })).into_response(),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")),
     }
@@ -638,5 +373,42 @@ async fn dlq_list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Resp
             Json(json!({ "entries": entries })).into_response()
         }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index lists every lever route under the scope its spec names
+    /// (purge and the offset reset are admin: the router and the specs
+    /// cannot disagree, they are one list).
+    #[test]
+    fn the_endpoint_index_comes_from_the_specs() {
+        let index = index_document();
+        let listed = |key: &str| -> Vec<String> {
+            index[key]
+                .as_array()
+                .unwrap_or(&Vec::new())
+                .iter()
+                .filter_map(|v| {
+                    v.as_str()
+                        .map(|s| s.split(' ').next().unwrap_or("").to_string())
+                })
+                .collect()
+        };
+        let admin = listed("admin (POST, Authorization: Bearer <admin token>)");
+        let control = listed(
+            "control (POST, Authorization: Bearer <control token>; ?member=ID acts on one member)",
+        );
+        assert!(admin.contains(&"/dlq/purge".to_string()), "{admin:?}");
+        assert!(admin.contains(&"/offsets/reset".to_string()), "{admin:?}");
+        assert!(control.contains(&"/rate".to_string()), "{control:?}");
+        let routes: usize = SPECS.iter().map(|s| s.http.len()).sum();
+        assert_eq!(
+            admin.len() + control.len(),
+            routes,
+            "every route listed once"
+        );
     }
 }

@@ -16,27 +16,8 @@ const MIN_LEN: usize = 16;
 #[derive(Clone)]
 pub struct ControlToken(String);
 
-/// What a token may do. Each scope includes the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Scope {
-    /// DLQ entries (documents can hold secrets) and the audit trail.
-    Read,
-    /// The levers: pause, hold, concurrency, rollout, rollback, breaker,
-    /// replay, backfill.
-    Control,
-    /// What drops data or moves offsets: purge.
-    Admin,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Read => "read",
-            Scope::Control => "control",
-            Scope::Admin => "admin",
-        }
-    }
-}
+/// The scopes are the levers' (a lever's spec names the one it needs).
+pub use crate::engine::levers::Scope;
 
 /// The tokens an HTTP server accepts, each with its scope:
 /// ARCHON_CONTROL_TOKEN (or the generated control-token file) is `admin`,

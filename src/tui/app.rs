@@ -1,6 +1,7 @@
 //! Console state and keyboard handling. Keys turn into typed engine
 //! commands; nothing here touches a backend.
 
+use crate::engine::levers;
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -10,10 +11,10 @@ use super::dlq_list::{DlqKey, DlqList};
 use super::fleet::FleetList;
 use super::palette::{self, PaletteAction};
 use super::theme::Theme;
-use crate::engine::commands::{Command, CommandError, CommandOutcome, RolloutChange};
 use crate::engine::dlq::DlqFilter;
 use crate::engine::dlq_index::DlqRow;
 use crate::engine::handle::Snapshot;
+use crate::engine::levers::{Command, CommandError, CommandOutcome, RolloutChange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -254,7 +255,7 @@ impl App {
                         e.message.document_id.clone()
                     };
                     self.overlay = Overlay::Busy("reading the document's history…".into());
-                    vec![Command::Trace { query }]
+                    vec![Command::Trace(levers::Trace { query })]
                 }
                 None => vec![],
             },
@@ -343,12 +344,12 @@ impl App {
                         Ok(changes) => {
                             self.edit_draft = Some((partition, id, input));
                             self.overlay = Overlay::Busy("checking the edited request…".into());
-                            return vec![Command::EditReplay {
+                            return vec![Command::EditReplay(levers::EditReplay {
                                 partition,
                                 id,
                                 changes,
                                 dry_run: true,
-                            }];
+                            })];
                         }
                         Err(e) => self.overlay = again(input, Some(e)),
                     },
@@ -426,29 +427,33 @@ impl App {
                     self.overlay = Overlay::Busy(format!("{}…", c.ok_label));
                     vec![match c.kind {
                         ConfirmKind::ConsumerFailed => unreachable!("handled above"),
-                        ConfirmKind::EditReplay(partition, id, changes) => Command::EditReplay {
-                            partition,
-                            id,
-                            changes,
-                            dry_run: false,
-                        },
-                        ConfirmKind::ReplayFiltered(filter, force) => Command::StartRedrive {
+                        ConfirmKind::EditReplay(partition, id, changes) => {
+                            Command::EditReplay(levers::EditReplay {
+                                partition,
+                                id,
+                                changes,
+                                dry_run: false,
+                            })
+                        }
+                        ConfirmKind::ReplayFiltered(filter, force) => {
+                            Command::StartRedrive(levers::StartRedrive {
+                                filter,
+                                rate: crate::engine::redrive::DEFAULT_RATE,
+                                force,
+                                confirmed: true,
+                                actor: crate::identity::actor(),
+                            })
+                        }
+                        ConfirmKind::Purge(filter) => Command::PurgeDlq(levers::PurgeDlq {
                             filter,
-                            rate: crate::engine::redrive::DEFAULT_RATE,
-                            force,
                             confirmed: true,
-                            actor: crate::identity::actor(),
-                        },
-                        ConfirmKind::Purge(filter) => Command::PurgeDlq {
-                            filter,
-                            confirmed: true,
-                        },
-                        ConfirmKind::Rollback => Command::Rollback,
-                        ConfirmKind::BackfillSync => Command::Backfill {
+                        }),
+                        ConfirmKind::Rollback => Command::Rollback(levers::Rollback),
+                        ConfirmKind::BackfillSync => Command::Backfill(levers::Backfill {
                             project: None,
                             rate: None,
                             sync: true,
-                        },
+                        }),
                     }]
                 }
                 _ => vec![],
@@ -503,9 +508,9 @@ impl App {
                     );
                     vec![]
                 } else if s.paused {
-                    vec![Command::Run]
+                    vec![Command::Run(levers::Run)]
                 } else {
-                    vec![Command::Pause]
+                    vec![Command::Pause(levers::Pause)]
                 }
             }
             KeyCode::Char('+') | KeyCode::Char('=') | KeyCode::Char('-') => {
@@ -516,10 +521,10 @@ impl App {
                     (cur + if cur >= 10 { 5 } else { 1 }).min(crate::engine::MAX_CONCURRENCY)
                 };
                 self.concurrency_target = Some(next);
-                vec![Command::SetConcurrency {
+                vec![Command::SetConcurrency(levers::SetConcurrency {
                     n: next,
                     member: self.target_member(),
-                }]
+                })]
             }
             KeyCode::Left | KeyCode::Right => {
                 let step = if key.modifiers.contains(KeyModifiers::SHIFT) {
@@ -540,21 +545,21 @@ impl App {
                     ..Default::default()
                 })]
             }
-            KeyCode::Char('b') => vec![Command::ResetBreaker {
+            KeyCode::Char('b') => vec![Command::ResetBreaker(levers::ResetBreaker {
                 member: self.target_member(),
-            }],
+            })],
             KeyCode::Char('!') => {
                 self.overlay = Overlay::Confirm(rollback_dialog(&s));
                 vec![]
             }
             KeyCode::Char('R') => {
                 self.overlay = Overlay::Busy("counting what would be replayed…".into());
-                vec![Command::ReplayDlq {
+                vec![Command::ReplayDlq(levers::ReplayDlq {
                     filter: self.dlq.replay_target(&self.snapshot.dlq_groups),
                     dry_run: true,
                     confirmed: false,
                     force: false,
-                }]
+                })]
             }
             KeyCode::Char('e') if self.focus == Focus::Dlq && !self.dlq.grouped => {
                 let Some(e) = self.selected_entry() else {
@@ -589,7 +594,7 @@ impl App {
                     e.document_id().to_string()
                 };
                 self.overlay = Overlay::Busy("reading the document's history…".into());
-                vec![Command::Trace { query }]
+                vec![Command::Trace(levers::Trace { query })]
             }
             _ if self.focus == Focus::Dlq => self.on_key_dlq(key),
             _ if self.focus == Focus::Fleet => {
@@ -626,19 +631,19 @@ impl App {
     fn run_palette(&mut self, action: PaletteAction) -> Vec<Command> {
         match action {
             PaletteAction::Engine(cmd) => {
-                if let Command::SetConcurrency { n, .. } = cmd {
+                if let Command::SetConcurrency(levers::SetConcurrency { n, .. }) = cmd {
                     self.concurrency_target = Some(n);
                 }
                 vec![cmd]
             }
             PaletteAction::ConfirmReplay(filter, force) => {
                 self.overlay = Overlay::Busy("counting what would be replayed…".into());
-                vec![Command::ReplayDlq {
+                vec![Command::ReplayDlq(levers::ReplayDlq {
                     filter,
                     dry_run: true,
                     confirmed: false,
                     force,
-                }]
+                })]
             }
             PaletteAction::ConfirmPurge(filter) => {
                 let n = self
@@ -687,7 +692,7 @@ impl App {
                         .map(|j| j.job.id.clone())
                 });
                 match id {
-                    Some(id) => vec![Command::ControlJob { id, action }],
+                    Some(id) => vec![Command::ControlJob(levers::ControlJob { id, action })],
                     None => {
                         self.error("no redrive job is running; name one (`archon-tui jobs`)");
                         vec![]
@@ -745,8 +750,10 @@ impl App {
             Ok(o) => o,
             // A refused edit goes back to the editor with the reason.
             Err(e @ CommandError::Invalid(_))
-                if matches!(cmd, Command::EditReplay { dry_run: true, .. })
-                    && self.edit_draft.is_some() =>
+                if matches!(
+                    cmd,
+                    Command::EditReplay(levers::EditReplay { dry_run: true, .. })
+                ) && self.edit_draft.is_some() =>
             {
                 let (partition, id, input) = self.edit_draft.take().unwrap_or_default();
                 self.overlay = Overlay::Edit {
@@ -787,7 +794,9 @@ impl App {
                     .and_then(|(_, _, input)| crate::engine::dlq_edit::parse_changes(&input).ok())
                     .unwrap_or_default();
                 let (partition, id) = match cmd {
-                    Command::EditReplay { partition, id, .. } => (*partition, *id),
+                    Command::EditReplay(levers::EditReplay { partition, id, .. }) => {
+                        (*partition, *id)
+                    }
                     _ => (0, r.entry_id),
                 };
                 self.overlay = Overlay::Confirm(Confirm {
@@ -814,7 +823,9 @@ impl App {
             }
             CommandOutcome::Replay(r) if r.dry_run => {
                 let (filter, force) = match cmd {
-                    Command::ReplayDlq { filter, force, .. } => (filter.clone(), *force),
+                    Command::ReplayDlq(levers::ReplayDlq { filter, force, .. }) => {
+                        (filter.clone(), *force)
+                    }
                     _ => (DlqFilter::default(), false),
                 };
                 if r.replayed == 0 {

@@ -146,13 +146,13 @@ mod tests {
     use super::super::fixture::{app, render};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-    fn key(a: &mut App, c: KeyCode) -> Vec<crate::engine::commands::Command> {
+    fn key(a: &mut App, c: KeyCode) -> Vec<crate::engine::levers::Command> {
         a.on_key(KeyEvent::new(c, KeyModifiers::NONE))
     }
 
     #[test]
     fn edit_and_replay_flow() {
-        use crate::engine::commands::{Command, CommandError, CommandOutcome};
+        use crate::engine::levers::{Command, CommandError, CommandOutcome};
         for (w, h) in [(80, 24), (200, 60)] {
             let mut a = app(Focus::Dlq);
             assert!(key(&mut a, KeyCode::Char('e')).is_empty());
@@ -170,7 +170,10 @@ mod tests {
             let cmds = key(&mut a, KeyCode::Enter);
             assert!(matches!(
                 cmds[..],
-                [Command::EditReplay { dry_run: true, .. }]
+                [Command::EditReplay(crate::engine::levers::EditReplay {
+                    dry_run: true,
+                    ..
+                })]
             ));
             a.on_outcome(
                 &cmds[0],
@@ -207,11 +210,11 @@ mod tests {
                 render(w, h, |f| super::super::render::draw(f, &a))
             );
             let go = key(&mut a, KeyCode::Enter);
-            let [Command::EditReplay {
+            let [Command::EditReplay(crate::engine::levers::EditReplay {
                 dry_run: false,
                 changes,
                 ..
-            }] = &go[..]
+            })] = &go[..]
             else {
                 panic!("{go:?}")
             };
@@ -242,7 +245,9 @@ mod tests {
             let cmds = key(&mut a, KeyCode::Char('R'));
             assert!(matches!(
                 cmds[..],
-                [crate::engine::commands::Command::ReplayDlq { dry_run: true, .. }]
+                [crate::engine::levers::Command::ReplayDlq(
+                    crate::engine::levers::ReplayDlq { dry_run: true, .. }
+                )]
             ));
             let report = crate::engine::dlq::ReplayReport {
                 dry_run: true,
@@ -265,7 +270,7 @@ mod tests {
             };
             a.on_outcome(
                 &cmds[0],
-                Ok(crate::engine::commands::CommandOutcome::Replay(report)),
+                Ok(crate::engine::levers::CommandOutcome::Replay(report)),
             );
             insta::assert_snapshot!(
                 format!("confirm_replay_{w}x{h}"),
@@ -274,10 +279,12 @@ mod tests {
             let go = key(&mut a, KeyCode::Enter);
             assert!(matches!(
                 go[..],
-                [crate::engine::commands::Command::StartRedrive {
-                    confirmed: true,
-                    ..
-                }]
+                [crate::engine::levers::Command::StartRedrive(
+                    crate::engine::levers::StartRedrive {
+                        confirmed: true,
+                        ..
+                    }
+                )]
             ));
 
             // Filter input.
@@ -322,8 +329,13 @@ mod tests {
         let d = rollback_dialog(&a.snapshot);
         a.overlay = Overlay::Confirm(d);
         let cmds = key(&mut a, KeyCode::Enter);
-        assert_eq!(cmds, vec![crate::engine::commands::Command::Rollback]);
-        let report = crate::engine::commands::RollbackReport {
+        assert_eq!(
+            cmds,
+            vec![crate::engine::levers::Command::Rollback(
+                crate::engine::levers::Rollback
+            )]
+        );
+        let report = crate::engine::levers::rollback::RollbackReport {
             effective_ms: 212,
             members_confirmed: 3,
             members_total: 3,
@@ -334,7 +346,7 @@ mod tests {
         };
         a.on_outcome(
             &cmds[0],
-            Ok(crate::engine::commands::CommandOutcome::Rollback(report)),
+            Ok(crate::engine::levers::CommandOutcome::Rollback(report)),
         );
         let out = render(100, 30, |f| super::super::render::draw(f, &a));
         assert!(

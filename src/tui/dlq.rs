@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn grouped_view_by_fingerprint_and_its_keys() {
-        use crate::engine::commands::Command;
+        use crate::engine::levers::Command;
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
         let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
         for (w, h) in [(80, 24), (200, 60)] {
@@ -356,11 +356,11 @@ mod tests {
         a.on_key(key(KeyCode::Char('v')));
         // R replays the selected group (dry run first).
         let cmds = a.on_key(key(KeyCode::Char('R')));
-        let [Command::ReplayDlq {
+        let [Command::ReplayDlq(crate::engine::levers::ReplayDlq {
             filter,
             dry_run: true,
             ..
-        }] = &cmds[..]
+        })] = &cmds[..]
         else {
             panic!("{cmds:?}")
         };
@@ -406,7 +406,7 @@ mod tests {
 
     #[test]
     fn opening_a_row_fetches_the_whole_entry() {
-        use crate::engine::commands::{Command, CommandOutcome};
+        use crate::engine::levers::{Command, CommandOutcome};
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
         let full = super::super::fixture::dlq_entries();
         let mut a = app(Focus::Dlq);
@@ -414,10 +414,10 @@ mod tests {
         let e = a.selected_entry().unwrap().clone();
         assert!(!e.file_path.is_empty());
         let cmds = a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-        let want = Command::LoadDlqEntry {
+        let want = Command::LoadDlqEntry(crate::engine::levers::LoadDlqEntry {
             partition: e.partition,
             id: e.id,
-        };
+        });
         assert_eq!(cmds, vec![want.clone()]);
         let waiting = render(120, 40, |f| super::render_detail(f, f.area(), &a));
         assert!(waiting.contains("reading the full entry"), "{waiting}");

@@ -2,14 +2,15 @@
 //! entries it lets through (matched once per snapshot or filter change, not
 //! per frame: 100k entries) and the selection.
 
+use crate::engine::levers;
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::app::{Confirm, ConfirmKind};
-use crate::engine::commands::Command;
 use crate::engine::dlq::{DlqFilter, DlqGroup};
 use crate::engine::dlq_index::DlqRow;
+use crate::engine::levers::Command;
 
 /// What a key in the DLQ panel asks the console to do.
 #[derive(Debug, PartialEq)]
@@ -177,9 +178,11 @@ impl DlqList {
             KeyCode::PageUp => self.selected = self.selected.saturating_sub(20),
             KeyCode::Enter if n > 0 => {
                 // The snapshot holds rows: fetch the whole record.
-                return DlqKey::Open(self.selected(entries).map(|e| Command::LoadDlqEntry {
-                    partition: e.partition,
-                    id: e.id,
+                return DlqKey::Open(self.selected(entries).map(|e| {
+                    Command::LoadDlqEntry(levers::LoadDlqEntry {
+                        partition: e.partition,
+                        id: e.id,
+                    })
                 }));
             }
             KeyCode::Char('r') => {
@@ -189,12 +192,12 @@ impl DlqList {
                         ..Default::default()
                     };
                     // One entry, on the operator's key: no dialog.
-                    return DlqKey::Send(Command::ReplayDlq {
+                    return DlqKey::Send(Command::ReplayDlq(levers::ReplayDlq {
                         filter,
                         dry_run: false,
                         confirmed: true,
                         force: false,
-                    });
+                    }));
                 }
             }
             KeyCode::Char('x') => {
@@ -281,17 +284,17 @@ mod tests {
         let first = &rows[0];
         assert_eq!(
             l.on_key(key(KeyCode::Enter), &rows, &[]),
-            DlqKey::Open(Some(Command::LoadDlqEntry {
+            DlqKey::Open(Some(Command::LoadDlqEntry(levers::LoadDlqEntry {
                 partition: first.partition,
                 id: first.id
-            }))
+            })))
         );
-        let DlqKey::Send(Command::ReplayDlq {
+        let DlqKey::Send(Command::ReplayDlq(levers::ReplayDlq {
             filter,
             dry_run: false,
             confirmed: true,
             force: false,
-        }) = l.on_key(key(KeyCode::Char('r')), &rows, &[])
+        })) = l.on_key(key(KeyCode::Char('r')), &rows, &[])
         else {
             panic!("r replays the selected entry")
         };

@@ -3,6 +3,7 @@
 //! age of its report). Select a member to aim the levers at it alone;
 //! with none selected they act on the whole fleet.
 
+use crate::engine::levers;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -12,8 +13,8 @@ use ratatui::Frame;
 use super::app::{App, Focus};
 use super::widgets::{panel, thousands};
 use crate::engine::breaker::BreakerState;
-use crate::engine::commands::Command;
 use crate::engine::handle::Snapshot;
+use crate::engine::levers::Command;
 use crate::engine::status::MemberView;
 use crate::sanitize::clean;
 
@@ -63,14 +64,14 @@ impl FleetList {
                 None
             }
             KeyCode::Char('h') => match self.target(&snap.fleet) {
-                Some(m) => Some(Command::Hold {
+                Some(m) => Some(Command::Hold(levers::Hold {
                     member: Some(m.status.member_id.clone()),
                     held: !m.status.held,
-                }),
-                None => Some(Command::Hold {
+                })),
+                None => Some(Command::Hold(levers::Hold {
                     member: None,
                     held: !snap.held,
-                }),
+                })),
             },
             _ => None,
         }
@@ -231,10 +232,10 @@ mod tests {
         let mut l = FleetList::default();
         assert_eq!(
             l.on_key(key(KeyCode::Char('h')), &snap),
-            Some(Command::Hold {
+            Some(Command::Hold(levers::Hold {
                 member: None,
                 held: true
-            }),
+            })),
             "nothing selected: the whole fleet"
         );
         l.on_key(key(KeyCode::Char('j')), &snap);
@@ -242,10 +243,10 @@ mod tests {
         assert_eq!(l.selected.as_deref(), Some("edge-2-977"));
         assert_eq!(
             l.on_key(key(KeyCode::Char('h')), &snap),
-            Some(Command::Hold {
+            Some(Command::Hold(levers::Hold {
                 member: Some("edge-2-977".into()),
                 held: true
-            })
+            }))
         );
         for _ in 0..5 {
             l.on_key(key(KeyCode::Char('j')), &snap);

@@ -1,8 +1,9 @@
 //! The `:` command palette: `rollout 25`, `concurrency 40`, `replay all`,
 //! `backfill sync`, … Destructive ones open a confirm dialog first.
 
-use crate::engine::commands::{Command, JobAction, RolloutChange};
 use crate::engine::dlq::DlqFilter;
+use crate::engine::levers;
+use crate::engine::levers::{Command, JobAction, RolloutChange};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PaletteAction {
@@ -101,13 +102,15 @@ fn reset_offsets(words: &[&str]) -> Result<PaletteAction, String> {
         }
         None => (words, None),
     };
-    Ok(PaletteAction::Engine(Command::ResetOffsets {
-        target: crate::engine::group_reset::ResetTarget::parse(target)?,
-        partitions,
-        dry_run: true,
-        confirm: None,
-        actor: crate::identity::actor(),
-    }))
+    Ok(PaletteAction::Engine(Command::ResetOffsets(
+        levers::ResetOffsets {
+            target: crate::engine::group_reset::ResetTarget::parse(target)?,
+            partitions,
+            dry_run: true,
+            confirm: None,
+            actor: crate::identity::actor(),
+        },
+    )))
 }
 
 pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, String> {
@@ -159,25 +162,28 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
                     crate::engine::MAX_CONCURRENCY
                 ));
             }
-            engine(Command::SetConcurrency { n, member: None })
+            engine(Command::SetConcurrency(levers::SetConcurrency {
+                n,
+                member: None,
+            }))
         }
-        Some("rate") => engine(Command::SetMaxRate {
-            per_sec: crate::engine::commands::parse_rate(
+        Some("rate") => engine(Command::SetMaxRate(levers::SetMaxRate {
+            per_sec: crate::engine::levers::parse_rate(
                 rest.ok_or("rate N (messages a second) or rate off")?,
             )
             .map_err(|e| e.to_string())?,
-        }),
-        Some(verb @ ("hold" | "release")) => engine(Command::Hold {
+        })),
+        Some(verb @ ("hold" | "release")) => engine(Command::Hold(levers::Hold {
             member: rest.map(str::to_string),
             held: verb == "hold",
-        }),
-        Some("pause") => engine(Command::Pause),
-        Some("run") => engine(Command::Run),
-        Some("resume") => engine(Command::Resume),
+        })),
+        Some("pause") => engine(Command::Pause(levers::Pause)),
+        Some("run") => engine(Command::Run(levers::Run)),
+        Some("resume") => engine(Command::Resume(levers::Resume)),
         Some("rollback") => Ok(PaletteAction::Rollback),
         Some("reset") if rest == Some("offsets") => reset_offsets(&words[2..]),
         Some("seek") => reset_offsets(&words[1..]),
-        Some("reset") => engine(Command::ResetBreaker { member: None }),
+        Some("reset") => engine(Command::ResetBreaker(levers::ResetBreaker { member: None })),
         Some("replay") => Ok(PaletteAction::ConfirmReplay(
             if words.contains(&"all") {
                 DlqFilter::default()
@@ -198,11 +204,11 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
                 .skip(1)
                 .find(|w| **w != "sync")
                 .map(|s| s.to_string());
-            engine(Command::Backfill {
+            engine(Command::Backfill(levers::Backfill {
                 project,
                 rate: None,
                 sync,
-            })
+            }))
         }
         Some("faults") => {
             let rate: f64 = number(rest, "faults")?;
@@ -213,19 +219,19 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
                 Some(w) => number(Some(w), "latency")?,
                 None => 0,
             };
-            engine(Command::InjectFaults {
+            engine(Command::InjectFaults(levers::InjectFaults {
                 failure_rate: rate,
                 latency_ms,
-            })
+            }))
         }
         Some("theme") => Ok(PaletteAction::Theme(
             rest.ok_or("name the theme")?.to_string(),
         )),
         Some("audit") => Ok(PaletteAction::Audit),
-        Some("history") => engine(Command::History {
+        Some("history") => engine(Command::History(levers::History {
             window_ms: crate::backends::history::parse_window(rest.unwrap_or("6h"))?,
-        }),
-        Some("export") => engine(Command::ExportDlq {
+        })),
+        Some("export") => engine(Command::ExportDlq(levers::ExportDlq {
             filter: current_filter.clone(),
             path: rest.ok_or("export FILE [mask]")?.into(),
             mask: words.get(2).filter(|w| **w == "mask").map(|_| {
@@ -234,11 +240,11 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
                     .map(|s| s.to_string())
                     .collect()
             }),
-        }),
-        Some("import") => engine(Command::ImportDlq {
+        })),
+        Some("import") => engine(Command::ImportDlq(levers::ImportDlq {
             path: rest.ok_or("import FILE")?.into(),
             dry_run: false,
-        }),
+        })),
         Some("job" | "jobs") => {
             let id = |at: usize| words.get(at).map(|s| s.to_string());
             match rest {
@@ -264,18 +270,43 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
 mod tests {
     use super::*;
 
+    /// Each lever's spec names its palette verbs: the palette must know
+    /// them and `?` must list them (a lever added without them fails here).
+    #[test]
+    fn every_palette_verb_a_lever_names_is_parsed_and_listed() {
+        let f = DlqFilter::default();
+        for spec in crate::engine::levers::SPECS {
+            for verb in spec.palette {
+                if let Err(e) = parse(verb, &f) {
+                    assert!(
+                        !e.starts_with("unknown command"),
+                        "lever {}: the palette does not know `{verb}`",
+                        spec.name
+                    );
+                }
+                assert!(
+                    HELP.iter().any(|(usage, _)| usage
+                        .split(|c: char| !c.is_ascii_alphanumeric())
+                        .any(|w| w == *verb)),
+                    "lever {}: `?` does not list `{verb}`",
+                    spec.name
+                );
+            }
+        }
+    }
+
     #[test]
     fn parses_offset_resets_and_keeps_reset_breaker() {
         use crate::engine::group_reset::ResetTarget;
         let f = DlqFilter::default();
         let target_of = |text: &str| match parse(text, &f) {
-            Ok(PaletteAction::Engine(Command::ResetOffsets {
+            Ok(PaletteAction::Engine(Command::ResetOffsets(levers::ResetOffsets {
                 target,
                 partitions,
                 dry_run: true,
                 confirm: None,
                 ..
-            })) => Ok((target, partitions)),
+            }))) => Ok((target, partitions)),
             other => Err(format!("{other:?}")),
         };
         assert_eq!(
@@ -294,9 +325,9 @@ mod tests {
         assert!(parse("seek latest partitions x", &f).is_err());
         assert_eq!(
             parse("reset breaker", &f),
-            Ok(PaletteAction::Engine(Command::ResetBreaker {
-                member: None
-            }))
+            Ok(PaletteAction::Engine(Command::ResetBreaker(
+                levers::ResetBreaker { member: None }
+            )))
         );
     }
 
@@ -330,10 +361,12 @@ mod tests {
         );
         assert_eq!(
             parse("concurrency 40", &f),
-            Ok(PaletteAction::Engine(Command::SetConcurrency {
-                n: 40,
-                member: None
-            }))
+            Ok(PaletteAction::Engine(Command::SetConcurrency(
+                levers::SetConcurrency {
+                    n: 40,
+                    member: None
+                }
+            )))
         );
         assert_eq!(
             parse("replay all", &f),
@@ -341,11 +374,11 @@ mod tests {
         );
         assert_eq!(
             parse("backfill sync web", &f),
-            Ok(PaletteAction::Engine(Command::Backfill {
+            Ok(PaletteAction::Engine(Command::Backfill(levers::Backfill {
                 project: Some("web".into()),
                 rate: None,
                 sync: true
-            }))
+            })))
         );
         assert_eq!(parse("rollback", &f), Ok(PaletteAction::Rollback));
         for bad in [

@@ -2,6 +2,7 @@
 //! be undone with a key: kafka-ui and GitHub ask the same for a reset or
 //! a delete. Enter sends only when the word matches exactly.
 
+use crate::engine::levers;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -10,8 +11,8 @@ use ratatui::Frame;
 
 use super::app::App;
 use super::dialog::{centered_fixed, dialog_block};
-use crate::engine::commands::Command;
 use crate::engine::group_reset::ResetReport;
+use crate::engine::levers::Command;
 use crate::sanitize::clean;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,18 +50,18 @@ impl TypedConfirm {
         lines.push("Skipped requests leave their documents pending (backfill sends them);".into());
         lines.push("earlier offsets redeliver requests already enriched (skipped).".into());
         let command = match command.clone() {
-            Command::ResetOffsets {
+            Command::ResetOffsets(levers::ResetOffsets {
                 target,
                 partitions,
                 actor,
                 ..
-            } => Command::ResetOffsets {
+            }) => Command::ResetOffsets(levers::ResetOffsets {
                 target,
                 partitions,
                 dry_run: false,
                 confirm: None,
                 actor,
-            },
+            }),
             other => other,
         };
         TypedConfirm {
@@ -82,7 +83,7 @@ impl TypedConfirm {
             KeyCode::Char(c) => self.input.push(c),
             KeyCode::Enter if self.input == self.expect => {
                 let mut cmd = self.command.clone();
-                if let Command::ResetOffsets { confirm, .. } = &mut cmd {
+                if let Command::ResetOffsets(levers::ResetOffsets { confirm, .. }) = &mut cmd {
                     *confirm = Some(self.input.clone());
                 }
                 return TypedKey::Send(cmd);
@@ -168,16 +169,16 @@ mod tests {
     #[test]
     fn the_group_id_must_be_typed_before_anything_is_sent() {
         let mut a = app(Focus::Lag);
-        let dry = Command::ResetOffsets {
+        let dry = Command::ResetOffsets(levers::ResetOffsets {
             target: ResetTarget::Time(1_796_119_200_000),
             partitions: None,
             dry_run: true,
             confirm: None,
             actor: "op@host".into(),
-        };
+        });
         a.on_outcome(
             &dry,
-            Ok(crate::engine::commands::CommandOutcome::Reset(Box::new(
+            Ok(crate::engine::levers::CommandOutcome::Reset(Box::new(
                 report(),
             ))),
         );
@@ -201,13 +202,13 @@ mod tests {
         let sent = key(&mut a, KeyCode::Enter);
         assert_eq!(
             sent,
-            vec![Command::ResetOffsets {
+            vec![Command::ResetOffsets(levers::ResetOffsets {
                 target: ResetTarget::Time(1_796_119_200_000),
                 partitions: None,
                 dry_run: false,
                 confirm: Some("archon-intelligence-enrichment-consumer-group".into()),
                 actor: "op@host".into(),
-            }]
+            })]
         );
     }
 }

@@ -130,15 +130,14 @@ impl KafkaControl {
         Ok(())
     }
 
-    fn send(&self, topic: &str, key: &str, value: Option<&str>) -> Result<()> {
+    async fn send(&self, topic: &str, key: &str, value: Option<&str>) -> Result<()> {
         let mut rec = FutureRecord::<str, str>::to(topic).key(key);
         if let Some(v) = value {
             rec = rec.payload(v);
         }
         let delivery = self.producer.send_result(rec).map_err(|(e, _)| e)?;
-        // The delivery future is completed by librdkafka's own thread (within
-        // message.timeout.ms), so waiting here needs no runtime.
-        match futures::executor::block_on(delivery) {
+        // Completed by librdkafka's own thread within message.timeout.ms.
+        match delivery.await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err((e, _))) => Err(anyhow!("cannot write to {topic}: {e}")),
             Err(_) => Err(anyhow!("cannot write to {topic}: producer gone")),
@@ -277,30 +276,31 @@ fn apply(c: &mut Cache, topics: &FleetTopics, topic: &str, key: Option<&str>, va
     }
 }
 
+#[async_trait::async_trait]
 impl ControlStore for KafkaControl {
     fn kind(&self) -> &'static str {
         "kafka"
     }
 
-    fn state(&self) -> Result<ControlState> {
+    async fn state(&self) -> Result<ControlState> {
         Ok(self.cache.read().unwrap().control.clone())
     }
 
-    fn put(&self, change: &ControlChange) -> Result<()> {
+    async fn put(&self, change: &ControlChange) -> Result<()> {
         let (k, v) = change.key_value()?;
-        self.send(&self.topics.control, &k, Some(&v))?;
+        self.send(&self.topics.control, &k, Some(&v)).await?;
         // Read-your-writes: the reader will apply the same record again.
         ControlChange::apply_stored(&mut self.cache.write().unwrap().control, &k, Some(&v));
         Ok(())
     }
 
-    fn forget(&self, key: &str) -> Result<()> {
-        self.send(&self.topics.control, key, None)?;
+    async fn forget(&self, key: &str) -> Result<()> {
+        self.send(&self.topics.control, key, None).await?;
         ControlChange::apply_stored(&mut self.cache.write().unwrap().control, key, None);
         Ok(())
     }
 
-    fn publish_member(&self, s: &MemberStatus) -> Result<()> {
+    async fn publish_member(&self, s: &MemberStatus) -> Result<()> {
         let v = serde_json::to_string(s)?;
         self.send_queued(&self.topics.status, &s.member_id, &v)?;
         self.cache
@@ -311,16 +311,20 @@ impl ControlStore for KafkaControl {
         Ok(())
     }
 
-    fn withdraw_member(&self, member_id: &str) -> Result<()> {
+    async fn withdraw_member(&self, member_id: &str) -> Result<()> {
         let rec = FutureRecord::<str, str>::to(&self.topics.status).key(member_id);
         drop(self.producer.send_result(rec).map_err(|(e, _)| e)?);
-        // At exit: give the tombstone (and queued reports) a moment, no more.
-        self.producer.flush(Duration::from_secs(2))?;
+        // At exit: give the tombstone (and queued reports) a moment, no more
+        // (flush blocks: off the runtime's workers).
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(2)))
+            .await
+            .context("control producer flush")??;
         self.cache.write().unwrap().members.remove(member_id);
         Ok(())
     }
 
-    fn members(&self, gone_after_ms: i64) -> Result<Vec<MemberStatus>> {
+    async fn members(&self, gone_after_ms: i64) -> Result<Vec<MemberStatus>> {
         let since = now_ms() - gone_after_ms;
         Ok(self
             .cache
@@ -333,7 +337,7 @@ impl ControlStore for KafkaControl {
             .collect())
     }
 
-    fn append_audit(&self, e: &AuditEntry) -> Result<()> {
+    async fn append_audit(&self, e: &AuditEntry) -> Result<()> {
         // Not cached here: the reader adds it when it comes back, so every
         // console shows the trail in the topic's order.
         self.send(
@@ -341,9 +345,10 @@ impl ControlStore for KafkaControl {
             &e.member_id,
             Some(&serde_json::to_string(e)?),
         )
+        .await
     }
 
-    fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+    async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
         let c = self.cache.read().unwrap();
         let skip = c.audit.len().saturating_sub(limit);
         Ok(c.audit.iter().skip(skip).cloned().collect())

@@ -21,101 +21,120 @@ impl SqliteControl {
     }
 }
 
+#[async_trait::async_trait]
 impl ControlStore for SqliteControl {
     fn kind(&self) -> &'static str {
         "embedded"
     }
 
-    fn state(&self) -> Result<ControlState> {
-        self.db.run_blocking(|c| {
-            let mut st = c.prepare_cached("SELECT key, value FROM control")?;
-            let rows =
-                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-            let mut state = ControlState::default();
-            for row in rows {
-                let (k, v) = row?;
-                ControlChange::apply_stored(&mut state, &k, Some(&v));
-            }
-            Ok(state)
-        })
+    async fn state(&self) -> Result<ControlState> {
+        self.db
+            .read(|c| {
+                let mut st = c.prepare_cached("SELECT key, value FROM control")?;
+                let rows =
+                    st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+                let mut state = ControlState::default();
+                for row in rows {
+                    let (k, v) = row?;
+                    ControlChange::apply_stored(&mut state, &k, Some(&v));
+                }
+                Ok(state)
+            })
+            .await
     }
 
-    fn put(&self, change: &ControlChange) -> Result<()> {
+    async fn put(&self, change: &ControlChange) -> Result<()> {
         let (k, v) = change.key_value()?;
-        self.db.run_blocking(|c| {
-            c.execute("INSERT OR REPLACE INTO control VALUES (?1, ?2)", [&k, &v])?;
-            Ok(())
-        })
+        self.db
+            .run(move |c| {
+                c.execute("INSERT OR REPLACE INTO control VALUES (?1, ?2)", [&k, &v])?;
+                Ok(())
+            })
+            .await
     }
 
-    fn forget(&self, key: &str) -> Result<()> {
-        self.db.run_blocking(|c| {
-            c.execute("DELETE FROM control WHERE key = ?1", [key])?;
-            Ok(())
-        })
+    async fn forget(&self, key: &str) -> Result<()> {
+        let key = key.to_string();
+        self.db
+            .run(move |c| {
+                c.execute("DELETE FROM control WHERE key = ?1", [key])?;
+                Ok(())
+            })
+            .await
     }
 
-    fn publish_member(&self, s: &MemberStatus) -> Result<()> {
+    async fn publish_member(&self, s: &MemberStatus) -> Result<()> {
         let v = serde_json::to_string(s)?;
-        self.db.run_blocking(|c| {
-            c.prepare_cached("INSERT OR REPLACE INTO fleet_members VALUES (?1, ?2, ?3)")?
-                .execute(rusqlite::params![s.member_id, s.updated_ms, v])?;
-            Ok(())
-        })
+        let (id, at) = (s.member_id.clone(), s.updated_ms);
+        // A report a restart rewrites within a second: no fsync for it.
+        self.db
+            .run_relaxed(move |c| {
+                c.prepare_cached("INSERT OR REPLACE INTO fleet_members VALUES (?1, ?2, ?3)")?
+                    .execute(rusqlite::params![id, at, v])?;
+                Ok(())
+            })
+            .await
     }
 
-    fn withdraw_member(&self, member_id: &str) -> Result<()> {
-        self.db.run_blocking(|c| {
-            c.execute(
-                "DELETE FROM fleet_members WHERE member_id = ?1",
-                [member_id],
-            )?;
-            Ok(())
-        })
+    async fn withdraw_member(&self, member_id: &str) -> Result<()> {
+        let id = member_id.to_string();
+        self.db
+            .run(move |c| {
+                c.execute("DELETE FROM fleet_members WHERE member_id = ?1", [id])?;
+                Ok(())
+            })
+            .await
     }
 
-    fn members(&self, gone_after_ms: i64) -> Result<Vec<MemberStatus>> {
+    async fn members(&self, gone_after_ms: i64) -> Result<Vec<MemberStatus>> {
         let since = crate::clock::now_ms() - gone_after_ms;
-        self.db.run_blocking(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT status FROM fleet_members WHERE updated_ms >= ?1 ORDER BY member_id",
-            )?;
-            let rows = st.query_map([since], |r| r.get::<_, String>(0))?;
-            let mut out = Vec::new();
-            for row in rows {
-                match serde_json::from_str(&row?) {
-                    Ok(m) => out.push(m),
-                    Err(e) => tracing::debug!("unreadable member report skipped: {e}"),
+        self.db
+            .read(move |c| {
+                let mut st = c.prepare_cached(
+                    "SELECT status FROM fleet_members WHERE updated_ms >= ?1 ORDER BY member_id",
+                )?;
+                let rows = st.query_map([since], |r| r.get::<_, String>(0))?;
+                let mut out = Vec::new();
+                for row in rows {
+                    match serde_json::from_str(&row?) {
+                        Ok(m) => out.push(m),
+                        Err(e) => tracing::debug!("unreadable member report skipped: {e}"),
+                    }
                 }
-            }
-            Ok(out)
-        })
+                Ok(out)
+            })
+            .await
     }
 
-    fn append_audit(&self, e: &AuditEntry) -> Result<()> {
+    async fn append_audit(&self, e: &AuditEntry) -> Result<()> {
         let v = serde_json::to_string(e)?;
-        self.db.run_blocking(|c| {
-            c.execute("INSERT INTO audit (entry) VALUES (?1)", [&v])?;
-            c.execute(
-                "DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?1",
-                [AUDIT_KEEP],
-            )?;
-            Ok(())
-        })
+        self.db
+            .run(move |c| {
+                c.execute("INSERT INTO audit (entry) VALUES (?1)", [&v])?;
+                c.execute(
+                    "DELETE FROM audit WHERE seq <= (SELECT MAX(seq) FROM audit) - ?1",
+                    [AUDIT_KEEP],
+                )?;
+                Ok(())
+            })
+            .await
     }
 
-    fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        self.db.run_blocking(|c| {
-            let mut st = c.prepare_cached("SELECT entry FROM audit ORDER BY seq DESC LIMIT ?1")?;
-            let rows = st.query_map([limit as i64], |r| r.get::<_, String>(0))?;
-            let mut out: Vec<AuditEntry> = Vec::new();
-            for row in rows {
-                if let Ok(e) = serde_json::from_str(&row?) {
-                    out.push(e);
+    async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        self.db
+            .read(move |c| {
+                let mut st =
+                    c.prepare_cached("SELECT entry FROM audit ORDER BY seq DESC LIMIT ?1")?;
+                let rows = st.query_map([limit as i64], |r| r.get::<_, String>(0))?;
+                let mut out: Vec<AuditEntry> = Vec::new();
+                for row in rows {
+                    if let Ok(e) = serde_json::from_str(&row?) {
+                        out.push(e);
+                    }
                 }
-            }
-            out.reverse();
-            Ok(out)
-        })
+                out.reverse();
+                Ok(out)
+            })
+            .await
     }
 }
