@@ -1,7 +1,8 @@
 //! The analyzer or the embedding alone over a tree's text files, one core,
 //! everything read first: a clean target for `perf record`.
 //! `cargo run --release --example analyze_tree -- DIR [analyze|embed]`
-use archon_tui::backends::{intelligence::analyzer, vector::embedding};
+use archon_tui::backends::intelligence::analyzer;
+use archon_tui::embedding;
 use archon_tui::engine::discover;
 fn main() {
     let tree = std::path::PathBuf::from(std::env::args().nth(1).unwrap());

@@ -392,8 +392,9 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
                 "--graph-uri / MEMGRAPH_URI must be bolt://HOST:PORT (or bolt+s, neo4j), got {uri}"
             );
         }
-        cfg.graph = Some(crate::backends::graph::bolt::BoltSettings {
+        cfg.graph = crate::settings::GraphSetting::Bolt(crate::settings::bolt::BoltSettings {
             uri,
+            flavour: crate::settings::bolt::BoltFlavour::Detect,
             user: o.graph_user.clone().unwrap_or_default(),
             password: o.graph_password.clone().unwrap_or_default(),
             database: o.graph_database.clone().filter(|d| !d.is_empty()),

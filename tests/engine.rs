@@ -13,7 +13,7 @@ async fn engine(dir: &std::path::Path, tweak: impl FnOnce(&mut EngineConfig)) ->
     cfg.retry.base_delay = Duration::from_millis(5);
     cfg.retry.max_delay = Duration::from_millis(20);
     tweak(&mut cfg);
-    Engine::open(cfg).await.unwrap()
+    archon_tui::runtime::open_engine(cfg).await.unwrap()
 }
 
 async fn drain_for(engine: &Arc<Engine>, secs: u64) -> bool {
@@ -372,7 +372,7 @@ async fn the_dlq_index_follows_the_topic_incrementally() {
 /// one's sparklines from its first snapshot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sparklines_start_from_the_kept_history_after_a_restart() {
-    use archon_tui::backends::history::Sample;
+    use archon_tui::ports::history::Sample;
     let data = tempfile::tempdir().unwrap();
     {
         let e = engine(data.path(), |_| {}).await;
@@ -386,6 +386,7 @@ async fn sparklines_start_from_the_kept_history_after_a_restart() {
                     dlq: 2,
                     breaker: 0,
                 })
+                .await
                 .unwrap();
         }
         e.stop();
@@ -410,7 +411,7 @@ async fn sparklines_start_from_the_kept_history_after_a_restart() {
     );
     assert_eq!(snap.rate_history[..3], [321, 321, 321]);
     // And this engine's own first sample is kept too.
-    let kept = e.history.as_ref().unwrap().since(0).unwrap();
+    let kept = e.history.as_ref().unwrap().since(0).await.unwrap();
     assert_eq!(kept.len(), 4, "{kept:?}");
     e.stop();
 }
@@ -442,14 +443,12 @@ async fn old_finished_jobs_are_forgotten() {
         finished,
     };
     for i in 0..55 {
-        e.control
-            .put(&ControlChange::Job(Box::new(job(i, Some(JobPhase::Done)))))
+        e.put_control(&ControlChange::Job(Box::new(job(i, Some(JobPhase::Done)))))
             .await
             .unwrap();
     }
     // An unfinished one, older than all, is never forgotten.
-    e.control
-        .put(&ControlChange::Job(Box::new(job(-1, None))))
+    e.put_control(&ControlChange::Job(Box::new(job(-1, None))))
         .await
         .unwrap();
     e.refresh_control().await;

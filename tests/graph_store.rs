@@ -67,6 +67,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 async fn bolt() -> Option<Arc<dyn GraphStore>> {
     let uri = common::bolt()?;
     let g = BoltGraph::connect(&BoltSettings {
+        flavour: Default::default(),
         uri,
         user: "neo4j".into(),
         password: "test".into(),
@@ -493,6 +494,7 @@ async fn an_unreachable_bolt_server_is_a_clear_error() {
         .unwrap()
         .port();
     let err = match BoltGraph::connect(&BoltSettings {
+        flavour: Default::default(),
         uri: format!("bolt://127.0.0.1:{port}"),
         user: "u".into(),
         password: "secret-pw".into(),

@@ -153,7 +153,7 @@ fn dlq_entries_live_on_the_kafka_dlq_topic_and_replay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kafka_adapter_drains_through_librdkafkas_mock_cluster() {
     use archon_tui::backends::broker::kafka::KafkaSettings;
-    use archon_tui::engine::{config::EngineConfig, consumer, drain, producer, Engine};
+    use archon_tui::engine::{config::EngineConfig, consumer, drain, producer};
 
     let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
     let data = tempfile::tempdir().unwrap();
@@ -180,7 +180,7 @@ async fn the_kafka_adapter_drains_through_librdkafkas_mock_cluster() {
         replication_factor: 1,
         ..Default::default()
     });
-    let engine = Engine::open(cfg).await.unwrap();
+    let engine = archon_tui::runtime::open_engine(cfg).await.unwrap();
     assert_eq!(engine.backends.broker.kind(), "kafka");
     producer::ingest(&engine, src.path(), "mock", &|_| {})
         .await

@@ -41,7 +41,7 @@ async fn documents_and_their_status_land_in_qdrant() {
     let data = tempfile::tempdir().unwrap();
     let mut cfg = archon_tui::engine::config::EngineConfig::with_data_dir(data.path());
     cfg.qdrant_url = Some(url.clone());
-    let engine = archon_tui::engine::Engine::open(cfg).await.unwrap();
+    let engine = archon_tui::runtime::open_engine(cfg).await.unwrap();
     assert_eq!(engine.backends.vectors.kind(), "qdrant");
     archon_tui::engine::producer::ingest(&engine, src.path(), "qdrant-test", &|_| {})
         .await

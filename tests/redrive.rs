@@ -205,7 +205,7 @@ async fn cut_step_settled(backends: &[String]) {
             ..Default::default()
         });
     }
-    let e = Engine::open(cfg).await.unwrap();
+    let e = archon_tui::runtime::open_engine(cfg).await.unwrap();
     let job = e
         .start_redrive(DlqFilter::default(), 1000.0, false, "t@h")
         .await

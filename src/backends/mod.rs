@@ -14,6 +14,7 @@ use std::sync::Arc;
 use anyhow::Result;
 
 use crate::engine::config::EngineConfig;
+use crate::settings::GraphSetting;
 use broker::{embedded::EmbeddedBroker, Broker};
 use graph::{embedded::EmbeddedGraph, GraphStore};
 use intelligence::{
@@ -25,13 +26,7 @@ use intelligence::{
 use sqlite::Db;
 use vector::{embedded::EmbeddedVectors, VectorStore};
 
-/// The four outside systems an engine runs on.
-pub struct Backends {
-    pub broker: Arc<dyn Broker>,
-    pub graph: Arc<dyn GraphStore>,
-    pub vectors: Arc<dyn VectorStore>,
-    pub intelligence: Arc<dyn Intelligence>,
-}
+pub use crate::ports::Backends;
 
 impl Backends {
     /// Everything in the data dir, nothing installed; a remote system where
@@ -57,8 +52,8 @@ impl Backends {
                 None => Arc::new(EmbeddedBroker::new(db.clone())),
             },
             graph: match &cfg.graph {
-                Some(s) => remote_graph(s).await?,
-                None => Arc::new(EmbeddedGraph::new(db.clone())),
+                GraphSetting::Bolt(s) => remote_graph(s).await?,
+                GraphSetting::Embedded => Arc::new(EmbeddedGraph::new(db.clone())),
             },
             vectors: match &cfg.qdrant_url {
                 Some(url) => remote_vectors(url, cfg.qdrant_api_key.clone().map(|s| s.0)).await?,
@@ -151,7 +146,7 @@ async fn remote_vectors(url: &str, api_key: Option<String>) -> Result<Arc<dyn Ve
             url,
             api_key,
             vector::qdrant::DEFAULT_COLLECTION,
-            vector::embedding::DIM as u64,
+            crate::embedding::DIM as u64,
         )
         .await?,
     ))

@@ -227,13 +227,21 @@ async fn open(dir: &std::path::Path, args: &Args, setup: &Setup) -> Result<Arc<E
     cfg.concurrency = args.concurrency;
     cfg.intelligence_url = setup.intelligence_url.clone();
     if !setup.noop {
-        return Engine::open(cfg).await;
+        return archon_tui::runtime::open_engine(cfg).await;
     }
     let db = archon_tui::backends::sqlite::Db::open(&cfg.data_dir)?;
     let faults = Arc::new(FaultDial::new(0.0, Duration::ZERO));
     let mut backends = Backends::from_config(&db, &cfg, faults.clone()).await?;
     backends.intelligence = Arc::new(NoopIntelligence);
-    Engine::with_backends(cfg, backends, Arc::new(SqliteControl::new(db)), faults).await
+    let history = archon_tui::runtime::open_history(&cfg.data_dir);
+    Engine::with_backends(
+        cfg,
+        backends,
+        Arc::new(SqliteControl::new(db)),
+        faults,
+        history,
+    )
+    .await
 }
 
 /// Index `--files` generated files and drain them; one JSON line. Returns
@@ -353,7 +361,8 @@ fn naive_baseline(tree: &std::path::Path, db_dir: &std::path::Path) -> Result<(u
 /// files (UTF-8, under the enrichment limit): MiB analysed and the seconds
 /// spent in `analyze` and in `embed` (reading is not timed).
 fn analyzer_throughput(tree: &std::path::Path) -> (f64, f64, f64) {
-    use archon_tui::backends::{intelligence::analyzer, vector::embedding};
+    use archon_tui::backends::intelligence::analyzer;
+    use archon_tui::embedding;
     use archon_tui::engine::discover;
     let (mut bytes, mut analyze, mut embed) = (0u64, Duration::ZERO, Duration::ZERO);
     for path in discover::walk(tree).flatten() {

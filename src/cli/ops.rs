@@ -583,7 +583,7 @@ pub async fn trace(engine: Arc<Engine>, query: String, json: bool) -> Result<i32
 
 /// `history --since 6h`: the kept samples, summarised (or all of them as JSON).
 pub async fn history(engine: Arc<Engine>, since: &str, json: bool) -> Result<i32> {
-    let window_ms = crate::backends::history::parse_window(since)
+    let window_ms = crate::ports::history::parse_window(since)
         .map_err(crate::engine::levers::CommandError::Invalid)?;
     let samples = lever(&engine, levers::History { window_ms }).await?.samples;
     if json {
@@ -595,7 +595,7 @@ pub async fn history(engine: Arc<Engine>, since: &str, json: bool) -> Result<i32
         return Ok(0);
     };
     let max =
-        |f: fn(&crate::backends::history::Sample) -> f64| samples.iter().map(f).fold(0.0, f64::max);
+        |f: fn(&crate::ports::history::Sample) -> f64| samples.iter().map(f).fold(0.0, f64::max);
     println!("{} samples over the last {since}", samples.len());
     println!(
         "  lag     now {:>8}  max {:>8}",

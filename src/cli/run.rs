@@ -33,11 +33,11 @@ pub async fn run(cli: Cli) -> Result<i32> {
             wait,
             wait_args,
         }) => {
-            let engine = Engine::open(cfg).await?;
+            let engine = crate::runtime::open_engine(cfg).await?;
             ingest(engine, &path, project, wait, wait_args).await
         }
         Some(Command::Drain { wait_args, project }) => {
-            let engine = Engine::open(cfg).await?;
+            let engine = crate::runtime::open_engine(cfg).await?;
             let started = Instant::now();
             let before = crate::engine::stats::Stats::get(&engine.stats.enriched);
             let timed_out = run_until_drained(&engine, &wait_args, project.as_deref()).await?;
@@ -54,22 +54,35 @@ pub async fn run(cli: Cli) -> Result<i32> {
             print_summary(&summary, wait_args.json);
             Ok(if timed_out { EXIT_TIMED_OUT } else { 0 })
         }
-        Some(Command::Dlq { command }) => super::ops::dlq(Engine::open(cfg).await?, command).await,
+        Some(Command::Dlq { command }) => {
+            super::ops::dlq(crate::runtime::open_engine(cfg).await?, command).await
+        }
         Some(Command::Rollout { command }) => {
-            super::ops::rollout(Engine::open(cfg).await?, command).await
+            super::ops::rollout(crate::runtime::open_engine(cfg).await?, command).await
         }
         Some(Command::Rollback { json }) => {
-            super::ops::rollback(Engine::open(cfg).await?, json).await
+            super::ops::rollback(crate::runtime::open_engine(cfg).await?, json).await
         }
-        Some(Command::Resume { json }) => super::ops::resume(Engine::open(cfg).await?, json).await,
+        Some(Command::Resume { json }) => {
+            super::ops::resume(crate::runtime::open_engine(cfg).await?, json).await
+        }
         Some(Command::Backfill {
             project,
             rate,
             sync,
             json,
-        }) => super::ops::backfill(Engine::open(cfg).await?, project, rate, sync, json).await,
+        }) => {
+            super::ops::backfill(
+                crate::runtime::open_engine(cfg).await?,
+                project,
+                rate,
+                sync,
+                json,
+            )
+            .await
+        }
         Some(Command::Breaker { command }) => {
-            super::ops::breaker(Engine::open(cfg).await?, command).await
+            super::ops::breaker(crate::runtime::open_engine(cfg).await?, command).await
         }
         Some(Command::GenCorpus { dir, files }) => {
             crate::corpus::generate(&dir, files)?;
@@ -78,36 +91,38 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Attach { theme }) => attach(cfg, theme.or(file.theme)).await,
         Some(Command::Trace { id, json }) => {
-            super::ops::trace(Engine::open(cfg).await?, id, json).await
+            super::ops::trace(crate::runtime::open_engine(cfg).await?, id, json).await
         }
         Some(Command::History { since, json }) => {
-            super::ops::history(Engine::open(cfg).await?, &since, json).await
+            super::ops::history(crate::runtime::open_engine(cfg).await?, &since, json).await
         }
         Some(Command::Jobs { json, command }) => {
-            super::jobs::jobs(Engine::open(cfg).await?, command, json).await
+            super::jobs::jobs(crate::runtime::open_engine(cfg).await?, command, json).await
         }
         Some(Command::Offsets { json, command }) => {
-            super::offsets::offsets(Engine::open(cfg).await?, command, json).await
+            super::offsets::offsets(crate::runtime::open_engine(cfg).await?, command, json).await
         }
-        Some(Command::Fleet { json }) => super::ops::fleet(Engine::open(cfg).await?, json).await,
+        Some(Command::Fleet { json }) => {
+            super::ops::fleet(crate::runtime::open_engine(cfg).await?, json).await
+        }
         Some(Command::Audit { limit, json }) => {
-            super::ops::audit(Engine::open(cfg).await?, limit, json).await
+            super::ops::audit(crate::runtime::open_engine(cfg).await?, limit, json).await
         }
         Some(Command::Hold { member, json }) => {
             let cmd = crate::engine::levers::Command::Hold(levers::Hold { member, held: true });
-            super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
+            super::ops::simple_lever(crate::runtime::open_engine(cfg).await?, cmd, json).await
         }
         Some(Command::Release { member, json }) => {
             let cmd = crate::engine::levers::Command::Hold(levers::Hold {
                 member,
                 held: false,
             });
-            super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
+            super::ops::simple_lever(crate::runtime::open_engine(cfg).await?, cmd, json).await
         }
         Some(Command::Rate { rate, json }) => {
             let per_sec = crate::engine::levers::parse_rate(&rate)?;
             let cmd = crate::engine::levers::Command::SetMaxRate(levers::SetMaxRate { per_sec });
-            super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
+            super::ops::simple_lever(crate::runtime::open_engine(cfg).await?, cmd, json).await
         }
         Some(Command::Concurrency { n, member, json }) => {
             // Negative or huge: the command's own check says why.
@@ -116,7 +131,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 n,
                 member,
             });
-            super::ops::simple_lever(Engine::open(cfg).await?, cmd, json).await
+            super::ops::simple_lever(crate::runtime::open_engine(cfg).await?, cmd, json).await
         }
         Some(Command::Serve {
             listen,
@@ -154,10 +169,16 @@ pub async fn run(cli: Cli) -> Result<i32> {
             };
             // Refused before anything opens.
             let listener = crate::serve::bind(listen, allow_remote).await?;
-            serve(Engine::open(cfg).await?, listener, ingest, alerts).await
+            serve(
+                crate::runtime::open_engine(cfg).await?,
+                listener,
+                ingest,
+                alerts,
+            )
+            .await
         }
         Some(Command::Status { json }) => {
-            let engine = Engine::open(cfg).await?;
+            let engine = crate::runtime::open_engine(cfg).await?;
             let s = crate::engine::status::StatusReport::read(&engine).await?;
             if json {
                 println!("{}", serde_json::to_string(&s)?);
@@ -198,7 +219,7 @@ async fn console(
         Some(addr) => Some(crate::serve::bind(addr, args.allow_remote).await?),
         None => None,
     };
-    let engine = Engine::open(cfg).await?;
+    let engine = crate::runtime::open_engine(cfg).await?;
     let http = match listener {
         Some(l) => Some(http(&engine, l)?),
         None => None,
@@ -251,7 +272,7 @@ async fn attach(cfg: crate::engine::config::EngineConfig, theme: Option<String>)
         );
         return Ok(2);
     }
-    let engine = Engine::open(cfg).await?;
+    let engine = crate::runtime::open_engine(cfg).await?;
     let mut running = Running::start(
         engine,
         RunOptions {

@@ -9,15 +9,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BreakerState {
-    Closed,
-    Open,
-    HalfOpen,
-}
+pub use crate::ports::control::{BreakerSnapshot, BreakerState};
 
 impl BreakerState {
     pub fn as_str(self) -> &'static str {
@@ -56,19 +48,6 @@ impl Default for BreakerConfig {
             rate_window: Duration::from_secs(60),
         }
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BreakerSnapshot {
-    pub state: BreakerState,
-    pub failure_count: u32,
-    pub failure_rate: f64,
-    pub calls_not_permitted: u64,
-    pub last_failure: Option<String>,
-    pub last_error: Option<String>,
-    pub opened_at: Option<String>,
-    /// Milliseconds until an OPEN breaker lets a trial call through.
-    pub half_open_in_ms: Option<u64>,
 }
 
 struct Inner {

@@ -75,16 +75,16 @@ pub struct EngineConfig {
     /// Per call (seed: 60 s).
     pub intelligence_timeout: Duration,
     /// Kafka / Redpanda; None: the embedded broker in the data dir.
-    pub kafka: Option<crate::backends::broker::kafka::KafkaSettings>,
+    pub kafka: Option<crate::settings::kafka::KafkaSettings>,
     /// Qdrant (gRPC, e.g. http://qdrant:6334); None: the embedded vector store.
     pub qdrant_url: Option<String>,
     pub qdrant_api_key: Option<Secret>,
-    /// Memgraph / Neo4j over Bolt; None: the embedded graph store.
-    pub graph: Option<crate::backends::graph::bolt::BoltSettings>,
+    /// The embedded graph store, or Memgraph / Neo4j over Bolt.
+    pub graph: crate::settings::GraphSetting,
     /// This engine's id in the fleet (reports, per-member levers).
     pub member_id: String,
     /// The fleet's control, status and audit topics (Kafka only).
-    pub fleet_topics: crate::backends::control::FleetTopics,
+    pub fleet_topics: crate::settings::fleet::FleetTopics,
     /// Levers are refused (console, CLI, HTTP): a session that only looks.
     pub read_only: bool,
     /// MAX_PROCESSING_RATE: messages a second each engine takes at most.
@@ -129,11 +129,9 @@ impl EngineConfig {
             kafka: None,
             qdrant_url: None,
             qdrant_api_key: None,
-            graph: None,
+            graph: crate::settings::GraphSetting::Embedded,
             member_id: crate::identity::default_member_id(),
-            fleet_topics: crate::backends::control::FleetTopics::beside(
-                crate::events::ENRICH_TOPIC,
-            ),
+            fleet_topics: crate::settings::fleet::FleetTopics::beside(crate::events::ENRICH_TOPIC),
             read_only: false,
             max_processing_rate: None,
             max_replays: 3,

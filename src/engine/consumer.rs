@@ -17,10 +17,10 @@ use super::enrich::{self, Origin, Outcome};
 
 use super::offsets::OffsetTracker;
 use super::Engine;
-use crate::backends::broker::{BrokerConsumer, FatalConsumerError};
-use crate::backends::graph::ReadForEnrichment;
 use crate::events::EnrichmentRequest;
 use crate::model::Transition;
+use crate::ports::broker::{BrokerConsumer, FatalConsumerError};
+use crate::ports::graph::ReadForEnrichment;
 
 const MAX_FETCH: usize = 512;
 const MAX_RECORD_BATCH: usize = 1024;

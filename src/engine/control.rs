@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-use super::breaker::BreakerSnapshot;
 use super::group_reset::GroupReset;
 use super::redrive::{JobControl, RedriveJob};
 use super::rollout::RolloutState;
@@ -176,100 +175,43 @@ impl ControlChange {
     }
 }
 
-/// What each engine reports about itself about once a second.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MemberStatus {
-    pub member_id: String,
-    pub host: String,
-    pub pid: u32,
-    pub version: String,
-    pub started_ms: i64,
-    pub updated_ms: i64,
-    /// Request-topic partitions this member's consumer holds now.
-    pub partitions: Vec<i32>,
-    pub concurrency: usize,
-    pub in_flight: i64,
-    pub breaker: BreakerSnapshot,
-    pub docs_per_sec: f64,
-    pub errors: u64,
-    /// Paused for any reason (its own pause, a hold).
-    pub paused: bool,
-    /// Held by the operator (fleet-wide or alone).
-    pub held: bool,
-}
+pub use crate::ports::control::{AuditEntry, ControlStore, MemberStatus, Origin, REPORT_EVERY_MS};
 
-/// How often members report (the heartbeat also reports at once when the
-/// pause or the in-flight count changes).
-pub const REPORT_EVERY_MS: i64 = 1_000;
-
-impl MemberStatus {
-    /// Silent for more than two reports.
-    pub fn is_stale(&self, now_ms: i64) -> bool {
-        now_ms - self.updated_ms > 2 * REPORT_EVERY_MS + REPORT_EVERY_MS / 2
-    }
-    pub fn age_ms(&self, now_ms: i64) -> i64 {
-        (now_ms - self.updated_ms).max(0)
-    }
-}
-
-/// Where an operator action came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Origin {
-    Console,
-    Cli,
-    Http,
-}
-
-impl Origin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Origin::Console => "console",
-            Origin::Cli => "cli",
-            Origin::Http => "http",
+impl ControlState {
+    /// The state a store's entries give, read over `prev` (the last state
+    /// read): a key gone from the store is dropped, and a value this
+    /// version cannot read keeps what `prev` had (a hold stays a hold).
+    pub fn from_entries(prev: &ControlState, entries: &BTreeMap<String, String>) -> ControlState {
+        let mut state = prev.clone();
+        for key in prev.stored_keys() {
+            if !entries.contains_key(&key) {
+                ControlChange::apply_stored(&mut state, &key, None);
+            }
         }
+        for (k, v) in entries {
+            ControlChange::apply_stored(&mut state, k, Some(v));
+        }
+        state
     }
-}
 
-/// Who did what, from where, with what effect: one line per lever pulled.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    pub at_ms: i64,
-    /// user@host (HTTP: the token's name @ the peer address).
-    pub actor: String,
-    pub origin: Origin,
-    /// The member whose engine ran the command.
-    pub member_id: String,
-    pub action: String,
-    pub before: String,
-    pub after: String,
-    /// "ok", "refused: …" or "failed: …".
-    pub result: String,
-}
-
-/// Where the fleet's operator state lives, so it outlives every process and
-/// every engine that shares it follows it. Each adapter does its own
-/// blocking offload (SQLite on the blocking pool; Kafka awaits deliveries).
-#[async_trait::async_trait]
-pub trait ControlStore: Send + Sync {
-    fn kind(&self) -> &'static str;
-    /// The levers as last read (Kafka: the control topic as followed so far).
-    async fn state(&self) -> Result<ControlState>;
-    async fn put(&self, change: &ControlChange) -> Result<()>;
-    /// Drop a key (Kafka: a tombstone, so compaction removes it).
-    async fn forget(&self, key: &str) -> Result<()>;
-    async fn publish_member(&self, s: &MemberStatus) -> Result<()>;
-    /// Withdraw a member's report (its clean exit).
-    async fn withdraw_member(&self, member_id: &str) -> Result<()>;
-    /// Members that reported within `gone_after_ms`, by id.
-    async fn members(&self, gone_after_ms: i64) -> Result<Vec<MemberStatus>>;
-    async fn append_audit(&self, e: &AuditEntry) -> Result<()>;
-    /// The newest `limit` audit entries, oldest first.
-    async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>>;
-    /// Why the shared state may be out of date (engines keep the last state
-    /// they read and say so), if it may be. In memory: never blocks.
-    fn trouble(&self) -> Option<String> {
-        None
+    /// The store keys this state was read from.
+    fn stored_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut add = |present: bool, key: &str| {
+            if present {
+                keys.push(key.to_string());
+            }
+        };
+        add(self.rollout.is_some(), "rollout");
+        add(self.held, "consumer_paused");
+        add(self.concurrency.is_some(), "concurrency");
+        add(self.max_rate.is_some(), "max_processing_rate");
+        add(self.reset.is_some(), "group_reset");
+        add(self.breaker_reset_seq != 0, "breaker_reset_seq");
+        keys.extend(self.members.keys().map(|id| format!("member/{id}")));
+        keys.extend(self.jobs.keys().map(|id| format!("job/{id}")));
+        keys.extend(self.job_controls.keys().map(|id| format!("jobctl/{id}")));
+        keys
     }
 }
 

@@ -15,9 +15,9 @@ use serde::Serialize;
 
 use super::producer::{dispatch, request_for_record};
 use super::Engine;
-use crate::backends::broker::{OutRecord, Record};
 use crate::events::{DlqMessage, EnrichmentRequest, Priority};
 use crate::model::{Status, Transition};
+use crate::ports::broker::{OutRecord, Record};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DlqEntry {

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use super::dlq::{self, DlqEntry, DlqFields, DlqRecord};
 use super::Engine;
-use crate::backends::broker::Record;
 use crate::events::DlqMessage;
+use crate::ports::broker::Record;
 use anyhow::Result;
 
 /// How much of a long text a row keeps (the full text is on the topic).

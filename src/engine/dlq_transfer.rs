@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use super::dlq::{self, DlqEntry, DlqFilter};
 use super::Engine;
-use crate::backends::broker::OutRecord;
 use crate::events::DlqMessage;
+use crate::ports::broker::OutRecord;
 
 /// Fields masked by `--mask` whatever else is configured: payload bodies and
 /// where documents live (paths name customers and projects).

@@ -8,13 +8,13 @@ use anyhow::Result;
 use serde_json::{json, Map, Value};
 
 use super::Engine;
-use crate::backends::broker::OutRecord;
-use crate::backends::graph::{ApplyResult, EnrichmentUpdate, FailureUpdate, ReadForEnrichment};
-use crate::backends::intelligence::{Analysis, FailureKind, ProcessRequest};
 use crate::events::{
     now_rfc3339, DlqMessage, EnrichmentCompleted, EnrichmentRequest, ErrorDetails, ServiceHealth,
 };
 use crate::model::Transition;
+use crate::ports::broker::OutRecord;
+use crate::ports::graph::{ApplyResult, EnrichmentUpdate, FailureUpdate, ReadForEnrichment};
+use crate::ports::intelligence::{Analysis, FailureKind, ProcessRequest};
 
 /// How long an intelligence call in flight may still run once the engine
 /// is stopping.

@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 use super::control::ControlChange;
 use super::levers::CommandError;
 use super::Engine;
-use crate::backends::broker::Broker;
 use crate::clock::now_ms;
+use crate::ports::broker::Broker;
 
 /// A `requested` record older than this is a resetter that died: members
 /// rejoin without waiting for it.
@@ -299,7 +299,7 @@ impl Engine {
             ))
             .into());
         }
-        let state = self.control.state().await?;
+        let state = self.read_control().await?;
         if let Some(r) = &state.reset {
             if r.asks_to_leave(&group, now_ms()) {
                 bail!(
@@ -322,8 +322,7 @@ impl Engine {
             moves: Vec::new(),
             error: None,
         };
-        self.control
-            .put(&ControlChange::Reset(Box::new(record.clone())))
+        self.put_control(&ControlChange::Reset(Box::new(record.clone())))
             .await?;
         self.refresh_control().await;
         tracing::info!(
@@ -346,8 +345,7 @@ impl Engine {
             }
         }
         // Members rejoin on this record, done or failed.
-        self.control
-            .put(&ControlChange::Reset(Box::new(record)))
+        self.put_control(&ControlChange::Reset(Box::new(record)))
             .await?;
         self.refresh_control().await;
         let moves = result?;

@@ -221,7 +221,7 @@ fn history_every() -> Duration {
     })
 }
 
-fn sample_history(engine: &Engine, h: &mut History, snap: &Snapshot) {
+async fn sample_history(engine: &Engine, h: &mut History, snap: &Snapshot) {
     let Some(store) = &engine.history else {
         return;
     };
@@ -233,14 +233,14 @@ fn sample_history(engine: &Engine, h: &mut History, snap: &Snapshot) {
         return;
     }
     h.sampled = Some((Instant::now(), breaker));
-    let sample = crate::backends::history::Sample {
+    let sample = crate::ports::history::Sample {
         at_ms: snap.refreshed_ms,
         lag: snap.lag_total,
         docs_per_sec: snap.docs_per_sec,
         dlq: snap.totals.get(&Status::Dlq).copied().unwrap_or(0),
         breaker,
     };
-    if let Err(e) = store.append(&sample) {
+    if let Err(e) = store.append(&sample).await {
         tracing::debug!("history sample not kept: {e:#}");
     }
 }
@@ -364,7 +364,7 @@ pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
         };
         // Sparklines start where the last run left them.
         if let Some(store) = &engine.history {
-            for s in store.last(HISTORY).unwrap_or_default() {
+            for s in store.last(HISTORY).await.unwrap_or_default() {
                 h.lag.push_back(s.lag.max(0) as u64);
                 h.rate.push_back(s.docs_per_sec.round() as u64);
             }
@@ -527,7 +527,7 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
     snap.rate_history = h.rate.iter().copied().collect();
     snap.enrich_latency = engine.stats.enrich_summary();
     snap.index_latency = engine.stats.index_summary();
-    sample_history(engine, h, &snap);
+    sample_history(engine, h, &snap).await;
     // The DLQ index reads only what is new on its topic; while a backend
     // does not answer, the last view stays on screen.
     let mut view = None;

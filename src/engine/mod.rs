@@ -36,10 +36,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::{watch, Semaphore};
 
-use crate::backends::broker::seed_topics;
-use crate::backends::intelligence::faults::FaultDial;
-use crate::backends::sqlite::Db;
-pub use crate::backends::Backends;
+use crate::ports::broker::seed_topics;
+use crate::ports::intelligence::FaultDial;
+pub use crate::ports::Backends;
 use breaker::CircuitBreaker;
 use config::EngineConfig;
 use control::{ControlChange, ControlState, ControlStore, MemberControl, MemberStatus};
@@ -124,7 +123,7 @@ pub struct Engine {
     reporting: std::sync::atomic::AtomicBool,
     /// Lag, throughput, DLQ and breaker over days (None: the data dir
     /// refused the file; the console then starts its sparklines empty).
-    pub history: Option<crate::backends::history::HistoryStore>,
+    pub history: Option<Arc<dyn crate::ports::history::HistoryStore>>,
 }
 
 /// The rate limit in force: the operator's (0: lifted), else the flag's.
@@ -148,25 +147,18 @@ fn asks_to_leave(state: &ControlState, group: &str) -> bool {
 pub const MAX_CONCURRENCY: usize = 10_000;
 
 impl Engine {
-    /// Open the engine on the backends `cfg` names (embedded ones in
-    /// `cfg.data_dir` for the rest), with the operator state beside them.
-    pub async fn open(cfg: EngineConfig) -> Result<Arc<Self>> {
-        let db = Db::open(&cfg.data_dir)?;
-        let faults = Arc::new(FaultDial::new(cfg.faults.failure_rate, cfg.faults.latency));
-        let backends = Backends::from_config(&db, &cfg, faults.clone()).await?;
-        let control = crate::backends::control_store(&db, &cfg, backends.broker.as_ref()).await?;
-        Self::with_backends(cfg, backends, control, faults).await
-    }
-
+    /// An engine on these adapters (`runtime::open_engine` builds them
+    /// from the configuration).
     pub async fn with_backends(
         cfg: EngineConfig,
         backends: Backends,
         control: Arc<dyn ControlStore>,
         faults: Arc<FaultDial>,
+        history: Option<Arc<dyn crate::ports::history::HistoryStore>>,
     ) -> Result<Arc<Self>> {
         let mut topics = seed_topics(&cfg.enrich_topic, &cfg.dlq_topic, &cfg.completed_topic);
         if let Some(p) = &cfg.progress_topic {
-            topics.push(crate::backends::broker::TopicSpec {
+            topics.push(crate::ports::broker::TopicSpec {
                 name: p.clone(),
                 partitions: crate::events::COMPLETED_PARTITIONS,
                 retention_ms: 86_400_000,
@@ -178,7 +170,7 @@ impl Engine {
             .ensure_topics(&topics)
             .await
             .context("cannot create the enrichment topics")?;
-        let state = control.state().await?;
+        let state = ControlState::from_entries(&ControlState::default(), &control.entries().await?);
         let rollout = state.rollout.clone().unwrap_or_else(|| cfg.rollout.clone());
         let held = state.holds(&cfg.member_id);
         let resetting = asks_to_leave(&state, &cfg.group_id);
@@ -200,13 +192,7 @@ impl Engine {
             started_ms: crate::clock::now_ms(),
             host: crate::identity::hostname(),
             reporting: false.into(),
-            history: match crate::backends::history::HistoryStore::open(&cfg.data_dir) {
-                Ok(h) => Some(h),
-                Err(e) => {
-                    tracing::warn!("no history kept: {e:#}");
-                    None
-                }
-            },
+            history,
             breaker: CircuitBreaker::new(cfg.breaker.clone()),
             faults,
             observed: Default::default(),
@@ -219,6 +205,18 @@ impl Engine {
 
     pub fn member_id(&self) -> &str {
         &self.cfg.member_id
+    }
+
+    /// The fleet's levers read from the store now.
+    pub async fn read_control(&self) -> Result<ControlState> {
+        let entries = self.control.entries().await?;
+        Ok(ControlState::from_entries(&self.control_state(), &entries))
+    }
+
+    /// Write one lever to the fleet's store.
+    pub async fn put_control(&self, change: &ControlChange) -> Result<()> {
+        let (key, value) = change.key_value()?;
+        self.control.put(&key, &value).await
     }
 
     /// The fleet's levers as last read.
@@ -246,15 +244,14 @@ impl Engine {
 
     /// Apply and persist a rollout (every member picks it up within ~1 s).
     pub async fn set_rollout(&self, r: RolloutState) -> Result<()> {
-        self.control.put(&ControlChange::Rollout(r.clone())).await?;
+        self.put_control(&ControlChange::Rollout(r.clone())).await?;
         *self.rollout.write().unwrap() = r;
         Ok(())
     }
 
     /// MAX_PROCESSING_RATE for the fleet (None: no limit).
     pub async fn set_max_rate(&self, per_sec: Option<f64>) -> Result<()> {
-        self.control
-            .put(&ControlChange::MaxRate(Some(per_sec.unwrap_or(0.0))))
+        self.put_control(&ControlChange::MaxRate(Some(per_sec.unwrap_or(0.0))))
             .await?;
         self.refresh_control().await;
         Ok(())
@@ -269,8 +266,7 @@ impl Engine {
         );
         match member {
             None => {
-                self.control
-                    .put(&ControlChange::Concurrency(Some(n)))
+                self.put_control(&ControlChange::Concurrency(Some(n)))
                     .await?
             }
             Some(id) => self.update_member(id, |m| m.concurrency = Some(n)).await?,
@@ -284,10 +280,9 @@ impl Engine {
         id: &str,
         change: impl FnOnce(&mut MemberControl) + Send,
     ) -> Result<()> {
-        let mut m = self.control.state().await?.member(id);
+        let mut m = self.read_control().await?.member(id);
         change(&mut m);
-        self.control
-            .put(&ControlChange::Member(id.to_string(), m))
+        self.put_control(&ControlChange::Member(id.to_string(), m))
             .await
     }
 
@@ -314,7 +309,7 @@ impl Engine {
     /// Persisted hold (rollback): every member of the fleet pauses, and
     /// stays paused across restarts until `release`.
     pub async fn hold(&self) -> Result<()> {
-        self.control.put(&ControlChange::Held(true)).await?;
+        self.put_control(&ControlChange::Held(true)).await?;
         self.refresh_control().await;
         Ok(())
     }
@@ -322,7 +317,7 @@ impl Engine {
     /// Lift the fleet-wide hold (members held alone stay held) and this
     /// process's own pause.
     pub async fn release(&self) -> Result<()> {
-        self.control.put(&ControlChange::Held(false)).await?;
+        self.put_control(&ControlChange::Held(false)).await?;
         self.local_pause
             .store(false, std::sync::atomic::Ordering::Relaxed);
         self.refresh_control().await;
@@ -344,8 +339,8 @@ impl Engine {
     pub async fn reset_breaker(&self, member: Option<&str>) -> Result<()> {
         match member {
             None => {
-                let seq = self.control.state().await?.breaker_reset_seq + 1;
-                self.control.put(&ControlChange::BreakerReset(seq)).await?;
+                let seq = self.read_control().await?.breaker_reset_seq + 1;
+                self.put_control(&ControlChange::BreakerReset(seq)).await?;
             }
             Some(id) => self.update_member(id, |m| m.breaker_reset_seq += 1).await?,
         }
@@ -357,7 +352,7 @@ impl Engine {
     /// holds, concurrency, breaker reset requests. On a read error the last
     /// state stays in force.
     pub async fn refresh_control(&self) {
-        let state = match self.control.state().await {
+        let state = match self.read_control().await {
             Ok(s) => s,
             Err(e) => {
                 tracing::debug!("operator state not read, keeping the last: {e:#}");

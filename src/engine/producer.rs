@@ -13,10 +13,11 @@ use serde_json::json;
 use super::discover::{document_type_of, language_of, looks_binary, walk};
 use super::enrich::{self, dlq_message, Failure, Origin, Outcome};
 use super::Engine;
-use crate::backends::broker::OutRecord;
-use crate::backends::graph::{DocumentRecord, IndexOutcome, NewDocument};
-use crate::backends::vector::{embedding::embed, VectorPoint};
+use crate::embedding::embed;
 use crate::events::{now_rfc3339, DocumentType, EnrichmentRequest, Priority, RequestMetadata};
+use crate::ports::broker::OutRecord;
+use crate::ports::graph::{DocumentRecord, IndexOutcome, NewDocument};
+use crate::ports::vector::VectorPoint;
 
 const BATCH: usize = 256;
 
@@ -397,7 +398,7 @@ async fn index_batch(
                 "language": p.doc.language,
                 "content_hash": p.doc.content_hash,
                 "enrichment_status": "pending",
-                "embedding_version": crate::backends::vector::embedding::EMBEDDING_VERSION,
+                "embedding_version": crate::embedding::EMBEDDING_VERSION,
             })
             .as_object()
             .cloned()

@@ -291,11 +291,9 @@ impl Engine {
             rate: Some(rate),
             ..Default::default()
         };
-        self.control
-            .put(&ControlChange::JobControl(job.id.clone(), ctl.clone()))
+        self.put_control(&ControlChange::JobControl(job.id.clone(), ctl.clone()))
             .await?;
-        self.control
-            .put(&ControlChange::Job(Box::new(job.clone())))
+        self.put_control(&ControlChange::Job(Box::new(job.clone())))
             .await?;
         self.refresh_control().await;
         Ok(JobView::of(&job, &ctl, now))
@@ -307,15 +305,14 @@ impl Engine {
         id: &str,
         change: impl FnOnce(&mut JobControl) + Send,
     ) -> Result<JobView> {
-        let state = self.control.state().await?;
+        let state = self.read_control().await?;
         let job = state
             .jobs
             .get(id)
             .with_context(|| format!("no redrive job {id:?} (see `archon-tui jobs`)"))?;
         let mut ctl = state.job_control(id);
         change(&mut ctl);
-        self.control
-            .put(&ControlChange::JobControl(id.to_string(), ctl.clone()))
+        self.put_control(&ControlChange::JobControl(id.to_string(), ctl.clone()))
             .await?;
         self.refresh_control().await;
         Ok(JobView::of(job, &ctl, now_ms()))
@@ -330,7 +327,7 @@ impl Engine {
         progress: &(dyn Fn(&JobView) + Sync),
     ) -> Result<JobView> {
         let mut job = {
-            let state = self.control.state().await?;
+            let state = self.read_control().await?;
             state
                 .jobs
                 .get(id)
@@ -340,7 +337,7 @@ impl Engine {
         if job.finished.is_some() {
             return Ok(JobView::of(
                 &job,
-                &self.control.state().await?.job_control(id),
+                &self.read_control().await?.job_control(id),
                 now_ms(),
             ));
         }
@@ -363,7 +360,7 @@ impl Engine {
         let mut active = ActiveTime::from(job.active_ms);
         let mut last_save = Instant::now();
         loop {
-            let ctl = self.control.state().await?.job_control(id);
+            let ctl = self.read_control().await?.job_control(id);
             if ctl.cancelled || left.is_empty() {
                 job.active_ms = active.lap();
                 job.finished = Some(if ctl.cancelled {
@@ -520,7 +517,7 @@ impl Engine {
 
     /// Forget finished jobs beyond the newest `KEEP_FINISHED`.
     pub async fn forget_old_jobs(&self) -> Result<usize> {
-        let state = self.control.state().await?;
+        let state = self.read_control().await?;
         let mut finished: Vec<&RedriveJob> = state
             .jobs
             .values()
@@ -544,8 +541,7 @@ impl Engine {
 
     async fn save_job(&self, job: &mut RedriveJob) -> Result<()> {
         job.saved_ms = now_ms();
-        self.control
-            .put(&ControlChange::Job(Box::new(job.clone())))
+        self.put_control(&ControlChange::Job(Box::new(job.clone())))
             .await
     }
 

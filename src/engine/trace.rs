@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::dlq::DlqRecord;
 use super::Engine;
-use crate::backends::graph::DocumentRecord;
+use crate::ports::graph::DocumentRecord;
 
 /// One thing that happened to the document.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -246,7 +246,7 @@ impl Engine {
         &self,
         kind: &'static str,
         topic: &str,
-        r: &crate::backends::broker::Record,
+        r: &crate::ports::broker::Record,
         doc_id: &mut Option<String>,
         correlation: Option<&str>,
     ) -> Option<TraceEvent> {

@@ -19,11 +19,41 @@ use anyhow::Result;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::engine::config::EngineConfig;
 pub use crate::engine::consumer::ConsumerState;
 use crate::engine::control::Origin;
 use crate::engine::handle::{self, EngineHandle};
 use crate::engine::{consumer, producer, Engine};
 use crate::serve::token::Tokens;
+
+/// Build the adapters the configuration names (embedded ones in the data
+/// dir for the rest) and open an engine on them: the one place adapters
+/// are chosen.
+pub async fn open_engine(cfg: EngineConfig) -> Result<Arc<Engine>> {
+    let db = crate::backends::sqlite::Db::open(&cfg.data_dir)?;
+    let faults = Arc::new(crate::ports::intelligence::FaultDial::new(
+        cfg.faults.failure_rate,
+        cfg.faults.latency,
+    ));
+    let backends = crate::ports::Backends::from_config(&db, &cfg, faults.clone()).await?;
+    let control = crate::backends::control_store(&db, &cfg, backends.broker.as_ref()).await?;
+    let history = open_history(&cfg.data_dir);
+    Engine::with_backends(cfg, backends, control, faults, history).await
+}
+
+/// The data dir's history (None when the file is refused: the console then
+/// starts its sparklines empty).
+pub fn open_history(
+    data_dir: &std::path::Path,
+) -> Option<Arc<dyn crate::ports::history::HistoryStore>> {
+    match crate::backends::history::SqliteHistory::open(data_dir) {
+        Ok(h) => Some(Arc::new(Arc::new(h))),
+        Err(e) => {
+            tracing::warn!("no history kept: {e:#}");
+            None
+        }
+    }
+}
 
 /// Exit code when `--timeout` expires before the pipeline drained.
 pub const EXIT_TIMED_OUT: i32 = 3;

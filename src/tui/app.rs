@@ -116,7 +116,7 @@ pub enum Overlay {
     /// `:history 6h`: the kept time series over a long window.
     History {
         window_ms: i64,
-        samples: Vec<crate::backends::history::Sample>,
+        samples: Vec<crate::ports::history::Sample>,
     },
     /// A document's history (`t` on a DLQ entry).
     Trace(Box<crate::engine::trace::Trace>),

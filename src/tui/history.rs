@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::app::App;
 use super::widgets::thousands;
-use crate::backends::history::{downsample, Sample};
+use crate::ports::history::{downsample, Sample};
 
 /// One figure of a sample, for a sparkline.
 type Value = fn(&Sample) -> u64;
@@ -116,7 +116,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, window_ms: i64, samples: &[S
 mod tests {
     use super::super::app::{Focus, Overlay};
     use super::super::fixture::{app, render};
-    use crate::backends::history::Sample;
+    use crate::ports::history::Sample;
 
     #[test]
     fn history_overlay() {

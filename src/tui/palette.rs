@@ -229,7 +229,7 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
         )),
         Some("audit") => Ok(PaletteAction::Audit),
         Some("history") => engine(Command::History(levers::History {
-            window_ms: crate::backends::history::parse_window(rest.unwrap_or("6h"))?,
+            window_ms: crate::ports::history::parse_window(rest.unwrap_or("6h"))?,
         })),
         Some("export") => engine(Command::ExportDlq(levers::ExportDlq {
             filter: current_filter.clone(),

@@ -252,7 +252,7 @@ pub async fn open_engine(
         &archon_tui::config::FileConfig::default(),
     )
     .unwrap();
-    archon_tui::engine::Engine::open(cfg).await.unwrap()
+    archon_tui::runtime::open_engine(cfg).await.unwrap()
 }
 
 /// Raw payloads straight onto the engine's request topic (keys given), in

@@ -29,7 +29,7 @@ use super::FleetTopics;
 use crate::backends::broker::kafka::KafkaSettings;
 use crate::backends::broker::Broker;
 use crate::clock::now_ms;
-use crate::engine::control::{AuditEntry, ControlChange, ControlState, ControlStore, MemberStatus};
+use crate::ports::control::{AuditEntry, ControlStore, MemberStatus};
 
 /// Audit entries kept in memory for browsing (the topic keeps 30 days).
 const AUDIT_CACHE: usize = 5_000;
@@ -38,7 +38,8 @@ const LOAD_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct Cache {
-    control: ControlState,
+    /// The control topic's keys with their last values.
+    control: BTreeMap<String, String>,
     members: BTreeMap<String, MemberStatus>,
     audit: VecDeque<AuditEntry>,
     /// (since when, what) the topics could not be read.
@@ -250,8 +251,14 @@ fn end_offset(consumer: &BaseConsumer, topic: &str) -> Result<i64> {
 
 fn apply(c: &mut Cache, topics: &FleetTopics, topic: &str, key: Option<&str>, value: Option<&str>) {
     if topic == topics.control {
-        if let Some(k) = key {
-            ControlChange::apply_stored(&mut c.control, k, value);
+        match (key, value) {
+            (Some(k), Some(v)) => {
+                c.control.insert(k.to_string(), v.to_string());
+            }
+            (Some(k), None) => {
+                c.control.remove(k);
+            }
+            _ => {}
         }
     } else if topic == topics.status {
         match (key, value) {
@@ -282,21 +289,24 @@ impl ControlStore for KafkaControl {
         "kafka"
     }
 
-    async fn state(&self) -> Result<ControlState> {
+    async fn entries(&self) -> Result<BTreeMap<String, String>> {
         Ok(self.cache.read().unwrap().control.clone())
     }
 
-    async fn put(&self, change: &ControlChange) -> Result<()> {
-        let (k, v) = change.key_value()?;
-        self.send(&self.topics.control, &k, Some(&v)).await?;
+    async fn put(&self, key: &str, value: &str) -> Result<()> {
+        self.send(&self.topics.control, key, Some(value)).await?;
         // Read-your-writes: the reader will apply the same record again.
-        ControlChange::apply_stored(&mut self.cache.write().unwrap().control, &k, Some(&v));
+        self.cache
+            .write()
+            .unwrap()
+            .control
+            .insert(key.to_string(), value.to_string());
         Ok(())
     }
 
     async fn forget(&self, key: &str) -> Result<()> {
         self.send(&self.topics.control, key, None).await?;
-        ControlChange::apply_stored(&mut self.cache.write().unwrap().control, key, None);
+        self.cache.write().unwrap().control.remove(key);
         Ok(())
     }
 

@@ -5,7 +5,9 @@
 use anyhow::Result;
 
 use crate::backends::sqlite::Db;
-use crate::engine::control::{AuditEntry, ControlChange, ControlState, ControlStore, MemberStatus};
+use std::collections::BTreeMap;
+
+use crate::ports::control::{AuditEntry, ControlStore, MemberStatus};
 
 /// Audit rows kept (oldest dropped beyond this).
 const AUDIT_KEEP: i64 = 10_000;
@@ -27,24 +29,19 @@ impl ControlStore for SqliteControl {
         "embedded"
     }
 
-    async fn state(&self) -> Result<ControlState> {
+    async fn entries(&self) -> Result<BTreeMap<String, String>> {
         self.db
             .read(|c| {
                 let mut st = c.prepare_cached("SELECT key, value FROM control")?;
                 let rows =
                     st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-                let mut state = ControlState::default();
-                for row in rows {
-                    let (k, v) = row?;
-                    ControlChange::apply_stored(&mut state, &k, Some(&v));
-                }
-                Ok(state)
+                Ok(rows.collect::<rusqlite::Result<_>>()?)
             })
             .await
     }
 
-    async fn put(&self, change: &ControlChange) -> Result<()> {
-        let (k, v) = change.key_value()?;
+    async fn put(&self, key: &str, value: &str) -> Result<()> {
+        let (k, v) = (key.to_string(), value.to_string());
         self.db
             .run(move |c| {
                 c.execute("INSERT OR REPLACE INTO control VALUES (?1, ?2)", [&k, &v])?;

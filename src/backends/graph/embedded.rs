@@ -401,6 +401,7 @@ impl GraphStore for EmbeddedGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::{DocumentType, EnrichmentResults};
 
     fn doc(id: &str, hash: &str) -> NewDocument {
         NewDocument {

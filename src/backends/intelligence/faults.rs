@@ -1,38 +1,13 @@
 //! Fault injection for rehearsals: wraps any intelligence backend and fails a
 //! deterministic fraction of calls (given the seed) and/or adds latency.
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::{Analysis, Intelligence, IntelligenceError, ProcessRequest};
 
-/// Rates and latency adjustable while running (rehearsals from the console).
-#[derive(Default)]
-pub struct FaultDial {
-    rate_bits: AtomicU64,
-    latency_us: AtomicU64,
-}
-
-impl FaultDial {
-    pub fn new(rate: f64, latency: Duration) -> Self {
-        let d = Self::default();
-        d.set(rate, latency);
-        d
-    }
-    pub fn set(&self, rate: f64, latency: Duration) {
-        self.rate_bits
-            .store(rate.clamp(0.0, 1.0).to_bits(), Relaxed);
-        self.latency_us.store(latency.as_micros() as u64, Relaxed);
-    }
-    pub fn rate(&self) -> f64 {
-        f64::from_bits(self.rate_bits.load(Relaxed))
-    }
-    pub fn latency(&self) -> Duration {
-        Duration::from_micros(self.latency_us.load(Relaxed))
-    }
-}
+pub use crate::ports::intelligence::FaultDial;
 
 pub struct FaultInjector<I> {
     inner: I,

@@ -5,8 +5,9 @@ use anyhow::Result;
 use async_trait::async_trait;
 use rusqlite::params;
 
-use super::{embedding::cosine, VectorPoint, VectorStore};
+use super::{VectorPoint, VectorStore};
 use crate::backends::sqlite::Db;
+use crate::embedding::cosine;
 
 pub struct EmbeddedVectors {
     db: Db,
@@ -121,7 +122,7 @@ impl VectorStore for EmbeddedVectors {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backends::vector::embedding::embed;
+    use crate::embedding::embed;
 
     #[tokio::test]
     async fn upsert_payload_count_and_search() {

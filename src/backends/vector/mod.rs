@@ -1,32 +1,11 @@
 //! Vector store: one point per document (id = document uuid) with a payload
 //! mirroring the document's enrichment status.
+//!
+//! The port (the trait and its data types) is `crate::ports::vector`;
+//! this folder holds its adapters.
 
 pub mod embedded;
-pub mod embedding;
 #[cfg(feature = "qdrant")]
 pub mod qdrant;
 
-use anyhow::Result;
-use async_trait::async_trait;
-
-#[derive(Debug, Clone)]
-pub struct VectorPoint {
-    pub id: String,
-    pub vector: Vec<f32>,
-    pub payload: serde_json::Map<String, serde_json::Value>,
-}
-
-#[async_trait]
-pub trait VectorStore: Send + Sync {
-    fn kind(&self) -> &'static str;
-    async fn upsert(&self, points: Vec<VectorPoint>) -> Result<()>;
-    /// Merge fields into existing points' payloads (missing points are skipped).
-    async fn set_payload(
-        &self,
-        updates: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
-    ) -> Result<()>;
-    /// Points whose payload `enrichment_status` equals `status` (all when None).
-    async fn count(&self, status: Option<String>) -> Result<u64>;
-    /// Ids of the `limit` nearest points by cosine similarity.
-    async fn search(&self, vector: Vec<f32>, limit: usize) -> Result<Vec<(String, f32)>>;
-}
+pub use crate::ports::vector::*;

@@ -171,7 +171,7 @@ async fn dispatch_async(
     let n = requests.len() as u64;
     let records = requests
         .iter()
-        .map(|r| crate::backends::broker::OutRecord {
+        .map(|r| crate::ports::broker::OutRecord {
             key: r.document_id.clone().into_bytes(),
             value: r.encode(),
         })

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::*;
-use crate::backends::history::Sample;
+use crate::ports::history::Sample;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct History {
@@ -37,7 +37,7 @@ impl Lever for History {
         let from = crate::clock::now_ms() - self.window_ms;
         Ok(HistoryWindow {
             window_ms: self.window_ms,
-            samples: store.since(from)?,
+            samples: store.since(from).await?,
         })
     }
 }

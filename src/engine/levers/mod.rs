@@ -199,7 +199,7 @@ pub enum CommandOutcome {
     Edited(Box<super::dlq_edit::EditReport>),
     History {
         window_ms: i64,
-        samples: Vec<crate::backends::history::Sample>,
+        samples: Vec<crate::ports::history::Sample>,
     },
     Imported(super::dlq_transfer::ImportReport),
     Reset(Box<super::group_reset::ResetReport>),

@@ -5,11 +5,10 @@
 //! group membership holds. Lag from watermarks and the group's commits.
 
 //!
-//! `settings` is always built (the configuration names it); the clients
-//! need the `kafka` feature (librdkafka).
+//! Its settings are `crate::settings::kafka` (always built: the
+//! configuration names them); the clients need the `kafka` feature.
 
-mod settings;
-pub use settings::{parse_option, KafkaSettings, DEFAULT_COMPRESSION};
+pub use crate::settings::kafka::{parse_option, KafkaSettings, DEFAULT_COMPRESSION};
 
 #[cfg(feature = "kafka")]
 mod client;

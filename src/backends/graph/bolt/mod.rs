@@ -14,11 +14,10 @@
 //! UNWIND batches are cut so no Bolt message exceeds `max_message_bytes`
 //! (default 1 MiB), and file bodies are stored in chunks under that size.
 //!
-//! `settings` is always built (the configuration names it); the store needs
-//! the `bolt` feature (neo4rs).
+//! Its settings are `crate::settings::bolt` (always built: the configuration
+//! names them); the store needs the `bolt` feature (neo4rs).
 
-mod settings;
-pub use settings::{BoltSettings, DEFAULT_MAX_MESSAGE_BYTES};
+pub use crate::settings::bolt::{BoltFlavour, BoltSettings, DEFAULT_MAX_MESSAGE_BYTES};
 
 #[cfg(feature = "bolt")]
 mod batching;

@@ -10,13 +10,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::batching::{batches_by_size, content_rows};
-use super::BoltSettings;
+use super::{BoltFlavour, BoltSettings};
 use crate::backends::graph::*;
 
 pub struct BoltGraph {
     graph: Graph,
     uri: String,
     max_message_bytes: usize,
+    flavour: BoltFlavour,
 }
 
 /// Follows a `MATCH (d:Document …)` whose write depends on what `d` holds:
@@ -116,6 +117,7 @@ impl BoltGraph {
             graph,
             uri: s.uri.clone(),
             max_message_bytes: s.max_message_bytes.max(1024),
+            flavour: s.flavour,
         };
         store
             .rows(query("RETURN 1 AS ok"))
@@ -134,7 +136,8 @@ impl BoltGraph {
     /// (a constraint brings its own index); Memgraph takes `CREATE CONSTRAINT
     /// ON … ASSERT` and `CREATE INDEX ON :Label(prop)` (a constraint needs an
     /// index beside it). The Neo4j form is tried first; when the server does
-    /// not parse it, the Memgraph form. Existing ones are fine.
+    /// not parse it, the Memgraph form (unless the settings name the server).
+    /// Existing ones are fine.
     async fn ensure_indexes(&self) {
         const NEO4J: [&str; 4] = [
             "CREATE CONSTRAINT archon_document_id IF NOT EXISTS \
@@ -153,18 +156,32 @@ impl BoltGraph {
             "CREATE INDEX ON :Document(enrichment_status)",
             "CREATE INDEX ON :DocumentContent(content_hash)",
         ];
-        match self.rows(query(NEO4J[0])).await {
+        let first = match self.flavour {
+            BoltFlavour::Memgraph => None,
+            BoltFlavour::Neo4j | BoltFlavour::Detect => Some(self.rows(query(NEO4J[0])).await),
+        };
+        let memgraph = match first {
+            None => true,
             // Not Neo4j's dialect: Memgraph's, where existing ones are errors.
-            Err(e) if format!("{e:#}").to_lowercase().contains("syntax") => {
-                for cypher in MEMGRAPH {
-                    if let Err(e) = self.rows(query(cypher)).await {
-                        tracing::debug!("graph schema: {cypher}: {e:#}");
-                    }
-                }
-                return;
+            Some(Err(e))
+                if self.flavour == BoltFlavour::Detect
+                    && format!("{e:#}").to_lowercase().contains("syntax") =>
+            {
+                true
             }
-            Err(e) => tracing::warn!("graph schema: {}: {e:#}", NEO4J[0]),
-            Ok(_) => {}
+            Some(Err(e)) => {
+                tracing::warn!("graph schema: {}: {e:#}", NEO4J[0]);
+                false
+            }
+            Some(Ok(_)) => false,
+        };
+        if memgraph {
+            for cypher in MEMGRAPH {
+                if let Err(e) = self.rows(query(cypher)).await {
+                    tracing::debug!("graph schema: {cypher}: {e:#}");
+                }
+            }
+            return;
         }
         for cypher in &NEO4J[1..] {
             if let Err(e) = self.rows(query(cypher)).await {

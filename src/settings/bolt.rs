@@ -1,9 +1,22 @@
 //! Where the Bolt server is and how large a message may be.
 
+/// Which server speaks Bolt: the schema statements differ (the rest of
+/// the Cypher is what both accept).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BoltFlavour {
+    /// Told by the server when it connects.
+    #[default]
+    Detect,
+    Neo4j,
+    Memgraph,
+}
+
 /// Connection settings; the password never reaches Debug output.
 #[derive(Clone)]
 pub struct BoltSettings {
     pub uri: String,
+    /// The server kind, when the operator knows it.
+    pub flavour: BoltFlavour,
     pub user: String,
     pub password: String,
     /// Database name (Neo4j); None: the server's default.
@@ -20,6 +33,7 @@ impl std::fmt::Debug for BoltSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BoltSettings")
             .field("uri", &self.uri)
+            .field("flavour", &self.flavour)
             .field("user", &self.user)
             .field("password", &"<redacted>")
             .field("database", &self.database)
@@ -36,6 +50,7 @@ mod tests {
     fn settings_never_print_the_password() {
         let s = BoltSettings {
             uri: "bolt://h:7687".into(),
+            flavour: BoltFlavour::Detect,
             user: "u".into(),
             password: "hunter2".into(),
             database: None,
