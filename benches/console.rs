@@ -69,7 +69,7 @@ fn grouping_parts(c: &mut Criterion) {
             entries
                 .iter()
                 .map(|e| {
-                    archon_tui::engine::fingerprint::with_id(
+                    archon_tui::engine::dlq::fingerprint::with_id(
                         &e.message.error_details.exception_type,
                         &e.message.failure_reason,
                         |id| id.len(),
@@ -82,7 +82,9 @@ fn grouping_parts(c: &mut Criterion) {
         b.iter(|| {
             entries
                 .iter()
-                .map(|e| archon_tui::engine::fingerprint::pattern(&e.message.failure_reason).len())
+                .map(|e| {
+                    archon_tui::engine::dlq::fingerprint::pattern(&e.message.failure_reason).len()
+                })
                 .sum::<usize>()
         })
     });
@@ -98,7 +100,9 @@ fn grouping_parts(c: &mut Criterion) {
             reasons
                 .iter()
                 .map(|r| {
-                    archon_tui::engine::fingerprint::with_id("InjectedFailure", r, |id| id.len())
+                    archon_tui::engine::dlq::fingerprint::with_id("InjectedFailure", r, |id| {
+                        id.len()
+                    })
                 })
                 .sum::<usize>()
         })

@@ -5,7 +5,7 @@
 
 use archon_tui::backends::intelligence::analyzer;
 use archon_tui::engine::dlq::DlqFilter;
-use archon_tui::engine::rollout::{bucket, RolloutState};
+use archon_tui::engine::fleet::rollout::{bucket, RolloutState};
 use archon_tui::events::{EnrichmentRequest, SEED_REQUEST};
 use archon_tui::tui::fixture;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};

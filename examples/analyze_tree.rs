@@ -3,7 +3,7 @@
 //! `cargo run --release --example analyze_tree -- DIR [analyze|embed]`
 use archon_tui::backends::intelligence::analyzer;
 use archon_tui::embedding;
-use archon_tui::engine::discover;
+use archon_tui::engine::pipeline::discover;
 fn main() {
     let tree = std::path::PathBuf::from(std::env::args().nth(1).unwrap());
     let what = std::env::args().nth(2).unwrap_or_default();

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
 use crate::engine::config::{EngineConfig, FaultConfig, RetryConfig};
-use crate::engine::rollout::RolloutState;
+use crate::engine::fleet::rollout::RolloutState;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,9 +33,9 @@ pub struct FileConfig {
     pub faults: FileFaults,
     #[serde(default)]
     pub breaker: FileBreaker,
-    /// `serve --alert-webhook`'s rules (`engine::alerts::AlertRules`).
+    /// `serve --alert-webhook`'s rules (`engine::telemetry::alerts::AlertRules`).
     #[serde(default)]
-    pub alerts: crate::engine::alerts::AlertRules,
+    pub alerts: crate::engine::telemetry::alerts::AlertRules,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -219,10 +219,10 @@ pub fn resolve(o: &Overrides, f: &FileConfig) -> Result<EngineConfig> {
         cfg.max_replays = m;
     }
     if let Some(r) = o.max_processing_rate {
-        if !(r.is_finite() && r > 0.0 && r <= crate::engine::rate::MAX_RATE) {
+        if !(r.is_finite() && r > 0.0 && r <= crate::engine::resilience::rate::MAX_RATE) {
             bail!(
                 "MAX_PROCESSING_RATE (--max-processing-rate) must be more than 0 and at most {}, got {r}",
-                crate::engine::rate::MAX_RATE
+                crate::engine::resilience::rate::MAX_RATE
             );
         }
         cfg.max_processing_rate = Some(r);

@@ -212,7 +212,7 @@ mod tests {
         .map(|s| s.to_string())
         .collect();
         let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        for p in crate::engine::discover::walk(&src).flatten() {
+        for p in crate::engine::pipeline::discover::walk(&src).flatten() {
             texts.push(std::fs::read_to_string(p).unwrap());
         }
         for t in &texts {

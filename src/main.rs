@@ -48,10 +48,10 @@ fn main() {
                 archon_tui::sanitize::clean(&format!("{e:#}"))
             );
             // Refused input is a usage error (as clap's are): exit 2.
-            match e.downcast_ref::<archon_tui::engine::levers::CommandError>() {
+            match e.downcast_ref::<archon_tui::engine::fleet::levers::CommandError>() {
                 Some(
-                    archon_tui::engine::levers::CommandError::Invalid(_)
-                    | archon_tui::engine::levers::CommandError::ReadOnly(_),
+                    archon_tui::engine::fleet::levers::CommandError::Invalid(_)
+                    | archon_tui::engine::fleet::levers::CommandError::ReadOnly(_),
                 ) => 2,
                 _ => 1,
             }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use archon_tui::backends::broker::OutRecord;
 use archon_tui::backends::graph::Status;
 use archon_tui::engine::config::EngineConfig;
-use archon_tui::engine::{consumer, drain, producer, Engine};
+use archon_tui::engine::{pipeline::consumer, pipeline::drain, pipeline::producer, Engine};
 
 async fn engine(dir: &std::path::Path, tweak: impl FnOnce(&mut EngineConfig)) -> Arc<Engine> {
     let mut cfg = EngineConfig::with_data_dir(dir);
@@ -78,7 +78,10 @@ async fn hostile_messages_go_to_the_dlq_with_a_reason_and_good_ones_complete() {
             "huge payloads are capped in the DLQ record"
         );
     }
-    assert_eq!(archon_tui::engine::stats::Stats::get(&e.stats.retries), 0);
+    assert_eq!(
+        archon_tui::engine::telemetry::stats::Stats::get(&e.stats.retries),
+        0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,7 +138,7 @@ async fn open_breaker_pauses_consumption_instead_of_filling_the_dlq() {
     );
     assert_eq!(
         e.breaker.state(),
-        archon_tui::engine::breaker::BreakerState::Open
+        archon_tui::engine::resilience::breaker::BreakerState::Open
     );
     let p = drain::progress(&e).await.unwrap();
     let dlq = p.total(Status::Dlq);
@@ -157,7 +160,7 @@ async fn open_breaker_pauses_consumption_instead_of_filling_the_dlq() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn breaker_recovers_half_open_then_closed_and_drains() {
-    use archon_tui::engine::breaker::BreakerState;
+    use archon_tui::engine::resilience::breaker::BreakerState;
     let data = tempfile::tempdir().unwrap();
     let src = tempfile::tempdir().unwrap();
     archon_tui::corpus::generate(src.path(), 100).unwrap();
@@ -180,8 +183,8 @@ async fn breaker_recovers_half_open_then_closed_and_drains() {
         }
         if st == BreakerState::Open && !healed {
             // The service recovers.
-            e.execute(archon_tui::engine::levers::Command::InjectFaults(
-                archon_tui::engine::levers::InjectFaults {
+            e.execute(archon_tui::engine::fleet::levers::Command::InjectFaults(
+                archon_tui::engine::fleet::levers::InjectFaults {
                     failure_rate: 0.0,
                     latency_ms: 0,
                 },
@@ -233,26 +236,26 @@ async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes()
     }
     assert_eq!(
         e.breaker.state(),
-        archon_tui::engine::breaker::BreakerState::Open
+        archon_tui::engine::resilience::breaker::BreakerState::Open
     );
     // Another process (here: a second engine on the same data dir) resets it.
     let other = engine(data.path(), |_| {}).await;
     other
-        .execute(archon_tui::engine::levers::Command::ResetBreaker(
-            archon_tui::engine::levers::ResetBreaker { member: None },
+        .execute(archon_tui::engine::fleet::levers::Command::ResetBreaker(
+            archon_tui::engine::fleet::levers::ResetBreaker { member: None },
         ))
         .await
         .unwrap();
     e.refresh_control().await;
     assert_eq!(
         e.breaker.state(),
-        archon_tui::engine::breaker::BreakerState::Closed
+        archon_tui::engine::resilience::breaker::BreakerState::Closed
     );
 
     let sem = e.limit.semaphore();
     assert_eq!(sem.available_permits(), 10);
-    e.execute(archon_tui::engine::levers::Command::SetConcurrency(
-        archon_tui::engine::levers::SetConcurrency {
+    e.execute(archon_tui::engine::fleet::levers::Command::SetConcurrency(
+        archon_tui::engine::fleet::levers::SetConcurrency {
             n: 40,
             member: None,
         },
@@ -260,8 +263,8 @@ async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes()
     .await
     .unwrap();
     assert_eq!(sem.available_permits(), 40);
-    e.execute(archon_tui::engine::levers::Command::SetConcurrency(
-        archon_tui::engine::levers::SetConcurrency { n: 3, member: None },
+    e.execute(archon_tui::engine::fleet::levers::Command::SetConcurrency(
+        archon_tui::engine::fleet::levers::SetConcurrency { n: 3, member: None },
     ))
     .await
     .unwrap();
@@ -269,8 +272,8 @@ async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes()
     assert_eq!(sem.available_permits(), 3);
     assert_eq!(e.limit.get(), 3);
     assert!(e
-        .execute(archon_tui::engine::levers::Command::SetConcurrency(
-            archon_tui::engine::levers::SetConcurrency { n: 0, member: None }
+        .execute(archon_tui::engine::fleet::levers::Command::SetConcurrency(
+            archon_tui::engine::fleet::levers::SetConcurrency { n: 0, member: None }
         ))
         .await
         .is_err());
@@ -279,8 +282,8 @@ async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dlq_index_follows_the_topic_incrementally() {
+    use archon_tui::engine::dlq::index::DlqIndex;
     use archon_tui::engine::dlq::{self, DlqFilter};
-    use archon_tui::engine::dlq_index::DlqIndex;
     let data = tempfile::tempdir().unwrap();
     let src = tempfile::tempdir().unwrap();
     archon_tui::corpus::generate(src.path(), 120).unwrap();
@@ -394,7 +397,9 @@ async fn sparklines_start_from_the_kept_history_after_a_restart() {
     let e = engine(data.path(), |_| {}).await;
     let mut h = archon_tui::engine::handle::spawn(
         e.clone(),
-        archon_tui::engine::handle::Caller::local(archon_tui::engine::control::Origin::Console),
+        archon_tui::engine::handle::Caller::local(
+            archon_tui::engine::fleet::control::Origin::Console,
+        ),
     );
     let snap = loop {
         h.snapshots.changed().await.unwrap();
@@ -419,8 +424,8 @@ async fn sparklines_start_from_the_kept_history_after_a_restart() {
 /// Finished redrive jobs beyond the newest 50 are forgotten, for good.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn old_finished_jobs_are_forgotten() {
-    use archon_tui::engine::control::ControlChange;
-    use archon_tui::engine::redrive::{JobPhase, RedriveJob, KEEP_FINISHED};
+    use archon_tui::engine::dlq::redrive::{JobPhase, RedriveJob, KEEP_FINISHED};
+    use archon_tui::engine::fleet::control::ControlChange;
     let data = tempfile::tempdir().unwrap();
     let e = engine(data.path(), |_| {}).await;
     let job = |i: i64, finished| RedriveJob {

@@ -205,7 +205,7 @@ fn hostile_run(broker: &[String], big: usize) {
     // The console's index lists the same entries, and opens any in full.
     let (view, reread) = rt2.block_on(async {
         let engine = open_engine(&data, broker).await;
-        let mut index = archon_tui::engine::dlq_index::DlqIndex::new();
+        let mut index = archon_tui::engine::dlq::index::DlqIndex::new();
         let dlq_count = entries.len() as u64;
         let mut view = index.refresh(&engine, dlq_count).await.unwrap();
         // A second refresh reads nothing new and changes nothing.

@@ -153,7 +153,9 @@ fn dlq_entries_live_on_the_kafka_dlq_topic_and_replay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kafka_adapter_drains_through_librdkafkas_mock_cluster() {
     use archon_tui::backends::broker::kafka::KafkaSettings;
-    use archon_tui::engine::{config::EngineConfig, consumer, drain, producer};
+    use archon_tui::engine::{
+        config::EngineConfig, pipeline::consumer, pipeline::drain, pipeline::producer,
+    };
 
     let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
     let data = tempfile::tempdir().unwrap();

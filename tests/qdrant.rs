@@ -43,11 +43,11 @@ async fn documents_and_their_status_land_in_qdrant() {
     cfg.qdrant_url = Some(url.clone());
     let engine = archon_tui::runtime::open_engine(cfg).await.unwrap();
     assert_eq!(engine.backends.vectors.kind(), "qdrant");
-    archon_tui::engine::producer::ingest(&engine, src.path(), "qdrant-test", &|_| {})
+    archon_tui::engine::pipeline::producer::ingest(&engine, src.path(), "qdrant-test", &|_| {})
         .await
         .unwrap();
-    let task = tokio::spawn(archon_tui::engine::consumer::run(engine.clone()));
-    archon_tui::engine::drain::wait_drained(
+    let task = tokio::spawn(archon_tui::engine::pipeline::consumer::run(engine.clone()));
+    archon_tui::engine::pipeline::drain::wait_drained(
         &engine,
         Some(std::time::Duration::from_secs(120)),
         &|_| {},

@@ -188,7 +188,7 @@ async fn a_step_cut_short_on_kafka_is_settled_exactly_once() {
 async fn cut_step_settled(backends: &[String]) {
     use archon_tui::backends::broker::kafka::KafkaSettings;
     use archon_tui::engine::dlq::{self, DlqFilter};
-    use archon_tui::engine::{config::EngineConfig, producer, Engine};
+    use archon_tui::engine::{config::EngineConfig, pipeline::producer, Engine};
     use archon_tui::model::Transition;
     let docs = 300u64;
     let (_src, data) = parked_on(docs as usize, backends);

@@ -71,7 +71,7 @@ pub async fn control_store(
     db: &Db,
     cfg: &EngineConfig,
     broker: &dyn Broker,
-) -> Result<Arc<dyn crate::engine::control::ControlStore>> {
+) -> Result<Arc<dyn crate::engine::fleet::control::ControlStore>> {
     match &cfg.kafka {
         Some(k) => remote_control(k, cfg, broker).await,
         None => Ok(Arc::new(control::SqliteControl::new(db.clone()))),
@@ -83,7 +83,7 @@ async fn remote_control(
     k: &broker::kafka::KafkaSettings,
     cfg: &EngineConfig,
     broker: &dyn Broker,
-) -> Result<Arc<dyn crate::engine::control::ControlStore>> {
+) -> Result<Arc<dyn crate::engine::fleet::control::ControlStore>> {
     Ok(Arc::new(
         control::KafkaControl::open(k, broker, cfg.fleet_topics.clone()).await?,
     ))
@@ -94,7 +94,7 @@ async fn remote_control(
     _: &broker::kafka::KafkaSettings,
     _: &EngineConfig,
     _: &dyn Broker,
-) -> Result<Arc<dyn crate::engine::control::ControlStore>> {
+) -> Result<Arc<dyn crate::engine::fleet::control::ControlStore>> {
     Err(not_built(
         "Kafka",
         "kafka",

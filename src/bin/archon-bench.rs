@@ -19,7 +19,7 @@ use archon_tui::backends::intelligence::{
     analyzer, Analysis, Intelligence, IntelligenceError, ProcessRequest,
 };
 use archon_tui::engine::config::EngineConfig;
-use archon_tui::engine::{drain, producer, Backends, Engine};
+use archon_tui::engine::{pipeline::drain, pipeline::producer, Backends, Engine};
 use archon_tui::runtime::{Ended, RunOptions, Running};
 use clap::Parser;
 use serde_json::json;
@@ -338,7 +338,7 @@ fn naive_baseline(tree: &std::path::Path, db_dir: &std::path::Path) -> Result<(u
         Ok(())
     };
     let mut conn = conn;
-    for entry in archon_tui::engine::discover::walk(tree) {
+    for entry in archon_tui::engine::pipeline::discover::walk(tree) {
         let Ok(path) = entry else { continue };
         let Ok(body) = std::fs::read(&path) else {
             continue;
@@ -363,7 +363,7 @@ fn naive_baseline(tree: &std::path::Path, db_dir: &std::path::Path) -> Result<(u
 fn analyzer_throughput(tree: &std::path::Path) -> (f64, f64, f64) {
     use archon_tui::backends::intelligence::analyzer;
     use archon_tui::embedding;
-    use archon_tui::engine::discover;
+    use archon_tui::engine::pipeline::discover;
     let (mut bytes, mut analyze, mut embed) = (0u64, Duration::ZERO, Duration::ZERO);
     for path in discover::walk(tree).flatten() {
         let Ok(text) = std::fs::read_to_string(&path) else {
@@ -411,7 +411,7 @@ async fn real_tree(args: &Args) -> Result<()> {
     let tmp = tempfile_dir()?;
     // Warm the page cache for both (one file in memory at a time, so the
     // engine's peak RSS is its own); the baseline runs after the engine.
-    for entry in archon_tui::engine::discover::walk(&tree).flatten() {
+    for entry in archon_tui::engine::pipeline::discover::walk(&tree).flatten() {
         if let Ok(mut f) = std::fs::File::open(&entry) {
             let _warmed = std::io::copy(&mut f, &mut std::io::sink());
         }
@@ -596,8 +596,11 @@ async fn rollback(args: &Args) -> Result<()> {
     }
     let in_flight_before = engine.stats.in_flight.load(Ordering::Relaxed);
     let asked = Instant::now();
-    let report =
-        archon_tui::engine::levers::execute(&engine, archon_tui::engine::levers::Rollback).await?;
+    let report = archon_tui::engine::fleet::levers::execute(
+        &engine,
+        archon_tui::engine::fleet::levers::Rollback,
+    )
+    .await?;
     let returned_ms = asked.elapsed().as_secs_f64() * 1000.0;
     // Nothing may complete after the rollback took effect.
     let done_then = drain::progress(&engine).await?.total(Status::Completed);

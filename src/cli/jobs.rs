@@ -4,7 +4,7 @@
 //! process is taken over by `jobs resume ID` here, or by any running engine,
 //! once it has not been saved for a few seconds.
 
-use crate::engine::levers;
+use crate::engine::fleet::levers;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,11 +13,11 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::output::{bar, print_json_or};
-use crate::engine::control::Origin;
+use crate::engine::dlq::redrive::{JobView, ABANDONED_AFTER_MS};
 use crate::engine::dlq::DlqFilter;
-use crate::engine::levers::JobAction;
-use crate::engine::levers::{pull, Caller, Lever};
-use crate::engine::redrive::{JobView, ABANDONED_AFTER_MS};
+use crate::engine::fleet::control::Origin;
+use crate::engine::fleet::levers::JobAction;
+use crate::engine::fleet::levers::{pull, Caller, Lever};
 use crate::engine::Engine;
 use crate::sanitize::clean;
 

@@ -895,7 +895,7 @@ pub enum BreakerCommand {
 mod tests {
     use clap::CommandFactory;
 
-    use crate::engine::levers::SPECS;
+    use crate::engine::fleet::levers::SPECS;
 
     /// Each lever's spec names the CLI subcommands that pull it: they must
     /// exist (a lever added without its subcommand fails here).

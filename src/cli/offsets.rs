@@ -3,7 +3,7 @@
 //! preview, typed confirmation (the group id), members out of the group
 //! while the offsets move, audited.
 
-use crate::engine::levers;
+use crate::engine::fleet::levers;
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;
 
@@ -12,10 +12,10 @@ use clap::{ArgGroup, Args, Subcommand};
 use serde_json::json;
 
 use super::output::print_json_or;
-use crate::engine::control::Origin;
-use crate::engine::group_reset::{self, ResetReport, ResetTarget};
-use crate::engine::levers::CommandError;
-use crate::engine::levers::{pull, Caller};
+use crate::engine::fleet::control::Origin;
+use crate::engine::fleet::group_reset::{self, ResetReport, ResetTarget};
+use crate::engine::fleet::levers::CommandError;
+use crate::engine::fleet::levers::{pull, Caller};
 use crate::engine::Engine;
 use crate::sanitize::clean;
 

@@ -9,12 +9,12 @@ use serde_json::{json, Value};
 use super::output::{bar, print_json_or};
 use super::wait::{run_until_drained, EXIT_TIMED_OUT};
 use super::{BreakerCommand, DlqCommand, RolloutCommand};
-use crate::engine::control::Origin;
 use crate::engine::dlq::{self, DlqEntry};
-use crate::engine::levers::{
+use crate::engine::fleet::control::Origin;
+use crate::engine::fleet::levers::{
     self, execute_logged, pull, Caller, Command, CommandOutcome, Lever, RolloutChange,
 };
-use crate::engine::{drain, Engine};
+use crate::engine::{pipeline::drain, Engine};
 use crate::sanitize::clean;
 
 /// Pull a lever from the CLI, with its typed outcome: validated like
@@ -141,7 +141,7 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
                 match s.split_once('=') {
                     Some((k, v)) => changes.push((k.trim().to_string(), v.to_string())),
                     None => {
-                        return Err(crate::engine::levers::CommandError::Invalid(format!(
+                        return Err(crate::engine::fleet::levers::CommandError::Invalid(format!(
                             "--set {} is not FIELD=VALUE",
                             clean(s)
                         ))
@@ -269,7 +269,7 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
             json,
         } => {
             let fields = mask.then(|| {
-                let mut f: Vec<String> = crate::engine::dlq_transfer::DEFAULT_MASKED
+                let mut f: Vec<String> = crate::engine::dlq::transfer::DEFAULT_MASKED
                     .iter()
                     .map(|s| s.to_string())
                     .collect();
@@ -496,7 +496,7 @@ pub async fn simple_lever(engine: Arc<Engine>, cmd: Command, json: bool) -> Resu
 
 /// `fleet`: every member as it last reported.
 pub async fn fleet(engine: Arc<Engine>, json: bool) -> Result<i32> {
-    use crate::engine::status::{member_line, MemberView};
+    use crate::engine::telemetry::status::{member_line, MemberView};
     let members = MemberView::of(engine.members().await?, crate::clock::now_ms());
     if json {
         println!("{}", serde_json::to_string(&members)?);
@@ -574,7 +574,7 @@ pub async fn trace(engine: Arc<Engine>, query: String, json: bool) -> Result<i32
                 .join(", ")
         )
     );
-    for line in crate::engine::trace::lines(&t) {
+    for line in crate::engine::telemetry::trace::lines(&t) {
         println!("{}", clean(&line));
     }
     println!("({} records read)", t.scanned);
@@ -584,7 +584,7 @@ pub async fn trace(engine: Arc<Engine>, query: String, json: bool) -> Result<i32
 /// `history --since 6h`: the kept samples, summarised (or all of them as JSON).
 pub async fn history(engine: Arc<Engine>, since: &str, json: bool) -> Result<i32> {
     let window_ms = crate::ports::history::parse_window(since)
-        .map_err(crate::engine::levers::CommandError::Invalid)?;
+        .map_err(crate::engine::fleet::levers::CommandError::Invalid)?;
     let samples = lever(&engine, levers::History { window_ms }).await?.samples;
     if json {
         println!("{}", serde_json::to_string(&samples)?);

@@ -1,7 +1,7 @@
 //! Subcommand handlers: JSON on stdout with --json, human text otherwise,
 //! progress on stderr when it is a terminal.
 
-use crate::engine::levers;
+use crate::engine::fleet::levers;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use serde_json::{json, Value};
 
 use super::{Cli, Command, WaitArgs};
-use crate::engine::drain::{self, Progress};
-use crate::engine::{producer, Engine};
+use crate::engine::pipeline::drain::{self, Progress};
+use crate::engine::{pipeline::producer, Engine};
 use crate::model::{total_counts, Status};
 use crate::runtime::{Ended, Http, RunOptions, Running};
 use crate::sanitize::clean;
@@ -39,7 +39,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Drain { wait_args, project }) => {
             let engine = crate::runtime::open_engine(cfg).await?;
             let started = Instant::now();
-            let before = crate::engine::stats::Stats::get(&engine.stats.enriched);
+            let before = crate::engine::telemetry::stats::Stats::get(&engine.stats.enriched);
             let timed_out = run_until_drained(&engine, &wait_args, project.as_deref()).await?;
             let p = drain::progress(&engine).await?;
             let summary = summary(
@@ -109,28 +109,31 @@ pub async fn run(cli: Cli) -> Result<i32> {
             super::ops::audit(crate::runtime::open_engine(cfg).await?, limit, json).await
         }
         Some(Command::Hold { member, json }) => {
-            let cmd = crate::engine::levers::Command::Hold(levers::Hold { member, held: true });
+            let cmd =
+                crate::engine::fleet::levers::Command::Hold(levers::Hold { member, held: true });
             super::ops::simple_lever(crate::runtime::open_engine(cfg).await?, cmd, json).await
         }
         Some(Command::Release { member, json }) => {
-            let cmd = crate::engine::levers::Command::Hold(levers::Hold {
+            let cmd = crate::engine::fleet::levers::Command::Hold(levers::Hold {
                 member,
                 held: false,
             });
             super::ops::simple_lever(crate::runtime::open_engine(cfg).await?, cmd, json).await
         }
         Some(Command::Rate { rate, json }) => {
-            let per_sec = crate::engine::levers::parse_rate(&rate)?;
-            let cmd = crate::engine::levers::Command::SetMaxRate(levers::SetMaxRate { per_sec });
+            let per_sec = crate::engine::fleet::levers::parse_rate(&rate)?;
+            let cmd =
+                crate::engine::fleet::levers::Command::SetMaxRate(levers::SetMaxRate { per_sec });
             super::ops::simple_lever(crate::runtime::open_engine(cfg).await?, cmd, json).await
         }
         Some(Command::Concurrency { n, member, json }) => {
             // Negative or huge: the command's own check says why.
             let n = usize::try_from(n).unwrap_or(0);
-            let cmd = crate::engine::levers::Command::SetConcurrency(levers::SetConcurrency {
-                n,
-                member,
-            });
+            let cmd =
+                crate::engine::fleet::levers::Command::SetConcurrency(levers::SetConcurrency {
+                    n,
+                    member,
+                });
             super::ops::simple_lever(crate::runtime::open_engine(cfg).await?, cmd, json).await
         }
         Some(Command::Serve {
@@ -179,7 +182,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }
         Some(Command::Status { json }) => {
             let engine = crate::runtime::open_engine(cfg).await?;
-            let s = crate::engine::status::StatusReport::read(&engine).await?;
+            let s = crate::engine::telemetry::status::StatusReport::read(&engine).await?;
             if json {
                 println!("{}", serde_json::to_string(&s)?);
             } else {
@@ -295,7 +298,7 @@ async fn serve(
     engine: Arc<Engine>,
     listener: tokio::net::TcpListener,
     ingest: Option<(std::path::PathBuf, String)>,
-    alerts: Option<(String, crate::engine::alerts::AlertRules)>,
+    alerts: Option<(String, crate::engine::telemetry::alerts::AlertRules)>,
 ) -> Result<i32> {
     let http = http(&engine, listener)?;
     let running = Running::start(
@@ -344,7 +347,7 @@ async fn ingest(
         None => project_name_of(path)?,
     };
     let started = Instant::now();
-    let before = crate::engine::stats::Stats::get(&engine.stats.enriched);
+    let before = crate::engine::telemetry::stats::Stats::get(&engine.stats.enriched);
     let pb = bar(None, "indexing");
     let report = producer::ingest(&engine, path, &project, &|r| {
         if let Some(pb) = &pb {
@@ -406,7 +409,8 @@ fn summary(
         None => total_counts(&p.counts),
     };
     let elapsed = started.elapsed();
-    let enriched = crate::engine::stats::Stats::get(&engine.stats.enriched) - enriched_before;
+    let enriched =
+        crate::engine::telemetry::stats::Stats::get(&engine.stats.enriched) - enriched_before;
     json!({
         "discovered": discovered,
         "indexed": indexed,
@@ -417,9 +421,9 @@ fn summary(
         "enriched": enriched,
         // This process's deliveries, and those of documents it had already
         // enriched (redelivered after a lost commit, a rebalance or a crash).
-        "consumed": crate::engine::stats::Stats::get(&engine.stats.consumed),
-        "redelivered": crate::engine::stats::Stats::get(&engine.stats.duplicates)
-            + crate::engine::stats::Stats::get(&engine.stats.stale),
+        "consumed": crate::engine::telemetry::stats::Stats::get(&engine.stats.consumed),
+        "redelivered": crate::engine::telemetry::stats::Stats::get(&engine.stats.duplicates)
+            + crate::engine::telemetry::stats::Stats::get(&engine.stats.stale),
         "elapsed_ms": elapsed.as_millis() as u64,
         "docs_per_sec": (enriched as f64 / elapsed.as_secs_f64().max(1e-3) * 10.0).round() / 10.0,
         "breaker": engine.breaker.state().as_str(),

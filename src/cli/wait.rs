@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use super::output::bar;
 use super::WaitArgs;
-use crate::engine::drain::{self, Progress};
+use crate::engine::pipeline::drain::{self, Progress};
 use crate::engine::Engine;
 use crate::model::Status;
 use crate::runtime::{Ended, RunOptions, Running};

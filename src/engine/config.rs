@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::rollout::RolloutState;
+use super::fleet::rollout::RolloutState;
 
 #[derive(Debug, Clone)]
 pub struct RetryConfig {
@@ -29,8 +29,8 @@ impl Default for RetryConfig {
 }
 
 impl RetryConfig {
-    pub fn backoff(&self) -> super::backoff::Backoff {
-        super::backoff::Backoff {
+    pub fn backoff(&self) -> super::resilience::backoff::Backoff {
+        super::resilience::backoff::Backoff {
             base: self.base_delay,
             max: self.max_delay,
             jitter: self.jitter,
@@ -69,7 +69,7 @@ pub struct EngineConfig {
     pub retry: RetryConfig,
     pub faults: FaultConfig,
     pub max_file_bytes: u64,
-    pub breaker: super::breaker::BreakerConfig,
+    pub breaker: super::resilience::breaker::BreakerConfig,
     /// The intelligence service's root URL; None: the in-process analyzer.
     pub intelligence_url: Option<String>,
     /// Per call (seed: 60 s).
@@ -122,7 +122,7 @@ impl EngineConfig {
                 latency: Duration::ZERO,
                 seed: 0,
             },
-            max_file_bytes: super::discover::DEFAULT_MAX_FILE_BYTES,
+            max_file_bytes: super::pipeline::discover::DEFAULT_MAX_FILE_BYTES,
             breaker: Default::default(),
             intelligence_url: None,
             intelligence_timeout: Duration::from_secs(60),

@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 
-use super::breaker::BreakerSnapshot;
-use super::control::AuditEntry;
-use super::dlq_index::{DlqIndex, DlqRow};
-use super::lagstat::{self, PartitionStatus, Sample};
-use super::levers::{Command, CommandError, CommandOutcome};
-use super::rollout::RolloutState;
-use super::stats::LatencySummary;
-use super::status::MemberView;
+use super::dlq::index::{DlqIndex, DlqRow};
+use super::fleet::control::AuditEntry;
+use super::fleet::levers::{Command, CommandError, CommandOutcome};
+use super::fleet::rollout::RolloutState;
+use super::resilience::breaker::BreakerSnapshot;
+use super::telemetry::lagstat::{self, PartitionStatus, Sample};
+use super::telemetry::stats::LatencySummary;
+use super::telemetry::status::MemberView;
 use super::Engine;
 use crate::model::{total_counts, PartitionLag, ProjectCounts, Status};
 
@@ -101,7 +101,7 @@ pub struct Snapshot {
     pub audit: Vec<AuditEntry>,
     /// Redrive jobs, newest first.
     #[serde(skip)]
-    pub jobs: Vec<super::redrive::JobView>,
+    pub jobs: Vec<super::dlq::redrive::JobView>,
     /// Unfinished documents indexed more than each `model::PENDING_AGES`
     /// ago (read every few seconds).
     pub pending_by_age: Vec<(String, u64)>,
@@ -118,7 +118,7 @@ impl Snapshot {
             lag_history: Vec::new(),
             lag_trend: '→',
             eta_secs: None,
-            breaker: super::breaker::CircuitBreaker::new(Default::default()).snapshot(),
+            breaker: super::resilience::breaker::CircuitBreaker::new(Default::default()).snapshot(),
             rollout: RolloutState::default(),
             paused: false,
             held: false,
@@ -317,7 +317,7 @@ impl History {
     }
 }
 
-pub use super::levers::{execute_logged, Caller};
+pub use super::fleet::levers::{execute_logged, Caller};
 
 /// Start the snapshot publisher and the command executor for `engine`.
 pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
@@ -437,8 +437,8 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
     snap.counts = h.last_counts.clone();
     snap.lag_total = h.last_lag.iter().map(|l| l.lag).sum();
     if lag_fresh {
-        let running =
-            !engine.is_paused() && engine.breaker.state() == super::breaker::BreakerState::Closed;
+        let running = !engine.is_paused()
+            && engine.breaker.state() == super::resilience::breaker::BreakerState::Closed;
         for l in &h.last_lag {
             let q = h.per_partition.entry(l.partition).or_default();
             History::push(
@@ -553,7 +553,7 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
     snap.dlq = view.rows;
     snap.dlq_by_type = view.by_type;
     snap.dlq_groups = view.groups;
-    let intelligence_ok = snap.breaker.state == super::breaker::BreakerState::Closed;
+    let intelligence_ok = snap.breaker.state == super::resilience::breaker::BreakerState::Closed;
     snap.backends = vec![
         BackendView {
             name: "broker",

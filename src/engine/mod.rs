@@ -1,34 +1,20 @@
-//! The producer/consumer engine. Knows nothing of the terminal: callers drive
-//! it through methods (later: typed commands) and read `snapshot`s.
+//! The producer/consumer engine. Knows nothing of the terminal nor of any
+//! adapter: it runs on the ports (`crate::ports`), callers pull its levers
+//! (`fleet::levers`) and read its snapshots (`handle`). Folders by
+//! capability: `pipeline` (index, publish, consume, enrich, drain),
+//! `resilience` (retry backoff, breaker, rate limit, observed store health),
+//! `dlq` (the dead-letter queue: entries, filters, replay, redrive, edit,
+//! export/import, fingerprints), `fleet` (operator state shared by members,
+//! the levers, rollout, offset resets) and `telemetry` (counters, metrics,
+//! lag, status, history, alerts, traces).
 
-pub mod alerts;
-pub mod backoff;
-pub mod breaker;
 pub mod config;
-pub mod consumer;
-pub mod control;
-pub mod discover;
 pub mod dlq;
-pub mod dlq_edit;
-pub mod dlq_index;
-pub mod dlq_transfer;
-pub mod drain;
-pub mod enrich;
-pub mod fingerprint;
-pub mod group_reset;
+pub mod fleet;
 pub mod handle;
-pub mod lagstat;
-pub mod levers;
-pub mod metrics;
-pub mod observed;
-pub mod offsets;
-pub mod producer;
-pub mod rate;
-pub mod redrive;
-pub mod rollout;
-pub mod stats;
-pub mod status;
-pub mod trace;
+pub mod pipeline;
+pub mod resilience;
+pub mod telemetry;
 
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -39,11 +25,11 @@ use tokio::sync::{watch, Semaphore};
 use crate::ports::broker::seed_topics;
 use crate::ports::intelligence::FaultDial;
 pub use crate::ports::Backends;
-use breaker::CircuitBreaker;
 use config::EngineConfig;
-use control::{ControlChange, ControlState, ControlStore, MemberControl, MemberStatus};
-use rollout::RolloutState;
-use stats::Stats;
+use fleet::control::{ControlChange, ControlState, ControlStore, MemberControl, MemberStatus};
+use fleet::rollout::RolloutState;
+use resilience::breaker::CircuitBreaker;
+use telemetry::stats::Stats;
 
 /// In-flight limit that can be resized while work runs.
 pub struct ConcurrencyLimit {
@@ -97,11 +83,11 @@ pub struct Engine {
     pub control: Arc<dyn ControlStore>,
     pub limit: ConcurrencyLimit,
     /// MAX_PROCESSING_RATE: messages a second taken from the broker.
-    pub rate: rate::RateLimit,
+    pub rate: resilience::rate::RateLimit,
     /// Injected failure rate and latency (rehearsals), adjustable live.
     pub faults: Arc<FaultDial>,
     /// The graph's and vectors' health as this engine's own calls saw it.
-    pub observed: observed::ObservedStores,
+    pub observed: resilience::observed::ObservedStores,
     rollout: RwLock<RolloutState>,
     /// The fleet's levers as last read from the control store.
     control_seen: RwLock<ControlState>,
@@ -179,7 +165,7 @@ impl Engine {
             .unwrap_or(cfg.concurrency);
         Ok(Arc::new(Self {
             limit: ConcurrencyLimit::new(concurrency.clamp(1, MAX_CONCURRENCY)),
-            rate: rate::RateLimit::new(effective_rate(&state, cfg.max_processing_rate)),
+            rate: resilience::rate::RateLimit::new(effective_rate(&state, cfg.max_processing_rate)),
             rollout: RwLock::new(rollout),
             local_pause: false.into(),
             held: held.into(),
@@ -499,7 +485,7 @@ impl Engine {
                     // last in-flight work ends, so a rollback elsewhere sees
                     // its effect quickly.
                     let now = (status.paused, status.in_flight == 0);
-                    let every = (control::REPORT_EVERY_MS / 100) as u64;
+                    let every = (fleet::control::REPORT_EVERY_MS / 100) as u64;
                     if tick % every == 0 || last_published != Some(now) {
                         if let Err(err) = e.control.publish_member(&status).await {
                             tracing::debug!("member report not written: {err:#}");

@@ -101,7 +101,7 @@ pub struct AuditEntry {
 
 /// Where the fleet's operator state lives, so it outlives every process and
 /// every engine that shares it follows it: lever keys with JSON values
-/// (their meaning is the engine's: `engine::control::ControlChange`), member
+/// (their meaning is the engine's: `engine::fleet::control::ControlChange`), member
 /// reports and the audit trail. Each adapter does its own blocking offload
 /// (SQLite on the blocking pool; Kafka awaits deliveries).
 #[async_trait::async_trait]

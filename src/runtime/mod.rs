@@ -20,10 +20,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::engine::config::EngineConfig;
-pub use crate::engine::consumer::ConsumerState;
-use crate::engine::control::Origin;
+use crate::engine::fleet::control::Origin;
 use crate::engine::handle::{self, EngineHandle};
-use crate::engine::{consumer, producer, Engine};
+pub use crate::engine::pipeline::consumer::ConsumerState;
+use crate::engine::{pipeline::consumer, pipeline::producer, Engine};
 use crate::serve::token::Tokens;
 
 /// Build the adapters the configuration names (embedded ones in the data
@@ -93,7 +93,7 @@ pub struct RunOptions {
     /// membership), no member report (`attach`).
     pub observe: bool,
     /// Post lag alerts to this webhook by these rules (`serve`).
-    pub alerts: Option<(String, crate::engine::alerts::AlertRules)>,
+    pub alerts: Option<(String, crate::engine::telemetry::alerts::AlertRules)>,
 }
 
 pub struct Running {
@@ -284,7 +284,7 @@ fn spawn_alerts(
     engine: &Arc<Engine>,
     mut snapshots: watch::Receiver<Arc<crate::engine::handle::Snapshot>>,
     url: String,
-    rules: crate::engine::alerts::AlertRules,
+    rules: crate::engine::telemetry::alerts::AlertRules,
 ) {
     let engine = engine.clone();
     tokio::spawn(async move {
@@ -292,7 +292,7 @@ fn spawn_alerts(
             .timeout(Duration::from_secs(5))
             .build()
             .unwrap_or_default();
-        let mut alerter = crate::engine::alerts::Alerter::new(rules);
+        let mut alerter = crate::engine::telemetry::alerts::Alerter::new(rules);
         while snapshots.changed().await.is_ok() && !engine.stopping() {
             let snap = snapshots.borrow_and_update().clone();
             if snap.refreshed_ms == 0 {
@@ -301,7 +301,7 @@ fn spawn_alerts(
             let events =
                 alerter.observe(&snap, &engine.cfg.enrich_topic, std::time::Instant::now());
             if !events.is_empty() {
-                crate::engine::alerts::post(&client, &url, &events).await;
+                crate::engine::telemetry::alerts::post(&client, &url, &events).await;
             }
         }
     });

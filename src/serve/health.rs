@@ -6,9 +6,9 @@
 
 use serde_json::{json, Value};
 
-use crate::engine::breaker::BreakerState;
+use crate::engine::fleet::rollout::RolloutState;
 use crate::engine::handle::Snapshot;
-use crate::engine::rollout::RolloutState;
+use crate::engine::resilience::breaker::BreakerState;
 use crate::model::Status;
 
 /// A status older than this means the refresh is stuck on a backend call.

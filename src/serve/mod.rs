@@ -13,9 +13,9 @@ use anyhow::{Context, Result};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::engine::consumer::ConsumerState;
 use crate::engine::handle::{Republish, Snapshot};
-use crate::engine::metrics::Exporter;
+use crate::engine::pipeline::consumer::ConsumerState;
+use crate::engine::telemetry::metrics::Exporter;
 use crate::engine::Engine;
 use token::{TokenSource, Tokens};
 

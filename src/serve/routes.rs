@@ -19,13 +19,13 @@ use serde_json::{json, Value};
 use super::health::{self, ConsumerCounters, Level};
 use super::AppState;
 use crate::clock::now_ms;
-use crate::engine::control::Origin;
 use crate::engine::dlq::DlqFilter;
-use crate::engine::levers::{
+use crate::engine::fleet::control::Origin;
+use crate::engine::fleet::levers::{
     execute_logged, Caller, CommandError, Http, HttpArgs, Refusal, Scope, SPECS,
 };
-use crate::engine::stats::Stats;
-use crate::engine::status::MemberView;
+use crate::engine::telemetry::stats::Stats;
+use crate::engine::telemetry::status::MemberView;
 
 /// The routes anyone may read.
 const OPEN: &[&str] = &[

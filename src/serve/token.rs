@@ -17,7 +17,7 @@ const MIN_LEN: usize = 16;
 pub struct ControlToken(String);
 
 /// The scopes are the levers' (a lever's spec names the one it needs).
-pub use crate::engine::levers::Scope;
+pub use crate::engine::fleet::levers::Scope;
 
 /// The tokens an HTTP server accepts, each with its scope:
 /// ARCHON_CONTROL_TOKEN (or the generated control-token file) is `admin`,

@@ -1,7 +1,7 @@
 //! Console state and keyboard handling. Keys turn into typed engine
 //! commands; nothing here touches a backend.
 
-use crate::engine::levers;
+use crate::engine::fleet::levers;
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -11,10 +11,10 @@ use super::dlq_list::{DlqKey, DlqList};
 use super::fleet::FleetList;
 use super::palette::{self, PaletteAction};
 use super::theme::Theme;
+use crate::engine::dlq::index::DlqRow;
 use crate::engine::dlq::DlqFilter;
-use crate::engine::dlq_index::DlqRow;
+use crate::engine::fleet::levers::{Command, CommandError, CommandOutcome, RolloutChange};
 use crate::engine::handle::Snapshot;
-use crate::engine::levers::{Command, CommandError, CommandOutcome, RolloutChange};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -119,7 +119,7 @@ pub enum Overlay {
         samples: Vec<crate::ports::history::Sample>,
     },
     /// A document's history (`t` on a DLQ entry).
-    Trace(Box<crate::engine::trace::Trace>),
+    Trace(Box<crate::engine::telemetry::trace::Trace>),
     /// Waiting for a command's result.
     Busy(String),
 }
@@ -340,7 +340,7 @@ impl App {
                         input.push(c);
                         self.overlay = again(input, None);
                     }
-                    KeyCode::Enter => match crate::engine::dlq_edit::parse_changes(&input) {
+                    KeyCode::Enter => match crate::engine::dlq::edit::parse_changes(&input) {
                         Ok(changes) => {
                             self.edit_draft = Some((partition, id, input));
                             self.overlay = Overlay::Busy("checking the edited request…".into());
@@ -438,7 +438,7 @@ impl App {
                         ConfirmKind::ReplayFiltered(filter, force) => {
                             Command::StartRedrive(levers::StartRedrive {
                                 filter,
-                                rate: crate::engine::redrive::DEFAULT_RATE,
+                                rate: crate::engine::dlq::redrive::DEFAULT_RATE,
                                 force,
                                 confirmed: true,
                                 actor: crate::identity::actor(),
@@ -709,8 +709,8 @@ impl App {
     /// A command finished: show its result, or the next dialog of a flow.
     /// The consumer task's state changed: a failure is shown at once, in
     /// the header and in a dialog (quit, or stay to read the logs and DLQ).
-    pub fn on_consumer(&mut self, state: &crate::engine::consumer::ConsumerState) {
-        use crate::engine::consumer::ConsumerState;
+    pub fn on_consumer(&mut self, state: &crate::engine::pipeline::consumer::ConsumerState) {
+        use crate::engine::pipeline::consumer::ConsumerState;
         if *state == ConsumerState::Observing {
             self.observing = true;
         }
@@ -791,7 +791,7 @@ impl App {
                 let changes: Vec<(String, String)> = self
                     .edit_draft
                     .take()
-                    .and_then(|(_, _, input)| crate::engine::dlq_edit::parse_changes(&input).ok())
+                    .and_then(|(_, _, input)| crate::engine::dlq::edit::parse_changes(&input).ok())
                     .unwrap_or_default();
                 let (partition, id) = match cmd {
                     Command::EditReplay(levers::EditReplay { partition, id, .. }) => {
@@ -884,7 +884,7 @@ impl App {
                 lines.push("Documents go back to pending and are enriched again, as a".into());
                 lines.push(format!(
                     "redrive job at {}/s (`:job pause|resume|cancel`, `:job rate N`).",
-                    crate::engine::redrive::DEFAULT_RATE
+                    crate::engine::dlq::redrive::DEFAULT_RATE
                 ));
                 self.overlay = Overlay::Confirm(Confirm {
                     kind: ConfirmKind::ReplayFiltered(filter, force),
@@ -987,7 +987,7 @@ pub fn rollback_dialog(s: &Snapshot) -> Confirm {
 #[cfg(test)]
 mod consumer_tests {
     use super::*;
-    use crate::engine::consumer::ConsumerState;
+    use crate::engine::pipeline::consumer::ConsumerState;
 
     #[test]
     fn a_failed_consumer_opens_a_dialog_that_can_quit_or_stay() {

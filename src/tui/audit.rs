@@ -64,7 +64,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
 mod tests {
     use super::super::app::Focus;
     use super::super::fixture::{app, render};
-    use crate::engine::control::{AuditEntry, Origin};
+    use crate::engine::fleet::control::{AuditEntry, Origin};
 
     #[test]
     fn audit_overlay() {

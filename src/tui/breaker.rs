@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::app::{App, Focus};
 use super::widgets::{duration, kv, panel};
-use crate::engine::breaker::BreakerState;
+use crate::engine::resilience::breaker::BreakerState;
 use crate::sanitize::clean;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {

@@ -146,13 +146,13 @@ mod tests {
     use super::super::fixture::{app, render};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-    fn key(a: &mut App, c: KeyCode) -> Vec<crate::engine::levers::Command> {
+    fn key(a: &mut App, c: KeyCode) -> Vec<crate::engine::fleet::levers::Command> {
         a.on_key(KeyEvent::new(c, KeyModifiers::NONE))
     }
 
     #[test]
     fn edit_and_replay_flow() {
-        use crate::engine::levers::{Command, CommandError, CommandOutcome};
+        use crate::engine::fleet::levers::{Command, CommandError, CommandOutcome};
         for (w, h) in [(80, 24), (200, 60)] {
             let mut a = app(Focus::Dlq);
             assert!(key(&mut a, KeyCode::Char('e')).is_empty());
@@ -170,10 +170,9 @@ mod tests {
             let cmds = key(&mut a, KeyCode::Enter);
             assert!(matches!(
                 cmds[..],
-                [Command::EditReplay(crate::engine::levers::EditReplay {
-                    dry_run: true,
-                    ..
-                })]
+                [Command::EditReplay(
+                    crate::engine::fleet::levers::EditReplay { dry_run: true, .. }
+                )]
             ));
             a.on_outcome(
                 &cmds[0],
@@ -192,7 +191,7 @@ mod tests {
                 key(&mut a, KeyCode::Char(c));
             }
             let cmds = key(&mut a, KeyCode::Enter);
-            let report = crate::engine::dlq_edit::EditReport {
+            let report = crate::engine::dlq::edit::EditReport {
                 entry_id: 4,
                 document_id: "d".into(),
                 diff: vec![(
@@ -210,7 +209,7 @@ mod tests {
                 render(w, h, |f| super::super::render::draw(f, &a))
             );
             let go = key(&mut a, KeyCode::Enter);
-            let [Command::EditReplay(crate::engine::levers::EditReplay {
+            let [Command::EditReplay(crate::engine::fleet::levers::EditReplay {
                 dry_run: false,
                 changes,
                 ..
@@ -245,8 +244,8 @@ mod tests {
             let cmds = key(&mut a, KeyCode::Char('R'));
             assert!(matches!(
                 cmds[..],
-                [crate::engine::levers::Command::ReplayDlq(
-                    crate::engine::levers::ReplayDlq { dry_run: true, .. }
+                [crate::engine::fleet::levers::Command::ReplayDlq(
+                    crate::engine::fleet::levers::ReplayDlq { dry_run: true, .. }
                 )]
             ));
             let report = crate::engine::dlq::ReplayReport {
@@ -270,7 +269,7 @@ mod tests {
             };
             a.on_outcome(
                 &cmds[0],
-                Ok(crate::engine::levers::CommandOutcome::Replay(report)),
+                Ok(crate::engine::fleet::levers::CommandOutcome::Replay(report)),
             );
             insta::assert_snapshot!(
                 format!("confirm_replay_{w}x{h}"),
@@ -279,8 +278,8 @@ mod tests {
             let go = key(&mut a, KeyCode::Enter);
             assert!(matches!(
                 go[..],
-                [crate::engine::levers::Command::StartRedrive(
-                    crate::engine::levers::StartRedrive {
+                [crate::engine::fleet::levers::Command::StartRedrive(
+                    crate::engine::fleet::levers::StartRedrive {
                         confirmed: true,
                         ..
                     }
@@ -331,11 +330,11 @@ mod tests {
         let cmds = key(&mut a, KeyCode::Enter);
         assert_eq!(
             cmds,
-            vec![crate::engine::levers::Command::Rollback(
-                crate::engine::levers::Rollback
+            vec![crate::engine::fleet::levers::Command::Rollback(
+                crate::engine::fleet::levers::Rollback
             )]
         );
-        let report = crate::engine::levers::rollback::RollbackReport {
+        let report = crate::engine::fleet::levers::rollback::RollbackReport {
             effective_ms: 212,
             members_confirmed: 3,
             members_total: 3,
@@ -346,7 +345,9 @@ mod tests {
         };
         a.on_outcome(
             &cmds[0],
-            Ok(crate::engine::levers::CommandOutcome::Rollback(report)),
+            Ok(crate::engine::fleet::levers::CommandOutcome::Rollback(
+                report,
+            )),
         );
         let out = render(100, 30, |f| super::super::render::draw(f, &a));
         assert!(

@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::app::{App, Focus};
 use super::widgets::{fit, kv, panel, thousands};
-use crate::engine::dlq_index::DlqRow;
+use crate::engine::dlq::index::DlqRow;
 use crate::sanitize::clean;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
@@ -98,7 +98,7 @@ fn frame(f: &mut Frame, area: Rect, app: &App, extra: &str) -> (Rect, Rect, u16)
 
 /// The redrive to show under the list: the newest unfinished job, or one
 /// that ended in the last 30 s (so its result can be read).
-fn shown_job(app: &App) -> Option<&crate::engine::redrive::JobView> {
+fn shown_job(app: &App) -> Option<&crate::engine::dlq::redrive::JobView> {
     let s = &app.snapshot;
     s.jobs.iter().find(|j| !j.phase.finished()).or_else(|| {
         s.jobs
@@ -108,7 +108,7 @@ fn shown_job(app: &App) -> Option<&crate::engine::redrive::JobView> {
 }
 
 /// One line: a gauge of done / total with the job's figures as its label.
-fn render_job(f: &mut Frame, area: Rect, app: &App, job: &crate::engine::redrive::JobView) {
+fn render_job(f: &mut Frame, area: Rect, app: &App, job: &crate::engine::dlq::redrive::JobView) {
     use ratatui::widgets::LineGauge;
     let ratio = if job.job.total == 0 {
         1.0
@@ -333,7 +333,7 @@ mod tests {
 
     #[test]
     fn grouped_view_by_fingerprint_and_its_keys() {
-        use crate::engine::levers::Command;
+        use crate::engine::fleet::levers::Command;
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
         let key = |c| KeyEvent::new(c, KeyModifiers::NONE);
         for (w, h) in [(80, 24), (200, 60)] {
@@ -356,7 +356,7 @@ mod tests {
         a.on_key(key(KeyCode::Char('v')));
         // R replays the selected group (dry run first).
         let cmds = a.on_key(key(KeyCode::Char('R')));
-        let [Command::ReplayDlq(crate::engine::levers::ReplayDlq {
+        let [Command::ReplayDlq(crate::engine::fleet::levers::ReplayDlq {
             filter,
             dry_run: true,
             ..
@@ -406,7 +406,7 @@ mod tests {
 
     #[test]
     fn opening_a_row_fetches_the_whole_entry() {
-        use crate::engine::levers::{Command, CommandOutcome};
+        use crate::engine::fleet::levers::{Command, CommandOutcome};
         use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
         let full = super::super::fixture::dlq_entries();
         let mut a = app(Focus::Dlq);
@@ -414,7 +414,7 @@ mod tests {
         let e = a.selected_entry().unwrap().clone();
         assert!(!e.file_path.is_empty());
         let cmds = a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
-        let want = Command::LoadDlqEntry(crate::engine::levers::LoadDlqEntry {
+        let want = Command::LoadDlqEntry(crate::engine::fleet::levers::LoadDlqEntry {
             partition: e.partition,
             id: e.id,
         });

@@ -2,15 +2,15 @@
 //! entries it lets through (matched once per snapshot or filter change, not
 //! per frame: 100k entries) and the selection.
 
-use crate::engine::levers;
+use crate::engine::fleet::levers;
 use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::app::{Confirm, ConfirmKind};
+use crate::engine::dlq::index::DlqRow;
 use crate::engine::dlq::{DlqFilter, DlqGroup};
-use crate::engine::dlq_index::DlqRow;
-use crate::engine::levers::Command;
+use crate::engine::fleet::levers::Command;
 
 /// What a key in the DLQ panel asks the console to do.
 #[derive(Debug, PartialEq)]

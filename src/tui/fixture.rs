@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::engine::breaker::{BreakerSnapshot, BreakerState};
+use crate::engine::dlq::index::DlqRow;
 use crate::engine::dlq::DlqEntry;
-use crate::engine::dlq_index::DlqRow;
 use crate::engine::handle::{BackendView, PartitionView, Snapshot};
-use crate::engine::lagstat::PartitionStatus;
-use crate::engine::stats::LatencySummary;
+use crate::engine::resilience::breaker::{BreakerSnapshot, BreakerState};
+use crate::engine::telemetry::lagstat::PartitionStatus;
+use crate::engine::telemetry::stats::LatencySummary;
 use crate::events::{DlqMessage, ErrorDetails, ServiceHealth};
 use crate::model::PartitionLag;
 use crate::model::Status;
@@ -124,7 +124,7 @@ pub fn snapshot() -> Snapshot {
             opened_at: Some("2026-11-23T01:15:02.120Z".into()),
             half_open_in_ms: Some(41_000),
         },
-        rollout: crate::engine::rollout::RolloutState {
+        rollout: crate::engine::fleet::rollout::RolloutState {
             enabled: true,
             percentage: 35,
             enabled_projects: vec!["omniarchon".into()],
@@ -183,8 +183,8 @@ pub fn snapshot() -> Snapshot {
 }
 
 /// A redrive a third of the way through, at 50 entries a second.
-pub fn job() -> crate::engine::redrive::JobView {
-    use crate::engine::redrive::{JobControl, JobView, RedriveJob};
+pub fn job() -> crate::engine::dlq::redrive::JobView {
+    use crate::engine::dlq::redrive::{JobControl, JobView, RedriveJob};
     let job = RedriveJob {
         id: "r5e1f00d".into(),
         filter: crate::engine::dlq::DlqFilter::default(),
@@ -212,10 +212,10 @@ pub fn job() -> crate::engine::redrive::JobView {
 }
 
 /// Three members: two busy, one silent for 4 s (stale), owning p3.
-pub fn fleet() -> Vec<crate::engine::status::MemberView> {
+pub fn fleet() -> Vec<crate::engine::telemetry::status::MemberView> {
     let member = |id: &str, pid: u32, partitions: Vec<i32>, rate: f64, age_ms: i64| {
-        crate::engine::status::MemberView {
-            status: crate::engine::control::MemberStatus {
+        crate::engine::telemetry::status::MemberView {
+            status: crate::engine::fleet::control::MemberStatus {
                 member_id: id.into(),
                 host: id.rsplit_once('-').map_or(id, |(h, _)| h).into(),
                 pid,
@@ -243,7 +243,7 @@ pub fn fleet() -> Vec<crate::engine::status::MemberView> {
 }
 
 fn snapshot_breaker() -> BreakerSnapshot {
-    crate::engine::breaker::CircuitBreaker::new(Default::default()).snapshot()
+    crate::engine::resilience::breaker::CircuitBreaker::new(Default::default()).snapshot()
 }
 
 /// The fixture with `n` generated DLQ entries (the render bench uses 100,000).

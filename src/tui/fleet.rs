@@ -3,7 +3,7 @@
 //! age of its report). Select a member to aim the levers at it alone;
 //! with none selected they act on the whole fleet.
 
-use crate::engine::levers;
+use crate::engine::fleet::levers;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -12,10 +12,10 @@ use ratatui::Frame;
 
 use super::app::{App, Focus};
 use super::widgets::{panel, thousands};
-use crate::engine::breaker::BreakerState;
+use crate::engine::fleet::levers::Command;
 use crate::engine::handle::Snapshot;
-use crate::engine::levers::Command;
-use crate::engine::status::MemberView;
+use crate::engine::resilience::breaker::BreakerState;
+use crate::engine::telemetry::status::MemberView;
 use crate::sanitize::clean;
 
 /// The selection, by member id (members come and go between snapshots).

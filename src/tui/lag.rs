@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::app::{App, Focus};
 use super::widgets::{duration, panel, thousands};
-use crate::engine::lagstat::PartitionStatus;
+use crate::engine::telemetry::lagstat::PartitionStatus;
 use crate::sanitize::clean;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App) {

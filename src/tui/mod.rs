@@ -36,8 +36,8 @@ use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures::StreamExt;
 use tokio::sync::watch;
 
-use crate::engine::consumer::ConsumerState;
 use crate::engine::handle::EngineHandle;
+use crate::engine::pipeline::consumer::ConsumerState;
 use crate::runtime::{Ended, Running};
 use app::App;
 use theme::Theme;

@@ -2,8 +2,8 @@
 //! `backfill sync`, … Destructive ones open a confirm dialog first.
 
 use crate::engine::dlq::DlqFilter;
-use crate::engine::levers;
-use crate::engine::levers::{Command, JobAction, RolloutChange};
+use crate::engine::fleet::levers;
+use crate::engine::fleet::levers::{Command, JobAction, RolloutChange};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PaletteAction {
@@ -104,7 +104,7 @@ fn reset_offsets(words: &[&str]) -> Result<PaletteAction, String> {
     };
     Ok(PaletteAction::Engine(Command::ResetOffsets(
         levers::ResetOffsets {
-            target: crate::engine::group_reset::ResetTarget::parse(target)?,
+            target: crate::engine::fleet::group_reset::ResetTarget::parse(target)?,
             partitions,
             dry_run: true,
             confirm: None,
@@ -168,7 +168,7 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
             }))
         }
         Some("rate") => engine(Command::SetMaxRate(levers::SetMaxRate {
-            per_sec: crate::engine::levers::parse_rate(
+            per_sec: crate::engine::fleet::levers::parse_rate(
                 rest.ok_or("rate N (messages a second) or rate off")?,
             )
             .map_err(|e| e.to_string())?,
@@ -235,7 +235,7 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
             filter: current_filter.clone(),
             path: rest.ok_or("export FILE [mask]")?.into(),
             mask: words.get(2).filter(|w| **w == "mask").map(|_| {
-                crate::engine::dlq_transfer::DEFAULT_MASKED
+                crate::engine::dlq::transfer::DEFAULT_MASKED
                     .iter()
                     .map(|s| s.to_string())
                     .collect()
@@ -275,7 +275,7 @@ mod tests {
     #[test]
     fn every_palette_verb_a_lever_names_is_parsed_and_listed() {
         let f = DlqFilter::default();
-        for spec in crate::engine::levers::SPECS {
+        for spec in crate::engine::fleet::levers::SPECS {
             for verb in spec.palette {
                 if let Err(e) = parse(verb, &f) {
                     assert!(
@@ -297,7 +297,7 @@ mod tests {
 
     #[test]
     fn parses_offset_resets_and_keeps_reset_breaker() {
-        use crate::engine::group_reset::ResetTarget;
+        use crate::engine::fleet::group_reset::ResetTarget;
         let f = DlqFilter::default();
         let target_of = |text: &str| match parse(text, &f) {
             Ok(PaletteAction::Engine(Command::ResetOffsets(levers::ResetOffsets {

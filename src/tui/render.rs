@@ -134,9 +134,9 @@ fn compact(f: &mut Frame, area: Rect, app: &App) {
     .areas(area);
     let n = |st| thousands(s.totals.get(&st).copied().unwrap_or(0));
     let breaker_style = match s.breaker.state {
-        crate::engine::breaker::BreakerState::Closed => t.ok(),
-        crate::engine::breaker::BreakerState::HalfOpen => t.warn(),
-        crate::engine::breaker::BreakerState::Open => t.error(),
+        crate::engine::resilience::breaker::BreakerState::Closed => t.ok(),
+        crate::engine::resilience::breaker::BreakerState::HalfOpen => t.warn(),
+        crate::engine::resilience::breaker::BreakerState::Open => t.error(),
     };
     f.render_widget(
         Paragraph::new(Line::from(vec![

@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::app::{App, Focus};
 use super::widgets::panel;
-use crate::engine::stats::LatencySummary;
+use crate::engine::telemetry::stats::LatencySummary;
 
 fn row<'a>(name: &'a str, l: &LatencySummary) -> Row<'a> {
     Row::new(vec![

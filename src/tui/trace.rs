@@ -8,7 +8,7 @@ use ratatui::widgets::{Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::app::App;
-use crate::engine::trace::Trace;
+use crate::engine::telemetry::trace::Trace;
 use crate::sanitize::clean;
 
 pub fn render(f: &mut Frame, area: Rect, app: &App, trace: &Trace) {
@@ -46,7 +46,11 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, trace: &Trace) {
         ),
         t.muted(),
     ));
-    for (e, text) in trace.events.iter().zip(crate::engine::trace::lines(trace)) {
+    for (e, text) in trace
+        .events
+        .iter()
+        .zip(crate::engine::telemetry::trace::lines(trace))
+    {
         let style = match e.kind {
             "dlq" => t.error(),
             "completed" => t.ok(),
@@ -77,7 +81,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, trace: &Trace) {
 mod tests {
     use super::super::app::{Focus, Overlay};
     use super::super::fixture::{app, render};
-    use crate::engine::trace::{Trace, TraceEvent};
+    use crate::engine::telemetry::trace::{Trace, TraceEvent};
 
     #[test]
     fn trace_overlay() {

@@ -2,7 +2,7 @@
 //! be undone with a key: kafka-ui and GitHub ask the same for a reset or
 //! a delete. Enter sends only when the word matches exactly.
 
-use crate::engine::levers;
+use crate::engine::fleet::levers;
 use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -11,8 +11,8 @@ use ratatui::Frame;
 
 use super::app::App;
 use super::dialog::{centered_fixed, dialog_block};
-use crate::engine::group_reset::ResetReport;
-use crate::engine::levers::Command;
+use crate::engine::fleet::group_reset::ResetReport;
+use crate::engine::fleet::levers::Command;
 use crate::sanitize::clean;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -135,7 +135,7 @@ impl TypedConfirm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::group_reset::{PartitionMove, ResetTarget};
+    use crate::engine::fleet::group_reset::{PartitionMove, ResetTarget};
     use crate::tui::app::Focus;
     use crate::tui::app::Overlay;
     use crate::tui::fixture::{app, render};
@@ -178,9 +178,9 @@ mod tests {
         });
         a.on_outcome(
             &dry,
-            Ok(crate::engine::levers::CommandOutcome::Reset(Box::new(
-                report(),
-            ))),
+            Ok(crate::engine::fleet::levers::CommandOutcome::Reset(
+                Box::new(report()),
+            )),
         );
         assert!(matches!(a.overlay, Overlay::TypeToConfirm(_)));
         insta::assert_snapshot!(

@@ -1,4 +1,4 @@
-//! Operator state (`engine::control::ControlStore`): SQLite in the data dir
+//! Operator state (`engine::fleet::control::ControlStore`): SQLite in the data dir
 //! for the embedded default, Kafka topics for a fleet on shared brokers.
 
 #[cfg(feature = "kafka")]

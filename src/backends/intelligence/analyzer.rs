@@ -988,9 +988,9 @@ fn it_works() {}
         let mut texts = Vec::new();
         let mut add_tree = |root: &std::path::Path, cap: usize| {
             let mut n = 0;
-            for p in crate::engine::discover::walk(root).flatten() {
+            for p in crate::engine::pipeline::discover::walk(root).flatten() {
                 let rel = p.to_string_lossy().to_string();
-                let Some(lang) = crate::engine::discover::language_of(&rel) else {
+                let Some(lang) = crate::engine::pipeline::discover::language_of(&rel) else {
                     continue;
                 };
                 if let Ok(t) = std::fs::read_to_string(&p) {

@@ -1,0 +1,367 @@
+//! The consumer: fetch while there is room under the concurrency limit, enrich
+//! each message on its own task, record outcomes in batches, then commit the
+//! offsets below the oldest unfinished message (at-least-once).
+//!
+//! Fetching stops while the engine is paused or the breaker is not CLOSED, so
+//! messages wait on the broker (lag stays visible and correct) rather than
+//! piling into the DLQ.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::sync::mpsc;
+
+use crate::engine::pipeline::enrich::{self, Origin, Outcome};
+use crate::engine::resilience::backoff::Backoff;
+
+use crate::engine::pipeline::offsets::OffsetTracker;
+use crate::engine::Engine;
+use crate::events::EnrichmentRequest;
+use crate::model::Transition;
+use crate::ports::broker::{BrokerConsumer, FatalConsumerError};
+use crate::ports::graph::ReadForEnrichment;
+
+const MAX_FETCH: usize = 512;
+const MAX_RECORD_BATCH: usize = 1024;
+
+/// What the runtime's consumer task is doing (front ends show it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumerState {
+    Running,
+    /// No consumer by design: `attach` watches the fleet without joining.
+    Observing,
+    /// Ended after `engine.stop()`.
+    Stopped,
+    /// Ended on its own: the reason, for the header, the dialog and /health.
+    Failed(String),
+}
+
+impl ConsumerState {
+    pub fn is_alive(&self) -> bool {
+        matches!(self, ConsumerState::Running | ConsumerState::Observing)
+    }
+}
+
+type Done = (Option<(i32, i64)>, Outcome);
+
+/// Run until `engine.stop()`; on return every finished message is recorded and
+/// committed, and unfinished ones are back to pending for redelivery.
+///
+/// An offset reset (`engine::fleet::group_reset`) ends a session the same way,
+/// which leaves the consumer group; the next session joins again, from the
+/// offsets the reset committed.
+pub async fn run(engine: Arc<Engine>) -> Result<()> {
+    let mut resetting = engine.resetting_watch();
+    let mut stop = engine.stop_watch();
+    loop {
+        if *resetting.borrow_and_update() {
+            tracing::info!("out of the consumer group while its offsets are reset");
+            engine.set_assigned(Vec::new());
+            tokio::select! {
+                _ = resetting.wait_for(|r| !*r) => {},
+                _ = stop.wait_for(|s| *s) => {},
+            }
+            if engine.stopping() {
+                return Ok(());
+            }
+            tracing::info!("offset reset over: joining the consumer group again");
+        }
+        session(engine.clone()).await?;
+        if engine.stopping() || !engine.is_resetting() {
+            return Ok(());
+        }
+    }
+}
+
+/// One membership of the consumer group, until a stop or a reset.
+async fn session(engine: Arc<Engine>) -> Result<()> {
+    let consumer: Arc<dyn BrokerConsumer> = Arc::from(
+        engine
+            .backends
+            .broker
+            .consumer(&engine.cfg.group_id, &engine.cfg.enrich_topic)
+            .await?,
+    );
+    if engine.backends.broker.group_is_exclusive() {
+        // We hold the group's only lease on this data dir: anything still
+        // "processing" was left by a crashed run and will be redelivered.
+        let n = engine.backends.graph.reset_processing().await?;
+        if n > 0 {
+            tracing::info!("recovered {n} documents left processing by an earlier run");
+        }
+    }
+    let tracker = Arc::new(Mutex::new(OffsetTracker::default()));
+    let (tx, rx) = mpsc::unbounded_channel::<Done>();
+    let recorder = tokio::spawn(record_loop(
+        engine.clone(),
+        consumer.clone(),
+        tracker.clone(),
+        rx,
+    ));
+    let result = fetch_loop(&engine, consumer.as_ref(), &tracker, tx).await;
+    // The tasks hold the sender clones; the recorder ends when all are done.
+    let recorded = recorder.await?;
+    let commits = tracker.lock().unwrap().take_commits();
+    consumer.commit(&commits).await?;
+    consumer.close().await?;
+    result.and(recorded)
+}
+
+async fn fetch_loop(
+    engine: &Arc<Engine>,
+    consumer: &dyn BrokerConsumer,
+    tracker: &Arc<Mutex<OffsetTracker>>,
+    tx: mpsc::UnboundedSender<Done>,
+) -> Result<()> {
+    let sem = engine.limit.semaphore();
+    let mut paused = engine.paused_watch();
+    let mut stop = engine.stop_watch();
+    let mut resetting = engine.resetting_watch();
+    let mut fetch_errors = 0u32;
+    let mut assignment_seen = std::time::Instant::now() - Duration::from_secs(1);
+    loop {
+        if *stop.borrow() || *resetting.borrow_and_update() {
+            engine.set_assigned(Vec::new());
+            return Ok(());
+        }
+        if assignment_seen.elapsed() >= Duration::from_millis(250) {
+            assignment_seen = std::time::Instant::now();
+            engine.set_assigned(consumer.assignment());
+        }
+        if *paused.borrow() {
+            tokio::select! {
+                _ = paused.changed() => {},
+                _ = stop.changed() => {},
+                _ = resetting.changed() => {},
+                r = consumer.idle() => if let Err(e) = r {
+                    tracing::warn!("broker keep-alive while paused failed: {e:#}");
+                },
+            }
+            continue;
+        }
+        if engine.breaker.state() != crate::engine::resilience::breaker::BreakerState::Closed {
+            tokio::select! {
+                r = consumer.idle() => if let Err(e) = r {
+                    tracing::warn!("broker keep-alive while the breaker is open failed: {e:#}");
+                },
+                _ = engine.sleep_or_stop(Duration::from_millis(50)) => {},
+            }
+            continue;
+        }
+        let first = tokio::select! {
+            p = sem.clone().acquire_owned() => p?,
+            _ = stop.changed() => continue,
+            _ = resetting.changed() => continue,
+        };
+        let room = (sem.available_permits() + 1).min(MAX_FETCH);
+        // MAX_PROCESSING_RATE: wait for tokens on the broker's side.
+        let room = match engine.rate.try_take(room) {
+            Ok(n) => n,
+            Err(wait) => {
+                drop(first);
+                engine.sleep_or_stop(wait).await;
+                continue;
+            }
+        };
+        let fetched = consumer.fetch(room, Duration::from_millis(200)).await;
+        if let Ok(r) = &fetched {
+            engine.rate.refund(room.saturating_sub(r.len()));
+        }
+        let records = match fetched {
+            Ok(r) => {
+                fetch_errors = 0;
+                r
+            }
+            Err(e) if e.downcast_ref::<FatalConsumerError>().is_some() => return Err(e),
+            Err(e) => {
+                fetch_errors += 1;
+                tracing::error!("fetch failed (attempt {fetch_errors}): {e:#}");
+                drop(first);
+                engine
+                    .sleep_or_stop(Backoff::OUTAGE.delay(fetch_errors))
+                    .await;
+                continue;
+            }
+        };
+        if records.is_empty() {
+            continue;
+        }
+        let mut permits = vec![first];
+        if records.len() > 1 {
+            permits.push(
+                sem.clone()
+                    .acquire_many_owned(records.len() as u32 - 1)
+                    .await?,
+            );
+        }
+        {
+            let mut t = tracker.lock().unwrap();
+            for r in &records {
+                t.begin(r.partition, r.offset);
+            }
+        }
+        let n = records.len() as u64;
+        engine.stats.consumed.inc_by(n);
+        engine
+            .stats
+            .in_flight
+            .fetch_add(n as i64, std::sync::atomic::Ordering::Relaxed);
+        // One permit per record, released when its enrichment finishes.
+        let mut singles = Vec::with_capacity(records.len());
+        for mut p in permits {
+            while p.num_permits() > 1 {
+                singles.push(p.split(1).expect("permit split"));
+            }
+            singles.push(p);
+        }
+        // Marking the batch `processing` is a write of its own: it runs
+        // beside the enrichments, so neither the next fetch nor the calls
+        // (which hold the concurrency permits) wait for the writer. Pick only
+        // moves pending documents, so landing after a result changes nothing.
+        let (engine, tx) = (engine.clone(), tx.clone());
+        tokio::spawn(async move {
+            let topic = engine.cfg.enrich_topic.clone();
+            let decoded: Vec<(Origin, Result<EnrichmentRequest, Outcome>)> = records
+                .iter()
+                .map(|r| {
+                    let origin = Origin {
+                        topic: topic.clone(),
+                        partition: r.partition,
+                        offset: r.offset,
+                    };
+                    let req = enrich::decode_or_park(&engine, &r.value, &origin);
+                    (origin, req)
+                })
+                .collect();
+            let picked: Vec<(String, String)> = decoded
+                .iter()
+                .filter_map(|(_, r)| r.as_ref().ok())
+                .map(|q| (q.document_id.clone(), q.correlation_id.clone()))
+                .collect();
+            let ids: Vec<String> = picked.iter().map(|(d, _)| d.clone()).collect();
+            enrich::publish_progress(&engine, &picked, "analysis", 10).await;
+            let marking = engine.clone();
+            tokio::spawn(async move {
+                if let Err(e) = marking
+                    .backends
+                    .graph
+                    .transition(ids, Transition::Pick)
+                    .await
+                {
+                    tracing::warn!("could not mark documents processing: {e:#}");
+                }
+            });
+            let reading = std::time::Instant::now();
+            let mut reads = first_reads(&engine, &decoded).await.into_iter();
+            for ((origin, req), permit) in decoded.into_iter().zip(singles) {
+                let (engine, tx) = (engine.clone(), tx.clone());
+                let read = if req.is_ok() { reads.next() } else { None };
+                tokio::spawn(async move {
+                    let position = (origin.partition, origin.offset);
+                    let outcome = match req {
+                        Ok(req) => enrich::enrich_read(&engine, req, origin, read, reading).await,
+                        Err(parked) => parked,
+                    };
+                    drop(permit);
+                    if tx.send((Some(position), outcome)).is_err() {
+                        // Not recorded, so not committed: redelivered.
+                        tracing::debug!("recorder gone; offset {} is redelivered", position.1);
+                    }
+                });
+            }
+        });
+    }
+}
+
+/// The batch's first reads (document, body) in one call where the store can;
+/// one entry per decoded request, in order. Empty when it cannot or the read
+/// failed: each enrichment then reads for itself (and waits out an outage).
+async fn first_reads(
+    engine: &Engine,
+    decoded: &[(Origin, Result<EnrichmentRequest, Outcome>)],
+) -> Vec<ReadForEnrichment> {
+    let wanted: Vec<(String, String)> = decoded
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
+        .map(|q| (q.document_id.clone(), q.content_hash.clone()))
+        .collect();
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    match engine.backends.graph.read_for_enrichment(wanted).await {
+        Ok(Some(reads)) => reads,
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            tracing::debug!("batched first reads failed; each enrichment reads alone: {e:#}");
+            Vec::new()
+        }
+    }
+}
+
+async fn record_loop(
+    engine: Arc<Engine>,
+    consumer: Arc<dyn BrokerConsumer>,
+    tracker: Arc<Mutex<OffsetTracker>>,
+    mut rx: mpsc::UnboundedReceiver<Done>,
+) -> Result<()> {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_RECORD_BATCH {
+            match rx.try_recv() {
+                Ok(d) => batch.push(d),
+                Err(_) => break,
+            }
+        }
+        let n = batch.len() as i64;
+        let mut finished = Vec::new();
+        let mut outcomes = Vec::new();
+        // Returned work is re-published by `record`, so every offset finishes.
+        for (pos, outcome) in batch {
+            finished.extend(pos);
+            outcomes.push(outcome);
+        }
+        // Never commit what is not recorded: retry the write until it lands
+        // (store outage) or the engine stops (then redelivery covers it).
+        let mut attempt = 0u32;
+        let recorded = loop {
+            match enrich::record(&engine, outcomes.clone()).await {
+                Ok(()) => break true,
+                Err(e) => {
+                    attempt += 1;
+                    tracing::error!(
+                        "recording outcomes failed (attempt {attempt}), will retry: {e:#}"
+                    );
+                    if engine.sleep_or_stop(Backoff::OUTAGE.delay(attempt)).await {
+                        break false;
+                    }
+                }
+            }
+        };
+        if recorded {
+            let returned = outcomes
+                .iter()
+                .filter(|o| matches!(o, Outcome::Returned(_)))
+                .count();
+            engine
+                .stats
+                .processed
+                .inc_by((outcomes.len() - returned) as u64);
+            let commits = {
+                let mut t = tracker.lock().unwrap();
+                for (p, o) in &finished {
+                    t.finish(*p, *o);
+                }
+                t.take_commits()
+            };
+            if let Err(e) = consumer.commit(&commits).await {
+                tracing::error!("offset commit failed (messages will be redelivered): {e:#}");
+            }
+        }
+        engine
+            .stats
+            .in_flight
+            .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    Ok(())
+}

@@ -1,0 +1,12 @@
+//! The document's way through: discovering files, indexing them and
+//! publishing requests (`producer`), consuming them with bounded
+//! concurrency (`consumer`), enriching and recording each (`enrich`),
+//! which offsets may be committed (`offsets`), and running until drained
+//! (`drain`).
+
+pub mod consumer;
+pub mod discover;
+pub mod drain;
+pub mod enrich;
+pub mod offsets;
+pub mod producer;

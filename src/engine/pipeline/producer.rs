@@ -1,0 +1,450 @@
+//! The bridge: walk a tree, index every file (pending), then publish an
+//! enrichment request, or enrich inline for projects outside the rollout.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::embedding::embed;
+use crate::engine::pipeline::discover::{document_type_of, language_of, looks_binary, walk};
+use crate::engine::pipeline::enrich::{self, dlq_message, Failure, Origin, Outcome};
+use crate::engine::Engine;
+use crate::events::{now_rfc3339, DocumentType, EnrichmentRequest, Priority, RequestMetadata};
+use crate::ports::broker::OutRecord;
+use crate::ports::graph::{DocumentRecord, IndexOutcome, NewDocument};
+use crate::ports::vector::VectorPoint;
+
+const BATCH: usize = 256;
+
+/// Namespace for document ids: UUID v5 of "project/relative/path", so the same
+/// file of the same project always maps to the same document.
+const DOCUMENT_NAMESPACE: uuid::Uuid =
+    uuid::Uuid::from_u128(0x6f1c_5e0a_7d2b_4c8e_9a3f_1b2c_3d4e_5f60);
+
+pub fn document_id(project: &str, relative_path: &str) -> String {
+    uuid::Uuid::new_v5(
+        &DOCUMENT_NAMESPACE,
+        format!("{project}/{relative_path}").as_bytes(),
+    )
+    .to_string()
+}
+
+pub fn correlation_id() -> String {
+    uuid::Uuid::new_v4().to_string().to_uppercase()
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct IngestReport {
+    pub discovered: u64,
+    /// New or changed documents written as pending.
+    pub indexed: u64,
+    /// Same content as already stored: left alone.
+    pub unchanged: u64,
+    pub published: u64,
+    /// Enriched inline (project outside the rollout, or kill switch off).
+    pub enriched_sync: u64,
+    /// Indexed but parked in the DLQ at once (too large, unreadable, not UTF-8).
+    pub rejected: u64,
+    pub skipped_binary: u64,
+    /// Files the walk could not even list (permission denied on a directory…).
+    pub walk_errors: Vec<String>,
+}
+
+/// One file read from disk, ready to index.
+struct Prepared {
+    doc: NewDocument,
+    /// Why it cannot be enriched, if so: (exception type, message).
+    problem: Option<(&'static str, String)>,
+}
+
+fn mtime_rfc3339(meta: &std::fs::Metadata) -> Option<String> {
+    let t: chrono::DateTime<chrono::Utc> = meta.modified().ok()?.into();
+    Some(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+fn prepare(root: &Path, path: &Path, project: &str, max_bytes: u64) -> Option<Prepared> {
+    let rel = path
+        .strip_prefix(root)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .replace('\\', "/");
+    let meta = std::fs::metadata(path).ok();
+    let size = meta.as_ref().map(|m| m.len()).unwrap_or(0);
+    let language = language_of(&rel).map(String::from);
+    let mut doc = NewDocument {
+        entity_id: document_id(project, &rel),
+        project_name: project.to_string(),
+        document_type: document_type_of(&rel),
+        source_path: rel,
+        language,
+        content_hash: blake3::hash(b"").to_hex().to_string(),
+        indexed_at: now_rfc3339(),
+        file_size_bytes: size,
+        line_count: 0,
+        last_modified: meta.as_ref().and_then(mtime_rfc3339),
+        correlation_id: correlation_id(),
+        content: None,
+    };
+    let problem = if size > max_bytes {
+        // Judged from its metadata and first bytes, never read whole (a 30 GB
+        // sparse file took 34 s to hash). The hash covers size and mtime, so a
+        // later change is still detected.
+        match sniff(path) {
+            Ok(head) if looks_binary(&head) => return None,
+            Ok(_) => doc.content_hash = metadata_hash(size, meta.as_ref()),
+            Err(e) => return Some(unreadable(doc, e)),
+        }
+        Some((
+            "FileTooLarge",
+            format!("{size} bytes is over the {max_bytes}-byte enrichment limit"),
+        ))
+    } else {
+        match std::fs::read(path) {
+            Err(e) => return Some(unreadable(doc, e)),
+            Ok(bytes) => {
+                if looks_binary(&bytes) {
+                    return None;
+                }
+                doc.content_hash = blake3::hash(&bytes).to_hex().to_string();
+                doc.line_count = bytecount_lines(&bytes);
+                let problem = std::str::from_utf8(&bytes).err().map(|e| {
+                    (
+                        "EncodingError",
+                        format!(
+                            "cannot decode file as UTF-8 (invalid byte at offset {})",
+                            e.valid_up_to()
+                        ),
+                    )
+                });
+                doc.content = Some(bytes.into());
+                problem
+            }
+        }
+    };
+    Some(Prepared { doc, problem })
+}
+
+/// The first bytes of a file, as many as the binary check looks at.
+fn sniff(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(crate::engine::pipeline::discover::SNIFF_BYTES);
+    std::fs::File::open(path)?
+        .take(crate::engine::pipeline::discover::SNIFF_BYTES as u64)
+        .read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// Content hash of a file too large to read: BLAKE3 of its size and mtime.
+fn metadata_hash(size: u64, meta: Option<&std::fs::Metadata>) -> String {
+    let mtime_ns = meta
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    let mut h = blake3::Hasher::new();
+    h.update(b"archon-tui oversized file\0");
+    h.update(&size.to_le_bytes());
+    h.update(&mtime_ns.to_le_bytes());
+    h.finalize().to_hex().to_string()
+}
+
+fn unreadable(doc: NewDocument, e: std::io::Error) -> Prepared {
+    Prepared {
+        doc,
+        problem: Some(("UnreadableFile", format!("cannot read file: {e}"))),
+    }
+}
+
+/// `f` over `items` in order, on rayon's pool (every core; its threads
+/// persist, where scoped threads per batch would be started each time).
+fn on_all_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send) -> Vec<R> {
+    use rayon::prelude::*;
+    items.par_iter().map(f).collect()
+}
+
+fn bytecount_lines(bytes: &[u8]) -> u64 {
+    let n = memchr::memchr_iter(b'\n', bytes).count() as u64;
+    n + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
+}
+
+fn request_for(doc: &NewDocument) -> EnrichmentRequest {
+    EnrichmentRequest {
+        document_id: doc.entity_id.clone(),
+        project_name: doc.project_name.clone(),
+        content_hash: doc.content_hash.clone(),
+        file_path: doc.source_path.clone(),
+        document_type: Some(doc.document_type),
+        language: doc.language.clone(),
+        indexed_at: doc.indexed_at.clone(),
+        enrichment_type: Default::default(),
+        priority: Priority::Normal,
+        correlation_id: doc.correlation_id.clone(),
+        metadata: RequestMetadata {
+            file_size_bytes: Some(doc.file_size_bytes),
+            line_count: Some(doc.line_count),
+            git_commit_hash: None,
+            last_modified: doc.last_modified.clone(),
+        },
+        retry_count: 0,
+    }
+}
+
+/// Request to re-drive a stored document (backfill, orphan recovery).
+pub fn request_for_record(d: &DocumentRecord, priority: Priority) -> EnrichmentRequest {
+    EnrichmentRequest {
+        document_id: d.entity_id.clone(),
+        project_name: d.project_name.clone(),
+        content_hash: d.content_hash.clone(),
+        file_path: d.source_path.clone(),
+        document_type: DocumentType::parse(&d.document_type),
+        language: d.language.clone(),
+        indexed_at: d.indexed_at.clone(),
+        enrichment_type: Default::default(),
+        priority,
+        correlation_id: d.correlation_id.clone(),
+        metadata: RequestMetadata {
+            file_size_bytes: Some(d.file_size_bytes),
+            line_count: Some(d.line_count),
+            git_commit_hash: None,
+            last_modified: d.last_modified.clone(),
+        },
+        retry_count: 0,
+    }
+}
+
+/// Send each request down the path the rollout picks: publish to the topic
+/// (async) or enrich now (sync). Returns (published, enriched inline).
+pub async fn dispatch(
+    engine: &Arc<Engine>,
+    requests: Vec<EnrichmentRequest>,
+) -> Result<(u64, u64)> {
+    let rollout = engine.rollout();
+    let (asynchronous, synchronous): (Vec<_>, Vec<_>) = requests
+        .into_iter()
+        .partition(|r| rollout.use_async(&r.project_name));
+    let published = asynchronous.len() as u64;
+    let records = asynchronous
+        .iter()
+        .map(|r| OutRecord {
+            key: r.document_id.clone().into_bytes(),
+            value: r.encode(),
+        })
+        .collect();
+    engine
+        .backends
+        .broker
+        .produce(&engine.cfg.enrich_topic, records)
+        .await
+        .inspect_err(|_| engine.stats.publish_errors.inc_by(published))?;
+    crate::engine::telemetry::stats::Stats::add(&engine.stats.published, published);
+    let sync_count = enrich_inline(engine, synchronous).await?;
+    Ok((published, sync_count))
+}
+
+/// Enrich now, on this engine's concurrency, and record the outcomes.
+pub async fn enrich_inline(engine: &Arc<Engine>, requests: Vec<EnrichmentRequest>) -> Result<u64> {
+    if requests.is_empty() {
+        return Ok(0);
+    }
+    let n = requests.len() as u64;
+    let outcomes: Vec<Outcome> = futures::stream::iter(requests)
+        .map(|r| {
+            let engine = engine.clone();
+            async move { enrich::enrich(&engine, r, Origin::sync_path()).await }
+        })
+        .buffer_unordered(engine.limit.get())
+        .collect()
+        .await;
+    enrich::record(engine, outcomes).await?;
+    Ok(n)
+}
+
+/// Ingest in the background, reporting to the log (console, `serve`).
+pub fn spawn_ingest(
+    engine: &Arc<Engine>,
+    path: std::path::PathBuf,
+    project: String,
+) -> tokio::task::JoinHandle<()> {
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        match ingest(&engine, &path, &project, &|_| {}).await {
+            Ok(r) => tracing::info!(
+                "ingested {}: {} files, {} indexed, {} published, {} enriched inline",
+                crate::sanitize::clean(&project),
+                r.discovered,
+                r.indexed,
+                r.published,
+                r.enriched_sync
+            ),
+            Err(e) => tracing::error!(
+                "ingest failed: {}",
+                crate::sanitize::clean(&format!("{e:#}"))
+            ),
+        }
+    })
+}
+
+/// Index and publish every file under `root` as project `project`.
+pub async fn ingest(
+    engine: &Arc<Engine>,
+    root: &Path,
+    project: &str,
+    progress: &(dyn Fn(&IngestReport) + Sync),
+) -> Result<IngestReport> {
+    let meta =
+        std::fs::metadata(root).with_context(|| format!("cannot ingest {}", root.display()))?;
+    if !meta.is_dir() {
+        bail!("cannot ingest {}: not a directory", root.display());
+    }
+    crate::model::check_project_name(project).map_err(anyhow::Error::msg)?;
+    let root = root.to_path_buf();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<PathBuf, String>>(4 * BATCH);
+    let walk_root = root.clone();
+    let walker = tokio::task::spawn_blocking(move || {
+        for entry in walk(&walk_root) {
+            if tx.blocking_send(entry.map_err(|e| e.to_string())).is_err() {
+                break;
+            }
+        }
+    });
+    let mut report = IngestReport::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    loop {
+        let next = rx.recv().await;
+        let done = next.is_none();
+        match next {
+            Some(Ok(p)) => batch.push(p),
+            Some(Err(e)) => report.walk_errors.push(e),
+            None => {}
+        }
+        if batch.len() >= BATCH || (done && !batch.is_empty()) {
+            let paths = std::mem::take(&mut batch);
+            index_batch(engine, &root, project, paths, &mut report).await?;
+            progress(&report);
+        }
+        if done {
+            break;
+        }
+    }
+    walker.await?;
+    Ok(report)
+}
+
+async fn index_batch(
+    engine: &Arc<Engine>,
+    root: &Path,
+    project: &str,
+    paths: Vec<PathBuf>,
+    report: &mut IngestReport,
+) -> Result<()> {
+    let listed = paths.len() as u64;
+    report.discovered += listed;
+    crate::engine::telemetry::stats::Stats::add(&engine.stats.discovered, listed);
+    let (root2, project2, max) = (
+        root.to_path_buf(),
+        project.to_string(),
+        engine.cfg.max_file_bytes,
+    );
+    // Read and hash on every core; the one writer takes the batch after.
+    let prepared: Vec<Prepared> = tokio::task::spawn_blocking(move || {
+        on_all_cores(&paths, |p| prepare(&root2, p, &project2, max))
+            .into_iter()
+            .flatten()
+            .collect()
+    })
+    .await?;
+    report.skipped_binary += listed - prepared.len() as u64;
+    let started = Instant::now();
+    let outcomes = engine
+        .backends
+        .graph
+        .index_documents(prepared.iter().map(|p| p.doc.clone()).collect())
+        .await?;
+    // Embed what changed, on every core too.
+    let bodies: Vec<Option<std::sync::Arc<[u8]>>> = prepared
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| !matches!(o, IndexOutcome::Unchanged(_)))
+        .map(|(p, _)| p.doc.content.clone())
+        .collect();
+    let mut vectors = tokio::task::spawn_blocking(move || {
+        on_all_cores(&bodies, |b| {
+            embed(&String::from_utf8_lossy(b.as_deref().unwrap_or_default()))
+        })
+    })
+    .await?
+    .into_iter();
+    let mut points = Vec::new();
+    let mut requests = Vec::new();
+    let mut rejected = Vec::new();
+    for (p, outcome) in prepared.into_iter().zip(outcomes) {
+        if let IndexOutcome::Unchanged(_) = outcome {
+            report.unchanged += 1;
+            continue;
+        }
+        report.indexed += 1;
+        points.push(VectorPoint {
+            id: p.doc.entity_id.clone(),
+            vector: vectors.next().unwrap_or_default(),
+            payload: json!({
+                "document_id": p.doc.entity_id,
+                "project_name": p.doc.project_name,
+                "source_path": p.doc.source_path,
+                "document_type": p.doc.document_type.as_str(),
+                "language": p.doc.language,
+                "content_hash": p.doc.content_hash,
+                "enrichment_status": "pending",
+                "embedding_version": crate::embedding::EMBEDDING_VERSION,
+            })
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        });
+        let req = request_for(&p.doc);
+        match p.problem {
+            Some((exception_type, message)) => {
+                engine.stats.error(exception_type);
+                rejected.push(Outcome::Dlq {
+                    message: dlq_message(
+                        engine,
+                        serde_json::to_value(&req)?,
+                        Some(&req),
+                        Failure {
+                            exception_type,
+                            message,
+                            failure_count: 1,
+                        },
+                        &Origin {
+                            topic: "ingest".into(),
+                            partition: -1,
+                            offset: -1,
+                        },
+                    ),
+                    document: Some((req.document_id.clone(), req.content_hash.clone())),
+                })
+            }
+            None => requests.push(req),
+        }
+    }
+    engine.backends.vectors.upsert(points).await?;
+    let indexed_now = requests.len() as u64 + rejected.len() as u64;
+    report.rejected += rejected.len() as u64;
+    enrich::record(engine, rejected).await?;
+    // Indexing is done once documents are stored and their requests are
+    // published; inline (sync) enrichment is timed separately.
+    let rollout = engine.rollout();
+    let (asynchronous, synchronous): (Vec<_>, Vec<_>) = requests
+        .into_iter()
+        .partition(|r| rollout.use_async(&r.project_name));
+    let (published, _) = dispatch(engine, asynchronous).await?;
+    engine.stats.record_index(started.elapsed(), indexed_now);
+    crate::engine::telemetry::stats::Stats::add(&engine.stats.indexed, indexed_now);
+    let (_, sync) = dispatch(engine, synchronous).await?;
+    report.published += published;
+    report.enriched_sync += sync;
+    Ok(())
+}
