@@ -1,4 +1,8 @@
 //! archon-tui: an embedded document-enrichment engine and its console.
+// A panic is a decision: `expect` says why it cannot happen, a poisoned lock
+// is taken over (`PoisonError::into_inner`). Unit tests may unwrap
+// (clippy.toml: allow-unwrap-in-tests), and so may tests/.
+#![deny(clippy::unwrap_used)]
 
 pub mod backends;
 pub mod cli;

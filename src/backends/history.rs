@@ -44,7 +44,10 @@ impl SqliteHistory {
 
     /// Append a sample; samples older than `KEEP_MS` go.
     fn append_now(&self, s: &Sample) -> Result<()> {
-        let conn = self.conn.lock().unwrap();
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         conn.execute(
             "INSERT INTO samples (at_ms, lag, docs_per_sec, dlq, breaker) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![s.at_ms, s.lag, s.docs_per_sec, s.dlq as i64, s.breaker],
@@ -57,7 +60,10 @@ impl SqliteHistory {
     }
 
     fn since_now(&self, from_ms: i64) -> Result<Vec<Sample>> {
-        let conn = self.conn.lock().unwrap();
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut st = conn.prepare_cached(
             "SELECT at_ms, lag, docs_per_sec, dlq, breaker FROM samples
              WHERE at_ms >= ?1 ORDER BY at_ms",
@@ -67,7 +73,10 @@ impl SqliteHistory {
     }
 
     fn last_now(&self, n: usize) -> Result<Vec<Sample>> {
-        let conn = self.conn.lock().unwrap();
+        let conn = self
+            .conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut st = conn.prepare_cached(
             "SELECT at_ms, lag, docs_per_sec, dlq, breaker FROM samples
              ORDER BY at_ms DESC LIMIT ?1",

@@ -4,6 +4,7 @@
 //! latencies (Little's law: docs/s ≈ concurrency / latency).
 //!
 //! `cargo run --release --bin archon-bench -- --files 10000`
+#![deny(clippy::unwrap_used)]
 
 use std::time::{Duration, Instant};
 

@@ -182,7 +182,9 @@ async fn run_here(engine: &Arc<Engine>, id: &str, json: bool) -> Result<i32> {
             pb.set_position(v.done);
             return;
         }
-        let mut at = last_line.lock().unwrap();
+        let mut at = last_line
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if at.elapsed().as_secs() >= 1 || v.phase.finished() {
             eprintln!("{}", clean(&v.line()));
             *at = Instant::now();

@@ -46,11 +46,17 @@ impl ConcurrencyLimit {
     }
 
     pub fn get(&self) -> usize {
-        *self.target.lock().unwrap()
+        *self
+            .target
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     pub fn set(&self, n: usize) {
-        let mut t = self.target.lock().unwrap();
+        let mut t = self
+            .target
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if n > *t {
             self.sem.add_permits(n - *t);
         } else if n < *t {
@@ -207,7 +213,10 @@ impl Engine {
 
     /// The fleet's levers as last read.
     pub fn control_state(&self) -> ControlState {
-        self.control_seen.read().unwrap().clone()
+        self.control_seen
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Fleet members that reported within the session timeout.
@@ -221,17 +230,26 @@ impl Engine {
     }
 
     pub fn set_assigned(&self, partitions: Vec<i32>) {
-        *self.assigned.lock().unwrap() = partitions;
+        *self
+            .assigned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = partitions;
     }
 
     pub fn rollout(&self) -> RolloutState {
-        self.rollout.read().unwrap().clone()
+        self.rollout
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Apply and persist a rollout (every member picks it up within ~1 s).
     pub async fn set_rollout(&self, r: RolloutState) -> Result<()> {
         self.put_control(&ControlChange::Rollout(r.clone())).await?;
-        *self.rollout.write().unwrap() = r;
+        *self
+            .rollout
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = r;
         Ok(())
     }
 
@@ -353,7 +371,10 @@ impl Engine {
         use std::sync::atomic::Ordering::Relaxed;
         let me = self.member_id();
         if let Some(r) = &state.rollout {
-            *self.rollout.write().unwrap() = r.clone();
+            *self
+                .rollout
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = r.clone();
         }
         self.held.store(state.holds(me), Relaxed);
         let resetting = asks_to_leave(&state, &self.cfg.group_id);
@@ -379,7 +400,10 @@ impl Engine {
             self.breaker.reset();
             tracing::info!("circuit breaker reset by the operator");
         }
-        *self.control_seen.write().unwrap() = state;
+        *self
+            .control_seen
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = state;
     }
 
     /// Out of the consumer group while an offset reset runs.
@@ -456,7 +480,11 @@ impl Engine {
             version: env!("CARGO_PKG_VERSION").into(),
             started_ms: self.started_ms,
             updated_ms: crate::clock::now_ms(),
-            partitions: self.assigned.lock().unwrap().clone(),
+            partitions: self
+                .assigned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
             concurrency: self.limit.get(),
             in_flight: self.stats.in_flight.load(Relaxed),
             breaker: self.breaker.snapshot(),

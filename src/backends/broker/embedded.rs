@@ -358,7 +358,10 @@ pub struct EmbeddedConsumer {
 impl EmbeddedConsumer {
     async fn fetch_once(&self, max: usize) -> Result<Vec<Record>> {
         let (positions, start, renew) = {
-            let mut st = self.state.lock().unwrap();
+            let mut st = self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let mut parts: Vec<(i32, i64)> = st.positions.iter().map(|(p, o)| (*p, *o)).collect();
             parts.sort();
             let n = parts.len().max(1);
@@ -411,7 +414,10 @@ impl EmbeddedConsumer {
                 Ok(out)
             })
             .await?;
-        let mut st = self.state.lock().unwrap();
+        let mut st = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for r in &records {
             let pos = st.positions.entry(r.partition).or_insert(0);
             *pos = (*pos).max(r.offset + 1);
@@ -427,7 +433,7 @@ impl BrokerConsumer for EmbeddedConsumer {
         let mut parts: Vec<i32> = self
             .state
             .lock()
-            .unwrap()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .positions
             .keys()
             .copied()

@@ -171,7 +171,10 @@ fn follow(
         match end_offset(&consumer, t) {
             Ok(end) => targets.push((t.clone(), end)),
             Err(e) => {
-                cache.write().unwrap().trouble = Some((Instant::now(), format!("{e:#}")));
+                cache
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .trouble = Some((Instant::now(), format!("{e:#}")));
                 return;
             }
         }
@@ -190,14 +193,18 @@ fn follow(
         };
         match polled {
             Some(Ok(m)) => {
-                let mut c = cache.write().unwrap();
+                let mut c = cache
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 c.trouble = None;
                 let key = m.key().map(|k| String::from_utf8_lossy(k).into_owned());
                 let value = m.payload().map(|p| String::from_utf8_lossy(p).into_owned());
                 apply(&mut c, &topics, m.topic(), key.as_deref(), value.as_deref());
             }
             Some(Err(e)) => {
-                let mut c = cache.write().unwrap();
+                let mut c = cache
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if c.trouble.is_none() {
                     c.trouble = Some((Instant::now(), e.to_string()));
                 }
@@ -207,7 +214,11 @@ fn follow(
         if !announced && last_check.elapsed() >= Duration::from_millis(100) {
             last_check = Instant::now();
             let quiet = quiet_since.is_some_and(|q| q.elapsed() > Duration::from_secs(3))
-                && cache.read().unwrap().trouble.is_none();
+                && cache
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .trouble
+                    .is_none();
             if targets
                 .iter()
                 .all(|(t, end)| read_to(&consumer, t, *end, quiet))
@@ -290,7 +301,12 @@ impl ControlStore for KafkaControl {
     }
 
     async fn entries(&self) -> Result<BTreeMap<String, String>> {
-        Ok(self.cache.read().unwrap().control.clone())
+        Ok(self
+            .cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .control
+            .clone())
     }
 
     async fn put(&self, key: &str, value: &str) -> Result<()> {
@@ -298,7 +314,7 @@ impl ControlStore for KafkaControl {
         // Read-your-writes: the reader will apply the same record again.
         self.cache
             .write()
-            .unwrap()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .control
             .insert(key.to_string(), value.to_string());
         Ok(())
@@ -306,7 +322,11 @@ impl ControlStore for KafkaControl {
 
     async fn forget(&self, key: &str) -> Result<()> {
         self.send(&self.topics.control, key, None).await?;
-        self.cache.write().unwrap().control.remove(key);
+        self.cache
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .control
+            .remove(key);
         Ok(())
     }
 
@@ -315,7 +335,7 @@ impl ControlStore for KafkaControl {
         self.send_queued(&self.topics.status, &s.member_id, &v)?;
         self.cache
             .write()
-            .unwrap()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .members
             .insert(s.member_id.clone(), s.clone());
         Ok(())
@@ -330,7 +350,11 @@ impl ControlStore for KafkaControl {
         tokio::task::spawn_blocking(move || producer.flush(Duration::from_secs(2)))
             .await
             .context("control producer flush")??;
-        self.cache.write().unwrap().members.remove(member_id);
+        self.cache
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .members
+            .remove(member_id);
         Ok(())
     }
 
@@ -339,7 +363,7 @@ impl ControlStore for KafkaControl {
         Ok(self
             .cache
             .read()
-            .unwrap()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .members
             .values()
             .filter(|m| m.updated_ms >= since)
@@ -359,13 +383,19 @@ impl ControlStore for KafkaControl {
     }
 
     async fn audit(&self, limit: usize) -> Result<Vec<AuditEntry>> {
-        let c = self.cache.read().unwrap();
+        let c = self
+            .cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let skip = c.audit.len().saturating_sub(limit);
         Ok(c.audit.iter().skip(skip).cloned().collect())
     }
 
     fn trouble(&self) -> Option<String> {
-        let c = self.cache.read().unwrap();
+        let c = self
+            .cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         c.trouble.as_ref().and_then(|(since, what)| {
             // A blip the client rides out is not worth a banner.
             (since.elapsed() > Duration::from_secs(3)).then(|| {

@@ -44,7 +44,9 @@ impl<I> FaultInjector<I> {
             h.update(&replay.to_le_bytes());
         }
         let b = h.finalize();
-        let x = u64::from_le_bytes(b.as_bytes()[..8].try_into().unwrap());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&b.as_bytes()[..8]);
+        let x = u64::from_le_bytes(first);
         (x as f64 / u64::MAX as f64) < rate
     }
 }

@@ -102,7 +102,10 @@ async fn session(engine: Arc<Engine>) -> Result<()> {
     let result = fetch_loop(&engine, consumer.as_ref(), &tracker, tx).await;
     // The tasks hold the sender clones; the recorder ends when all are done.
     let recorded = recorder.await?;
-    let commits = tracker.lock().unwrap().take_commits();
+    let commits = tracker
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take_commits();
     consumer.commit(&commits).await?;
     consumer.close().await?;
     result.and(recorded)
@@ -196,7 +199,9 @@ async fn fetch_loop(
             );
         }
         {
-            let mut t = tracker.lock().unwrap();
+            let mut t = tracker
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for r in &records {
                 t.begin(r.partition, r.offset);
             }
@@ -348,7 +353,9 @@ async fn record_loop(
                 .processed
                 .inc_by((outcomes.len() - returned) as u64);
             let commits = {
-                let mut t = tracker.lock().unwrap();
+                let mut t = tracker
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (p, o) in &finished {
                     t.finish(*p, *o);
                 }

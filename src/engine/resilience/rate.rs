@@ -30,11 +30,17 @@ impl RateLimit {
     }
 
     pub fn get(&self) -> Option<f64> {
-        self.0.lock().unwrap().per_sec
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .per_sec
     }
 
     pub fn set(&self, per_sec: Option<f64>) {
-        let mut b = self.0.lock().unwrap();
+        let mut b = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if b.per_sec != per_sec {
             b.per_sec = per_sec;
             b.tokens = b.tokens.min(per_sec.unwrap_or(f64::MAX).max(1.0));
@@ -45,7 +51,10 @@ impl RateLimit {
     /// Take up to `want` (≥ 1) tokens now: how many were taken, or how long
     /// to wait before one is there.
     pub fn try_take(&self, want: usize) -> Result<usize, Duration> {
-        let mut b = self.0.lock().unwrap();
+        let mut b = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let Some(rate) = b.per_sec else {
             return Ok(want);
         };
@@ -64,7 +73,10 @@ impl RateLimit {
 
     /// Give back tokens taken but not used (the broker had fewer messages).
     pub fn refund(&self, n: usize) {
-        let mut b = self.0.lock().unwrap();
+        let mut b = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(rate) = b.per_sec {
             b.tokens = (b.tokens + n as f64).min(rate.max(1.0));
         }

@@ -274,7 +274,7 @@ impl Stats {
         // Saturating: a value beyond the histogram's range is clamped.
         self.enrich_latency
             .lock()
-            .unwrap()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .saturating_record(d.as_micros().max(1) as u64);
     }
 
@@ -297,16 +297,26 @@ impl Stats {
         }
         self.index_latency
             .lock()
-            .unwrap()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .saturating_record_n(d.as_micros().max(1) as u64, documents);
     }
 
     pub fn enrich_summary(&self) -> LatencySummary {
-        summary(&self.enrich_latency.lock().unwrap())
+        summary(
+            &self
+                .enrich_latency
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     pub fn index_summary(&self) -> LatencySummary {
-        summary(&self.index_latency.lock().unwrap())
+        summary(
+            &self
+                .index_latency
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Failed intelligence calls, all kinds (the member report's errors).
@@ -324,7 +334,10 @@ impl Stats {
     pub fn rate(&self, window: Duration) -> f64 {
         let now = Instant::now();
         let total = Self::get(&self.enriched);
-        let mut s = self.samples.lock().unwrap();
+        let mut s = self
+            .samples
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         s.push_back((now, total));
         while s.len() > 2 && now.duration_since(s[1].0) > window {
             s.pop_front();

@@ -83,7 +83,10 @@ impl KafkaBroker {
     }
 
     fn lag_client(&self, group: &str) -> Result<Arc<BaseConsumer>> {
-        let mut m = self.lag_clients.lock().unwrap();
+        let mut m = self
+            .lag_clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(c) = m.get(group) {
             return Ok(c.clone());
         }

@@ -62,8 +62,14 @@ impl ConsumerContext for RebalanceContext {
             .iter()
             .map(|e| e.partition())
             .collect();
-        let mut owned = self.owned.lock().unwrap();
-        let mut pending = self.uncommitted.lock().unwrap();
+        let mut owned = self
+            .owned
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut pending = self
+            .uncommitted
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut tpl = TopicPartitionList::new();
         for p in &parts {
             owned.remove(p);
@@ -93,7 +99,10 @@ impl ConsumerContext for RebalanceContext {
                 .map(|e| e.partition())
                 .collect();
             tracing::info!("partitions {parts:?} assigned");
-            self.owned.lock().unwrap().extend(parts);
+            self.owned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .extend(parts);
         }
     }
 }
@@ -161,10 +170,17 @@ impl KafkaConsumer {
         if pause {
             // Re-applied each time: a rebalance may have assigned new partitions.
             self.consumer.pause(&assignment)?;
-        } else if *self.paused.lock().unwrap() {
+        } else if *self
+            .paused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
             self.consumer.resume(&assignment)?;
         }
-        *self.paused.lock().unwrap() = pause;
+        *self
+            .paused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = pause;
         Ok(())
     }
 }
@@ -189,7 +205,10 @@ impl BrokerConsumer for KafkaConsumer {
         self.set_paused(false)?;
         let max = max.min(self.max_poll_records);
         let mut out: Vec<Record> = {
-            let mut b = self.buffer.lock().unwrap();
+            let mut b = self
+                .buffer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let n = b.len().min(max);
             b.drain(..n).collect()
         };
@@ -228,7 +247,10 @@ impl BrokerConsumer for KafkaConsumer {
         if let Ok(Ok(m)) =
             tokio::time::timeout(Duration::from_millis(100), self.consumer.recv()).await
         {
-            self.buffer.lock().unwrap().push_back(to_record(&m));
+            self.buffer
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push_back(to_record(&m));
         }
         Ok(())
     }
@@ -238,7 +260,10 @@ impl BrokerConsumer for KafkaConsumer {
         // Work that finished after its partition was revoked is not committed:
         // the partition's offsets are the new owner's now.
         let offsets: Vec<(i32, i64)> = {
-            let owned = ctx.owned.lock().unwrap();
+            let owned = ctx
+                .owned
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             offsets
                 .iter()
                 .copied()
@@ -250,7 +275,10 @@ impl BrokerConsumer for KafkaConsumer {
         }
         let mut tpl = TopicPartitionList::new();
         {
-            let mut pending = ctx.uncommitted.lock().unwrap();
+            let mut pending = ctx
+                .uncommitted
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             for (p, o) in &offsets {
                 tpl.add_partition_offset(&self.topic, *p, Offset::Offset(*o))?;
                 pending.insert(*p, *o);
@@ -263,7 +291,10 @@ impl BrokerConsumer for KafkaConsumer {
                 .context("commit task")?;
         match committed {
             Ok(()) => {
-                let mut pending = ctx.uncommitted.lock().unwrap();
+                let mut pending = ctx
+                    .uncommitted
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 for (p, o) in &offsets {
                     if pending.get(p) == Some(o) {
                         pending.remove(p);
