@@ -1,12 +1,14 @@
-//! Overlays: confirm dialogs, the filter input, the command palette, "busy".
+//! What the overlays share: centred popups, the dialog frame, the one-line
+//! input box, "busy"; and the overlays' snapshot tests (each overlay's
+//! keys, state and render are its own file in `overlays/`).
 
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
-use ratatui::style::{Modifier, Style};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Confirm};
+use super::app::App;
 use crate::sanitize::clean;
 
 /// A rectangle `pw`% × `ph`% of `area`, centred.
@@ -38,58 +40,6 @@ pub fn dialog_block<'a>(app: &App, title: &str) -> Block<'a> {
         .border_style(Style::default().fg(app.theme.border_focused))
         .title(Span::styled(format!(" {title} "), app.theme.accent()))
         .style(app.theme.base())
-}
-
-pub fn render_confirm(f: &mut Frame, area: Rect, app: &App, c: &Confirm) {
-    let t = &app.theme;
-    let width = c
-        .lines
-        .iter()
-        .map(|l| l.chars().count())
-        .max()
-        .unwrap_or(20)
-        .max(40) as u16
-        + 6;
-    let popup = centered_fixed(area, width, c.lines.len() as u16 + 6);
-    f.render_widget(Clear, popup);
-    let button = |label: &str, focused: bool, danger: bool| {
-        let base = if danger {
-            t.error()
-        } else {
-            Style::default().fg(t.foreground)
-        };
-        if focused {
-            Span::styled(
-                format!(" [ {label} ] "),
-                base.add_modifier(Modifier::REVERSED | Modifier::BOLD),
-            )
-        } else {
-            Span::styled(format!("   {label}   "), base)
-        }
-    };
-    let mut lines: Vec<Line> = c.lines.iter().map(|l| Line::raw(clean(l))).collect();
-    lines.push(Line::raw(""));
-    lines.push(
-        Line::from(vec![
-            button(&c.ok_label, c.ok_focused, true),
-            Span::raw("   "),
-            button(&c.cancel_label, !c.ok_focused, false),
-        ])
-        .centered(),
-    );
-    lines.push(
-        Line::from(Span::styled(
-            "enter choose · tab switch · y yes · esc cancel",
-            t.muted(),
-        ))
-        .centered(),
-    );
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(dialog_block(app, &c.title)),
-        popup,
-    );
 }
 
 /// A one-line input (filter, palette) with its hint or error below.
@@ -156,9 +106,10 @@ mod tests {
         for (w, h) in [(80, 24), (200, 60)] {
             let mut a = app(Focus::Dlq);
             assert!(key(&mut a, KeyCode::Char('e')).is_empty());
-            let Overlay::Edit { input, .. } = a.overlay.clone() else {
+            let Overlay::Edit(edit) = a.overlay.clone() else {
                 panic!("no editor: {:?}", a.overlay)
             };
+            let input = edit.input.text;
             assert!(input.starts_with("project_name="), "{input}");
             // A bad edit: the engine's refusal comes back into the editor.
             for _ in 0..input.len() {
@@ -181,7 +132,7 @@ mod tests {
                         .into(),
                 )),
             );
-            assert!(matches!(a.overlay, Overlay::Edit { error: Some(_), .. }));
+            assert!(matches!(&a.overlay, Overlay::Edit(e) if e.input.error.is_some()));
             insta::assert_snapshot!(
                 format!("edit_refused_{w}x{h}"),
                 render(w, h, |f| super::super::render::draw(f, &a))

@@ -6,8 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
-use super::app::{App, Focus, Overlay};
-use super::dialog::InputBox;
+use super::app::{App, Focus};
 use super::widgets::thousands;
 use crate::model::Status;
 
@@ -27,57 +26,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     } else {
         compact(f, body, app);
     }
-    match &app.overlay {
-        Overlay::None => {}
-        Overlay::Help => super::help::render(f, area, app),
-        Overlay::Detail => super::dlq::render_detail(f, area, app),
-        Overlay::Audit => super::audit::render(f, area, app),
-        Overlay::Trace(t) => super::trace::render(f, area, app, t),
-        Overlay::History { window_ms, samples } => {
-            super::history::render(f, area, app, *window_ms, samples)
-        }
-        Overlay::Confirm(c) => super::dialog::render_confirm(f, area, app, c),
-        Overlay::TypeToConfirm(c) => c.render(f, area, app),
-        Overlay::Busy(text) => super::dialog::render_busy(f, area, app, text),
-        Overlay::Filter { input, error } => super::dialog::render_input(
-            f,
-            area,
-            app,
-            &InputBox {
-                title: "Filter the DLQ",
-                prompt: "/",
-                input,
-                error: error.as_deref(),
-                hint: "type:T project:P corr:ID key:K fp:FP words — enter keeps, esc clears",
-            },
-        ),
-        Overlay::Edit {
-            id, input, error, ..
-        } => super::dialog::render_input(
-            f,
-            area,
-            app,
-            &InputBox {
-                title: &format!("Edit DLQ entry {id} and replay"),
-                prompt: "",
-                input,
-                error: error.as_deref(),
-                hint: "project_name= file_path= enrichment_type= retry_count= (quote values with spaces) — enter checks, esc cancels",
-            },
-        ),
-        Overlay::Palette { input, error } => super::dialog::render_input(
-            f,
-            area,
-            app,
-            &InputBox {
-                title: "Command",
-                prompt: ":",
-                input,
-                error: error.as_deref(),
-                hint: "rollout 25 · concurrency 40 · replay all · backfill sync · rollback — ? lists all",
-            },
-        ),
-    }
+    app.overlay.render(f, area, app);
 }
 
 fn panel(f: &mut Frame, area: Rect, app: &App, which: Focus) {

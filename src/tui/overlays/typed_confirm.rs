@@ -2,18 +2,19 @@
 //! be undone with a key: kafka-ui and GitHub ask the same for a reset or
 //! a delete. Enter sends only when the word matches exactly.
 
-use crate::engine::fleet::levers;
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
-use super::app::App;
-use super::dialog::{centered_fixed, dialog_block};
+use super::text_input::{InputKey, TextInput};
+use super::Step;
 use crate::engine::fleet::group_reset::ResetReport;
-use crate::engine::fleet::levers::Command;
+use crate::engine::fleet::levers::{self, Command};
 use crate::sanitize::clean;
+use crate::tui::app::App;
+use crate::tui::dialog::{centered_fixed, dialog_block};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TypedConfirm {
@@ -21,16 +22,9 @@ pub struct TypedConfirm {
     pub lines: Vec<String>,
     /// What must be typed.
     pub expect: String,
-    pub input: String,
-    pub error: Option<String>,
+    pub input: TextInput,
     /// Sent with the typed word once it matches.
     pub command: Command,
-}
-
-pub enum TypedKey {
-    Stay,
-    Cancel,
-    Send(Command),
 }
 
 impl TypedConfirm {
@@ -68,35 +62,35 @@ impl TypedConfirm {
             title: "Reset consumer group offsets".into(),
             lines,
             expect: r.group.clone(),
-            input: String::new(),
-            error: None,
+            input: TextInput::default(),
             command,
         }
     }
 
-    pub fn on_key(&mut self, key: KeyEvent) -> TypedKey {
-        match key.code {
-            KeyCode::Esc => return TypedKey::Cancel,
-            KeyCode::Backspace => {
-                self.input.pop();
-            }
-            KeyCode::Char(c) => self.input.push(c),
-            KeyCode::Enter if self.input == self.expect => {
+    pub fn on_key(&mut self, key: KeyEvent) -> Step {
+        match self.input.on_key(key) {
+            InputKey::Cancel => Step::Close,
+            InputKey::Submit if self.input.text == self.expect => {
                 let mut cmd = self.command.clone();
                 if let Command::ResetOffsets(levers::ResetOffsets { confirm, .. }) = &mut cmd {
-                    *confirm = Some(self.input.clone());
+                    *confirm = Some(self.input.text.clone());
                 }
-                return TypedKey::Send(cmd);
+                Step::Send(
+                    vec![cmd],
+                    Some(
+                        "resetting: members leave the group, offsets move, members rejoin…".into(),
+                    ),
+                )
             }
-            KeyCode::Enter => {
-                self.error = Some(format!(
+            InputKey::Submit => {
+                self.input.refuse(format!(
                     "type {} exactly (or esc to cancel)",
                     clean(&self.expect)
-                ))
+                ));
+                Step::Stay
             }
-            _ => {}
+            InputKey::Edited | InputKey::Other => Step::Stay,
         }
-        TypedKey::Stay
     }
 
     pub fn render(&self, f: &mut Frame, area: Rect, app: &App) {
@@ -118,10 +112,10 @@ impl TypedConfirm {
                 format!("type {} to confirm: ", clean(&self.expect)),
                 t.accent(),
             ),
-            Span::raw(clean(&self.input)),
+            Span::raw(clean(&self.input.text)),
             Span::styled("▏", t.accent()),
         ]));
-        lines.push(match &self.error {
+        lines.push(match &self.input.error {
             Some(e) => Line::from(Span::styled(clean(e), t.error())),
             None => Line::from(Span::styled("enter confirms · esc cancels", t.muted())),
         });
@@ -139,7 +133,7 @@ mod tests {
     use crate::tui::app::Focus;
     use crate::tui::app::Overlay;
     use crate::tui::fixture::{app, render};
-    use crossterm::event::KeyModifiers;
+    use crossterm::event::{KeyCode, KeyModifiers};
 
     fn key(a: &mut App, c: KeyCode) -> Vec<Command> {
         a.on_key(KeyEvent::new(c, KeyModifiers::NONE))
