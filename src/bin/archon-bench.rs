@@ -211,10 +211,7 @@ async fn open(dir: &std::path::Path, args: &Args, setup: &Setup) -> Result<Arc<E
             argv.extend(["--graph-uri".into(), g.clone()]);
         }
         let cli = archon_tui::cli::Cli::try_parse_from(argv)?;
-        let mut cfg = archon_tui::config::resolve(
-            &cli.global.overrides(),
-            &archon_tui::config::FileConfig::default(),
-        )?;
+        let mut cfg = archon_tui::config::resolve(&cli.global.settings)?;
         // This run's own topics and group.
         let t = |kind: &str| format!("bench.{}.{kind}", setup.tag);
         cfg.enrich_topic = t("enrich-document.v1");

@@ -22,8 +22,10 @@ use super::wait::run_until_drained;
 pub use super::wait::EXIT_TIMED_OUT;
 
 pub async fn run(cli: Cli) -> Result<i32> {
+    use crate::config::Layer;
     let file = crate::config::load_file(cli.global.config.as_deref())?;
-    let cfg = crate::config::resolve(&cli.global.overrides(), &file)?;
+    let file = cli.global.settings.clone().over(file);
+    let cfg = crate::config::resolve(&file)?;
     match cli.command {
         None => console(cfg, cli.console, file.theme).await,
         Some(Command::Console(args)) => console(cfg, args, file.theme).await,

@@ -247,11 +247,7 @@ pub async fn open_engine(
     ];
     args.extend(flags.iter().cloned());
     let cli = archon_tui::cli::Cli::try_parse_from(args).unwrap();
-    let cfg = archon_tui::config::resolve(
-        &cli.global.overrides(),
-        &archon_tui::config::FileConfig::default(),
-    )
-    .unwrap();
+    let cfg = archon_tui::config::resolve(&cli.global.settings).unwrap();
     archon_tui::runtime::open_engine(cfg).await.unwrap()
 }
 
