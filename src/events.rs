@@ -28,6 +28,9 @@ pub struct EnrichmentProgress {
 pub const ENRICH_PARTITIONS: u32 = 4;
 pub const DLQ_PARTITIONS: u32 = 1;
 pub const COMPLETED_PARTITIONS: u32 = 4;
+/// How long progress events (seed 001 §3.4) are kept: they only say how a
+/// document is getting on, so a day is plenty.
+pub const PROGRESS_RETENTION_MS: i64 = 24 * 3_600_000;
 
 /// §3.1 says retry_count is at most 3.
 pub const MAX_RETRY_COUNT: u32 = 3;

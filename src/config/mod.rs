@@ -466,6 +466,19 @@ mod tests {
         );
     }
 
+    /// The README's example config file is one this release reads.
+    #[test]
+    fn the_readmes_example_file_reads() {
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let start = readme.find("```toml\n").unwrap() + "```toml\n".len();
+        let end = start + readme[start..].find("```").unwrap();
+        let file: Settings = toml::from_str(&readme[start..end]).unwrap();
+        let cfg = resolve(&Settings::default().over(file)).unwrap();
+        assert_eq!(cfg.concurrency, 20);
+        assert!(cfg.kafka.is_some() && cfg.graph.bolt().is_some());
+    }
+
     #[test]
     fn malformed_file_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();

@@ -522,7 +522,7 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
         .stats
         .in_flight
         .load(std::sync::atomic::Ordering::Relaxed);
-    snap.docs_per_sec = engine.stats.rate(Duration::from_secs(5));
+    snap.docs_per_sec = engine.stats.rate(super::telemetry::stats::RATE_WINDOW);
     History::push(&mut h.rate, snap.docs_per_sec.round() as u64, HISTORY);
     snap.rate_history = h.rate.iter().copied().collect();
     snap.enrich_latency = engine.stats.enrich_summary();

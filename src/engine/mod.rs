@@ -153,7 +153,7 @@ impl Engine {
             topics.push(crate::ports::broker::TopicSpec {
                 name: p.clone(),
                 partitions: crate::events::COMPLETED_PARTITIONS,
-                retention_ms: 86_400_000,
+                retention_ms: crate::events::PROGRESS_RETENTION_MS,
                 compact: false,
             });
         }
@@ -488,7 +488,7 @@ impl Engine {
             concurrency: self.limit.get(),
             in_flight: self.stats.in_flight.load(Relaxed),
             breaker: self.breaker.snapshot(),
-            docs_per_sec: self.stats.rate(Duration::from_secs(10)),
+            docs_per_sec: self.stats.rate(telemetry::stats::RATE_WINDOW),
             errors: self.stats.errors(),
             paused: self.is_paused(),
             held: self.is_held(),

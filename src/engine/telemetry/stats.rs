@@ -16,6 +16,10 @@ use prometheus::{
 };
 use serde::Serialize;
 
+/// The window docs/s is measured over, in the snapshot and in member
+/// reports alike.
+pub const RATE_WINDOW: Duration = Duration::from_secs(5);
+
 /// Seconds; fine below 10 ms (embedded indexing), and around the seed's 30 s
 /// enrichment alert threshold.
 /// A document's wait from index to enrichment: seconds (flowing) to days
@@ -331,6 +335,8 @@ impl Stats {
     }
 
     /// Enrichments per second over the last `window`, from periodic samples.
+    /// Everything that shows docs/s uses [`RATE_WINDOW`], so the console's
+    /// rate and the fleet's member reports agree.
     pub fn rate(&self, window: Duration) -> f64 {
         let now = Instant::now();
         let total = Self::get(&self.enriched);
