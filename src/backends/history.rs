@@ -118,16 +118,7 @@ fn sample_of(r: &rusqlite::Row<'_>) -> rusqlite::Result<Sample> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn s(at_ms: i64, lag: i64) -> Sample {
-        Sample {
-            at_ms,
-            lag,
-            docs_per_sec: lag as f64 / 2.0,
-            dlq: 1,
-            breaker: 0,
-        }
-    }
+    use crate::ports::history::sample as s;
 
     #[tokio::test]
     async fn samples_survive_a_reopen_and_old_ones_go() {

@@ -64,19 +64,23 @@ pub fn parse_window(text: &str) -> Result<i64, String> {
     Ok(n * ms)
 }
 
+/// A sample for tests: `lag` at `at_ms`.
+#[cfg(test)]
+pub(crate) fn sample(at_ms: i64, lag: i64) -> Sample {
+    Sample {
+        at_ms,
+        lag,
+        docs_per_sec: lag as f64 / 2.0,
+        dlq: 1,
+        breaker: 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn s(at_ms: i64, lag: i64) -> Sample {
-        Sample {
-            at_ms,
-            lag,
-            docs_per_sec: lag as f64 / 2.0,
-            dlq: 1,
-            breaker: 0,
-        }
-    }
+    use super::sample as s;
 
     #[test]
     fn windows_and_downsampling() {

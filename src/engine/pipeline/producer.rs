@@ -226,8 +226,15 @@ pub async fn dispatch(
     let (asynchronous, synchronous): (Vec<_>, Vec<_>) = requests
         .into_iter()
         .partition(|r| rollout.use_async(&r.project_name));
-    let published = asynchronous.len() as u64;
-    let records = asynchronous
+    let published = publish(engine, &asynchronous).await?;
+    let sync_count = enrich_inline(engine, synchronous).await?;
+    Ok((published, sync_count))
+}
+
+/// Publish requests to the request topic, keyed by document, counted.
+pub async fn publish(engine: &Engine, requests: &[EnrichmentRequest]) -> Result<u64> {
+    let n = requests.len() as u64;
+    let records = requests
         .iter()
         .map(|r| OutRecord {
             key: r.document_id.clone().into_bytes(),
@@ -239,10 +246,9 @@ pub async fn dispatch(
         .broker
         .produce(&engine.cfg.enrich_topic, records)
         .await
-        .inspect_err(|_| engine.stats.publish_errors.inc_by(published))?;
-    crate::engine::telemetry::stats::Stats::add(&engine.stats.published, published);
-    let sync_count = enrich_inline(engine, synchronous).await?;
-    Ok((published, sync_count))
+        .inspect_err(|_| engine.stats.publish_errors.inc_by(n))?;
+    crate::engine::telemetry::stats::Stats::add(&engine.stats.published, n);
+    Ok(n)
 }
 
 /// Enrich now, on this engine's concurrency, and record the outcomes.

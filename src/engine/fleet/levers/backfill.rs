@@ -8,7 +8,7 @@ use anyhow::ensure;
 use serde::{Deserialize, Serialize};
 
 use super::*;
-use crate::engine::pipeline::producer::{dispatch, request_for_record};
+use crate::engine::pipeline::producer::{dispatch, publish, request_for_record};
 use crate::events::Priority;
 use crate::model::{Status, Transition};
 
@@ -168,22 +168,7 @@ async fn dispatch_async(
     if !engine.rollout().enabled {
         return dispatch(engine, requests).await;
     }
-    let n = requests.len() as u64;
-    let records = requests
-        .iter()
-        .map(|r| crate::ports::broker::OutRecord {
-            key: r.document_id.clone().into_bytes(),
-            value: r.encode(),
-        })
-        .collect();
-    engine
-        .backends
-        .broker
-        .produce(&engine.cfg.enrich_topic, records)
-        .await
-        .inspect_err(|_| engine.stats.publish_errors.inc_by(n))?;
-    crate::engine::telemetry::stats::Stats::add(&engine.stats.published, n);
-    Ok((n, 0))
+    Ok((publish(engine, &requests).await?, 0))
 }
 
 impl Outcome for BackfillReport {
