@@ -258,13 +258,18 @@ async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes()
         archon_tui::engine::fleet::levers::SetConcurrency {
             n: 40,
             member: None,
+            nudge: None,
         },
     ))
     .await
     .unwrap();
     assert_eq!(sem.available_permits(), 40);
     e.execute(archon_tui::engine::fleet::levers::Command::SetConcurrency(
-        archon_tui::engine::fleet::levers::SetConcurrency { n: 3, member: None },
+        archon_tui::engine::fleet::levers::SetConcurrency {
+            n: 3,
+            member: None,
+            nudge: None,
+        },
     ))
     .await
     .unwrap();
@@ -273,7 +278,11 @@ async fn manual_breaker_reset_reaches_a_running_engine_and_concurrency_resizes()
     assert_eq!(e.limit.get(), 3);
     assert!(e
         .execute(archon_tui::engine::fleet::levers::Command::SetConcurrency(
-            archon_tui::engine::fleet::levers::SetConcurrency { n: 0, member: None }
+            archon_tui::engine::fleet::levers::SetConcurrency {
+                n: 0,
+                member: None,
+                nudge: None
+            }
         ))
         .await
         .is_err());
@@ -470,4 +479,94 @@ async fn old_finished_jobs_are_forgotten() {
     drop(e);
     let again = engine(data.path(), |_| {}).await;
     assert_eq!(again.jobs().len(), KEEP_FINISHED + 1, "forgotten for good");
+}
+
+/// Issue 28: fifty alternating ←/→ presses with no pause, through the
+/// console's command channel (each command on its own task, as the console
+/// runs them), and as many +/- presses: nothing is lost (the rollout ends
+/// where it started, concurrency too), and every audit line's "before" is
+/// the value its change replaced, one after another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_relative_key_presses_loses_no_step_and_audits_truthfully() {
+    use archon_tui::engine::fleet::control::Origin;
+    use archon_tui::engine::fleet::levers::{
+        concurrency::Nudge, Caller, Command, RolloutChange, SetConcurrency,
+    };
+    let data = tempfile::tempdir().unwrap();
+    let e = engine(data.path(), |c| c.rollout.percentage = 50).await;
+    let mut h = archon_tui::engine::handle::spawn(
+        e.clone(),
+        Caller {
+            origin: Origin::Console,
+            actor: "op@test".into(),
+        },
+    );
+    for i in 0..50 {
+        let shift = if i % 2 == 0 { -5 } else { 5 };
+        h.commands
+            .send(Command::SetRollout(RolloutChange {
+                shift: Some(shift),
+                ..Default::default()
+            }))
+            .unwrap();
+    }
+    for i in 0..20 {
+        h.commands
+            .send(Command::SetConcurrency(SetConcurrency {
+                n: 10,
+                member: None,
+                nudge: Some(if i % 2 == 0 { Nudge::Up } else { Nudge::Down }),
+            }))
+            .unwrap();
+    }
+    for _ in 0..70 {
+        let (_, result) = tokio::time::timeout(Duration::from_secs(30), h.outcomes.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        result.unwrap();
+    }
+    assert_eq!(e.rollout().percentage, 50, "every step applied once");
+    assert_eq!(
+        e.control_state().concurrency,
+        Some(10),
+        "up, down, … back to 10"
+    );
+    let audit = e.control.audit(1_000).await.unwrap();
+    let number = |view: &str, after: &str| -> i64 {
+        view.split(after)
+            .nth(1)
+            .and_then(|r| {
+                r.trim_start()
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|n| n.parse().ok())
+            })
+            .unwrap_or(-1)
+    };
+    let rollouts: Vec<(i64, i64)> = audit
+        .iter()
+        .filter(|a| a.action.starts_with("rollout"))
+        .map(|a| (number(&a.before, " at"), number(&a.after, " at")))
+        .collect();
+    assert_eq!(rollouts.len(), 50, "{audit:?}");
+    for pair in rollouts.windows(2) {
+        assert_eq!(
+            pair[0].1, pair[1].0,
+            "each before is the last after: {rollouts:?}"
+        );
+    }
+    for (before, after) in &rollouts {
+        assert_eq!((before - after).abs(), 5, "one step each: {rollouts:?}");
+    }
+    assert_eq!(rollouts[0].0, 50);
+    assert_eq!(rollouts[49].1, 50);
+    let nudges: Vec<&str> = audit
+        .iter()
+        .filter(|a| a.action.starts_with("concurrency"))
+        .map(|a| a.after.as_str())
+        .collect();
+    assert_eq!(nudges.len(), 20);
+    assert!(audit.iter().all(|a| a.actor == "op@test"), "{audit:?}");
+    e.stop();
 }

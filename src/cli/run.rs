@@ -26,6 +26,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
     let file = crate::config::load_file(cli.global.config.as_deref())?;
     let file = cli.global.settings.clone().over(file);
     let cfg = crate::config::resolve(&file)?;
+    if let Some(name) = &file.operator {
+        crate::identity::set_operator(name)
+            .map_err(crate::engine::fleet::levers::CommandError::Invalid)?;
+    }
     match cli.command {
         None => console(cfg, cli.console, file.theme).await,
         Some(Command::Console(args)) => console(cfg, args, file.theme).await,
@@ -135,6 +139,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 crate::engine::fleet::levers::Command::SetConcurrency(levers::SetConcurrency {
                     n,
                     member,
+                    nudge: None,
                 });
             super::ops::simple_lever(crate::runtime::open_engine(cfg).await?, cmd, json).await
         }

@@ -176,6 +176,15 @@ pub struct Settings {
     #[command(flatten)]
     #[serde(default)]
     pub fleet: FleetSection,
+    /// Who pulls the levers, for the audit trail [default: $USER, else the login name]
+    #[arg(
+        id = "operator",
+        long = "operator",
+        global = true,
+        env = "ARCHON_OPERATOR",
+        value_name = "NAME"
+    )]
+    pub operator: Option<String>,
     /// The console's colour theme (the file's key; `--theme` on the console).
     #[arg(skip)]
     pub theme: Option<String>,
@@ -224,6 +233,7 @@ impl Layer for Settings {
             max_processing_rate: self.max_processing_rate.or(lower.max_processing_rate),
             max_replays: self.max_replays.or(lower.max_replays),
             fleet: self.fleet.over(lower.fleet),
+            operator: self.operator.or(lower.operator),
             theme: self.theme.or(lower.theme),
             // Only the file has alert rules (serve's flags override them there).
             alerts: lower.alerts,

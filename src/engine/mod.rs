@@ -113,6 +113,9 @@ pub struct Engine {
     host: String,
     /// This process reports as a member (not `attach`).
     reporting: std::sync::atomic::AtomicBool,
+    /// One setting lever at a time in this engine (`fleet::levers::pull`):
+    /// each audit line's before / after brackets exactly its own change.
+    pub lever_turn: tokio::sync::Mutex<()>,
     /// Lag, throughput, DLQ and breaker over days (None: the data dir
     /// refused the file; the console then starts its sparklines empty).
     pub history: Option<Arc<dyn crate::ports::history::HistoryStore>>,
@@ -134,6 +137,9 @@ fn asks_to_leave(state: &ControlState, group: &str) -> bool {
         .as_ref()
         .is_some_and(|r| r.asks_to_leave(group, crate::clock::now_ms()))
 }
+
+/// How often `change_control` reads again when another writer got in first.
+const CHANGE_TRIES: usize = 20;
 
 /// Upper bound for MAX_CONCURRENT_ENRICHMENTS: beyond this a typo, not a plan.
 pub const MAX_CONCURRENCY: usize = 10_000;
@@ -185,6 +191,7 @@ impl Engine {
             host: crate::identity::hostname(),
             reporting: false.into(),
             history,
+            lever_turn: tokio::sync::Mutex::new(()),
             breaker: CircuitBreaker::new(cfg.breaker.clone()),
             faults,
             observed: Default::default(),
@@ -209,6 +216,33 @@ impl Engine {
     pub async fn put_control(&self, change: &ControlChange) -> Result<()> {
         let (key, value) = change.key_value()?;
         self.control.put(&key, &value).await
+    }
+
+    /// Change the fleet's operator state from what the store holds now, in
+    /// one step: `change` gets the state as stored and gives the write
+    /// (None: nothing to write); when another writer got in between the
+    /// read and the write, it runs again on what that writer left. The
+    /// change is in force here when this returns.
+    pub async fn change_control(
+        &self,
+        change: impl Fn(&ControlState) -> Result<Option<ControlChange>> + Send + Sync,
+    ) -> Result<Option<ControlChange>> {
+        for _ in 0..CHANGE_TRIES {
+            let entries = self.control.entries().await?;
+            let state = ControlState::from_entries(&self.control_state(), &entries);
+            let Some(c) = change(&state)? else {
+                return Ok(None);
+            };
+            let (key, value) = c.key_value()?;
+            let before = entries.get(&key).map(String::as_str);
+            if self.control.put_if(&key, before, &value).await? {
+                self.refresh_control().await;
+                return Ok(Some(c));
+            }
+        }
+        anyhow::bail!(
+            "the operator state kept changing under this lever ({CHANGE_TRIES} tries); try again"
+        )
     }
 
     /// The fleet's levers as last read.
@@ -257,24 +291,6 @@ impl Engine {
     pub async fn set_max_rate(&self, per_sec: Option<f64>) -> Result<()> {
         self.put_control(&ControlChange::MaxRate(Some(per_sec.unwrap_or(0.0))))
             .await?;
-        self.refresh_control().await;
-        Ok(())
-    }
-
-    /// Concurrency for the whole fleet (`member: None`; members with their
-    /// own value keep it) or for one member.
-    pub async fn set_concurrency(&self, n: usize, member: Option<&str>) -> Result<()> {
-        anyhow::ensure!(
-            (1..=MAX_CONCURRENCY).contains(&n),
-            "concurrency must be between 1 and {MAX_CONCURRENCY}, got {n}"
-        );
-        match member {
-            None => {
-                self.put_control(&ControlChange::Concurrency(Some(n)))
-                    .await?
-            }
-            Some(id) => self.update_member(id, |m| m.concurrency = Some(n)).await?,
-        }
         self.refresh_control().await;
         Ok(())
     }

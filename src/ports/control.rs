@@ -112,6 +112,12 @@ pub trait ControlStore: Send + Sync {
     async fn entries(&self) -> Result<BTreeMap<String, String>>;
     /// Set one key (Kafka: one record; compaction keeps the last of each).
     async fn put(&self, key: &str, value: &str) -> Result<()>;
+    /// Set one key only if it still holds `expected` (None: absent); false,
+    /// and nothing written, when another writer changed it first. SQLite
+    /// compares and writes in one transaction; Kafka, which has no
+    /// compare-and-set, compares with the control topic as this member last
+    /// read it.
+    async fn put_if(&self, key: &str, expected: Option<&str>, value: &str) -> Result<bool>;
     /// Drop a key (Kafka: a tombstone, so compaction removes it).
     async fn forget(&self, key: &str) -> Result<()>;
     async fn publish_member(&self, s: &MemberStatus) -> Result<()>;

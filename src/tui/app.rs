@@ -85,10 +85,6 @@ pub struct App {
     pub consumer_failed: Option<String>,
     /// `attach`: no consumer here by design.
     pub observing: bool,
-    /// Targets already sent but not yet visible in a snapshot, so repeated
-    /// key presses build on each other.
-    pub(super) rollout_target: Option<u8>,
-    pub(super) concurrency_target: Option<usize>,
 }
 
 impl App {
@@ -108,18 +104,10 @@ impl App {
             quit: false,
             consumer_failed: None,
             observing: false,
-            rollout_target: None,
-            concurrency_target: None,
         }
     }
 
     pub fn set_snapshot(&mut self, s: Arc<Snapshot>) {
-        if self.rollout_target == Some(s.rollout.percentage) {
-            self.rollout_target = None;
-        }
-        if self.concurrency_target == Some(s.concurrency) {
-            self.concurrency_target = None;
-        }
         self.received_at = Some(std::time::Instant::now());
         let dlq_changed = !Arc::ptr_eq(&self.snapshot.dlq, &s.dlq);
         // New entries arrive on top: keep the operator's selection on the
@@ -145,17 +133,15 @@ impl App {
     }
 
     pub fn rollout_percentage(&self) -> u8 {
-        self.rollout_target
-            .unwrap_or(self.snapshot.rollout.percentage)
+        self.snapshot.rollout.percentage
     }
 
     /// Concurrency of the lever's target: the selected member, or this engine.
     pub fn concurrency(&self) -> usize {
-        let current = match self.fleet.target(&self.snapshot.fleet) {
+        match self.fleet.target(&self.snapshot.fleet) {
             Some(m) => m.status.concurrency,
             None => self.snapshot.concurrency,
-        };
-        self.concurrency_target.unwrap_or(current)
+        }
     }
 
     /// The member selected in the Fleet panel: concurrency and breaker

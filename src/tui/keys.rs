@@ -9,6 +9,7 @@ use super::outcome::rollback_dialog;
 use super::overlays::{Confirm, ConfirmKind, EditEntry, Overlay, TextInput};
 use super::palette::PaletteAction;
 use super::theme::Theme;
+use crate::engine::fleet::levers::concurrency::Nudge;
 use crate::engine::fleet::levers::{self, Command, RolloutChange};
 
 impl App {
@@ -58,17 +59,18 @@ impl App {
                     vec![Command::Pause(levers::Pause)]
                 }
             }
+            // Relative levers: the engine steps from the value it stores,
+            // so quick presses build on each other and none is lost.
             KeyCode::Char('+') | KeyCode::Char('=') | KeyCode::Char('-') => {
-                let cur = self.concurrency();
-                let next = if key.code == KeyCode::Char('-') {
-                    cur.saturating_sub(if cur > 10 { 5 } else { 1 }).max(1)
+                let nudge = if key.code == KeyCode::Char('-') {
+                    Nudge::Down
                 } else {
-                    (cur + if cur >= 10 { 5 } else { 1 }).min(crate::engine::MAX_CONCURRENCY)
+                    Nudge::Up
                 };
-                self.concurrency_target = Some(next);
                 vec![Command::SetConcurrency(levers::SetConcurrency {
-                    n: next,
+                    n: self.concurrency(),
                     member: self.target_member(),
+                    nudge: Some(nudge),
                 })]
             }
             KeyCode::Left | KeyCode::Right => {
@@ -77,16 +79,12 @@ impl App {
                 } else {
                     5
                 };
-                let cur = self.rollout_percentage() as i32;
-                let next = if key.code == KeyCode::Left {
-                    cur - step
-                } else {
-                    cur + step
-                }
-                .clamp(0, 100) as u8;
-                self.rollout_target = Some(next);
                 vec![Command::SetRollout(RolloutChange {
-                    percentage: Some(next),
+                    shift: Some(if key.code == KeyCode::Left {
+                        -step
+                    } else {
+                        step
+                    }),
                     ..Default::default()
                 })]
             }
@@ -141,14 +139,7 @@ impl App {
                 vec![Command::Trace(levers::Trace { query })]
             }
             _ if self.focus == Focus::Dlq => self.on_key_dlq(key),
-            _ if self.focus == Focus::Fleet => {
-                let before = self.target_member();
-                let cmd = self.fleet.on_key(key, &s);
-                if before != self.target_member() {
-                    self.concurrency_target = None;
-                }
-                cmd.into_iter().collect()
-            }
+            _ if self.focus == Focus::Fleet => self.fleet.on_key(key, &s).into_iter().collect(),
             _ => vec![],
         }
     }
@@ -174,12 +165,7 @@ impl App {
 
     pub(super) fn run_palette(&mut self, action: PaletteAction) -> Vec<Command> {
         match action {
-            PaletteAction::Engine(cmd) => {
-                if let Command::SetConcurrency(levers::SetConcurrency { n, .. }) = cmd {
-                    self.concurrency_target = Some(n);
-                }
-                vec![cmd]
-            }
+            PaletteAction::Engine(cmd) => vec![cmd],
             PaletteAction::ConfirmReplay(filter, force) => {
                 self.overlay = Overlay::Busy("counting what would be replayed…".into());
                 vec![Command::ReplayDlq(levers::ReplayDlq {

@@ -165,6 +165,7 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
             engine(Command::SetConcurrency(levers::SetConcurrency {
                 n,
                 member: None,
+                nudge: None,
             }))
         }
         Some("rate") => engine(Command::SetMaxRate(levers::SetMaxRate {
@@ -364,7 +365,8 @@ mod tests {
             Ok(PaletteAction::Engine(Command::SetConcurrency(
                 levers::SetConcurrency {
                     n: 40,
-                    member: None
+                    member: None,
+                    nudge: None
                 }
             )))
         );

@@ -320,6 +320,21 @@ impl ControlStore for KafkaControl {
         Ok(())
     }
 
+    async fn put_if(&self, key: &str, expected: Option<&str>, value: &str) -> Result<bool> {
+        let now = self
+            .cache
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .control
+            .get(key)
+            .cloned();
+        if now.as_deref() != expected {
+            return Ok(false);
+        }
+        self.put(key, value).await?;
+        Ok(true)
+    }
+
     async fn forget(&self, key: &str) -> Result<()> {
         self.send(&self.topics.control, key, None).await?;
         self.cache

@@ -2,11 +2,12 @@
 //! lever key), `fleet_members` (each process's report) and `audit`. Every
 //! process on the data dir sees it.
 
-use anyhow::Result;
-
-use crate::backends::sqlite::Db;
 use std::collections::BTreeMap;
 
+use anyhow::Result;
+use rusqlite::OptionalExtension;
+
+use crate::backends::sqlite::Db;
 use crate::ports::control::{AuditEntry, ControlStore, MemberStatus};
 
 /// Audit rows kept (oldest dropped beyond this).
@@ -46,6 +47,32 @@ impl ControlStore for SqliteControl {
             .run(move |c| {
                 c.execute("INSERT OR REPLACE INTO control VALUES (?1, ?2)", [&k, &v])?;
                 Ok(())
+            })
+            .await
+    }
+
+    async fn put_if(&self, key: &str, expected: Option<&str>, value: &str) -> Result<bool> {
+        let (k, v, expected) = (
+            key.to_string(),
+            value.to_string(),
+            expected.map(str::to_string),
+        );
+        self.db
+            .run(move |c| {
+                // IMMEDIATE: the write lock before the read, so no other
+                // process writes between the compare and the set.
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let now: Option<String> = tx
+                    .query_row("SELECT value FROM control WHERE key = ?1", [&k], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                if now != expected {
+                    return Ok(false);
+                }
+                tx.execute("INSERT OR REPLACE INTO control VALUES (?1, ?2)", [&k, &v])?;
+                tx.commit()?;
+                Ok(true)
             })
             .await
     }
@@ -133,5 +160,30 @@ impl ControlStore for SqliteControl {
                 Ok(out)
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_if_writes_only_over_the_value_it_expects() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = SqliteControl::new(Db::open(dir.path()).unwrap());
+        assert!(
+            c.put_if("k", None, "1").await.unwrap(),
+            "absent, as expected"
+        );
+        assert!(
+            !c.put_if("k", None, "2").await.unwrap(),
+            "not absent any more"
+        );
+        assert!(!c.put_if("k", Some("0"), "2").await.unwrap());
+        assert!(c.put_if("k", Some("1"), "2").await.unwrap());
+        assert_eq!(
+            c.entries().await.unwrap().get("k").map(String::as_str),
+            Some("2")
+        );
     }
 }

@@ -28,6 +28,9 @@ impl Lever for ResetBreaker {
     };
     type Outcome = Done;
 
+    fn serial(&self) -> bool {
+        true
+    }
     fn validate(&self) -> Result<(), CommandError> {
         check_member(self.member.as_deref())
     }

@@ -22,6 +22,9 @@ impl Lever for InjectFaults {
     };
     type Outcome = Done;
 
+    fn serial(&self) -> bool {
+        true
+    }
     fn validate(&self) -> Result<(), CommandError> {
         if !(0.0..=1.0).contains(&self.failure_rate) {
             return invalid(format!(

@@ -35,6 +35,9 @@ impl Lever for Hold {
     };
     type Outcome = Done;
 
+    fn serial(&self) -> bool {
+        true
+    }
     fn validate(&self) -> Result<(), CommandError> {
         check_member(self.member.as_deref())
     }

@@ -49,6 +49,9 @@ impl Lever for SetMaxRate {
     };
     type Outcome = Done;
 
+    fn serial(&self) -> bool {
+        true
+    }
     fn validate(&self) -> Result<(), CommandError> {
         match self.per_sec {
             Some(r) if !(r.is_finite() && r > 0.0 && r <= MAX_RATE) => invalid(format!(

@@ -139,6 +139,13 @@ pub trait Lever: Clone + std::fmt::Debug + Send + Sync + Into<Command> + 'static
     fn changes_anything(&self) -> bool {
         Self::SPEC.scope != Scope::Read
     }
+    /// A setting lever (rollout, concurrency, rate, holds, the breaker):
+    /// pulled one at a time in an engine, from the state as stored, so a
+    /// burst of key presses neither loses a step nor records a wrong
+    /// "before". Long work (replay, backfill, a rollback's wait) is not.
+    fn serial(&self) -> bool {
+        false
+    }
     /// Every check of the input: the console, the CLI and HTTP all get the
     /// same refusal with the same reason.
     fn validate(&self) -> Result<(), CommandError> {
@@ -273,6 +280,16 @@ pub async fn pull<L: Lever>(
 ) -> Result<L::Outcome, CommandError> {
     let described = lever.describe();
     let audited = lever.changes_anything();
+    // Held through the audit line, so the trail's order is the order the
+    // changes took.
+    let turn = match lever.serial() {
+        true => Some(engine.lever_turn.lock().await),
+        false => None,
+    };
+    if turn.is_some() {
+        // "before" is what the store holds, not what this engine last read.
+        engine.refresh_control().await;
+    }
     let before = lever.view(engine);
     let result = execute(engine, lever.clone()).await;
     let outcome = match &result {
@@ -305,6 +322,7 @@ pub async fn pull<L: Lever>(
             tracing::warn!("audit entry not written: {err:#}");
         }
     }
+    drop(turn);
     result
 }
 

@@ -16,6 +16,9 @@ impl Lever for Pause {
     };
     type Outcome = Done;
 
+    fn serial(&self) -> bool {
+        true
+    }
     fn describe(&self) -> String {
         "pause".into()
     }

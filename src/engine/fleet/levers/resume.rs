@@ -41,6 +41,9 @@ impl Lever for Resume {
     };
     type Outcome = Done;
 
+    fn serial(&self) -> bool {
+        true
+    }
     fn describe(&self) -> String {
         "resume".into()
     }

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::*;
+use crate::engine::fleet::control::ControlChange;
 use crate::engine::fleet::rollout::RolloutState;
 
 /// The lever is the change itself: what to set, the rest left alone.
@@ -12,6 +13,9 @@ use crate::engine::fleet::rollout::RolloutState;
 pub struct RolloutChange {
     pub enabled: Option<bool>,
     pub percentage: Option<u8>,
+    /// Move the percentage by this much (clamped to 0..=100), from the value
+    /// stored when the lever runs: the console's ←/→.
+    pub shift: Option<i16>,
     pub enable_project: Option<String>,
     pub disable_project: Option<String>,
 }
@@ -21,6 +25,9 @@ impl RolloutChange {
     pub fn apply(&self, mut r: RolloutState) -> RolloutState {
         if let Some(p) = self.percentage {
             r.percentage = p;
+        }
+        if let Some(d) = self.shift {
+            r.percentage = (i16::from(r.percentage) + d).clamp(0, 100) as u8;
         }
         if let Some(e) = self.enabled {
             r.enabled = e;
@@ -63,12 +70,15 @@ impl Lever for RolloutChange {
         palette: &["rollout", "enable", "disable"],
         http: &[Http {
             path: "/rollout",
-            body: "{\"percentage\": P, \"enabled\": B, \"enable_project\": P, \"disable_project\": P}",
+            body: "{\"percentage\": P, \"shift\": ±D, \"enabled\": B, \"enable_project\": P, \"disable_project\": P}",
             parse: from_http,
         }],
     };
     type Outcome = RolloutState;
 
+    fn serial(&self) -> bool {
+        true
+    }
     fn validate(&self) -> Result<(), CommandError> {
         if *self == RolloutChange::default() {
             return invalid(
@@ -77,6 +87,12 @@ impl Lever for RolloutChange {
         }
         if let Some(p) = self.percentage.filter(|p| *p > 100) {
             return invalid(format!("rollout percentage must be 0..=100, got {p}"));
+        }
+        if self.percentage.is_some() && self.shift.is_some() {
+            return invalid("give percentage or shift, not both");
+        }
+        if let Some(d) = self.shift.filter(|d| !(-100..=100).contains(d)) {
+            return invalid(format!("rollout shift must be -100..=100, got {d}"));
         }
         if let Some(p) = &self.enable_project {
             crate::model::check_project_name(p).or_else(invalid)?;
@@ -91,6 +107,9 @@ impl Lever for RolloutChange {
         if let Some(p) = self.percentage {
             parts.push(format!("{p}%"));
         }
+        if let Some(d) = self.shift {
+            parts.push(format!("{d:+}%"));
+        }
         if let Some(p) = &self.enable_project {
             parts.push(format!("+{p}"));
         }
@@ -103,9 +122,20 @@ impl Lever for RolloutChange {
         rollout_view(engine)
     }
     async fn run(self, engine: &Arc<Engine>) -> Result<RolloutState> {
-        let r = self.apply(engine.rollout());
-        engine.set_rollout(r.clone()).await?;
-        Ok(r)
+        // From the stored rollout (the flags' until an operator set one).
+        let changed = engine
+            .change_control(|s| {
+                let current = s
+                    .rollout
+                    .clone()
+                    .unwrap_or_else(|| engine.cfg.rollout.clone());
+                Ok(Some(ControlChange::Rollout(self.apply(current))))
+            })
+            .await?;
+        Ok(match changed {
+            Some(ControlChange::Rollout(r)) => r,
+            _ => engine.rollout(),
+        })
     }
 }
 

@@ -16,6 +16,9 @@ impl Lever for Run {
     };
     type Outcome = Done;
 
+    fn serial(&self) -> bool {
+        true
+    }
     fn describe(&self) -> String {
         "run".into()
     }
