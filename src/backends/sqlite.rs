@@ -115,12 +115,23 @@ impl Db {
         let conn =
             Connection::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        let setup = conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
-            .and_then(|_| conn.execute_batch(SCHEMA))
-            .and_then(|_| add_missing_columns(&conn));
-        if let Err(e) = setup {
+        let setup = || {
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .and_then(|_| conn.pragma_update(None, "synchronous", "FULL"))
+                .and_then(|_| conn.execute_batch(SCHEMA))
+                .and_then(|_| add_missing_columns(&conn))
+        };
+        // SQLite answers some lock conflicts at open (a WAL recovery or
+        // checkpoint in another process) with SQLITE_BUSY without waiting on
+        // the busy timeout: CI saw `status` beside a busy engine refused so.
+        // Such a refusal is brief; it is retried, not reported as corrupt.
+        let deadline = std::time::Instant::now() + OPEN_BUSY_WAIT;
+        let mut result = setup();
+        while matches!(&result, Err(e) if is_busy(e)) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            result = setup();
+        }
+        if let Err(e) = result {
             anyhow::bail!(
                 "the data dir database {} is unreadable or corrupt ({e}); move it aside or pass another --data-dir",
                 path.display()
@@ -246,6 +257,17 @@ impl Db {
         let mut guard = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut guard)
     }
+}
+
+/// How long opening retries a database another process holds locked.
+const OPEN_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// SQLITE_BUSY / SQLITE_LOCKED: another connection holds a lock now.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Columns added after a data dir was created (ADD COLUMN is cheap; a

@@ -16,7 +16,6 @@ use clap::{Args, Parser, Subcommand};
 #[command(
     name = "archon-tui",
     version,
-    args_conflicts_with_subcommands = true,
     about = "Console and embedded engine for the async document-enrichment pipeline",
     long_about = "Indexes documents, publishes enrichment requests, consumes them with retries, \
 a circuit breaker and a dead-letter queue, and shows it all live. With no address given it runs \
@@ -30,6 +29,17 @@ pub struct Cli {
     pub console: ConsoleArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+impl ConsoleArgs {
+    /// Was any console-only flag given? (Not `--theme`: ARCHON_THEME in the
+    /// environment names it for every command, harmlessly.)
+    pub fn any_given(&self) -> bool {
+        self.ingest.is_some()
+            || self.project.is_some()
+            || self.listen.is_some()
+            || self.allow_remote
+    }
 }
 
 impl Cli {

@@ -23,6 +23,16 @@ pub use super::wait::EXIT_TIMED_OUT;
 
 pub async fn run(cli: Cli) -> Result<i32> {
     use crate::config::Layer;
+    // Global settings go before or after the subcommand; the console's own
+    // flags only with the console.
+    if cli.console.any_given() && !matches!(cli.command, None | Some(Command::Console(_))) {
+        return Err(crate::engine::fleet::levers::CommandError::Invalid(
+            "--ingest, --project, --listen and --allow-remote belong to the console: \
+             give them after `console`, or with no subcommand"
+                .into(),
+        )
+        .into());
+    }
     let file = crate::config::load_file(cli.global.config.as_deref())?;
     let file = cli.global.settings.clone().over(file);
     let cfg = crate::config::resolve(&file)?;

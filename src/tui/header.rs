@@ -83,6 +83,44 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     );
 }
 
+/// The footer's key hints in screen order, each with its priority (0 first):
+/// on a narrow terminal the lowest go, and `?`, `:`, `!` and `q` stay.
+const KEY_HINTS: &[(u8, &str)] = &[
+    (0, "? help"),
+    (4, "space run/pause"),
+    (5, "+/- concurrency"),
+    (7, "tab focus"),
+    (8, "/ filter"),
+    (9, "R replay"),
+    (6, "←/→ rollout"),
+    (10, "b reset breaker"),
+    (3, "! ROLLBACK"),
+    (1, ": commands"),
+    (2, "q quit"),
+];
+
+/// The hints that fit in `width`, highest priority first, shown in order.
+fn key_hints(width: usize) -> String {
+    let mut by_priority: Vec<&(u8, &str)> = KEY_HINTS.iter().collect();
+    by_priority.sort_by_key(|(p, _)| *p);
+    let mut room = width.saturating_sub(1);
+    let mut kept = Vec::new();
+    for (p, hint) in by_priority {
+        let need = hint.chars().count() + 2;
+        if need > room {
+            break;
+        }
+        room -= need;
+        kept.push(*p);
+    }
+    let shown: Vec<&str> = KEY_HINTS
+        .iter()
+        .filter(|(p, _)| kept.contains(p))
+        .map(|(_, h)| *h)
+        .collect();
+    format!(" {}", shown.join("  "))
+}
+
 pub fn render_footer(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let line = match &app.message {
@@ -91,15 +129,33 @@ pub fn render_footer(f: &mut Frame, area: Rect, app: &App) {
             Span::styled(format!(" {}", clean(m)), t.ok()),
             Span::styled("   ? help  : commands  q quit", t.muted()),
         ]),
-        None => Line::from(Span::styled(
-            " ? help  space run/pause  +/- concurrency  tab focus  / filter  R replay  ←/→ rollout  b reset breaker  ! ROLLBACK  : commands  q quit",
-            t.muted(),
-        )),
+        None => Line::from(Span::styled(key_hints(area.width as usize), t.muted())),
     };
     f.render_widget(
         Paragraph::new(line).style(Style::default().bg(t.header_bg)),
         area,
     );
+}
+
+#[cfg(test)]
+mod footer_tests {
+    #[test]
+    fn a_narrow_footer_keeps_help_commands_rollback_and_quit() {
+        let narrow = super::key_hints(80);
+        for must in ["? help", ": commands", "q quit", "! ROLLBACK"] {
+            assert!(narrow.contains(must), "{narrow}");
+        }
+        assert!(narrow.chars().count() <= 80, "{narrow}");
+        let wide = super::key_hints(200);
+        assert!(
+            wide.contains("b reset breaker") && wide.contains("tab focus"),
+            "{wide}"
+        );
+        assert!(
+            wide.find("? help") < wide.find("q quit"),
+            "screen order kept"
+        );
+    }
 }
 
 #[cfg(test)]

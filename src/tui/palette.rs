@@ -260,16 +260,57 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
             }
         }
         Some("quit" | "q") => Ok(PaletteAction::Quit),
-        Some(other) => Err(format!(
-            "unknown command {:?}; `?` lists them",
-            crate::sanitize::clean(other)
-        )),
+        Some(other) => Err(match did_you_mean(other) {
+            Some(verb) => format!(
+                "unknown command {:?}; did you mean `{verb}`? (`?` lists them)",
+                crate::sanitize::clean(other)
+            ),
+            None => format!(
+                "unknown command {:?}; `?` lists them",
+                crate::sanitize::clean(other)
+            ),
+        }),
     }
+}
+
+/// Every verb the palette knows: the first word of each `?` line's forms.
+fn verbs() -> Vec<&'static str> {
+    let mut v: Vec<&str> = HELP
+        .iter()
+        .flat_map(|(usage, _)| usage.split('|'))
+        .filter_map(|form| form.split_whitespace().next())
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// The known verb closest to a mistyped one, when one is close.
+fn did_you_mean(typed: &str) -> Option<&'static str> {
+    let typed = typed.to_ascii_lowercase();
+    verbs()
+        .into_iter()
+        .map(|v| (strsim::jaro_winkler(&typed, v), v))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, v)| v)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typo_gets_a_did_you_mean() {
+        let f = DlqFilter::default();
+        let e = parse("resme", &f).unwrap_err();
+        assert!(e.contains("did you mean `resume`"), "{e}");
+        let e = parse("rolout 5", &f).unwrap_err();
+        assert!(e.contains("did you mean `rollout`"), "{e}");
+        let e = parse("frobnicate", &f).unwrap_err();
+        assert!(!e.contains("did you mean"), "{e}");
+    }
 
     /// Each lever's spec names its palette verbs: the palette must know
     /// them and `?` must list them (a lever added without them fails here).

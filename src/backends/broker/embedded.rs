@@ -442,6 +442,37 @@ impl BrokerConsumer for EmbeddedConsumer {
         parts
     }
 
+    /// Paused, or the breaker open: keep the lease, as a Kafka member keeps
+    /// its membership by polling (a held member stays in the group; one that
+    /// is asked to leave for an offset reset closes instead).
+    async fn idle(&self) -> Result<()> {
+        let renew = {
+            let mut st = self
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let due = now_ms() - st.last_renew_ms > LEASE_RENEW_MS;
+            if due {
+                st.last_renew_ms = now_ms();
+            }
+            due
+        };
+        if renew {
+            let (group, topic) = (self.group.clone(), self.topic.clone());
+            self.db
+                .run_relaxed(move |conn| {
+                    conn.execute(
+                        "UPDATE broker_leases SET heartbeat_ms = ?3 WHERE group_id = ?1 AND topic = ?2",
+                        params![group, topic, now_ms()],
+                    )?;
+                    Ok(())
+                })
+                .await?;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(())
+    }
+
     async fn fetch(&self, max: usize, wait: Duration) -> Result<Vec<Record>> {
         let notified = self.produced.notified();
         tokio::pin!(notified);
