@@ -447,7 +447,7 @@ fn dlq_trace_edit_and_group_redrive_in_the_console() {
     // job whose gauge shows its progress.
     t.keys(&["v"]);
     t.wait_for("the grouped view", 10, |s| {
-        s.contains("entries in 1 groups")
+        s.contains("entries in 1 group ")
     });
     t.keys(&["R"]);
     t.wait_for("the replay preview", 10, |s| {

@@ -145,10 +145,13 @@ fn render_job(f: &mut Frame, area: Rect, app: &App, job: &crate::engine::dlq::re
 fn render_groups(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let groups = &app.snapshot.dlq_groups;
+    let (entries, n) = (app.snapshot.dlq.len() as u64, groups.len() as u64);
     let extra = format!(
-        "{} entries in {} groups — v: entries",
-        thousands(app.snapshot.dlq.len() as u64),
-        thousands(groups.len() as u64)
+        "{} {} in {} {} — v: entries",
+        thousands(entries),
+        if entries == 1 { "entry" } else { "entries" },
+        thousands(n),
+        if n == 1 { "group" } else { "groups" }
     );
     let (table_area, side_area, side) = frame(f, area, app, &extra);
     if groups.is_empty() {
