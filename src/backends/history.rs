@@ -14,8 +14,9 @@ use rusqlite::{params, Connection};
 use crate::ports::history::{HistoryStore, Sample, KEEP_MS};
 
 /// The samples in `history.sqlite3`.
+#[derive(Clone)]
 pub struct SqliteHistory {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
 }
 
 impl SqliteHistory {
@@ -38,7 +39,7 @@ impl SqliteHistory {
              CREATE INDEX IF NOT EXISTS samples_at ON samples(at_ms);",
         )?;
         Ok(Self {
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
         })
     }
 
@@ -89,7 +90,7 @@ impl SqliteHistory {
 }
 
 #[async_trait::async_trait]
-impl HistoryStore for Arc<SqliteHistory> {
+impl HistoryStore for SqliteHistory {
     async fn append(&self, s: &Sample) -> Result<()> {
         let (me, s) = (self.clone(), *s);
         tokio::task::spawn_blocking(move || me.append_now(&s)).await?

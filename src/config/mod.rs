@@ -135,7 +135,7 @@ pub fn resolve(s: &Settings) -> Result<EngineConfig> {
         cfg.max_replays = m;
     }
     if let Some(r) = s.max_processing_rate {
-        if !(r.is_finite() && r > 0.0 && r <= crate::engine::resilience::rate::MAX_RATE) {
+        if !crate::engine::resilience::rate::is_valid_rate(r) {
             bail!(
                 "MAX_PROCESSING_RATE (--max-processing-rate) must be more than 0 and at most {}, got {r}",
                 crate::engine::resilience::rate::MAX_RATE

@@ -295,15 +295,20 @@ impl Engine {
         Ok(())
     }
 
+    /// Change one member's levers from what the store holds (and put it
+    /// in force here).
     async fn update_member(
         &self,
         id: &str,
-        change: impl FnOnce(&mut MemberControl) + Send,
+        change: impl Fn(&mut MemberControl) + Send + Sync,
     ) -> Result<()> {
-        let mut m = self.read_control().await?.member(id);
-        change(&mut m);
-        self.put_control(&ControlChange::Member(id.to_string(), m))
-            .await
+        self.change_control(|s| {
+            let mut m = s.member(id);
+            change(&mut m);
+            Ok(Some(ControlChange::Member(id.to_string(), m)))
+        })
+        .await?;
+        Ok(())
     }
 
     fn update_paused(&self) {
@@ -346,9 +351,7 @@ impl Engine {
 
     /// Hold or release one member alone.
     pub async fn hold_member(&self, id: &str, held: bool) -> Result<()> {
-        self.update_member(id, |m| m.held = held).await?;
-        self.refresh_control().await;
-        Ok(())
+        self.update_member(id, |m| m.held = held).await
     }
 
     pub fn is_held(&self) -> bool {
@@ -359,13 +362,14 @@ impl Engine {
     pub async fn reset_breaker(&self, member: Option<&str>) -> Result<()> {
         match member {
             None => {
-                let seq = self.read_control().await?.breaker_reset_seq + 1;
-                self.put_control(&ControlChange::BreakerReset(seq)).await?;
+                self.change_control(|s| {
+                    Ok(Some(ControlChange::BreakerReset(s.breaker_reset_seq + 1)))
+                })
+                .await?;
+                Ok(())
             }
-            Some(id) => self.update_member(id, |m| m.breaker_reset_seq += 1).await?,
+            Some(id) => self.update_member(id, |m| m.breaker_reset_seq += 1).await,
         }
-        self.refresh_control().await;
-        Ok(())
     }
 
     /// Follow what the operator changed anywhere in the fleet: rollout,

@@ -47,7 +47,7 @@ pub fn open_history(
     data_dir: &std::path::Path,
 ) -> Option<Arc<dyn crate::ports::history::HistoryStore>> {
     match crate::backends::history::SqliteHistory::open(data_dir) {
-        Ok(h) => Some(Arc::new(Arc::new(h))),
+        Ok(h) => Some(Arc::new(h)),
         Err(e) => {
             tracing::warn!("no history kept: {e:#}");
             None

@@ -33,6 +33,28 @@ pub fn centered_fixed(area: Rect, w: u16, h: u16) -> Rect {
     r
 }
 
+/// A cleared popup for `lines` of text: as wide as the longest (at least
+/// `min_width`) plus `pad`, and `extra_rows` taller than their count.
+pub fn popup_for_lines(
+    f: &mut Frame,
+    area: Rect,
+    lines: &[String],
+    min_width: usize,
+    pad: u16,
+    extra_rows: u16,
+) -> Rect {
+    let width = lines
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(min_width)
+        .max(min_width) as u16
+        + pad;
+    let popup = centered_fixed(area, width, lines.len() as u16 + extra_rows);
+    f.render_widget(Clear, popup);
+    popup
+}
+
 pub fn dialog_block<'a>(app: &App, title: &str) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)

@@ -9,6 +9,11 @@ use std::time::{Duration, Instant};
 /// Highest rate accepted: beyond this a typo, not a plan.
 pub const MAX_RATE: f64 = 1_000_000.0;
 
+/// A rate a lever or setting accepts: more than 0, at most `MAX_RATE`.
+pub fn is_valid_rate(r: f64) -> bool {
+    r.is_finite() && r > 0.0 && r <= MAX_RATE
+}
+
 #[derive(Debug)]
 struct Bucket {
     /// None: no limit.

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::Step;
@@ -15,7 +15,7 @@ use crate::engine::dlq::DlqFilter;
 use crate::engine::fleet::levers::{self, Command};
 use crate::sanitize::clean;
 use crate::tui::app::App;
-use crate::tui::dialog::{centered_fixed, dialog_block};
+use crate::tui::dialog::{dialog_block, popup_for_lines};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ConfirmKind {
@@ -99,16 +99,7 @@ impl Confirm {
     pub fn render(&self, f: &mut Frame, area: Rect, app: &App) {
         let c = self;
         let t = &app.theme;
-        let width = c
-            .lines
-            .iter()
-            .map(|l| l.chars().count())
-            .max()
-            .unwrap_or(20)
-            .max(40) as u16
-            + 6;
-        let popup = centered_fixed(area, width, c.lines.len() as u16 + 6);
-        f.render_widget(Clear, popup);
+        let popup = popup_for_lines(f, area, &c.lines, 40, 6, 6);
         let button = |label: &str, focused: bool, danger: bool| {
             let base = if danger {
                 t.error()

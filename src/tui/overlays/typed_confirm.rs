@@ -5,7 +5,7 @@
 use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::text_input::{InputKey, TextInput};
@@ -14,7 +14,7 @@ use crate::engine::fleet::group_reset::ResetReport;
 use crate::engine::fleet::levers::{self, Command};
 use crate::sanitize::clean;
 use crate::tui::app::App;
-use crate::tui::dialog::{centered_fixed, dialog_block};
+use crate::tui::dialog::{dialog_block, popup_for_lines};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TypedConfirm {
@@ -95,16 +95,7 @@ impl TypedConfirm {
 
     pub fn render(&self, f: &mut Frame, area: Rect, app: &App) {
         let t = &app.theme;
-        let width = self
-            .lines
-            .iter()
-            .map(|l| l.chars().count())
-            .max()
-            .unwrap_or(40)
-            .max(50) as u16
-            + 4;
-        let popup = centered_fixed(area, width, self.lines.len() as u16 + 6);
-        f.render_widget(Clear, popup);
+        let popup = popup_for_lines(f, area, &self.lines, 50, 4, 6);
         let mut lines: Vec<Line> = self.lines.iter().map(|l| Line::raw(clean(l))).collect();
         lines.push(Line::raw(""));
         lines.push(Line::from(vec![

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::*;
-use crate::engine::resilience::rate::MAX_RATE;
+use crate::engine::resilience::rate::{is_valid_rate, MAX_RATE};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SetMaxRate {
@@ -54,7 +54,7 @@ impl Lever for SetMaxRate {
     }
     fn validate(&self) -> Result<(), CommandError> {
         match self.per_sec {
-            Some(r) if !(r.is_finite() && r > 0.0 && r <= MAX_RATE) => invalid(format!(
+            Some(r) if !is_valid_rate(r) => invalid(format!(
                 "max rate must be more than 0 and at most {MAX_RATE} messages a second, got {r}"
             )),
             _ => Ok(()),

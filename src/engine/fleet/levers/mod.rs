@@ -89,8 +89,7 @@ impl HttpArgs<'_> {
     pub fn body<T: DeserializeOwned + Default>(&self) -> Result<T, Refusal> {
         match &self.body {
             None => Ok(T::default()),
-            Some(v) => serde_json::from_value(v.clone())
-                .map_err(|e| Refusal::BadRequest(format!("body: {e}"))),
+            Some(v) => T::deserialize(v).map_err(|e| Refusal::BadRequest(format!("body: {e}"))),
         }
     }
 }

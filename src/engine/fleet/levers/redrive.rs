@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::engine::dlq::DlqFilter;
-use crate::engine::resilience::rate::MAX_RATE;
+use crate::engine::resilience::rate::{is_valid_rate, MAX_RATE};
 use crate::engine::dlq::redrive::JobView;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -20,7 +20,7 @@ pub struct StartRedrive {
 
 /// A redrive rate, checked (also a job's new rate).
 pub(super) fn check_rate(r: f64) -> Result<(), CommandError> {
-    if !(r.is_finite() && r > 0.0 && r <= MAX_RATE) {
+    if !is_valid_rate(r) {
         return invalid(format!(
             "redrive rate must be more than 0 and at most {MAX_RATE} entries a second, got {r}"
         ));
