@@ -570,3 +570,45 @@ async fn a_burst_of_relative_key_presses_loses_no_step_and_audits_truthfully() {
     assert!(audit.iter().all(|a| a.actor == "op@test"), "{audit:?}");
     e.stop();
 }
+
+/// Issue 28: the enrichment latency is the service call; the time retried
+/// documents spent failing, backing off and waiting is its own figure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enrichment_latency_is_the_call_and_retries_are_their_own_figure() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 100).unwrap();
+    let e = engine(data.path(), |c| {
+        c.faults.failure_rate = 0.4;
+        c.faults.latency = Duration::from_millis(5);
+        c.retry.max_attempts = 20;
+        // A backoff far longer than a call: mixing them would show at once.
+        c.retry.base_delay = Duration::from_millis(150);
+        c.retry.max_delay = Duration::from_millis(150);
+        c.breaker.failure_threshold = 1_000_000;
+    })
+    .await;
+    producer::ingest(&e, src.path(), "p", &|_| {})
+        .await
+        .unwrap();
+    assert!(drain_for(&e, 60).await);
+    let call = e.stats.enrich_summary();
+    let retry = e.stats.retry_wait_summary();
+    eprintln!("call {call:?}\nin retry {retry:?}");
+    assert_eq!(call.count, 100, "one figure per enrichment");
+    assert!(
+        retry.count > 10 && retry.count < 100,
+        "about 40 % needed a retry: {}",
+        retry.count
+    );
+    assert!(
+        call.max_ms < 150.0,
+        "no backoff in the call latency: max {} ms",
+        call.max_ms
+    );
+    assert!(
+        retry.p50_ms >= 130.0, // 150 ms ± 10 % jitter
+        "a retried document waited at least one backoff: P50 {} ms",
+        retry.p50_ms
+    );
+}

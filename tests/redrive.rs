@@ -162,10 +162,15 @@ fn redrive_killed_halfway(docs: u64, backends: &[String]) {
     let s = status_on(data.path(), backends);
     assert_eq!(n(&s["counts"], "completed"), docs, "{s}");
     assert_eq!(n(&s["counts"], "dlq"), 0, "{s}");
-    // The audit trail has the start and the resume.
+    // The audit trail has the start, the resume and how the job ended.
     let audit = common::run_s(data.path(), &with(&["audit", "--json"])).stdout;
     assert!(audit.contains("redrive DLQ at 500/s"), "{audit}");
     assert!(audit.contains(&format!("redrive {id}: resume")), "{audit}");
+    assert!(
+        audit.contains(&format!("redrive job {id} ended"))
+            && audit.contains(&format!("ok: redrive {id} done: {docs}/{docs}")),
+        "{audit}"
+    );
 }
 
 /// A crash between a step's graph transaction and its produce (the window

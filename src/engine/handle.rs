@@ -68,7 +68,11 @@ pub struct Snapshot {
     pub enriching: usize,
     pub docs_per_sec: f64,
     pub rate_history: Vec<u64>,
+    /// The service call that produced each enrichment.
     pub enrich_latency: LatencySummary,
+    /// Time in retry (failed calls, backoff, breaker waits) of the
+    /// enrichments that needed a retry.
+    pub retry_wait: LatencySummary,
     pub index_latency: LatencySummary,
     /// Current DLQ entries, newest first (rows: the full record is read
     /// from the topic when one is opened).
@@ -129,6 +133,7 @@ impl Snapshot {
             docs_per_sec: 0.0,
             rate_history: Vec::new(),
             enrich_latency: LatencySummary::default(),
+            retry_wait: LatencySummary::default(),
             index_latency: LatencySummary::default(),
             dlq: Arc::new(Vec::new()),
             dlq_by_type: BTreeMap::new(),
@@ -166,13 +171,69 @@ impl Snapshot {
         self.read_only = engine.cfg.read_only;
         self.max_rate = engine.rate.get();
         match engine.members().await {
-            Ok(m) => self.fleet = MemberView::of(m, crate::clock::now_ms()),
+            Ok(mut m) => {
+                // This engine's row from its live state, not its last report
+                // (up to a second old): the row never contradicts the panels.
+                if let Some(mine) = m.iter_mut().find(|m| m.member_id == self.member_id) {
+                    *mine = engine.member_status();
+                }
+                self.fleet = MemberView::of(m, crate::clock::now_ms())
+            }
             Err(e) => self.control_trouble = Some(format!("fleet reports unreadable: {e:#}")),
         }
         if let Ok(a) = engine.control.audit(AUDIT_SHOWN).await {
             self.audit = a;
         }
         self.jobs = engine.jobs();
+    }
+
+    /// What this engine is doing, in the one word every panel shows
+    /// (`consumer_failed`: why the consumer ended, when it did; `observing`:
+    /// `attach`). Lag is the group's, so the flow judged is the fleet's.
+    pub fn state(
+        &self,
+        consumer_failed: Option<&str>,
+        observing: bool,
+    ) -> super::telemetry::state::RunState {
+        let live = self.fleet.iter().filter(|m| !m.stale);
+        let (rate, in_flight) = live.fold((0.0, 0), |(r, n), m| {
+            (r + m.status.docs_per_sec, n + m.status.in_flight.max(0))
+        });
+        super::telemetry::state::RunState::of(&super::telemetry::state::StateInputs {
+            consumer_failed,
+            observing,
+            resetting: self.resetting,
+            held: self.held,
+            rollout_enabled: self.rollout.enabled,
+            paused: self.paused,
+            breaker: self.breaker.state,
+            // No partitions yet: the lag was never read.
+            lag: (!self.partitions.is_empty()).then_some(self.lag_total),
+            in_flight: in_flight.max(self.in_flight),
+            docs_per_sec: rate.max(self.docs_per_sec),
+        })
+    }
+
+    /// What `m` is doing, from its last report and the lag of the partitions
+    /// it holds.
+    pub fn member_state(&self, m: &MemberView) -> super::telemetry::state::RunState {
+        let st = &m.status;
+        let lag = self
+            .partitions
+            .iter()
+            .filter(|p| st.partitions.contains(&p.lag.partition))
+            .map(|p| p.lag.lag.max(0))
+            .sum();
+        super::telemetry::state::RunState::of(&super::telemetry::state::StateInputs {
+            held: st.held,
+            rollout_enabled: self.rollout.enabled,
+            paused: st.paused,
+            breaker: st.breaker.state,
+            lag: Some(lag),
+            in_flight: st.in_flight,
+            docs_per_sec: st.docs_per_sec,
+            ..Default::default()
+        })
     }
 
     /// The member holding `partition` of the request topic, if one reports it.
@@ -526,6 +587,7 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
     History::push(&mut h.rate, snap.docs_per_sec.round() as u64, HISTORY);
     snap.rate_history = h.rate.iter().copied().collect();
     snap.enrich_latency = engine.stats.enrich_summary();
+    snap.retry_wait = engine.stats.retry_wait_summary();
     snap.index_latency = engine.stats.index_summary();
     sample_history(engine, h, &snap).await;
     // The DLQ index reads only what is new on its topic; while a backend

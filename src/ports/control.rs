@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum BreakerState {
+    #[default]
     Closed,
     Open,
     HalfOpen,
@@ -71,6 +72,9 @@ pub enum Origin {
     Console,
     Cli,
     Http,
+    /// The engine recording how work an operator started ended (a redrive
+    /// job's final figures), under that operator's name.
+    Engine,
 }
 
 impl Origin {
@@ -79,6 +83,7 @@ impl Origin {
             Origin::Console => "console",
             Origin::Cli => "cli",
             Origin::Http => "http",
+            Origin::Engine => "engine",
         }
     }
 }

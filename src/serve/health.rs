@@ -86,10 +86,14 @@ pub fn consumer(snap: &Snapshot, c: ConsumerCounters, now_ms: i64) -> (Level, Va
         Level::Healthy
     };
     let count = |s: Status| snap.totals.get(&s).copied().unwrap_or(0);
+    // The console's state word, from the same function.
+    let state = snap.state((!c.alive).then_some("consumer stopped"), false);
     let body = json!({
         "status": level.as_str(),
         "reasons": unhealthy.into_iter().chain(degraded).collect::<Vec<_>>(),
         "consumer": {
+            "state": state.name(),
+            "state_word": state.word(),
             "running": c.alive && !snap.paused,
             "paused": snap.paused,
             "held": snap.held,

@@ -152,6 +152,13 @@ impl App {
             .map(|m| m.status.member_id.clone())
     }
 
+    /// What this engine is doing: the one state word the header, Lag,
+    /// Fleet and footer show (`engine::telemetry::state`).
+    pub fn state(&self) -> crate::engine::telemetry::state::RunState {
+        self.snapshot
+            .state(self.consumer_failed.as_deref(), self.observing)
+    }
+
     pub(super) fn info(&mut self, m: impl Into<String>) {
         self.message = Some((m.into(), false));
     }

@@ -67,6 +67,18 @@ fn rows(entries: &[DlqEntry]) -> Vec<Arc<DlqRow>> {
 }
 
 pub fn snapshot() -> Snapshot {
+    let mut s = snapshot_parts();
+    // This engine's row is its live state (`Snapshot::set_levers`).
+    let (id, breaker) = (s.member_id.clone(), s.breaker.clone());
+    for m in &mut s.fleet {
+        if m.status.member_id == id {
+            m.status.breaker = breaker.clone();
+        }
+    }
+    s
+}
+
+fn snapshot_parts() -> Snapshot {
     let mut counts = BTreeMap::new();
     let mut web = BTreeMap::new();
     web.insert(Status::Pending, 1200);
@@ -143,6 +155,13 @@ pub fn snapshot() -> Snapshot {
             p95_ms: 4.8,
             p99_ms: 9.9,
             max_ms: 31.0,
+        },
+        retry_wait: LatencySummary {
+            count: 38,
+            p50_ms: 212.0,
+            p95_ms: 1_840.0,
+            p99_ms: 3_900.0,
+            max_ms: 4_120.0,
         },
         index_latency: LatencySummary {
             count: 11864,

@@ -144,12 +144,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         };
         let state = if m.stale {
             Span::styled(format!("STALE {}s", m.age_ms / 1000), t.error())
-        } else if st.held {
-            Span::styled("HELD", t.warn())
-        } else if st.paused {
-            Span::styled("paused", t.warn())
         } else {
-            Span::styled(format!("{:.1}s", m.age_ms as f64 / 1000.0), t.muted())
+            let st = s.member_state(m);
+            Span::styled(st.short(), t.tone(st.tone()))
         };
         let parts = if st.partitions.is_empty() {
             "-".to_string()
@@ -194,7 +191,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         )
         .header(
             Row::new([
-                "member", "parts", "docs/s", "in fl/c", "breaker", "lag", "report",
+                "member", "parts", "docs/s", "in fl/c", "breaker", "lag", "state",
             ])
             .style(t.muted()),
         ),

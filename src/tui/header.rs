@@ -14,27 +14,18 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let s = &app.snapshot;
     let mut spans = vec![Span::styled(" archon-tui ", t.accent().bg(t.header_bg))];
-    let state = if app.consumer_failed.is_some() {
-        Span::styled(" CONSUMER STOPPED ", t.error().add_modifier(Modifier::BOLD))
-    } else if s.resetting {
-        Span::styled(" OFFSET RESET ", t.warn().add_modifier(Modifier::BOLD))
-    } else if s.held && !s.rollout.enabled {
-        Span::styled(" HELD (rollback) ", t.error())
-    } else if s.held {
-        Span::styled(" HELD ", t.error())
-    } else if s.paused {
-        Span::styled(" PAUSED ", t.warn().add_modifier(Modifier::BOLD))
-    } else {
-        Span::styled(" RUNNING ", t.ok().add_modifier(Modifier::BOLD))
-    };
-    spans.push(state);
+    let state = app.state();
+    spans.push(Span::styled(
+        format!(" {} ", state.word()),
+        t.tone(state.tone()).add_modifier(Modifier::BOLD),
+    ));
     if s.read_only {
         spans.push(Span::styled(
             " READ-ONLY ",
             t.warn().add_modifier(Modifier::BOLD),
         ));
     }
-    if app.observing {
+    if app.observing && state != crate::engine::telemetry::state::RunState::Observing {
         spans.push(Span::styled(" ATTACHED (not consuming) ", t.accent()));
     }
     let (members, stale, rate) = super::fleet::totals(s);

@@ -18,20 +18,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let inner = block.inner(area);
     f.render_widget(block, area);
     // No ETA while nothing is consumed: the rate it would come from is old.
-    let eta = match s.eta_secs {
-        _ if s.held && s.lag_total > 0 => {
-            "held: nothing is consumed (:release, or :resume after a rollback)".into()
-        }
-        _ if s.paused && s.lag_total > 0 => "paused: nothing is consumed (space runs)".into(),
-        _ if s.breaker.state == crate::engine::resilience::breaker::BreakerState::Open
-            && s.lag_total > 0 =>
-        {
-            "breaker OPEN: nothing is consumed until it half-opens".into()
-        }
-        Some(secs) => format!("clears in ~{}", duration(secs)),
-        None if s.lag_total == 0 => "caught up".into(),
-        None => "not draining".into(),
-    };
+    let eta = app.state().lag_note(s.lag_total, s.eta_secs.map(duration));
     // A sparkline taller than ~8 rows says nothing more; leave the rest blank.
     let [summary, table, spark, _] = Layout::vertical([
         Constraint::Length(1),

@@ -159,3 +159,103 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod state_tests {
+    use super::super::app::Focus;
+    use super::super::fixture::{app, render};
+    use crate::engine::handle::Snapshot;
+    use crate::engine::resilience::breaker::BreakerState;
+
+    /// Issue 28: the header, Lag's note, this engine's Fleet row and
+    /// `/health` say the same thing in every state.
+    #[test]
+    fn every_panel_agrees_on_the_state() {
+        type Tweak = fn(&mut Snapshot);
+        let mine = |s: &mut Snapshot| {
+            let id = s.member_id.clone();
+            let i = s
+                .fleet
+                .iter()
+                .position(|m| m.status.member_id == id)
+                .expect("this engine reports");
+            i
+        };
+        let cases: [(&str, &str, Tweak); 5] = [
+            ("DRAINING", "clears in", |_| {}),
+            ("HELD (rollback)", "held by the rollback", |s| {
+                s.held = true;
+                s.paused = true;
+                s.rollout.enabled = false;
+            }),
+            ("PAUSED", "paused: nothing", |s| s.paused = true),
+            ("BREAKER OPEN", "breaker OPEN", |s| {
+                s.breaker.state = BreakerState::Open;
+            }),
+            ("CAUGHT UP", "caught up", |s| {
+                s.lag_total = 0;
+                s.eta_secs = None;
+                for p in &mut s.partitions {
+                    p.lag.lag = 0;
+                }
+                s.in_flight = 0;
+                s.docs_per_sec = 0.0;
+                for m in &mut s.fleet {
+                    m.status.in_flight = 0;
+                    m.status.docs_per_sec = 0.0;
+                }
+            }),
+        ];
+        for (word, note, tweak) in cases {
+            let mut a = app(Focus::Lag);
+            let mut s = (*a.snapshot).clone();
+            // The fixture's breaker is OPEN; each case starts from CLOSED.
+            s.breaker.state = BreakerState::Closed;
+            tweak(&mut s);
+            // This engine's row is its live state (Snapshot::set_levers).
+            let i = mine(&mut s);
+            let st = &mut s.fleet[i].status;
+            st.held = s.held;
+            st.paused = s.paused;
+            st.breaker.state = s.breaker.state;
+            a.snapshot = std::sync::Arc::new(s);
+            let state = a.state();
+            assert_eq!(state.word(), word);
+
+            let screen = render(200, 60, |f| super::draw(f, &a));
+            let header = screen.lines().next().unwrap();
+            assert!(header.contains(&format!(" {word} ")), "{word}: {header}");
+            let expected_note = state.lag_note(a.snapshot.lag_total, Some("1m34s".into()));
+            assert!(expected_note.starts_with(note), "{word}: {expected_note}");
+            assert!(screen.contains(note), "{word}: Lag says\n{screen}");
+            if !state.consuming() {
+                assert!(!screen.contains("clears in"), "{word}: an ETA\n{screen}");
+            }
+            let fleet = render(160, 12, |f| super::super::fleet::render(f, f.area(), &a));
+            let row = fleet
+                .lines()
+                .find(|l| l.contains(&format!("*{}", a.snapshot.member_id)))
+                .expect("this engine's row");
+            let own = a.snapshot.member_state(&a.snapshot.fleet[i]);
+            assert!(row.contains(own.short()), "{word}: {row}");
+            assert_eq!(
+                own.name().split('_').next(),
+                state.name().split('_').next(),
+                "{word}: the Fleet row and the header agree"
+            );
+            assert!(
+                row.contains(a.snapshot.breaker.state.as_str()),
+                "{word}: the row's breaker is the panel's: {row}"
+            );
+            let (_, health) = crate::serve::health::consumer(
+                &a.snapshot,
+                crate::serve::health::ConsumerCounters {
+                    alive: true,
+                    ..Default::default()
+                },
+                a.snapshot.refreshed_ms,
+            );
+            assert_eq!(health["consumer"]["state"], state.name(), "{word}");
+        }
+    }
+}

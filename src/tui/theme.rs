@@ -118,6 +118,16 @@ impl Theme {
             .fg(self.accent)
             .add_modifier(Modifier::BOLD)
     }
+    /// The style of a state's tone.
+    pub fn tone(&self, tone: crate::engine::telemetry::state::Tone) -> Style {
+        use crate::engine::telemetry::state::Tone;
+        match tone {
+            Tone::Ok => self.ok(),
+            Tone::Warn => self.warn(),
+            Tone::Error => self.error(),
+        }
+    }
+
     pub fn ok(&self) -> Style {
         Style::default().fg(self.ok)
     }

@@ -1,4 +1,5 @@
-//! Throughput and latency: docs/s, P50/P95/P99 of enrichment and indexing
+//! Throughput and latency: docs/s, P50/P95/P99 of the enrichment call, of
+//! the time retried documents spent in retry, and of indexing
 //! (hdrhistogram), in-flight against the concurrency limit.
 
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -10,13 +11,23 @@ use super::app::{App, Focus};
 use super::widgets::panel;
 use crate::engine::telemetry::stats::LatencySummary;
 
+/// Milliseconds in a 7-wide column: a decimal while it is small, whole
+/// milliseconds once it is not (a retry wait of 41,418 ms still fits).
+fn ms(v: f64) -> String {
+    if v < 100.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.0}")
+    }
+}
+
 fn row<'a>(name: &'a str, l: &LatencySummary) -> Row<'a> {
     Row::new(vec![
         name.to_string(),
-        format!("{:.1}", l.p50_ms),
-        format!("{:.1}", l.p95_ms),
-        format!("{:.1}", l.p99_ms),
-        format!("{:.1}", l.max_ms),
+        ms(l.p50_ms),
+        ms(l.p95_ms),
+        ms(l.p99_ms),
+        ms(l.max_ms),
         l.count.to_string(),
     ])
 }
@@ -29,7 +40,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(block, area);
     let [rate, table, gauge, spark, _] = Layout::vertical([
         Constraint::Length(1),
-        Constraint::Length(3),
+        Constraint::Length(4),
         Constraint::Length(1),
         Constraint::Max(8),
         Constraint::Min(0),
@@ -53,7 +64,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(
         Table::new(
             [
+                // The service call; retries are their own row, so a
+                // flaky service shows as time in retry, not as latency.
                 row("enrichment", &s.enrich_latency),
+                row("in retry", &s.retry_wait),
                 row("indexing", &s.index_latency),
             ],
             [

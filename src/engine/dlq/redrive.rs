@@ -377,6 +377,21 @@ impl Engine {
                 let view = JobView::of(&job, &ctl, now_ms());
                 progress(&view);
                 tracing::info!("{}", view.line());
+                // The lever's audit line said "running"; this one says how
+                // it ended.
+                let entry = crate::ports::control::AuditEntry {
+                    at_ms: now_ms(),
+                    actor: job.actor.clone(),
+                    origin: crate::ports::control::Origin::Engine,
+                    member_id: self.member_id().to_string(),
+                    action: format!("redrive job {} ended", job.id),
+                    before: String::new(),
+                    after: view.phase.as_str().to_string(),
+                    result: format!("ok: {}", view.line()),
+                };
+                if let Err(e) = self.control.append_audit(&entry).await {
+                    tracing::warn!("audit entry not written: {e:#}");
+                }
                 if let Err(e) = self.forget_old_jobs().await {
                     tracing::debug!("old redrive jobs not forgotten: {e:#}");
                 }

@@ -1,6 +1,12 @@
 //! The consumer: fetch while there is room under the concurrency limit, enrich
-//! each message on its own task, record outcomes in batches, then commit the
-//! offsets below the oldest unfinished message (at-least-once).
+//! each message on its own task, record outcomes in batches, and commit the
+//! offsets below the oldest unrecorded message (at-least-once) as that
+//! contiguous prefix grows, at most every [`COMMIT_EVERY`].
+//!
+//! A member fetches at most [`fetch_ahead`] messages beyond what is recorded:
+//! a slow store then slows fetching instead of piling finished work in memory,
+//! where it would count for nothing (no commit, no docs/s) and a crash would
+//! redeliver all of it.
 //!
 //! Fetching stops while the engine is paused or the breaker is not CLOSED, so
 //! messages wait on the broker (lag stays visible and correct) rather than
@@ -24,6 +30,18 @@ use crate::ports::graph::ReadForEnrichment;
 
 const MAX_FETCH: usize = 512;
 const MAX_RECORD_BATCH: usize = 1024;
+
+/// How often the committed position follows the recorded prefix. Often
+/// enough that lag falls smoothly; seldom enough that a busy member makes a
+/// handful of commit requests a second, not one per recorded batch.
+pub const COMMIT_EVERY: Duration = Duration::from_millis(100);
+
+/// Messages a member may hold fetched but not yet recorded: its concurrency
+/// in calls plus as many again finished and waiting for the writer, so
+/// recording overlaps the calls without running away from them.
+pub fn fetch_ahead(concurrency: usize) -> usize {
+    (concurrency * 2).max(8)
+}
 
 /// What the runtime's consumer task is doing (front ends show it).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,15 +111,24 @@ async fn session(engine: Arc<Engine>) -> Result<()> {
     }
     let tracker = Arc::new(Mutex::new(OffsetTracker::default()));
     let (tx, rx) = mpsc::unbounded_channel::<Done>();
+    let recorded_some = Arc::new(tokio::sync::Notify::new());
     let recorder = tokio::spawn(record_loop(
         engine.clone(),
-        consumer.clone(),
         tracker.clone(),
         rx,
+        recorded_some.clone(),
     ));
-    let result = fetch_loop(&engine, consumer.as_ref(), &tracker, tx).await;
+    let (committer_stop, committer_stopped) = tokio::sync::oneshot::channel::<()>();
+    let committer = tokio::spawn(commit_loop(
+        consumer.clone(),
+        tracker.clone(),
+        committer_stopped,
+    ));
+    let result = fetch_loop(&engine, consumer.as_ref(), &tracker, tx, &recorded_some).await;
     // The tasks hold the sender clones; the recorder ends when all are done.
     let recorded = recorder.await?;
+    committer_stop.send(()).ok();
+    committer.await?;
     let commits = tracker
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -116,6 +143,7 @@ async fn fetch_loop(
     consumer: &dyn BrokerConsumer,
     tracker: &Arc<Mutex<OffsetTracker>>,
     tx: mpsc::UnboundedSender<Done>,
+    recorded_some: &tokio::sync::Notify,
 ) -> Result<()> {
     let sem = engine.limit.semaphore();
     let mut paused = engine.paused_watch();
@@ -152,12 +180,31 @@ async fn fetch_loop(
             }
             continue;
         }
+        let ahead = fetch_ahead(engine.limit.get());
+        let unrecorded = engine
+            .stats
+            .in_flight
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(0) as usize;
+        if unrecorded >= ahead {
+            // The writer is behind: wait for it (the timeout re-reads a
+            // concurrency change and keeps the group membership polled).
+            tokio::select! {
+                _ = recorded_some.notified() => {},
+                _ = stop.changed() => {},
+                _ = resetting.changed() => {},
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {},
+            }
+            continue;
+        }
         let first = tokio::select! {
             p = sem.clone().acquire_owned() => p?,
             _ = stop.changed() => continue,
             _ = resetting.changed() => continue,
         };
-        let room = (sem.available_permits() + 1).min(MAX_FETCH);
+        let room = (sem.available_permits() + 1)
+            .min(MAX_FETCH)
+            .min(ahead - unrecorded);
         // MAX_PROCESSING_RATE: wait for tokens on the broker's side.
         let room = match engine.rate.try_take(room) {
             Ok(n) => n,
@@ -304,11 +351,38 @@ async fn first_reads(
     }
 }
 
-async fn record_loop(
-    engine: Arc<Engine>,
+/// Every [`COMMIT_EVERY`], commit what the recorder made safe, until told to
+/// stop (the session then commits the rest itself).
+async fn commit_loop(
     consumer: Arc<dyn BrokerConsumer>,
     tracker: Arc<Mutex<OffsetTracker>>,
+    mut stop: tokio::sync::oneshot::Receiver<()>,
+) {
+    let mut tick = tokio::time::interval(COMMIT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {},
+            _ = &mut stop => return,
+        }
+        let commits = tracker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take_commits();
+        if commits.is_empty() {
+            continue;
+        }
+        if let Err(e) = consumer.commit(&commits).await {
+            tracing::error!("offset commit failed (messages will be redelivered): {e:#}");
+        }
+    }
+}
+
+async fn record_loop(
+    engine: Arc<Engine>,
+    tracker: Arc<Mutex<OffsetTracker>>,
     mut rx: mpsc::UnboundedReceiver<Done>,
+    recorded_some: Arc<tokio::sync::Notify>,
 ) -> Result<()> {
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -352,23 +426,18 @@ async fn record_loop(
                 .stats
                 .processed
                 .inc_by((outcomes.len() - returned) as u64);
-            let commits = {
-                let mut t = tracker
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                for (p, o) in &finished {
-                    t.finish(*p, *o);
-                }
-                t.take_commits()
-            };
-            if let Err(e) = consumer.commit(&commits).await {
-                tracing::error!("offset commit failed (messages will be redelivered): {e:#}");
+            let mut t = tracker
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (p, o) in &finished {
+                t.finish(*p, *o);
             }
         }
         engine
             .stats
             .in_flight
             .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+        recorded_some.notify_one();
     }
     Ok(())
 }

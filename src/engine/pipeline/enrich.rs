@@ -24,7 +24,14 @@ pub const STOP_GRACE: Duration = Duration::from_secs(2);
 pub struct Completed {
     pub request: EnrichmentRequest,
     pub analysis: Analysis,
+    /// From the first read to the result: the seeds' processing time.
     pub elapsed: Duration,
+    /// The service call that succeeded: the enrichment latency.
+    pub call: Duration,
+    /// From the first call's start to the successful call's start: failed
+    /// calls, backoff and breaker waits ("time in retry"); zero when the
+    /// first call succeeded.
+    pub in_retry: Duration,
 }
 
 /// Where a request came from (for the DLQ record).
@@ -315,6 +322,7 @@ pub async fn enrich_read(
     };
     let max_attempts = engine.cfg.retry.max_attempts.max(1);
     let mut attempt = req.retry_count;
+    let mut first_call: Option<Instant> = None;
     loop {
         // Wait while the breaker is open: an open breaker never DLQs anything.
         let permit = loop {
@@ -332,6 +340,7 @@ pub async fn enrich_read(
         };
         engine.stats.intelligence_requests.inc();
         let call_started = Instant::now();
+        let first_call = *first_call.get_or_insert(call_started);
         // On shutdown a call gets a grace period, then its request goes back
         // on the topic: a hung service cannot hold up the exit.
         let result = tokio::select! {
@@ -360,6 +369,8 @@ pub async fn enrich_read(
                     request: req,
                     analysis,
                     elapsed: started.elapsed(),
+                    call: call_started.elapsed(),
+                    in_retry: call_started.duration_since(first_call),
                 }));
             }
             Err(e) => {
@@ -422,6 +433,8 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
                     request,
                     analysis,
                     elapsed,
+                    call,
+                    in_retry,
                 } = *c;
                 updates.push(EnrichmentUpdate {
                     document_id: request.document_id.clone(),
@@ -430,7 +443,7 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
                     entities: analysis.entities,
                     enriched_at: now_rfc3339(),
                 });
-                completed.push((request, analysis.results, elapsed));
+                completed.push((request, analysis.results, (elapsed, call, in_retry)));
             }
             Outcome::Dlq { message, document } => dlq.push((message, document)),
             Outcome::Skipped => {}
@@ -484,12 +497,12 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         let again = reannounce
             .into_iter()
             .map(|(req, results)| (req, results, None));
-        for (req, results, elapsed) in applied_now.chain(again) {
-            if let Some(elapsed) = elapsed {
-                engine.stats.record_enrich(elapsed);
+        for (req, results, times) in applied_now.chain(again) {
+            if let Some((elapsed, call, in_retry)) = times {
+                engine.stats.record_enrich(elapsed, call, in_retry);
                 engine.stats.record_age(&req.indexed_at);
             }
-            let elapsed = elapsed.unwrap_or_default();
+            let elapsed = times.map(|t| t.0).unwrap_or_default();
             announced.push(req.document_id.clone());
             let mut p = status_payload("completed");
             p.insert("quality_score".into(), json!(results.quality_score));
