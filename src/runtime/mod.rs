@@ -13,7 +13,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use tokio::sync::watch;
@@ -228,14 +228,33 @@ impl Running {
     /// stop the heartbeat and the HTTP server. The exit code: 0 after a
     /// clean stop, 1 when the consumer failed, 3 when timed out.
     pub async fn shutdown(self, ended: &Ended) -> i32 {
-        if matches!(ended, Ended::Signal | Ended::Quit) {
-            eprintln!("archon-tui: stopping: finishing in-flight work and committing offsets…");
+        let asked = matches!(ended, Ended::Signal | Ended::Quit);
+        let stats = &self.engine.stats;
+        let get = crate::engine::telemetry::stats::Stats::get;
+        let in_flight = stats.in_flight.load(std::sync::atomic::Ordering::Relaxed);
+        let (processed, handed_back) = (get(&stats.processed), get(&stats.handed_back));
+        let stopping = Instant::now();
+        if asked {
+            eprintln!(
+                "archon-tui: stopping: {in_flight} in flight; finishing them (calls get {} s) and committing offsets…",
+                crate::engine::pipeline::enrich::STOP_GRACE.as_secs()
+            );
         }
         self.engine.stop();
         let consumer = match self.consumer.await {
             Ok(r) => r.map_err(|e| crate::sanitize::clean(&format!("{e:#}"))),
             Err(e) => Err(format!("consumer task: {e}")),
         };
+        if asked && consumer.is_ok() {
+            // What became of the work in flight, said after the terminal is
+            // restored: finished (recorded) or handed back for redelivery.
+            eprintln!(
+                "archon-tui: stopped in {:.1} s: {} finished, {} handed back for redelivery, offsets committed",
+                stopping.elapsed().as_secs_f64(),
+                get(&stats.processed).saturating_sub(processed),
+                get(&stats.handed_back).saturating_sub(handed_back),
+            );
+        }
         if let Some((task, stop)) = self.http {
             stop.send_replace(true);
             // A long request (a replay) must not hold the exit up.

@@ -53,6 +53,14 @@ impl Focus {
             Focus::Logs => "Logs",
         }
     }
+    /// The tab bar's name: short enough that all eight fit in 80 columns.
+    pub fn tab(self) -> &'static str {
+        match self {
+            Focus::Breaker => "Breaker",
+            Focus::Dlq => "DLQ",
+            other => other.title(),
+        }
+    }
     pub(super) fn step(self, by: isize) -> Focus {
         let i = Focus::ALL.iter().position(|f| *f == self).unwrap_or(0) as isize;
         Focus::ALL[(i + by).rem_euclid(Focus::ALL.len() as isize) as usize]
@@ -75,6 +83,11 @@ pub struct App {
     pub overlay_scroll: u16,
     /// Last command result or error for the status line.
     pub message: Option<(String, bool)>,
+    /// When it was set: the footer drops it after a while
+    /// ([`App::message_shown`]), so an old result never reads as current.
+    pub message_at: Option<std::time::Instant>,
+    /// The redrive job whose progress the status line follows, until it ends.
+    pub followed_job: Option<String>,
     /// The full record of the DLQ entry last opened.
     pub dlq_detail: Option<crate::engine::dlq::DlqEntry>,
     /// The edit being checked: (partition, id, what was typed).
@@ -85,6 +98,8 @@ pub struct App {
     pub consumer_failed: Option<String>,
     /// `attach`: no consumer here by design.
     pub observing: bool,
+    /// The Logs panel's scroll position (following the newest when None).
+    pub logs: tui_logger::TuiWidgetState,
 }
 
 impl App {
@@ -99,11 +114,14 @@ impl App {
             received_at: None,
             overlay_scroll: 0,
             message: None,
+            message_at: None,
+            followed_job: None,
             dlq_detail: None,
             edit_draft: None,
             quit: false,
             consumer_failed: None,
             observing: false,
+            logs: tui_logger::TuiWidgetState::new(),
         }
     }
 
@@ -117,6 +135,37 @@ impl App {
         if dlq_changed {
             self.dlq.rows_changed(selected_id, &self.snapshot.dlq);
         }
+        self.follow_job();
+    }
+
+    /// The followed job's line, live; when it ends, its final line (which
+    /// then expires like any other message).
+    fn follow_job(&mut self) {
+        let Some(id) = &self.followed_job else {
+            return;
+        };
+        let Some(j) = self.snapshot.jobs.iter().find(|j| &j.job.id == id) else {
+            return;
+        };
+        let line = crate::sanitize::clean(&j.line());
+        let finished = j.phase.finished();
+        if finished {
+            self.followed_job = None;
+        }
+        if self.message.as_ref().is_none_or(|(m, _)| *m != line) {
+            self.message = Some((line, false));
+            self.message_at = Some(std::time::Instant::now());
+        }
+    }
+
+    /// The status line's message, while it is recent: results for 10 s,
+    /// errors for 30 s, a followed job for as long as it runs.
+    pub fn message_shown(&self) -> Option<(&str, bool)> {
+        let (text, is_error) = self.message.as_ref()?;
+        let ttl = std::time::Duration::from_secs(if *is_error { 30 } else { 10 });
+        let fresh =
+            self.followed_job.is_some() || self.message_at.is_none_or(|t| t.elapsed() < ttl);
+        fresh.then_some((text.as_str(), *is_error))
     }
 
     /// The DLQ entries the filter lets through.
@@ -161,10 +210,14 @@ impl App {
 
     pub(super) fn info(&mut self, m: impl Into<String>) {
         self.message = Some((m.into(), false));
+        self.message_at = Some(std::time::Instant::now());
+        self.followed_job = None;
     }
 
     pub(super) fn error(&mut self, m: impl Into<String>) {
         self.message = Some((m.into(), true));
+        self.message_at = Some(std::time::Instant::now());
+        self.followed_job = None;
     }
 
     /// Handle one key; returns the engine commands to send. An open

@@ -161,6 +161,19 @@ fn render_groups(f: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
+    // No room beside the table: the selected group's detail goes under it.
+    let (table_area, side_area) = if side == 0 && table_area.height >= 10 {
+        let rows = (groups.len() as u16 + 1).clamp(3, table_area.height / 2);
+        let [top, _, bottom] = Layout::vertical([
+            Constraint::Length(rows),
+            Constraint::Length(1),
+            Constraint::Min(0),
+        ])
+        .areas(table_area);
+        (top, bottom)
+    } else {
+        (table_area, side_area)
+    };
     let visible = table_area.height.saturating_sub(1) as usize;
     let offset = app
         .dlq
@@ -206,7 +219,7 @@ fn render_groups(f: &mut Frame, area: Rect, app: &App) {
         .header(Row::new(["count", "fp", "error type", "pattern", "last"]).style(t.muted())),
         table_area,
     );
-    if side == 0 {
+    if side_area.height == 0 || side_area.width == 0 {
         return;
     }
     let Some(g) = groups.get(app.dlq.group_selected) else {
@@ -217,6 +230,8 @@ fn render_groups(f: &mut Frame, area: Rect, app: &App) {
             format!("group fp:{}", g.fingerprint),
             t.muted(),
         )),
+        Line::from(Span::styled("pattern", t.muted())),
+        Line::from(Span::styled(clean(&g.pattern), t.error())),
         kv(app, "entries", thousands(g.count), t.accent()),
         kv(app, "first seen", clean(&g.first_seen), t.base()),
         kv(app, "last seen", clean(&g.last_seen), t.base()),
@@ -384,12 +399,44 @@ mod tests {
         assert!(!a.dlq.grouped);
         assert_eq!(a.filtered_dlq().len(), 3);
         assert_eq!(a.dlq.filter_text, format!("fp:{}", biggest.fingerprint));
+        // esc goes back to the groups and drops the group's filter.
+        a.on_key(key(KeyCode::Esc));
+        assert!(a.dlq.grouped);
+        assert!(a.dlq.filter_text.is_empty() && a.dlq.filter.is_empty());
+        assert_eq!(a.filtered_dlq().len(), a.snapshot.dlq.len());
+    }
+
+    #[test]
+    fn selection_follows_the_newest_until_the_operator_moves_it() {
+        use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+        let arrive = |a: &mut crate::tui::app::App, id: i64| {
+            let mut s = (*a.snapshot).clone();
+            let mut newer = (*s.dlq[0]).clone();
+            newer.id = id;
+            let mut entries = vec![std::sync::Arc::new(newer)];
+            entries.extend(s.dlq.iter().cloned());
+            s.dlq = std::sync::Arc::new(entries);
+            a.set_snapshot(std::sync::Arc::new(s));
+        };
+        let mut a = app(Focus::Dlq);
+        arrive(&mut a, 100);
+        assert_eq!(a.selected_entry().unwrap().id, 100, "on the newest");
+        arrive(&mut a, 101);
+        assert_eq!(a.selected_entry().unwrap().id, 101, "still on the newest");
+        a.on_key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE));
+        let chosen = a.selected_entry().unwrap().id;
+        arrive(&mut a, 102);
+        assert_eq!(a.selected_entry().unwrap().id, chosen, "stays where moved");
+        a.on_key(KeyEvent::new(KeyCode::Char('g'), KeyModifiers::NONE));
+        arrive(&mut a, 103);
+        assert_eq!(a.selected_entry().unwrap().id, 103, "g follows again");
     }
 
     #[test]
     fn selection_follows_its_entry_when_new_ones_arrive_on_top() {
         let mut a = app(Focus::Dlq);
         a.dlq.selected = 2;
+        a.dlq.moved = true;
         let id = a.selected_entry().unwrap().id;
         let mut s = super::super::fixture::snapshot();
         let mut newer = (*s.dlq[0]).clone();

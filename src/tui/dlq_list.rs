@@ -32,6 +32,12 @@ pub struct DlqList {
     pub group_selected: usize,
     /// Indices into the rows matching the filter; None: no filter.
     matches: Option<Vec<usize>>,
+    /// The operator moved the selection: it stays on their entry. Until then
+    /// (and after `g`), it follows the newest entry as entries arrive.
+    pub moved: bool,
+    /// The filter came from opening a group (`enter` in the grouped view):
+    /// `esc` clears it and goes back to the groups.
+    pub from_group: bool,
 }
 
 impl DlqList {
@@ -50,12 +56,19 @@ impl DlqList {
         self.filter = filter;
         self.filter_text = text;
         self.selected = 0;
+        self.moved = false;
+        self.from_group = false;
         self.refilter(entries);
     }
 
     /// New rows: match again and keep the selection on entry `selected_id`.
     pub fn rows_changed(&mut self, selected_id: Option<i64>, entries: &[Arc<DlqRow>]) {
         self.refilter(entries);
+        if !self.moved {
+            // Newest first: follow the newest.
+            self.selected = 0;
+            return;
+        }
         if let Some(id) = selected_id {
             let view = self.view(entries);
             if let Some(i) = (0..view.len()).find(|&i| view.get(i).is_some_and(|e| e.id == id)) {
@@ -120,6 +133,7 @@ impl DlqList {
                     let text = f.describe();
                     self.grouped = false;
                     self.set_filter(f, text, entries);
+                    self.from_group = true;
                 }
             }
             KeyCode::Char('x') => {
@@ -167,12 +181,31 @@ impl DlqList {
             return self.on_key_grouped(key, entries, groups);
         }
         let n = self.view(entries).len();
+        if matches!(
+            key.code,
+            KeyCode::Char('j' | 'k' | 'G')
+                | KeyCode::Down
+                | KeyCode::Up
+                | KeyCode::End
+                | KeyCode::PageDown
+                | KeyCode::PageUp
+        ) {
+            self.moved = true;
+        }
         match key.code {
+            KeyCode::Esc if self.from_group => {
+                // Back to the groups, without the group's filter.
+                self.set_filter(DlqFilter::default(), String::new(), entries);
+                self.grouped = true;
+            }
             KeyCode::Char('j') | KeyCode::Down => {
                 self.selected = (self.selected + 1).min(n.saturating_sub(1))
             }
             KeyCode::Char('k') | KeyCode::Up => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Char('g') | KeyCode::Home => self.selected = 0,
+            KeyCode::Char('g') | KeyCode::Home => {
+                self.selected = 0;
+                self.moved = false;
+            }
             KeyCode::Char('G') | KeyCode::End => self.selected = n.saturating_sub(1),
             KeyCode::PageDown => self.selected = (self.selected + 20).min(n.saturating_sub(1)),
             KeyCode::PageUp => self.selected = self.selected.saturating_sub(20),

@@ -36,11 +36,20 @@ pub fn fit(s: &str, width: usize) -> String {
 }
 
 /// `text` in lines of at most `width` characters, cut between words (a
-/// longer word gets a line of its own).
+/// word longer than a line is cut in pieces of `width`).
 pub fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
     let mut lines = Vec::new();
     let mut line = String::new();
-    for word in text.split_whitespace() {
+    let pieces = text.split_whitespace().flat_map(|word| {
+        let chars: Vec<char> = word.chars().collect();
+        chars
+            .chunks(width)
+            .map(|c| c.iter().collect::<String>())
+            .collect::<Vec<_>>()
+    });
+    for word in pieces {
+        let word = word.as_str();
         if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
             lines.push(std::mem::take(&mut line));
         }
@@ -60,6 +69,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn words_wrap_between_words_and_long_ones_in_pieces() {
+        assert_eq!(
+            wrap_words("circuit breaker OPEN after 5 failures", 16),
+            vec!["circuit breaker", "OPEN after 5", "failures"]
+        );
+        assert_eq!(
+            wrap_words("abcdefghij xy", 4),
+            vec!["abcd", "efgh", "ij", "xy"]
+        );
+        assert!(wrap_words("a b", 0).iter().all(|l| l.chars().count() <= 1));
+    }
+
+    #[test]
     fn formats() {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(1234567), "1,234,567");
@@ -72,6 +94,9 @@ mod tests {
     fn long_text_wraps_between_words() {
         assert_eq!(wrap_words("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
         assert_eq!(wrap_words("", 6), vec![""]);
-        assert_eq!(wrap_words("toolongword x", 4), vec!["toolongword", "x"]);
+        assert_eq!(
+            wrap_words("toolongword x", 4),
+            vec!["tool", "ongw", "ord", "x"]
+        );
     }
 }

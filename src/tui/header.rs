@@ -114,7 +114,7 @@ fn key_hints(width: usize) -> String {
 
 pub fn render_footer(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let line = match &app.message {
+    let line = match app.message_shown() {
         Some((m, true)) => Line::from(Span::styled(format!(" {}", clean(m)), t.error())),
         Some((m, false)) => Line::from(vec![
             Span::styled(format!(" {}", clean(m)), t.ok()),

@@ -2,7 +2,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
 use super::app::App;
@@ -15,7 +15,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("tab, [ ]", "focus next / previous panel"),
     ("j k ↑ ↓ g G", "move in the DLQ (PgUp/PgDn by 20)"),
-    ("/", "filter the DLQ: type:T project:P corr:ID text"),
+    (
+        "/",
+        "filter the DLQ: type:T project:P corr:ID key:K fp:FP words (path, project, type, reason)",
+    ),
     ("enter", "full DLQ entry"),
     ("r", "replay the selected DLQ entry"),
     ("R", "replay the filtered DLQ entries (preview, confirm)"),
@@ -52,6 +55,39 @@ pub const KEYS: &[(&str, &str)] = &[
     ("q, ctrl-c", "quit: stop cleanly, commit offsets"),
 ];
 
+/// `entries` as a two-column list `width` wide: the key padded to
+/// `key_width` (on a line of its own when longer), its description wrapped
+/// between words beside it. Nothing runs past `width`, at any width.
+fn columns<'a>(
+    entries: &[(&str, &str)],
+    key_width: usize,
+    width: usize,
+    key_style: ratatui::style::Style,
+) -> Vec<Line<'a>> {
+    let key_width = key_width.min(width / 2).max(1);
+    let room = width.saturating_sub(key_width + 1).max(8);
+    let mut lines = Vec::new();
+    for (k, d) in entries {
+        let text = super::format::wrap_words(d, room);
+        let mut text = text.into_iter();
+        let key_len = k.chars().count();
+        if key_len > key_width {
+            for piece in super::format::wrap_words(k, width) {
+                lines.push(Line::from(Span::styled(piece, key_style)));
+            }
+        } else if let Some(first) = text.next() {
+            lines.push(Line::from(vec![
+                Span::styled(format!("{k:<key_width$} "), key_style),
+                Span::raw(first),
+            ]));
+        }
+        for rest in text {
+            lines.push(Line::from(format!("{:key_width$} {rest}", "")));
+        }
+    }
+    lines
+}
+
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let popup = super::dialog::centered(area, 90, 90);
@@ -61,35 +97,47 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     f.render_widget(block, popup);
     let wide = inner.width >= 110;
     let [left, right] = if wide {
-        Layout::horizontal([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(inner)
+        Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
+            .spacing(3)
+            .areas(inner)
     } else {
         [inner, Rect::default()]
     };
     let mut keys = vec![Line::from(Span::styled("keys", t.accent()))];
-    keys.extend(KEYS.iter().map(|(k, d)| {
-        Line::from(vec![
-            Span::styled(format!("{k:<13}"), t.accent()),
-            Span::raw(*d),
-        ])
-    }));
+    keys.extend(columns(KEYS, 12, left.width as usize, t.accent()));
+    let cmd_width = if wide { right.width } else { left.width } as usize;
     let mut cmds = vec![Line::from(Span::styled(": commands", t.accent()))];
-    cmds.extend(super::palette::HELP.iter().map(|(c, d)| {
-        Line::from(vec![
-            Span::styled(format!("{c:<40}"), t.ok()),
-            Span::raw(*d),
-        ])
-    }));
+    cmds.extend(columns(super::palette::HELP, 32, cmd_width, t.ok()));
     if wide {
         f.render_widget(Paragraph::new(keys).scroll((app.overlay_scroll, 0)), left);
         f.render_widget(Paragraph::new(cmds).scroll((app.overlay_scroll, 0)), right);
     } else {
         keys.push(Line::raw(""));
         keys.extend(cmds);
-        f.render_widget(
-            Paragraph::new(keys)
-                .wrap(Wrap { trim: false })
-                .scroll((app.overlay_scroll, 0)),
-            left,
-        );
+        f.render_widget(Paragraph::new(keys).scroll((app.overlay_scroll, 0)), left);
+    }
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::super::app::Focus;
+    use super::super::fixture::{app, render};
+
+    /// Issue 28: at 160×48 the two columns ran into each other. At any
+    /// width every key, command and description word is on screen whole.
+    #[test]
+    fn help_fits_any_width() {
+        let a = app(Focus::Lag);
+        for w in [60u16, 80, 100, 124, 140, 160, 200, 250] {
+            let out = render(w, 150, |f| super::render(f, f.area(), &a));
+            for (k, d) in super::KEYS.iter().chain(super::super::palette::HELP) {
+                for word in k.split_whitespace().chain(d.split_whitespace()) {
+                    assert!(
+                        out.contains(word),
+                        "{w} columns: {word:?} (of {k:?}) is cut\n{out}"
+                    );
+                }
+            }
+        }
     }
 }

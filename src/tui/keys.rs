@@ -140,6 +140,10 @@ impl App {
             }
             _ if self.focus == Focus::Dlq => self.on_key_dlq(key),
             _ if self.focus == Focus::Fleet => self.fleet.on_key(key, &s).into_iter().collect(),
+            _ if self.focus == Focus::Logs => {
+                super::logs::on_key(&self.logs, key);
+                vec![]
+            }
             _ => vec![],
         }
     }

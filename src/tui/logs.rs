@@ -1,4 +1,6 @@
-//! Engine logs (tui-logger), each message cleaned of control characters.
+//! Engine logs (tui-logger), each message cleaned of control characters and
+//! wrapped between words; with the panel focused, `k`/`↑`/`PgUp` page back,
+//! `j`/`↓`/`PgDn` forward and `esc`/`G` follow the newest again.
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -33,9 +35,11 @@ impl LogFormatter for CleanFormatter {
         let text = clean(evt.msg());
         let head = format!("{time} {:<5} ", evt.level);
         let room = width.saturating_sub(head.len()).max(10);
-        let chars: Vec<char> = text.chars().collect();
         let mut lines = Vec::new();
-        for (i, chunk) in chars.chunks(room).enumerate() {
+        for (i, chunk) in super::format::wrap_words(&text, room)
+            .into_iter()
+            .enumerate()
+        {
             let prefix = if i == 0 {
                 head.clone()
             } else {
@@ -43,7 +47,7 @@ impl LogFormatter for CleanFormatter {
             };
             lines.push(Line::from(vec![
                 Span::styled(prefix, self.muted),
-                Span::styled(chunk.iter().collect::<String>(), style),
+                Span::styled(chunk, style),
             ]));
         }
         if lines.is_empty() {
@@ -63,8 +67,22 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             muted: t.muted(),
         }))
         .style(t.base())
+        .state(&app.logs)
         .block(panel(app, Focus::Logs, ""));
     f.render_widget(widget, area);
+}
+
+/// Scroll keys while the panel has the focus.
+pub fn on_key(state: &tui_logger::TuiWidgetState, key: crossterm::event::KeyEvent) {
+    use crossterm::event::KeyCode;
+    use tui_logger::TuiWidgetEvent as E;
+    let event = match key.code {
+        KeyCode::Char('k') | KeyCode::Up | KeyCode::PageUp => E::PrevPageKey,
+        KeyCode::Char('j') | KeyCode::Down | KeyCode::PageDown => E::NextPageKey,
+        KeyCode::Esc | KeyCode::Char('G') | KeyCode::End => E::EscapeKey,
+        _ => return,
+    };
+    state.transition(event);
 }
 
 #[cfg(test)]

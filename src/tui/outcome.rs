@@ -242,7 +242,12 @@ impl App {
                 "backfill: {} selected, {} published, {} enriched in {} ms",
                 b.selected, b.published, b.enriched_sync, b.elapsed_ms
             )),
-            CommandOutcome::Job(j) => self.info(crate::sanitize::clean(&j.line())),
+            CommandOutcome::Job(j) => {
+                self.info(crate::sanitize::clean(&j.line()));
+                if !j.phase.finished() {
+                    self.followed_job = Some(j.job.id.clone());
+                }
+            }
             o @ (CommandOutcome::Exported(_)
             | CommandOutcome::Imported(_)
             | CommandOutcome::Reset(_)) => self.info(crate::sanitize::clean(&o.describe())),

@@ -118,7 +118,7 @@ fn compact(f: &mut Frame, area: Rect, app: &App) {
         } else {
             t.muted()
         };
-        tab_spans.push(Span::styled(format!(" {} ", focus.title()), style));
+        tab_spans.push(Span::styled(format!(" {} ", focus.tab()), style));
     }
     f.render_widget(Paragraph::new(Line::from(tab_spans)), tabs);
     panel(f, rest, app, app.focus);

@@ -202,11 +202,14 @@ impl DlqFilter {
                 .correlation_id
                 .as_ref()
                 .is_none_or(|c| starts_with_ignore_case(e.correlation_id(), c))
+            // Words match what the list shows (path, project, type) and the
+            // selected entry's reason; ids are searched with `key:`/`corr:`,
+            // so "d1" does not match a row for a hex digit pair in its UUID.
             && self.text.as_ref().is_none_or(|t| {
                 contains_ignore_case(e.reason(), t)
                     || contains_ignore_case(&e.file_path(), t)
-                    || contains_ignore_case(e.document_id(), t)
-                    || contains_ignore_case(e.correlation_id(), t)
+                    || contains_ignore_case(e.project(), t)
+                    || contains_ignore_case(e.error_type(), t)
             })
     }
 }

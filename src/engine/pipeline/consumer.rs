@@ -426,6 +426,7 @@ async fn record_loop(
                 .stats
                 .processed
                 .inc_by((outcomes.len() - returned) as u64);
+            engine.stats.handed_back.inc_by(returned as u64);
             let mut t = tracker
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);

@@ -579,9 +579,17 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
             .vectors
             .note(b.vectors.set_payload(payloads).await)?;
         engine.stats.dlq_published.inc_by(n);
+        // One line per batch, not per document: the Logs panel keeps the
+        // operator's own lines in view; the DLQ panel has every entry.
+        let mut by_type = std::collections::BTreeMap::<&str, u64>::new();
         for (msg, _) in &dlq {
-            tracing::warn!(document_id = %msg.document_id, "moved to DLQ: {}", msg.failure_reason);
+            tracing::debug!(document_id = %msg.document_id, "moved to the DLQ: {}", msg.failure_reason);
+            *by_type
+                .entry(msg.error_details.exception_type.as_str())
+                .or_default() += 1;
         }
+        let types: Vec<String> = by_type.iter().map(|(t, n)| format!("{n} {t}")).collect();
+        tracing::warn!("moved {n} to the DLQ: {}", types.join(", "));
     }
     if !returned.is_empty() {
         let ids = returned.iter().map(|r| r.document_id.clone()).collect();

@@ -277,21 +277,56 @@ pub fn spawn_ingest(
 ) -> tokio::task::JoinHandle<()> {
     let engine = engine.clone();
     tokio::spawn(async move {
+        let started = std::time::Instant::now();
         match ingest(&engine, &path, &project, &|_| {}).await {
-            Ok(r) => tracing::info!(
-                "ingested {}: {} files, {} indexed, {} published, {} enriched inline",
-                crate::sanitize::clean(&project),
-                r.discovered,
-                r.indexed,
-                r.published,
-                r.enriched_sync
-            ),
+            Ok(r) => {
+                tracing::info!(
+                    "ingested {}: {} files, {} indexed, {} published, {} enriched inline",
+                    crate::sanitize::clean(&project),
+                    r.discovered,
+                    r.indexed,
+                    r.published,
+                    r.enriched_sync
+                );
+                announce_done(&engine, &project, started).await;
+            }
             Err(e) => tracing::error!(
                 "ingest failed: {}",
                 crate::sanitize::clean(&format!("{e:#}"))
             ),
         }
     })
+}
+
+/// Once nothing of `project` is pending or processing: one line saying the
+/// ingest is done and how it ended, so the operator need not read counters.
+/// A hold or an outage only delays it; a stop ends the wait silently.
+async fn announce_done(engine: &Arc<Engine>, project: &str, started: std::time::Instant) {
+    loop {
+        if engine
+            .sleep_or_stop(std::time::Duration::from_millis(500))
+            .await
+        {
+            return;
+        }
+        let Ok(p) = crate::engine::pipeline::drain::progress(engine).await else {
+            continue;
+        };
+        if p.unfinished_in(Some(project)) > 0 {
+            continue;
+        }
+        let c = p.counts.get(project).cloned().unwrap_or_default();
+        let n = |s: crate::model::Status| c.get(&s).copied().unwrap_or(0);
+        tracing::info!(
+            "done: {} enriched in {} ({} in the DLQ, {} failed) after {:.1} s",
+            n(crate::model::Status::Completed),
+            crate::sanitize::clean(project),
+            n(crate::model::Status::Dlq),
+            n(crate::model::Status::Failed),
+            started.elapsed().as_secs_f64()
+        );
+        return;
+    }
 }
 
 /// Index and publish every file under `root` as project `project`.

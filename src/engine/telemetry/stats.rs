@@ -82,6 +82,9 @@ pub struct Stats {
     pub stale: IntCounter,
     /// archon_enrichment_consumer_dlq_published_total
     pub dlq_published: IntCounter,
+    /// Messages put back on the request topic unfinished (a stop or an
+    /// outage), for another try.
+    pub handed_back: IntCounter,
     /// archon_enrichment_consumer_retries_total
     pub retries: IntCounter,
     /// archon_intelligence_enrichment_requests_total
@@ -202,6 +205,10 @@ impl Default for Stats {
             dlq_published: r.counter(
                 "archon_enrichment_consumer_dlq_published_total",
                 "Messages parked in the dead-letter queue",
+            ),
+            handed_back: r.counter(
+                "archon_enrichment_consumer_handed_back_total",
+                "Messages put back on the request topic unfinished (a stop or an outage)",
             ),
             retries: r.counter(
                 "archon_enrichment_consumer_retries_total",
