@@ -259,6 +259,23 @@ pub struct ErrorDetails {
     pub stack_trace: Option<String>,
     #[serde(default)]
     pub service_health: ServiceHealth,
+    /// Every failed call before the document was parked, oldest first (an
+    /// addition to §3.2: the seeds' consumers ignore it; entries without
+    /// it, from them or an earlier release, read as empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<TryRecord>,
+}
+
+/// One failed intelligence call, for the DLQ entry's history and the trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TryRecord {
+    /// 0 for the first call.
+    pub attempt: u32,
+    /// When the call started (RFC 3339).
+    pub at: String,
+    pub duration_ms: u64,
+    /// `ExceptionType: message`.
+    pub error: String,
 }
 
 /// §3.2 DLQ message, plus where the original came from so replay and audits

@@ -612,3 +612,46 @@ async fn enrichment_latency_is_the_call_and_retries_are_their_own_figure() {
         retry.p50_ms
     );
 }
+
+/// Issue 28: a parked entry carries every failed call, and the trace shows
+/// each try (it showed the first request and the DLQ entry only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_try_is_kept_with_the_dlq_entry_and_traced() {
+    use archon_tui::engine::dlq;
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 3).unwrap();
+    let e = engine(data.path(), |c| {
+        c.faults.failure_rate = 1.0;
+        c.retry.max_attempts = 3;
+        c.breaker.failure_threshold = 1_000_000;
+    })
+    .await;
+    producer::ingest(&e, src.path(), "p", &|_| {})
+        .await
+        .unwrap();
+    assert!(drain_for(&e, 30).await);
+    let entries = dlq::load(&e).await.unwrap();
+    assert_eq!(entries.len(), 3);
+    for entry in &entries {
+        let tries: Vec<u32> = entry
+            .message
+            .error_details
+            .attempts
+            .iter()
+            .map(|t| t.attempt)
+            .collect();
+        assert_eq!(tries, [0, 1, 2], "{:?}", entry.message.error_details);
+        assert!(entry.message.error_details.attempts[0]
+            .error
+            .starts_with("InjectedFailure"));
+    }
+    let t = e.trace(&entries[0].message.document_id).await.unwrap();
+    let lines = archon_tui::engine::telemetry::trace::lines(&t).join("\n");
+    for n in 0..3 {
+        assert!(
+            lines.contains(&format!("call failed intelligence try {n}")),
+            "try {n} missing:\n{lines}"
+        );
+    }
+}

@@ -43,7 +43,7 @@ fn trace_a_document_through_failure_replay_and_completion(backends: &[String]) {
         .unwrap()
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
-        .filter(|k| *k != "graph")
+        .filter(|k| *k != "graph" && *k != "call failed")
         .collect();
     // The replay dispatches, then clears the entry: the two may share a
     // millisecond, so their order is not asserted.
@@ -53,7 +53,7 @@ fn trace_a_document_through_failure_replay_and_completion(backends: &[String]) {
     assert_eq!(middle, ["dlq cleared", "request"], "{by_path}");
     assert_eq!(kinds[4..], ["completed"], "{by_path}");
     for e in by_path["events"].as_array().unwrap() {
-        if e["kind"] != "graph" {
+        if e["kind"] != "graph" && e["kind"] != "call failed" {
             assert!(e["offset"].as_i64().unwrap() >= 0, "{e}");
             assert!(e["at_ms"].as_i64().unwrap() > 0, "{e}");
         }
@@ -65,6 +65,19 @@ fn trace_a_document_through_failure_replay_and_completion(backends: &[String]) {
         .find(|e| e["kind"] == "dlq")
         .unwrap();
     assert_eq!(dlq["attempt"], 1, "one attempt made: {dlq}");
+    // Every failed call is in the history, before the DLQ entry.
+    let calls: Vec<&Value> = by_path["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "call failed")
+        .collect();
+    assert_eq!(calls.len(), 1, "{by_path}");
+    assert_eq!(calls[0]["attempt"], 0, "{by_path}");
+    assert!(calls[0]["outcome"]
+        .as_str()
+        .unwrap()
+        .contains("InjectedFailure"));
     assert!(dlq["outcome"].as_str().unwrap().contains("InjectedFailure"));
     assert_eq!(by_path["document"]["enrichment_status"], "completed");
     assert_eq!(by_path["document"]["replay_count"], 1);
@@ -166,7 +179,7 @@ fn progress_events_when_enabled() {
         .unwrap()
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
-        .filter(|k| *k != "graph")
+        .filter(|k| *k != "graph" && *k != "call failed")
         .collect();
     assert_eq!(
         kinds,

@@ -100,6 +100,12 @@ pub struct App {
     pub observing: bool,
     /// The Logs panel's scroll position (following the newest when None).
     pub logs: tui_logger::TuiWidgetState,
+    /// Palette commands run this session, oldest first (↑/↓ recall them).
+    pub palette_history: Vec<String>,
+    /// Which of them ↑/↓ shows now.
+    pub palette_recall: Option<usize>,
+    /// The choices Tab found, when more than one fits.
+    pub palette_hint: Option<String>,
 }
 
 impl App {
@@ -122,6 +128,9 @@ impl App {
             consumer_failed: None,
             observing: false,
             logs: tui_logger::TuiWidgetState::new(),
+            palette_history: Vec::new(),
+            palette_recall: None,
+            palette_hint: None,
         }
     }
 

@@ -36,6 +36,7 @@ fn entry(id: i64, error: &str, path: &str, project: &str, retries: u32) -> DlqEn
                     memgraph: "healthy".into(),
                     qdrant: "healthy".into(),
                 },
+                attempts: Vec::new(),
             },
             original_topic: crate::events::ENRICH_TOPIC.into(),
             original_partition: (id % 4) as i32,

@@ -286,6 +286,51 @@ fn verbs() -> Vec<&'static str> {
     v
 }
 
+/// The literal beginnings of every `?` form: "rollout on", "reset breaker",
+/// "replay all" … (the words before the first argument).
+fn forms() -> Vec<String> {
+    let mut v: Vec<String> = HELP
+        .iter()
+        .flat_map(|(usage, _)| usage.split('|'))
+        .map(|form| {
+            form.split_whitespace()
+                .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase()))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|f| !f.is_empty())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Tab in the palette: `typed` completed as far as the forms that start
+/// with it agree (with a space when one form is left), and those forms.
+pub fn complete(typed: &str) -> (String, Vec<String>) {
+    let lower = typed.trim_start().to_ascii_lowercase();
+    let fits: Vec<String> = forms()
+        .into_iter()
+        .filter(|f| f.starts_with(&lower) && f.len() > lower.len())
+        .collect();
+    let Some(first) = fits.first() else {
+        return (typed.to_string(), fits);
+    };
+    let common = fits.iter().fold(first.clone(), |acc, f| {
+        acc.chars()
+            .zip(f.chars())
+            .take_while(|(a, b)| a == b)
+            .map(|(a, _)| a)
+            .collect()
+    });
+    let text = if fits.len() == 1 {
+        format!("{common} ")
+    } else {
+        common
+    };
+    (text, fits)
+}
+
 /// The known verb closest to a mistyped one, when one is close.
 fn did_you_mean(typed: &str) -> Option<&'static str> {
     let typed = typed.to_ascii_lowercase();
@@ -300,6 +345,18 @@ fn did_you_mean(typed: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tab_completes_as_far_as_the_forms_agree() {
+        assert_eq!(complete("resu").0, "resume ");
+        let (text, choices) = complete("ro");
+        assert_eq!(text, "roll", "rollback and rollout share 'roll'");
+        assert!(choices.contains(&"rollback".to_string()), "{choices:?}");
+        assert!(choices.contains(&"rollout".to_string()), "{choices:?}");
+        assert_eq!(complete("reset b").0, "reset breaker ");
+        assert_eq!(complete("zzz").0, "zzz", "nothing fits: unchanged");
+        assert!(complete("zzz").1.is_empty());
+    }
 
     #[test]
     fn a_typo_gets_a_did_you_mean() {

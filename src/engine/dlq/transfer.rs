@@ -57,7 +57,8 @@ fn hash_of(v: &str) -> String {
 }
 
 /// Replace every string under a masked key (at any depth) by its hash; the
-/// failure reason by its fingerprint pattern (ids, paths, numbers masked).
+/// failure reason, exception message and each try's error by its
+/// fingerprint pattern (ids, paths, numbers masked).
 pub fn mask(v: &mut Value, fields: &[String]) {
     match v {
         Value::Object(map) => {
@@ -68,7 +69,9 @@ pub fn mask(v: &mut Value, fields: &[String]) {
                         Value::Null => {}
                         other => *other = Value::String(hash_of(&other.to_string())),
                     }
-                } else if k == "failure_reason" {
+                } else if matches!(k.as_str(), "failure_reason" | "exception_message" | "error") {
+                    // Reasons (the entry's, and each failed try's) keep
+                    // only their fingerprint pattern.
                     if let Value::String(s) = child {
                         *s = crate::engine::dlq::fingerprint::pattern(s);
                     }
@@ -207,6 +210,8 @@ mod tests {
     fn masking_hashes_configured_fields_at_any_depth_and_keeps_equal_values_equal() {
         let mut v = json!({
             "failure_reason": "failed to enrich /srv/acme/secret.rs after 3 tries",
+            "error_details": {"exception_message": "cannot read /srv/acme/secret.rs",
+                              "attempts": [{"attempt": 0, "error": "E: /srv/acme/secret.rs"}]},
             "original_message": {"file_path": "acme/secret.rs", "project_name": "acme",
                                   "nested": [{"content": "password=hunter2"}]},
             "other": {"file_path": "acme/secret.rs"}

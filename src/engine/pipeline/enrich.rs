@@ -75,6 +75,8 @@ pub struct Failure<'a> {
     pub exception_type: &'a str,
     pub message: String,
     pub failure_count: u32,
+    /// The failed calls before this (empty when there were none).
+    pub attempts: Vec<crate::events::TryRecord>,
 }
 
 /// Build a §3.2 DLQ message.
@@ -111,6 +113,7 @@ pub fn dlq_message(
                 memgraph: engine.observed.graph.as_str().into(),
                 qdrant: engine.observed.vectors.as_str().into(),
             },
+            attempts: failure.attempts,
         },
         original_topic: origin.topic.clone(),
         original_partition: origin.partition,
@@ -164,6 +167,7 @@ pub fn decode_or_park(
                     exception_type: "SchemaValidationError",
                     message: e.0,
                     failure_count: 1,
+                    attempts: Vec::new(),
                 },
                 origin,
             ),
@@ -226,7 +230,10 @@ pub async fn enrich_read(
     started: Instant,
 ) -> Outcome {
     let original = serde_json::to_value(&req).unwrap_or(Value::Null);
-    let park = |exception_type: &str, message: String, failure_count: u32| {
+    let park = |exception_type: &str,
+                message: String,
+                failure_count: u32,
+                attempts: Vec<crate::events::TryRecord>| {
         engine.stats.error(exception_type);
         // retry_count travels with the message: the retries made so far.
         let mut original = original.clone();
@@ -242,6 +249,7 @@ pub async fn enrich_read(
                     exception_type,
                     message,
                     failure_count,
+                    attempts,
                 },
                 &origin,
             ),
@@ -264,6 +272,7 @@ pub async fn enrich_read(
                 "DocumentNotFound",
                 "no document with this id is indexed".into(),
                 1,
+                Vec::new(),
             )
         }
         None => return Outcome::Returned(Box::new(req.clone())),
@@ -290,6 +299,7 @@ pub async fn enrich_read(
                 "ContentMissing",
                 "the document's content is not stored".into(),
                 1,
+                Vec::new(),
             )
         }
         None => return Outcome::Returned(Box::new(req.clone())),
@@ -304,6 +314,7 @@ pub async fn enrich_read(
                     e.utf8_error().valid_up_to()
                 ),
                 1,
+                Vec::new(),
             )
         }
     };
@@ -323,6 +334,8 @@ pub async fn enrich_read(
     let max_attempts = engine.cfg.retry.max_attempts.max(1);
     let mut attempt = req.retry_count;
     let mut first_call: Option<Instant> = None;
+    // The failed calls, for the DLQ entry (and the trace) should it park.
+    let mut tries: Vec<crate::events::TryRecord> = Vec::new();
     loop {
         // Wait while the breaker is open: an open breaker never DLQs anything.
         let permit = loop {
@@ -361,6 +374,19 @@ pub async fn enrich_read(
                 .intelligence_errors
                 .with_label_values(&[e.exception_type.as_str()])
                 .inc();
+            let started_at = chrono::Utc::now()
+                - chrono::Duration::from_std(call_started.elapsed()).unwrap_or_default();
+            // Kept bounded: calls failing through an outage do not count
+            // as attempts and could otherwise pile up here.
+            if tries.len() >= 20 {
+                tries.remove(0);
+            }
+            tries.push(crate::events::TryRecord {
+                attempt,
+                at: started_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                duration_ms: call_started.elapsed().as_millis() as u64,
+                error: format!("{}: {}", e.exception_type, e.message),
+            });
         }
         match result {
             Ok(analysis) => {
@@ -377,7 +403,7 @@ pub async fn enrich_read(
                 if e.kind == FailureKind::Permanent {
                     // Not the service's health: the breaker is not charged.
                     engine.breaker.release(permit);
-                    return park(&e.exception_type, e.message, attempt + 1);
+                    return park(&e.exception_type, e.message, attempt + 1, tries);
                 }
                 engine.breaker.failure(permit, &e.to_string());
                 if engine.breaker.state()
@@ -397,6 +423,7 @@ pub async fn enrich_read(
                         &e.exception_type,
                         format!("{} (gave up after {attempt} attempts)", e.message),
                         attempt,
+                        tries,
                     );
                 }
                 engine.stats.retries.inc_by(1);

@@ -458,6 +458,7 @@ async fn index_batch(
                             exception_type,
                             message,
                             failure_count: 1,
+                            attempts: Vec::new(),
                         },
                         &Origin {
                             topic: "ingest".into(),

@@ -235,6 +235,24 @@ impl Engine {
                     if !ev.correlation_id.is_empty() {
                         trace.correlation_ids.insert(ev.correlation_id.clone());
                     }
+                    if kind == "dlq" {
+                        // Every failed call before it was parked (entries
+                        // that carry them: ours since issue 28).
+                        if let DlqRecord::Entry(_, m) = DlqRecord::of(&r) {
+                            trace
+                                .events
+                                .extend(m.error_details.attempts.iter().map(|t| TraceEvent {
+                                    at_ms: millis(&t.at).unwrap_or(ev.at_ms),
+                                    kind: "call failed",
+                                    topic: "intelligence".into(),
+                                    partition: -1,
+                                    offset: -1,
+                                    attempt: Some(u64::from(t.attempt)),
+                                    outcome: format!("{} ({} ms)", t.error, t.duration_ms),
+                                    correlation_id: ev.correlation_id.clone(),
+                                }));
+                        }
+                    }
                     trace.events.push(ev);
                 }
             }
