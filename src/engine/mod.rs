@@ -94,6 +94,8 @@ pub struct Engine {
     pub faults: Arc<FaultDial>,
     /// The graph's and vectors' health as this engine's own calls saw it.
     pub observed: resilience::observed::ObservedStores,
+    /// One log line per two seconds about documents parked in the DLQ.
+    pub parked_log: pipeline::enrich::ParkedLog,
     rollout: RwLock<RolloutState>,
     /// The fleet's levers as last read from the control store.
     control_seen: RwLock<ControlState>,
@@ -195,6 +197,7 @@ impl Engine {
             breaker: CircuitBreaker::new(cfg.breaker.clone()),
             faults,
             observed: Default::default(),
+            parked_log: Default::default(),
             stats: Stats::default(),
             control,
             backends,

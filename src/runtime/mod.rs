@@ -234,18 +234,20 @@ impl Running {
         let in_flight = stats.in_flight.load(std::sync::atomic::Ordering::Relaxed);
         let (processed, handed_back) = (get(&stats.processed), get(&stats.handed_back));
         let stopping = Instant::now();
-        if asked {
+        if asked && in_flight > 0 {
             eprintln!(
                 "archon-tui: stopping: {in_flight} in flight; finishing them (calls get {} s) and committing offsets…",
                 crate::engine::pipeline::enrich::STOP_GRACE.as_secs()
             );
+        } else if asked {
+            eprintln!("archon-tui: stopping: nothing in flight; committing offsets…");
         }
         self.engine.stop();
         let consumer = match self.consumer.await {
             Ok(r) => r.map_err(|e| crate::sanitize::clean(&format!("{e:#}"))),
             Err(e) => Err(format!("consumer task: {e}")),
         };
-        if asked && consumer.is_ok() {
+        if asked && consumer.is_ok() && in_flight > 0 {
             // What became of the work in flight, said after the terminal is
             // restored: finished (recorded) or handed back for redelivery.
             eprintln!(

@@ -113,7 +113,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
     let (n, stale, rate) = totals(s);
     let mut line = vec![
-        Span::styled(format!("{n} members"), t.accent()),
+        Span::styled(
+            format!("{n} {}", if n == 1 { "member" } else { "members" }),
+            t.accent(),
+        ),
         Span::styled(format!("  {rate:.0} docs/s"), t.ok()),
         Span::styled(format!("  state: {}", s.control_kind), t.muted()),
     ];

@@ -2,6 +2,7 @@
 //! the batched recording of outcomes. Shared by the consumer and the
 //! synchronous path, so both give the same results.
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -606,17 +607,13 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
             .vectors
             .note(b.vectors.set_payload(payloads).await)?;
         engine.stats.dlq_published.inc_by(n);
-        // One line per batch, not per document: the Logs panel keeps the
-        // operator's own lines in view; the DLQ panel has every entry.
-        let mut by_type = std::collections::BTreeMap::<&str, u64>::new();
         for (msg, _) in &dlq {
             tracing::debug!(document_id = %msg.document_id, "moved to the DLQ: {}", msg.failure_reason);
-            *by_type
-                .entry(msg.error_details.exception_type.as_str())
-                .or_default() += 1;
         }
-        let types: Vec<String> = by_type.iter().map(|(t, n)| format!("{n} {t}")).collect();
-        tracing::warn!("moved {n} to the DLQ: {}", types.join(", "));
+        engine.parked_log.note(
+            dlq.iter()
+                .map(|(m, _)| m.error_details.exception_type.clone()),
+        );
     }
     if !returned.is_empty() {
         let ids = returned.iter().map(|r| r.document_id.clone()).collect();
@@ -692,5 +689,46 @@ pub async fn publish_progress(
         .collect();
     if let Err(e) = engine.backends.broker.produce(topic, records).await {
         tracing::debug!("progress events not written: {e:#}");
+    }
+}
+
+/// How often the Logs panel hears about documents parked in the DLQ.
+const PARKED_LOG_EVERY: Duration = Duration::from_secs(2);
+
+/// Documents parked in the DLQ, told in one line per two seconds ("moved 14
+/// to the DLQ: 12 InjectedFailure, 2 EncodingError"), not one per document:
+/// the Logs panel keeps the operator's own lines in view, and the DLQ panel
+/// has every entry.
+#[derive(Default)]
+pub struct ParkedLog(Arc<Mutex<Option<std::collections::BTreeMap<String, u64>>>>);
+
+impl ParkedLog {
+    pub fn note(&self, types: impl Iterator<Item = String>) {
+        let mut pending = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let first = pending.is_none();
+        let counts = pending.get_or_insert_with(Default::default);
+        for t in types {
+            *counts.entry(t).or_default() += 1;
+        }
+        if first {
+            let pending = self.0.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(PARKED_LOG_EVERY).await;
+                let counts = pending
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+                    .unwrap_or_default();
+                let n: u64 = counts.values().sum();
+                let types: Vec<String> = counts
+                    .iter()
+                    .map(|(t, n)| format!("{n} {}", crate::sanitize::clean(t)))
+                    .collect();
+                tracing::warn!("moved {n} to the DLQ: {}", types.join(", "));
+            });
+        }
     }
 }
