@@ -49,7 +49,8 @@ fn hostile(count: usize, big: usize) -> Vec<(Vec<u8>, &'static str)> {
             ),
             2 => {
                 let mut v = valid(i);
-                v["document_id"] = json!("not-a-uuid");
+                // Whitespace: neither a UUID nor a bridge id.
+                v["document_id"] = json!("not a uuid");
                 (v.to_string().into_bytes(), "SchemaValidationError")
             }
             3 => {

@@ -277,3 +277,66 @@ async fn lag_falls_steadily_during_a_drain() {
     assert_eq!(counts.get("completed"), Some(&4000), "{counts:?}");
     serve.terminate();
 }
+
+/// Seed 001 §9.2's end-to-end flow, on Apache Kafka + Neo4j: POST to the
+/// bridge, the request is on the topic (kcat), the graph's
+/// `Document {entity_id}` ends completed with entities (Python neo4j driver).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_end_to_end_flow_through_the_bridge() {
+    use common::serve::{client, Serve};
+    use std::time::{Duration, Instant};
+    let (Some(b), Some(g)) = (broker(), bolt()) else {
+        return;
+    };
+    let mut flags = isolated(&b, "bridge92");
+    flags.extend(graph_flags(&g));
+    let data = tempfile::tempdir().unwrap();
+    let token = "write-token-0123456789abcdef";
+    let serve = Serve::start_with_env(data.path(), &flags, &[("ARCHON_WRITE_TOKEN", token)]);
+    let document_id = format!("test-doc-{}", uuid::Uuid::new_v4());
+    let r = client()
+        .post(serve.url("/api/bridge/document"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "document_id": document_id,
+            "project_id": "test-project",
+            "title": "test.py",
+            "full_text": "def hello(): print('world')",
+            "source_path": "test.py",
+            "document_type": "code",
+            "metadata": {}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let answer: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(answer["status"], "async", "{answer}");
+
+    // The enrichment request is on the topic, as kcat reads it.
+    let requests = services::kcat_values(&b, common::flag(&flags, "--enrichment-topic"));
+    let request = requests
+        .iter()
+        .find(|v| v["document_id"] == document_id.as_str())
+        .unwrap_or_else(|| panic!("no request for {document_id} in {requests:?}"));
+    assert_eq!(request["project_name"], "test-project");
+    assert_eq!(request["correlation_id"], answer["correlation_id"]);
+
+    // The graph's Document ends completed with entities, read by the driver.
+    let tools = services::Tools::locate().expect("the test tools");
+    let started = Instant::now();
+    loop {
+        let doc = services::neo4j_document(&tools, &g, &document_id);
+        if doc["status"] == "completed" {
+            assert!(doc["entities_extracted"].as_u64().unwrap_or(0) > 0, "{doc}");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "not completed: {doc}\n{}",
+            std::fs::read_to_string(&serve.log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    serve.terminate();
+}

@@ -94,6 +94,10 @@ fn console_panels_keys_rollback_and_clean_exit() {
     t.wait_for("the DLQ count on screen", 10, |s| {
         s.contains(&format!("Dead-letter queue {dlq} entries"))
     });
+    // The ingest says it is done, and the header agrees (issue 28).
+    t.wait_for("done: N enriched and CAUGHT UP", 10, |s| {
+        s.contains(&format!("done: {} enriched", 300 - dlq)) && s.contains(" CAUGHT UP ")
+    });
 
     // ? help overlay lists the keys; esc closes it.
     t.keys(&["?"]);
@@ -166,10 +170,26 @@ fn console_panels_keys_rollback_and_clean_exit() {
     let s = status(&data);
     assert_eq!(s["rollout"]["enabled"], false, "{s}");
     t.keys(&["Escape"]);
+    t.wait_for("the header says why nothing is consumed", 5, |s| {
+        s.contains(" HELD (rollback) ")
+    });
 
-    // q stops the engine cleanly and restores the terminal.
+    // The palette completes with tab and recalls with ↑ (issue 28).
+    t.keys(&[":"]);
+    t.literal("resu");
+    t.keys(&["Tab"]);
+    t.wait_for("the completed command", 5, |s| s.contains(":resume "));
+    t.keys(&["Enter"]);
+    t.wait_for("the rollback undone", 10, |s| !s.contains(" HELD "));
+    t.keys(&[":", "Up"]);
+    t.wait_for("the command recalled", 5, |s| s.contains(":resume"));
+    t.keys(&["Escape"]);
+
+    // q stops the engine cleanly and restores the terminal; what became of
+    // the work in flight is said on the restored screen.
     t.keys(&["q"]);
-    t.wait_for("a clean exit", 15, |s| s.contains("ARCHON-EXIT=0"));
+    let after = t.wait_for("a clean exit", 15, |s| s.contains("ARCHON-EXIT=0"));
+    assert!(after.contains("archon-tui: stopping:"), "{after}");
     assert_eq!(t.display("#{alternate_on}"), "0", "terminal restored");
     // Engine gone (no live registration), offsets committed.
     let s = status(&data);
@@ -189,9 +209,18 @@ fn small_terminal_collapses_and_sigterm_restores_the_terminal() {
     ) else {
         return;
     };
-    t.wait_for("the compact layout", 30, |s| {
+    let compact = t.wait_for("the compact layout", 30, |s| {
         s.contains("breaker CLOSED") && s.contains(" Lag ")
     });
+    // Every tab and the keys that matter fit in 80 columns (issue 28).
+    assert!(compact.contains(" DLQ  Logs"), "{compact}");
+    for hint in ["? help", ": commands", "q quit"] {
+        assert!(
+            compact.contains(hint),
+            "{hint}:
+{compact}"
+        );
+    }
     // tab moves the one visible panel along.
     t.keys(&["Tab"]);
     t.wait_for("the breaker panel", 5, |s| {
@@ -368,8 +397,13 @@ fn a_read_only_console_refuses_levers_with_a_message() {
         });
         assert!(s.contains("is disabled"), "{s}");
     }
+    // Nothing changed: consuming as before (nothing to consume: caught up),
+    // not paused.
     let s = t.screen();
-    assert!(s.contains("RUNNING"), "still running: {s}");
+    assert!(
+        s.contains(" CAUGHT UP ") && !s.contains(" PAUSED "),
+        "still consuming: {s}"
+    );
     t.keys(&["q"]);
     t.wait_for("a clean exit", 20, |s| s.contains("ARCHON-EXIT=0"));
     let trail = run(&data, &["audit", "--json"]).json();

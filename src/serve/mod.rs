@@ -32,6 +32,8 @@ pub struct AppState {
     pub exporter: Arc<std::sync::Mutex<Exporter>>,
     pub tokens: Tokens,
     pub consumer: watch::Receiver<ConsumerState>,
+    /// The bridge API's writer (concurrent posts share write batches).
+    pub bridge: crate::engine::pipeline::bridge::BridgeWriter,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             republish,
             tokens,
             consumer,
+            bridge: crate::engine::pipeline::bridge::BridgeWriter::spawn(engine),
         })
     }
 }
@@ -76,6 +79,7 @@ pub fn load_tokens(engine: &Engine) -> Result<(Tokens, String)> {
         &engine.cfg.data_dir,
         env("ARCHON_CONTROL_TOKEN").as_deref(),
         env("ARCHON_OPERATOR_TOKEN").as_deref(),
+        env("ARCHON_WRITE_TOKEN").as_deref(),
         env("ARCHON_READ_TOKEN").as_deref(),
     )?;
     let line = match source {

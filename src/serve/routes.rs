@@ -48,6 +48,11 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(audit))
         .route("/jobs", get(jobs))
         .route_layer(scoped(Scope::Read));
+    // The seeds' bridge API: documents in, with a write token.
+    let write = Router::new()
+        .route("/api/bridge/document", post(bridge_document))
+        .route("/api/bridge/documents", post(bridge_documents))
+        .route_layer(scoped(Scope::Write));
     let mut app = Router::new()
         .route("/", get(index))
         .route("/health", get(consumer_health))
@@ -55,7 +60,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/metrics/circuit_breaker", get(breaker))
         .route("/fleet", get(fleet))
-        .merge(read);
+        .merge(read)
+        .merge(write);
     // Every lever's routes, from its spec, with its spec's scope.
     for spec in SPECS {
         for http in spec.http {
@@ -98,6 +104,10 @@ pub fn index_document() -> Value {
         "service": "archon-tui",
         "open": OPEN,
         "read (GET, Authorization: Bearer <read token>)": READ,
+        "write (POST, Authorization: Bearer <write token>): the seeds' bridge API": [
+            "/api/bridge/document {document_id, project_id, title?, full_text, source_path, document_type?, metadata?}",
+            "/api/bridge/documents [ … ] or NDJSON, at most 1000",
+        ],
         "control (POST, Authorization: Bearer <control token>; ?member=ID acts on one member)":
             levers(Scope::Control),
         "admin (POST, Authorization: Bearer <admin token>)": levers(Scope::Admin),
@@ -220,7 +230,8 @@ async fn require_scope(
                 StatusCode::UNAUTHORIZED,
                 "this endpoint needs `Authorization: Bearer <token>`: the admin token is in the \
                  data dir's control-token file, or ARCHON_CONTROL_TOKEN; scoped ones are \
-                 ARCHON_OPERATOR_TOKEN (control) and ARCHON_READ_TOKEN (read)",
+                 ARCHON_OPERATOR_TOKEN (control), ARCHON_WRITE_TOKEN (write: the bridge API) and \
+                 ARCHON_READ_TOKEN (read)",
             );
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -373,6 +384,132 @@ async fn dlq_list(State(s): State<AppState>, Query(q): Query<ListQuery>) -> Resp
             Json(json!({ "entries": entries })).into_response()
         }
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("{e:#}")),
+    }
+}
+
+/// Largest bridge body: a document of `--max-file-bytes` in JSON (escaped,
+/// with its fields), or a batch of them; beyond it, 413 before parsing.
+fn bridge_body_limit(engine: &crate::engine::Engine) -> usize {
+    (engine.cfg.max_file_bytes as usize)
+        .saturating_mul(2)
+        .saturating_add(64 << 10)
+        .max(BODY_LIMIT)
+}
+
+/// The body of a bridge POST: 413 over the limit, 415 when not JSON.
+async fn bridge_body(
+    s: &AppState,
+    req: Request,
+    ndjson_ok: bool,
+) -> Result<axum::body::Bytes, Response> {
+    let (parts, body) = req.into_parts();
+    let kind = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let json = kind.starts_with("application/json")
+        || (ndjson_ok
+            && (kind.starts_with("application/x-ndjson") || kind.starts_with("application/jsonl")));
+    if !json {
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            if ndjson_ok {
+                "Expected `Content-Type: application/json` (an array) or `application/x-ndjson`"
+            } else {
+                "Expected request with `Content-Type: application/json`"
+            },
+        ));
+    }
+    let limit = bridge_body_limit(&s.engine);
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body: over the {limit}-byte limit"),
+        )
+    })
+}
+
+fn field_error(e: crate::engine::pipeline::bridge::FieldError) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"ok": false, "error": e.to_string(), "field": e.field, "reason": e.reason})),
+    )
+        .into_response()
+}
+
+fn unavailable(why: String) -> Response {
+    error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!(
+            "not accepted: {why}. Documents indexed before the failure stay pending and \
+             visible; a backfill (or drain) re-drives them. Retry the request."
+        ),
+    )
+}
+
+/// POST /api/bridge/document: one document, the seeds' shape (§9.2).
+async fn bridge_document(State(s): State<AppState>, req: Request) -> Response {
+    use crate::engine::pipeline::bridge;
+    let bytes = match bridge_body(&s, req, false).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let value: Value = match serde_json::from_slice(&bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            return field_error(bridge::FieldError {
+                field: "body".into(),
+                reason: format!("is not JSON: {e}"),
+            })
+        }
+    };
+    let doc = match bridge::parse(&value, "", s.engine.cfg.max_file_bytes) {
+        Ok(d) => d,
+        Err(e) => return field_error(e),
+    };
+    match s.bridge.submit(vec![doc]).await {
+        Ok(mut done) => match done.pop() {
+            Some(a) => Json(json!({
+                "ok": true,
+                "document_id": a.document_id,
+                "project_id": a.project_id,
+                "correlation_id": a.correlation_id,
+                "status": a.status,
+            }))
+            .into_response(),
+            None => unavailable("no outcome".into()),
+        },
+        Err(why) => unavailable(why),
+    }
+}
+
+/// POST /api/bridge/documents: a JSON array or NDJSON, one result each.
+async fn bridge_documents(State(s): State<AppState>, req: Request) -> Response {
+    use crate::engine::pipeline::bridge;
+    let bytes = match bridge_body(&s, req, true).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let docs = match bridge::parse_batch(&bytes, s.engine.cfg.max_file_bytes) {
+        Ok(d) => d,
+        Err(e) => return field_error(e),
+    };
+    match s.bridge.submit(docs).await {
+        Ok(done) => {
+            let count = |st| done.iter().filter(|a| a.status == st).count();
+            use crate::engine::pipeline::producer::Disposition as D;
+            Json(json!({
+                "ok": true,
+                "accepted": done.len(),
+                "async": count(D::Async),
+                "sync": count(D::Sync),
+                "unchanged": count(D::Unchanged),
+                "documents": done,
+            }))
+            .into_response()
+        }
+        Err(why) => unavailable(why),
     }
 }
 

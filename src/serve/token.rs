@@ -21,7 +21,9 @@ pub use crate::engine::fleet::levers::Scope;
 
 /// The tokens an HTTP server accepts, each with its scope:
 /// ARCHON_CONTROL_TOKEN (or the generated control-token file) is `admin`,
-/// ARCHON_OPERATOR_TOKEN is `control`, ARCHON_READ_TOKEN is `read`.
+/// ARCHON_OPERATOR_TOKEN is `control`, ARCHON_WRITE_TOKEN is `write` (the
+/// bridge API: send documents, pull no lever), ARCHON_READ_TOKEN is `read`.
+/// A scope includes those below it (read < write < control < admin).
 #[derive(Clone, Debug)]
 pub struct Tokens(Vec<(Scope, ControlToken)>);
 
@@ -45,12 +47,14 @@ impl Tokens {
         data_dir: &Path,
         admin_env: Option<&str>,
         operator_env: Option<&str>,
+        write_env: Option<&str>,
         read_env: Option<&str>,
     ) -> Result<(Self, TokenSource)> {
         let (admin, source) = ControlToken::load(data_dir, admin_env)?;
         let mut all = vec![(Scope::Admin, admin)];
         for (scope, name, v) in [
             (Scope::Control, "ARCHON_OPERATOR_TOKEN", operator_env),
+            (Scope::Write, "ARCHON_WRITE_TOKEN", write_env),
             (Scope::Read, "ARCHON_READ_TOKEN", read_env),
         ] {
             if let Some(v) = v.filter(|v| !v.is_empty()) {
@@ -170,18 +174,21 @@ mod tests {
             dir.path(),
             Some("admin-token-0123456789"),
             Some("operator-token-0123456"),
+            Some("write-token-0123456789"),
             Some("read-token-0123456789"),
         )
         .unwrap();
         let scope = |tok: &str| t.scope_of(Some(&format!("Bearer {tok}")));
         assert_eq!(scope("admin-token-0123456789"), Some(Scope::Admin));
         assert_eq!(scope("operator-token-0123456"), Some(Scope::Control));
+        assert_eq!(scope("write-token-0123456789"), Some(Scope::Write));
         assert_eq!(scope("read-token-0123456789"), Some(Scope::Read));
         assert_eq!(scope("nobody-0123456789abc"), None);
         assert!(Tokens::load(
             dir.path(),
             Some("admin-token-0123456789"),
             Some("short"),
+            None,
             None
         )
         .is_err());

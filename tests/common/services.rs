@@ -638,6 +638,12 @@ pub fn neo4j_status_rows(tools: &Tools, uri: &str, project: &str) -> Vec<(String
     python_json(tools, "graph_counts.py", &[uri, project])
 }
 
+/// One Document node's `{status, entities_extracted, project_name}` by
+/// entity id, read by the Python neo4j driver ({} when absent).
+pub fn neo4j_document(tools: &Tools, uri: &str, entity_id: &str) -> serde_json::Value {
+    python_json(tools, "graph_document.py", &[uri, entity_id])
+}
+
 /// How many consumers are members of `group` now, as Kafka's own
 /// consumer-group tool lists them (`--describe --members`).
 pub fn group_members(tools: &Tools, bootstrap: &str, group: &str) -> usize {

@@ -129,11 +129,15 @@ async fn session(engine: Arc<Engine>) -> Result<()> {
     let recorded = recorder.await?;
     committer_stop.send(()).ok();
     committer.await?;
+    // Everything recorded, committed (a refusal now is a rebalance: the
+    // revoke handler commits what was safe, else the next owner redelivers).
     let commits = tracker
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take_commits();
-    consumer.commit(&commits).await?;
+    if let Err(e) = consumer.commit(&commits).await {
+        tracing::warn!("final offset commit failed (redelivered, harmlessly): {e:#}");
+    }
     consumer.close().await?;
     result.and(recorded)
 }
@@ -373,7 +377,11 @@ async fn commit_loop(
             continue;
         }
         if let Err(e) = consumer.commit(&commits).await {
-            tracing::error!("offset commit failed (messages will be redelivered): {e:#}");
+            tracing::warn!("offset commit failed, offered again in {COMMIT_EVERY:?}: {e:#}");
+            tracker
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .uncommit(&commits);
         }
     }
 }

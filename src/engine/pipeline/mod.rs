@@ -1,9 +1,11 @@
 //! The document's way through: discovering files, indexing them and
-//! publishing requests (`producer`), consuming them with bounded
+//! publishing requests (`producer`), documents POSTed by other services
+//! (`bridge`), consuming them with bounded
 //! concurrency (`consumer`), enriching and recording each (`enrich`),
 //! which offsets may be committed (`offsets`), and running until drained
 //! (`drain`).
 
+pub mod bridge;
 pub mod consumer;
 pub mod discover;
 pub mod drain;

@@ -41,6 +41,18 @@ impl OffsetTracker {
         self.parts.values().map(|p| p.in_flight.len()).sum()
     }
 
+    /// A commit of `offsets` did not land: offer them again next time
+    /// (unless a later position was taken since).
+    pub fn uncommit(&mut self, offsets: &[(i32, i64)]) {
+        for (part, pos) in offsets {
+            if let Some(p) = self.parts.get_mut(part) {
+                if p.committed == Some(*pos) {
+                    p.committed = None;
+                }
+            }
+        }
+    }
+
     /// Positions that advanced since the last call: (partition, next offset).
     pub fn take_commits(&mut self) -> Vec<(i32, i64)> {
         let mut out = Vec::new();
@@ -94,6 +106,20 @@ mod tests {
         assert_eq!(t.take_commits(), vec![(0, 5)]);
         t.finish(0, 5);
         assert_eq!(t.take_commits(), vec![(0, 10)], "all below 10 was recorded");
+    }
+
+    #[test]
+    fn a_refused_commit_is_offered_again() {
+        let mut t = OffsetTracker::default();
+        for o in 0..5 {
+            t.begin(2, o);
+            t.finish(2, o);
+        }
+        let c = t.take_commits();
+        assert_eq!(c, vec![(2, 5)]);
+        t.uncommit(&c);
+        assert_eq!(t.take_commits(), vec![(2, 5)], "offered again");
+        assert_eq!(t.take_commits(), vec![], "then landed");
     }
 
     #[test]

@@ -55,11 +55,25 @@ pub struct IngestReport {
     pub walk_errors: Vec<String>,
 }
 
-/// One file read from disk, ready to index.
-struct Prepared {
-    doc: NewDocument,
+/// One document read (from disk or a request), ready to index.
+pub(crate) struct Prepared {
+    pub(crate) doc: NewDocument,
     /// Why it cannot be enriched, if so: (exception type, message).
-    problem: Option<(&'static str, String)>,
+    pub(crate) problem: Option<(&'static str, String)>,
+}
+
+/// What indexing did with one document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// Same content as stored: nothing written, nothing requested.
+    Unchanged,
+    /// Indexed; its enrichment request is on the topic.
+    Async,
+    /// Indexed and enriched inline (kill switch off, or outside the rollout).
+    Sync,
+    /// Indexed, and parked in the DLQ at once (too large, not UTF-8).
+    Rejected,
 }
 
 fn mtime_rfc3339(meta: &std::fs::Metadata) -> Option<String> {
@@ -399,6 +413,20 @@ async fn index_batch(
     })
     .await?;
     report.skipped_binary += listed - prepared.len() as u64;
+    index_prepared(engine, prepared, report).await?;
+    Ok(())
+}
+
+/// Index prepared documents in one write, embed what changed, then publish
+/// their requests or enrich them inline as the rollout says. One
+/// disposition per document, in order. An error before the graph write
+/// leaves nothing written; one after it leaves the documents pending (and
+/// visible), and a backfill or `drain` re-drives them.
+pub(crate) async fn index_prepared(
+    engine: &Arc<Engine>,
+    prepared: Vec<Prepared>,
+    report: &mut IngestReport,
+) -> Result<Vec<Disposition>> {
     let started = Instant::now();
     let outcomes = engine
         .backends
@@ -422,12 +450,20 @@ async fn index_batch(
     let mut points = Vec::new();
     let mut requests = Vec::new();
     let mut rejected = Vec::new();
+    let rollout = engine.rollout();
+    let mut dispositions = Vec::with_capacity(outcomes.len());
     for (p, outcome) in prepared.into_iter().zip(outcomes) {
         if let IndexOutcome::Unchanged(_) = outcome {
             report.unchanged += 1;
+            dispositions.push(Disposition::Unchanged);
             continue;
         }
         report.indexed += 1;
+        dispositions.push(match &p.problem {
+            Some(_) => Disposition::Rejected,
+            None if rollout.use_async(&p.doc.project_name) => Disposition::Async,
+            None => Disposition::Sync,
+        });
         points.push(VectorPoint {
             id: p.doc.entity_id.clone(),
             vector: vectors.next().unwrap_or_default(),
@@ -478,7 +514,6 @@ async fn index_batch(
     enrich::record(engine, rejected).await?;
     // Indexing is done once documents are stored and their requests are
     // published; inline (sync) enrichment is timed separately.
-    let rollout = engine.rollout();
     let (asynchronous, synchronous): (Vec<_>, Vec<_>) = requests
         .into_iter()
         .partition(|r| rollout.use_async(&r.project_name));
@@ -488,5 +523,5 @@ async fn index_batch(
     let (_, sync) = dispatch(engine, synchronous).await?;
     report.published += published;
     report.enriched_sync += sync;
-    Ok(())
+    Ok(dispositions)
 }

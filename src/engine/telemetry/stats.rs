@@ -66,6 +66,12 @@ pub struct Stats {
     pub discovered: IntCounter,
     /// archon_bridge_documents_indexed_total
     pub indexed: IntCounter,
+    /// archon_bridge_documents_received_total: documents POSTed to the
+    /// bridge API (tree and watch ingests are `discovered`).
+    pub bridge_received: IntCounter,
+    /// archon_bridge_write_batches_total: the writes those documents took
+    /// (concurrent posts share one).
+    pub bridge_batches: IntCounter,
     /// archon_bridge_enrichment_events_published_total
     pub published: IntCounter,
     /// archon_bridge_enrichment_publish_errors_total
@@ -173,6 +179,14 @@ impl Default for Stats {
             indexed: r.counter(
                 "archon_bridge_documents_indexed_total",
                 "Documents indexed (created or changed)",
+            ),
+            bridge_received: r.counter(
+                "archon_bridge_documents_received_total",
+                "Documents POSTed to the bridge API",
+            ),
+            bridge_batches: r.counter(
+                "archon_bridge_write_batches_total",
+                "Index writes the bridge API's documents took (concurrent posts share one)",
             ),
             published: r.counter(
                 "archon_bridge_enrichment_events_published_total",

@@ -302,12 +302,13 @@ impl BrokerConsumer for KafkaConsumer {
                 }
                 Ok(())
             }
-            // After a rebalance the partition belongs to another member; its
-            // redelivery is harmless (idempotent by content hash).
-            Err(e) => {
-                tracing::warn!("commit of {offsets:?} refused ({e}); messages will be redelivered");
-                Ok(())
-            }
+            // Refused during a rebalance (IllegalGeneration,
+            // RebalanceInProgress): the caller offers it again, so a
+            // partition kept through the rebalance is not left with its
+            // last commit lost (lag stuck above 0 although all is done). A
+            // partition that moved is filtered out above next time; its new
+            // owner's redelivery is harmless (idempotent by content hash).
+            Err(e) => Err(anyhow!("commit of {offsets:?} refused ({e})")),
         }
     }
 

@@ -27,6 +27,8 @@ pub enum Scope {
     /// Changes nothing: DLQ entries (documents can hold secrets), the audit
     /// trail, traces, history.
     Read,
+    /// Sends documents in (the bridge API): writes data, pulls no lever.
+    Write,
     /// The levers: pause, hold, concurrency, rollout, rollback, breaker,
     /// replay, backfill.
     Control,
@@ -38,6 +40,7 @@ impl Scope {
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Read => "read",
+            Scope::Write => "write",
             Scope::Control => "control",
             Scope::Admin => "admin",
         }
