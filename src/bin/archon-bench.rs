@@ -37,7 +37,8 @@ struct Args {
     /// through Kafka, optionally a Bolt graph), real (a real source tree,
     /// --tree, beside a naive read+hash+insert baseline), kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
     /// consumer, and kcat when installed, reading the same messages: the
-    /// ceiling kafka-noop is compared with)
+    /// ceiling kafka-noop is compared with), bridge (seed §9.3's load test
+    /// through POST /api/bridge/document(s) beside a tree ingest)
     #[arg(
         long,
         value_delimiter = ',',
@@ -815,6 +816,152 @@ async fn kafka_ceiling(args: &Args, brokers: &str, graph: Option<String>) -> Res
     Ok(())
 }
 
+/// A document for the bridge scenario: a small Python function, distinct
+/// per `i` (so nothing is `unchanged`).
+fn bridge_document(project: &str, i: usize) -> serde_json::Value {
+    json!({
+        "document_id": format!("{project}-doc-{i}"),
+        "project_id": project,
+        "title": format!("m{i}.py"),
+        "full_text": format!(
+            "def handler_{i}(request):\n    value = request.get(\"v{i}\")\n    return {{\"ok\": value, \"n\": {i}}}\n"
+        ),
+        "source_path": format!("pkg{}/m{i}.py", i % 20),
+        "document_type": "code",
+        "metadata": {}
+    })
+}
+
+/// Seed 001 §9.3's load test through the bridge API, on the embedded
+/// default: `--files` single-document POSTs from 50 clients at once, then as
+/// many again in batches of 500, then a tree of as many generated files
+/// ingested in the same run as the peer. Indexed = answered (stored and
+/// requested); end to end = drained.
+async fn bridge(args: &Args) -> Result<()> {
+    use archon_tui::runtime::Http;
+    use archon_tui::serve::token::{ControlToken, Scope, Tokens};
+    use futures::{StreamExt, TryStreamExt};
+    let tmp = tempfile_dir()?;
+    let engine = open(&tmp, args, &Setup::default()).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let token = "bench-write-token-0123456789";
+    let tokens = Tokens::new(vec![(Scope::Write, ControlToken::new(token)?)]);
+    let running = Running::start(
+        engine.clone(),
+        RunOptions {
+            http: Some(Http { listener, tokens }),
+            ..Default::default()
+        },
+    )?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()?;
+    let n = args.files;
+    let wait_drained = |project: String| {
+        let engine = engine.clone();
+        async move {
+            let ok = drain::wait_drained_in(
+                &engine,
+                Some(&project),
+                Some(Duration::from_secs(3600)),
+                &|_| {},
+            )
+            .await?;
+            anyhow::ensure!(ok, "bridge: {project} did not drain within an hour");
+            anyhow::Ok(())
+        }
+    };
+
+    // 1. Single POSTs, 50 clients.
+    let singles = format!("bridge-single-{}", nonce());
+    let started = Instant::now();
+    futures::stream::iter(0..n)
+        .map(|i| {
+            let (client, url, body) = (
+                client.clone(),
+                format!("{base}/api/bridge/document"),
+                bridge_document(&singles, i),
+            );
+            async move {
+                let r = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status().is_success(), "POST answered {}", r.status());
+                anyhow::Ok(())
+            }
+        })
+        .buffer_unordered(50)
+        .try_collect::<Vec<()>>()
+        .await?;
+    let single_indexed = started.elapsed();
+    let writes = archon_tui::engine::telemetry::stats::Stats::get(&engine.stats.bridge_batches);
+    wait_drained(singles.clone()).await?;
+    let single_end_to_end = started.elapsed();
+
+    // 2. Batches of 500.
+    let batches = format!("bridge-batch-{}", nonce());
+    let started = Instant::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let body: Vec<serde_json::Value> = chunk
+            .iter()
+            .map(|i| bridge_document(&batches, *i))
+            .collect();
+        let r = client
+            .post(format!("{base}/api/bridge/documents"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await?;
+        anyhow::ensure!(
+            r.status().is_success(),
+            "batch POST answered {}",
+            r.status()
+        );
+    }
+    let batch_indexed = started.elapsed();
+    wait_drained(batches.clone()).await?;
+    let batch_end_to_end = started.elapsed();
+
+    // 3. The peer: a tree of as many files, in the same run.
+    let src = tmp.join("src");
+    archon_tui::corpus::generate(&src, n)?;
+    let tree = format!("bridge-tree-{}", nonce());
+    let started = Instant::now();
+    let report = producer::ingest(&engine, &src, &tree, &|_| {}).await?;
+    let tree_indexed = started.elapsed();
+    wait_drained(tree.clone()).await?;
+    let tree_end_to_end = started.elapsed();
+    stop(running, Ended::Drained).await?;
+
+    let rate = |docs: u64, d: Duration| (docs as f64 / d.as_secs_f64()).round();
+    let line = json!({
+        "scenario": "bridge",
+        "documents": n,
+        "single_posts": {
+            "clients": 50,
+            "indexed_docs_per_sec": rate(n as u64, single_indexed),
+            "end_to_end_docs_per_sec": rate(n as u64, single_end_to_end),
+            "index_writes": writes,
+            "seed_9_3_expects": {"indexed_docs_per_sec": 65.7, "end_to_end_docs_per_sec": 8.3},
+        },
+        "batches_of_500": {
+            "indexed_docs_per_sec": rate(n as u64, batch_indexed),
+            "end_to_end_docs_per_sec": rate(n as u64, batch_end_to_end),
+        },
+        "tree_ingest_peer": {
+            "indexed_docs_per_sec": rate(report.indexed, tree_indexed),
+            "end_to_end_docs_per_sec": rate(report.indexed, tree_end_to_end),
+        },
+    });
+    println!("{line}");
+    std::fs::remove_dir_all(&tmp).ok();
+    Ok(())
+}
+
 fn main() -> Result<()> {
     // The product's runtime and allocator settings, so the figures are its.
     archon_tui::runtime::process::tokio_runtime()?.block_on(bench(Args::parse()))
@@ -870,8 +1017,9 @@ async fn bench(args: Args) -> Result<()> {
                 run("kafka", &args, setup, json!({})).await?;
             }
             "kafka-noop" | "raw" => kafka_ceiling(&args, &kafka()?, args.graph_uri.clone()).await?,
+            "bridge" => bridge(&args).await?,
             other => anyhow::bail!(
-                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-http, kafka-noop, raw)"
+                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-http, kafka-noop, raw, bridge)"
             ),
         }
     }

@@ -3,6 +3,7 @@
 //! 8156). The console can expose the same endpoints with `--listen`.
 
 pub mod health;
+pub mod openapi;
 pub mod routes;
 pub mod token;
 

@@ -29,6 +29,7 @@ use crate::engine::telemetry::status::MemberView;
 
 /// The routes anyone may read.
 const OPEN: &[&str] = &[
+    "/openapi.json",
     "/health",
     "/health/enrichment",
     "/metrics",
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/metrics/circuit_breaker", get(breaker))
         .route("/fleet", get(fleet))
+        .route("/openapi.json", get(openapi))
         .merge(read)
         .merge(write);
     // Every lever's routes, from its spec, with its spec's scope.
@@ -116,6 +118,11 @@ pub fn index_document() -> Value {
 
 async fn index() -> Json<Value> {
     Json(index_document())
+}
+
+/// GET /openapi.json: the API as OpenAPI (`serve::openapi`).
+async fn openapi() -> Json<Value> {
+    Json(super::openapi::json_document())
 }
 
 async fn consumer_health(State(s): State<AppState>) -> Response {

@@ -61,8 +61,45 @@ pub struct BridgeDocument {
     pub metadata: Map<String, Value>,
 }
 
+/// The body of `POST /api/bridge/document`, as the OpenAPI document shows
+/// it (`serve::openapi`); [`parse`] checks a body against these rules.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // a schema: read by utoipa, never built
+pub struct BridgeDocumentSchema {
+    /// A UUID, or 1..=255 visible characters (§9.2 posts `test-doc-<uuid>`).
+    #[schema(min_length = 1, max_length = 255, pattern = r"^\S+$")]
+    document_id: String,
+    /// The project (1..=255 characters, no control characters).
+    #[schema(min_length = 1, max_length = 255)]
+    project_id: String,
+    title: Option<String>,
+    /// The document's text (at most --max-file-bytes bytes).
+    #[schema(min_length = 1)]
+    full_text: String,
+    #[schema(min_length = 1, max_length = 4096)]
+    source_path: String,
+    /// code, documentation, configuration, test or other (default: from the path).
+    #[schema(value_type = Option<String>)]
+    document_type: Option<DocumentTypeName>,
+    language: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    metadata: Option<Map<String, Value>>,
+}
+
+/// The document types a client may name.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+enum DocumentTypeName {
+    Code,
+    Documentation,
+    Configuration,
+    Test,
+    Other,
+}
+
 /// What became of one posted document.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Accepted {
     pub document_id: String,
     pub project_id: String,

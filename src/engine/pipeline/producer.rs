@@ -63,7 +63,7 @@ pub(crate) struct Prepared {
 }
 
 /// What indexing did with one document.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Disposition {
     /// Same content as stored: nothing written, nothing requested.
