@@ -437,9 +437,11 @@ mod tests {
         type Mutation = Box<dyn FnOnce(&mut serde_json::Value)>;
         let cases: Vec<(&str, Mutation)> = vec![
             (
+                // Neither a UUID nor a bridge id (whitespace).
                 "document_id",
-                Box::new(|v| v["document_id"] = "nope".into()),
+                Box::new(|v| v["document_id"] = "no pe".into()),
             ),
+            ("document_id", Box::new(|v| v["document_id"] = "".into())),
             (
                 "content_hash",
                 Box::new(|v| v["content_hash"] = "ABC".into()),
@@ -472,6 +474,14 @@ mod tests {
                 "{field}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn bridge_ids_are_taken_as_section_9_2_posts_them() {
+        let r =
+            mutated(|v| v["document_id"] = "test-doc-6f9619ff-8b86-4011-b42d-00cf4fc964ff".into())
+                .unwrap();
+        assert!(r.document_id.starts_with("test-doc-"));
     }
 
     #[test]
