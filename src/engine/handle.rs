@@ -67,6 +67,10 @@ pub struct Snapshot {
     /// Holding a concurrency permit: at most `concurrency`.
     pub enriching: usize,
     pub docs_per_sec: f64,
+    /// Documents coming in a second: POSTed to the bridge API, and from
+    /// trees (ingest).
+    pub in_http_per_sec: f64,
+    pub in_trees_per_sec: f64,
     pub rate_history: Vec<u64>,
     /// The service call that produced each enrichment.
     pub enrich_latency: LatencySummary,
@@ -131,6 +135,8 @@ impl Snapshot {
             in_flight: 0,
             enriching: 0,
             docs_per_sec: 0.0,
+            in_http_per_sec: 0.0,
+            in_trees_per_sec: 0.0,
             rate_history: Vec::new(),
             enrich_latency: LatencySummary::default(),
             retry_wait: LatencySummary::default(),
@@ -584,6 +590,8 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
         .in_flight
         .load(std::sync::atomic::Ordering::Relaxed);
     snap.docs_per_sec = engine.stats.rate(super::telemetry::stats::RATE_WINDOW);
+    (snap.in_http_per_sec, snap.in_trees_per_sec) =
+        engine.stats.inflow(super::telemetry::stats::RATE_WINDOW);
     History::push(&mut h.rate, snap.docs_per_sec.round() as u64, HISTORY);
     snap.rate_history = h.rate.iter().copied().collect();
     snap.enrich_latency = engine.stats.enrich_summary();

@@ -149,6 +149,8 @@ fn snapshot_parts() -> Snapshot {
         in_flight: 9,
         enriching: 7,
         docs_per_sec: 812.4,
+        in_http_per_sec: 42.0,
+        in_trees_per_sec: 0.0,
         rate_history: (0..120).map(|i| 600 + (i * 37) % 300).collect(),
         enrich_latency: LatencySummary {
             count: 10610,

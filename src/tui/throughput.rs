@@ -58,6 +58,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                 Some(r) => Span::styled(format!("   max {r:.0}/s"), t.muted()),
                 None => Span::styled("   no rate limit (:rate N)", t.muted()),
             },
+            // Where documents come from: the bridge API beside trees.
+            Span::styled("   in ", t.muted()),
+            Span::styled(format!("{:.0}/s", s.in_http_per_sec), t.accent()),
+            Span::styled(" HTTP · ", t.muted()),
+            Span::styled(format!("{:.0}/s", s.in_trees_per_sec), t.accent()),
+            Span::styled(" trees", t.muted()),
         ])),
         rate,
     );

@@ -113,6 +113,9 @@ pub struct Stats {
     index_latency: Mutex<Histogram<u64>>,
     /// (when, enriched total) samples for a sliding docs/s rate.
     samples: Mutex<VecDeque<(Instant, u64)>>,
+    /// The same for documents coming in: over HTTP, and from trees.
+    in_http: Mutex<VecDeque<(Instant, u64)>>,
+    in_trees: Mutex<VecDeque<(Instant, u64)>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -268,6 +271,8 @@ impl Default for Stats {
             retry_wait: Mutex::new(new_histogram()),
             index_latency: Mutex::new(new_histogram()),
             samples: Mutex::new(VecDeque::new()),
+            in_http: Mutex::new(VecDeque::new()),
+            in_trees: Mutex::new(VecDeque::new()),
             registry,
         };
         for t in KNOWN_ERROR_TYPES {
@@ -390,29 +395,57 @@ impl Stats {
     /// Everything that shows docs/s uses [`RATE_WINDOW`], so the console's
     /// rate and the fleet's member reports agree.
     pub fn rate(&self, window: Duration) -> f64 {
-        let now = Instant::now();
-        let total = Self::get(&self.enriched);
-        let mut s = self
-            .samples
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        s.push_back((now, total));
-        while s.len() > 2 && now.duration_since(s[1].0) > window {
-            s.pop_front();
-        }
-        let (t0, n0) = s[0];
-        let dt = now.duration_since(t0).as_secs_f64();
-        if dt < 0.2 {
-            0.0
-        } else {
-            (total - n0) as f64 / dt
-        }
+        sliding_rate(&self.samples, Self::get(&self.enriched), window)
+    }
+
+    /// Documents coming in a second over the last `window`: (POSTed to the
+    /// bridge API, from trees). The console shows them side by side.
+    pub fn inflow(&self, window: Duration) -> (f64, f64) {
+        let http = Self::get(&self.bridge_received);
+        let trees = Self::get(&self.discovered).saturating_sub(http);
+        (
+            sliding_rate(&self.in_http, http, window),
+            sliding_rate(&self.in_trees, trees, window),
+        )
+    }
+}
+
+/// Per second over the last `window`, from (when, total) samples taken at
+/// each call; 0 until 0.2 s of samples exist.
+fn sliding_rate(samples: &Mutex<VecDeque<(Instant, u64)>>, total: u64, window: Duration) -> f64 {
+    let now = Instant::now();
+    let mut s = samples
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    s.push_back((now, total));
+    while s.len() > 2 && now.duration_since(s[1].0) > window {
+        s.pop_front();
+    }
+    let (t0, n0) = s[0];
+    let dt = now.duration_since(t0).as_secs_f64();
+    if dt < 0.2 {
+        0.0
+    } else {
+        total.saturating_sub(n0) as f64 / dt
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inflow_tells_http_from_trees() {
+        let s = Stats::default();
+        assert_eq!(s.inflow(RATE_WINDOW), (0.0, 0.0));
+        std::thread::sleep(Duration::from_millis(250));
+        // 30 documents in: 10 POSTed (counted in both), 20 from a tree.
+        s.discovered.inc_by(30);
+        s.bridge_received.inc_by(10);
+        let (http, trees) = s.inflow(RATE_WINDOW);
+        assert!(http > 0.0 && trees > 0.0, "{http} {trees}");
+        assert!((trees / http - 2.0).abs() < 0.01, "{http} {trees}");
+    }
 
     #[test]
     fn counters_and_histograms_are_in_the_registry() {
