@@ -180,7 +180,11 @@ impl EnrichmentRequest {
         })?;
         let req: Self = serde_json::from_str(text).map_err(|e| {
             let mut msg = e.to_string();
-            msg.truncate(300);
+            // At a character boundary: serde quotes the payload, which may
+            // hold any text (a byte count panicked on a multibyte char).
+            if let Some((i, _)) = msg.char_indices().nth(300) {
+                msg.truncate(i);
+            }
             SchemaError(format!("payload is not a valid enrichment request: {msg}"))
         })?;
         req.validate()?;
@@ -474,6 +478,19 @@ mod tests {
                 "{field}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn a_long_error_about_multibyte_text_is_cut_between_characters() {
+        // proptest's case: serde's message quotes the bad value, and 300
+        // bytes in fell inside a 4-byte character.
+        let mut v: serde_json::Value = serde_json::from_str(SEED_REQUEST).unwrap();
+        // serde: `invalid type: string "a¡¡¡…` — 23 bytes, then 2 a
+        // character, so byte 300 falls inside one.
+        v["metadata"] = serde_json::json!(["a".to_string() + &"¡".repeat(200)]);
+        let err = EnrichmentRequest::decode(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert!(err.0.contains("invalid type"), "{}", err.0);
+        assert!(err.0.chars().count() <= 360, "{}", err.0.len());
     }
 
     #[test]
