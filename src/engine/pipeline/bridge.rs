@@ -305,8 +305,7 @@ pub fn parse_batch(body: &[u8], max_text_bytes: u64) -> Result<Vec<BridgeDocumen
 
 fn prepared(d: BridgeDocument) -> Prepared {
     let bytes = d.full_text.into_bytes();
-    let lines = memchr::memchr_iter(b'\n', &bytes).count() as u64
-        + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"));
+    let lines = producer::bytecount_lines(&bytes);
     let doc = NewDocument {
         entity_id: d.document_id,
         project_name: d.project_id,

@@ -180,7 +180,7 @@ fn on_all_cores<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync + Send
     items.par_iter().map(f).collect()
 }
 
-fn bytecount_lines(bytes: &[u8]) -> u64 {
+pub(crate) fn bytecount_lines(bytes: &[u8]) -> u64 {
     let n = memchr::memchr_iter(b'\n', bytes).count() as u64;
     n + u64::from(!bytes.is_empty() && !bytes.ends_with(b"\n"))
 }
