@@ -108,6 +108,7 @@ async fn pending_documents_without_a_request_are_re_driven() {
             last_modified: None,
             correlation_id: producer::correlation_id(),
             content: Some(format!("fn f{i}() {{}}").into_bytes().into()),
+            source: archon_tui::backends::graph::DocumentSource::Http,
         })
         .collect();
     e.backends.graph.index_documents(docs).await.unwrap();

@@ -94,6 +94,9 @@ fn doc(id: &str, project: &str, hash: &str, body: &[u8]) -> NewDocument {
         last_modified: None,
         correlation_id: "C0FFEE".into(),
         content: Some(body.into()),
+        source: archon_tui::backends::graph::DocumentSource::Tree {
+            root: "/src".into(),
+        },
     }
 }
 

@@ -340,3 +340,58 @@ async fn the_seeds_end_to_end_flow_through_the_bridge() {
     }
     serve.terminate();
 }
+
+/// Issue 29 item 5 on the production shape: a re-ingest removes the Neo4j
+/// documents of removed files and carries moved files' enrichments, read
+/// back by the Python neo4j driver.
+#[test]
+fn a_re_ingest_mirrors_the_tree_in_the_bolt_graph() {
+    let (Some(b), Some(g)) = (broker(), bolt()) else {
+        return;
+    };
+    let mut flags = isolated(&b, "mirror");
+    flags.extend(graph_flags(&g));
+    let project = unique_project("mirror");
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 50).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let ingest = |data: &std::path::Path| {
+        let r = run_s(
+            data,
+            &with(
+                &[
+                    "ingest",
+                    src.path().to_str().unwrap(),
+                    "--project",
+                    &project,
+                    "--wait",
+                    "--json",
+                    "--timeout",
+                    "120",
+                ],
+                &flags,
+            ),
+        );
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        r.json()
+    };
+    assert_eq!(n(&ingest(data.path()), "completed"), 50);
+    let mut files: Vec<_> = archon_tui::engine::pipeline::discover::walk(src.path())
+        .map(|p| p.unwrap())
+        .collect();
+    files.sort();
+    for f in &files[..3] {
+        std::fs::remove_file(f).unwrap();
+    }
+    for f in &files[10..12] {
+        std::fs::rename(f, f.with_extension("moved")).unwrap();
+    }
+    let j = ingest(data.path());
+    assert_eq!((n(&j, "deleted"), n(&j, "renamed")), (3, 2), "{j}");
+    assert_eq!(n(&j, "published"), 0, "moved files are not re-enriched: {j}");
+    assert_eq!(n(&j, "enriched"), 0, "{j}");
+    let counts = graph_status_counts(&project);
+    assert_eq!(counts.get("completed"), Some(&47), "{counts:?}");
+    assert_eq!(counts.get("applied:1"), Some(&47), "{counts:?}");
+    assert_eq!(counts.len(), 2, "nothing in any other status: {counts:?}");
+}

@@ -56,7 +56,15 @@ CREATE TABLE IF NOT EXISTS documents (
     -- duplicate check: never above 1).
     enrichment_applied INTEGER NOT NULL DEFAULT 0,
     -- The current enrichment's completed event is written (the outbox mark).
-    announced INTEGER NOT NULL DEFAULT 1);
+    announced INTEGER NOT NULL DEFAULT 1,
+    -- Where it came from ('tree' with its root, or 'http'): a tree ingest
+    -- removes only its own tree's documents. NULL: indexed before this.
+    source_kind TEXT,
+    source_root TEXT);
+-- Documents a tree ingest removed (their files are gone): a request still
+-- on its way for one is skipped instead of parked as DocumentNotFound.
+CREATE TABLE IF NOT EXISTS deleted_documents (
+    entity_id TEXT PRIMARY KEY, deleted_at TEXT NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS documents_status ON documents (enrichment_status, project_name);
 CREATE TABLE IF NOT EXISTS entities (
     document_id TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL,
@@ -280,6 +288,8 @@ fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
             "INTEGER NOT NULL DEFAULT 0",
         ),
         ("documents", "announced", "INTEGER NOT NULL DEFAULT 1"),
+        ("documents", "source_kind", "TEXT"),
+        ("documents", "source_root", "TEXT"),
     ];
     for (table, column, decl) in ADDED {
         let present = conn
@@ -306,7 +316,7 @@ mod tests {
             let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
             // The schema as it was before enrichment_applied.
             let old = SCHEMA.replace(
-                ",\n    -- Enrichments applied for the current content (the reliability suite's\n    -- duplicate check: never above 1).\n    enrichment_applied INTEGER NOT NULL DEFAULT 0,\n    -- The current enrichment's completed event is written (the outbox mark).\n    announced INTEGER NOT NULL DEFAULT 1)",
+                ",\n    -- Enrichments applied for the current content (the reliability suite's\n    -- duplicate check: never above 1).\n    enrichment_applied INTEGER NOT NULL DEFAULT 0,\n    -- The current enrichment's completed event is written (the outbox mark).\n    announced INTEGER NOT NULL DEFAULT 1,\n    -- Where it came from ('tree' with its root, or 'http'): a tree ingest\n    -- removes only its own tree's documents. NULL: indexed before this.\n    source_kind TEXT,\n    source_root TEXT)",
                 ")",
             );
             assert_ne!(old, SCHEMA);
@@ -320,16 +330,16 @@ mod tests {
             .unwrap();
         }
         let db = Db::open(dir.path()).unwrap();
-        let (applied, announced): (i64, i64) = db
+        let (applied, announced, source): (i64, i64, Option<String>) = db
             .run_blocking(|c| {
                 Ok(c.query_row(
-                    "SELECT enrichment_applied, announced FROM documents WHERE entity_id = 'a'",
+                    "SELECT enrichment_applied, announced, source_kind FROM documents WHERE entity_id = 'a'",
                     [],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )?)
             })
             .unwrap();
-        assert_eq!((applied, announced), (0, 1));
+        assert_eq!((applied, announced, source), (0, 1, None));
         // Opening again (the column is there now) is a no-op.
         Db::open(dir.path()).unwrap();
     }

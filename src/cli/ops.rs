@@ -251,6 +251,12 @@ pub async fn dlq(engine: Arc<Engine>, cmd: DlqCommand) -> Result<i32> {
                         report.looping, report.max_replays
                     );
                 }
+                if report.file_not_found > 0 {
+                    println!(
+                        "left out: {} entries of files removed from their tree (FILE_NOT_FOUND; --force replays them)",
+                        report.file_not_found
+                    );
+                }
                 print_histogram(&report.by_error_type);
                 println!("by error fingerprint:");
                 for (fp, _, pattern, n) in &report.by_fingerprint {

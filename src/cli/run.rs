@@ -379,6 +379,9 @@ async fn ingest(
     for e in &report.walk_errors {
         eprintln!("warning: {}", clean(e));
     }
+    if let Some(why) = &report.deletion_skipped {
+        eprintln!("warning: {}", clean(why));
+    }
     let timed_out = if wait {
         run_until_drained(&engine, &wait_args, Some(&project)).await?
     } else {
@@ -400,6 +403,11 @@ async fn ingest(
         m.insert("enriched_sync".into(), json!(report.enriched_sync));
         m.insert("rejected".into(), json!(report.rejected));
         m.insert("skipped_binary".into(), json!(report.skipped_binary));
+        m.insert("deleted".into(), json!(report.deleted));
+        m.insert("renamed".into(), json!(report.renamed));
+        if let Some(why) = &report.deletion_skipped {
+            m.insert("deletion_skipped".into(), json!(why));
+        }
     }
     print_summary(&s, wait_args.json);
     Ok(if timed_out { EXIT_TIMED_OUT } else { 0 })
@@ -457,12 +465,14 @@ fn print_summary(s: &Value, as_json: bool) {
     let g = |k: &str| s.get(k).cloned().unwrap_or(Value::Null);
     if let Some(project) = s.get("project").and_then(Value::as_str) {
         println!(
-            "project {}: {} files discovered, {} indexed, {} unchanged, {} published",
+            "project {}: {} files discovered, {} indexed, {} unchanged, {} published, {} deleted, {} renamed",
             clean(project),
             g("discovered"),
             g("indexed"),
             g("unchanged"),
-            g("published")
+            g("published"),
+            g("deleted"),
+            g("renamed")
         );
     }
     println!(

@@ -35,6 +35,63 @@ pub struct NewDocument {
     /// the file was not readable or is over the size limit. Shared, so the
     /// indexer's later steps (embedding) need no copy of it.
     pub content: Option<std::sync::Arc<[u8]>>,
+    /// Where it came from: a tree ingest removes only its own tree's documents.
+    pub source: DocumentSource,
+}
+
+/// Where a document came from. Stored on it, so a tree ingest that mirrors
+/// its tree removes only documents of that tree, never ones posted over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum DocumentSource {
+    /// A file of the tree at this root (absolute, as ingest resolved it).
+    Tree { root: String },
+    /// Posted to the bridge API.
+    Http,
+}
+
+impl DocumentSource {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DocumentSource::Tree { .. } => "tree",
+            DocumentSource::Http => "http",
+        }
+    }
+
+    pub fn root(&self) -> Option<&str> {
+        match self {
+            DocumentSource::Tree { root } => Some(root),
+            DocumentSource::Http => None,
+        }
+    }
+
+    /// From the stored pair; `None` for documents indexed before sources
+    /// were recorded (or an unknown kind another tool wrote).
+    pub fn from_stored(kind: Option<&str>, root: Option<String>) -> Option<Self> {
+        match (kind, root) {
+            (Some("tree"), Some(root)) => Some(DocumentSource::Tree { root }),
+            (Some("http"), _) => Some(DocumentSource::Http),
+            _ => None,
+        }
+    }
+}
+
+/// A document of one tree, as mirroring that tree looks at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeDocument {
+    pub entity_id: String,
+    pub source_path: String,
+    pub content_hash: String,
+    pub status: Status,
+    /// The content hash its recorded enrichment was computed from.
+    pub enriched_hash: Option<String>,
+}
+
+impl TreeDocument {
+    pub fn is_enriched(&self) -> bool {
+        self.status == Status::Completed
+            && self.enriched_hash.as_deref() == Some(self.content_hash.as_str())
+    }
 }
 
 /// What a store holds for one document, as far as indexing and recording
@@ -93,6 +150,9 @@ pub struct DocumentRecord {
     /// announcing it: a crash there leaves it false, and the redelivered
     /// request announces it again instead of skipping a duplicate.
     pub announced: bool,
+    /// Where it came from; `None` for documents indexed before sources were
+    /// recorded.
+    pub source: Option<DocumentSource>,
 }
 
 impl DocumentRecord {
@@ -197,4 +257,13 @@ pub trait GraphStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<DocumentRecord>>;
     async fn entities(&self, document_id: &str) -> Result<Vec<Entity>>;
+    /// The documents of project `project` that came from the tree at `root`.
+    async fn tree_documents(&self, project: &str, root: &str) -> Result<Vec<TreeDocument>>;
+    /// Remove documents with their entities, their content when no other
+    /// document shares it, and leave a deletion mark (`deleted`) so a request
+    /// still on its way for one is skipped. Returns the ids it removed.
+    async fn delete_documents(&self, ids: Vec<String>, reason: String) -> Result<Vec<String>>;
+    /// Why and when a document that is gone was removed ((reason, RFC 3339
+    /// time)); `None` when it never was (or the document exists again).
+    async fn deleted(&self, id: &str) -> Result<Option<(String, String)>>;
 }

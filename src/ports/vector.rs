@@ -20,6 +20,8 @@ pub trait VectorStore: Send + Sync {
         &self,
         updates: Vec<(String, serde_json::Map<String, serde_json::Value>)>,
     ) -> Result<()>;
+    /// Remove points (missing ones are skipped).
+    async fn delete(&self, ids: Vec<String>) -> Result<()>;
     /// Points whose payload `enrichment_status` equals `status` (all when None).
     async fn count(&self, status: Option<String>) -> Result<u64>;
     /// Ids of the `limit` nearest points by cosine similarity.

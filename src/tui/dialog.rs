@@ -238,6 +238,7 @@ mod tests {
                 by_project: [("web".to_string(), 5)].into_iter().collect(),
                 looping: 0,
                 max_replays: 3,
+                file_not_found: 0,
                 ids: vec![],
             };
             a.on_outcome(

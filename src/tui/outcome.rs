@@ -140,6 +140,11 @@ impl App {
                             "nothing to replay: {} entries were replayed {} times already (loop guard; `:replay force` replays them)",
                             r.looping, r.max_replays
                         )
+                    } else if r.file_not_found > 0 {
+                        format!(
+                            "nothing to replay: {} entries are of files removed from their tree (FILE_NOT_FOUND; `:replay force` replays them)",
+                            r.file_not_found
+                        )
                     } else {
                         "nothing to replay".to_string()
                     });

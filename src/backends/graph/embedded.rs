@@ -20,7 +20,7 @@ impl EmbeddedGraph {
 const DOC_COLUMNS: &str = "entity_id, project_name, source_path, document_type, language,
     content_hash, enrichment_status, indexed_at, enriched_at, file_size_bytes, line_count,
     last_modified, correlation_id, enrichment_content_hash, enrichment_json, failure_reason,
-    replay_count, replayed_at, announced";
+    replay_count, replayed_at, announced, source_kind, source_root";
 
 fn doc_from_row(r: &Row) -> rusqlite::Result<DocumentRecord> {
     let status: String = r.get(6)?;
@@ -45,6 +45,7 @@ fn doc_from_row(r: &Row) -> rusqlite::Result<DocumentRecord> {
         replay_count: r.get(16)?,
         replayed_at: r.get(17)?,
         announced: r.get::<_, i64>(18)? != 0,
+        source: DocumentSource::from_stored(r.get::<_, Option<String>>(19)?.as_deref(), r.get(20)?),
     })
 }
 
@@ -94,6 +95,13 @@ impl GraphStore for EmbeddedGraph {
                     let existing = current(&tx, &d.entity_id)?;
                     let outcome = IndexOutcome::judge(existing.as_ref(), &d.content_hash);
                     if let IndexOutcome::Unchanged(_) = outcome {
+                        // Stamped with where it comes from now (documents
+                        // indexed before sources were recorded, or moved).
+                        tx.prepare_cached(
+                            "UPDATE documents SET source_kind = ?2, source_root = ?3
+                             WHERE entity_id = ?1 AND (source_kind IS NOT ?2 OR source_root IS NOT ?3)",
+                        )?
+                        .execute(params![d.entity_id, d.source.kind(), d.source.root()])?;
                         out.push(outcome);
                         continue;
                     }
@@ -104,8 +112,8 @@ impl GraphStore for EmbeddedGraph {
                     tx.prepare_cached(
                         "INSERT INTO documents (entity_id, project_name, source_path, document_type,
                             language, content_hash, enrichment_status, indexed_at, file_size_bytes,
-                            line_count, last_modified, correlation_id)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10, ?11)
+                            line_count, last_modified, correlation_id, source_kind, source_root)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                          ON CONFLICT (entity_id) DO UPDATE SET
                             project_name = excluded.project_name, source_path = excluded.source_path,
                             document_type = excluded.document_type, language = excluded.language,
@@ -113,7 +121,8 @@ impl GraphStore for EmbeddedGraph {
                             indexed_at = excluded.indexed_at, file_size_bytes = excluded.file_size_bytes,
                             line_count = excluded.line_count, last_modified = excluded.last_modified,
                             correlation_id = excluded.correlation_id, failure_reason = NULL,
-                            enrichment_applied = 0",
+                            enrichment_applied = 0, source_kind = excluded.source_kind,
+                            source_root = excluded.source_root",
                     )?
                     .execute(params![
                         d.entity_id,
@@ -127,6 +136,8 @@ impl GraphStore for EmbeddedGraph {
                         d.line_count as i64,
                         d.last_modified,
                         d.correlation_id,
+                        d.source.kind(),
+                        d.source.root(),
                     ])?;
                     out.push(outcome);
                 }
@@ -396,6 +407,96 @@ impl GraphStore for EmbeddedGraph {
             })
             .await
     }
+
+    async fn tree_documents(&self, project: &str, root: &str) -> Result<Vec<TreeDocument>> {
+        let (project, root) = (project.to_string(), root.to_string());
+        self.db
+            .read(move |conn| {
+                let mut st = conn.prepare_cached(
+                    "SELECT entity_id, source_path, content_hash, enrichment_status,
+                            enrichment_content_hash
+                     FROM documents
+                     WHERE project_name = ?1 AND source_kind = 'tree' AND source_root = ?2",
+                )?;
+                let rows = st
+                    .query_map([project, root], |r| {
+                        Ok(TreeDocument {
+                            entity_id: r.get(0)?,
+                            source_path: r.get(1)?,
+                            content_hash: r.get(2)?,
+                            status: Status::parse_or_failed(&r.get::<_, String>(3)?),
+                            enriched_hash: r.get(4)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await
+    }
+
+    async fn delete_documents(&self, ids: Vec<String>, reason: String) -> Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.db
+            .run_covered(move |conn| {
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let now = crate::events::now_rfc3339();
+                let mut removed = Vec::new();
+                let mut hashes = std::collections::HashSet::new();
+                for id in ids {
+                    let hash: Option<String> = tx
+                        .prepare_cached(
+                            "DELETE FROM documents WHERE entity_id = ?1 RETURNING content_hash",
+                        )?
+                        .query_row([&id], |r| r.get(0))
+                        .optional()?;
+                    let Some(hash) = hash else { continue };
+                    hashes.insert(hash);
+                    tx.prepare_cached("DELETE FROM entities WHERE document_id = ?1")?
+                        .execute([&id])?;
+                    tx.prepare_cached(
+                        "INSERT OR REPLACE INTO deleted_documents VALUES (?1, ?2, ?3)",
+                    )?
+                    .execute(params![id, now, reason])?;
+                    removed.push(id);
+                }
+                // A body stays while another document still has it.
+                if !hashes.is_empty() {
+                    let still: std::collections::HashSet<String> = tx
+                        .prepare("SELECT DISTINCT content_hash FROM documents")?
+                        .query_map([], |r| r.get(0))?
+                        .filter_map(|h| h.ok())
+                        .filter(|h: &String| hashes.contains(h))
+                        .collect();
+                    let mut st =
+                        tx.prepare_cached("DELETE FROM contents WHERE content_hash = ?1")?;
+                    for h in hashes.difference(&still) {
+                        st.execute([h])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(removed)
+            })
+            .await
+    }
+
+    async fn deleted(&self, id: &str) -> Result<Option<(String, String)>> {
+        let id = id.to_string();
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT reason, deleted_at FROM deleted_documents
+                         WHERE entity_id = ?1
+                           AND NOT EXISTS (SELECT 1 FROM documents WHERE entity_id = ?1)",
+                    )?
+                    .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?)
+            })
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -417,6 +518,7 @@ mod tests {
             last_modified: None,
             correlation_id: "C".into(),
             content: Some(b"abc".to_vec().into()),
+            source: DocumentSource::Tree { root: "/r".into() },
         }
     }
 

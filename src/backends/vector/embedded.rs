@@ -60,6 +60,26 @@ impl VectorStore for EmbeddedVectors {
             .await
     }
 
+    async fn delete(&self, ids: Vec<String>) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.db
+            .run_covered(move |conn| {
+                let tx = conn.transaction()?;
+                {
+                    let mut st =
+                        tx.prepare_cached("DELETE FROM vector_points WHERE point_id = ?1")?;
+                    for id in &ids {
+                        st.execute([id])?;
+                    }
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await
+    }
+
     async fn set_payload(
         &self,
         updates: Vec<(String, serde_json::Map<String, serde_json::Value>)>,

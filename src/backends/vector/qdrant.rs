@@ -96,6 +96,23 @@ impl VectorStore for QdrantVectors {
         Ok(())
     }
 
+    async fn delete(&self, ids: Vec<String>) -> Result<()> {
+        // In requests of 256 points, Qdrant's guidance for batch sizes.
+        for chunk in ids.chunks(256) {
+            self.client
+                .delete_points(
+                    qdrant_client::qdrant::DeletePointsBuilder::new(&self.collection)
+                        .points(PointsIdsList {
+                            ids: chunk.iter().cloned().map(Into::into).collect(),
+                        })
+                        .wait(true),
+                )
+                .await
+                .context("Qdrant delete")?;
+        }
+        Ok(())
+    }
+
     async fn set_payload(
         &self,
         updates: Vec<(String, serde_json::Map<String, serde_json::Value>)>,

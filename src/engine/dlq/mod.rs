@@ -552,7 +552,16 @@ pub struct ReplayReport {
     /// `max_replays` times already (`force` replays them anyway).
     pub looping: u64,
     pub max_replays: u32,
+    /// Entries of files removed from their tree (FILE_NOT_FOUND: seed 004
+    /// says do not reprocess) left out; `force` replays them anyway.
+    pub file_not_found: u64,
     pub ids: Vec<i64>,
+}
+
+/// An entry of a file removed from its tree (see `mirror::FILE_NOT_FOUND`):
+/// not replayed unless forced.
+pub fn is_file_not_found(e: &DlqEntry) -> bool {
+    e.error_type() == crate::engine::pipeline::mirror::FILE_NOT_FOUND
 }
 
 async fn tombstone(engine: &Engine, keys: Vec<String>) -> Result<()> {
@@ -599,6 +608,14 @@ pub async fn replay(
         .iter()
         .partition(|e| !e.message.document_id.is_empty());
     report.not_replayable = broken.len() as u64;
+    let replayable: Vec<&DlqEntry> = if force {
+        replayable
+    } else {
+        let (gone, rest): (Vec<&DlqEntry>, Vec<&DlqEntry>) =
+            replayable.into_iter().partition(|e| is_file_not_found(e));
+        report.file_not_found = gone.len() as u64;
+        rest
+    };
     // The loop guard: a document that keeps coming back is not sent round
     // again without `force`.
     let max = engine.cfg.max_replays;

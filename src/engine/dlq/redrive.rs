@@ -473,9 +473,11 @@ impl Engine {
                     .get(e.message.document_id.as_str())
                     .is_none_or(|n| *n < max)
         });
-        let (replayable, broken): (Vec<&DlqEntry>, Vec<&DlqEntry>) = go
-            .into_iter()
-            .partition(|e| !e.message.document_id.is_empty());
+        // Entries of removed files are not reprocessed unless forced.
+        let (replayable, broken): (Vec<&DlqEntry>, Vec<&DlqEntry>) =
+            go.into_iter().partition(|e| {
+                !e.message.document_id.is_empty() && (force || !dlq::is_file_not_found(e))
+            });
         let (replayed, skipped) = dlq::send_back(self, &replayable).await?;
         Ok((replayed, held.len() as u64, skipped + broken.len() as u64))
     }

@@ -323,6 +323,7 @@ fn prepared(d: BridgeDocument) -> Prepared {
         last_modified: None,
         correlation_id: producer::correlation_id(),
         content: Some(bytes.into()),
+        source: crate::ports::graph::DocumentSource::Http,
     };
     Prepared { doc, problem: None }
 }
@@ -417,7 +418,7 @@ async fn write_group(engine: &Arc<Engine>, group: Vec<(Vec<BridgeDocument>, Repl
         &engine.stats.discovered,
         prepared_docs.len() as u64,
     );
-    let result = producer::index_prepared(engine, prepared_docs, &mut report).await;
+    let result = producer::index_prepared(engine, prepared_docs, &mut report, None).await;
     engine.stats.bridge_received.inc_by(summary.len() as u64);
     engine.stats.bridge_batches.inc();
     match result {

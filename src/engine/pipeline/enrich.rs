@@ -66,6 +66,9 @@ pub enum Outcome {
     /// Already enriched, but its completed event and vector update may not
     /// have been written (a crash after recording): write them again.
     Reannounce(Box<(EnrichmentRequest, crate::events::EnrichmentResults)>),
+    /// A moved file's enrichment, already recorded on its new document
+    /// (`mirror::carry_enrichments`): announce it as a completed enrichment.
+    Carried(Box<(EnrichmentRequest, crate::events::EnrichmentResults)>),
     /// Engine pausing or stopping while this waited on a retry or the
     /// breaker: the request (with its retry count so far) goes back on the
     /// topic and the document back to pending.
@@ -269,12 +272,22 @@ pub async fn enrich_read(
     let doc = match document {
         Some(Some(d)) => d,
         Some(None) => {
+            // Removed by a tree ingest after this request was sent: its file
+            // is gone, nothing to enrich (seed 004: do not reprocess).
+            match until_graph_answers(engine, || graph.deleted(&req.document_id)).await {
+                Some(Some(_)) => {
+                    engine.stats.stale.inc_by(1);
+                    return Outcome::Skipped;
+                }
+                None => return Outcome::Returned(Box::new(req.clone())),
+                Some(None) => {}
+            }
             return park(
                 "DocumentNotFound",
                 "no document with this id is indexed".into(),
                 1,
                 Vec::new(),
-            )
+            );
         }
         None => return Outcome::Returned(Box::new(req.clone())),
     };
@@ -454,6 +467,7 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
     let mut dlq = Vec::new();
     let mut returned = Vec::new();
     let mut reannounce = Vec::new();
+    let mut crashed = 0usize;
     for o in outcomes {
         match o {
             Outcome::Completed(c) => {
@@ -475,7 +489,11 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
             }
             Outcome::Dlq { message, document } => dlq.push((message, document)),
             Outcome::Skipped => {}
-            Outcome::Reannounce(r) => reannounce.push(*r),
+            Outcome::Reannounce(r) => {
+                crashed += 1;
+                reannounce.push(*r)
+            }
+            Outcome::Carried(r) => reannounce.push(*r),
             Outcome::Returned(req) => returned.push(*req),
         }
     }
@@ -516,10 +534,9 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
                         None
                     }
                 });
-        if !reannounce.is_empty() {
+        if crashed > 0 {
             tracing::info!(
-                "announcing {} enrichment(s) recorded before a crash without their completed event",
-                reannounce.len()
+                "announcing {crashed} enrichment(s) recorded before a crash without their completed event"
             );
         }
         let again = reannounce

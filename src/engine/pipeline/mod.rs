@@ -1,6 +1,6 @@
 //! The document's way through: discovering files, indexing them and
 //! publishing requests (`producer`), documents POSTed by other services
-//! (`bridge`), consuming them with bounded
+//! (`bridge`), keeping the index a mirror of its tree (`mirror`), consuming them with bounded
 //! concurrency (`consumer`), enriching and recording each (`enrich`),
 //! which offsets may be committed (`offsets`), and running until drained
 //! (`drain`).
@@ -10,5 +10,6 @@ pub mod consumer;
 pub mod discover;
 pub mod drain;
 pub mod enrich;
+pub mod mirror;
 pub mod offsets;
 pub mod producer;

@@ -13,10 +13,11 @@ use serde_json::json;
 use crate::embedding::embed;
 use crate::engine::pipeline::discover::{document_type_of, language_of, looks_binary, walk};
 use crate::engine::pipeline::enrich::{self, dlq_message, Failure, Origin, Outcome};
+use crate::engine::pipeline::mirror::{self, Carry};
 use crate::engine::Engine;
 use crate::events::{now_rfc3339, DocumentType, EnrichmentRequest, Priority, RequestMetadata};
 use crate::ports::broker::OutRecord;
-use crate::ports::graph::{DocumentRecord, IndexOutcome, NewDocument};
+use crate::ports::graph::{DocumentRecord, DocumentSource, IndexOutcome, NewDocument};
 use crate::ports::vector::VectorPoint;
 
 const BATCH: usize = 256;
@@ -53,6 +54,15 @@ pub struct IngestReport {
     pub skipped_binary: u64,
     /// Files the walk could not even list (permission denied on a directory…).
     pub walk_errors: Vec<String>,
+    /// Documents of this tree whose files are gone, now removed.
+    pub deleted: u64,
+    /// Files moved with their content unchanged: the enrichment moved with
+    /// them (not enriched again) and the old path's document was removed.
+    pub renamed: u64,
+    /// Why documents whose files were not seen were kept (part of the tree
+    /// could not be listed, or it has no files at all now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deletion_skipped: Option<String>,
 }
 
 /// One document read (from disk or a request), ready to index.
@@ -81,7 +91,13 @@ fn mtime_rfc3339(meta: &std::fs::Metadata) -> Option<String> {
     Some(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-fn prepare(root: &Path, path: &Path, project: &str, max_bytes: u64) -> Option<Prepared> {
+pub(crate) fn prepare(
+    root: &Path,
+    path: &Path,
+    project: &str,
+    max_bytes: u64,
+    source: &DocumentSource,
+) -> Option<Prepared> {
     let rel = path
         .strip_prefix(root)
         .unwrap_or(path)
@@ -103,6 +119,7 @@ fn prepare(root: &Path, path: &Path, project: &str, max_bytes: u64) -> Option<Pr
         last_modified: meta.as_ref().and_then(mtime_rfc3339),
         correlation_id: correlation_id(),
         content: None,
+        source: source.clone(),
     };
     let problem = if size > max_bytes {
         // Judged from its metadata and first bytes, never read whole (a 30 GB
@@ -356,7 +373,19 @@ pub async fn ingest(
         bail!("cannot ingest {}: not a directory", root.display());
     }
     crate::model::check_project_name(project).map_err(anyhow::Error::msg)?;
-    let root = root.to_path_buf();
+    // The tree is known by its absolute path: the same tree from another
+    // working directory is the same tree.
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let source = DocumentSource::Tree {
+        root: root.to_string_lossy().into_owned(),
+    };
+    let before = engine
+        .backends
+        .graph
+        .tree_documents(project, source.root().unwrap_or_default())
+        .await?;
+    let mut carry = Carry::new(&root, before.iter().cloned());
+    let mut seen = std::collections::HashSet::new();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<PathBuf, String>>(4 * BATCH);
     let walk_root = root.clone();
     let walker = tokio::task::spawn_blocking(move || {
@@ -378,7 +407,12 @@ pub async fn ingest(
         }
         if batch.len() >= BATCH || (done && !batch.is_empty()) {
             let paths = std::mem::take(&mut batch);
-            index_batch(engine, &root, project, paths, &mut report).await?;
+            let tree = Tree {
+                root: &root,
+                project,
+                source: &source,
+            };
+            index_batch(engine, &tree, paths, &mut report, &mut carry, &mut seen).await?;
             progress(&report);
         }
         if done {
@@ -386,34 +420,51 @@ pub async fn ingest(
         }
     }
     walker.await?;
+    let carried = std::mem::take(&mut carry.taken);
+    mirror::sweep(engine, before, &seen, &carried, &mut report).await?;
+    if let Some(why) = &report.deletion_skipped {
+        tracing::warn!("ingest {}: {why}", crate::sanitize::clean(project));
+    }
     Ok(report)
 }
 
-async fn index_batch(
+/// A tree being ingested (or watched).
+pub(crate) struct Tree<'a> {
+    pub(crate) root: &'a Path,
+    pub(crate) project: &'a str,
+    pub(crate) source: &'a DocumentSource,
+}
+
+/// Read, index and dispatch one batch of a tree's files; the ids of the
+/// documents they are go into `seen`.
+pub(crate) async fn index_batch(
     engine: &Arc<Engine>,
-    root: &Path,
-    project: &str,
+    tree: &Tree<'_>,
     paths: Vec<PathBuf>,
     report: &mut IngestReport,
+    carry: &mut Carry,
+    seen: &mut std::collections::HashSet<String>,
 ) -> Result<()> {
     let listed = paths.len() as u64;
     report.discovered += listed;
     crate::engine::telemetry::stats::Stats::add(&engine.stats.discovered, listed);
-    let (root2, project2, max) = (
-        root.to_path_buf(),
-        project.to_string(),
+    let (root2, project2, max, source2) = (
+        tree.root.to_path_buf(),
+        tree.project.to_string(),
         engine.cfg.max_file_bytes,
+        tree.source.clone(),
     );
     // Read and hash on every core; the one writer takes the batch after.
     let prepared: Vec<Prepared> = tokio::task::spawn_blocking(move || {
-        on_all_cores(&paths, |p| prepare(&root2, p, &project2, max))
+        on_all_cores(&paths, |p| prepare(&root2, p, &project2, max, &source2))
             .into_iter()
             .flatten()
             .collect()
     })
     .await?;
     report.skipped_binary += listed - prepared.len() as u64;
-    index_prepared(engine, prepared, report).await?;
+    seen.extend(prepared.iter().map(|p| p.doc.entity_id.clone()));
+    index_prepared(engine, prepared, report, Some(carry)).await?;
     Ok(())
 }
 
@@ -426,6 +477,7 @@ pub(crate) async fn index_prepared(
     engine: &Arc<Engine>,
     prepared: Vec<Prepared>,
     report: &mut IngestReport,
+    mut carry: Option<&mut Carry>,
 ) -> Result<Vec<Disposition>> {
     let started = Instant::now();
     let outcomes = engine
@@ -450,6 +502,7 @@ pub(crate) async fn index_prepared(
     let mut points = Vec::new();
     let mut requests = Vec::new();
     let mut rejected = Vec::new();
+    let mut moved = Vec::new();
     let rollout = engine.rollout();
     let mut dispositions = Vec::with_capacity(outcomes.len());
     for (p, outcome) in prepared.into_iter().zip(outcomes) {
@@ -505,10 +558,23 @@ pub(crate) async fn index_prepared(
                     document: Some((req.document_id.clone(), req.content_hash.clone())),
                 })
             }
-            None => requests.push(req),
+            None => {
+                // A file moved with its content: its enrichment moves too.
+                let from = match (&mut carry, outcome) {
+                    (Some(c), IndexOutcome::Created) => c.take(&req.content_hash, &req.document_id),
+                    _ => None,
+                };
+                match from {
+                    Some(old) => moved.push((req, old)),
+                    None => requests.push(req),
+                }
+            }
         }
     }
     engine.backends.vectors.upsert(points).await?;
+    if !moved.is_empty() {
+        requests.extend(mirror::carry_enrichments(engine, moved).await?);
+    }
     let indexed_now = requests.len() as u64 + rejected.len() as u64;
     report.rejected += rejected.len() as u64;
     enrich::record(engine, rejected).await?;

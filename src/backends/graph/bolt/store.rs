@@ -37,7 +37,8 @@ const DOC_RETURN: &str = "d.entity_id AS entity_id, d.project_name AS project_na
     d.last_modified AS last_modified, d.correlation_id AS correlation_id,
     d.enrichment_content_hash AS enrichment_content_hash, d.enrichment_json AS enrichment_json,
     d.failure_reason AS failure_reason, d.replay_count AS replay_count,
-    d.replayed_at AS replayed_at, coalesce(d.announced, true) AS announced";
+    d.replayed_at AS replayed_at, coalesce(d.announced, true) AS announced,
+    d.source_kind AS source_kind, d.source_root AS source_root";
 
 #[derive(Deserialize)]
 struct DocRow {
@@ -60,6 +61,8 @@ struct DocRow {
     replay_count: Option<i64>,
     replayed_at: Option<String>,
     announced: Option<bool>,
+    source_kind: Option<String>,
+    source_root: Option<String>,
 }
 
 impl From<DocRow> for DocumentRecord {
@@ -89,6 +92,7 @@ impl From<DocRow> for DocumentRecord {
             replay_count: r.replay_count.unwrap_or(0).clamp(0, u32::MAX as i64) as u32,
             replayed_at: r.replayed_at,
             announced: r.announced.unwrap_or(true),
+            source: DocumentSource::from_stored(r.source_kind.as_deref(), r.source_root),
         }
     }
 }
@@ -139,7 +143,7 @@ impl BoltGraph {
     /// not parse it, the Memgraph form (unless the settings name the server).
     /// Existing ones are fine.
     async fn ensure_indexes(&self) {
-        const NEO4J: [&str; 4] = [
+        const NEO4J: [&str; 6] = [
             "CREATE CONSTRAINT archon_document_id IF NOT EXISTS \
              FOR (n:Document) REQUIRE n.entity_id IS UNIQUE",
             "CREATE CONSTRAINT archon_content_chunk IF NOT EXISTS \
@@ -148,13 +152,20 @@ impl BoltGraph {
              FOR (n:Document) ON (n.enrichment_status)",
             "CREATE INDEX archon_content_hash IF NOT EXISTS \
              FOR (n:DocumentContent) ON (n.content_hash)",
+            "CREATE CONSTRAINT archon_deleted_id IF NOT EXISTS \
+             FOR (n:DeletedDocument) REQUIRE n.entity_id IS UNIQUE",
+            "CREATE INDEX archon_document_source IF NOT EXISTS \
+             FOR (n:Document) ON (n.source_root)",
         ];
-        const MEMGRAPH: [&str; 5] = [
+        const MEMGRAPH: [&str; 8] = [
             "CREATE CONSTRAINT ON (n:Document) ASSERT n.entity_id IS UNIQUE",
             "CREATE CONSTRAINT ON (n:DocumentContent) ASSERT n.content_hash, n.seq IS UNIQUE",
             "CREATE INDEX ON :Document(entity_id)",
             "CREATE INDEX ON :Document(enrichment_status)",
             "CREATE INDEX ON :DocumentContent(content_hash)",
+            "CREATE CONSTRAINT ON (n:DeletedDocument) ASSERT n.entity_id IS UNIQUE",
+            "CREATE INDEX ON :DeletedDocument(entity_id)",
+            "CREATE INDEX ON :Document(source_root)",
         ];
         let first = match self.flavour {
             BoltFlavour::Memgraph => None,
@@ -280,10 +291,16 @@ impl GraphStore for BoltGraph {
         let mut writes = Vec::new();
         let mut contents = Vec::new();
         let mut seen = HashSet::new();
+        let mut stamps = Vec::new();
         for d in &docs {
             let outcome = IndexOutcome::judge(current.get(&d.entity_id), &d.content_hash);
             outcomes.push(outcome);
             if matches!(outcome, IndexOutcome::Unchanged(_)) {
+                stamps.push(json!({
+                    "entity_id": d.entity_id,
+                    "kind": d.source.kind(),
+                    "root": d.source.root(),
+                }));
                 continue;
             }
             if let Some(body) = &d.content {
@@ -307,6 +324,8 @@ impl GraphStore for BoltGraph {
                 "line_count": d.line_count,
                 "last_modified": d.last_modified,
                 "correlation_id": d.correlation_id,
+                "source_kind": d.source.kind(),
+                "source_root": d.source.root(),
             }));
         }
         // One lock order for every batch (no deadlocks between engines).
@@ -333,8 +352,23 @@ impl GraphStore for BoltGraph {
                      d.enrichment_status = 'pending', d.indexed_at = row.indexed_at,
                      d.file_size_bytes = row.file_size_bytes, d.line_count = row.line_count,
                      d.last_modified = row.last_modified, d.correlation_id = row.correlation_id,
-                     d.failure_reason = null, d.enrichment_applied = 0",
+                     d.failure_reason = null, d.enrichment_applied = 0,
+                     d.source_kind = row.source_kind, d.source_root = row.source_root",
                 Value::Array(writes),
+            )
+            .await?;
+        }
+        if !stamps.is_empty() {
+            // Where an unchanged document comes from now (documents indexed
+            // before sources were recorded, or moved): written only where it differs.
+            stamps.sort_by(|a, b| a["entity_id"].as_str().cmp(&b["entity_id"].as_str()));
+            self.unwind(
+                "UNWIND $rows AS row
+                 MATCH (d:Document {entity_id: row.entity_id})
+                 WHERE d.source_kind IS NULL OR d.source_kind <> row.kind
+                    OR coalesce(d.source_root, '') <> coalesce(row.root, '')
+                 SET d.source_kind = row.kind, d.source_root = row.root",
+                Value::Array(stamps),
             )
             .await?;
         }
@@ -709,5 +743,130 @@ impl GraphStore for BoltGraph {
                 })
             })
             .collect()
+    }
+
+    async fn tree_documents(&self, project: &str, root: &str) -> Result<Vec<TreeDocument>> {
+        #[derive(Deserialize)]
+        struct TreeRow {
+            id: String,
+            path: Option<String>,
+            hash: Option<String>,
+            status: Option<String>,
+            done: Option<String>,
+        }
+        let rows = self
+            .rows(
+                query(
+                    "MATCH (d:Document) WHERE d.source_root = $root AND d.project_name = $project
+                       AND d.source_kind = 'tree'
+                     RETURN d.entity_id AS id, d.source_path AS path, d.content_hash AS hash,
+                            d.enrichment_status AS status, d.enrichment_content_hash AS done",
+                )
+                .param("root", root)
+                .param("project", project),
+            )
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let r: TreeRow = row.to().context("unexpected document row")?;
+                Ok(TreeDocument {
+                    entity_id: r.id,
+                    source_path: r.path.unwrap_or_default(),
+                    content_hash: r.hash.unwrap_or_default(),
+                    status: Status::parse_or_failed(r.status.as_deref().unwrap_or_default()),
+                    enriched_hash: r.done,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_documents(&self, ids: Vec<String>, reason: String) -> Result<Vec<String>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut ids = ids;
+        ids.sort();
+        let now = crate::events::now_rfc3339();
+        // The mark first: a request arriving between the two writes finds
+        // the mark and the document, and is enriched or skipped, never parked.
+        let marks: Vec<Value> = ids
+            .iter()
+            .map(|id| json!({"id": id, "at": now, "reason": reason}))
+            .collect();
+        self.unwind(
+            "UNWIND $rows AS m
+             MERGE (t:DeletedDocument {entity_id: m.id})
+             SET t.deleted_at = m.at, t.reason = m.reason",
+            Value::Array(marks),
+        )
+        .await?;
+        self.unwind(
+            "UNWIND $rows AS id MATCH (:Document {entity_id: id})-[:HAS_ENTITY]->(e:Entity)
+             DETACH DELETE e",
+            json!(ids),
+        )
+        .await?;
+        let removed_rows = self
+            .unwind(
+                "UNWIND $rows AS id
+                 MATCH (d:Document {entity_id: id})
+                 WITH d, d.entity_id AS id, d.content_hash AS hash
+                 DETACH DELETE d
+                 RETURN id, hash",
+                json!(ids),
+            )
+            .await?;
+        let mut removed = Vec::new();
+        let mut hashes = HashSet::new();
+        for row in removed_rows {
+            removed.push(row.get::<String>("id").context("unexpected result row")?);
+            if let Ok(h) = row.get::<String>("hash") {
+                hashes.insert(h);
+            }
+        }
+        if !hashes.is_empty() {
+            let hashes: Vec<String> = hashes.into_iter().collect();
+            // A body stays while another document still has it (one scan).
+            let still: HashSet<String> = self
+                .rows(
+                    query(
+                        "MATCH (d:Document) WHERE d.content_hash IN $hashes
+                         RETURN DISTINCT d.content_hash AS hash",
+                    )
+                    .param("hashes", hashes.clone()),
+                )
+                .await?
+                .into_iter()
+                .filter_map(|r| r.get::<String>("hash").ok())
+                .collect();
+            let gone: Vec<String> = hashes.into_iter().filter(|h| !still.contains(h)).collect();
+            if !gone.is_empty() {
+                self.rows(
+                    query(
+                        "UNWIND $hashes AS h MATCH (x:DocumentContent {content_hash: h}) DELETE x",
+                    )
+                    .param("hashes", gone),
+                )
+                .await?;
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn deleted(&self, id: &str) -> Result<Option<(String, String)>> {
+        let rows = self
+            .rows(
+                query(
+                    "MATCH (t:DeletedDocument {entity_id: $id})
+                     OPTIONAL MATCH (d:Document {entity_id: $id})
+                     WITH t, d WHERE d IS NULL
+                     RETURN t.reason AS reason, t.deleted_at AS at",
+                )
+                .param("id", id),
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| Some((r.get::<String>("reason").ok()?, r.get::<String>("at").ok()?))))
     }
 }
