@@ -388,7 +388,11 @@ fn a_re_ingest_mirrors_the_tree_in_the_bolt_graph() {
     }
     let j = ingest(data.path());
     assert_eq!((n(&j, "deleted"), n(&j, "renamed")), (3, 2), "{j}");
-    assert_eq!(n(&j, "published"), 0, "moved files are not re-enriched: {j}");
+    assert_eq!(
+        n(&j, "published"),
+        0,
+        "moved files are not re-enriched: {j}"
+    );
     assert_eq!(n(&j, "enriched"), 0, "{j}");
     let counts = graph_status_counts(&project);
     assert_eq!(counts.get("completed"), Some(&47), "{counts:?}");

@@ -36,6 +36,7 @@ impl ConsoleArgs {
     /// environment names it for every command, harmlessly.)
     pub fn any_given(&self) -> bool {
         self.ingest.is_some()
+            || self.watch.is_some()
             || self.project.is_some()
             || self.listen.is_some()
             || self.allow_remote
@@ -58,12 +59,16 @@ impl Cli {
 }
 
 #[derive(Debug, Args, Clone, Default)]
+#[command(group(clap::ArgGroup::new("tree").multiple(true)))]
 pub struct ConsoleArgs {
     /// Also ingest this source tree once the console is open
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", group = "tree")]
     pub ingest: Option<PathBuf>,
-    /// Project name for --ingest [default: the directory's name]
-    #[arg(long, value_parser = crate::model::parse_project_name, value_name = "NAME", requires = "ingest")]
+    /// Also watch this tree: mirror it, then re-index what changes as it changes
+    #[arg(long, value_name = "PATH", group = "tree")]
+    pub watch: Option<PathBuf>,
+    /// Project name for --ingest / --watch [default: the directory's name]
+    #[arg(long, value_parser = crate::model::parse_project_name, value_name = "NAME", requires = "tree")]
     pub project: Option<String>,
     /// Also serve health, metrics and control over HTTP here (as `serve` does)
     #[arg(long, value_name = "ADDR")]
@@ -113,6 +118,21 @@ pub enum Command {
         wait: bool,
         #[command(flatten)]
         wait_args: WaitArgs,
+    },
+    /// Keep PATH indexed as it changes: mirror it (removed files leave the
+    /// index), then re-index every change as it happens, and enrich it
+    #[command(
+        long_about = "Keep PATH indexed as it changes, until SIGTERM/SIGINT. First a full ingest mirrors the tree (documents of removed files are removed, moved files keep their enrichment); then every change is re-indexed as it happens: debounced, filtered by the same .gitignore rules as ingest, in batches. The consumer runs too, so changes are enriched. One line per batch of changes (--json: one JSON object per line)."
+    )]
+    Watch {
+        /// Source tree to watch (.gitignore is respected)
+        path: PathBuf,
+        /// Project name [default: the directory's name]
+        #[arg(long, value_parser = crate::model::parse_project_name)]
+        project: Option<String>,
+        /// One JSON object per batch of changes on stdout
+        #[arg(long)]
+        json: bool,
     },
     /// Run the consumer until nothing is pending and lag is 0
     Drain {
@@ -181,10 +201,13 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         #[arg(long, env = "ARCHON_LISTEN", value_name = "ADDR", default_value = crate::serve::DEFAULT_LISTEN)]
         listen: std::net::SocketAddr,
         /// Also ingest this source tree once serving
-        #[arg(long, value_name = "PATH")]
+        #[arg(long, value_name = "PATH", group = "tree")]
         ingest: Option<PathBuf>,
-        /// Project name for --ingest [default: the directory's name]
-        #[arg(long, value_parser = crate::model::parse_project_name, value_name = "NAME", requires = "ingest")]
+        /// Also watch this tree: mirror it, then re-index what changes as it changes
+        #[arg(long, value_name = "PATH", group = "tree")]
+        watch: Option<PathBuf>,
+        /// Project name for --ingest / --watch [default: the directory's name]
+        #[arg(long, value_parser = crate::model::parse_project_name, value_name = "NAME", requires = "tree")]
         project: Option<String>,
         /// Allow --listen on an address other than loopback (control then
         /// crosses the network: put TLS and a firewall in front)

@@ -27,7 +27,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
     // flags only with the console.
     if cli.console.any_given() && !matches!(cli.command, None | Some(Command::Console(_))) {
         return Err(crate::engine::fleet::levers::CommandError::Invalid(
-            "--ingest, --project, --listen and --allow-remote belong to the console: \
+            "--ingest, --watch, --project, --listen and --allow-remote belong to the console: \
              give them after `console`, or with no subcommand"
                 .into(),
         )
@@ -51,6 +51,17 @@ pub async fn run(cli: Cli) -> Result<i32> {
         }) => {
             let engine = crate::runtime::open_engine(cfg).await?;
             ingest(engine, &path, project, wait, wait_args).await
+        }
+        Some(Command::Watch {
+            path,
+            project,
+            json,
+        }) => {
+            let project = match project {
+                Some(p) => p,
+                None => project_name_of(&path)?,
+            };
+            watch(crate::runtime::open_engine(cfg).await?, path, project, json).await
         }
         Some(Command::Drain { wait_args, project }) => {
             let engine = crate::runtime::open_engine(cfg).await?;
@@ -156,6 +167,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Some(Command::Serve {
             listen,
             ingest,
+            watch,
             project,
             allow_remote,
             alert_webhook,
@@ -180,19 +192,14 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 );
             }
             let alerts = alert_webhook.map(|url| (url, rules));
-            let ingest = match ingest {
-                Some(path) => {
-                    let name = project_name_of(&path)?;
-                    Some((path, project.unwrap_or(name)))
-                }
-                None => None,
-            };
+            let ingest = with_project(ingest, project.as_deref())?;
+            let watch = with_project(watch, project.as_deref())?;
             // Refused before anything opens.
             let listener = crate::serve::bind(listen, allow_remote).await?;
             serve(
                 crate::runtime::open_engine(cfg).await?,
                 listener,
-                ingest,
+                Trees { ingest, watch },
                 alerts,
             )
             .await
@@ -219,7 +226,7 @@ async fn console(
 ) -> Result<i32> {
     let theme_name = args.theme.or(file_theme).unwrap_or_else(|| "dark".into());
     let theme = crate::tui::theme::Theme::load(&theme_name).context("--theme")?;
-    let project = match (&args.ingest, args.project) {
+    let project = match (&args.ingest, args.project.clone()) {
         (Some(path), None) => Some(project_name_of(path)?),
         (Some(path), Some(p)) => {
             project_name_of(path)?;
@@ -227,6 +234,7 @@ async fn console(
         }
         (None, p) => p,
     };
+    let watch_tree = with_project(args.watch.clone(), args.project.as_deref())?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         eprintln!(
             "archon-tui: the console needs a terminal (stdin and stdout are not both one). \
@@ -250,7 +258,8 @@ async fn console(
             // The project name was resolved before the screen opens.
             ingest: args
                 .ingest
-                .map(|p| (p, project.unwrap_or_else(|| "root".into()))),
+                .map(|p| (p, project.clone().unwrap_or_else(|| "root".into()))),
+            watch: watch_tree,
             front_end: true,
             http,
             observe: false,
@@ -314,14 +323,15 @@ async fn attach(cfg: crate::engine::config::EngineConfig, theme: Option<String>)
 async fn serve(
     engine: Arc<Engine>,
     listener: tokio::net::TcpListener,
-    ingest: Option<(std::path::PathBuf, String)>,
+    trees: Trees,
     alerts: Option<(String, crate::engine::telemetry::alerts::AlertRules)>,
 ) -> Result<i32> {
     let http = http(&engine, listener)?;
     let running = Running::start(
         engine,
         RunOptions {
-            ingest,
+            ingest: trees.ingest,
+            watch: trees.watch,
             front_end: true,
             http: Some(http),
             observe: false,
@@ -334,6 +344,81 @@ async fn serve(
         tracing::info!("serving on http://{addr}");
     }
     let ended = running.run_until(std::future::pending(), true).await;
+    Ok(running.shutdown(&ended).await)
+}
+
+/// The trees `serve` ingests once and keeps watching, each with its project.
+struct Trees {
+    ingest: Option<(std::path::PathBuf, String)>,
+    watch: Option<(std::path::PathBuf, String)>,
+}
+
+/// A tree flag's path with its project: the one given, or the directory's name.
+fn with_project(
+    path: Option<std::path::PathBuf>,
+    project: Option<&str>,
+) -> Result<Option<(std::path::PathBuf, String)>> {
+    let Some(path) = path else { return Ok(None) };
+    let name = project_name_of(&path)?;
+    Ok(Some((path, project.map(str::to_string).unwrap_or(name))))
+}
+
+/// `watch`: the engine headless, mirroring PATH and re-indexing its changes
+/// as they happen, the consumer enriching them, until SIGTERM/SIGINT.
+async fn watch(
+    engine: Arc<Engine>,
+    path: std::path::PathBuf,
+    project: String,
+    json: bool,
+) -> Result<i32> {
+    if !path.is_dir() {
+        return Err(crate::engine::fleet::levers::CommandError::Invalid(format!(
+            "cannot watch {}: not a directory",
+            clean(&path.display().to_string())
+        ))
+        .into());
+    }
+    let running = Running::start(
+        engine.clone(),
+        RunOptions {
+            front_end: false,
+            ..Default::default()
+        },
+    )?;
+    eprintln!(
+        "archon-tui: watching {} as project {} (Ctrl-C stops)",
+        clean(&path.display().to_string()),
+        clean(&project)
+    );
+    let watcher = {
+        let engine = engine.clone();
+        let project = project.clone();
+        tokio::spawn(async move {
+            crate::engine::pipeline::watch::watch(&engine, &path, &project, &|r| {
+                if json {
+                    println!("{}", serde_json::to_string(r).unwrap_or_default());
+                } else {
+                    println!(
+                        "{} changed: {} indexed, {} unchanged, {} deleted, {} renamed, {} published",
+                        r.changed, r.indexed, r.unchanged, r.deleted, r.renamed, r.published
+                    );
+                }
+            })
+            .await
+        })
+    };
+    let ended = running
+        .run_until(
+            async move {
+                match watcher.await {
+                    Ok(Ok(())) => Ended::Quit,
+                    Ok(Err(e)) => Ended::Failed(format!("{e:#}")),
+                    Err(e) => Ended::Failed(e.to_string()),
+                }
+            },
+            true,
+        )
+        .await;
     Ok(running.shutdown(&ended).await)
 }
 

@@ -71,6 +71,10 @@ pub struct Snapshot {
     /// trees (ingest).
     pub in_http_per_sec: f64,
     pub in_trees_per_sec: f64,
+    /// Files coming in from watched trees' changes, a second.
+    pub in_watch_per_sec: f64,
+    /// The trees this engine watches.
+    pub watches: Vec<crate::engine::pipeline::watch::WatchView>,
     pub rate_history: Vec<u64>,
     /// The service call that produced each enrichment.
     pub enrich_latency: LatencySummary,
@@ -137,6 +141,8 @@ impl Snapshot {
             docs_per_sec: 0.0,
             in_http_per_sec: 0.0,
             in_trees_per_sec: 0.0,
+            in_watch_per_sec: 0.0,
+            watches: Vec::new(),
             rate_history: Vec::new(),
             enrich_latency: LatencySummary::default(),
             retry_wait: LatencySummary::default(),
@@ -590,8 +596,12 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
         .in_flight
         .load(std::sync::atomic::Ordering::Relaxed);
     snap.docs_per_sec = engine.stats.rate(super::telemetry::stats::RATE_WINDOW);
-    (snap.in_http_per_sec, snap.in_trees_per_sec) =
-        engine.stats.inflow(super::telemetry::stats::RATE_WINDOW);
+    (
+        snap.in_http_per_sec,
+        snap.in_trees_per_sec,
+        snap.in_watch_per_sec,
+    ) = engine.stats.inflow(super::telemetry::stats::RATE_WINDOW);
+    snap.watches = engine.watches.views(super::telemetry::stats::RATE_WINDOW);
     History::push(&mut h.rate, snap.docs_per_sec.round() as u64, HISTORY);
     snap.rate_history = h.rate.iter().copied().collect();
     snap.enrich_latency = engine.stats.enrich_summary();

@@ -96,6 +96,8 @@ pub struct Engine {
     pub observed: resilience::observed::ObservedStores,
     /// One log line per two seconds about documents parked in the DLQ.
     pub parked_log: pipeline::enrich::ParkedLog,
+    /// The trees this engine watches (`pipeline::watch`).
+    pub watches: pipeline::watch::Watches,
     rollout: RwLock<RolloutState>,
     /// The fleet's levers as last read from the control store.
     control_seen: RwLock<ControlState>,
@@ -198,6 +200,7 @@ impl Engine {
             faults,
             observed: Default::default(),
             parked_log: Default::default(),
+            watches: Default::default(),
             stats: Stats::default(),
             control,
             backends,

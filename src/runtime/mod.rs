@@ -86,6 +86,9 @@ pub struct Http {
 pub struct RunOptions {
     /// Index and publish this tree as this project while running.
     pub ingest: Option<(PathBuf, String)>,
+    /// Keep this tree indexed as this project as it changes (a full
+    /// ingest first; `pipeline::watch`).
+    pub watch: Option<(PathBuf, String)>,
     /// Publish snapshots and take commands (console, HTTP).
     pub front_end: bool,
     pub http: Option<Http>,
@@ -152,6 +155,9 @@ impl Running {
         let jobs = (!engine.cfg.read_only).then(|| engine.spawn_job_runner());
         if let Some((path, project)) = opts.ingest {
             producer::spawn_ingest(&engine, path, project);
+        }
+        if let Some((path, project)) = opts.watch {
+            crate::engine::pipeline::watch::spawn_watch(&engine, path, project);
         }
         let handle = (opts.front_end || opts.http.is_some())
             .then(|| handle::spawn(engine.clone(), handle::Caller::local(Origin::Console)));

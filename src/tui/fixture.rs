@@ -151,6 +151,8 @@ fn snapshot_parts() -> Snapshot {
         docs_per_sec: 812.4,
         in_http_per_sec: 42.0,
         in_trees_per_sec: 0.0,
+        in_watch_per_sec: 0.0,
+        watches: Vec::new(),
         rate_history: (0..120).map(|i| 600 + (i * 37) % 300).collect(),
         enrich_latency: LatencySummary {
             count: 10610,

@@ -42,6 +42,19 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             if stale > 0 { t.warn() } else { t.muted() },
         ));
     }
+    for w in &s.watches {
+        // The tree's last two path parts: enough to tell trees apart.
+        let tail: Vec<&str> = w.root.rsplit('/').take(2).collect();
+        let name = tail.into_iter().rev().collect::<Vec<_>>().join("/");
+        if w.vanished {
+            push_warn(&mut spans, t, format!(" watch {} GONE ", clean(&name)));
+        } else {
+            spans.push(Span::styled(
+                format!(" watch {} {:.1}/s", clean(&name), w.changes_per_sec),
+                t.muted(),
+            ));
+        }
+    }
     for b in &s.backends {
         let dot = if b.healthy {
             Span::styled("●", t.ok())
@@ -72,6 +85,10 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(Line::from(spans)).style(Style::default().bg(t.header_bg).fg(t.foreground)),
         area,
     );
+}
+
+fn push_warn(spans: &mut Vec<Span<'static>>, t: &super::theme::Theme, text: String) {
+    spans.push(Span::styled(text, t.warn().add_modifier(Modifier::BOLD)));
 }
 
 /// The footer's key hints in screen order, each with its priority (0 first):
@@ -188,5 +205,27 @@ mod tests {
             });
             insta::assert_snapshot!(format!("header_{w}x{h}"), out);
         }
+    }
+
+    #[test]
+    fn the_header_shows_each_watched_tree_and_one_that_is_gone() {
+        let mut a = app(Focus::Lag);
+        let view = |root: &str, vanished: bool| crate::engine::pipeline::watch::WatchView {
+            root: root.into(),
+            project: "p".into(),
+            vanished,
+            changes: 12,
+            changes_per_sec: 2.5,
+        };
+        std::sync::Arc::make_mut(&mut a.snapshot).watches = vec![
+            view("/home/op/src/web", false),
+            view("/mnt/gone/docs", true),
+        ];
+        let out = render(200, 3, |f| {
+            let area = f.area();
+            super::render(f, ratatui::layout::Rect { height: 1, ..area }, &a);
+        });
+        assert!(out.contains("watch src/web 2.5/s"), "{out}");
+        assert!(out.contains("watch gone/docs GONE"), "{out}");
     }
 }

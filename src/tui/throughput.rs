@@ -32,6 +32,34 @@ fn row<'a>(name: &'a str, l: &LatencySummary) -> Row<'a> {
     ])
 }
 
+/// Where documents come from: the bridge API, tree ingests and watched
+/// trees side by side (shorter on a narrow panel).
+fn inflow(app: &App, width: u16) -> Vec<Span<'static>> {
+    let (t, s) = (&app.theme, &app.snapshot);
+    let n = |v: f64| Span::styled(format!("{v:.0}"), t.accent());
+    let m = |text: &'static str| Span::styled(text, t.muted());
+    if width < 100 {
+        return vec![
+            m("   in "),
+            n(s.in_http_per_sec),
+            m(" http·"),
+            n(s.in_trees_per_sec),
+            m(" tree·"),
+            n(s.in_watch_per_sec),
+            m(" watch/s"),
+        ];
+    }
+    vec![
+        m("   in "),
+        n(s.in_http_per_sec),
+        m("/s HTTP · "),
+        n(s.in_trees_per_sec),
+        m("/s trees · "),
+        n(s.in_watch_per_sec),
+        m("/s watch"),
+    ]
+}
+
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let s = &app.snapshot;
@@ -47,24 +75,23 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     ])
     .areas(inner);
     f.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled("enriched ", t.muted()),
-            Span::styled(format!("{:.1} docs/s", s.docs_per_sec), t.accent()),
-            match s.max_rate {
-                // Backpressure at work: the limit is what holds it back.
-                Some(r) if s.docs_per_sec >= r * 0.9 => {
-                    Span::styled(format!("   max {r:.0}/s (limiting)"), t.warn())
-                }
-                Some(r) => Span::styled(format!("   max {r:.0}/s"), t.muted()),
-                None => Span::styled("   no rate limit (:rate N)", t.muted()),
-            },
-            // Where documents come from: the bridge API beside trees.
-            Span::styled("   in ", t.muted()),
-            Span::styled(format!("{:.0}/s", s.in_http_per_sec), t.accent()),
-            Span::styled(" HTTP · ", t.muted()),
-            Span::styled(format!("{:.0}/s", s.in_trees_per_sec), t.accent()),
-            Span::styled(" trees", t.muted()),
-        ])),
+        Paragraph::new(Line::from(
+            vec![
+                Span::styled("enriched ", t.muted()),
+                Span::styled(format!("{:.1} docs/s", s.docs_per_sec), t.accent()),
+                match s.max_rate {
+                    // Backpressure at work: the limit is what holds it back.
+                    Some(r) if s.docs_per_sec >= r * 0.9 => {
+                        Span::styled(format!("   max {r:.0}/s (limiting)"), t.warn())
+                    }
+                    Some(r) => Span::styled(format!("   max {r:.0}/s"), t.muted()),
+                    None => Span::styled("   no rate limit (:rate N)", t.muted()),
+                },
+            ]
+            .into_iter()
+            .chain(inflow(app, inner.width))
+            .collect::<Vec<_>>(),
+        )),
         rate,
     );
     f.render_widget(

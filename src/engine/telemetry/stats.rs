@@ -69,6 +69,8 @@ pub struct Stats {
     /// archon_bridge_documents_received_total: documents POSTed to the
     /// bridge API (tree and watch ingests are `discovered`).
     pub bridge_received: IntCounter,
+    /// Files a watched tree's changes sent to be indexed.
+    pub watched_files: IntCounter,
     /// archon_bridge_write_batches_total: the writes those documents took
     /// (concurrent posts share one).
     pub bridge_batches: IntCounter,
@@ -116,6 +118,7 @@ pub struct Stats {
     /// The same for documents coming in: over HTTP, and from trees.
     in_http: Mutex<VecDeque<(Instant, u64)>>,
     in_trees: Mutex<VecDeque<(Instant, u64)>>,
+    in_watch: Mutex<VecDeque<(Instant, u64)>>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -186,6 +189,10 @@ impl Default for Stats {
             bridge_received: r.counter(
                 "archon_bridge_documents_received_total",
                 "Documents POSTed to the bridge API",
+            ),
+            watched_files: r.counter(
+                "archon_watch_files_changed_total",
+                "Files a watched tree's changes sent to be indexed",
             ),
             bridge_batches: r.counter(
                 "archon_bridge_write_batches_total",
@@ -272,6 +279,7 @@ impl Default for Stats {
             index_latency: Mutex::new(new_histogram()),
             samples: Mutex::new(VecDeque::new()),
             in_http: Mutex::new(VecDeque::new()),
+            in_watch: Mutex::new(VecDeque::new()),
             in_trees: Mutex::new(VecDeque::new()),
             registry,
         };
@@ -399,20 +407,27 @@ impl Stats {
     }
 
     /// Documents coming in a second over the last `window`: (POSTed to the
-    /// bridge API, from trees). The console shows them side by side.
-    pub fn inflow(&self, window: Duration) -> (f64, f64) {
+    /// bridge API, from tree ingests, from watched trees' changes). The
+    /// console shows them side by side.
+    pub fn inflow(&self, window: Duration) -> (f64, f64, f64) {
         let http = Self::get(&self.bridge_received);
-        let trees = Self::get(&self.discovered).saturating_sub(http);
+        let watched = Self::get(&self.watched_files);
+        let trees = Self::get(&self.discovered).saturating_sub(http + watched);
         (
             sliding_rate(&self.in_http, http, window),
             sliding_rate(&self.in_trees, trees, window),
+            sliding_rate(&self.in_watch, watched, window),
         )
     }
 }
 
 /// Per second over the last `window`, from (when, total) samples taken at
 /// each call; 0 until 0.2 s of samples exist.
-fn sliding_rate(samples: &Mutex<VecDeque<(Instant, u64)>>, total: u64, window: Duration) -> f64 {
+pub(crate) fn sliding_rate(
+    samples: &Mutex<VecDeque<(Instant, u64)>>,
+    total: u64,
+    window: Duration,
+) -> f64 {
     let now = Instant::now();
     let mut s = samples
         .lock()
@@ -437,14 +452,17 @@ mod tests {
     #[test]
     fn inflow_tells_http_from_trees() {
         let s = Stats::default();
-        assert_eq!(s.inflow(RATE_WINDOW), (0.0, 0.0));
+        assert_eq!(s.inflow(RATE_WINDOW), (0.0, 0.0, 0.0));
         std::thread::sleep(Duration::from_millis(250));
-        // 30 documents in: 10 POSTed (counted in both), 20 from a tree.
-        s.discovered.inc_by(30);
+        // 35 documents in: 10 POSTed and 5 from a watch (counted in both),
+        // 20 from a tree ingest.
+        s.discovered.inc_by(35);
         s.bridge_received.inc_by(10);
-        let (http, trees) = s.inflow(RATE_WINDOW);
+        s.watched_files.inc_by(5);
+        let (http, trees, watched) = s.inflow(RATE_WINDOW);
         assert!(http > 0.0 && trees > 0.0, "{http} {trees}");
         assert!((trees / http - 2.0).abs() < 0.01, "{http} {trees}");
+        assert!((http / watched - 2.0).abs() < 0.01, "{http} {watched}");
     }
 
     #[test]
