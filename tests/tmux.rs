@@ -543,3 +543,34 @@ fn dlq_trace_edit_and_group_redrive_in_the_console() {
     t.keys(&["q"]);
     t.wait_for("a clean exit", 15, |s| s.contains("ARCHON-EXIT=0"));
 }
+
+/// `--watch`: the header names the watched tree, and a file edited in it
+/// shows up in the log as enriched, with how long it took.
+#[test]
+fn a_file_edited_in_a_watched_tree_shows_up_as_enriched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tree = tmp.path().join("watched");
+    std::fs::create_dir_all(tree.join("src")).unwrap();
+    for i in 0..3 {
+        std::fs::write(tree.join(format!("src/f{i}.rs")), format!("fn f{i}() {{}}\n")).unwrap();
+    }
+    let data = tmp.path().join("data");
+    let extra = format!("--watch {} --project w", tree.display());
+    let Some(t) = Tmux::start("watch", 160, 48, &console_command(&data, &extra)) else {
+        return;
+    };
+    t.wait_for("the header naming the watch", 30, |s| {
+        s.contains("watch") && s.contains("/watched")
+    });
+    t.wait_for("the first mirror", 30, |s| {
+        s.contains("watching") && s.contains("as w:")
+    });
+    std::fs::write(tree.join("src/f1.rs"), "fn f1() { edited() }\n").unwrap();
+    let s = t.wait_for("the edit enriched", 30, |s| {
+        s.contains("enriched after a change: src/f1.rs")
+    });
+    assert!(s.contains("1 changed, 1 indexed"), "{s}");
+    t.keys(&["q"]);
+    let s = t.wait_for("the exit", 30, |s| s.contains("ARCHON-EXIT="));
+    assert!(s.contains("ARCHON-EXIT=0"), "{s}");
+}

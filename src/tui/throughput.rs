@@ -85,7 +85,8 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                         Span::styled(format!("   max {r:.0}/s (limiting)"), t.warn())
                     }
                     Some(r) => Span::styled(format!("   max {r:.0}/s"), t.muted()),
-                    None => Span::styled("   no rate limit (:rate N)", t.muted()),
+                    None if inner.width < 100 => Span::styled("   no limit", t.muted()),
+                None => Span::styled("   no rate limit (:rate N)", t.muted()),
                 },
             ]
             .into_iter()

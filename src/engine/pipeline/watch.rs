@@ -119,7 +119,14 @@ pub struct ChangeReport {
     pub renamed: u64,
     pub published: u64,
     pub enriched_sync: u64,
+    /// The changed files' paths relative to the root (the first
+    /// `FOLLOWED`), followed until enriched.
+    #[serde(skip)]
+    pub files: Vec<String>,
 }
+
+/// Changed files of a batch whose enrichment is followed and logged.
+const FOLLOWED: usize = 100;
 
 /// Mirror `root` into project `project`, then keep it fresh until the
 /// engine stops. `each` hears every batch of changes.
@@ -246,8 +253,62 @@ async fn watch_until_vanished(
                 report.renamed
             );
             each(&report);
+            if report.indexed > 0 {
+                tokio::spawn(follow(
+                    engine.clone(),
+                    state.project.clone(),
+                    report.files,
+                    Instant::now(),
+                ));
+            }
         }
     }
+}
+
+/// Log when a batch's changed files are enriched (or parked), so whoever
+/// edited one sees it land: "enriched after a change: src/a.rs in 0.41 s".
+/// Gives up quietly after a minute (a hold, an outage: the panels say why).
+async fn follow(engine: Arc<Engine>, project: String, files: Vec<String>, since: Instant) {
+    let ids: Vec<(String, String)> = files
+        .into_iter()
+        .map(|f| (producer::document_id(&project, &f), f))
+        .collect();
+    let deadline = since + Duration::from_secs(60);
+    let mut open: Vec<(String, String)> = ids;
+    let mut enriched = Vec::new();
+    let mut parked = 0;
+    while !open.is_empty() && Instant::now() < deadline {
+        if engine.sleep_or_stop(Duration::from_millis(25)).await {
+            return;
+        }
+        let mut still = Vec::new();
+        for (id, path) in open {
+            match engine.backends.graph.get_document(&id).await {
+                Ok(Some(d)) if d.is_enriched_for(&d.content_hash) => enriched.push(path),
+                Ok(Some(d)) if d.enrichment_status == crate::model::Status::Dlq => parked += 1,
+                Ok(None) => {}
+                _ => still.push((id, path)),
+            }
+        }
+        open = still;
+    }
+    if enriched.is_empty() && parked == 0 {
+        return;
+    }
+    let took = since.elapsed().as_secs_f64();
+    let what = match enriched.as_slice() {
+        [one] => clean(one),
+        many => format!("{} files", many.len()),
+    };
+    let dlq = if parked > 0 {
+        format!(" ({parked} in the DLQ)")
+    } else {
+        String::new()
+    };
+    tracing::info!(
+        "{}: enriched after a change: {what} in {took:.2} s{dlq}",
+        clean(&project)
+    );
 }
 
 /// Re-index the files among `paths` (directories are walked), and remove
@@ -327,6 +388,12 @@ async fn apply_changes(
     let mut carry = Carry::new(root, gone_docs.iter().cloned());
     let mut seen = HashSet::new();
     let files: Vec<PathBuf> = files.into_iter().collect();
+    report.files = files
+        .iter()
+        .take(FOLLOWED)
+        .filter_map(|f| f.strip_prefix(root).ok())
+        .map(|r| r.to_string_lossy().replace('\\', "/"))
+        .collect();
     engine.stats.watched_files.inc_by(files.len() as u64);
     for chunk in files.chunks(BATCH) {
         producer::index_batch(
