@@ -552,7 +552,11 @@ fn a_file_edited_in_a_watched_tree_shows_up_as_enriched() {
     let tree = tmp.path().join("watched");
     std::fs::create_dir_all(tree.join("src")).unwrap();
     for i in 0..3 {
-        std::fs::write(tree.join(format!("src/f{i}.rs")), format!("fn f{i}() {{}}\n")).unwrap();
+        std::fs::write(
+            tree.join(format!("src/f{i}.rs")),
+            format!("fn f{i}() {{}}\n"),
+        )
+        .unwrap();
     }
     let data = tmp.path().join("data");
     let extra = format!("--watch {} --project w", tree.display());

@@ -38,7 +38,8 @@ struct Args {
     /// --tree, beside a naive read+hash+insert baseline), kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
     /// consumer, and kcat when installed, reading the same messages: the
     /// ceiling kafka-noop is compared with), bridge (seed §9.3's load test
-    /// through POST /api/bridge/document(s) beside a tree ingest)
+    /// through POST /api/bridge/document(s) beside a tree ingest), watch
+    /// (a watched tree's edits, each timed until enriched)
     #[arg(
         long,
         value_delimiter = ',',
@@ -962,6 +963,99 @@ async fn bridge(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// Issue 29's watch figure: a tree of `--files` files watched with the
+/// consumer running on the embedded default; one file edited at a time, 50
+/// times, each timed from the write until its document is completed for the
+/// new content. The debounce window is the floor of that time.
+async fn watch_edits(args: &Args) -> Result<()> {
+    let tmp = tempfile_dir()?;
+    let src = tmp.join("src");
+    archon_tui::corpus::generate(&src, args.files)?;
+    // The production shape when its servers are given.
+    let setup = Setup {
+        kafka: args.kafka_brokers.clone(),
+        graph: args.graph_uri.clone(),
+        tag: nonce(),
+        ..Default::default()
+    };
+    let engine = open(&tmp, args, &setup).await?;
+    let running = Running::start(engine.clone(), RunOptions::default())?;
+    let project = format!("watch-{}", nonce());
+    let watcher = {
+        let (engine, src, project) = (engine.clone(), src.clone(), project.clone());
+        tokio::spawn(async move {
+            archon_tui::engine::pipeline::watch::watch(&engine, &src, &project, &|_| {}).await
+        })
+    };
+    let started = Instant::now();
+    while !engine
+        .watches
+        .views(Duration::from_secs(10))
+        .first()
+        .is_some_and(|w| w.synced)
+    {
+        anyhow::ensure!(!watcher.is_finished(), "watch: the watcher ended");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let ok = drain::wait_drained_in(
+        &engine,
+        Some(&project),
+        Some(Duration::from_secs(3600)),
+        &|_| {},
+    )
+    .await?;
+    anyhow::ensure!(ok, "watch: the first mirror did not drain");
+    let mirrored = started.elapsed();
+    let mut files: Vec<std::path::PathBuf> = archon_tui::engine::pipeline::discover::walk(&src)
+        .filter_map(|f| f.ok())
+        .collect();
+    files.sort();
+    let mut took = Vec::new();
+    for (i, f) in files.iter().cycle().step_by(7).take(50).enumerate() {
+        // Give the watcher a quiet moment between edits, as a person would.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let body = format!("// edit {i}\n{}", std::fs::read_to_string(f)?);
+        let hash = blake3::hash(body.as_bytes()).to_hex().to_string();
+        let rel = f.strip_prefix(&src)?.to_string_lossy().into_owned();
+        let id = producer::document_id(&project, &rel);
+        let t0 = Instant::now();
+        std::fs::write(f, &body)?;
+        loop {
+            let d = engine.backends.graph.get_document(&id).await?;
+            if d.is_some_and(|d| d.is_enriched_for(&hash)) {
+                break;
+            }
+            anyhow::ensure!(
+                t0.elapsed() < Duration::from_secs(60),
+                "watch: edit {i} not enriched in 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        took.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    engine.stop();
+    watcher.await??;
+    stop(running, Ended::Drained).await?;
+    took.sort_by(|a, b| a.total_cmp(b));
+    let q = |p: f64| (took[((took.len() - 1) as f64 * p).round() as usize] * 10.0).round() / 10.0;
+    println!(
+        "{}",
+        json!({
+            "scenario": "watch",
+            "broker": engine.backends.broker.kind(),
+            "graph": engine.backends.graph.kind(),
+            "files": args.files,
+            "first_mirror_docs_per_sec": (args.files as f64 / mirrored.as_secs_f64()).round(),
+            "edits": took.len(),
+            "edit_to_enriched_ms": {"p50": q(0.5), "p95": q(0.95), "max": q(1.0)},
+            "debounce_ms": archon_tui::engine::pipeline::watch::DEBOUNCE.as_millis() as u64,
+            "goal_p95_ms": 1000,
+        })
+    );
+    std::fs::remove_dir_all(&tmp).ok();
+    Ok(())
+}
+
 fn main() -> Result<()> {
     // The product's runtime and allocator settings, so the figures are its.
     archon_tui::runtime::process::tokio_runtime()?.block_on(bench(Args::parse()))
@@ -1018,8 +1112,9 @@ async fn bench(args: Args) -> Result<()> {
             }
             "kafka-noop" | "raw" => kafka_ceiling(&args, &kafka()?, args.graph_uri.clone()).await?,
             "bridge" => bridge(&args).await?,
+            "watch" => watch_edits(&args).await?,
             other => anyhow::bail!(
-                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-http, kafka-noop, raw, bridge)"
+                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-http, kafka-noop, raw, bridge, watch)"
             ),
         }
     }

@@ -214,6 +214,7 @@ mod tests {
             root: root.into(),
             project: "p".into(),
             vanished,
+            synced: true,
             changes: 12,
             changes_per_sec: 2.5,
         };

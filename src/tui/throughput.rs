@@ -86,7 +86,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
                     }
                     Some(r) => Span::styled(format!("   max {r:.0}/s"), t.muted()),
                     None if inner.width < 100 => Span::styled("   no limit", t.muted()),
-                None => Span::styled("   no rate limit (:rate N)", t.muted()),
+                    None => Span::styled("   no rate limit (:rate N)", t.muted()),
                 },
             ]
             .into_iter()

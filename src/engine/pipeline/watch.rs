@@ -41,6 +41,8 @@ pub struct WatchState {
     pub root: PathBuf,
     pub project: String,
     vanished: AtomicBool,
+    /// The first mirror is done: changes are being followed.
+    synced: AtomicBool,
     /// Changed paths taken (after debouncing and ignore rules).
     changes: AtomicU64,
     samples: Mutex<VecDeque<(Instant, u64)>>,
@@ -53,6 +55,8 @@ pub struct WatchView {
     pub project: String,
     /// The directory is gone; its documents are kept until it is back.
     pub vanished: bool,
+    /// Its first mirror is done; changes are followed as they happen.
+    pub synced: bool,
     pub changes: u64,
     pub changes_per_sec: f64,
 }
@@ -63,6 +67,7 @@ impl Watches {
             root,
             project,
             vanished: AtomicBool::new(false),
+            synced: AtomicBool::new(false),
             changes: AtomicU64::new(0),
             samples: Mutex::new(VecDeque::new()),
         });
@@ -84,6 +89,7 @@ impl Watches {
                     root: w.root.display().to_string(),
                     project: w.project.clone(),
                     vanished: w.vanished.load(Ordering::Relaxed),
+                    synced: w.synced.load(Ordering::Relaxed),
                     changes,
                     changes_per_sec: crate::engine::telemetry::stats::sliding_rate(
                         &w.samples, changes, window,
@@ -145,15 +151,6 @@ pub async fn watch(
     let state = engine.watches.add(root.clone(), project.to_string());
     let shown = clean(&root.display().to_string());
     loop {
-        let r = producer::ingest(engine, &root, project, &|_| {}).await?;
-        tracing::info!(
-            "watching {shown} as {}: {} files, {} indexed, {} deleted, {} renamed",
-            clean(project),
-            r.discovered,
-            r.indexed,
-            r.deleted,
-            r.renamed
-        );
         match watch_until_vanished(engine, &state, each).await? {
             Ended::Stopped => return Ok(()),
             Ended::Vanished => {}
@@ -199,6 +196,19 @@ async fn watch_until_vanished(
     debouncer
         .watch(root, RecursiveMode::Recursive)
         .with_context(|| format!("cannot watch {}", root.display()))?;
+    // The mirror after the watch is set: a change made while it runs is
+    // taken after it (at worst read twice, then `unchanged`), never missed.
+    let r = producer::ingest(engine, root, &state.project, &|_| {}).await?;
+    tracing::info!(
+        "watching {} as {}: {} files, {} indexed, {} deleted, {} renamed",
+        clean(&root.display().to_string()),
+        clean(&state.project),
+        r.discovered,
+        r.indexed,
+        r.deleted,
+        r.renamed
+    );
+    state.synced.store(true, Ordering::Relaxed);
     let mut rules = IgnoreRules::new(root);
     let mut stop = engine.stop_watch();
     loop {
