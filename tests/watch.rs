@@ -196,3 +196,44 @@ async fn a_vanished_directory_keeps_its_documents_and_is_mirrored_when_back() {
     e.stop();
     watcher.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_made_during_the_first_mirror_is_not_missed() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(src.path()).unwrap();
+    archon_tui::corpus::generate(&root, 3000).unwrap();
+    let e = engine(data.path()).await;
+    let consumer = tokio::spawn(consumer::run(e.clone()));
+    let watcher = {
+        let (e, root) = (e.clone(), root.clone());
+        tokio::spawn(async move { watch(&e, &root, "m", &|_| {}).await })
+    };
+    // Edited once the watch exists and before its first mirror is done.
+    until(20, "the watch registered", async || {
+        !e.watches.views(Duration::from_secs(10)).is_empty()
+    })
+    .await;
+    let mut files: Vec<_> = archon_tui::engine::pipeline::discover::walk(&root)
+        .map(|f| f.unwrap())
+        .collect();
+    files.sort();
+    // The first file: read by the mirror's first batch, before the edit.
+    let first = files[0].clone();
+    let rel = first.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+    until(20, "the mirror's first batch read", async || {
+        e.stats.discovered.get() >= 256
+    })
+    .await;
+    let synced_at_edit = e.watches.views(Duration::from_secs(10))[0].synced;
+    std::fs::write(&first, "fn edited_during_the_mirror() {}").unwrap();
+    until(60, "the edit enriched", async || {
+        status_of(&e, "m", &rel).await
+            == Some((Status::Completed, hash("fn edited_during_the_mirror() {}")))
+    })
+    .await;
+    assert!(!synced_at_edit, "the edit came after the mirror: the test proves nothing");
+    e.stop();
+    watcher.await.unwrap().unwrap();
+    consumer.await.unwrap().unwrap();
+}
