@@ -220,7 +220,11 @@ async fn an_edit_made_during_the_first_mirror_is_not_missed() {
     files.sort();
     // The first file: read by the mirror's first batch, before the edit.
     let first = files[0].clone();
-    let rel = first.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+    let rel = first
+        .strip_prefix(&root)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     until(20, "the mirror's first batch read", async || {
         e.stats.discovered.get() >= 256
     })
@@ -232,7 +236,10 @@ async fn an_edit_made_during_the_first_mirror_is_not_missed() {
             == Some((Status::Completed, hash("fn edited_during_the_mirror() {}")))
     })
     .await;
-    assert!(!synced_at_edit, "the edit came after the mirror: the test proves nothing");
+    assert!(
+        !synced_at_edit,
+        "the edit came after the mirror: the test proves nothing"
+    );
     e.stop();
     watcher.await.unwrap().unwrap();
     consumer.await.unwrap().unwrap();

@@ -75,6 +75,8 @@ pub struct Snapshot {
     pub in_watch_per_sec: f64,
     /// The trees this engine watches.
     pub watches: Vec<crate::engine::pipeline::watch::WatchView>,
+    /// Per project, where its documents come from (`describe_sources`).
+    pub sources: BTreeMap<String, String>,
     pub rate_history: Vec<u64>,
     /// The service call that produced each enrichment.
     pub enrich_latency: LatencySummary,
@@ -143,6 +145,7 @@ impl Snapshot {
             in_trees_per_sec: 0.0,
             in_watch_per_sec: 0.0,
             watches: Vec::new(),
+            sources: BTreeMap::new(),
             rate_history: Vec::new(),
             enrich_latency: LatencySummary::default(),
             retry_wait: LatencySummary::default(),
@@ -379,6 +382,8 @@ struct History {
     sampled: Option<(Instant, i64)>,
     /// Per partition: (committed offset, timestamp of the record there).
     oldest: BTreeMap<i32, (i64, i64)>,
+    /// Where each project's documents come from, and when it was read.
+    sources: (BTreeMap<String, String>, Option<Instant>),
 }
 
 impl History {
@@ -434,6 +439,7 @@ pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
             ages: (Vec::new(), None),
             sampled: None,
             oldest: BTreeMap::new(),
+            sources: (BTreeMap::new(), None),
         };
         // Sparklines start where the last run left them.
         if let Some(store) = &engine.history {
@@ -473,6 +479,44 @@ async fn bounded<T>(
         Ok(Err(e)) => Err(format!("{what}: {e:#}")),
         Err(_) => Err(format!("{what}: no answer within {} s", limit.as_secs())),
     }
+}
+
+/// Per project, where its documents come from in a few words: "watch
+/// …/src/web", "tree …/docs", "http", "tree …/a + http", "before sources"
+/// (indexed by a release that did not record them). Biggest first.
+pub fn describe_sources(
+    rows: &[crate::ports::graph::SourceCount],
+    watched: &[String],
+) -> BTreeMap<String, String> {
+    let mut by_project: BTreeMap<String, Vec<(u64, String)>> = BTreeMap::new();
+    for r in rows {
+        let what = match (r.kind.as_deref(), r.root.as_deref()) {
+            (Some("tree"), Some(root)) => {
+                let tail: Vec<&str> = root.rsplit('/').take(2).collect();
+                let short = tail.into_iter().rev().collect::<Vec<_>>().join("/");
+                let verb = if watched.iter().any(|w| w == root) {
+                    "watch"
+                } else {
+                    "tree"
+                };
+                format!("{verb} …/{short}")
+            }
+            (Some("http"), _) => "http".to_string(),
+            _ => "before sources".to_string(),
+        };
+        by_project
+            .entry(r.project.clone())
+            .or_default()
+            .push((r.documents, what));
+    }
+    by_project
+        .into_iter()
+        .map(|(p, mut v)| {
+            v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let words: Vec<String> = v.into_iter().map(|(_, w)| w).collect();
+            (p, words.join(" + "))
+        })
+        .collect()
 }
 
 async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
@@ -589,6 +633,18 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
         }
     }
     snap.pending_by_age = h.ages.0.clone();
+    if graph_ok && h.sources.1.is_none_or(|at| at.elapsed() >= AGES_EVERY) {
+        if let Ok(rows) = bounded(&graph_kind, BACKEND_CALL_LIMIT, b.graph.sources()).await {
+            let watched: Vec<String> = engine
+                .watches
+                .views(super::telemetry::stats::RATE_WINDOW)
+                .into_iter()
+                .map(|w| w.root)
+                .collect();
+            h.sources = (describe_sources(&rows, &watched), Some(Instant::now()));
+        }
+    }
+    snap.sources = h.sources.0.clone();
     snap.set_levers(engine).await;
     snap.enriching = engine.limit.in_use();
     snap.in_flight = engine
@@ -657,4 +713,32 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
         },
     ];
     snap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_sources;
+    use crate::ports::graph::SourceCount;
+
+    #[test]
+    fn each_project_says_where_its_documents_come_from() {
+        let row = |project: &str, kind: Option<&str>, root: Option<&str>, n| SourceCount {
+            project: project.into(),
+            kind: kind.map(String::from),
+            root: root.map(String::from),
+            documents: n,
+        };
+        let rows = vec![
+            row("web", Some("tree"), Some("/home/op/src/web"), 200),
+            row("web", Some("http"), None, 12),
+            row("docs", Some("tree"), Some("/srv/docs"), 5),
+            row("api", Some("http"), None, 3),
+            row("old", None, None, 9),
+        ];
+        let d = describe_sources(&rows, &["/srv/docs".to_string()]);
+        assert_eq!(d["web"], "tree …/src/web + http");
+        assert_eq!(d["docs"], "watch …/srv/docs");
+        assert_eq!(d["api"], "http");
+        assert_eq!(d["old"], "before sources");
+    }
 }

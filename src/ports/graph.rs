@@ -76,6 +76,15 @@ impl DocumentSource {
     }
 }
 
+/// Documents of one project from one source (`GraphStore::sources`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceCount {
+    pub project: String,
+    pub kind: Option<String>,
+    pub root: Option<String>,
+    pub documents: u64,
+}
+
 /// A document of one tree, as mirroring that tree looks at it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TreeDocument {
@@ -257,6 +266,10 @@ pub trait GraphStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<DocumentRecord>>;
     async fn entities(&self, document_id: &str) -> Result<Vec<Entity>>;
+    /// How many documents each project holds from each source: (project,
+    /// source kind, tree root, documents); kind `None` for documents indexed
+    /// before sources were recorded.
+    async fn sources(&self) -> Result<Vec<SourceCount>>;
     /// The documents of project `project` that came from the tree at `root`.
     async fn tree_documents(&self, project: &str, root: &str) -> Result<Vec<TreeDocument>>;
     /// Remove documents with their entities, their content when no other

@@ -153,6 +153,9 @@ fn snapshot_parts() -> Snapshot {
         in_trees_per_sec: 0.0,
         in_watch_per_sec: 0.0,
         watches: Vec::new(),
+        sources: [("web".to_string(), "watch …/src/web + http".to_string())]
+            .into_iter()
+            .collect(),
         rate_history: (0..120).map(|i| 600 + (i * 37) % 300).collect(),
         enrich_latency: LatencySummary {
             count: 10610,

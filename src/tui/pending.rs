@@ -19,35 +19,48 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         Status::Failed,
         Status::Dlq,
     ];
-    let row = |name: String, c: &std::collections::BTreeMap<Status, u64>, style| {
+    // Where each project's documents come from, when there is room.
+    let with_source = area.width >= 90;
+    let row = |name: String, from: String, c: &std::collections::BTreeMap<Status, u64>, style| {
         let mut cells = vec![Cell::from(name)];
+        if with_source {
+            cells.push(Cell::from(from));
+        }
         cells.extend(
             cols.iter()
                 .map(|st| Cell::from(thousands(c.get(st).copied().unwrap_or(0)))),
         );
         Row::new(cells).style(style)
     };
-    let mut rows = vec![row("all projects".into(), &s.totals, t.accent())];
+    let mut rows = vec![row(
+        "all projects".into(),
+        String::new(),
+        &s.totals,
+        t.accent(),
+    )];
     for (name, c) in &s.counts {
-        rows.push(row(fit(&clean(name), 24), c, t.base()));
+        let from = s
+            .sources
+            .get(name)
+            .map(|f| fit(&clean(f), 30))
+            .unwrap_or_default();
+        rows.push(row(fit(&clean(name), 24), from, c, t.base()));
     }
-    let header = Row::new([
-        "project",
-        "pending",
-        "processing",
-        "completed",
-        "failed",
-        "dlq",
-    ])
-    .style(t.muted());
-    let widths = [
-        Constraint::Min(12),
+    let mut titles = vec!["project"];
+    let mut widths = vec![Constraint::Min(12)];
+    if with_source {
+        titles.push("from");
+        widths.push(Constraint::Min(12));
+    }
+    titles.extend(["pending", "processing", "completed", "failed", "dlq"]);
+    widths.extend([
         Constraint::Length(10),
         Constraint::Length(10),
         Constraint::Length(10),
         Constraint::Length(7),
         Constraint::Length(7),
-    ];
+    ]);
+    let header = Row::new(titles).style(t.muted());
     f.render_widget(
         Table::new(rows, widths)
             .header(header)

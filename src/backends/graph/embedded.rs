@@ -408,6 +408,28 @@ impl GraphStore for EmbeddedGraph {
             .await
     }
 
+    async fn sources(&self) -> Result<Vec<SourceCount>> {
+        self.db
+            .read(|conn| {
+                let mut st = conn.prepare_cached(
+                    "SELECT project_name, source_kind, source_root, count(*) FROM documents
+                     GROUP BY 1, 2, 3",
+                )?;
+                let rows = st
+                    .query_map([], |r| {
+                        Ok(SourceCount {
+                            project: r.get(0)?,
+                            kind: r.get(1)?,
+                            root: r.get(2)?,
+                            documents: r.get::<_, i64>(3)?.max(0) as u64,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await
+    }
+
     async fn tree_documents(&self, project: &str, root: &str) -> Result<Vec<TreeDocument>> {
         let (project, root) = (project.to_string(), root.to_string());
         self.db

@@ -745,6 +745,34 @@ impl GraphStore for BoltGraph {
             .collect()
     }
 
+    async fn sources(&self) -> Result<Vec<SourceCount>> {
+        #[derive(Deserialize)]
+        struct SourceRow {
+            project: Option<String>,
+            kind: Option<String>,
+            root: Option<String>,
+            n: i64,
+        }
+        let rows = self
+            .rows(query(
+                "MATCH (d:Document)
+                 RETURN d.project_name AS project, d.source_kind AS kind,
+                        d.source_root AS root, count(*) AS n",
+            ))
+            .await?;
+        rows.into_iter()
+            .map(|row| {
+                let r: SourceRow = row.to().context("unexpected source row")?;
+                Ok(SourceCount {
+                    project: r.project.unwrap_or_default(),
+                    kind: r.kind,
+                    root: r.root,
+                    documents: r.n.max(0) as u64,
+                })
+            })
+            .collect()
+    }
+
     async fn tree_documents(&self, project: &str, root: &str) -> Result<Vec<TreeDocument>> {
         #[derive(Deserialize)]
         struct TreeRow {
