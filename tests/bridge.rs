@@ -309,3 +309,75 @@ async fn batches_and_fifty_concurrent_posts_share_writes() {
     wait_known(&c, &s, 3 + 1 + 50).await;
     s.terminate();
 }
+
+/// Item 3's outage case: with the graph server down a POST is answered 503
+/// with the reason, and nothing is half-written (the graph write is the
+/// first write; it failed, so the document does not exist). Posted again
+/// once the graph is back, it completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_graph_down_is_a_503_with_the_reason_and_nothing_half_written() {
+    use common::services::{Neo4j, Tools};
+    if !common::built_with("bolt", cfg!(feature = "bolt")) {
+        return;
+    }
+    let Some(tools) = Tools::or_skip("bridge with the graph down") else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let mut neo4j = Neo4j::start(&tools, &tmp.path().join("neo4j"), 0);
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let s = start(&data, &["--graph-uri", &neo4j.uri()]);
+    let c = client();
+    let url = s.url("/api/bridge/document");
+    let (code, body) = post_json(
+        &c,
+        &url,
+        Some(WRITE),
+        &seed_document("up-1", "def a(): pass"),
+    )
+    .await;
+    assert_eq!(code, 200, "{body}");
+    wait_known(&c, &s, 1).await;
+
+    neo4j.stop();
+    let started = Instant::now();
+    let (code, body) = post_json(
+        &c,
+        &url,
+        Some(WRITE),
+        &seed_document("down-1", "def b(): pass"),
+    )
+    .await;
+    println!(
+        "graph down: answered {code} in {:.1} s: {body}",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(code, 503, "{body}");
+    let reason = body.to_string().to_lowercase();
+    assert!(
+        reason.contains("graph"),
+        "the reason names the graph: {body}"
+    );
+
+    neo4j.start_again();
+    // The refused document was never written: the graph still holds one.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while known(&c, &s).await != 1 {
+        assert!(Instant::now() < deadline, "{}", documents(&c, &s).await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (code, body) = post_json(
+        &c,
+        &url,
+        Some(WRITE),
+        &seed_document("down-1", "def b(): pass"),
+    )
+    .await;
+    assert_eq!(code, 200, "posted again once the graph is back: {body}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while documents(&c, &s).await["completed"].as_u64() != Some(2) {
+        assert!(Instant::now() < deadline, "{}", documents(&c, &s).await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
