@@ -228,6 +228,11 @@ pub struct FailureUpdate {
 #[async_trait]
 pub trait GraphStore: Send + Sync {
     fn kind(&self) -> &'static str;
+    /// How many write batches gain from running at once: 1 for a store with
+    /// a single writer (the default), more for a server whose commits overlap.
+    fn parallel_writes(&self) -> usize {
+        1
+    }
     /// Index documents as pending unless their content hash is unchanged.
     async fn index_documents(&self, docs: Vec<NewDocument>) -> Result<Vec<IndexOutcome>>;
     async fn get_document(&self, id: &str) -> Result<Option<DocumentRecord>>;

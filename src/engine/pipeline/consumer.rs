@@ -392,6 +392,11 @@ async fn record_loop(
     mut rx: mpsc::UnboundedReceiver<Done>,
     recorded_some: Arc<tokio::sync::Notify>,
 ) -> Result<()> {
+    // As many batches recorded at once as the graph store gains from (one
+    // for SQLite's single writer; several for a server, whose commits then
+    // overlap). Offsets finish per offset, so the order does not matter.
+    let writers = engine.backends.graph.parallel_writes().max(1);
+    let turns = Arc::new(tokio::sync::Semaphore::new(writers));
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_RECORD_BATCH {
@@ -400,53 +405,63 @@ async fn record_loop(
                 Err(_) => break,
             }
         }
-        let n = batch.len() as i64;
-        let mut finished = Vec::new();
-        let mut outcomes = Vec::new();
-        // Returned work is re-published by `record`, so every offset finishes.
-        for (pos, outcome) in batch {
-            finished.extend(pos);
-            outcomes.push(outcome);
-        }
-        // Never commit what is not recorded: retry the write until it lands
-        // (store outage) or the engine stops (then redelivery covers it).
-        let mut attempt = 0u32;
-        let recorded = loop {
-            match enrich::record(&engine, outcomes.clone()).await {
-                Ok(()) => break true,
-                Err(e) => {
-                    attempt += 1;
-                    tracing::error!(
-                        "recording outcomes failed (attempt {attempt}), will retry: {e:#}"
-                    );
-                    if engine.sleep_or_stop(Backoff::OUTAGE.delay(attempt)).await {
-                        break false;
-                    }
+        let turn = turns.clone().acquire_owned().await?;
+        let (engine, tracker, recorded_some) =
+            (engine.clone(), tracker.clone(), recorded_some.clone());
+        tokio::spawn(async move {
+            record_batch(&engine, &tracker, batch).await;
+            recorded_some.notify_one();
+            drop(turn);
+        });
+    }
+    // Every batch recorded (or given up at a stop) before the loop ends.
+    let _all = turns.acquire_many(writers as u32).await?;
+    Ok(())
+}
+
+async fn record_batch(engine: &Arc<Engine>, tracker: &Mutex<OffsetTracker>, batch: Vec<Done>) {
+    let n = batch.len() as i64;
+    let mut finished = Vec::new();
+    let mut outcomes = Vec::new();
+    // Returned work is re-published by `record`, so every offset finishes.
+    for (pos, outcome) in batch {
+        finished.extend(pos);
+        outcomes.push(outcome);
+    }
+    // Never commit what is not recorded: retry the write until it lands
+    // (store outage) or the engine stops (then redelivery covers it).
+    let mut attempt = 0u32;
+    let recorded = loop {
+        match enrich::record(engine, outcomes.clone()).await {
+            Ok(()) => break true,
+            Err(e) => {
+                attempt += 1;
+                tracing::error!("recording outcomes failed (attempt {attempt}), will retry: {e:#}");
+                if engine.sleep_or_stop(Backoff::OUTAGE.delay(attempt)).await {
+                    break false;
                 }
             }
-        };
-        if recorded {
-            let returned = outcomes
-                .iter()
-                .filter(|o| matches!(o, Outcome::Returned(_)))
-                .count();
-            engine
-                .stats
-                .processed
-                .inc_by((outcomes.len() - returned) as u64);
-            engine.stats.handed_back.inc_by(returned as u64);
-            let mut t = tracker
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (p, o) in &finished {
-                t.finish(*p, *o);
-            }
         }
+    };
+    if recorded {
+        let returned = outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Returned(_)))
+            .count();
         engine
             .stats
-            .in_flight
-            .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
-        recorded_some.notify_one();
+            .processed
+            .inc_by((outcomes.len() - returned) as u64);
+        engine.stats.handed_back.inc_by(returned as u64);
+        let mut t = tracker
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (p, o) in &finished {
+            t.finish(*p, *o);
+        }
     }
-    Ok(())
+    engine
+        .stats
+        .in_flight
+        .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
 }

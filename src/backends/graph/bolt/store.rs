@@ -242,6 +242,62 @@ impl BoltGraph {
         Ok(out)
     }
 
+    /// The bodies of these content hashes, in one statement: `None` for a
+    /// hash with no body, or one cut short (a crash mid-index: re-indexing
+    /// stores it again).
+    async fn contents(&self, hashes: &[&str]) -> Result<BTreeMap<String, Option<Vec<u8>>>> {
+        #[derive(Deserialize)]
+        struct Chunk {
+            hash: String,
+            seq: Option<i64>,
+            chunks: Option<i64>,
+            body: Option<String>,
+            b64: Option<String>,
+        }
+        let mut out: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
+        if hashes.is_empty() {
+            return Ok(out);
+        }
+        let rows = self
+            .unwind(
+                "UNWIND $rows AS h MATCH (x:DocumentContent {content_hash: h})
+                 RETURN h AS hash, x.seq AS seq, x.chunks AS chunks, x.body AS body,
+                        x.body_b64 AS b64
+                 ORDER BY hash, seq",
+                json!(hashes),
+            )
+            .await?;
+        // (body so far, chunks expected, seqs seen) per hash.
+        let mut parts: BTreeMap<String, (Vec<u8>, i64, HashSet<Option<i64>>)> = BTreeMap::new();
+        for row in &rows {
+            let c: Chunk = row.to().context("unexpected DocumentContent properties")?;
+            let (body, expected, seqs) = parts.entry(c.hash).or_default();
+            // A chunk stored twice (a store written before the uniqueness
+            // constraint) is read once.
+            if !seqs.insert(c.seq) {
+                continue;
+            }
+            *expected = c.chunks.unwrap_or(1);
+            match (c.body, c.b64) {
+                (Some(text), _) => body.extend_from_slice(text.as_bytes()),
+                (None, Some(b64)) => body.extend(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b64)
+                        .context("stored content is not valid base64")?,
+                ),
+                (None, None) => {}
+            }
+        }
+        for h in hashes {
+            let body = parts
+                .remove(*h)
+                .filter(|(_, expected, seqs)| *expected == seqs.len() as i64)
+                .map(|(b, _, _)| b);
+            out.insert(h.to_string(), body);
+        }
+        Ok(out)
+    }
+
     /// What is stored for the given documents, by id.
     async fn current(&self, ids: &[&str]) -> Result<BTreeMap<String, Stored>> {
         #[derive(Deserialize)]
@@ -279,6 +335,13 @@ impl BoltGraph {
 impl GraphStore for BoltGraph {
     fn kind(&self) -> &'static str {
         "bolt"
+    }
+
+    /// Batches recorded at once: a server commits them in parallel (each
+    /// commit waits on its own log flush), so a second and third overlap
+    /// the first's wait. Measured in docs/performance.md.
+    fn parallel_writes(&self) -> usize {
+        3
     }
 
     async fn index_documents(&self, docs: Vec<NewDocument>) -> Result<Vec<IndexOutcome>> {
@@ -395,52 +458,62 @@ impl GraphStore for BoltGraph {
     }
 
     async fn content(&self, content_hash: &str) -> Result<Option<Vec<u8>>> {
-        #[derive(Deserialize)]
-        struct Chunk {
-            seq: Option<i64>,
-            chunks: Option<i64>,
-            body: Option<String>,
-            b64: Option<String>,
-        }
+        Ok(self
+            .contents(&[content_hash])
+            .await?
+            .remove(content_hash)
+            .flatten())
+    }
+
+    async fn read_for_enrichment(
+        &self,
+        wanted: Vec<(String, String)>,
+    ) -> Result<Option<Vec<ReadForEnrichment>>> {
+        // Two statements for a fetched batch instead of two per document:
+        // the documents, then the bodies of those still to enrich.
+        let ids: Vec<&str> = wanted.iter().map(|(id, _)| id.as_str()).collect();
         let rows = self
-            .rows(
-                query(
-                    "MATCH (x:DocumentContent {content_hash: $h})
-                     RETURN x.seq AS seq, x.chunks AS chunks, x.body AS body, x.body_b64 AS b64
-                     ORDER BY seq",
-                )
-                .param("h", content_hash),
+            .unwind(
+                &format!(
+                    "UNWIND $rows AS id MATCH (d:Document {{entity_id: id}}) RETURN {DOC_RETURN}"
+                ),
+                json!(ids),
             )
             .await?;
-        if rows.is_empty() {
-            return Ok(None);
+        let mut docs: BTreeMap<String, DocumentRecord> = BTreeMap::new();
+        for row in rows {
+            let d: DocumentRecord = row
+                .to::<DocRow>()
+                .context("unexpected Document properties")?
+                .into();
+            docs.insert(d.entity_id.clone(), d);
         }
-        let mut out = Vec::new();
-        let mut expected = 0;
-        let mut seqs = HashSet::new();
-        for row in &rows {
-            let c: Chunk = row.to().context("unexpected DocumentContent properties")?;
-            // A chunk stored twice (a store written before the uniqueness
-            // constraint) is read once.
-            if !seqs.insert(c.seq) {
-                continue;
-            }
-            expected = c.chunks.unwrap_or(1);
-            match (c.body, c.b64) {
-                (Some(text), _) => out.extend_from_slice(text.as_bytes()),
-                (None, Some(b64)) => out.extend(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(b64)
-                        .context("stored content is not valid base64")?,
-                ),
-                (None, None) => {}
-            }
-        }
-        if expected != seqs.len() as i64 {
-            // A write cut short (crash mid-index): re-indexing stores it again.
-            return Ok(None);
-        }
-        Ok(Some(out))
+        let hashes: Vec<&str> = wanted
+            .iter()
+            .filter(|(id, hash)| {
+                docs.get(id)
+                    .is_some_and(|d| d.content_hash == *hash && !d.is_enriched_for(hash))
+            })
+            .map(|(_, h)| h.as_str())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let bodies = self.contents(&hashes).await?;
+        Ok(Some(
+            wanted
+                .into_iter()
+                .map(|(id, hash)| {
+                    let document = docs.get(&id).cloned();
+                    let content = match &document {
+                        Some(d) if d.content_hash == hash && !d.is_enriched_for(&hash) => {
+                            bodies.get(&hash).cloned().flatten()
+                        }
+                        _ => None,
+                    };
+                    ReadForEnrichment { document, content }
+                })
+                .collect(),
+        ))
     }
 
     async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<Vec<String>> {
@@ -481,48 +554,23 @@ impl GraphStore for BoltGraph {
             return Ok(Vec::new());
         }
         // Seed §5.4: only the content the result was computed from, and only
-        // once per content hash.
-        let ids: Vec<&str> = updates.iter().map(|u| u.document_id.as_str()).collect();
-        let judge = |current: &BTreeMap<String, Stored>, u: &EnrichmentUpdate| {
-            ApplyResult::judge(current.get(&u.document_id), &u.content_hash)
-        };
-        let before = self.current(&ids).await?;
-        let mut to_apply: Vec<&EnrichmentUpdate> = updates
-            .iter()
-            .filter(|u| judge(&before, u) == ApplyResult::Applied)
-            .collect();
+        // once per content hash. One statement (one transaction, one commit)
+        // judges, replaces the entities and sets the status for the whole
+        // batch: the condition is read under the document's lock, so of two
+        // engines racing on one document (a rebalance) one applies and one
+        // finds it done. Separate statements for the entities and the status
+        // cost three commits and lock waits each (docs/performance.md).
+        let mut order: Vec<&EnrichmentUpdate> = updates.iter().collect();
         // One lock order for every write (fewer deadlocks with Pick).
-        to_apply.sort_unstable_by_key(|u| u.document_id.as_str());
-        if to_apply.is_empty() {
-            return Ok(updates.iter().map(|u| judge(&before, u)).collect());
-        }
-        // Entities first, status last: a crash in between leaves the document
-        // unfinished (redelivered, replaced again), never completed without them.
-        self.unwind(
-            "UNWIND $rows AS id MATCH (:Document {entity_id: id})-[:HAS_ENTITY]->(e:Entity)
-             DETACH DELETE e",
-            json!(to_apply.iter().map(|u| &u.document_id).collect::<Vec<_>>()),
-        )
-        .await?;
-        let entities: Vec<Value> = to_apply
-            .iter()
-            .flat_map(|u| {
-                u.entities.iter().enumerate().map(|(i, e)| {
-                    json!({"doc": u.document_id, "idx": i, "kind": e.kind, "name": e.name, "line": e.line})
-                })
-            })
-            .collect();
-        if !entities.is_empty() {
-            self.unwind(
-                "UNWIND $rows AS e MATCH (d:Document {entity_id: e.doc})
-                 CREATE (d)-[:HAS_ENTITY]->(:Entity {document_id: e.doc, idx: e.idx,
-                     kind: e.kind, name: e.name, line: e.line})",
-                Value::Array(entities),
-            )
-            .await?;
-        }
-        let mut rows = Vec::with_capacity(to_apply.len());
-        for u in &to_apply {
+        order.sort_unstable_by_key(|u| u.document_id.as_str());
+        let mut rows = Vec::with_capacity(order.len());
+        for u in &order {
+            let entities: Vec<Value> = u
+                .entities
+                .iter()
+                .enumerate()
+                .map(|(i, e)| json!({"idx": i, "kind": e.kind, "name": e.name, "line": e.line}))
+                .collect();
             rows.push(json!({
                 "id": u.document_id,
                 "hash": u.content_hash,
@@ -533,16 +581,21 @@ impl GraphStore for BoltGraph {
                 "complexity_score": u.results.complexity_score,
                 "patterns": u.results.patterns_detected,
                 "anti_patterns": u.results.anti_patterns_detected,
+                "entities": entities,
             }));
         }
-        // The same condition again, in the write itself: of two engines racing
-        // on one document (a rebalance), one applies and one finds it done.
         let applied_rows = self
             .unwind(
                 &format!("UNWIND $rows AS u
                  MATCH (d:Document {{entity_id: u.id}}) {LOCK}
                  WITH u, d WHERE d.content_hash = u.hash
                    AND NOT (d.enrichment_status = 'completed' AND d.enrichment_content_hash = u.hash)
+                 OPTIONAL MATCH (d)-[:HAS_ENTITY]->(old:Entity)
+                 WITH u, d, collect(old) AS olds
+                 FOREACH (o IN olds | DETACH DELETE o)
+                 FOREACH (e IN u.entities |
+                     CREATE (d)-[:HAS_ENTITY]->(:Entity {{document_id: u.id, idx: e.idx,
+                         kind: e.kind, name: e.name, line: e.line}}))
                  SET d.enrichment_status = 'completed', d.enriched_at = u.at,
                      d.enrichment_content_hash = u.hash, d.enrichment_json = u.json,
                      d.entities_extracted = u.entities_extracted,
@@ -559,29 +612,28 @@ impl GraphStore for BoltGraph {
         for row in applied_rows {
             applied.insert(row.get::<String>("id").context("unexpected result row")?);
         }
-        let raced: Vec<&str> = to_apply
+        // Why the others were not applied: read after the write.
+        let others: Vec<&str> = updates
             .iter()
             .filter(|u| !applied.contains(&u.document_id))
             .map(|u| u.document_id.as_str())
             .collect();
-        let after = if raced.is_empty() {
+        let after = if others.is_empty() {
             BTreeMap::new()
         } else {
-            self.current(&raced).await?
+            self.current(&others).await?
         };
         Ok(updates
             .iter()
             .map(|u| {
                 if applied.contains(&u.document_id) {
                     ApplyResult::Applied
-                } else if raced.contains(&u.document_id.as_str()) {
-                    match judge(&after, u) {
-                        // Lost the race to an equal write.
+                } else {
+                    match ApplyResult::judge(after.get(&u.document_id), &u.content_hash) {
+                        // An equal write got there first.
                         ApplyResult::Applied => ApplyResult::AlreadyEnriched,
                         other => other,
                     }
-                } else {
-                    judge(&before, u)
                 }
             })
             .collect())
