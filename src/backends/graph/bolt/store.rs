@@ -267,8 +267,9 @@ impl BoltGraph {
                 json!(hashes),
             )
             .await?;
-        // (body so far, chunks expected, seqs seen) per hash.
-        let mut parts: BTreeMap<String, (Vec<u8>, i64, HashSet<Option<i64>>)> = BTreeMap::new();
+        /// A body being put together: (bytes so far, chunks expected, seqs seen).
+        type Parts = (Vec<u8>, i64, HashSet<Option<i64>>);
+        let mut parts: BTreeMap<String, Parts> = BTreeMap::new();
         for row in &rows {
             let c: Chunk = row.to().context("unexpected DocumentContent properties")?;
             let (body, expected, seqs) = parts.entry(c.hash).or_default();
