@@ -39,7 +39,8 @@ struct Args {
     /// consumer, and kcat when installed, reading the same messages: the
     /// ceiling kafka-noop is compared with), bridge (seed §9.3's load test
     /// through POST /api/bridge/document(s) beside a tree ingest), watch
-    /// (a watched tree's edits, each timed until enriched)
+    /// (a watched tree's edits, each timed until enriched), bolt-ceiling
+    /// (the graph's own rate for the index rows: plain UNWIND … MERGE)
     #[arg(
         long,
         value_delimiter = ',',
@@ -292,6 +293,12 @@ async fn run(
                 "littles_law_at_service_mean": little.round(),
                 "of_littles_law_at_service_mean": round3(docs_per_sec / little),
             }),
+        );
+    }
+    if let Some(ceiling) = extra["bolt_ceiling_rows_per_sec"].as_f64() {
+        merge(
+            &mut line,
+            json!({"of_bolt_ceiling": round3(docs_per_sec / ceiling)}),
         );
     }
     merge(&mut line, extra);
@@ -1056,6 +1063,79 @@ async fn watch_edits(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// The graph's own ceiling for the index write: `--files` rows shaped like
+/// the index's Document rows, written by neo4rs with a plain `UNWIND … MERGE
+/// … SET` in batches of 1,000 on one connection, under a label of their own
+/// (uniquely constrained like `Document.entity_id`), removed afterwards.
+/// Rows a second.
+#[cfg(feature = "bolt")]
+async fn bolt_ceiling(uri: &str, rows: usize) -> Result<f64> {
+    let cfg = neo4rs::ConfigBuilder::default()
+        .uri(uri)
+        .user(std::env::var("NEO4J_USER").unwrap_or_else(|_| "neo4j".into()))
+        .password(std::env::var("NEO4J_PASSWORD").unwrap_or_default())
+        .build()?;
+    let graph = neo4rs::Graph::connect(cfg)?;
+    let run = |q: neo4rs::Query| {
+        let graph = graph.clone();
+        async move {
+            let mut stream = graph.execute(q).await?;
+            while stream.next().await?.is_some() {}
+            anyhow::Ok(())
+        }
+    };
+    run(neo4rs::query(
+        "CREATE CONSTRAINT archon_bench_ceiling IF NOT EXISTS \
+         FOR (n:ArchonBenchCeiling) REQUIRE n.entity_id IS UNIQUE",
+    ))
+    .await?;
+    let tag = nonce();
+    let all: Vec<serde_json::Value> = (0..rows)
+        .map(|i| {
+            json!({
+                "entity_id": format!("{tag}-{i}"),
+                "project_name": "ceiling",
+                "source_path": format!("pkg{}/m{i}.py", i % 23),
+                "document_type": "code",
+                "language": "python",
+                "content_hash": blake3::hash(format!("{tag}{i}").as_bytes()).to_hex().to_string(),
+                "indexed_at": archon_tui::events::now_rfc3339(),
+                "file_size_bytes": 400,
+                "line_count": 20,
+                "last_modified": archon_tui::events::now_rfc3339(),
+                "correlation_id": uuid::Uuid::new_v4().to_string(),
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    for chunk in all.chunks(1000) {
+        let rows = neo4rs::BoltType::try_from(serde_json::Value::Array(chunk.to_vec()))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        run(neo4rs::query(
+            "UNWIND $rows AS row MERGE (d:ArchonBenchCeiling {entity_id: row.entity_id})
+             SET d.project_name = row.project_name, d.source_path = row.source_path,
+                 d.document_type = row.document_type, d.language = row.language,
+                 d.content_hash = row.content_hash, d.enrichment_status = 'pending',
+                 d.indexed_at = row.indexed_at, d.file_size_bytes = row.file_size_bytes,
+                 d.line_count = row.line_count, d.last_modified = row.last_modified,
+                 d.correlation_id = row.correlation_id",
+        )
+        .param("rows", rows))
+        .await?;
+    }
+    let took = started.elapsed();
+    run(neo4rs::query(
+        "MATCH (d:ArchonBenchCeiling) DETACH DELETE d",
+    ))
+    .await?;
+    Ok(rows as f64 / took.as_secs_f64())
+}
+
+#[cfg(not(feature = "bolt"))]
+async fn bolt_ceiling(_uri: &str, _rows: usize) -> Result<f64> {
+    anyhow::bail!("bolt-ceiling needs the `bolt` feature")
+}
+
 fn main() -> Result<()> {
     // The product's runtime and allocator settings, so the figures are its.
     archon_tui::runtime::process::tokio_runtime()?.block_on(bench(Args::parse()))
@@ -1108,13 +1188,31 @@ async fn bench(args: Args) -> Result<()> {
                     tag: nonce(),
                     ..Default::default()
                 };
-                run("kafka", &args, setup, json!({})).await?;
+                // On a Bolt graph, its own ceiling measured in the same run.
+                let extra = match &args.graph_uri {
+                    Some(uri) => {
+                        json!({"bolt_ceiling_rows_per_sec": bolt_ceiling(uri, args.files).await?.round()})
+                    }
+                    None => json!({}),
+                };
+                run("kafka", &args, setup, extra).await?;
+            }
+            "bolt-ceiling" => {
+                let uri = args.graph_uri.clone().ok_or_else(|| {
+                    anyhow::anyhow!("bolt-ceiling needs --graph-uri (or ARCHON_BENCH_BOLT)")
+                })?;
+                let rate = bolt_ceiling(&uri, args.files).await?;
+                println!(
+                    "{}",
+                    json!({"scenario": "bolt-ceiling", "rows": args.files, "batch": 1000,
+                           "rows_per_sec": rate.round()})
+                );
             }
             "kafka-noop" | "raw" => kafka_ceiling(&args, &kafka()?, args.graph_uri.clone()).await?,
             "bridge" => bridge(&args).await?,
             "watch" => watch_edits(&args).await?,
             other => anyhow::bail!(
-                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-http, kafka-noop, raw, bridge, watch)"
+                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-http, kafka-noop, raw, bridge, watch, bolt-ceiling)"
             ),
         }
     }
