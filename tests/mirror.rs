@@ -153,6 +153,17 @@ async fn re_ingest_removes_gone_files_keeps_moved_enrichments_and_never_touches_
     let forced = dlq::replay(&e, &entries, true, true).await.unwrap();
     assert_eq!(forced.replayed, 1, "forced, it would be replayed");
 
+    // `status` says where the project's documents come from: the tree, and HTTP.
+    let status = archon_tui::engine::telemetry::status::StatusReport::read(&e)
+        .await
+        .unwrap();
+    let from = &status.sources["p"];
+    assert!(
+        from.starts_with("tree …/") && from.ends_with(" + http"),
+        "{from}"
+    );
+    assert!(status.to_string().contains("from tree …/"), "{status}");
+
     // A third ingest of the same tree changes nothing.
     let third = producer::ingest(&e, src.path(), "p", &|_| {})
         .await

@@ -17,6 +17,10 @@ use super::{VectorPoint, VectorStore};
 
 pub const DEFAULT_COLLECTION: &str = "archon_vectors";
 
+/// Points (or payload updates) per request: Qdrant's guidance is batches of
+/// 64–256 points.
+const PER_REQUEST: usize = 256;
+
 pub struct QdrantVectors {
     client: Qdrant,
     collection: String,
@@ -85,20 +89,25 @@ impl VectorStore for QdrantVectors {
         if points.is_empty() {
             return Ok(());
         }
-        let points: Vec<PointStruct> = points
+        let mut points = points
             .into_iter()
             .map(|p| PointStruct::new(p.id, p.vector, payload(p.payload)))
-            .collect();
-        self.client
-            .upsert_points(UpsertPointsBuilder::new(&self.collection, points).wait(true))
-            .await
-            .context("Qdrant upsert")?;
+            .peekable();
+        // In requests of at most `PER_REQUEST` points (Qdrant's guidance for
+        // batch sizes: an index batch of 1,000 is four requests, not one
+        // oversized one, nor a thousand).
+        while points.peek().is_some() {
+            let chunk: Vec<PointStruct> = points.by_ref().take(PER_REQUEST).collect();
+            self.client
+                .upsert_points(UpsertPointsBuilder::new(&self.collection, chunk).wait(true))
+                .await
+                .context("Qdrant upsert")?;
+        }
         Ok(())
     }
 
     async fn delete(&self, ids: Vec<String>) -> Result<()> {
-        // In requests of 256 points, Qdrant's guidance for batch sizes.
-        for chunk in ids.chunks(256) {
+        for chunk in ids.chunks(PER_REQUEST) {
             self.client
                 .delete_points(
                     qdrant_client::qdrant::DeletePointsBuilder::new(&self.collection)
@@ -120,7 +129,7 @@ impl VectorStore for QdrantVectors {
         if updates.is_empty() {
             return Ok(());
         }
-        let ops: Vec<PointsUpdateOperation> = updates
+        let mut ops = updates
             .into_iter()
             .map(|(id, fields)| PointsUpdateOperation {
                 operation: Some(points_update_operation::Operation::SetPayload(
@@ -132,11 +141,17 @@ impl VectorStore for QdrantVectors {
                     },
                 )),
             })
-            .collect();
-        self.client
-            .update_points_batch(UpdateBatchPointsBuilder::new(&self.collection, ops).wait(true))
-            .await
-            .context("Qdrant set payload")?;
+            .peekable();
+        // One request per `PER_REQUEST` payload updates, never one per document.
+        while ops.peek().is_some() {
+            let chunk: Vec<PointsUpdateOperation> = ops.by_ref().take(PER_REQUEST).collect();
+            self.client
+                .update_points_batch(
+                    UpdateBatchPointsBuilder::new(&self.collection, chunk).wait(true),
+                )
+                .await
+                .context("Qdrant set payload")?;
+        }
         Ok(())
     }
 

@@ -20,6 +20,8 @@ pub struct StatusReport {
     /// Documents by status, every status present.
     pub counts: BTreeMap<String, u64>,
     pub projects: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Per project, where its documents come from ("tree …/src/web + http").
+    pub sources: BTreeMap<String, String>,
     pub lag: LagReport,
     pub breaker: BreakerSnapshot,
     pub rollout: RolloutState,
@@ -88,7 +90,10 @@ impl StatusReport {
         let p = drain::progress(engine).await?;
         let members = MemberView::of(engine.members().await?, crate::clock::now_ms());
         let live = members.iter().find(|m| !m.stale).map(|m| &m.status);
+        let sources =
+            crate::engine::handle::describe_sources(&engine.backends.graph.sources().await?, &[]);
         Ok(StatusReport {
+            sources,
             counts: by_name(&total_counts(&p.counts)),
             projects: p
                 .counts
@@ -140,12 +145,16 @@ impl fmt::Display for StatusReport {
         for (name, pc) in &self.projects {
             writeln!(
                 f,
-                "  {:<30} pending {} processing {} completed {} dlq {}",
+                "  {:<30} pending {} processing {} completed {} dlq {}{}",
                 clean(name),
                 c(pc, "pending"),
                 c(pc, "processing"),
                 c(pc, "completed"),
-                c(pc, "dlq")
+                c(pc, "dlq"),
+                self.sources
+                    .get(name)
+                    .map(|from| format!("  from {}", clean(from)))
+                    .unwrap_or_default()
             )?;
         }
         writeln!(f, "lag: total {}", self.lag.total)?;
