@@ -530,13 +530,7 @@ async fn drain_then_stop(
     running: Running,
     project: &str,
 ) -> Result<()> {
-    let drained = drain::wait_drained_in(
-        engine,
-        Some(project),
-        Some(Duration::from_secs(3600)),
-        &|_| {},
-    )
-    .await?;
+    let drained = drained_within_an_hour(engine, project).await?;
     let ended = if drained {
         Ended::Drained
     } else {
@@ -545,6 +539,17 @@ async fn drain_then_stop(
     stop(running, ended).await?;
     anyhow::ensure!(drained, "{name}: did not drain within an hour");
     Ok(())
+}
+
+/// Whether nothing of `project` is pending and lag is 0 within an hour.
+async fn drained_within_an_hour(engine: &Arc<Engine>, project: &str) -> Result<bool> {
+    drain::wait_drained_in(
+        engine,
+        Some(project),
+        Some(Duration::from_secs(3600)),
+        &|_| {},
+    )
+    .await
 }
 
 /// Stop a run; a consumer that failed fails the scenario.
@@ -869,13 +874,7 @@ async fn bridge(args: &Args) -> Result<()> {
     let wait_drained = |project: String| {
         let engine = engine.clone();
         async move {
-            let ok = drain::wait_drained_in(
-                &engine,
-                Some(&project),
-                Some(Duration::from_secs(3600)),
-                &|_| {},
-            )
-            .await?;
+            let ok = drained_within_an_hour(&engine, &project).await?;
             anyhow::ensure!(ok, "bridge: {project} did not drain within an hour");
             anyhow::Ok(())
         }
@@ -1004,13 +1003,7 @@ async fn watch_edits(args: &Args) -> Result<()> {
         anyhow::ensure!(!watcher.is_finished(), "watch: the watcher ended");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let ok = drain::wait_drained_in(
-        &engine,
-        Some(&project),
-        Some(Duration::from_secs(3600)),
-        &|_| {},
-    )
-    .await?;
+    let ok = drained_within_an_hour(&engine, &project).await?;
     anyhow::ensure!(ok, "watch: the first mirror did not drain");
     let mirrored = started.elapsed();
     let mut files: Vec<std::path::PathBuf> = archon_tui::engine::pipeline::discover::walk(&src)

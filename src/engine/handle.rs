@@ -492,8 +492,7 @@ pub fn describe_sources(
     for r in rows {
         let what = match (r.kind.as_deref(), r.root.as_deref()) {
             (Some("tree"), Some(root)) => {
-                let tail: Vec<&str> = root.rsplit('/').take(2).collect();
-                let short = tail.into_iter().rev().collect::<Vec<_>>().join("/");
+                let short = crate::engine::pipeline::watch::short_root(root);
                 let verb = if watched.iter().any(|w| w == root) {
                     "watch"
                 } else {

@@ -43,11 +43,12 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         ));
     }
     for w in &s.watches {
-        // The tree's last two path parts: enough to tell trees apart.
-        let tail: Vec<&str> = w.root.rsplit('/').take(2).collect();
-        let name = tail.into_iter().rev().collect::<Vec<_>>().join("/");
+        let name = crate::engine::pipeline::watch::short_root(&w.root);
         if w.vanished {
-            push_warn(&mut spans, t, format!(" watch {} GONE ", clean(&name)));
+            spans.push(Span::styled(
+                format!(" watch {} GONE ", clean(&name)),
+                t.warn().add_modifier(Modifier::BOLD),
+            ));
         } else {
             spans.push(Span::styled(
                 format!(" watch {} {:.1}/s", clean(&name), w.changes_per_sec),
@@ -85,10 +86,6 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(Line::from(spans)).style(Style::default().bg(t.header_bg).fg(t.foreground)),
         area,
     );
-}
-
-fn push_warn(spans: &mut Vec<Span<'static>>, t: &super::theme::Theme, text: String) {
-    spans.push(Span::styled(text, t.warn().add_modifier(Modifier::BOLD)));
 }
 
 /// The footer's key hints in screen order, each with its priority (0 first):

@@ -33,10 +33,14 @@ pub(crate) struct Carry {
 }
 
 impl Carry {
-    pub(crate) fn new(root: &Path, docs: impl IntoIterator<Item = TreeDocument>) -> Self {
+    pub(crate) fn new(root: &Path, docs: &[TreeDocument]) -> Self {
         let mut by_hash: HashMap<String, Vec<TreeDocument>> = HashMap::new();
-        for d in docs.into_iter().filter(TreeDocument::is_enriched) {
-            by_hash.entry(d.content_hash.clone()).or_default().push(d);
+        // Only enriched documents have an enrichment to carry: only they are copied.
+        for d in docs.iter().filter(|d| d.is_enriched()) {
+            by_hash
+                .entry(d.content_hash.clone())
+                .or_default()
+                .push(d.clone());
         }
         Self {
             root: root.to_path_buf(),

@@ -384,7 +384,7 @@ pub async fn ingest(
         .graph
         .tree_documents(project, source.root().unwrap_or_default())
         .await?;
-    let mut carry = Carry::new(&root, before.iter().cloned());
+    let mut carry = Carry::new(&root, &before);
     let mut seen = std::collections::HashSet::new();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<PathBuf, String>>(4 * BATCH);
     let walk_root = root.clone();

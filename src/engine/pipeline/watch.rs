@@ -100,6 +100,14 @@ impl Watches {
     }
 }
 
+/// A tree's root as a panel shows it: its last two path parts, enough to
+/// tell trees apart ("/home/op/src/web" → "src/web").
+pub fn short_root(root: &str) -> String {
+    let mut tail: Vec<&str> = root.rsplit('/').take(2).collect();
+    tail.reverse();
+    tail.join("/")
+}
+
 /// Watch in the background, reporting to the log (console, `serve`).
 pub fn spawn_watch(
     engine: &Arc<Engine>,
@@ -395,7 +403,7 @@ async fn apply_changes(
         source: &source,
     };
     let mut ingest = IngestReport::default();
-    let mut carry = Carry::new(root, gone_docs.iter().cloned());
+    let mut carry = Carry::new(root, &gone_docs);
     let mut seen = HashSet::new();
     let files: Vec<PathBuf> = files.into_iter().collect();
     report.files = files
