@@ -21,6 +21,12 @@ cargo --version
 java -version 2>&1 | head -1 || true
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 
+# A clean build gains nothing from incremental artefacts (2+ GB on disk); a developer's
+# repeated runs keep them.
+if [ -n "${CI:-}" ]; then
+  export CARGO_INCREMENTAL=0
+fi
+
 skips=$PWD/target/test-skips.txt
 mkdir -p target
 rm -f "$skips"
