@@ -25,7 +25,7 @@ use archon_tui::runtime::{Ended, RunOptions, Running};
 use clap::Parser;
 use serde_json::json;
 
-#[derive(Parser)]
+#[derive(Parser, Clone)]
 #[command(about = "End-to-end benchmark of the archon-tui engine")]
 struct Args {
     /// Generated files per scenario
@@ -40,7 +40,9 @@ struct Args {
     /// ceiling kafka-noop is compared with), bridge (seed §9.3's load test
     /// through POST /api/bridge/document(s) beside a tree ingest), watch
     /// (a watched tree's edits, each timed until enriched), bolt-ceiling
-    /// (the graph's own rate for the index rows: plain UNWIND … MERGE)
+    /// (the graph's own rate for the index rows: plain UNWIND … MERGE),
+    /// scale (the embedded default at each --scale-files, with the data
+    /// dir's bytes per document by table)
     #[arg(
         long,
         value_delimiter = ',',
@@ -63,6 +65,9 @@ struct Args {
     /// a cargo build leaves under $CARGO_HOME/registry/src)
     #[arg(long)]
     tree: Option<std::path::PathBuf>,
+    /// The sizes of the `scale` scenario (generated files, one run each)
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,300000")]
+    scale_files: Vec<usize>,
 }
 
 /// Where a scenario's engine keeps its data and which servers it uses.
@@ -76,6 +81,8 @@ struct Setup {
     tag: u128,
     /// The loopback service's own timing, when there is one.
     service: Option<Arc<ServiceClock>>,
+    /// Print the data dir's bytes per document, by table.
+    account_bytes: bool,
 }
 
 fn rss_mib() -> (f64, f64) {
@@ -295,6 +302,15 @@ async fn run(
             }),
         );
     }
+    if let (Some(i), Some(d)) = (
+        extra["apart"]["index_s"].as_f64(),
+        extra["apart"]["drain_s"].as_f64(),
+    ) {
+        merge(
+            &mut line,
+            json!({"together_over_apart": round3(elapsed.as_secs_f64() / (i + d))}),
+        );
+    }
     if let Some(ceiling) = extra["bolt_ceiling_rows_per_sec"].as_f64() {
         merge(
             &mut line,
@@ -302,9 +318,103 @@ async fn run(
         );
     }
     merge(&mut line, extra);
+    if setup.account_bytes {
+        let docs = report.indexed.max(1);
+        merge(&mut line, bytes_per_document(&engine.cfg.data_dir, docs)?);
+    }
     println!("{line}");
     std::fs::remove_dir_all(&tmp).ok();
     Ok((docs_per_sec, engine.cfg.enrich_topic.clone()))
+}
+
+/// The data dir's size and its bytes per document: the database's pages by
+/// table (SQLite's dbstat; a table's indexes count with it), and the files.
+fn bytes_per_document(data_dir: &std::path::Path, docs: u64) -> Result<serde_json::Value> {
+    let db = data_dir.join(archon_tui::backends::sqlite::DB_FILE);
+    let conn = rusqlite::Connection::open_with_flags(
+        &db,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    let mut by_table = serde_json::Map::new();
+    let mut st = conn.prepare(
+        "SELECT coalesce(m.tbl_name, s.name) AS t, sum(s.pgsize) FROM dbstat s
+         LEFT JOIN sqlite_schema m ON m.name = s.name GROUP BY t ORDER BY 2 DESC",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    for row in rows {
+        let (table, bytes) = row?;
+        by_table.insert(table, json!((bytes as f64 / docs as f64).round()));
+    }
+    let mut files = 0u64;
+    for entry in std::fs::read_dir(data_dir)? {
+        let meta = entry?.metadata()?;
+        if meta.is_file() {
+            files += meta.len();
+        }
+    }
+    Ok(json!({
+        "data_dir_mib": (files as f64 / 1048576.0 * 10.0).round() / 10.0,
+        "data_dir_bytes_per_doc": (files as f64 / docs as f64).round(),
+        "db_bytes_per_doc_by_table": by_table,
+    }))
+}
+
+/// `scale`: the embedded default at each of `--scale-files`, one run each,
+/// with its rate beside the first size's and its bytes per document.
+async fn scale(args: &Args) -> Result<()> {
+    let mut first = None;
+    for &n in &args.scale_files {
+        let sized = Args {
+            files: n,
+            ..args.clone()
+        };
+        let setup = Setup {
+            account_bytes: true,
+            ..Default::default()
+        };
+        let (rate, _) = run("scale", &sized, setup, json!({})).await?;
+        if let Some((files, first_rate)) = first {
+            println!(
+                "{}",
+                json!({"scenario": "scale", "files": n, "docs_per_sec": rate.round(),
+                       "of_rate_at": files, "ratio": round3(rate / first_rate)})
+            );
+        } else {
+            first = Some((n, rate.round()));
+        }
+    }
+    Ok(())
+}
+
+/// The same generated files indexed with the engine paused, then drained
+/// alone: each phase timed apart (issue 30: together ≤ 1.3× apart). The
+/// figures and the request topic (its messages stay for kcat).
+async fn apart_run(args: &Args, setup: Setup) -> Result<(serde_json::Value, String)> {
+    let tmp = tempfile_dir()?;
+    let src = tmp.join("src");
+    archon_tui::corpus::generate(&src, args.files)?;
+    let engine = open(&tmp, args, &setup).await?;
+    engine.pause();
+    let running = Running::start(engine.clone(), RunOptions::default())?;
+    let project = format!("apart-{}", nonce());
+    let t = Instant::now();
+    let report = producer::ingest(&engine, &src, &project, &|_| {}).await?;
+    let index_s = t.elapsed().as_secs_f64();
+    engine.resume();
+    let t = Instant::now();
+    drain_then_stop("apart", &engine, running, &project).await?;
+    let drain_s = t.elapsed().as_secs_f64();
+    let docs = report.indexed.max(1) as f64;
+    std::fs::remove_dir_all(&tmp).ok();
+    Ok((
+        json!({
+            "index_s": round3(index_s),
+            "index_docs_per_sec": (docs / index_s).round(),
+            "drain_s": round3(drain_s),
+            "drain_docs_per_sec": (docs / drain_s).round(),
+        }),
+        engine.cfg.enrich_topic.clone(),
+    ))
 }
 
 /// The `real` scenario's default tree: the registry sources cargo keeps.
@@ -802,8 +912,18 @@ async fn kafka_ceiling(args: &Args, brokers: &str, graph: Option<String>) -> Res
         tag: nonce(),
         ..Default::default()
     };
-    // The engine's run leaves its requests on its topic: read them again raw.
-    let (engine_rate, topic) = run("kafka-noop", args, setup, json!({})).await?;
+    // The engine's runs leave their requests on their topics: read them again raw.
+    let (engine_rate, _) = run("kafka-noop", args, setup.clone(), json!({})).await?;
+    // The drain alone (indexed while paused), over the topic kcat then reads.
+    let (apart, topic) = apart_run(
+        args,
+        Setup {
+            tag: nonce(),
+            ..setup
+        },
+    )
+    .await?;
+    let drain_rate = apart["drain_docs_per_sec"].as_f64().unwrap_or(0.0);
     let n = args.files as u64;
     let b = brokers.to_string();
     let t = topic.clone();
@@ -819,11 +939,13 @@ async fn kafka_ceiling(args: &Args, brokers: &str, graph: Option<String>) -> Res
             "messages": n,
             "msgs_per_sec": raw.round(),
             "engine_noop_docs_per_sec": engine_rate.round(),
+            "engine_noop_drain_alone": apart,
             // Significant digits, not decimals: a raw consumer draining a
             // prefetched few hundred messages can be 1000× the engine.
             "engine_over_raw": significant(engine_rate / raw),
             "kcat_msgs_per_sec": kcat.map(f64::round),
             "engine_over_kcat": kcat.map(|k| significant(engine_rate / k)),
+            "drain_alone_over_kcat": kcat.map(|k| significant(drain_rate / k)),
         })
     );
     Ok(())
@@ -1181,13 +1303,19 @@ async fn bench(args: Args) -> Result<()> {
                     tag: nonce(),
                     ..Default::default()
                 };
-                // On a Bolt graph, its own ceiling measured in the same run.
-                let extra = match &args.graph_uri {
+                // On a Bolt graph, its own ceiling measured in the same run;
+                // and the same work with indexing and draining apart.
+                let mut extra = match &args.graph_uri {
                     Some(uri) => {
                         json!({"bolt_ceiling_rows_per_sec": bolt_ceiling(uri, args.files).await?.round()})
                     }
                     None => json!({}),
                 };
+                let apart_setup = Setup {
+                    tag: nonce(),
+                    ..setup.clone()
+                };
+                extra["apart"] = apart_run(&args, apart_setup).await?.0;
                 run("kafka", &args, setup, extra).await?;
             }
             "bolt-ceiling" => {
@@ -1204,8 +1332,9 @@ async fn bench(args: Args) -> Result<()> {
             "kafka-noop" | "raw" => kafka_ceiling(&args, &kafka()?, args.graph_uri.clone()).await?,
             "bridge" => bridge(&args).await?,
             "watch" => watch_edits(&args).await?,
+            "scale" => scale(&args).await?,
             other => anyhow::bail!(
-                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-http, kafka-noop, raw, bridge, watch, bolt-ceiling)"
+                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-http, kafka-noop, raw, bridge, watch, bolt-ceiling, scale)"
             ),
         }
     }

@@ -96,6 +96,8 @@ pub struct Engine {
     pub observed: resilience::observed::ObservedStores,
     /// One log line per two seconds about documents parked in the DLQ.
     pub parked_log: pipeline::enrich::ParkedLog,
+    /// Outbox marks gathered on a server store (`pipeline::enrich::OutboxMarks`).
+    pub outbox_marks: pipeline::enrich::OutboxMarks,
     /// The trees this engine watches (`pipeline::watch`).
     pub watches: pipeline::watch::Watches,
     rollout: RwLock<RolloutState>,
@@ -200,6 +202,7 @@ impl Engine {
             faults,
             observed: Default::default(),
             parked_log: Default::default(),
+            outbox_marks: Default::default(),
             watches: Default::default(),
             stats: Stats::default(),
             control,

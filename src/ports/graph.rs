@@ -251,9 +251,10 @@ pub trait GraphStore: Send + Sync {
     /// `model::Transition`); returns the ids it moved (the others were elsewhere), so a caller acts once per move.
     async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<Vec<String>>;
     async fn record_enrichments(&self, updates: Vec<EnrichmentUpdate>) -> Result<Vec<ApplyResult>>;
-    /// The completed events (and vector updates) of these documents' current
-    /// enrichments are written: the outbox mark `DocumentRecord::announced`.
-    async fn mark_announced(&self, ids: Vec<String>) -> Result<()>;
+    /// The completed events (and vector updates) of these (document, content
+    /// hash) enrichments are written: the outbox mark `DocumentRecord::announced`.
+    /// A document enriched since for other content keeps its mark unset.
+    async fn mark_announced(&self, marks: Vec<(String, String)>) -> Result<()>;
     /// Documents parked in the DLQ, with their reason.
     async fn record_failures(&self, failures: Vec<FailureUpdate>) -> Result<()>;
     /// processing → pending after a crash; returns how many.

@@ -264,8 +264,8 @@ impl GraphStore for EmbeddedGraph {
             .await
     }
 
-    async fn mark_announced(&self, ids: Vec<String>) -> Result<()> {
-        if ids.is_empty() {
+    async fn mark_announced(&self, marks: Vec<(String, String)>) -> Result<()> {
+        if marks.is_empty() {
             return Ok(());
         }
         // Relaxed: a lost mark costs one more completed event on redelivery.
@@ -274,10 +274,11 @@ impl GraphStore for EmbeddedGraph {
                 let tx = conn.transaction()?;
                 {
                     let mut st = tx.prepare_cached(
-                        "UPDATE documents SET announced = 1 WHERE entity_id = ?1",
+                        "UPDATE documents SET announced = 1
+                         WHERE entity_id = ?1 AND enrichment_content_hash = ?2",
                     )?;
-                    for id in &ids {
-                        st.execute([id])?;
+                    for (id, hash) in &marks {
+                        st.execute([id, hash])?;
                     }
                 }
                 tx.commit()?;

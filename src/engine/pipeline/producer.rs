@@ -397,6 +397,14 @@ pub async fn ingest(
     });
     let mut report = IngestReport::default();
     let mut batch = Vec::with_capacity(BATCH);
+    let tree = Tree {
+        root: &root,
+        project,
+        source: &source,
+    };
+    // One batch is read and hashed while the one before it is written: the
+    // store's round trips (a server's above all) overlap the reading.
+    let mut reading: Option<Reading> = None;
     loop {
         let next = rx.recv().await;
         let done = next.is_none();
@@ -407,15 +415,17 @@ pub async fn ingest(
         }
         if batch.len() >= BATCH || (done && !batch.is_empty()) {
             let paths = std::mem::take(&mut batch);
-            let tree = Tree {
-                root: &root,
-                project,
-                source: &source,
-            };
-            index_batch(engine, &tree, paths, &mut report, &mut carry, &mut seen).await?;
-            progress(&report);
+            let read = read_batch(engine, &tree, paths);
+            if let Some(previous) = reading.replace(read) {
+                write_batch(engine, previous, &mut report, &mut carry, &mut seen).await?;
+                progress(&report);
+            }
         }
         if done {
+            if let Some(last) = reading.take() {
+                write_batch(engine, last, &mut report, &mut carry, &mut seen).await?;
+                progress(&report);
+            }
             break;
         }
     }
@@ -445,23 +455,43 @@ pub(crate) async fn index_batch(
     carry: &mut Carry,
     seen: &mut std::collections::HashSet<String>,
 ) -> Result<()> {
+    let read = read_batch(engine, tree, paths);
+    write_batch(engine, read, report, carry, seen).await
+}
+
+/// A batch of files being read and hashed on every core: (files listed, the
+/// documents they make).
+struct Reading(u64, tokio::task::JoinHandle<Vec<Prepared>>);
+
+fn read_batch(engine: &Engine, tree: &Tree<'_>, paths: Vec<PathBuf>) -> Reading {
     let listed = paths.len() as u64;
-    report.discovered += listed;
-    crate::engine::telemetry::stats::Stats::add(&engine.stats.discovered, listed);
-    let (root2, project2, max, source2) = (
+    let (root, project, max, source) = (
         tree.root.to_path_buf(),
         tree.project.to_string(),
         engine.cfg.max_file_bytes,
         tree.source.clone(),
     );
-    // Read and hash on every core; the one writer takes the batch after.
-    let prepared: Vec<Prepared> = tokio::task::spawn_blocking(move || {
-        on_all_cores(&paths, |p| prepare(&root2, p, &project2, max, &source2))
-            .into_iter()
-            .flatten()
-            .collect()
-    })
-    .await?;
+    Reading(
+        listed,
+        tokio::task::spawn_blocking(move || {
+            on_all_cores(&paths, |p| prepare(&root, p, &project, max, &source))
+                .into_iter()
+                .flatten()
+                .collect()
+        }),
+    )
+}
+
+async fn write_batch(
+    engine: &Arc<Engine>,
+    Reading(listed, read): Reading,
+    report: &mut IngestReport,
+    carry: &mut Carry,
+    seen: &mut std::collections::HashSet<String>,
+) -> Result<()> {
+    report.discovered += listed;
+    crate::engine::telemetry::stats::Stats::add(&engine.stats.discovered, listed);
+    let prepared = read.await?;
     report.skipped_binary += listed - prepared.len() as u64;
     seen.extend(prepared.iter().map(|p| p.doc.entity_id.clone()));
     index_prepared(engine, prepared, report, Some(carry)).await?;

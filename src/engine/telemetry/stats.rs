@@ -100,6 +100,8 @@ pub struct Stats {
     pub intelligence_errors: IntCounterVec,
     pub intelligence_duration: PromHistogram,
     pub in_flight: AtomicI64,
+    /// Of `in_flight`, those in batches a writer is recording now.
+    pub recording: AtomicI64,
     errors: IntCounterVec,
     index_seconds: PromHistogram,
     enrich_seconds: PromHistogram,
@@ -274,6 +276,7 @@ impl Default for Stats {
                 AGE_BUCKETS,
             ),
             in_flight: AtomicI64::new(0),
+            recording: AtomicI64::new(0),
             enrich_latency: Mutex::new(new_histogram()),
             retry_wait: Mutex::new(new_histogram()),
             index_latency: Mutex::new(new_histogram()),

@@ -641,13 +641,19 @@ impl GraphStore for BoltGraph {
             .collect())
     }
 
-    async fn mark_announced(&self, ids: Vec<String>) -> Result<()> {
-        if ids.is_empty() {
+    async fn mark_announced(&self, marks: Vec<(String, String)>) -> Result<()> {
+        if marks.is_empty() {
             return Ok(());
         }
+        let mut rows: Vec<Value> = marks
+            .iter()
+            .map(|(id, hash)| json!({"id": id, "hash": hash}))
+            .collect();
+        rows.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
         self.unwind(
-            "UNWIND $rows AS id MATCH (d:Document {entity_id: id}) SET d.announced = true",
-            json!(ids),
+            "UNWIND $rows AS m MATCH (d:Document {entity_id: m.id})
+             WHERE d.enrichment_content_hash = m.hash SET d.announced = true",
+            Value::Array(rows),
         )
         .await?;
         Ok(())
