@@ -18,8 +18,8 @@ use crate::runtime::{Ended, Http, RunOptions, Running};
 use crate::sanitize::clean;
 
 use super::output::bar;
-use super::wait::run_until_drained;
 pub use super::wait::EXIT_TIMED_OUT;
+use super::wait::{run_until_drained, start_consumer, until_drained};
 
 pub async fn run(cli: Cli) -> Result<i32> {
     use crate::config::Layer;
@@ -450,14 +450,33 @@ async fn ingest(
     };
     let started = Instant::now();
     let before = crate::engine::telemetry::stats::Stats::get(&engine.stats.enriched);
+    // With --wait the consumer drains while the tree is indexed (10,000
+    // files, cold process: 2.9 s one after the other).
+    let running = if wait {
+        Some(start_consumer(&engine, &wait_args)?)
+    } else {
+        None
+    };
     let pb = bar(None, "indexing");
-    let report = producer::ingest(&engine, path, &project, &|r| {
+    let indexed = producer::ingest(&engine, path, &project, &|r| {
         if let Some(pb) = &pb {
             pb.set_position(r.discovered);
             pb.set_length(r.discovered);
         }
     })
-    .await?;
+    .await;
+    let report = match (indexed, running) {
+        (Ok(report), running) => (report, running),
+        (Err(e), Some(running)) => {
+            // What was indexed stays pending; the consumer stops cleanly.
+            running
+                .shutdown(&crate::runtime::Ended::Failed(format!("{e:#}")))
+                .await;
+            return Err(e);
+        }
+        (Err(e), None) => return Err(e),
+    };
+    let (report, running) = report;
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -467,10 +486,9 @@ async fn ingest(
     if let Some(why) = &report.deletion_skipped {
         eprintln!("warning: {}", clean(why));
     }
-    let timed_out = if wait {
-        run_until_drained(&engine, &wait_args, Some(&project)).await?
-    } else {
-        false
+    let timed_out = match running {
+        Some(running) => until_drained(&engine, running, &wait_args, Some(&project)).await?,
+        None => false,
     };
     let p = drain::progress(&engine).await?;
     let mut s = summary(

@@ -20,13 +20,30 @@ pub(crate) async fn run_until_drained(
     args: &WaitArgs,
     project: Option<&str>,
 ) -> Result<bool> {
+    let running = start_consumer(engine, args)?;
+    until_drained(engine, running, args, project).await
+}
+
+/// Check the wait's arguments and start the consumer: a caller with work to
+/// index starts it first, so the drain runs while it indexes.
+pub(crate) fn start_consumer(engine: &Arc<Engine>, args: &WaitArgs) -> Result<Running> {
     if let Some(t) = args.timeout {
         anyhow::ensure!(
             t.is_finite() && t > 0.0,
             "--timeout must be a positive number of seconds, got {t}"
         );
     }
-    let running = Running::start(engine.clone(), RunOptions::default())?;
+    Running::start(engine.clone(), RunOptions::default())
+}
+
+/// Wait on a started consumer until drained or timed out, then stop it;
+/// true when timed out.
+pub(crate) async fn until_drained(
+    engine: &Arc<Engine>,
+    running: Running,
+    args: &WaitArgs,
+    project: Option<&str>,
+) -> Result<bool> {
     let pb = bar(Some(0), "enriching");
     let tick = |p: &Progress| {
         if let Some(pb) = &pb {

@@ -41,13 +41,16 @@ pub const COMMIT_EVERY: Duration = Duration::from_millis(100);
 
 /// Messages a member may hold fetched but not yet recorded: its concurrency
 /// in calls plus as many again finished and waiting for the writer, so
-/// recording overlaps the calls without running away from them. Twice that
+/// recording overlaps the calls without running away from them; at least 64,
+/// so the seeds' default of 10 calls still fetches and records in batches
+/// (`ingest --wait`, 10,000 files, embedded: bounded at 20, 3,500 docs/s;
+/// at 64, see docs/performance.md). Twice that
 /// on a server store (`overlapped`): each fetched batch then waits on round
 /// trips (mark processing, first reads), and a bigger batch costs the
 /// server the same statements (Kafka + Neo4j, 10,000 files: 2,116 → 2,319
 /// docs/s, batches of 21 → 44 messages).
 pub fn fetch_ahead(concurrency: usize, overlapped: bool) -> usize {
-    (concurrency * 2).max(8) * if overlapped { 2 } else { 1 }
+    (concurrency * 2).max(64) * if overlapped { 2 } else { 1 }
 }
 
 /// What the runtime's consumer task is doing (front ends show it).
