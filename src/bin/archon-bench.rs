@@ -35,7 +35,8 @@ struct Args {
     /// at each --latency-ms), rollback (effective time under load), keys
     /// (key-to-screen while the engine drains), kafka, kafka-http (http
     /// through Kafka, optionally a Bolt graph), real (a real source tree,
-    /// --tree, beside a naive read+hash+insert baseline), kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
+    /// --tree, beside a naive read+hash+insert baseline; on Kafka and a Bolt
+    /// graph when --kafka-brokers / --graph-uri are given), kafka-noop and raw (need --kafka-brokers; raw is a plain librdkafka
     /// consumer, and kcat when installed, reading the same messages: the
     /// ceiling kafka-noop is compared with), bridge (seed §9.3's load test
     /// through POST /api/bridge/document(s) beside a tree ingest), watch
@@ -533,14 +534,23 @@ async fn real_tree(args: &Args) -> Result<()> {
             let _warmed = std::io::copy(&mut f, &mut std::io::sink());
         }
     }
-    let engine = open(&tmp, args, &Setup::default()).await?;
+    // On the servers given (goal 6 of issue 30: the production shape on a
+    // real tree), else the embedded default.
+    let remote = |tag| Setup {
+        kafka: args.kafka_brokers.clone(),
+        graph: args.graph_uri.clone(),
+        tag,
+        ..Default::default()
+    };
+    let engine = open(&tmp, args, &remote(nonce())).await?;
+    let (broker, graph) = (engine.backends.broker.kind(), engine.backends.graph.kind());
     let project = format!("real-{}", nonce());
     let (report, indexed_in, elapsed) = ingest_and_drain("real", &engine, &tree, &project).await?;
     let (rss, hwm) = rss_mib();
     let index = engine.stats.index_summary();
     drop(engine);
     let (in_use_mib, trimmed_rss_mib) = heap_in_use_then_trim();
-    let apart = phases_apart(args, &tree, &tmp.join("apart")).await?;
+    let apart = phases_apart(args, &remote(nonce()), &tree, &tmp.join("apart")).await?;
     let cpu_before = cpu_seconds();
     let (files, bytes, baseline_s) = naive_baseline(&tree, &tmp.join("baseline"))?;
     let baseline_cpu = cpu_seconds() - cpu_before;
@@ -551,6 +561,8 @@ async fn real_tree(args: &Args) -> Result<()> {
         "{}",
         json!({
             "scenario": "real",
+            "broker": broker,
+            "graph": graph,
             "analyzer_mib_per_s_one_core": (text_mib / analyze_s).round(),
             "embed_mib_per_s_one_core": (text_mib / embed_s).round(),
             "tree": tree.display().to_string(),
@@ -588,10 +600,11 @@ async fn real_tree(args: &Args) -> Result<()> {
 /// (a phase that uses about every core for its whole span is CPU-bound).
 async fn phases_apart(
     args: &Args,
+    setup: &Setup,
     tree: &std::path::Path,
     dir: &std::path::Path,
 ) -> Result<serde_json::Value> {
-    let engine = open(dir, args, &Setup::default()).await?;
+    let engine = open(dir, args, setup).await?;
     engine.pause();
     let running = Running::start(engine.clone(), RunOptions::default())?;
     let project = format!("apart-{}", nonce());
@@ -925,6 +938,39 @@ async fn kafka_ceiling(args: &Args, brokers: &str, graph: Option<String>) -> Res
     .await?;
     let drain_rate = apart["drain_docs_per_sec"].as_f64().unwrap_or(0.0);
     let n = args.files as u64;
+    // The product's own consumer (rdkafka's StreamConsumer behind
+    // `BrokerConsumer::fetch`) reading the same messages and nothing else:
+    // what the consumer costs apart from the graph and the enrichment.
+    let adapter = {
+        let tmp = tempfile_dir()?;
+        let only_kafka = Setup {
+            kafka: Some(brokers.into()),
+            noop: true,
+            tag: nonce(),
+            ..Default::default()
+        };
+        let engine = open(&tmp, args, &only_kafka).await?;
+        let consumer = engine
+            .backends
+            .broker
+            .consumer(&format!("bench.adapter.{}", nonce()), &topic)
+            .await?;
+        let mut seen = 0u64;
+        let mut started = None;
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while seen < n {
+            anyhow::ensure!(Instant::now() < deadline, "adapter: {seen} of {n} in 600 s");
+            let got = consumer.fetch(512, Duration::from_millis(200)).await?;
+            if !got.is_empty() {
+                started.get_or_insert_with(Instant::now);
+            }
+            seen += got.len() as u64;
+        }
+        consumer.close().await?;
+        std::fs::remove_dir_all(&tmp).ok();
+        let secs = started.map_or(0.0, |t: Instant| t.elapsed().as_secs_f64());
+        n as f64 / secs.max(1e-9)
+    };
     let b = brokers.to_string();
     let t = topic.clone();
     let (raw, kcat) = tokio::task::spawn_blocking(move || -> Result<_> {
@@ -946,6 +992,8 @@ async fn kafka_ceiling(args: &Args, brokers: &str, graph: Option<String>) -> Res
             "kcat_msgs_per_sec": kcat.map(f64::round),
             "engine_over_kcat": kcat.map(|k| significant(engine_rate / k)),
             "drain_alone_over_kcat": kcat.map(|k| significant(drain_rate / k)),
+            "adapter_fetch_msgs_per_sec": adapter.round(),
+            "adapter_over_raw": significant(adapter / raw),
         })
     );
     Ok(())
