@@ -319,13 +319,23 @@ async fn fetch_loop(
                 tokio::spawn(async move {
                     let position = (origin.partition, origin.offset);
                     let outcome = match req {
-                        Ok(req) => match sem.acquire_owned().await {
-                            Ok(_permit) => {
-                                enrich::enrich_read(&engine, req, origin, read, reading).await
+                        Ok(req) => {
+                            // A message still waiting for a call slot when the
+                            // engine stops goes back on the topic at once: the
+                            // calls in progress get their grace, it does not
+                            // start one of its own after them.
+                            let mut stop = engine.stop_watch();
+                            let permit = tokio::select! {
+                                p = sem.acquire_owned() => p.ok(),
+                                _ = stop.wait_for(|s| *s) => None,
+                            };
+                            match permit {
+                                Some(_permit) if !engine.stopping() => {
+                                    enrich::enrich_read(&engine, req, origin, read, reading).await
+                                }
+                                _ => Outcome::Returned(Box::new(req)),
                             }
-                            // Never closed; handed back rather than lost.
-                            Err(_) => Outcome::Returned(Box::new(req)),
-                        },
+                        }
                         Err(parked) => parked,
                     };
                     if tx.send((Some(position), outcome)).is_err() {
