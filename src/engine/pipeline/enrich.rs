@@ -719,41 +719,65 @@ pub async fn publish_progress(
 /// How often the Logs panel hears about documents parked in the DLQ.
 const PARKED_LOG_EVERY: Duration = Duration::from_secs(2);
 
-/// Documents parked in the DLQ, told in one line per two seconds ("moved 14
-/// to the DLQ: 12 InjectedFailure, 2 EncodingError"), not one per document:
-/// the Logs panel keeps the operator's own lines in view, and the DLQ panel
-/// has every entry.
-#[derive(Default)]
-pub struct ParkedLog(Arc<Mutex<Option<std::collections::BTreeMap<String, u64>>>>);
+/// What arrives within `every` of the first arrival, handed to one flush
+/// together: the first `add` into an empty gathering starts the timer.
+struct Gathered<T>(Arc<Mutex<Option<T>>>);
 
-impl ParkedLog {
-    pub fn note(&self, types: impl Iterator<Item = String>) {
+impl<T> Default for Gathered<T> {
+    fn default() -> Self {
+        Self(Arc::new(Mutex::new(None)))
+    }
+}
+
+impl<T: Default + Send + 'static> Gathered<T> {
+    fn add<F, Fut>(&self, every: Duration, add: impl FnOnce(&mut T), flush: F)
+    where
+        F: FnOnce(T) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
         let mut pending = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let first = pending.is_none();
-        let counts = pending.get_or_insert_with(Default::default);
-        for t in types {
-            *counts.entry(t).or_default() += 1;
-        }
+        add(pending.get_or_insert_with(T::default));
         if first {
             let pending = self.0.clone();
             tokio::spawn(async move {
-                tokio::time::sleep(PARKED_LOG_EVERY).await;
-                let counts = pending
+                tokio::time::sleep(every).await;
+                let gathered = pending
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .take()
                     .unwrap_or_default();
-                let n: u64 = counts.values().sum();
-                let types: Vec<String> = counts
-                    .iter()
-                    .map(|(t, n)| format!("{n} {}", crate::sanitize::clean(t)))
-                    .collect();
-                tracing::warn!("moved {n} to the DLQ: {}", types.join(", "));
+                flush(gathered).await;
             });
         }
+    }
+}
+
+/// Documents parked in the DLQ, told in one line per two seconds ("moved 14
+/// to the DLQ: 12 InjectedFailure, 2 EncodingError"), not one per document:
+/// the Logs panel keeps the operator's own lines in view, and the DLQ panel
+/// has every entry.
+#[derive(Default)]
+pub struct ParkedLog(Gathered<std::collections::BTreeMap<String, u64>>);
+
+impl ParkedLog {
+    pub fn note(&self, types: impl Iterator<Item = String>) {
+        let add = |counts: &mut std::collections::BTreeMap<String, u64>| {
+            for t in types {
+                *counts.entry(t).or_default() += 1;
+            }
+        };
+        self.0.add(PARKED_LOG_EVERY, add, |counts| async move {
+            let n: u64 = counts.values().sum();
+            let types: Vec<String> = counts
+                .iter()
+                .map(|(t, n)| format!("{n} {}", crate::sanitize::clean(t)))
+                .collect();
+            tracing::warn!("moved {n} to the DLQ: {}", types.join(", "));
+        });
     }
 }
 
@@ -767,39 +791,24 @@ const MARKS_EVERY: Duration = Duration::from_millis(25);
 /// within the window) costs one more completed event if the offset is
 /// redelivered, never a lost one.
 #[derive(Default)]
-pub struct OutboxMarks(Arc<Mutex<Option<Vec<Mark>>>>);
+pub struct OutboxMarks(Gathered<Vec<Mark>>);
 
 /// (document id, content hash) whose completed event is written.
 type Mark = (String, String);
 
 impl OutboxMarks {
-    pub fn note(
-        &self,
-        graph: Arc<dyn crate::ports::graph::GraphStore>,
-        marks: Vec<(String, String)>,
-    ) {
+    pub fn note(&self, graph: Arc<dyn crate::ports::graph::GraphStore>, marks: Vec<Mark>) {
         if marks.is_empty() {
             return;
         }
-        let mut pending = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let first = pending.is_none();
-        pending.get_or_insert_with(Vec::new).extend(marks);
-        if first {
-            let pending = self.0.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(MARKS_EVERY).await;
-                let marks = pending
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .take()
-                    .unwrap_or_default();
+        self.0.add(
+            MARKS_EVERY,
+            |pending| pending.extend(marks),
+            |marks| async move {
                 if let Err(e) = graph.mark_announced(marks).await {
                     tracing::debug!("outbox marks not written (harmless): {e:#}");
                 }
-            });
-        }
+            },
+        );
     }
 }
