@@ -465,7 +465,7 @@ async fn ingest(
         }
     })
     .await;
-    let report = match (indexed, running) {
+    let (report, running) = match (indexed, running) {
         (Ok(report), running) => (report, running),
         (Err(e), Some(running)) => {
             // What was indexed stays pending; the consumer stops cleanly.
@@ -476,7 +476,6 @@ async fn ingest(
         }
         (Err(e), None) => return Err(e),
     };
-    let (report, running) = report;
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
