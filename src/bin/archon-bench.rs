@@ -62,6 +62,10 @@ struct Args {
     /// Bolt graph for the kafka scenarios (else the embedded graph)
     #[arg(long, env = "ARCHON_BENCH_BOLT")]
     graph_uri: Option<String>,
+    /// Extra librdkafka properties for the engine, as the product's own
+    /// `--kafka-option KEY=VALUE` (A/B of client settings)
+    #[arg(long = "kafka-option", value_name = "KEY=VALUE")]
+    kafka_option: Vec<String>,
     /// The source tree of the `real` scenario (default: the crate sources
     /// a cargo build leaves under $CARGO_HOME/registry/src)
     #[arg(long)]
@@ -217,6 +221,9 @@ async fn open(dir: &std::path::Path, args: &Args, setup: &Setup) -> Result<Arc<E
         ];
         if let Some(k) = &setup.kafka {
             argv.extend(["--kafka-brokers".into(), k.clone()]);
+            for o in &args.kafka_option {
+                argv.extend(["--kafka-option".into(), o.clone()]);
+            }
         }
         if let Some(g) = &setup.graph {
             argv.extend(["--graph-uri".into(), g.clone()]);
