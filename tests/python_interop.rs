@@ -97,29 +97,29 @@ fn check_seed_entries(data: &Path, flags: &[String]) {
 
 /// Seed §3.2 makes the DLQ topic compacted ("latest failure per
 /// document_id"), and Kafka refuses keyless records on a compacted topic, so
-/// §4.2's keyless `_publish_to_dlq` cannot write to it: the seeds disagree.
-/// Keyed by document id, the seed's records land and our browser lists them.
+/// §4.2's keyless `_publish_to_dlq` could not write to it: the seeds
+/// disagree. archon-tui creates the DLQ topic `delete` with §3.2's 30 days,
+/// so the seed's keyless records land and our browser lists them (before
+/// this release they were refused, every one lost).
 #[test]
-fn our_dlq_browser_reads_records_the_seed_consumer_parked_keyed() {
+fn the_seed_consumers_keyless_dlq_records_land_on_the_dlq_topic_we_create() {
     let (Some(b), Some(tools)) = (broker(), Tools::or_skip("aiokafka DLQ interop")) else {
         return;
     };
     let flags = isolated(&b, "seeddlq");
     let data = tempfile::tempdir().unwrap();
-    // The engine creates its topics (the DLQ compacted, as seed §3.2 says).
+    // The engine creates its topics.
     let r = run_s(data.path(), &with(&["status", "--json"], &flags));
     assert_eq!(r.code, 0, "{}", r.stderr);
     let dlq_topic = flag(&flags, "--dlq-topic");
-    let keyless = seed_services(&tools, &["dlq", &b, dlq_topic, "3", "keyless"]);
-    println!("seed §4.2 keyless DLQ records on the compacted DLQ topic: {keyless}");
-    assert_eq!(
-        n(&keyless, "refused"),
-        3,
-        "Kafka refuses keyless records on a compacted topic: {keyless}"
-    );
-    let got = seed_services(&tools, &["dlq", &b, dlq_topic, "25", "keyed"]);
+    let got = seed_services(&tools, &["dlq", &b, dlq_topic, "25", "keyless"]);
+    println!("seed §4.2 keyless DLQ records on the DLQ topic archon-tui made: {got}");
+    assert_eq!(n(&got, "refused"), 0, "{got}");
     assert_eq!(n(&got, "published"), 25, "{got}");
     check_seed_entries(data.path(), &flags);
+    // doctor has nothing to say against the DLQ topic.
+    let r = run_s(data.path(), &with(&["doctor", "--json"], &flags));
+    assert!(!r.stdout.contains("keyless"), "{}", r.stdout);
 }
 
 /// A DLQ topic the seeds' services made themselves (delete policy, keyless

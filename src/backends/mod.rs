@@ -112,12 +112,12 @@ fn not_built(what: &str, feature: &str, setting: &str) -> anyhow::Error {
 }
 
 #[cfg(feature = "kafka")]
-fn remote_broker(k: &broker::kafka::KafkaSettings) -> Result<Arc<dyn Broker>> {
+pub(crate) fn remote_broker(k: &broker::kafka::KafkaSettings) -> Result<Arc<dyn Broker>> {
     Ok(Arc::new(broker::kafka::KafkaBroker::new(k.clone())?))
 }
 
 #[cfg(not(feature = "kafka"))]
-fn remote_broker(_: &broker::kafka::KafkaSettings) -> Result<Arc<dyn Broker>> {
+pub(crate) fn remote_broker(_: &broker::kafka::KafkaSettings) -> Result<Arc<dyn Broker>> {
     Err(not_built(
         "Kafka",
         "kafka",
@@ -126,12 +126,12 @@ fn remote_broker(_: &broker::kafka::KafkaSettings) -> Result<Arc<dyn Broker>> {
 }
 
 #[cfg(feature = "bolt")]
-async fn remote_graph(s: &graph::bolt::BoltSettings) -> Result<Arc<dyn GraphStore>> {
+pub(crate) async fn remote_graph(s: &graph::bolt::BoltSettings) -> Result<Arc<dyn GraphStore>> {
     Ok(Arc::new(graph::bolt::BoltGraph::connect(s).await?))
 }
 
 #[cfg(not(feature = "bolt"))]
-async fn remote_graph(_: &graph::bolt::BoltSettings) -> Result<Arc<dyn GraphStore>> {
+pub(crate) async fn remote_graph(_: &graph::bolt::BoltSettings) -> Result<Arc<dyn GraphStore>> {
     Err(not_built(
         "Bolt (Memgraph/Neo4j)",
         "bolt",
@@ -140,7 +140,10 @@ async fn remote_graph(_: &graph::bolt::BoltSettings) -> Result<Arc<dyn GraphStor
 }
 
 #[cfg(feature = "qdrant")]
-async fn remote_vectors(url: &str, api_key: Option<String>) -> Result<Arc<dyn VectorStore>> {
+pub(crate) async fn remote_vectors(
+    url: &str,
+    api_key: Option<String>,
+) -> Result<Arc<dyn VectorStore>> {
     Ok(Arc::new(
         vector::qdrant::QdrantVectors::connect(
             url,
@@ -153,6 +156,6 @@ async fn remote_vectors(url: &str, api_key: Option<String>) -> Result<Arc<dyn Ve
 }
 
 #[cfg(not(feature = "qdrant"))]
-async fn remote_vectors(_: &str, _: Option<String>) -> Result<Arc<dyn VectorStore>> {
+pub(crate) async fn remote_vectors(_: &str, _: Option<String>) -> Result<Arc<dyn VectorStore>> {
     Err(not_built("Qdrant", "qdrant", "QDRANT_URL / --qdrant-url"))
 }

@@ -227,6 +227,15 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         #[arg(long, value_name = "SECS")]
         alert_for: Option<f64>,
     },
+    /// Check a deployment before or while it runs: brokers, topics against
+    /// seed §3 (and settings that lose data), the consumer group, the graph's
+    /// constraints, Qdrant, the intelligence service, the data dir. Each
+    /// finding names its fix; exit 1 when something fails
+    Doctor {
+        /// Print JSON on stdout
+        #[arg(long)]
+        json: bool,
+    },
     /// Counts, lag, breaker, rollout and concurrency
     Status {
         /// Print JSON on stdout
@@ -320,6 +329,29 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         #[arg(long)]
         json: bool,
     },
+}
+
+impl Command {
+    /// The name of a command that only reads (status, lists, traces), or
+    /// None for one that writes or runs the engine.
+    pub fn read_only_name(&self) -> Option<&'static str> {
+        Some(match self {
+            Command::Status { .. } => "status",
+            Command::Trace { .. } => "trace",
+            Command::History { .. } => "history",
+            Command::Audit { .. } => "audit",
+            Command::Fleet { .. } => "fleet",
+            Command::Jobs { command: None, .. } => "jobs",
+            Command::Offsets { command: None, .. } => "offsets",
+            Command::Dlq { command } => match command {
+                DlqCommand::List { .. } => "dlq list",
+                DlqCommand::Show { .. } => "dlq show",
+                DlqCommand::Groups { .. } => "dlq groups",
+                _ => return None,
+            },
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Args, Clone, Default)]

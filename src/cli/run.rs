@@ -40,6 +40,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         crate::identity::set_operator(name)
             .map_err(crate::engine::fleet::levers::CommandError::Invalid)?;
     }
+    if let Some(name) = cli.command.as_ref().and_then(Command::read_only_name) {
+        refuse_a_missing_data_dir(&cfg, name)?;
+    }
     match cli.command {
         None => console(cfg, cli.console, file.theme).await,
         Some(Command::Console(args)) => console(cfg, args, file.theme).await,
@@ -204,6 +207,15 @@ pub async fn run(cli: Cli) -> Result<i32> {
             )
             .await
         }
+        Some(Command::Doctor { json }) => {
+            let report = crate::runtime::doctor::doctor(&cfg).await;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!("{report}");
+            }
+            Ok(if report.failed() { 1 } else { 0 })
+        }
         Some(Command::Status { json }) => {
             let engine = crate::runtime::open_engine(cfg).await?;
             let s = crate::engine::telemetry::status::StatusReport::read(&engine).await?;
@@ -215,6 +227,28 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// A read-only command on the embedded default reads the data dir: one
+/// that does not exist (a mistyped `--data-dir`) is said so, exit 2, and
+/// nothing is created, instead of an empty dir reporting zeros. With Kafka
+/// or a Bolt graph the state is on the servers and a cold shell has no
+/// data dir of its own.
+fn refuse_a_missing_data_dir(
+    cfg: &crate::engine::config::EngineConfig,
+    command: &str,
+) -> Result<()> {
+    let embedded =
+        cfg.kafka.is_none() && matches!(cfg.graph, crate::settings::GraphSetting::Embedded);
+    if embedded && !cfg.data_dir.exists() {
+        return Err(crate::engine::fleet::levers::CommandError::Invalid(format!(
+            "no data dir at {}: nothing has run with it, so `{command}` has nothing to read \
+             (mistyped --data-dir or ARCHON_DATA_DIR?)",
+            crate::sanitize::clean(&cfg.data_dir.display().to_string())
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 /// Open the console: everything that can fail (theme, path, data dir) is

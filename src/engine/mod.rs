@@ -10,6 +10,7 @@
 
 pub mod config;
 pub mod dlq;
+pub mod doctor;
 pub mod fleet;
 pub mod handle;
 pub mod pipeline;
@@ -150,6 +151,28 @@ const CHANGE_TRIES: usize = 20;
 /// Upper bound for MAX_CONCURRENT_ENRICHMENTS: beyond this a typo, not a plan.
 pub const MAX_CONCURRENCY: usize = 10_000;
 
+/// A DLQ topic made compacted (by seed §3.2's own command, or a release
+/// before this one) refuses the keyless records seed §4.2's services park:
+/// say so at start, with the fix. Topics are never reconfigured behind the
+/// operator's back; `archon-tui doctor` reports the same finding.
+async fn warn_if_dlq_refuses_keyless(broker: &dyn crate::ports::broker::Broker, dlq: &str) {
+    if broker.kind() == "embedded" {
+        return; // the embedded broker takes keyless records on any topic
+    }
+    match broker.describe_topics(&[dlq.to_string()]).await {
+        Ok(topics) => {
+            if topics.iter().any(|t| t.compacted()) {
+                tracing::warn!(
+                    "DLQ topic {} is compacted: Kafka refuses the keyless records the seeds' services park there (seed §4.2), and they are lost. Fix: {}",
+                    crate::sanitize::clean(dlq),
+                    crate::engine::doctor::dlq_policy_fix(dlq)
+                );
+            }
+        }
+        Err(e) => tracing::debug!("cannot read the DLQ topic's settings: {e:#}"),
+    }
+}
+
 impl Engine {
     /// An engine on these adapters (`runtime::open_engine` builds them
     /// from the configuration).
@@ -174,6 +197,7 @@ impl Engine {
             .ensure_topics(&topics)
             .await
             .context("cannot create the enrichment topics")?;
+        warn_if_dlq_refuses_keyless(backends.broker.as_ref(), &cfg.dlq_topic).await;
         let state = ControlState::from_entries(&ControlState::default(), &control.entries().await?);
         let rollout = state.rollout.clone().unwrap_or_else(|| cfg.rollout.clone());
         let held = state.holds(&cfg.member_id);

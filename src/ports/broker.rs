@@ -20,8 +20,42 @@ pub struct TopicSpec {
     pub name: String,
     pub partitions: u32,
     pub retention_ms: i64,
-    /// cleanup.policy=compact (the seeds' DLQ keeps the latest failure per key).
+    /// cleanup.policy=compact (the fleet's control and status topics: the
+    /// latest record per key). Never the DLQ: see `seed_topics`.
     pub compact: bool,
+}
+
+/// A topic as the broker has it (doctor, and the DLQ check at start).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TopicState {
+    pub name: String,
+    pub partitions: u32,
+    /// Replicas of the first partition (the topic's replication factor).
+    pub replication_factor: i32,
+    /// `cleanup.policy`, `retention.ms`, `min.insync.replicas`, … as the
+    /// broker reports them (empty where the broker has no such setting).
+    pub configs: std::collections::BTreeMap<String, String>,
+}
+
+impl TopicState {
+    /// Whether compaction is on: Kafka then refuses records without a key.
+    pub fn compacted(&self) -> bool {
+        self.configs
+            .get("cleanup.policy")
+            .is_some_and(|p| p.split(',').any(|x| x.trim() == "compact"))
+    }
+}
+
+/// A member of a consumer group, as the group coordinator reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GroupMember {
+    /// The coordinator's member id.
+    pub member_id: String,
+    pub client_id: String,
+    pub host: String,
+    /// Partitions of the topic asked about that the member holds (empty
+    /// when the assignment cannot be read).
+    pub partitions: Vec<i32>,
 }
 
 /// The three topics of the seeds with their configuration.
@@ -34,11 +68,17 @@ pub fn seed_topics(enrich: &str, dlq: &str, completed: &str) -> Vec<TopicSpec> {
             retention_ms: 604_800_000,
             compact: false,
         },
+        // Seed §3.2 makes the DLQ compacted, but §4.2's `_publish_to_dlq`
+        // sends without a key and Kafka refuses keyless records on a
+        // compacted topic: every failure a seed service parked would be
+        // lost. `delete` with §3.2's 30 days loses nothing: the reader folds
+        // the latest record per key itself, and a parked document keeps
+        // status `dlq` and its reason in the graph after the record expires.
         TopicSpec {
             name: dlq.into(),
             partitions: DLQ_PARTITIONS,
             retention_ms: 2_592_000_000,
-            compact: true,
+            compact: false,
         },
         TopicSpec {
             name: completed.into(),
@@ -93,6 +133,11 @@ pub trait Broker: Send + Sync {
     async fn offsets_at(&self, topic: &str, at_ms: i64) -> Result<Vec<(i32, i64)>>;
     /// Who is in `group` on `topic` now (empty: nobody consumes).
     async fn group_members(&self, group: &str, topic: &str) -> Result<Vec<String>>;
+    /// The members of `group` with their client, host and partitions of
+    /// `topic`, ours or not (aiokafka, Java, …).
+    async fn group_detail(&self, group: &str, topic: &str) -> Result<Vec<GroupMember>>;
+    /// These topics as the broker has them; a missing topic is left out.
+    async fn describe_topics(&self, names: &[String]) -> Result<Vec<TopicState>>;
     /// Set `group`'s committed offsets without joining it, backwards as
     /// well as forwards: refused while the group has members (Kafka's rule,
     /// since each member keeps its own fetch position).

@@ -225,6 +225,15 @@ pub struct FailureUpdate {
     pub reason: String,
 }
 
+/// A constraint or index a graph store needs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SchemaItem {
+    pub name: String,
+    pub present: bool,
+    /// The statement that creates it, in the server's dialect.
+    pub create: String,
+}
+
 #[async_trait]
 pub trait GraphStore: Send + Sync {
     fn kind(&self) -> &'static str;
@@ -232,6 +241,12 @@ pub trait GraphStore: Send + Sync {
     /// a single writer (the default), more for a server whose commits overlap.
     fn parallel_writes(&self) -> usize {
         1
+    }
+    /// The constraints and indexes the store's queries rely on, each with
+    /// whether the server has it and the statement that makes it (doctor).
+    /// Empty for a store that keeps its own schema.
+    async fn schema(&self) -> Result<Vec<SchemaItem>> {
+        Ok(Vec::new())
     }
     /// Index documents as pending unless their content hash is unchanged.
     async fn index_documents(&self, docs: Vec<NewDocument>) -> Result<Vec<IndexOutcome>>;

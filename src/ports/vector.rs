@@ -26,4 +26,9 @@ pub trait VectorStore: Send + Sync {
     async fn count(&self, status: Option<String>) -> Result<u64>;
     /// Ids of the `limit` nearest points by cosine similarity.
     async fn search(&self, vector: Vec<f32>, limit: usize) -> Result<Vec<(String, f32)>>;
+    /// The collection as the store has it (doctor): its name and the
+    /// dimension of its vectors, when the store has such a thing.
+    async fn collection(&self) -> Result<Option<(String, u64)>> {
+        Ok(None)
+    }
 }

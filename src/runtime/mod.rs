@@ -6,6 +6,7 @@
 //! fetching, waits for in-flight work to be recorded or returned, commits and
 //! gives the exit code.
 
+pub mod doctor;
 pub mod process;
 pub mod signal;
 

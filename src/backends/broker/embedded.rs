@@ -13,7 +13,10 @@ use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension};
 use tokio::sync::Notify;
 
-use super::{Broker, BrokerConsumer, OutRecord, PartitionLag, Record, TopicSpec, Watermarks};
+use super::{
+    Broker, BrokerConsumer, GroupMember, OutRecord, PartitionLag, Record, TopicSpec, TopicState,
+    Watermarks,
+};
 use crate::backends::sqlite::Db;
 use crate::clock::now_ms;
 
@@ -259,6 +262,67 @@ impl Broker for EmbeddedBroker {
                 Ok(live_holder(conn, &group, &topic)?
                     .map(|pid| vec![format!("archon-tui pid {pid} on this data dir")])
                     .unwrap_or_default())
+            })
+            .await
+    }
+
+    async fn group_detail(&self, group: &str, topic: &str) -> Result<Vec<GroupMember>> {
+        let (group, topic) = (group.to_string(), topic.to_string());
+        self.db
+            .run(move |conn| {
+                let Some(pid) = live_holder(conn, &group, &topic)? else {
+                    return Ok(Vec::new());
+                };
+                let partitions: Vec<i32> = conn
+                    .prepare("SELECT partition FROM broker_partitions WHERE topic = ?1 ORDER BY partition")?
+                    .query_map(params![topic], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(vec![GroupMember {
+                    member_id: format!("pid {pid}"),
+                    client_id: "archon-tui".into(),
+                    host: crate::identity::hostname(),
+                    partitions,
+                }])
+            })
+            .await
+    }
+
+    async fn describe_topics(&self, names: &[String]) -> Result<Vec<TopicState>> {
+        let names = names.to_vec();
+        self.db
+            .run(move |conn| {
+                let mut out = Vec::new();
+                let mut q = conn.prepare(
+                    "SELECT partitions, retention_ms, compact FROM broker_topics WHERE name = ?1",
+                )?;
+                for name in names {
+                    let row = q
+                        .query_row(params![name], |r| {
+                            Ok((
+                                r.get::<_, u32>(0)?,
+                                r.get::<_, i64>(1)?,
+                                r.get::<_, bool>(2)?,
+                            ))
+                        })
+                        .optional()?;
+                    if let Some((partitions, retention, compact)) = row {
+                        out.push(TopicState {
+                            name,
+                            partitions,
+                            replication_factor: 1,
+                            configs: [
+                                (
+                                    "cleanup.policy".to_string(),
+                                    if compact { "compact" } else { "delete" }.to_string(),
+                                ),
+                                ("retention.ms".to_string(), retention.to_string()),
+                            ]
+                            .into_iter()
+                            .collect(),
+                        });
+                    }
+                }
+                Ok(out)
             })
             .await
     }

@@ -85,6 +85,27 @@ impl VectorStore for QdrantVectors {
         "qdrant"
     }
 
+    async fn collection(&self) -> Result<Option<(String, u64)>> {
+        use qdrant_client::qdrant::vectors_config::Config;
+        let info = self
+            .client
+            .collection_info(&self.collection)
+            .await
+            .with_context(|| format!("cannot describe Qdrant collection {}", self.collection))?;
+        let dim = info
+            .result
+            .and_then(|r| r.config)
+            .and_then(|c| c.params)
+            .and_then(|p| p.vectors_config)
+            .and_then(|v| v.config)
+            .and_then(|c| match c {
+                Config::Params(p) => Some(p.size),
+                Config::ParamsMap(_) => None,
+            })
+            .unwrap_or(0);
+        Ok(Some((self.collection.clone(), dim)))
+    }
+
     async fn upsert(&self, points: Vec<VectorPoint>) -> Result<()> {
         if points.is_empty() {
             return Ok(());

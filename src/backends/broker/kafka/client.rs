@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use async_trait::async_trait;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
@@ -18,7 +18,8 @@ use rdkafka::{Message, Offset, TopicPartitionList};
 use super::consumer::KafkaConsumer;
 use super::{KafkaSettings, DEFAULT_COMPRESSION};
 use crate::backends::broker::{
-    Broker, BrokerConsumer, OutRecord, PartitionLag, Record, TopicSpec, Watermarks,
+    Broker, BrokerConsumer, GroupMember, OutRecord, PartitionLag, Record, TopicSpec, TopicState,
+    Watermarks,
 };
 
 const META_TIMEOUT: Duration = Duration::from_secs(10);
@@ -390,6 +391,88 @@ impl Broker for KafkaBroker {
                 .collect())
         })
         .await?
+    }
+
+    async fn group_detail(&self, group: &str, topic: &str) -> Result<Vec<GroupMember>> {
+        let c = self.lag_client(group)?;
+        let (group, topic) = (group.to_string(), topic.to_string());
+        tokio::task::spawn_blocking(move || {
+            let list = c
+                .fetch_group_list(Some(&group), META_TIMEOUT)
+                .with_context(|| format!("cannot describe consumer group {group}"))?;
+            Ok(list
+                .groups()
+                .iter()
+                .filter(|g| g.name() == group)
+                .flat_map(|g| g.members())
+                .map(|m| GroupMember {
+                    member_id: m.id().to_string(),
+                    client_id: m.client_id().to_string(),
+                    host: m.client_host().trim_start_matches('/').to_string(),
+                    partitions: m
+                        .assignment()
+                        .map(|a| super::assignment::partitions_of(a, &topic))
+                        .unwrap_or_default(),
+                })
+                .collect())
+        })
+        .await?
+    }
+
+    async fn describe_topics(&self, names: &[String]) -> Result<Vec<TopicState>> {
+        let producer = self.producer.clone();
+        let wanted = names.to_vec();
+        let shapes: Vec<(String, u32, i32)> = tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, META_TIMEOUT)
+                .map(|md| {
+                    md.topics()
+                        .iter()
+                        .filter(|t| wanted.iter().any(|w| w == t.name()) && t.error().is_none())
+                        .map(|t| {
+                            let rf = t
+                                .partitions()
+                                .first()
+                                .map_or(0, |p| p.replicas().len() as i32);
+                            (t.name().to_string(), t.partitions().len() as u32, rf)
+                        })
+                        .collect()
+                })
+        })
+        .await?
+        .context("cannot read the broker's metadata (KAFKA_BOOTSTRAP_SERVERS reachable?)")?;
+        if shapes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let admin: AdminClient<DefaultClientContext> = self.settings.client().create()?;
+        let specs: Vec<ResourceSpecifier<'_>> = shapes
+            .iter()
+            .map(|(n, _, _)| ResourceSpecifier::Topic(n))
+            .collect();
+        let opts = AdminOptions::new().request_timeout(Some(META_TIMEOUT));
+        let results = admin
+            .describe_configs(&specs, &opts)
+            .await
+            .context("cannot describe the topics' configuration")?;
+        let mut out = Vec::new();
+        for ((name, partitions, replication_factor), r) in shapes.into_iter().zip(results) {
+            let configs = match r {
+                Ok(res) => res
+                    .entries
+                    .into_iter()
+                    .filter_map(|e| e.value.map(|v| (e.name, v)))
+                    .collect(),
+                Err(_) => Default::default(),
+            };
+            out.push(TopicState {
+                name,
+                partitions,
+                replication_factor,
+                configs,
+            });
+        }
+        Ok(out)
     }
 
     async fn set_group_offsets(

@@ -152,6 +152,8 @@ impl KafkaConsumer {
                 settings.session_timeout_ms.to_string(),
             )
             .set("partition.assignment.strategy", "cooperative-sticky")
+            // How doctor and the fleet tell our members from others in the group.
+            .set("client.id", "archon-tui")
             .create_with_context(context)
             .context("cannot create the Kafka consumer")?;
         c.subscribe(&[topic])

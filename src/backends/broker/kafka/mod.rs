@@ -16,3 +16,5 @@ mod client;
 mod consumer;
 #[cfg(feature = "kafka")]
 pub use client::KafkaBroker;
+#[cfg(feature = "kafka")]
+mod assignment;

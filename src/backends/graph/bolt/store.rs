@@ -97,9 +97,59 @@ impl From<DocRow> for DocumentRecord {
     }
 }
 
+/// The label and first property a Memgraph schema statement names.
+fn memgraph_label_property(create: &str) -> (String, String) {
+    let label = create
+        .split(':')
+        .nth(1)
+        .unwrap_or_default()
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let prop = match create.split_once("n.") {
+        Some((_, rest)) => rest,
+        None => create.split_once('(').map_or("", |x| x.1),
+    }
+    .split(|c: char| !c.is_alphanumeric() && c != '_')
+    .next()
+    .unwrap_or_default()
+    .to_string();
+    (label, prop)
+}
+
 fn param(value: Value) -> Result<BoltType> {
     BoltType::try_from(value).map_err(|e| anyhow!("cannot encode a Bolt parameter: {e}"))
 }
+
+/// The schema, Neo4j 5's dialect: each constraint and index named, so
+/// doctor finds it by name (a constraint's own index carries its name).
+const NEO4J: [&str; 6] = [
+    "CREATE CONSTRAINT archon_document_id IF NOT EXISTS \
+         FOR (n:Document) REQUIRE n.entity_id IS UNIQUE",
+    "CREATE CONSTRAINT archon_content_chunk IF NOT EXISTS \
+         FOR (n:DocumentContent) REQUIRE (n.content_hash, n.seq) IS UNIQUE",
+    "CREATE INDEX archon_document_status IF NOT EXISTS \
+         FOR (n:Document) ON (n.enrichment_status)",
+    "CREATE INDEX archon_content_hash IF NOT EXISTS \
+         FOR (n:DocumentContent) ON (n.content_hash)",
+    "CREATE CONSTRAINT archon_deleted_id IF NOT EXISTS \
+         FOR (n:DeletedDocument) REQUIRE n.entity_id IS UNIQUE",
+    "CREATE INDEX archon_document_source IF NOT EXISTS \
+         FOR (n:Document) ON (n.source_root)",
+];
+/// The same in Memgraph's dialect (unnamed: doctor finds it by label and
+/// property).
+const MEMGRAPH: [&str; 8] = [
+    "CREATE CONSTRAINT ON (n:Document) ASSERT n.entity_id IS UNIQUE",
+    "CREATE CONSTRAINT ON (n:DocumentContent) ASSERT n.content_hash, n.seq IS UNIQUE",
+    "CREATE INDEX ON :Document(entity_id)",
+    "CREATE INDEX ON :Document(enrichment_status)",
+    "CREATE INDEX ON :DocumentContent(content_hash)",
+    "CREATE CONSTRAINT ON (n:DeletedDocument) ASSERT n.entity_id IS UNIQUE",
+    "CREATE INDEX ON :DeletedDocument(entity_id)",
+    "CREATE INDEX ON :Document(source_root)",
+];
 
 impl BoltGraph {
     /// Connects, checks the server answers, and creates the indexes the
@@ -143,30 +193,6 @@ impl BoltGraph {
     /// not parse it, the Memgraph form (unless the settings name the server).
     /// Existing ones are fine.
     async fn ensure_indexes(&self) {
-        const NEO4J: [&str; 6] = [
-            "CREATE CONSTRAINT archon_document_id IF NOT EXISTS \
-             FOR (n:Document) REQUIRE n.entity_id IS UNIQUE",
-            "CREATE CONSTRAINT archon_content_chunk IF NOT EXISTS \
-             FOR (n:DocumentContent) REQUIRE (n.content_hash, n.seq) IS UNIQUE",
-            "CREATE INDEX archon_document_status IF NOT EXISTS \
-             FOR (n:Document) ON (n.enrichment_status)",
-            "CREATE INDEX archon_content_hash IF NOT EXISTS \
-             FOR (n:DocumentContent) ON (n.content_hash)",
-            "CREATE CONSTRAINT archon_deleted_id IF NOT EXISTS \
-             FOR (n:DeletedDocument) REQUIRE n.entity_id IS UNIQUE",
-            "CREATE INDEX archon_document_source IF NOT EXISTS \
-             FOR (n:Document) ON (n.source_root)",
-        ];
-        const MEMGRAPH: [&str; 8] = [
-            "CREATE CONSTRAINT ON (n:Document) ASSERT n.entity_id IS UNIQUE",
-            "CREATE CONSTRAINT ON (n:DocumentContent) ASSERT n.content_hash, n.seq IS UNIQUE",
-            "CREATE INDEX ON :Document(entity_id)",
-            "CREATE INDEX ON :Document(enrichment_status)",
-            "CREATE INDEX ON :DocumentContent(content_hash)",
-            "CREATE CONSTRAINT ON (n:DeletedDocument) ASSERT n.entity_id IS UNIQUE",
-            "CREATE INDEX ON :DeletedDocument(entity_id)",
-            "CREATE INDEX ON :Document(source_root)",
-        ];
         let first = match self.flavour {
             BoltFlavour::Memgraph => None,
             BoltFlavour::Neo4j | BoltFlavour::Detect => Some(self.rows(query(NEO4J[0])).await),
@@ -342,6 +368,53 @@ impl GraphStore for BoltGraph {
     /// commit waits on its own log flush), so the others overlap the first's
     /// wait. Kafka + Neo4j, 5,000 files: 1 → 436 docs/s, 2 → 742, 3 → 816,
     /// 6 → 926 (docs/performance.md); 4 keeps lock conflicts rare.
+    async fn schema(&self) -> Result<Vec<SchemaItem>> {
+        let neo4j = self
+            .rows(query("SHOW INDEXES YIELD name, state RETURN name, state"))
+            .await;
+        match neo4j {
+            Ok(rows) => {
+                let online: Vec<String> = rows
+                    .iter()
+                    .filter(|r| r.get::<String>("state").is_ok_and(|s| s == "ONLINE"))
+                    .filter_map(|r| r.get::<String>("name").ok())
+                    .collect();
+                Ok(NEO4J
+                    .iter()
+                    .map(|create| {
+                        let name = create.split_whitespace().nth(2).unwrap_or_default();
+                        SchemaItem {
+                            name: name.to_string(),
+                            present: online.iter().any(|n| n == name),
+                            create: create.to_string(),
+                        }
+                    })
+                    .collect())
+            }
+            Err(_) => {
+                // Memgraph: unnamed, listed as rows of label and properties.
+                let mut seen = Vec::new();
+                for q in ["SHOW INDEX INFO", "SHOW CONSTRAINT INFO"] {
+                    for r in self.rows(query(q)).await? {
+                        let text = format!("{r:?}");
+                        seen.push(text);
+                    }
+                }
+                Ok(MEMGRAPH
+                    .iter()
+                    .map(|create| {
+                        let (label, prop) = memgraph_label_property(create);
+                        SchemaItem {
+                            name: format!(":{label}({prop})"),
+                            present: seen.iter().any(|t| t.contains(&label) && t.contains(&prop)),
+                            create: create.to_string(),
+                        }
+                    })
+                    .collect())
+            }
+        }
+    }
+
     fn parallel_writes(&self) -> usize {
         4
     }
