@@ -137,3 +137,71 @@ fn our_dlq_browser_reads_keyless_records_of_the_seed_consumer() {
     let data = tempfile::tempdir().unwrap();
     check_seed_entries(data.path(), &flags);
 }
+
+/// A seed service in the same consumer group is listed by `fleet` with its
+/// client, host, partitions and lag, as not steerable; doctor names it.
+#[test]
+fn fleet_and_doctor_list_a_seed_member_of_the_group_as_not_steerable() {
+    let (Some(b), Some(tools)) = (broker(), Tools::or_skip("aiokafka group member")) else {
+        return;
+    };
+    let flags = isolated(&b, "seedmember");
+    let data = tempfile::tempdir().unwrap();
+    let r = run_s(data.path(), &with(&["status", "--json"], &flags));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let (topic, group) = (
+        flag(&flags, "--enrichment-topic"),
+        flag(&flags, "--group-id"),
+    );
+    let mut python = tools
+        .python()
+        .arg(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/services/seed_services.py"),
+        )
+        .args(["member", &b, topic, group, "60"])
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(45);
+    let listed = loop {
+        let r = run_s(data.path(), &with(&["fleet", "--json"], &flags));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let v = r.json();
+        let other = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| {
+                m["steerable"] == false && m["partitions"].as_array().is_some_and(|p| p.len() == 4)
+            })
+            .cloned();
+        if let Some(o) = other {
+            break o;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no other member listed: {v}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    };
+    println!("fleet --json lists: {listed}");
+    assert!(
+        listed["client_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("aiokafka"),
+        "{listed}"
+    );
+    assert!(listed["lag"].is_number(), "{listed}");
+    let text = run_s(data.path(), &with(&["fleet"], &flags)).stdout;
+    assert!(text.contains("not steerable"), "{text}");
+    let r = run_s(data.path(), &with(&["doctor"], &flags));
+    assert!(
+        r.stdout.contains("is not archon-tui: not steerable"),
+        "{}",
+        r.stdout
+    );
+    python.kill().ok();
+    python.wait().ok();
+}

@@ -504,14 +504,48 @@ pub async fn simple_lever(engine: Arc<Engine>, cmd: Command, json: bool) -> Resu
 pub async fn fleet(engine: Arc<Engine>, json: bool) -> Result<i32> {
     use crate::engine::telemetry::status::{member_line, MemberView};
     let members = MemberView::of(engine.members().await?, crate::clock::now_ms());
+    let others = engine.other_members().await.unwrap_or_else(|e| {
+        eprintln!("warning: cannot list the group's other members: {e:#}");
+        Vec::new()
+    });
+    let lag_of = |parts: &[i32], lag: &[crate::ports::broker::PartitionLag]| -> i64 {
+        lag.iter()
+            .filter(|l| parts.contains(&l.partition))
+            .map(|l| l.lag.max(0))
+            .sum()
+    };
+    let lag = if others.is_empty() {
+        Vec::new()
+    } else {
+        engine
+            .backends
+            .broker
+            .lag(&engine.cfg.group_id, &engine.cfg.enrich_topic)
+            .await
+            .unwrap_or_default()
+    };
     if json {
-        println!("{}", serde_json::to_string(&members)?);
+        // Ours with their reports, then the others Kafka lists (`steerable`
+        // false: no report of theirs, and no lever reaches them).
+        let mut out = Vec::new();
+        for m in &members {
+            let mut v = serde_json::to_value(m)?;
+            v["steerable"] = true.into();
+            out.push(v);
+        }
+        for o in &others {
+            let mut v = serde_json::to_value(o)?;
+            v["lag"] = lag_of(&o.partitions, &lag).into();
+            v["steerable"] = false.into();
+            out.push(v);
+        }
+        println!("{}", serde_json::Value::Array(out));
         return Ok(0);
     }
     if let Some(t) = engine.control.trouble() {
         eprintln!("warning: {t}");
     }
-    if members.is_empty() {
+    if members.is_empty() && others.is_empty() {
         println!(
             "no members are reporting ({}): no engine runs on this {}",
             engine.control.kind(),
@@ -524,6 +558,19 @@ pub async fn fleet(engine: Arc<Engine>, json: bool) -> Result<i32> {
     }
     for m in &members {
         println!("{}", member_line(m));
+    }
+    for o in &others {
+        println!(
+            "member {:<24} {:<14} partitions {:<10} lag {}  not steerable (not archon-tui: no report, no levers)",
+            clean(&o.client_id),
+            clean(&o.host),
+            if o.partitions.is_empty() {
+                "-".to_string()
+            } else {
+                o.partitions.iter().map(i32::to_string).collect::<Vec<_>>().join(",")
+            },
+            lag_of(&o.partitions, &lag)
+        );
     }
     Ok(0)
 }

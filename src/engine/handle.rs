@@ -119,6 +119,10 @@ pub struct Snapshot {
     /// Unfinished documents indexed more than each `model::PENDING_AGES`
     /// ago (read every few seconds).
     pub pending_by_age: Vec<(String, u64)>,
+    /// Members of the consumer group that are not archon-tui engines
+    /// (the seeds' aiokafka services, Java, …): Kafka's view of them, read
+    /// every few seconds. Levers do not reach them.
+    pub others: Vec<crate::ports::broker::GroupMember>,
 }
 
 impl Snapshot {
@@ -166,6 +170,7 @@ impl Snapshot {
             audit: Vec::new(),
             jobs: Vec::new(),
             pending_by_age: Vec::new(),
+            others: Vec::new(),
         }
     }
 }
@@ -249,6 +254,13 @@ impl Snapshot {
             docs_per_sec: st.docs_per_sec,
             ..Default::default()
         })
+    }
+
+    /// The member of the group that is not ours holding `partition`.
+    pub fn other_owner_of(&self, partition: i32) -> Option<&crate::ports::broker::GroupMember> {
+        self.others
+            .iter()
+            .find(|m| m.partitions.contains(&partition))
     }
 
     /// The member holding `partition` of the request topic, if one reports it.
@@ -378,6 +390,8 @@ struct History {
     dlq: DlqIndex,
     /// Pending by age, and when it was read.
     ages: (Vec<(String, u64)>, Option<Instant>),
+    /// The group's members that are not ours, and when they were read.
+    others: (Vec<crate::ports::broker::GroupMember>, Option<Instant>),
     /// When the history was last sampled, and the breaker state then.
     sampled: Option<(Instant, i64)>,
     /// Per partition: (committed offset, timestamp of the record there).
@@ -437,6 +451,7 @@ pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
             commits: VecDeque::new(),
             dlq: DlqIndex::new(),
             ages: (Vec::new(), None),
+            others: (Vec::new(), None),
             sampled: None,
             oldest: BTreeMap::new(),
             sources: (BTreeMap::new(), None),
@@ -632,6 +647,28 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
         }
     }
     snap.pending_by_age = h.ages.0.clone();
+    if broker_ok
+        && b.broker.kind() != "embedded"
+        && h.others.1.is_none_or(|at| at.elapsed() >= AGES_EVERY)
+    {
+        if let Ok(members) = bounded(
+            &broker_kind,
+            BACKEND_CALL_LIMIT,
+            b.broker
+                .group_detail(&engine.cfg.group_id, &engine.cfg.enrich_topic),
+        )
+        .await
+        {
+            h.others = (
+                members
+                    .into_iter()
+                    .filter(|m| !super::doctor::is_ours(m))
+                    .collect(),
+                Some(Instant::now()),
+            );
+        }
+    }
+    snap.others = h.others.0.clone();
     if graph_ok && h.sources.1.is_none_or(|at| at.elapsed() >= AGES_EVERY) {
         if let Ok(rows) = bounded(&graph_kind, BACKEND_CALL_LIMIT, b.graph.sources()).await {
             let watched: Vec<String> = engine

@@ -291,6 +291,23 @@ impl Engine {
         self.control.members(self.cfg.member_gone_after_ms()).await
     }
 
+    /// The consumer group's members that are not archon-tui engines (the
+    /// seeds' aiokafka services, …), as Kafka reports them: none on the
+    /// embedded broker.
+    pub async fn other_members(&self) -> Result<Vec<crate::ports::broker::GroupMember>> {
+        if self.backends.broker.kind() == "embedded" {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .backends
+            .broker
+            .group_detail(&self.cfg.group_id, &self.cfg.enrich_topic)
+            .await?
+            .into_iter()
+            .filter(|m| !doctor::is_ours(m))
+            .collect())
+    }
+
     /// Is this process a member of the fleet (it consumes and reports)?
     pub fn reports_here(&self) -> bool {
         self.reporting.load(std::sync::atomic::Ordering::Relaxed)

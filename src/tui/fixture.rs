@@ -200,6 +200,7 @@ fn snapshot_parts() -> Snapshot {
         max_rate: Some(900.0),
         audit: Vec::new(),
         jobs: vec![job()],
+        others: Vec::new(),
         pending_by_age: vec![
             ("1m".into(), 1_204),
             ("10m".into(), 310),

@@ -98,6 +98,17 @@ fn lag_owned(s: &Snapshot, m: &MemberView) -> u64 {
         .sum()
 }
 
+fn list(partitions: &[i32]) -> String {
+    if partitions.is_empty() {
+        return "-".into();
+    }
+    partitions
+        .iter()
+        .map(|p| p.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 pub fn render(f: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let s = &app.snapshot;
@@ -126,8 +137,14 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
     if let Some(trouble) = &s.control_trouble {
         line.push(Span::styled(format!("  {}", clean(trouble)), t.warn()));
     }
+    if !s.others.is_empty() {
+        line.push(Span::styled(
+            format!("  +{} not archon-tui (not steerable)", s.others.len()),
+            t.warn(),
+        ));
+    }
     f.render_widget(Paragraph::new(Line::from(line)), summary);
-    if s.fleet.is_empty() {
+    if s.fleet.is_empty() && s.others.is_empty() {
         f.render_widget(
             Paragraph::new(Span::styled(
                 "no member reports (an engine reports once a second while it runs)",
@@ -151,15 +168,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             let st = s.member_state(m);
             Span::styled(st.short(), t.tone(st.tone()))
         };
-        let parts = if st.partitions.is_empty() {
-            "-".to_string()
-        } else {
-            st.partitions
-                .iter()
-                .map(|p| p.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
+        let parts = list(&st.partitions);
         let row = Row::new(vec![
             Cell::from(format!(
                 "{}{}",
@@ -179,6 +188,26 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             row
         }
     });
+    // Members Kafka reports that are not ours: client, host, partitions and
+    // their lag; no report of theirs, and no lever reaches them.
+    let others = s.others.iter().map(|o| {
+        let lag: i64 = s
+            .partitions
+            .iter()
+            .filter(|p| o.partitions.contains(&p.lag.partition))
+            .map(|p| p.lag.lag.max(0))
+            .sum();
+        Row::new(vec![
+            Cell::from(format!(" {}@{}", clean(&o.client_id), clean(&o.host))),
+            Cell::from(list(&o.partitions)),
+            Cell::from("-"),
+            Cell::from("-"),
+            Cell::from("-"),
+            Cell::from(thousands(lag as u64)),
+            Cell::from(Span::styled("no levers", t.warn())),
+        ])
+    });
+    let rows: Vec<Row> = rows.chain(others).collect();
     f.render_widget(
         Table::new(
             rows,
@@ -223,6 +252,31 @@ mod tests {
                 render(w, h, |f| super::render(f, f.area(), &a))
             );
         }
+    }
+
+    #[test]
+    fn fleet_panel_with_a_member_that_is_not_ours() {
+        let mut a = app(Focus::Fleet);
+        let snap = std::sync::Arc::make_mut(&mut a.snapshot);
+        snap.others = vec![crate::ports::broker::GroupMember {
+            member_id: "aiokafka-1-abc".into(),
+            client_id: "aiokafka-0.12.0".into(),
+            host: "10.0.0.9".into(),
+            partitions: vec![3],
+        }];
+        snap.fleet.retain(|m| !m.status.partitions.contains(&3));
+        let shown = render(120, 16, |f| super::render(f, f.area(), &a));
+        assert!(shown.contains("aiokafka-0.12.0@10.0.0.9"), "{shown}");
+        assert!(
+            shown.contains("not steerable") && shown.contains("no levers"),
+            "{shown}"
+        );
+        insta::assert_snapshot!("fleet_with_other_member", shown);
+        let lag = render(120, 16, |f| super::super::lag::render(f, f.area(), &a));
+        assert!(
+            lag.contains("aiokafka-0.12.0@10.0.0.9 (not steerable)"),
+            "{lag}"
+        );
     }
 
     #[test]

@@ -46,8 +46,14 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         };
         let owner = match s.owner_of(p.lag.partition) {
             Some(m) => Span::styled(clean(&m.status.member_id), t.muted()),
-            None if s.fleet.is_empty() => Span::raw(""),
-            None => Span::styled("unowned", t.warn()),
+            None => match s.other_owner_of(p.lag.partition) {
+                Some(o) => Span::styled(
+                    format!("{}@{} (not steerable)", clean(&o.client_id), clean(&o.host)),
+                    t.warn(),
+                ),
+                None if s.fleet.is_empty() => Span::raw(""),
+                None => Span::styled("unowned", t.warn()),
+            },
         };
         Row::new(vec![
             Cell::from(format!("p{}", p.lag.partition)),

@@ -4,6 +4,8 @@ JSON values), and _publish_to_dlq's record shape. Run by tests/python_interop.rs
 
   seed_services.py consume BOOTSTRAP TOPIC GROUP EXPECTED
       read EXPECTED requests as the seed consumer does, commit after each; print a JSON summary
+  seed_services.py member BOOTSTRAP TOPIC GROUP SECONDS
+      join GROUP on TOPIC and stay a member (paused) for SECONDS
   seed_services.py dlq BOOTSTRAP TOPIC N keyless|keyed
       publish N DLQ records the way _publish_to_dlq does (no origin, no service health): keyless
       as §4.2 sends them, or keyed by document_id as §3.2's compacted DLQ topic needs (Kafka
@@ -89,12 +91,35 @@ async def publish_dlq(bootstrap, topic, n, keyed):
     }))
 
 
+async def member(bootstrap, topic, group, seconds):
+    """Join GROUP on TOPIC as the seed consumer does and stay a member for SECONDS
+    without consuming (a member of the group that is not archon-tui)."""
+    consumer = aiokafka.AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        consumer.pause(*consumer.assignment())
+        deadline = asyncio.get_event_loop().time() + seconds
+        while asyncio.get_event_loop().time() < deadline:
+            consumer.pause(*consumer.assignment())
+            await consumer.getmany(timeout_ms=200)
+    finally:
+        await consumer.stop()
+
+
 def main():
     mode = sys.argv[1]
     if mode == "consume":
         asyncio.run(consume(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))
     elif mode == "dlq":
         asyncio.run(publish_dlq(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "keyed"))
+    elif mode == "member":
+        asyncio.run(member(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])))
     else:
         sys.exit(f"unknown mode {mode}")
 
