@@ -205,3 +205,251 @@ fn fleet_and_doctor_list_a_seed_member_of_the_group_as_not_steerable() {
     python.kill().ok();
     python.wait().ok();
 }
+
+/// The intelligence service of the mixed-fleet test: documents whose id
+/// ends in `0` always fail (500), one call in five fails (503) until
+/// healed, the rest are analysed. Seed §4.2's requests carry no content.
+fn flaky_service() -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    std::net::SocketAddr,
+) {
+    use axum::extract::State;
+    use axum::response::IntoResponse;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let healed = Arc::new(AtomicBool::new(false));
+    let state = (healed.clone(), Arc::new(AtomicU64::new(0)));
+    async fn process(
+        State((healed, calls)): State<(Arc<AtomicBool>, Arc<AtomicU64>)>,
+        axum::Json(v): axum::Json<serde_json::Value>,
+    ) -> axum::response::Response {
+        let n = calls.fetch_add(1, Ordering::SeqCst);
+        let id = v["document_id"].as_str().unwrap_or_default();
+        if !healed.load(Ordering::SeqCst) {
+            if id.ends_with('0') {
+                return (
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "broken for this one",
+                )
+                    .into_response();
+            }
+            if n % 5 == 0 {
+                return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "flaky").into_response();
+            }
+        }
+        axum::Json(archon_tui::backends::intelligence::analyzer::analyze(
+            v["content"].as_str().unwrap_or_default(),
+            v["language"].as_str(),
+        ))
+        .into_response()
+    }
+    let app = axum::Router::new()
+        .route("/process/document", axum::routing::post(process))
+        .with_state(state);
+    (healed, common::service::spawn_router(0, app))
+}
+
+/// Seed 001 §4.2's consumer (aiokafka, retries re-queued keyless, DLQ
+/// keyless, the graph updated by the neo4j driver) beside an archon-tui
+/// engine in one consumer group on the same topics, with a flaky service:
+/// every document ends completed in the graph or in the DLQ, counted by the
+/// neo4j driver and kcat. Then the DLQ (both kinds of entries) is replayed
+/// with the service healed, and every document completes.
+#[test]
+fn a_seed_consumer_beside_an_engine_in_one_group_loses_nothing() {
+    use std::collections::BTreeSet;
+    use std::time::{Duration, Instant};
+    let (Some(b), Some(g), Some(tools)) = (broker(), common::bolt(), Tools::or_skip("mixed fleet"))
+    else {
+        return;
+    };
+    const DOCS: usize = 300;
+    let mut flags = isolated(&b, "mixedfleet");
+    // aiokafka has no cooperative assignor: a group shared with it needs
+    // one both speak (docs/operations.md).
+    flags.extend([
+        "--graph-uri".to_string(),
+        g.clone(),
+        "--kafka-option".into(),
+        "partition.assignment.strategy=roundrobin".into(),
+    ]);
+    let (healed, addr) = flaky_service();
+    let url = format!("http://{addr}");
+    let project = format!("mixed-{}", std::process::id());
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), DOCS).unwrap();
+    // The engine first: it makes the topics (the DLQ `delete`).
+    let engine_data = tempfile::tempdir().unwrap();
+    let serve = common::serve::Serve::start(
+        engine_data.path(),
+        // The breaker would pause this engine for a minute on a run of
+        // failures; this test is about where documents end.
+        &with(
+            &[
+                "--intelligence-url",
+                &url,
+                "--breaker-failure-threshold",
+                "1000",
+            ],
+            &flags,
+        ),
+    );
+    let (topic, group, dlq, completed) = (
+        flag(&flags, "--enrichment-topic").to_string(),
+        flag(&flags, "--group-id").to_string(),
+        flag(&flags, "--dlq-topic").to_string(),
+        flag(&flags, "--completed-topic").to_string(),
+    );
+    let seed = |idle: &str| {
+        tools
+            .python()
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/services/seed_services.py"))
+            .args([
+                "enrich", &b, &topic, &group, &dlq, &completed, &url, &g, idle,
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let python = seed("20");
+    // Published from another data dir while both consume.
+    let ingest_data = tempfile::tempdir().unwrap();
+    let r = run_s(
+        ingest_data.path(),
+        &with(
+            &[
+                "ingest",
+                src.path().to_str().unwrap(),
+                "--project",
+                &project,
+                "--json",
+            ],
+            &flags,
+        ),
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(n(&r.json(), "published"), DOCS as u64);
+    let ids_in = |topic: &str| -> BTreeSet<String> {
+        services::kcat_values(&b, topic)
+            .iter()
+            .filter_map(|v| {
+                v["document_id"]
+                    .as_str()
+                    .or_else(|| v["original_message"]["document_id"].as_str())
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    let graph = || -> (u64, u64) {
+        let rows = services::neo4j_status_rows(&tools, &g, &project);
+        let all = rows.iter().map(|r| r.2).sum();
+        let completed = rows
+            .iter()
+            .filter(|r| r.0 == "completed")
+            .map(|r| r.2)
+            .sum();
+        (all, completed)
+    };
+    let completed_ids = || -> BTreeSet<String> {
+        let out = tools
+            .python()
+            .args([
+                "-c",
+                "import json,sys\nfrom neo4j import GraphDatabase\nwith GraphDatabase.driver(sys.argv[1], auth=('neo4j','test')) as d:\n r,_,_=d.execute_query(\"MATCH (x:Document {project_name:$p}) RETURN x.entity_id AS id, x.enrichment_status AS s\", p=sys.argv[2])\nprint(json.dumps([[x['id'],x['s']] for x in r]))",
+                &g,
+                &project,
+            ])
+            .output()
+            .unwrap();
+        let rows: Vec<(String, String)> = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        rows.into_iter()
+            .filter(|r| r.1 == "completed")
+            .map(|r| r.0)
+            .collect()
+    };
+    // Settled: every document completed in the graph or parked in the DLQ.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    let (done, parked) = loop {
+        let done = completed_ids();
+        let parked: BTreeSet<String> = ids_in(&dlq).difference(&done).cloned().collect();
+        if done.len() + parked.len() >= DOCS {
+            break (done, parked);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "after 240 s: {} completed, {} in the DLQ of {DOCS}; serve log: {}",
+            done.len(),
+            parked.len(),
+            std::fs::read_to_string(&serve.log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    let out = python.wait_with_output().unwrap();
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "seed consumer: {e}: {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    });
+    println!(
+        "mixed fleet: {} completed, {} in the DLQ of {DOCS}; the seed consumer {summary}",
+        done.len(),
+        parked.len()
+    );
+    assert_eq!(graph().0, DOCS as u64, "documents in the graph");
+    assert!(
+        n(&summary, "processed") > 0,
+        "the seed consumer took part: {summary}"
+    );
+    assert!(!parked.is_empty(), "the broken documents are parked");
+    // Every completed document has its completed event.
+    let announced = ids_in(&completed);
+    let missing: Vec<_> = done.difference(&announced).collect();
+    assert!(
+        missing.is_empty(),
+        "completed without an event: {missing:?}"
+    );
+    // Our browser lists both kinds of entries; replay them with the service
+    // healed: either consumer takes them, and every document completes.
+    let listed = run_s(
+        engine_data.path(),
+        &with(&["dlq", "list", "--json", "--limit", "1000"], &flags),
+    );
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let listed: BTreeSet<String> = listed
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["document_id"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        parked.is_subset(&listed),
+        "parked {parked:?}, listed {listed:?}"
+    );
+    healed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let python = seed("8");
+    let r = run_s(
+        engine_data.path(),
+        &with(&["dlq", "replay", "--confirm"], &flags),
+    );
+    assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while completed_ids().len() < DOCS {
+        assert!(
+            Instant::now() < deadline,
+            "after the replay {} of {DOCS} completed",
+            completed_ids().len()
+        );
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let out = python.wait_with_output().unwrap();
+    println!(
+        "after the replay: all {DOCS} completed; the seed consumer {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    );
+    let (code, _) = serve.terminate();
+    assert_eq!(code, 0);
+}

@@ -4,6 +4,8 @@ JSON values), and _publish_to_dlq's record shape. Run by tests/python_interop.rs
 
   seed_services.py consume BOOTSTRAP TOPIC GROUP EXPECTED
       read EXPECTED requests as the seed consumer does, commit after each; print a JSON summary
+  seed_services.py enrich BOOTSTRAP TOPIC GROUP DLQ_TOPIC COMPLETED_TOPIC INTELLIGENCE_URL NEO4J_URI IDLE
+      the seed consumer itself (retries re-queued, DLQ keyless, the graph updated), until IDLE s idle
   seed_services.py member BOOTSTRAP TOPIC GROUP SECONDS
       join GROUP on TOPIC and stay a member (paused) for SECONDS
   seed_services.py dlq BOOTSTRAP TOPIC N keyless|keyed
@@ -112,12 +114,105 @@ async def member(bootstrap, topic, group, seconds):
         await consumer.stop()
 
 
+async def enrich(bootstrap, topic, group, dlq_topic, completed_topic, intelligence, neo4j_uri, idle):
+    """IntelligenceEnrichmentConsumer as seed 001 §4.2 writes it: one message at a time, call the
+    service, update the graph (§4.2's TODO, done with the neo4j driver), publish the completed
+    event, commit; on failure re-queue with retry_count + 1 (keyless) until RETRY_MAX_ATTEMPTS,
+    then _publish_to_dlq (keyless); commit either way. Sends as the seed does (`await
+    producer.send(...)`: the delivery is not awaited). Stops after IDLE seconds with nothing to
+    read; prints a JSON summary."""
+    import urllib.request
+    from neo4j import GraphDatabase
+
+    retry_max = 3
+    consumer = aiokafka.AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,  # Manual commit for reliability
+        value_deserializer=lambda m: json.loads(m.decode("utf-8")),
+    )
+    producer = aiokafka.AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        value_serializer=lambda v: json.dumps(v).encode("utf-8"),
+    )
+    driver = GraphDatabase.driver(neo4j_uri, auth=("neo4j", "test"))
+    await consumer.start()
+    await producer.start()
+    counts = {"processed": 0, "completed": 0, "requeued": 0, "dlq": 0}
+    loop = asyncio.get_event_loop()
+    last = loop.time()
+    try:
+        while loop.time() - last < idle:
+            batch = await consumer.getmany(timeout_ms=500)
+            for _tp, messages in batch.items():
+                for message in messages:
+                    last = loop.time()
+                    event = message.value
+                    document_id = event.get("document_id")
+                    retry_count = event.get("retry_count", 0)
+                    counts["processed"] += 1
+                    try:
+                        body = json.dumps({
+                            "document_id": document_id,
+                            "project_name": event.get("project_name"),
+                            "file_path": event.get("file_path"),
+                            "document_type": event.get("document_type"),
+                            "language": event.get("language"),
+                            "enrichment_type": event.get("enrichment_type"),
+                        }).encode()
+                        request = urllib.request.Request(
+                            f"{intelligence}/process/document", data=body,
+                            headers={"Content-Type": "application/json"})
+                        result = await loop.run_in_executor(
+                            None, lambda: json.loads(urllib.request.urlopen(request, timeout=60).read()))
+                        driver.execute_query(
+                            "MATCH (d:Document {entity_id: $id}) SET d.enrichment_status = 'completed', "
+                            "d.enriched_at = $at, d.entities_extracted = $n",
+                            id=document_id, at=datetime.utcnow().isoformat(),
+                            n=result.get("entities_extracted", 0))
+                        await producer.send(completed_topic, value={
+                            "document_id": document_id,
+                            "enrichment_status": "success",
+                            "completed_at": datetime.utcnow().isoformat() + "Z",
+                            "correlation_id": event.get("correlation_id"),
+                            "enrichment_results": result,
+                        })
+                        counts["completed"] += 1
+                    except Exception as e:
+                        if retry_count < retry_max:
+                            event["retry_count"] = retry_count + 1
+                            await producer.send(topic, value=event)
+                            counts["requeued"] += 1
+                        else:
+                            await producer.send(dlq_topic, value={
+                                "failure_reason": str(e),
+                                "failure_timestamp": datetime.utcnow().isoformat() + "Z",
+                                "failure_count": retry_count + 1,
+                                "original_message": event,
+                                "error_details": {
+                                    "exception_type": type(e).__name__,
+                                    "exception_message": str(e),
+                                },
+                            })
+                            counts["dlq"] += 1
+                    await consumer.commit()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        driver.close()
+    print(json.dumps(counts))
+
+
 def main():
     mode = sys.argv[1]
     if mode == "consume":
         asyncio.run(consume(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])))
     elif mode == "dlq":
         asyncio.run(publish_dlq(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5] == "keyed"))
+    elif mode == "enrich":
+        asyncio.run(enrich(*sys.argv[2:9], float(sys.argv[9])))
     elif mode == "member":
         asyncio.run(member(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5])))
     else:

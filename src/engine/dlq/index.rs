@@ -312,11 +312,12 @@ impl DlqIndex {
             .values()
             .filter(|r| &*r.error_type != "DocumentNotFound")
             .map(|r| r.document_id())
-            .filter(|d| !d.is_empty() && !in_dlq.contains(*d) && !self.foreign.contains(*d))
+            .filter(|d| !d.is_empty() && !in_dlq.contains(*d))
             .map(String::from)
             .collect();
         let found: HashSet<Box<str>> = dlq::not_in_graph(engine, unchecked).await?;
-        self.foreign.extend(found);
+        // Not kept across reads: a pending document may complete.
+        self.foreign = found;
         self.in_dlq = in_dlq;
         self.in_dlq_count = Some(dlq_count);
         self.unknown_document = false;

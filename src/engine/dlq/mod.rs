@@ -391,13 +391,24 @@ pub(crate) async fn documents_in_dlq<S: From<String> + Eq + Hash>(
 
 /// Of `docs`, those the graph holds no document for (their entries were
 /// parked by another producer, e.g. the seeds' Python consumer).
+/// Of these documents (not in status `dlq`), those whose entry still says
+/// something: not in the graph, or in it but not completed. A document
+/// the seeds' consumer parked (seed §4.2 never sets a status) is still
+/// `pending` in the graph: without this its entry would be hidden, the
+/// failure visible nowhere.
 pub(crate) async fn not_in_graph<S: From<String> + Eq + Hash>(
     engine: &Engine,
     docs: Vec<String>,
 ) -> Result<HashSet<S>> {
     let mut out = HashSet::new();
     for doc in docs {
-        if engine.backends.graph.get_document(&doc).await?.is_none() {
+        let moved_on = engine
+            .backends
+            .graph
+            .get_document(&doc)
+            .await?
+            .is_some_and(|d| d.enrichment_status == Status::Completed);
+        if !moved_on {
             out.insert(S::from(doc));
         }
     }
@@ -407,7 +418,8 @@ pub(crate) async fn not_in_graph<S: From<String> + Eq + Hash>(
 /// Whether an entry is listed. Entries that belong to no indexed document
 /// (undecodable, a request for an unknown document, a document this graph
 /// does not hold) stay until purged: nothing else tracks them. Others show
-/// while their document is in status `dlq`.
+/// while their document is in status `dlq`, or not completed (parked by a
+/// consumer that does not set the status).
 pub(crate) fn listed<S: Borrow<str> + Eq + Hash, T: Borrow<str> + Eq + Hash>(
     document_id: &str,
     error_type: &str,

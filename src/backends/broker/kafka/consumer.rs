@@ -141,8 +141,8 @@ impl KafkaConsumer {
             topic: topic.to_string(),
             ..Default::default()
         };
-        let c: StreamConsumer<RebalanceContext> = settings
-            .client()
+        let mut config = settings.client();
+        config
             .set("group.id", group)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
@@ -153,7 +153,13 @@ impl KafkaConsumer {
             )
             .set("partition.assignment.strategy", "cooperative-sticky")
             // How doctor and the fleet tell our members from others in the group.
-            .set("client.id", "archon-tui")
+            .set("client.id", "archon-tui");
+        // The operator's --kafka-option wins here too: a group shared with
+        // the seeds' aiokafka services needs an assignor they speak
+        // (`partition.assignment.strategy=roundrobin`; aiokafka has no
+        // cooperative one, and Kafka refuses a member with none in common).
+        settings.apply_options(&mut config);
+        let c: StreamConsumer<RebalanceContext> = config
             .create_with_context(context)
             .context("cannot create the Kafka consumer")?;
         c.subscribe(&[topic])
