@@ -162,6 +162,23 @@ async fn kafka(r: &mut DoctorReport, cfg: &EngineConfig) {
     };
     judge_topics(r, &expected, &found, &cfg.dlq_topic, members.len());
     judge_group(r, &cfg.group_id, &members);
+    let assignor = k
+        .options
+        .iter()
+        .rev()
+        .find(|(key, _)| key == "partition.assignment.strategy")
+        .map_or("cooperative-sticky", |(_, v)| v.as_str());
+    if assignor.contains("cooperative") {
+        r.push_fix(
+            "group",
+            Level::Ok,
+            format!(
+                "assignor {assignor}: the seeds' aiokafka services cannot join this group \
+                 (aiokafka has no cooperative assignor; Kafka refuses them with InconsistentGroupProtocol)"
+            ),
+            "for a group shared with them: --kafka-option partition.assignment.strategy=roundrobin on every engine",
+        );
+    }
 }
 
 async fn graph(r: &mut DoctorReport, cfg: &EngineConfig) {
