@@ -578,3 +578,24 @@ fn a_file_edited_in_a_watched_tree_shows_up_as_enriched() {
     let s = t.wait_for("the exit", 30, |s| s.contains("ARCHON-EXIT="));
     assert!(s.contains("ARCHON-EXIT=0"), "{s}");
 }
+
+/// `:doctor` in the console: the check through the engine's own adapters,
+/// as an overlay that closes with esc.
+#[test]
+fn doctor_from_the_palette() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let Some(t) = Tmux::start("doctor", 160, 45, &console_command(&data, "")) else {
+        return;
+    };
+    t.wait_for("the console", 30, |s| s.contains("Dead-letter queue"));
+    t.keys(&[":", "doctor", "Enter"]);
+    let s = t.wait_for("the doctor overlay", 20, |s| {
+        s.contains("Doctor:") && s.contains("embedded broker")
+    });
+    assert!(s.contains("is writable") && s.contains("0 failures"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("the overlay closed", 10, |s| !s.contains("Doctor:"));
+    t.keys(&["q"]);
+    t.wait_for("a clean exit", 20, |s| s.contains("ARCHON-EXIT=0"));
+}

@@ -1,15 +1,20 @@
 //! doctor's judgement: what the probes found (topics, group members, graph
 //! schema, …) against what seed 001 §3 asks for and what can lose data or
-//! stall, each finding with the command that fixes it. The probing itself
-//! (which needs the adapters) is `runtime::doctor`; this part is pure, so
-//! every rule has a unit test.
+//! stall, each finding with the command that fixes it. The pieces come in
+//! as ports: built cold from the configuration by `runtime::doctor` (the
+//! CLI), or a running engine's own (`:doctor`); the rules are pure, so each
+//! has a unit test.
 
 use std::fmt;
 
 use serde::Serialize;
 
-use crate::ports::broker::{GroupMember, TopicSpec, TopicState};
-use crate::ports::graph::SchemaItem;
+use crate::engine::config::EngineConfig;
+use crate::ports::broker::{seed_topics, Broker, GroupMember, TopicSpec, TopicState};
+use crate::ports::graph::{GraphStore, SchemaItem};
+use crate::ports::intelligence::Intelligence;
+use crate::ports::vector::VectorStore;
+use crate::settings::GraphSetting;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,7 +39,7 @@ impl Level {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Finding {
     /// brokers, topics, group, graph, vectors, intelligence, data dir.
     pub area: &'static str,
@@ -45,7 +50,7 @@ pub struct Finding {
     pub fix: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct DoctorReport {
     pub findings: Vec<Finding>,
 }
@@ -334,6 +339,286 @@ pub fn judge_schema(report: &mut DoctorReport, items: &[SchemaItem]) {
             ),
             m.create.clone(),
         );
+    }
+}
+
+/// One piece to probe: `Ok(None)` when the configuration names none (the
+/// embedded one), `Err` when it could not even be built or reached.
+pub type Part<T> = anyhow::Result<Option<std::sync::Arc<T>>>;
+
+/// The pieces of a deployment to probe: built cold by `runtime::doctor`
+/// for the CLI (one that is down is a finding), or a running engine's own.
+pub struct Parts {
+    pub broker: Part<dyn Broker>,
+    pub graph: Part<dyn GraphStore>,
+    pub vectors: Part<dyn VectorStore>,
+    pub intelligence: Part<dyn Intelligence>,
+}
+
+/// Probe each piece, one at a time, and judge what they say.
+pub async fn check(cfg: &EngineConfig, parts: Parts) -> DoctorReport {
+    let mut r = DoctorReport::default();
+    data_dir(&mut r, cfg);
+    kafka(&mut r, cfg, parts.broker).await;
+    graph(&mut r, cfg, parts.graph).await;
+    vectors(&mut r, cfg, parts.vectors).await;
+    intelligence(&mut r, cfg, parts.intelligence).await;
+    r
+}
+
+/// Below this, a data dir is a warning (the embedded stores and the history
+/// grow with the work).
+const LOW_SPACE_BYTES: u64 = 1 << 30;
+
+fn data_dir(r: &mut DoctorReport, cfg: &EngineConfig) {
+    let dir = &cfg.data_dir;
+    let shown = dir.display().to_string();
+    // The nearest directory that exists: where the data dir will be made.
+    let mut at = dir.as_path();
+    while !at.exists() {
+        match at.parent() {
+            Some(p) => at = p,
+            None => break,
+        }
+    }
+    if dir.exists() {
+        let probe = dir.join(format!(".doctor-{}", std::process::id()));
+        match std::fs::write(&probe, b"ok") {
+            Ok(()) => {
+                std::fs::remove_file(&probe).ok();
+                r.push("data dir", Level::Ok, format!("{shown} is writable"));
+            }
+            Err(e) => r.push_fix(
+                "data dir",
+                Level::Fail,
+                format!("{shown} is not writable: {e}"),
+                "--data-dir DIR / ARCHON_DATA_DIR on a writable disk",
+            ),
+        }
+    } else {
+        r.push(
+            "data dir",
+            Level::Ok,
+            format!("{shown} does not exist yet: the first engine makes it"),
+        );
+    }
+    match free_bytes(at) {
+        Some(free) if free < LOW_SPACE_BYTES => r.push_fix(
+            "data dir",
+            Level::Warn,
+            format!(
+                "{} MiB free under {}: a full disk holds the engine until space returns",
+                free >> 20,
+                at.display()
+            ),
+            "free space, or --data-dir DIR on a larger disk",
+        ),
+        Some(free) => r.push(
+            "data dir",
+            Level::Ok,
+            format!(
+                "{:.1} GiB free under {}",
+                free as f64 / (1u64 << 30) as f64,
+                at.display()
+            ),
+        ),
+        None => r.push("data dir", Level::Skip, "free space unknown"),
+    }
+}
+
+fn free_bytes(path: &std::path::Path) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+        let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
+        // SAFETY: a NUL-terminated path and a struct statvfs fills.
+        if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
+            return None;
+        }
+        Some(s.f_bavail as u64 * s.f_frsize as u64)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+async fn kafka(r: &mut DoctorReport, cfg: &EngineConfig, broker: Part<dyn Broker>) {
+    let Some(k) = &cfg.kafka else {
+        r.push(
+            "brokers",
+            Level::Ok,
+            "embedded broker in the data dir (no KAFKA_BOOTSTRAP_SERVERS / --kafka-brokers)",
+        );
+        return;
+    };
+    let broker = match broker {
+        Ok(Some(b)) => b,
+        Ok(None) => return,
+        Err(e) => {
+            r.push("brokers", Level::Fail, format!("{e:#}"));
+            return;
+        }
+    };
+    let mut expected = seed_topics(&cfg.enrich_topic, &cfg.dlq_topic, &cfg.completed_topic);
+    if let Some(p) = &cfg.progress_topic {
+        expected.push(crate::ports::broker::TopicSpec {
+            name: p.clone(),
+            partitions: crate::events::COMPLETED_PARTITIONS,
+            retention_ms: crate::events::PROGRESS_RETENTION_MS,
+            compact: false,
+        });
+    }
+    let names: Vec<String> = expected.iter().map(|t| t.name.clone()).collect();
+    let found = match broker.describe_topics(&names).await {
+        Ok(found) => {
+            r.push(
+                "brokers",
+                Level::Ok,
+                format!(
+                    "{} reachable (Kafka does not report its version over the protocol; \
+                     `kafka-broker-api-versions.sh` lists what each broker speaks)",
+                    k.bootstrap_servers
+                ),
+            );
+            found
+        }
+        Err(e) => {
+            r.push_fix(
+                "brokers",
+                Level::Fail,
+                format!("{}: {e:#}", k.bootstrap_servers),
+                "check KAFKA_BOOTSTRAP_SERVERS / --kafka-brokers and that the brokers are up",
+            );
+            return;
+        }
+    };
+    let members = match broker.group_detail(&cfg.group_id, &cfg.enrich_topic).await {
+        Ok(m) => m,
+        Err(e) => {
+            r.push(
+                "group",
+                Level::Skip,
+                format!("cannot describe {}: {e:#}", cfg.group_id),
+            );
+            Vec::new()
+        }
+    };
+    judge_topics(r, &expected, &found, &cfg.dlq_topic, members.len());
+    judge_group(r, &cfg.group_id, &members);
+    let assignor = k
+        .options
+        .iter()
+        .rev()
+        .find(|(key, _)| key == "partition.assignment.strategy")
+        .map_or("cooperative-sticky", |(_, v)| v.as_str());
+    if assignor.contains("cooperative") {
+        r.push_fix(
+            "group",
+            Level::Ok,
+            format!(
+                "assignor {assignor}: the seeds' aiokafka services cannot join this group \
+                 (aiokafka has no cooperative assignor; Kafka refuses them with InconsistentGroupProtocol)"
+            ),
+            "for a group shared with them: --kafka-option partition.assignment.strategy=roundrobin on every engine",
+        );
+    }
+}
+
+async fn graph(r: &mut DoctorReport, cfg: &EngineConfig, graph: Part<dyn GraphStore>) {
+    let GraphSetting::Bolt(s) = &cfg.graph else {
+        r.push(
+            "graph",
+            Level::Ok,
+            "embedded graph in the data dir (no MEMGRAPH_URI / --graph-uri)",
+        );
+        return;
+    };
+    match graph {
+        Ok(None) => {}
+        Ok(Some(g)) => {
+            r.push("graph", Level::Ok, format!("{} reachable", s.uri));
+            match g.schema().await {
+                Ok(items) => judge_schema(r, &items),
+                Err(e) => r.push(
+                    "graph",
+                    Level::Skip,
+                    format!("cannot list the schema: {e:#}"),
+                ),
+            }
+        }
+        Err(e) => r.push_fix(
+            "graph",
+            Level::Fail,
+            format!("{e:#}"),
+            "check MEMGRAPH_URI / --graph-uri, the user and password, and that the server is up",
+        ),
+    }
+}
+
+async fn vectors(r: &mut DoctorReport, cfg: &EngineConfig, vectors: Part<dyn VectorStore>) {
+    let Some(url) = &cfg.qdrant_url else {
+        r.push(
+            "vectors",
+            Level::Ok,
+            "embedded vector store in the data dir (no QDRANT_URL)",
+        );
+        return;
+    };
+    match vectors {
+        Ok(None) => {}
+        Ok(Some(v)) => match v.collection().await {
+            Ok(Some((name, dim))) if dim == crate::embedding::DIM as u64 => r.push(
+                "vectors",
+                Level::Ok,
+                format!("Qdrant {url}: collection {name}, {dim} dimensions"),
+            ),
+            Ok(Some((name, dim))) => r.push_fix(
+                "vectors",
+                Level::Fail,
+                format!(
+                    "Qdrant collection {name} has {dim} dimensions; archon-tui writes {}",
+                    crate::embedding::DIM
+                ),
+                format!("delete or rename collection {name} (it is made again at start)"),
+            ),
+            Ok(None) => r.push("vectors", Level::Ok, format!("Qdrant {url} reachable")),
+            Err(e) => r.push("vectors", Level::Fail, format!("{e:#}")),
+        },
+        Err(e) => r.push_fix(
+            "vectors",
+            Level::Fail,
+            format!("{e:#}"),
+            "check QDRANT_URL / --qdrant-url and QDRANT_API_KEY",
+        ),
+    }
+}
+
+async fn intelligence(r: &mut DoctorReport, cfg: &EngineConfig, service: Part<dyn Intelligence>) {
+    let Some(url) = &cfg.intelligence_url else {
+        r.push(
+            "intelligence",
+            Level::Ok,
+            "embedded analyzer (no INTELLIGENCE_SERVICE_URL)",
+        );
+        return;
+    };
+    let answer = match service {
+        Ok(Some(s)) => s.health().await,
+        Ok(None) => return,
+        Err(e) => Err(e),
+    };
+    match answer {
+        Ok(Some(said)) => r.push("intelligence", Level::Ok, said),
+        Ok(None) => r.push("intelligence", Level::Ok, format!("{url} (no health endpoint)")),
+        Err(e) => r.push_fix(
+            "intelligence",
+            Level::Fail,
+            format!("{e:#}"),
+            "check INTELLIGENCE_SERVICE_URL / --intelligence-url, that the service is up and its GET /health answers 2xx",
+        ),
     }
 }
 

@@ -77,6 +77,11 @@ pub trait Intelligence: Send + Sync {
         req: &ProcessRequest,
         attempt: u32,
     ) -> Result<Analysis, IntelligenceError>;
+    /// The service's own health answer (doctor): where it was asked and
+    /// what it said; None for an analyzer inside the engine.
+    async fn health(&self) -> anyhow::Result<Option<String>> {
+        Ok(None)
+    }
 }
 
 /// Injected failure rate and latency, adjustable while running (rehearsals

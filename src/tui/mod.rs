@@ -9,6 +9,7 @@ pub mod breaker;
 pub mod dialog;
 pub mod dlq;
 pub mod dlq_list;
+pub mod doctor;
 /// A fixed snapshot for snapshot tests, screenshots and the render bench.
 #[doc(hidden)]
 pub mod fixture;

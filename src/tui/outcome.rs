@@ -127,6 +127,10 @@ impl App {
                 self.overlay_scroll = 0;
                 self.overlay = Overlay::Trace(t);
             }
+            CommandOutcome::Doctor(r) => {
+                self.overlay_scroll = 0;
+                self.overlay = Overlay::Doctor(r);
+            }
             CommandOutcome::Replay(r) if r.dry_run => {
                 let (filter, force) = match cmd {
                     Command::ReplayDlq(levers::ReplayDlq { filter, force, .. }) => {

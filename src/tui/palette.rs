@@ -73,6 +73,10 @@ pub const HELP: &[(&str, &str)] = &[
         "history [6h]",
         "lag, throughput, DLQ and breaker over 30m..3d",
     ),
+    (
+        "doctor",
+        "check brokers, topics, group, graph schema, Qdrant, the service, the data dir",
+    ),
     ("quit", "stop the engine cleanly and leave"),
 ];
 
@@ -229,6 +233,7 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
             rest.ok_or("name the theme")?.to_string(),
         )),
         Some("audit") => Ok(PaletteAction::Audit),
+        Some("doctor") => engine(Command::Doctor(levers::Doctor)),
         Some("history") => engine(Command::History(levers::History {
             window_ms: crate::ports::history::parse_window(rest.unwrap_or("6h"))?,
         })),

@@ -57,6 +57,10 @@ impl<I: Intelligence> Intelligence for FaultInjector<I> {
         self.inner.kind()
     }
 
+    async fn health(&self) -> anyhow::Result<Option<String>> {
+        self.inner.health().await
+    }
+
     async fn process(
         &self,
         req: &ProcessRequest,

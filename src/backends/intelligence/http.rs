@@ -122,6 +122,19 @@ impl Intelligence for HttpIntelligence {
         "http"
     }
 
+    async fn health(&self) -> anyhow::Result<Option<String>> {
+        let url = self.endpoint.join("../health")?;
+        let resp = self
+            .client
+            .get(url.clone())
+            .timeout(self.timeout.min(Duration::from_secs(5)))
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+        anyhow::ensure!(resp.status().is_success(), "{url}: {}", resp.status());
+        Ok(Some(format!("{url}: {}", resp.status())))
+    }
+
     async fn process(
         &self,
         req: &ProcessRequest,

@@ -52,6 +52,8 @@ pub enum Overlay {
     },
     /// A document's history (`t` on a DLQ entry).
     Trace(Box<crate::engine::telemetry::trace::Trace>),
+    /// `:doctor`: the deployment's check, each finding with its fix.
+    Doctor(Box<crate::engine::doctor::DoctorReport>),
     /// Waiting for a command's result (esc hides it).
     Busy(String),
 }
@@ -78,9 +80,11 @@ impl Overlay {
         match self {
             Overlay::None => Step::Close,
             Overlay::Detail => pager::on_key_detail(key, app),
-            Overlay::Help | Overlay::Audit | Overlay::Trace(_) | Overlay::History { .. } => {
-                pager::on_key(key, app)
-            }
+            Overlay::Help
+            | Overlay::Audit
+            | Overlay::Trace(_)
+            | Overlay::History { .. }
+            | Overlay::Doctor(_) => pager::on_key(key, app),
             Overlay::Busy(_) if key.code == crossterm::event::KeyCode::Esc => Step::Close,
             Overlay::Busy(_) => Step::Stay,
             Overlay::Filter(input) => filter::on_key(input, key, app),
@@ -97,6 +101,7 @@ impl Overlay {
             Overlay::Help => crate::tui::help::render(f, area, app),
             Overlay::Detail => crate::tui::dlq::render_detail(f, area, app),
             Overlay::Audit => crate::tui::audit::render(f, area, app),
+            Overlay::Doctor(r) => crate::tui::doctor::render(f, area, app, r),
             Overlay::Trace(t) => crate::tui::trace::render(f, area, app, t),
             Overlay::History { window_ms, samples } => {
                 crate::tui::history::render(f, area, app, *window_ms, samples)

@@ -212,6 +212,7 @@ pub enum CommandOutcome {
     },
     Imported(crate::engine::dlq::transfer::ImportReport),
     Reset(Box<crate::engine::fleet::group_reset::ResetReport>),
+    Doctor(Box<crate::engine::doctor::DoctorReport>),
 }
 
 impl CommandOutcome {
@@ -235,6 +236,7 @@ impl CommandOutcome {
             CommandOutcome::Edited(r) => r.message(),
             CommandOutcome::Imported(r) => r.message(),
             CommandOutcome::Reset(r) => r.message(),
+            CommandOutcome::Doctor(r) => r.message(),
         }
     }
 }
@@ -456,6 +458,7 @@ levers! {
     LoadDlqEntry => dlq_entry::LoadDlqEntry,
     ResetOffsets => reset_offsets::ResetOffsets,
     InjectFaults => faults::InjectFaults,
+    Doctor => doctor::Doctor,
 }
 
 pub use job::JobAction;
