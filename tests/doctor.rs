@@ -86,14 +86,24 @@ async fn doctor_fails_on_a_compacted_dlq_names_the_fix_and_passes_once_applied()
         args.extend(["--graph-uri".to_string(), g]);
     }
     let data = tempfile::tempdir().unwrap();
-    // The engine starts and says it, with the fix.
-    let r = run_s(data.path(), &with(&["status"], &args));
-    assert_eq!(r.code, 0, "{}", r.stderr);
-    assert!(
-        r.stderr.contains("is compacted") && r.stderr.contains("cleanup.policy=delete"),
-        "the warning at start: {}",
-        r.stderr
-    );
+    // An engine starts and says it, with the fix (checked in the background
+    // of its start: a running engine's log).
+    let serve_data = tempfile::tempdir().unwrap();
+    let serve = common::serve::Serve::start(serve_data.path(), &args);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let log = std::fs::read_to_string(&serve.log).unwrap_or_default();
+        if log.contains("is compacted") && log.contains("cleanup.policy=delete") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the warning at start: {log}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let (code, _) = serve.terminate();
+    assert_eq!(code, 0);
     let r = run_s(data.path(), &with(&["doctor", "--json"], &args));
     assert_eq!(r.code, 1, "{} {}", r.stdout, r.stderr);
     let report = r.json();

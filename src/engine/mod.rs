@@ -197,7 +197,12 @@ impl Engine {
             .ensure_topics(&topics)
             .await
             .context("cannot create the enrichment topics")?;
-        warn_if_dlq_refuses_keyless(backends.broker.as_ref(), &cfg.dlq_topic).await;
+        {
+            // In the background: an admin round trip a lever from a cold
+            // shell need not wait for.
+            let (broker, dlq) = (backends.broker.clone(), cfg.dlq_topic.clone());
+            tokio::spawn(async move { warn_if_dlq_refuses_keyless(broker.as_ref(), &dlq).await });
+        }
         let state = ControlState::from_entries(&ControlState::default(), &control.entries().await?);
         let rollout = state.rollout.clone().unwrap_or_else(|| cfg.rollout.clone());
         let held = state.holds(&cfg.member_id);

@@ -102,6 +102,7 @@ pub fn consumer(snap: &Snapshot, c: ConsumerCounters, now_ms: i64) -> (Level, Va
             "errors": c.errors,
             "in_flight": snap.in_flight,
             "concurrency": snap.concurrency,
+            "max_processing_rate": snap.max_rate,
             "lag": snap.lag_total,
         },
         "circuit_breaker": {

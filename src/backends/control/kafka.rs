@@ -82,20 +82,37 @@ impl KafkaControl {
             .set("fetch.wait.max.ms", "50")
             .create()
             .context("cannot create the control-topic reader")?;
-        let mut tpl = TopicPartitionList::new();
-        for t in [&topics.control, &topics.status, &topics.audit] {
-            tpl.add_partition_offset(t, 0, Offset::Beginning)?;
-        }
-        // assign(), never subscribe(): the reader is in no consumer group.
-        consumer.assign(&tpl)?;
         let cache = Arc::new(RwLock::new(Cache::default()));
+        // Each topic's offsets before the assignment, which then starts at
+        // the first offset kept: assigned at "beginning" with no leader
+        // known yet, librdkafka waits a fixed 500 ms before it asks for the
+        // offset, half of a lever's time from a cold shell.
+        let (consumer, targets) = {
+            let topics = topics.clone();
+            tokio::task::spawn_blocking(move || -> Result<(BaseConsumer, Vec<(String, i64)>)> {
+                let mut tpl = TopicPartitionList::new();
+                let mut targets = Vec::new();
+                for t in [&topics.control, &topics.status, &topics.audit] {
+                    let (low, high) = watermarks(&consumer, t)?;
+                    tpl.add_partition_offset(t, 0, Offset::Offset(low))?;
+                    if *t != topics.audit {
+                        targets.push((t.clone(), if low == high { 0 } else { high }));
+                    }
+                }
+                // assign(), never subscribe(): the reader is in no consumer group.
+                consumer.assign(&tpl)?;
+                Ok((consumer, targets))
+            })
+            .await
+            .context("control reader")??
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let (loaded_tx, loaded_rx) = std::sync::mpsc::channel();
         let reader = {
             let (cache, stop, topics) = (cache.clone(), stop.clone(), topics.clone());
             std::thread::Builder::new()
                 .name("control-reader".into())
-                .spawn(move || follow(consumer, topics, cache, stop, loaded_tx))?
+                .spawn(move || follow(consumer, topics, targets, cache, stop, loaded_tx))?
         };
         let loaded = tokio::task::spawn_blocking(move || loaded_rx.recv_timeout(LOAD_TIMEOUT))
             .await
@@ -160,25 +177,13 @@ impl Drop for KafkaControl {
 fn follow(
     consumer: BaseConsumer,
     topics: FleetTopics,
+    // What the control and status topics held at start: read up to there,
+    // the state is loaded (later records are followed as they come).
+    targets: Vec<(String, i64)>,
     cache: Arc<RwLock<Cache>>,
     stop: Arc<AtomicBool>,
     loaded: std::sync::mpsc::Sender<()>,
 ) {
-    // What the control and status topics hold now: read up to here, the
-    // state is loaded (later records are followed as they come).
-    let mut targets = Vec::new();
-    for t in [&topics.control, &topics.status] {
-        match end_offset(&consumer, t) {
-            Ok(end) => targets.push((t.clone(), end)),
-            Err(e) => {
-                cache
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .trouble = Some((Instant::now(), format!("{e:#}")));
-                return;
-            }
-        }
-    }
     let mut announced = false;
     let mut last_check = Instant::now() - Duration::from_secs(1);
     // Compaction can leave the high watermark above the last record; a
@@ -211,7 +216,7 @@ fn follow(
             }
             None => {}
         }
-        if !announced && last_check.elapsed() >= Duration::from_millis(100) {
+        if !announced && last_check.elapsed() >= Duration::from_millis(10) {
             last_check = Instant::now();
             let quiet = quiet_since.is_some_and(|q| q.elapsed() > Duration::from_secs(3))
                 && cache
@@ -244,13 +249,13 @@ fn read_to(consumer: &BaseConsumer, topic: &str, end: i64, quiet: bool) -> bool 
         .is_some_and(|e| matches!(e.offset(), Offset::Offset(o) if o >= end || quiet))
 }
 
-/// The end offset of partition 0, waiting out a leader not elected yet (a
-/// topic just created); 0 when the log is empty.
-fn end_offset(consumer: &BaseConsumer, topic: &str) -> Result<i64> {
+/// The oldest and next offsets of partition 0, waiting out a leader not
+/// elected yet (a topic just created).
+fn watermarks(consumer: &BaseConsumer, topic: &str) -> Result<(i64, i64)> {
     let deadline = Instant::now() + LOAD_TIMEOUT / 2;
     loop {
         match consumer.fetch_watermarks(topic, 0, Duration::from_secs(5)) {
-            Ok((low, high)) => return Ok(if low == high { 0 } else { high }),
+            Ok(w) => return Ok(w),
             Err(e) if Instant::now() < deadline => {
                 tracing::debug!("control topic {topic} not readable yet: {e}");
                 std::thread::sleep(Duration::from_millis(100));
