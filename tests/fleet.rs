@@ -381,7 +381,7 @@ async fn levers_from_a_cold_shell_reach_every_member() {
     })
     .await;
     type Check = fn(&Value) -> bool;
-    let levers: [(&[&str], Check); 7] = [
+    let levers: [(&[&str], Check); 8] = [
         (&["hold"], |h| h["consumer"]["held"] == true),
         (&["release"], |h| h["consumer"]["held"] == false),
         (&["rate", "50"], |h| {
@@ -391,6 +391,7 @@ async fn levers_from_a_cold_shell_reach_every_member() {
             h["consumer"]["max_processing_rate"].is_null()
         }),
         (&["concurrency", "4"], |h| h["consumer"]["concurrency"] == 4),
+        (&["concurrency", "8"], |h| h["consumer"]["concurrency"] == 8),
         (&["rollback"], |h| h["consumer"]["held"] == true),
         (&["resume"], |h| h["consumer"]["held"] == false),
     ];

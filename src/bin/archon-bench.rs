@@ -43,7 +43,9 @@ struct Args {
     /// (a watched tree's edits, each timed until enriched), bolt-ceiling
     /// (the graph's own rate for the index rows: plain UNWIND … MERGE),
     /// scale (the embedded default at each --scale-files, with the data
-    /// dir's bytes per document by table)
+    /// dir's bytes per document by table), levers (needs --kafka-brokers:
+    /// each lever from a cold `archon-tui` process against three `serve`
+    /// members, until every member's /health shows it)
     #[arg(
         long,
         value_delimiter = ',',
@@ -369,6 +371,170 @@ fn bytes_per_document(data_dir: &std::path::Path, docs: u64) -> Result<serde_jso
 
 /// `scale`: the embedded default at each of `--scale-files`, one run each,
 /// with its rate beside the first size's and its bytes per document.
+/// Issue 31 item 6: each lever from a cold shell. Three `archon-tui serve`
+/// members (the release binary beside this one) on fresh topics; for each
+/// lever a new `archon-tui` process on an empty data dir; the time from its
+/// start until all three members' /health show the change, and until it
+/// exited. Five rounds; the median and the worst of each.
+async fn cold_levers(brokers: &str) -> Result<()> {
+    use std::io::BufRead;
+    let bin = std::env::current_exe()?.with_file_name("archon-tui");
+    anyhow::ensure!(
+        bin.exists(),
+        "{} is missing: cargo build --release first",
+        bin.display()
+    );
+    let tag = nonce();
+    let t = |kind: &str| format!("bench.{tag}.{kind}");
+    let flags = [
+        "--kafka-brokers".to_string(),
+        brokers.to_string(),
+        "--enrichment-topic".into(),
+        t("enrich-document.v1"),
+        "--dlq-topic".into(),
+        t("enrich-document-dlq.v1"),
+        "--completed-topic".into(),
+        t("enrichment-completed.v1"),
+        "--group-id".into(),
+        t("group"),
+    ];
+    let tmp = tempfile_dir()?;
+    struct Member(std::process::Child, String);
+    impl Drop for Member {
+        fn drop(&mut self) {
+            let _killed = self.0.kill();
+            let _reaped = self.0.wait();
+        }
+    }
+    let mut members = Vec::new();
+    for i in 0..3 {
+        let mut child = std::process::Command::new(&bin)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--member-id",
+                &format!("m{i}"),
+            ])
+            .arg("--data-dir")
+            .arg(tmp.join(format!("m{i}")))
+            .args(&flags)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().context("serve's stdout")?)
+            .read_line(&mut line)?;
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .with_context(|| format!("serve said {line:?}"))?
+            .to_string();
+        members.push(Member(child, base));
+    }
+    let http = reqwest::Client::new();
+    let health = |base: String| {
+        let http = http.clone();
+        async move {
+            http.get(format!("{base}/health"))
+                .send()
+                .await
+                .ok()?
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+        }
+    };
+    // Every member reporting (the fleet as one sees it).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let f: serde_json::Value = http
+            .get(format!("{}/fleet", members[0].1))
+            .send()
+            .await?
+            .json()
+            .await?;
+        if f["members"].as_array().map_or(0, Vec::len) == 3 {
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "three members did not report: {f}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    type Check = fn(&serde_json::Value) -> bool;
+    let levers: [(&[&str], Check); 8] = [
+        (&["hold"], |h| h["consumer"]["held"] == true),
+        (&["release"], |h| h["consumer"]["held"] == false),
+        (&["rate", "50"], |h| {
+            h["consumer"]["max_processing_rate"] == 50.0
+        }),
+        (&["rate", "off"], |h| {
+            h["consumer"]["max_processing_rate"].is_null()
+        }),
+        (&["concurrency", "4"], |h| h["consumer"]["concurrency"] == 4),
+        (&["concurrency", "8"], |h| h["consumer"]["concurrency"] == 8),
+        (&["rollback"], |h| h["consumer"]["held"] == true),
+        (&["resume"], |h| h["consumer"]["held"] == false),
+    ];
+    const ROUNDS: usize = 5;
+    let mut results: Vec<(String, Vec<f64>, Vec<f64>)> = levers
+        .iter()
+        .map(|(a, _)| (a.join(" "), Vec::new(), Vec::new()))
+        .collect();
+    for round in 0..ROUNDS {
+        for (i, (args, check)) in levers.iter().enumerate() {
+            let data = tmp.join(format!("cold-{round}-{i}"));
+            let started = Instant::now();
+            let child = std::process::Command::new(&bin)
+                .args(*args)
+                .arg("--data-dir")
+                .arg(&data)
+                .args(&flags)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()?;
+            let mut seen = [false; 3];
+            while !seen.iter().all(|s| *s) {
+                for (m, member) in members.iter().enumerate() {
+                    if !seen[m] {
+                        seen[m] = health(member.1.clone()).await.is_some_and(|h| check(&h));
+                    }
+                }
+                anyhow::ensure!(
+                    started.elapsed() < Duration::from_secs(30),
+                    "{args:?} did not reach every member"
+                );
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            let reached = started.elapsed().as_secs_f64() * 1000.0;
+            let status = tokio::task::spawn_blocking(move || child.wait_with_output()).await??;
+            anyhow::ensure!(status.status.success(), "{args:?} failed");
+            results[i].1.push(reached);
+            results[i].2.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    for (lever, mut reached, mut exited) in results {
+        let worst = reached.iter().copied().fold(0.0, f64::max);
+        println!(
+            "{}",
+            json!({"scenario": "levers", "lever": lever, "members": 3, "rounds": ROUNDS,
+                   "all_members_ms_median": median(&mut reached).round(),
+                   "all_members_ms_worst": worst.round(),
+                   "process_exit_ms_median": median(&mut exited).round(),
+                   "goal_ms": 1000})
+        );
+    }
+    drop(members);
+    let _removed = std::fs::remove_dir_all(&tmp);
+    Ok(())
+}
+
 async fn scale(args: &Args) -> Result<()> {
     let mut first = None;
     for &n in &args.scale_files {
@@ -1388,8 +1554,9 @@ async fn bench(args: Args) -> Result<()> {
             "bridge" => bridge(&args).await?,
             "watch" => watch_edits(&args).await?,
             "scale" => scale(&args).await?,
+            "levers" => cold_levers(&kafka()?).await?,
             other => anyhow::bail!(
-                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-http, kafka-noop, raw, bridge, watch, bolt-ceiling, scale)"
+                "unknown scenario {other:?} (embedded, noop, http, rollback, keys, real, kafka, kafka-http, kafka-noop, raw, bridge, watch, bolt-ceiling, scale, levers)"
             ),
         }
     }

@@ -207,6 +207,24 @@ impl Snapshot {
         self.jobs = engine.jobs();
     }
 
+    /// The fields `set_levers` reads, from `other`.
+    fn take_levers(&mut self, other: Snapshot) {
+        self.breaker = other.breaker;
+        self.rollout = other.rollout;
+        self.paused = other.paused;
+        self.held = other.held;
+        self.resetting = other.resetting;
+        self.concurrency = other.concurrency;
+        self.member_id = other.member_id;
+        self.control_kind = other.control_kind;
+        self.control_trouble = other.control_trouble;
+        self.read_only = other.read_only;
+        self.max_rate = other.max_rate;
+        self.fleet = other.fleet;
+        self.audit = other.audit;
+        self.jobs = other.jobs;
+    }
+
     /// What this engine is doing, in the one word every panel shows
     /// (`consumer_failed`: why the consumer ended, when it did; `observing`:
     /// `attach`). Lag is the group's, so the flow judged is the fleet's.
@@ -283,9 +301,16 @@ pub struct Republish {
 
 impl Republish {
     pub async fn now(&self) {
-        let mut next = (**self.tx.borrow()).clone();
-        next.set_levers(&self.engine).await;
-        self.tx.send_replace(Arc::new(next));
+        let mut levers = (**self.tx.borrow()).clone();
+        levers.set_levers(&self.engine).await;
+        // Into the snapshot current *now*: a full refresh sent while the
+        // levers were read is kept (replacing it with the older copy left
+        // /health on "no status read yet" while levers kept changing).
+        self.tx.send_modify(|cur| {
+            let mut next = (**cur).clone();
+            next.take_levers(levers);
+            *cur = Arc::new(next);
+        });
     }
 }
 
@@ -390,8 +415,6 @@ struct History {
     dlq: DlqIndex,
     /// Pending by age, and when it was read.
     ages: (Vec<(String, u64)>, Option<Instant>),
-    /// The group's members that are not ours, and when they were read.
-    others: (Vec<crate::ports::broker::GroupMember>, Option<Instant>),
     /// When the history was last sampled, and the breaker state then.
     sampled: Option<(Instant, i64)>,
     /// Per partition: (committed offset, timestamp of the record there).
@@ -421,6 +444,41 @@ pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
         engine: engine.clone(),
         tx: snap_tx.clone(),
     };
+    if engine.backends.broker.kind() != "embedded" {
+        // The group's members that are not ours, every few seconds on a task
+        // of its own: a slow DescribeGroups (a rebalance) never holds up the
+        // snapshot /health and the console read.
+        let engine = engine.clone();
+        tokio::spawn(async move {
+            loop {
+                if let Ok(Ok(m)) =
+                    tokio::time::timeout(BACKEND_CALL_LIMIT, engine.other_members()).await
+                {
+                    *engine
+                        .others
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = m;
+                }
+                if engine.sleep_or_stop(AGES_EVERY).await {
+                    return;
+                }
+            }
+        });
+    }
+    {
+        // A lever pulled elsewhere in the fleet (the control topic) shows in
+        // this snapshot, and so in /health, as soon as this engine follows
+        // it, not at the next full refresh (up to 250 ms plus its reads).
+        let (engine, republish) = (engine.clone(), republish.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = engine.levers_changed.notified() => republish.now().await,
+                    _ = engine.stopped_for(Duration::ZERO) => return,
+                }
+            }
+        });
+    }
     let exec_engine = engine.clone();
     let exec_republish = republish.clone();
     tokio::spawn(async move {
@@ -451,7 +509,6 @@ pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
             commits: VecDeque::new(),
             dlq: DlqIndex::new(),
             ages: (Vec::new(), None),
-            others: (Vec::new(), None),
             sampled: None,
             oldest: BTreeMap::new(),
             sources: (BTreeMap::new(), None),
@@ -647,28 +704,11 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
         }
     }
     snap.pending_by_age = h.ages.0.clone();
-    if broker_ok
-        && b.broker.kind() != "embedded"
-        && h.others.1.is_none_or(|at| at.elapsed() >= AGES_EVERY)
-    {
-        if let Ok(members) = bounded(
-            &broker_kind,
-            BACKEND_CALL_LIMIT,
-            b.broker
-                .group_detail(&engine.cfg.group_id, &engine.cfg.enrich_topic),
-        )
-        .await
-        {
-            h.others = (
-                members
-                    .into_iter()
-                    .filter(|m| !super::doctor::is_ours(m))
-                    .collect(),
-                Some(Instant::now()),
-            );
-        }
-    }
-    snap.others = h.others.0.clone();
+    snap.others = engine
+        .others
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone();
     if graph_ok && h.sources.1.is_none_or(|at| at.elapsed() >= AGES_EVERY) {
         if let Ok(rows) = bounded(&graph_kind, BACKEND_CALL_LIMIT, b.graph.sources()).await {
             let watched: Vec<String> = engine

@@ -104,6 +104,12 @@ pub struct Engine {
     rollout: RwLock<RolloutState>,
     /// The fleet's levers as last read from the control store.
     control_seen: RwLock<ControlState>,
+    /// Raised when the operator state followed here changed (the console's
+    /// and /health's snapshot is republished at once).
+    pub levers_changed: tokio::sync::Notify,
+    /// The consumer group's members that are not archon-tui, as last read
+    /// (the snapshot shows them).
+    pub others: Mutex<Vec<crate::ports::broker::GroupMember>>,
     /// This process's own pause (console space key).
     local_pause: std::sync::atomic::AtomicBool,
     /// The operator's persisted hold (rollback, or this member alone).
@@ -221,6 +227,8 @@ impl Engine {
             stop: watch::channel(false).0,
             breaker_reset_seen: state.breaker_resets_for(&cfg.member_id).into(),
             control_seen: RwLock::new(state),
+            levers_changed: tokio::sync::Notify::new(),
+            others: Mutex::new(Vec::new()),
             assigned: Mutex::new(Vec::new()),
             started_ms: crate::clock::now_ms(),
             host: crate::identity::hostname(),
@@ -475,10 +483,14 @@ impl Engine {
             self.breaker.reset();
             tracing::info!("circuit breaker reset by the operator");
         }
-        *self
+        let mut seen = self
             .control_seen
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = state;
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *seen != state {
+            *seen = state;
+            self.levers_changed.notify_one();
+        }
     }
 
     /// Out of the consumer group while an offset reset runs.
