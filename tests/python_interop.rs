@@ -425,10 +425,18 @@ fn a_seed_consumer_beside_an_engine_in_one_group_loses_nothing() {
         .iter()
         .filter_map(|e| e["document_id"].as_str().map(str::to_string))
         .collect();
-    assert!(
-        parked.is_subset(&listed),
-        "parked {parked:?}, listed {listed:?}"
-    );
+    // A parked document may have completed since (a re-queued copy taken
+    // by the other consumer): its entry is then rightly hidden.
+    let done_now = completed_ids();
+    let unlisted: Vec<_> = parked
+        .difference(&listed)
+        .filter(|d| !done_now.contains(*d))
+        .collect();
+    for m in &unlisted {
+        let trace = run_s(engine_data.path(), &with(&["trace", m, "--json"], &flags));
+        println!("parked, not listed: {m}: {}", trace.stdout);
+    }
+    assert!(unlisted.is_empty(), "parked {parked:?}, listed {listed:?}");
     healed.store(true, std::sync::atomic::Ordering::SeqCst);
     let python = seed("8");
     let r = run_s(
@@ -438,11 +446,25 @@ fn a_seed_consumer_beside_an_engine_in_one_group_loses_nothing() {
     assert_eq!(r.code, 0, "{} {}", r.stdout, r.stderr);
     let deadline = Instant::now() + Duration::from_secs(120);
     while completed_ids().len() < DOCS {
-        assert!(
-            Instant::now() < deadline,
-            "after the replay {} of {DOCS} completed",
-            completed_ids().len()
-        );
+        if Instant::now() >= deadline {
+            let done = completed_ids();
+            let all: BTreeSet<String> = ids_in(&topic).into_iter().collect();
+            let missing: Vec<&String> = all.difference(&done).collect();
+            let entries = run_s(
+                engine_data.path(),
+                &with(&["dlq", "list", "--json"], &flags),
+            );
+            for m in &missing {
+                let trace = run_s(engine_data.path(), &with(&["trace", m, "--json"], &flags));
+                println!("not completed: {m}: {}", trace.stdout);
+            }
+            panic!(
+                "after the replay {} of {DOCS} completed; missing {missing:?}; DLQ now {}; replay said {}",
+                done.len(),
+                entries.stdout,
+                r.stdout
+            );
+        }
         std::thread::sleep(Duration::from_secs(1));
     }
     let out = python.wait_with_output().unwrap();

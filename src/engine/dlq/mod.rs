@@ -664,8 +664,10 @@ pub async fn replay(
 /// to pending (counted on it), its request is dispatched again and its entry
 /// tombstoned — once: a document another replay moved first (or that left
 /// the DLQ meanwhile) is skipped, so a resumed or doubled redrive never
-/// replays an entry twice. Entries of documents this graph does not hold
-/// (parked by another producer) are dispatched and tombstoned as they are.
+/// replays an entry twice. Entries of documents this graph does not hold,
+/// and entries another producer wrote (no origin: seed §4.2's consumer)
+/// whose document is not completed, are dispatched and tombstoned as they
+/// are.
 /// Returns (replayed, skipped).
 pub async fn send_back(engine: &Arc<Engine>, chunk: &[&DlqEntry]) -> Result<(u64, u64)> {
     send_back_with(engine, chunk, true).await
@@ -691,8 +693,21 @@ pub async fn send_back_with(
         .collect();
     for e in chunk {
         let doc = &e.message.document_id;
-        if !go.contains(doc) && graph.get_document(doc).await?.is_none() {
-            go.insert(doc.clone());
+        if go.contains(doc) {
+            continue;
+        }
+        let foreign = e.message.original_topic.is_empty();
+        match graph.get_document(doc).await? {
+            None => {
+                go.insert(doc.clone());
+            }
+            // Parked by a consumer that never sets a status (seed §4.2's:
+            // no origin on its records): the document is still pending
+            // here, and its entry is the only trace of the failure.
+            Some(d) if foreign && d.enrichment_status != Status::Completed => {
+                go.insert(doc.clone());
+            }
+            Some(_) => {}
         }
     }
     let send: Vec<_> = requests
