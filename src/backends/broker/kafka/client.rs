@@ -375,22 +375,13 @@ impl Broker for KafkaBroker {
         .await?
     }
 
-    async fn group_members(&self, group: &str, _topic: &str) -> Result<Vec<String>> {
-        let c = self.lag_client(group)?;
-        let group = group.to_string();
-        tokio::task::spawn_blocking(move || {
-            let list = c
-                .fetch_group_list(Some(&group), META_TIMEOUT)
-                .with_context(|| format!("cannot describe consumer group {group}"))?;
-            Ok(list
-                .groups()
-                .iter()
-                .filter(|g| g.name() == group)
-                .flat_map(|g| g.members())
-                .map(|m| format!("{}@{} ({})", m.client_id(), m.client_host(), m.id()))
-                .collect())
-        })
-        .await?
+    async fn group_members(&self, group: &str, topic: &str) -> Result<Vec<String>> {
+        Ok(self
+            .group_detail(group, topic)
+            .await?
+            .into_iter()
+            .map(|m| format!("{}@{} ({})", m.client_id, m.host, m.member_id))
+            .collect())
     }
 
     async fn group_detail(&self, group: &str, topic: &str) -> Result<Vec<GroupMember>> {
