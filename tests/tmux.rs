@@ -603,3 +603,198 @@ fn doctor_from_the_palette() {
     t.keys(&["q"]);
     t.wait_for("a clean exit", 20, |s| s.contains("ARCHON-EXIT=0"));
 }
+
+/// A size-limited tmpfs holding a data dir; unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    /// None (with a loud skip) where mounting is not allowed (not root).
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output();
+        match out {
+            Ok(o) if o.status.success() => Some(Tmpfs(at.to_path_buf())),
+            Ok(o) => {
+                common::skip(&format!(
+                    "cannot mount a tmpfs (needs root): {}",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                ));
+                None
+            }
+            Err(e) => {
+                common::skip(&format!("cannot run mount: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Write zeros until the file system refuses: the bytes written.
+    fn fill(&self, file: &Path) -> u64 {
+        use std::io::Write;
+        let mut f = std::fs::File::create(file).unwrap();
+        let chunk = vec![0u8; 64 << 10];
+        let mut n = 0u64;
+        while let Ok(k) = f.write(&chunk) {
+            if k == 0 {
+                break;
+            }
+            n += k as u64;
+        }
+        f.sync_all().ok();
+        n
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        Command::new("umount").arg("-l").arg(&self.0).status().ok();
+    }
+}
+
+/// Issue 31 item 5: the disk under the data dir fills mid-drain. The engine
+/// holds with the reason in the console's header and in `/health`, fetches
+/// nothing new, answers a POST with 503, resumes by itself when space
+/// returns, and every document ends completed exactly once.
+#[test]
+fn a_full_disk_mid_drain_holds_with_its_reason_and_resumes_when_space_returns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let Some(fs) = Tmpfs::mount(&tmp.path().join("mnt"), "24m") else {
+        return;
+    };
+    corpus(tmp.path(), 1500);
+    let data = fs.0.join("data");
+    let port = common::service::free_port();
+    // 100 a second: the drain lasts ~15 s, long enough to fill the disk in.
+    let extra = format!(
+        "--listen 127.0.0.1:{port} --ingest {} --inject-latency-ms 20 --concurrency 4 --max-processing-rate 100",
+        tmp.path().join("src").display()
+    );
+    let Some(t) = Tmux::start("diskfull", 200, 50, &console_command(&data, &extra)) else {
+        return;
+    };
+    let base = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let c = reqwest::Client::new();
+    let health = |pred: &dyn Fn(&serde_json::Value) -> bool, what: &str, secs: u64| {
+        rt.block_on(async {
+            let deadline = Instant::now() + Duration::from_secs(secs);
+            loop {
+                let h: serde_json::Value = match c.get(format!("{base}/health")).send().await {
+                    Ok(r) => r.json().await.unwrap_or_default(),
+                    Err(_) => serde_json::Value::Null,
+                };
+                if pred(&h) {
+                    return h;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "timed out waiting for {what}: {h}\nscreen:\n{}",
+                    t.screen()
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let completed = |h: &serde_json::Value| h["documents"]["completed"].as_u64().unwrap_or(0);
+    health(&|h| completed(h) >= 200, "200 completed", 60);
+
+    let filled = fs.fill(&fs.0.join("filler"));
+    eprintln!(
+        "filled the last {} KiB of the data dir's disk",
+        filled >> 10
+    );
+    let h = health(
+        &|h| h["consumer"]["state"] == "disk_full",
+        "the disk-full hold in /health",
+        30,
+    );
+    assert_eq!(h["status"], "degraded", "{h}");
+    let reason = h["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r.as_str())
+        .find(|r| r.starts_with("disk full under"))
+        .unwrap_or_else(|| panic!("no disk-full reason: {h}"))
+        .to_string();
+    assert!(reason.contains(data.to_str().unwrap()), "{reason}");
+    let screen = t.wait_for("the hold in the header", 10, |s| {
+        s.lines()
+            .next()
+            .is_some_and(|l| l.contains("HELD (disk full)"))
+            && s.contains("disk full under")
+    });
+    assert!(
+        screen.contains("resumes by itself when space returns"),
+        "the Lag note says what lifts it:\n{screen}"
+    );
+    // Held: nothing is recorded while the disk is full.
+    let before = completed(&h);
+    std::thread::sleep(Duration::from_secs(3));
+    let still = health(&|_| true, "health", 5);
+    assert_eq!(completed(&still), before, "nothing recorded on a full disk");
+    assert_eq!(still["consumer"]["state"], "disk_full", "{still}");
+    // A document POSTed now is refused (the caller keeps it), not dropped.
+    let token = std::fs::read_to_string(data.join("control-token")).unwrap();
+    let refused = rt.block_on(async {
+        c.post(format!("{base}/api/bridge/document"))
+            .bearer_auth(token.trim())
+            .json(&serde_json::json!({
+                "document_id": "posted-on-a-full-disk",
+                "project_id": "p",
+                "title": "a.py",
+                "full_text": "print(1)",
+                "source_path": "a.py",
+                "document_type": "code",
+                "metadata": {}
+            }))
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(refused.status(), 503, "a POST on a full disk");
+
+    std::fs::remove_file(fs.0.join("filler")).unwrap();
+    let freed = Instant::now();
+    let h = health(
+        &|h| h["consumer"]["state"] != "disk_full",
+        "the hold lifted",
+        30,
+    );
+    eprintln!(
+        "space returned: the hold lifted {} ms later ({})",
+        freed.elapsed().as_millis(),
+        h["consumer"]["state"]
+    );
+    let h = health(
+        &|h| h["consumer"]["state"] == "caught_up" && completed(h) == 1500,
+        "every document completed",
+        90,
+    );
+    assert_eq!(h["documents"]["dlq"], 0, "{h}");
+    assert_eq!(h["documents"]["pending"], 0, "{h}");
+    t.wait_for("the header back to CAUGHT UP", 10, |s| {
+        s.lines().next().is_some_and(|l| l.contains("CAUGHT UP"))
+    });
+    t.keys(&["q"]);
+    t.wait_for("a clean exit", 30, |s| s.contains("ARCHON-EXIT=0"));
+    let db = common::sqlite(&data);
+    assert_eq!(
+        common::count(
+            &db,
+            "SELECT count(*) FROM documents WHERE enrichment_status = 'completed'"
+        ),
+        1500
+    );
+    assert_eq!(
+        common::count(
+            &db,
+            "SELECT count(*) FROM documents WHERE enrichment_applied <> 1"
+        ),
+        0,
+        "each applied exactly once"
+    );
+}

@@ -402,7 +402,7 @@ fn data_dir(r: &mut DoctorReport, cfg: &EngineConfig) {
             format!("{shown} does not exist yet: the first engine makes it"),
         );
     }
-    match free_bytes(at) {
+    match crate::engine::resilience::stall::free_bytes(at) {
         Some(free) if free < LOW_SPACE_BYTES => r.push_fix(
             "data dir",
             Level::Warn,
@@ -423,25 +423,6 @@ fn data_dir(r: &mut DoctorReport, cfg: &EngineConfig) {
             ),
         ),
         None => r.push("data dir", Level::Skip, "free space unknown"),
-    }
-}
-
-fn free_bytes(path: &std::path::Path) -> Option<u64> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-        let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-        // SAFETY: a NUL-terminated path and a struct statvfs fills.
-        if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
-            return None;
-        }
-        Some(s.f_bavail as u64 * s.f_frsize as u64)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = path;
-        None
     }
 }
 

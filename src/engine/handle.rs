@@ -59,6 +59,8 @@ pub struct Snapshot {
     pub rollout: RolloutState,
     pub paused: bool,
     pub held: bool,
+    /// Writes that cannot land (a full disk holds intake), if any.
+    pub stall: Option<super::resilience::stall::StallView>,
     /// Out of the consumer group while an offset reset runs.
     pub resetting: bool,
     pub concurrency: usize,
@@ -140,6 +142,7 @@ impl Snapshot {
             rollout: RolloutState::default(),
             paused: false,
             held: false,
+            stall: None,
             resetting: false,
             concurrency: 10,
             in_flight: 0,
@@ -183,6 +186,7 @@ impl Snapshot {
         self.rollout = engine.rollout();
         self.paused = engine.is_paused();
         self.held = engine.is_held();
+        self.stall = engine.stall.view();
         self.resetting = engine.is_resetting();
         self.concurrency = engine.limit.get();
         self.member_id = engine.member_id().to_string();
@@ -213,6 +217,7 @@ impl Snapshot {
         self.rollout = other.rollout;
         self.paused = other.paused;
         self.held = other.held;
+        self.stall = other.stall;
         self.resetting = other.resetting;
         self.concurrency = other.concurrency;
         self.member_id = other.member_id;
@@ -241,6 +246,7 @@ impl Snapshot {
             consumer_failed,
             observing,
             resetting: self.resetting,
+            stalled: self.stall.as_ref().map(|s| s.disk_full),
             held: self.held,
             rollout_enabled: self.rollout.enabled,
             paused: self.paused,
@@ -263,6 +269,7 @@ impl Snapshot {
             .map(|p| p.lag.lag.max(0))
             .sum();
         super::telemetry::state::RunState::of(&super::telemetry::state::StateInputs {
+            stalled: st.stalled.as_ref().map(|r| r.starts_with("disk full")),
             held: st.held,
             rollout_enabled: self.rollout.enabled,
             paused: st.paused,

@@ -95,6 +95,8 @@ pub struct Engine {
     pub faults: Arc<FaultDial>,
     /// The graph's and vectors' health as this engine's own calls saw it.
     pub observed: resilience::observed::ObservedStores,
+    /// Writes that cannot land (a full disk holds intake until they do).
+    pub stall: resilience::stall::Stall,
     /// One log line per two seconds about documents parked in the DLQ.
     pub parked_log: pipeline::enrich::ParkedLog,
     /// Outbox marks gathered on a server store (`pipeline::enrich::OutboxMarks`).
@@ -238,6 +240,10 @@ impl Engine {
             breaker: CircuitBreaker::new(cfg.breaker.clone()),
             faults,
             observed: Default::default(),
+            stall: resilience::stall::Stall::new(
+                (backends.graph.kind() == "embedded" || backends.broker.kind() == "embedded")
+                    .then(|| cfg.data_dir.clone()),
+            ),
             parked_log: Default::default(),
             outbox_marks: Default::default(),
             watches: Default::default(),
@@ -579,6 +585,7 @@ impl Engine {
             errors: self.stats.errors(),
             paused: self.is_paused(),
             held: self.is_held(),
+            stalled: self.stall.view().map(|v| v.reason),
         }
     }
 

@@ -49,6 +49,10 @@ pub struct MemberStatus {
     pub paused: bool,
     /// Held by the operator (fleet-wide or alone).
     pub held: bool,
+    /// Why its writes cannot land (a full disk holds it), if they cannot.
+    /// Absent in reports of releases before it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stalled: Option<String>,
 }
 
 /// How often members report (the heartbeat also reports at once when the

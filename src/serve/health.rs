@@ -73,6 +73,10 @@ pub fn consumer(snap: &Snapshot, c: ConsumerCounters, now_ms: i64) -> (Level, Va
             s.as_str()
         )),
     }
+    if let Some(s) = &snap.stall {
+        // Degraded, not unhealthy: a restart would not make room.
+        degraded.push(crate::sanitize::clean(&s.reason));
+    }
     if snap.held {
         degraded.push("consumption held by an emergency rollback".into());
     } else if snap.paused {
@@ -97,6 +101,7 @@ pub fn consumer(snap: &Snapshot, c: ConsumerCounters, now_ms: i64) -> (Level, Va
             "running": c.alive && !snap.paused,
             "paused": snap.paused,
             "held": snap.held,
+            "stall": snap.stall,
             "messages_consumed": c.consumed,
             "messages_processed": c.processed,
             "errors": c.errors,

@@ -144,6 +144,7 @@ fn snapshot_parts() -> Snapshot {
         },
         paused: false,
         held: false,
+        stall: None,
         resetting: false,
         concurrency: 10,
         in_flight: 9,
@@ -244,6 +245,7 @@ pub fn fleet() -> Vec<crate::engine::telemetry::status::MemberView> {
     let member = |id: &str, pid: u32, partitions: Vec<i32>, rate: f64, age_ms: i64| {
         crate::engine::telemetry::status::MemberView {
             status: crate::engine::fleet::control::MemberStatus {
+                stalled: None,
                 member_id: id.into(),
                 host: id.rsplit_once('-').map_or(id, |(h, _)| h).into(),
                 pid,

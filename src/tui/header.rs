@@ -79,6 +79,9 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             t.warn().add_modifier(Modifier::BOLD),
         ));
     }
+    if let Some(st) = &s.stall {
+        spans.push(Span::styled(format!("  {}", clean(&st.reason)), t.error()));
+    }
     if let Some(e) = &s.error {
         spans.push(Span::styled(format!("  {}", clean(e)), t.error()));
     }

@@ -181,8 +181,16 @@ mod state_tests {
                 .expect("this engine reports");
             i
         };
-        let cases: [(&str, &str, Tweak); 5] = [
+        let cases: [(&str, &str, Tweak); 6] = [
             ("DRAINING", "clears in", |_| {}),
+            ("HELD (disk full)", "disk full: nothing", |s| {
+                s.stall = Some(crate::engine::resilience::stall::StallView {
+                    reason: "disk full under /var/lib/archon (12 KiB free): recording outcomes waits for space; nothing new is fetched".into(),
+                    disk_full: true,
+                    since_ms: 0,
+                    failures: 3,
+                });
+            }),
             ("HELD (rollback)", "held by the rollback", |s| {
                 s.held = true;
                 s.paused = true;
@@ -216,6 +224,7 @@ mod state_tests {
             let i = mine(&mut s);
             let st = &mut s.fleet[i].status;
             st.held = s.held;
+            st.stalled = s.stall.as_ref().map(|v| v.reason.clone());
             st.paused = s.paused;
             st.breaker.state = s.breaker.state;
             a.snapshot = std::sync::Arc::new(s);
@@ -256,6 +265,14 @@ mod state_tests {
                 a.snapshot.refreshed_ms,
             );
             assert_eq!(health["consumer"]["state"], state.name(), "{word}");
+            if let Some(st) = &a.snapshot.stall {
+                assert!(header.contains("disk full under"), "{header}");
+                let reasons = health["reasons"].as_array().unwrap();
+                assert!(
+                    reasons.iter().any(|r| r == st.reason.as_str()),
+                    "{reasons:?}"
+                );
+            }
         }
     }
 }

@@ -130,6 +130,7 @@ async fn session(engine: Arc<Engine>) -> Result<()> {
     ));
     let (committer_stop, committer_stopped) = tokio::sync::oneshot::channel::<()>();
     let committer = tokio::spawn(commit_loop(
+        engine.clone(),
         consumer.clone(),
         tracker.clone(),
         committer_stopped,
@@ -183,6 +184,19 @@ async fn fetch_loop(
                 r = consumer.idle() => if let Err(e) = r {
                     tracing::warn!("broker keep-alive while paused failed: {e:#}");
                 },
+            }
+            continue;
+        }
+        if engine.stall.holds_intake() {
+            // A full disk: the batch held is retried by the recorder, whose
+            // first landed write lifts this (resilience::stall).
+            tokio::select! {
+                // The embedded broker's lease is a write too: refused
+                // alike, and said once by the stall.
+                r = consumer.idle() => if let Err(e) = r {
+                    tracing::debug!("broker keep-alive while the disk is full failed: {e:#}");
+                },
+                _ = engine.sleep_or_stop(Duration::from_millis(100)) => {},
             }
             continue;
         }
@@ -308,7 +322,13 @@ async fn fetch_loop(
                     .transition(ids, Transition::Pick)
                     .await
                 {
-                    tracing::warn!("could not mark documents processing: {e:#}");
+                    // Best effort (the outcome's write sets the status); a
+                    // full disk is the stall's to report, once.
+                    if crate::engine::resilience::stall::is_disk_full(&e) {
+                        tracing::debug!("could not mark documents processing: {e:#}");
+                    } else {
+                        tracing::warn!("could not mark documents processing: {e:#}");
+                    }
                 }
             });
             let reading = std::time::Instant::now();
@@ -376,6 +396,7 @@ async fn first_reads(
 /// Every [`COMMIT_EVERY`], commit what the recorder made safe, until told to
 /// stop (the session then commits the rest itself).
 async fn commit_loop(
+    engine: Arc<Engine>,
     consumer: Arc<dyn BrokerConsumer>,
     tracker: Arc<Mutex<OffsetTracker>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
@@ -394,12 +415,22 @@ async fn commit_loop(
         if commits.is_empty() {
             continue;
         }
-        if let Err(e) = consumer.commit(&commits).await {
-            tracing::warn!("offset commit failed, offered again in {COMMIT_EVERY:?}: {e:#}");
+        let committed = consumer.commit(&commits).await;
+        const WHAT: &str = "committing offsets";
+        if let Err(e) = committed {
+            // A full disk (the embedded broker's) is the stall's to report,
+            // once per 30 s instead of every 100 ms.
+            if crate::engine::resilience::stall::is_disk_full(&e) {
+                engine.stall.failed(WHAT, &e);
+            } else {
+                tracing::warn!("offset commit failed, offered again in {COMMIT_EVERY:?}: {e:#}");
+            }
             tracker
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .uncommit(&commits);
+        } else {
+            engine.stall.landed_from(WHAT);
         }
     }
 }
@@ -472,10 +503,13 @@ async fn record_batch(engine: &Arc<Engine>, tracker: &Mutex<OffsetTracker>, batc
     let mut attempt = 0u32;
     let recorded = loop {
         match enrich::record(engine, outcomes.clone()).await {
-            Ok(()) => break true,
+            Ok(()) => {
+                engine.stall.landed();
+                break true;
+            }
             Err(e) => {
                 attempt += 1;
-                tracing::error!("recording outcomes failed (attempt {attempt}), will retry: {e:#}");
+                engine.stall.failed("recording outcomes", &e);
                 if engine.sleep_or_stop(Backoff::OUTAGE.delay(attempt)).await {
                     break false;
                 }

@@ -17,6 +17,8 @@ pub struct StateInputs<'a> {
     pub observing: bool,
     /// Out of the group while an offset reset runs.
     pub resetting: bool,
+    /// Writes cannot land: Some(true) for a full disk (intake held).
+    pub stalled: Option<bool>,
     pub held: bool,
     /// The kill switch is on (a rollback turns it off and holds).
     pub rollout_enabled: bool,
@@ -38,6 +40,11 @@ pub enum RunState {
     Observing,
     /// Out of the consumer group while its offsets are reset.
     OffsetReset,
+    /// Writes cannot land; `disk_full`: out of space, intake held until
+    /// space returns (else retried like an outage).
+    Stalled {
+        disk_full: bool,
+    },
     /// Held by the operator; `rollback`: by the emergency rollback.
     Held {
         rollback: bool,
@@ -71,6 +78,9 @@ impl RunState {
         if i.resetting {
             return RunState::OffsetReset;
         }
+        if let Some(disk_full) = i.stalled {
+            return RunState::Stalled { disk_full };
+        }
         if i.held {
             return RunState::Held {
                 rollback: !i.rollout_enabled,
@@ -100,6 +110,8 @@ impl RunState {
             RunState::ConsumerStopped(_) => "CONSUMER STOPPED",
             RunState::Observing => "ATTACHED",
             RunState::OffsetReset => "OFFSET RESET",
+            RunState::Stalled { disk_full: true } => "HELD (disk full)",
+            RunState::Stalled { disk_full: false } => "WRITES FAILING",
             RunState::Held { rollback: true } => "HELD (rollback)",
             RunState::Held { rollback: false } => "HELD",
             RunState::Paused => "PAUSED",
@@ -117,6 +129,8 @@ impl RunState {
             RunState::ConsumerStopped(_) => "stopped",
             RunState::Observing => "attached",
             RunState::OffsetReset => "resetting",
+            RunState::Stalled { disk_full: true } => "disk full",
+            RunState::Stalled { disk_full: false } => "writes failing",
             RunState::Held { rollback: true } => "rollback",
             RunState::Held { rollback: false } => "held",
             RunState::Paused => "paused",
@@ -134,6 +148,8 @@ impl RunState {
             RunState::ConsumerStopped(_) => "consumer_stopped",
             RunState::Observing => "observing",
             RunState::OffsetReset => "offset_reset",
+            RunState::Stalled { disk_full: true } => "disk_full",
+            RunState::Stalled { disk_full: false } => "writes_failing",
             RunState::Held { .. } => "held",
             RunState::Paused => "paused",
             RunState::BreakerOpen { half_open: false } => "breaker_open",
@@ -147,6 +163,7 @@ impl RunState {
     pub fn tone(&self) -> Tone {
         match self {
             RunState::ConsumerStopped(_)
+            | RunState::Stalled { .. }
             | RunState::Held { .. }
             | RunState::BreakerOpen { half_open: false } => Tone::Error,
             RunState::OffsetReset
@@ -177,6 +194,12 @@ impl RunState {
             }
             RunState::Observing => "attached: this console does not consume".into(),
             RunState::OffsetReset => "offset reset: out of the group until it ends".into(),
+            RunState::Stalled { disk_full: true } => {
+                "disk full: nothing is fetched; resumes by itself when space returns".into()
+            }
+            RunState::Stalled { disk_full: false } => {
+                "writes failing: the batch held is retried".into()
+            }
             RunState::Held { rollback: true } if waiting => {
                 "held by the rollback: nothing is consumed (:resume)".into()
             }
@@ -223,6 +246,11 @@ mod tests {
         i.held = true;
         i.rollout_enabled = false;
         assert_eq!(RunState::of(&i).word(), "HELD (rollback)");
+        i.stalled = Some(true);
+        assert_eq!(RunState::of(&i).word(), "HELD (disk full)");
+        assert!(RunState::of(&i)
+            .lag_note(100, None)
+            .contains("space returns"));
         i.consumer_failed = Some("fenced");
         assert_eq!(RunState::of(&i).name(), "consumer_stopped");
     }
