@@ -656,3 +656,152 @@ async fn every_try_is_kept_with_the_dlq_entry_and_traced() {
         );
     }
 }
+
+/// The embedded broker, refusing the first `refusals` produces to one topic
+/// (a Kafka broker restarting while the completed events are written).
+struct RefusingTopic {
+    inner: Arc<dyn archon_tui::ports::broker::Broker>,
+    topic: String,
+    refusals: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl archon_tui::ports::broker::Broker for RefusingTopic {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    fn group_is_exclusive(&self) -> bool {
+        self.inner.group_is_exclusive()
+    }
+    async fn ensure_topics(
+        &self,
+        specs: &[archon_tui::ports::broker::TopicSpec],
+    ) -> anyhow::Result<()> {
+        self.inner.ensure_topics(specs).await
+    }
+    async fn produce(&self, topic: &str, records: Vec<OutRecord>) -> anyhow::Result<()> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if topic == self.topic
+            && self
+                .refusals
+                .fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        {
+            anyhow::bail!("NotEnoughReplicas (refused by the test)");
+        }
+        self.inner.produce(topic, records).await
+    }
+    async fn consumer(
+        &self,
+        group: &str,
+        topic: &str,
+    ) -> anyhow::Result<Box<dyn archon_tui::ports::broker::BrokerConsumer>> {
+        self.inner.consumer(group, topic).await
+    }
+    async fn lag(
+        &self,
+        group: &str,
+        topic: &str,
+    ) -> anyhow::Result<Vec<archon_tui::ports::broker::PartitionLag>> {
+        self.inner.lag(group, topic).await
+    }
+    async fn read(
+        &self,
+        topic: &str,
+        partition: i32,
+        from: i64,
+        max: usize,
+    ) -> anyhow::Result<Vec<archon_tui::ports::broker::Record>> {
+        self.inner.read(topic, partition, from, max).await
+    }
+    async fn watermarks(
+        &self,
+        topic: &str,
+    ) -> anyhow::Result<Vec<archon_tui::ports::broker::Watermarks>> {
+        self.inner.watermarks(topic).await
+    }
+    async fn offsets_at(&self, topic: &str, at_ms: i64) -> anyhow::Result<Vec<(i32, i64)>> {
+        self.inner.offsets_at(topic, at_ms).await
+    }
+    async fn group_members(&self, group: &str, topic: &str) -> anyhow::Result<Vec<String>> {
+        self.inner.group_members(group, topic).await
+    }
+    async fn group_detail(
+        &self,
+        group: &str,
+        topic: &str,
+    ) -> anyhow::Result<Vec<archon_tui::ports::broker::GroupMember>> {
+        self.inner.group_detail(group, topic).await
+    }
+    async fn describe_topics(
+        &self,
+        names: &[String],
+    ) -> anyhow::Result<Vec<archon_tui::ports::broker::TopicState>> {
+        self.inner.describe_topics(names).await
+    }
+    async fn set_group_offsets(
+        &self,
+        group: &str,
+        topic: &str,
+        offsets: &[(i32, i64)],
+    ) -> anyhow::Result<()> {
+        self.inner.set_group_offsets(group, topic, offsets).await
+    }
+}
+
+/// Found building issue 31's rolling restarts: the graph took a batch's
+/// enrichments, then the broker refused its completed events. The retry
+/// found the documents already enriched and skipped them, so their offsets
+/// were committed with no completed event ever written. Every completed
+/// document must have its event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completed_events_refused_after_the_graph_write_are_written_on_the_retry() {
+    let data = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(src.path(), 40).unwrap();
+    let mut cfg = EngineConfig::with_data_dir(data.path());
+    cfg.retry.base_delay = Duration::from_millis(5);
+    let db = archon_tui::backends::sqlite::Db::open(&cfg.data_dir).unwrap();
+    let faults = Arc::new(archon_tui::ports::intelligence::FaultDial::new(
+        0.0,
+        Duration::ZERO,
+    ));
+    let mut backends = archon_tui::ports::Backends::from_config(&db, &cfg, faults.clone())
+        .await
+        .unwrap();
+    backends.broker = Arc::new(RefusingTopic {
+        inner: backends.broker.clone(),
+        topic: cfg.completed_topic.clone(),
+        refusals: 3.into(),
+    });
+    let control = archon_tui::backends::control_store(&db, &cfg, backends.broker.as_ref())
+        .await
+        .unwrap();
+    let e = Engine::with_backends(cfg, backends, control, faults, None)
+        .await
+        .unwrap();
+    producer::ingest(&e, src.path(), "p", &|_| {})
+        .await
+        .unwrap();
+    assert!(drain_for(&e, 30).await);
+    let p = drain::progress(&e).await.unwrap();
+    assert_eq!(p.total(Status::Completed), 40, "{:?}", p.counts);
+    let mut announced = std::collections::BTreeSet::new();
+    for part in 0..4 {
+        for r in e
+            .backends
+            .broker
+            .read(&e.cfg.completed_topic, part, 0, 1000)
+            .await
+            .unwrap()
+        {
+            let v: serde_json::Value = serde_json::from_slice(&r.value).unwrap();
+            announced.insert(v["document_id"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(
+        announced.len(),
+        40,
+        "a completed event for every completed document"
+    );
+}

@@ -502,7 +502,7 @@ async fn record_batch(engine: &Arc<Engine>, tracker: &Mutex<OffsetTracker>, batc
     // (store outage) or the engine stops (then redelivery covers it).
     let mut attempt = 0u32;
     let recorded = loop {
-        match enrich::record(engine, outcomes.clone()).await {
+        match enrich::record_attempt(engine, outcomes.clone(), attempt > 0).await {
             Ok(()) => {
                 engine.stall.landed();
                 break true;

@@ -461,6 +461,16 @@ fn status_payload(status: &str) -> Map<String, Value> {
 /// topics). Returns only when everything is written, so the caller may then
 /// commit the offsets.
 pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
+    record_attempt(engine, outcomes, false).await
+}
+
+/// [`record`], said again after a failed attempt (`again`): a completed
+/// enrichment the graph now calls already enriched may be this batch's own
+/// write from the attempt before, which failed after it (the completed
+/// event or the vector payload refused: a broker restarting). It is
+/// announced again instead of skipped: a redelivered announcement costs a
+/// duplicate event, a skipped one loses it (its offset is committed next).
+pub async fn record_attempt(engine: &Engine, outcomes: Vec<Outcome>, again: bool) -> Result<()> {
     let b = &engine.backends;
     let mut updates = Vec::new();
     let mut completed = Vec::new();
@@ -517,7 +527,9 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
         let mut announced = Vec::new();
         let n = applied
             .iter()
-            .filter(|r| **r == ApplyResult::Applied)
+            .filter(|r| {
+                **r == ApplyResult::Applied || (again && **r == ApplyResult::AlreadyEnriched)
+            })
             .count() as u64;
         let applied_now =
             completed
@@ -525,6 +537,7 @@ pub async fn record(engine: &Engine, outcomes: Vec<Outcome>) -> Result<()> {
                 .zip(applied)
                 .filter_map(|(c, result)| match result {
                     ApplyResult::Applied => Some((c.0, c.1, Some(c.2))),
+                    ApplyResult::AlreadyEnriched if again => Some((c.0, c.1, Some(c.2))),
                     ApplyResult::AlreadyEnriched => {
                         engine.stats.duplicates.inc_by(1);
                         None
