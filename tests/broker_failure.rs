@@ -8,41 +8,19 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::services::{KafkaCluster, Tools};
+use common::services::{committed, KafkaCluster, Tools};
 use common::{bin, count, flag, isolated, n, run_s, sqlite, with};
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::{Offset, TopicPartitionList};
+use rdkafka::consumer::BaseConsumer;
 
 fn sqlite_count(data: &Path, sql: &str) -> u64 {
     if !data.join("archon.sqlite3").exists() {
         return 0;
     }
     count(&sqlite(data), sql)
-}
-
-/// The group's committed offset of each partition (-1: none yet), read
-/// without joining the group.
-fn committed(c: &BaseConsumer, topic: &str, partitions: i32) -> BTreeMap<i32, i64> {
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    let mut out = BTreeMap::new();
-    if let Ok(got) = c.committed_offsets(tpl, Duration::from_secs(3)) {
-        for e in got.elements() {
-            let o = match e.offset() {
-                Offset::Offset(o) => o,
-                _ => -1,
-            };
-            out.insert(e.partition(), o);
-        }
-    }
-    out
 }
 
 #[test]

@@ -669,3 +669,47 @@ pub fn group_members(tools: &Tools, bootstrap: &str, group: &str) -> usize {
         .filter(|l| l.split_whitespace().next() == Some(group))
         .count()
 }
+
+/// The group's committed offset of each partition (-1: none yet), read
+/// without joining the group.
+#[cfg(feature = "kafka")]
+pub fn committed(
+    c: &rdkafka::consumer::BaseConsumer,
+    topic: &str,
+    partitions: i32,
+) -> std::collections::BTreeMap<i32, i64> {
+    use rdkafka::consumer::Consumer;
+    let mut tpl = rdkafka::TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition(topic, p);
+    }
+    let mut out = std::collections::BTreeMap::new();
+    if let Ok(got) = c.committed_offsets(tpl, Duration::from_secs(3)) {
+        for e in got.elements() {
+            let o = match e.offset() {
+                rdkafka::Offset::Offset(o) => o,
+                _ => -1,
+            };
+            out.insert(e.partition(), o);
+        }
+    }
+    out
+}
+
+/// Every partition of every topic has all its replicas in sync (kcat -L):
+/// the point a rolling restart waits for before taking the next node down.
+pub fn all_in_sync(bootstrap: &str) -> bool {
+    let Some(m) = kcat_metadata(bootstrap, None) else {
+        return false;
+    };
+    m["topics"].as_array().is_some_and(|ts| {
+        ts.iter().all(|t| {
+            t["partitions"].as_array().is_some_and(|ps| {
+                ps.iter().all(|p| {
+                    let n = |k: &str| p[k].as_array().map_or(0, Vec::len);
+                    n("replicas") > 0 && n("isrs") == n("replicas")
+                })
+            })
+        })
+    })
+}
