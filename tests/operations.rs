@@ -692,3 +692,75 @@ fn dlq_edit_checks_the_schema_shows_the_diff_and_replays_the_edit() {
         "the edited entry left the DLQ"
     );
 }
+
+/// Issue 32 item 5: completions from the parser's own definition complete
+/// subcommands and flags in a real bash; the man pages cover every
+/// subcommand.
+#[test]
+fn completions_complete_in_bash_and_man_pages_cover_every_subcommand() {
+    let tmp = tempfile::tempdir().unwrap();
+    let script = tmp.path().join("archon-tui.bash");
+    let out = common::bin()
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(&script, &out.stdout).unwrap();
+    // What bash offers after `archon-tui se` and `archon-tui serve --lis`.
+    let complete = |line: &str| -> String {
+        let words: Vec<&str> = line.split(' ').collect();
+        let probe = format!(
+            "source {}; COMP_WORDS=({}); COMP_CWORD={}; COMP_LINE='{line}'; COMP_POINT=${{#COMP_LINE}}; \
+             _archon__tui archon-tui '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display(),
+            words.join(" "),
+            words.len() - 1,
+            words[words.len() - 1],
+            words[words.len() - 2],
+        );
+        let o = std::process::Command::new("bash")
+            .args(["-c", &probe])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let subs = complete("archon-tui se");
+    assert!(subs.lines().any(|l| l == "serve"), "{subs}");
+    let flags = complete("archon-tui serve --lis");
+    assert!(flags.lines().any(|l| l == "--listen"), "{flags}");
+    for shell in ["zsh", "fish", "powershell"] {
+        let o = common::bin().args(["completions", shell]).output().unwrap();
+        assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("archon-tui"));
+    }
+    let bad = common::bin()
+        .args(["completions", "nosh"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+
+    let dir = tmp.path().join("man1");
+    let o = common::bin()
+        .args(["man", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for page in [
+        "archon-tui.1",
+        "archon-tui-serve.1",
+        "archon-tui-dlq-replay.1",
+    ] {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page} is roff");
+    }
+    let top = std::fs::read_to_string(dir.join("archon-tui.1")).unwrap();
+    assert!(
+        top.contains("doctor") && top.contains("rollback"),
+        "the top page lists the subcommands"
+    );
+}

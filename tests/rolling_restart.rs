@@ -236,10 +236,7 @@ fn rolling_restarts_of_every_broker_and_the_graph_lose_nothing_and_apply_nothing
         }
     };
     for (id, kill) in [(1, false), (2, true), (3, false)] {
-        let what = format!(
-            "{} node {id}",
-            if kill { "kill -9" } else { "SIGTERM" }
-        );
+        let what = format!("{} node {id}", if kill { "kill -9" } else { "SIGTERM" });
         in_sync(&cluster, &what);
         let at = watch.commits();
         let total: i64 = at.values().map(|o| o.max(&0)).sum();

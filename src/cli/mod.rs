@@ -1,6 +1,7 @@
 //! Command-line interface. Flags read the seeds' environment variables when
 //! not given (clap's `env`), then the config file fills the rest.
 
+mod docs;
 pub mod jobs;
 pub mod offsets;
 pub mod ops;
@@ -319,6 +320,19 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         rate: String,
         #[arg(long)]
         json: bool,
+    },
+    /// Print a shell completion script: `archon-tui completions bash > …`
+    /// (README "Shell completions and man pages")
+    Completions {
+        /// bash, zsh, fish, powershell or elvish
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or with --out DIR write archon-tui.1 and
+    /// one page per subcommand there
+    Man {
+        /// Directory for archon-tui.1, archon-tui-serve.1, …
+        #[arg(long, value_name = "DIR")]
+        out: Option<std::path::PathBuf>,
     },
     /// Set concurrency for the fleet (members with their own value keep it) or one member
     Concurrency {

@@ -23,6 +23,12 @@ use super::wait::{run_until_drained, start_consumer, until_drained};
 
 pub async fn run(cli: Cli) -> Result<i32> {
     use crate::config::Layer;
+    // Generated from the command line's own definition: no config, no data dir.
+    match &cli.command {
+        Some(Command::Completions { shell }) => return super::docs::completions(*shell),
+        Some(Command::Man { out }) => return super::docs::man(out.as_deref()),
+        _ => {}
+    }
     // Global settings go before or after the subcommand; the console's own
     // flags only with the console.
     if cli.console.any_given() && !matches!(cli.command, None | Some(Command::Console(_))) {
@@ -45,6 +51,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
     }
     match cli.command {
         None => console(cfg, cli.console, file.theme).await,
+        // Answered above, before any configuration is read.
+        Some(Command::Completions { shell }) => super::docs::completions(shell),
+        Some(Command::Man { out }) => super::docs::man(out.as_deref()),
         Some(Command::Console(args)) => console(cfg, args, file.theme).await,
         Some(Command::Ingest {
             path,

@@ -239,9 +239,7 @@ impl KafkaConsumer {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
-        let start = self
-            .turn
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let start = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut live: Vec<Option<&PartitionQueue>> = (0..queues.len())
             .map(|i| Some(queues[(start + i) % queues.len()].1.as_ref()))
             .collect();
@@ -293,11 +291,12 @@ impl KafkaConsumer {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone();
         loop {
-            let mut waits: Vec<futures::future::BoxFuture<'_, rdkafka::error::KafkaResult<Record>>> =
-                queues
-                    .iter()
-                    .map(|(_, q)| async move { q.recv().await.map(|m| to_record(&m)) }.boxed())
-                    .collect();
+            let mut waits: Vec<
+                futures::future::BoxFuture<'_, rdkafka::error::KafkaResult<Record>>,
+            > = queues
+                .iter()
+                .map(|(_, q)| async move { q.recv().await.map(|m| to_record(&m)) }.boxed())
+                .collect();
             waits.push(async { self.consumer.recv().await.map(|m| to_record(&m)) }.boxed());
             match tokio::time::timeout_at(deadline, futures::future::select_all(waits)).await {
                 Ok((Ok(r), _, _)) => return Ok(Some(r)),
