@@ -87,8 +87,7 @@ fn time_to_commit_again(
                 seen.iter().filter(|(t, _)| *t >= since).collect();
             let at_return = window
                 .iter()
-                .filter(|(t, _)| *t <= returned)
-                .last()
+                .rfind(|(t, _)| *t <= returned)
                 .map_or(value(at, p), |(_, c)| value(c, p));
             let again = window
                 .iter()
