@@ -764,3 +764,52 @@ fn completions_complete_in_bash_and_man_pages_cover_every_subcommand() {
         "the top page lists the subcommands"
     );
 }
+
+/// Issue 32: `why` from a shell names the cause first, on the engine's own
+/// evidence: a hold with nobody consuming, then a member draining at its
+/// rate limit while the backlog waits.
+#[tokio::test(flavor = "multi_thread")]
+async fn why_names_a_hold_and_then_a_rate_limit_first() {
+    let src = corpus(3000);
+    let data = tempfile::tempdir().unwrap();
+    let r = run(data.path(), &["ingest", src.path().to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(run(data.path(), &["hold"]).code, 0);
+    let why = |window: &str| {
+        let r = run(data.path(), &["why", "--json", "--window", window]);
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        r.json()
+    };
+    let d = why("2");
+    assert_eq!(d["causes"][0]["kind"], "held", "{d}");
+    assert_eq!(d["causes"][0]["lever"], "archon-tui release (:release)");
+    assert_eq!(d["lag"], 3000, "{d}");
+    assert_eq!(run(data.path(), &["release"]).code, 0);
+
+    // A member at 40 documents a second: the cap, with 3,000 waiting.
+    let s = common::serve::Serve::start(
+        data.path(),
+        &["--max-processing-rate".to_string(), "40".into()],
+    );
+    let d = why("6");
+    let first = &d["causes"][0];
+    assert_eq!(first["kind"], "rate_limit", "{d}");
+    assert!(
+        first["finding"]
+            .as_str()
+            .unwrap()
+            .contains("caps the fleet at 40/s"),
+        "{d}"
+    );
+    assert!(d["commit_rate"].as_f64().unwrap() > 20.0, "{d}");
+    // The same answer over HTTP.
+    let (code, body) = common::serve::get(&common::serve::client(), &s.url("/why")).await;
+    assert_eq!(code, 200);
+    assert!(body["causes"].is_array(), "{body}");
+    let (code, _) = s.terminate();
+    assert_eq!(code, 0);
+    // Bad input: exit 2 with the setting named.
+    let r = run(data.path(), &["why", "--window", "0"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("--window"), "{}", r.stderr);
+}

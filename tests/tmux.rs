@@ -798,3 +798,32 @@ fn a_full_disk_mid_drain_holds_with_its_reason_and_resumes_when_space_returns() 
         "each applied exactly once"
     );
 }
+
+/// Issue 32: `w` in the console answers "why is it lagging?" live: a
+/// member capped by its rate limit is named first, with the lever.
+#[test]
+fn w_says_why_it_is_lagging() {
+    let tmp = tempfile::tempdir().unwrap();
+    corpus(tmp.path(), 2000);
+    let data = tmp.path().join("data");
+    let extra = format!(
+        "--ingest {} --max-processing-rate 30",
+        tmp.path().join("src").display()
+    );
+    let Some(t) = Tmux::start("why", 160, 45, &console_command(&data, &extra)) else {
+        return;
+    };
+    t.wait_for("the drain", 60, |s| s.contains("DRAINING"));
+    t.keys(&["w"]);
+    let s = t.wait_for("the rate limit named first", 30, |s| {
+        s.contains("Why is it lagging?") && s.contains("1. rate limit")
+    });
+    assert!(s.contains("caps the fleet at 30/s"), "{s}");
+    assert!(s.contains("fix: archon-tui rate"), "{s}");
+    t.keys(&["Escape"]);
+    t.wait_for("the overlay closed", 10, |s| {
+        !s.contains("Why is it lagging?")
+    });
+    t.keys(&["q"]);
+    t.wait_for("a clean exit", 30, |s| s.contains("ARCHON-EXIT=0"));
+}

@@ -321,6 +321,17 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         #[arg(long)]
         json: bool,
     },
+    /// Why is it lagging? Watches the fleet for --window seconds without
+    /// consuming, then ranks the causes (seed 004's High Consumer Lag
+    /// runbook) from the engine's measurements, each with the lever that
+    /// fixes it
+    Why {
+        /// Seconds of lag and rates to judge from
+        #[arg(long, default_value_t = 5, value_name = "SECS")]
+        window: u64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a shell completion script: `archon-tui completions bash > …`
     /// (README "Shell completions and man pages")
     Completions {
@@ -355,6 +366,7 @@ impl Command {
             Command::History { .. } => "history",
             Command::Audit { .. } => "audit",
             Command::Fleet { .. } => "fleet",
+            Command::Why { .. } => "why",
             Command::Jobs { command: None, .. } => "jobs",
             Command::Offsets { command: None, .. } => "offsets",
             Command::Dlq { command } => match command {

@@ -128,6 +128,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             eprintln!("wrote {files} files under {}", dir.display());
             Ok(0)
         }
+        Some(Command::Why { window, json }) => why(cfg, window, json).await,
         Some(Command::Attach { theme }) => attach(cfg, theme.or(file.theme)).await,
         Some(Command::Trace { id, json }) => {
             super::ops::trace(crate::runtime::open_engine(cfg).await?, id, json).await
@@ -358,6 +359,70 @@ async fn attach(cfg: crate::engine::config::EngineConfig, theme: Option<String>)
         Err(e) => Ended::Failed(format!("{e:#}")),
     };
     Ok(running.shutdown(&ended).await)
+}
+
+/// `why`: observe the fleet (no consumer, no member report) for `window`
+/// seconds, then print the diagnosis of the last snapshot.
+async fn why(cfg: crate::engine::config::EngineConfig, window: u64, json: bool) -> Result<i32> {
+    if !(1..=600).contains(&window) {
+        return Err(crate::engine::fleet::levers::CommandError::Invalid(format!(
+            "--window must be 1..=600 seconds, got {window}"
+        ))
+        .into());
+    }
+    let engine = crate::runtime::open_engine(cfg).await?;
+    let running = Running::start(
+        engine,
+        RunOptions {
+            front_end: true,
+            observe: true,
+            ..Default::default()
+        },
+    )?;
+    let mut snaps = running
+        .handle
+        .as_ref()
+        .context("no snapshots")?
+        .snapshots
+        .clone();
+    let progress = std::io::stderr().is_terminal() && !json;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(window);
+    loop {
+        tokio::select! {
+            r = snaps.changed() => if r.is_err() { break },
+            _ = tokio::time::sleep_until(deadline) => break,
+        }
+        if progress {
+            eprint!(".");
+        }
+    }
+    if progress {
+        eprintln!();
+    }
+    let snap = snaps.borrow().clone();
+    let d = crate::engine::diagnose::diagnose(&snap);
+    if json {
+        println!("{}", serde_json::to_string(&d)?);
+    } else {
+        println!("{}", crate::tui::why::summary(&d));
+        if d.causes.is_empty() {
+            println!("{}", clean(&d.verdict));
+        }
+        for (i, c) in d.causes.iter().enumerate() {
+            println!(
+                "{}. {} ({:.0} %): {}",
+                i + 1,
+                c.kind.title(),
+                c.weight * 100.0,
+                clean(&c.finding)
+            );
+            println!("   fix: {}", clean(&c.lever));
+            println!("   then: {}", clean(&c.effect));
+        }
+    }
+    // Ended on its own (not asked): no "stopping" line for a mere observer.
+    running.shutdown(&Ended::Drained).await;
+    Ok(0)
 }
 
 /// `serve`: the engine headless with HTTP until SIGTERM/SIGINT (exit 0

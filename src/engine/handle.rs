@@ -55,6 +55,11 @@ pub struct Snapshot {
     pub lag_trend: char,
     /// Seconds to clear the lag at the current commit rate (None: not draining).
     pub eta_secs: Option<f64>,
+    /// Messages the whole group committed a second, and messages arriving
+    /// on the request topic a second, over the lag window (None: not yet
+    /// two reads).
+    pub commit_rate: Option<f64>,
+    pub arrival_rate: Option<f64>,
     pub breaker: BreakerSnapshot,
     pub rollout: RolloutState,
     pub paused: bool,
@@ -86,6 +91,9 @@ pub struct Snapshot {
     /// enrichments that needed a retry.
     pub retry_wait: LatencySummary,
     pub index_latency: LatencySummary,
+    /// This engine's record batches (graph, vectors, events), the last
+    /// one to two minutes.
+    pub record_latency: LatencySummary,
     /// Current DLQ entries, newest first (rows: the full record is read
     /// from the topic when one is opened).
     #[serde(skip)]
@@ -138,6 +146,8 @@ impl Snapshot {
             lag_history: Vec::new(),
             lag_trend: '→',
             eta_secs: None,
+            commit_rate: None,
+            arrival_rate: None,
             breaker: super::resilience::breaker::CircuitBreaker::new(Default::default()).snapshot(),
             rollout: RolloutState::default(),
             paused: false,
@@ -157,6 +167,7 @@ impl Snapshot {
             enrich_latency: LatencySummary::default(),
             retry_wait: LatencySummary::default(),
             index_latency: LatencySummary::default(),
+            record_latency: LatencySummary::default(),
             dlq: Arc::new(Vec::new()),
             dlq_by_type: BTreeMap::new(),
             dlq_groups: Arc::new(Vec::new()),
@@ -417,8 +428,8 @@ struct History {
     per_partition: BTreeMap<i32, VecDeque<Sample>>,
     lag: VecDeque<u64>,
     rate: VecDeque<u64>,
-    /// (when, total committed) for the commit rate.
-    commits: VecDeque<(Instant, i64)>,
+    /// (when, total committed, total end) for the commit and arrival rates.
+    commits: VecDeque<(Instant, i64, i64)>,
     dlq: DlqIndex,
     /// Pending by age, and when it was read.
     ages: (Vec<(String, u64)>, Option<Instant>),
@@ -651,8 +662,13 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
                 seconds_behind: None,
             });
         }
-        let committed: i64 = h.last_lag.iter().map(|l| l.committed).sum();
-        History::push(&mut h.commits, (Instant::now(), committed), BURROW_WINDOW);
+        let committed: i64 = h.last_lag.iter().map(|l| l.committed.max(0)).sum();
+        let end: i64 = h.last_lag.iter().map(|l| l.end).sum();
+        History::push(
+            &mut h.commits,
+            (Instant::now(), committed, end),
+            BURROW_WINDOW,
+        );
     } else {
         // Stale lag: show it, without judging partitions on old numbers.
         for l in &h.last_lag {
@@ -677,9 +693,13 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
         .collect();
     snap.lag_trend = lagstat::trend(&lags);
     snap.lag_history = h.lag.iter().copied().collect();
-    if let (Some((t0, c0)), Some((t1, c1))) = (h.commits.front(), h.commits.back()) {
+    if let (Some((t0, c0, e0)), Some((t1, c1, e1))) = (h.commits.front(), h.commits.back()) {
         let dt = t1.duration_since(*t0).as_secs_f64();
         let rate = (c1 - c0) as f64 / dt.max(1e-9);
+        if dt > 0.5 {
+            snap.commit_rate = Some(rate.max(0.0));
+            snap.arrival_rate = Some(((e1 - e0) as f64 / dt).max(0.0));
+        }
         if dt > 0.5 && rate > 0.0 && snap.lag_total > 0 {
             snap.eta_secs = Some(snap.lag_total as f64 / rate);
         }
@@ -746,6 +766,7 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
     snap.enrich_latency = engine.stats.enrich_summary();
     snap.retry_wait = engine.stats.retry_wait_summary();
     snap.index_latency = engine.stats.index_summary();
+    snap.record_latency = engine.stats.recent_record_summary();
     sample_history(engine, h, &snap).await;
     // The DLQ index reads only what is new on its topic; while a backend
     // does not answer, the last view stays on screen.

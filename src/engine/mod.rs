@@ -9,6 +9,7 @@
 //! lag, status, history, alerts, traces).
 
 pub mod config;
+pub mod diagnose;
 pub mod dlq;
 pub mod doctor;
 pub mod fleet;
@@ -566,6 +567,7 @@ impl Engine {
     /// This member's report for the fleet.
     pub fn member_status(&self) -> MemberStatus {
         use std::sync::atomic::Ordering::Relaxed;
+        let calls = self.stats.recent_call_summary();
         MemberStatus {
             member_id: self.cfg.member_id.clone(),
             host: self.host.clone(),
@@ -586,6 +588,11 @@ impl Engine {
             paused: self.is_paused(),
             held: self.is_held(),
             stalled: self.stall.view().map(|v| v.reason),
+            enriching: Some(self.limit.in_use()),
+            service_p50_ms: calls.p50(),
+            service_p95_ms: calls.p95(),
+            record_p95_ms: self.stats.recent_record_summary().p95(),
+            max_rate: self.rate.get(),
         }
     }
 

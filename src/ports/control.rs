@@ -53,6 +53,20 @@ pub struct MemberStatus {
     /// Absent in reports of releases before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stalled: Option<String>,
+    /// Service calls in progress (of `concurrency`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enriching: Option<usize>,
+    /// Its service calls' P50 / P95 and its record batches' P95 over the
+    /// last one to two minutes, in ms (None: none in that time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_p50_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_p95_ms: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record_p95_ms: Option<f64>,
+    /// MAX_PROCESSING_RATE in force here (None: no limit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_rate: Option<f64>,
 }
 
 /// How often members report (the heartbeat also reports at once when the

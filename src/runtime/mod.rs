@@ -116,7 +116,7 @@ pub struct Running {
 
 impl Running {
     pub fn start(engine: Arc<Engine>, opts: RunOptions) -> Result<Running> {
-        if engine.is_held() {
+        if engine.is_held() && !opts.observe {
             tracing::warn!(
                 "consumption is held by a rollback on this data dir; `archon-tui resume` \
                  (or POST /resume, or the console's resume) undoes it"

@@ -113,6 +113,11 @@ pub fn document() -> OpenApi {
             "the fleet's members as they last reported",
             "application/json",
         ),
+        (
+            "/why",
+            "why is it lagging: causes ranked from the engine's measurements, each with its lever",
+            "application/json",
+        ),
         ("/openapi.json", "this document", "application/json"),
     ];
     for (path, summary, ty) in open {

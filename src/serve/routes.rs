@@ -35,6 +35,7 @@ const OPEN: &[&str] = &[
     "/metrics",
     "/metrics/circuit_breaker",
     "/fleet",
+    "/why",
 ];
 /// The GETs a `read` token may use.
 const READ: &[&str] = &["/dlq?filter=TEXT&limit=N", "/audit?limit=N", "/jobs"];
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/metrics/circuit_breaker", get(breaker))
         .route("/fleet", get(fleet))
+        .route("/why", get(why))
         .route("/openapi.json", get(openapi))
         .merge(read)
         .merge(write);
@@ -328,6 +330,12 @@ async fn lever(State(s): State<AppState>, req: Request, http: &'static Http) -> 
 /// GET /jobs (read scope): redrive jobs, newest first, with progress.
 async fn jobs(State(s): State<AppState>) -> Json<Value> {
     Json(json!({ "jobs": s.engine.jobs() }))
+}
+
+/// GET /why: the lag diagnosis (`engine::diagnose`) on the latest snapshot.
+async fn why(State(s): State<AppState>) -> Json<Value> {
+    let snap = s.snapshots.borrow().clone();
+    Json(json!(crate::engine::diagnose::diagnose(&snap)))
 }
 
 /// GET /fleet: every member as it last reported, with fleet totals.

@@ -127,6 +127,9 @@ fn snapshot_parts() -> Snapshot {
         lag_history: (0..120).map(|i| 2400 - (i * 10) + (i % 7) * 15).collect(),
         lag_trend: '↓',
         eta_secs: Some(94.0),
+        commit_rate: Some(13.3),
+        arrival_rate: Some(4.1),
+        record_latency: LatencySummary::default(),
         breaker: BreakerSnapshot {
             state: BreakerState::Open,
             failure_count: 5,
@@ -246,6 +249,11 @@ pub fn fleet() -> Vec<crate::engine::telemetry::status::MemberView> {
         crate::engine::telemetry::status::MemberView {
             status: crate::engine::fleet::control::MemberStatus {
                 stalled: None,
+                enriching: None,
+                service_p50_ms: None,
+                service_p95_ms: None,
+                record_p95_ms: None,
+                max_rate: None,
                 member_id: id.into(),
                 host: id.rsplit_once('-').map_or(id, |(h, _)| h).into(),
                 pid,

@@ -79,6 +79,16 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
             t.warn().add_modifier(Modifier::BOLD),
         ));
     }
+    // Whenever lag grows: the diagnosis's verdict in one line (`w` opens it).
+    if s.lag_trend == '↑' && s.lag_total > 0 {
+        let d = crate::engine::diagnose::diagnose(s);
+        if let Some(c) = d.causes.first() {
+            spans.push(Span::styled(
+                format!("  lag ↑ why: {} (w)", c.kind.title()),
+                t.warn().add_modifier(Modifier::BOLD),
+            ));
+        }
+    }
     if let Some(st) = &s.stall {
         spans.push(Span::styled(format!("  {}", clean(&st.reason)), t.error()));
     }

@@ -50,6 +50,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("!", "EMERGENCY ROLLBACK (confirm)"),
     ("A", "the fleet's audit trail: who did what, before → after"),
+    (
+        "w",
+        "why is it lagging: causes ranked from the evidence, each with its fix",
+    ),
     (":", "command palette"),
     ("?", "this help"),
     ("q, ctrl-c", "quit: stop cleanly, commit offsets"),

@@ -30,6 +30,11 @@ impl App {
                 self.overlay = Overlay::Audit;
                 vec![]
             }
+            KeyCode::Char('w') => {
+                self.overlay_scroll = 0;
+                self.overlay = Overlay::Why;
+                vec![]
+            }
             KeyCode::Char(':') => {
                 self.overlay = Overlay::Palette(TextInput::default());
                 vec![]

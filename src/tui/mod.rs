@@ -30,6 +30,7 @@ pub mod rollout;
 pub mod theme;
 pub mod throughput;
 pub mod trace;
+pub mod why;
 pub mod widgets;
 
 use std::time::Duration;

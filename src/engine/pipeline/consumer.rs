@@ -502,8 +502,10 @@ async fn record_batch(engine: &Arc<Engine>, tracker: &Mutex<OffsetTracker>, batc
     // (store outage) or the engine stops (then redelivery covers it).
     let mut attempt = 0u32;
     let recorded = loop {
+        let writing = std::time::Instant::now();
         match enrich::record_attempt(engine, outcomes.clone(), attempt > 0).await {
             Ok(()) => {
+                engine.stats.record_batch_written(writing.elapsed());
                 engine.stall.landed();
                 break true;
             }

@@ -115,6 +115,11 @@ pub struct Stats {
     /// Microseconds: time in retry, for documents that needed one.
     retry_wait: Mutex<Histogram<u64>>,
     index_latency: Mutex<Histogram<u64>>,
+    /// The last one to two minutes of service calls and of record batches'
+    /// writes (the lag diagnosis judges what the service does now, not
+    /// since start).
+    recent_calls: Mutex<Recent>,
+    recent_records: Mutex<Recent>,
     /// (when, enriched total) samples for a sliding docs/s rate.
     samples: Mutex<VecDeque<(Instant, u64)>>,
     /// The same for documents coming in: over HTTP, and from trees.
@@ -132,6 +137,16 @@ pub struct LatencySummary {
     pub max_ms: f64,
 }
 
+impl LatencySummary {
+    /// None when nothing was measured.
+    pub fn p50(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.p50_ms)
+    }
+    pub fn p95(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.p95_ms)
+    }
+}
+
 fn summary(h: &Histogram<u64>) -> LatencySummary {
     let ms = |v: u64| v as f64 / 1000.0;
     LatencySummary {
@@ -140,6 +155,51 @@ fn summary(h: &Histogram<u64>) -> LatencySummary {
         p95_ms: ms(h.value_at_quantile(0.95)),
         p99_ms: ms(h.value_at_quantile(0.99)),
         max_ms: ms(h.max()),
+    }
+}
+
+/// Latencies of the last one to two minutes: two histograms, the older
+/// dropped each minute.
+struct Recent {
+    current: Histogram<u64>,
+    previous: Histogram<u64>,
+    since: Instant,
+}
+
+const RECENT_SPAN: Duration = Duration::from_secs(60);
+
+impl Recent {
+    fn new() -> Self {
+        Recent {
+            current: new_histogram(),
+            previous: new_histogram(),
+            since: Instant::now(),
+        }
+    }
+
+    fn rotate(&mut self) {
+        let age = self.since.elapsed();
+        if age >= 2 * RECENT_SPAN {
+            self.previous.reset();
+            self.current.reset();
+            self.since = Instant::now();
+        } else if age >= RECENT_SPAN {
+            std::mem::swap(&mut self.previous, &mut self.current);
+            self.current.reset();
+            self.since = Instant::now();
+        }
+    }
+
+    fn record(&mut self, d: Duration) {
+        self.rotate();
+        self.current.saturating_record(d.as_micros().max(1) as u64);
+    }
+
+    fn summary(&mut self) -> LatencySummary {
+        self.rotate();
+        let mut both = self.previous.clone();
+        both.add(&self.current).ok();
+        summary(&both)
     }
 }
 
@@ -280,6 +340,8 @@ impl Default for Stats {
             enrich_latency: Mutex::new(new_histogram()),
             retry_wait: Mutex::new(new_histogram()),
             index_latency: Mutex::new(new_histogram()),
+            recent_calls: Mutex::new(Recent::new()),
+            recent_records: Mutex::new(Recent::new()),
             samples: Mutex::new(VecDeque::new()),
             in_http: Mutex::new(VecDeque::new()),
             in_watch: Mutex::new(VecDeque::new()),
@@ -331,6 +393,10 @@ impl Stats {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .saturating_record(call.as_micros().max(1) as u64);
+        self.recent_calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(call);
         if !in_retry.is_zero() {
             self.retry_wait_seconds.observe(in_retry.as_secs_f64());
             self.retry_wait
@@ -380,6 +446,30 @@ impl Stats {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
         )
+    }
+
+    /// One batch of outcomes recorded (graph, vectors, events) in `d`.
+    pub fn record_batch_written(&self, d: Duration) {
+        self.recent_records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .record(d);
+    }
+
+    /// Service calls over the last one to two minutes.
+    pub fn recent_call_summary(&self) -> LatencySummary {
+        self.recent_calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .summary()
+    }
+
+    /// Record batches' writes over the last one to two minutes.
+    pub fn recent_record_summary(&self) -> LatencySummary {
+        self.recent_records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .summary()
     }
 
     pub fn index_summary(&self) -> LatencySummary {

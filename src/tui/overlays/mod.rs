@@ -54,6 +54,8 @@ pub enum Overlay {
     Trace(Box<crate::engine::telemetry::trace::Trace>),
     /// `:doctor`: the deployment's check, each finding with its fix.
     Doctor(Box<crate::engine::doctor::DoctorReport>),
+    /// `w`: why is it lagging (judged live from the snapshot).
+    Why,
     /// Waiting for a command's result (esc hides it).
     Busy(String),
 }
@@ -84,7 +86,8 @@ impl Overlay {
             | Overlay::Audit
             | Overlay::Trace(_)
             | Overlay::History { .. }
-            | Overlay::Doctor(_) => pager::on_key(key, app),
+            | Overlay::Doctor(_)
+            | Overlay::Why => pager::on_key(key, app),
             Overlay::Busy(_) if key.code == crossterm::event::KeyCode::Esc => Step::Close,
             Overlay::Busy(_) => Step::Stay,
             Overlay::Filter(input) => filter::on_key(input, key, app),
@@ -102,6 +105,7 @@ impl Overlay {
             Overlay::Detail => crate::tui::dlq::render_detail(f, area, app),
             Overlay::Audit => crate::tui::audit::render(f, area, app),
             Overlay::Doctor(r) => crate::tui::doctor::render(f, area, app, r),
+            Overlay::Why => crate::tui::why::render(f, area, app),
             Overlay::Trace(t) => crate::tui::trace::render(f, area, app, t),
             Overlay::History { window_ms, samples } => {
                 crate::tui::history::render(f, area, app, *window_ms, samples)
