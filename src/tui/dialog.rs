@@ -64,6 +64,15 @@ pub fn dialog_block<'a>(app: &App, title: &str) -> Block<'a> {
         .style(app.theme.base())
 }
 
+/// A scrolling read-only overlay's text (j/k move `app.overlay_scroll`).
+pub fn pager<'a>(app: &App, lines: Vec<ratatui::text::Line<'a>>, title: &str) -> Paragraph<'a> {
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .style(app.theme.base())
+        .scroll((app.overlay_scroll, 0))
+        .block(dialog_block(app, title))
+}
+
 /// A one-line input (filter, palette) with its hint or error below.
 pub struct InputBox<'a> {
     pub title: &'a str,

@@ -3,7 +3,7 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::Clear;
 use ratatui::Frame;
 
 use super::app::App;
@@ -41,14 +41,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, report: &DoctorReport) {
         report.count(Level::Warn),
         report.count(Level::Fail)
     );
-    f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .style(t.base())
-            .scroll((app.overlay_scroll, 0))
-            .block(super::dialog::dialog_block(app, &title)),
-        popup,
-    );
+    f.render_widget(super::dialog::pager(app, lines, &title), popup);
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::Clear;
 use ratatui::Frame;
 
 use super::app::App;
@@ -52,14 +52,11 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         lines.push(Line::from(""));
     }
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .style(t.base())
-            .scroll((app.overlay_scroll, 0))
-            .block(super::dialog::dialog_block(
-                app,
-                "Why is it lagging? — the engine's own measurements; j/k scroll, esc to close",
-            )),
+        super::dialog::pager(
+            app,
+            lines,
+            "Why is it lagging? — the engine's own measurements; j/k scroll, esc to close",
+        ),
         popup,
     );
 }
