@@ -813,3 +813,92 @@ async fn why_names_a_hold_and_then_a_rate_limit_first() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--window"), "{}", r.stderr);
 }
+
+/// Issue 32 item 4: `bundle` writes a tar.gz that says what it holds and
+/// what it masked; no secret given in the settings or a log survives, and
+/// the DLQ's samples are patterns only.
+#[test]
+fn a_bundle_holds_the_state_and_no_secret() {
+    let src = corpus(300);
+    let data = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "ingest",
+        src.path().to_str().unwrap(),
+        "--wait",
+        "--inject-failure-rate",
+        "0.3",
+        "--retry-max-attempts",
+        "1",
+    ];
+    args.extend(FAST);
+    assert_eq!(run(data.path(), &args).code, 0);
+    let log = data.path().join("serve.log");
+    std::fs::write(
+        &log,
+        "INFO start\nWARN graph bolt://neo4j:s3cret-pw@db:7687 refused\nINFO token=tok-123 ok\n",
+    )
+    .unwrap();
+    let out = data.path().join("b.tar.gz");
+    let r = run(
+        data.path(),
+        &[
+            "bundle",
+            "--out",
+            out.to_str().unwrap(),
+            "--log",
+            log.to_str().unwrap(),
+            "--graph-password",
+            "hunter-graph",
+            "--kafka-option",
+            "sasl.password=hunter-kafka",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("Masked:"), "{}", r.stdout);
+    assert!(r.stdout.contains("settings.graph.password"), "{}", r.stdout);
+    let listing = std::process::Command::new("tar")
+        .arg("tzf")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    for f in [
+        "README.txt",
+        "versions.json",
+        "settings.json",
+        "doctor.json",
+        "status.json",
+        "fleet.json",
+        "audit.json",
+        "history-6h.json",
+        "dlq-groups.json",
+        "logs/0-serve.log",
+    ] {
+        assert!(
+            listing.contains(&format!("archon-tui-bundle/{f}")),
+            "{f}: {listing}"
+        );
+    }
+    let all = std::process::Command::new("tar")
+        .arg("xzOf")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let all = String::from_utf8_lossy(&all.stdout);
+    for secret in ["hunter-graph", "hunter-kafka", "s3cret-pw", "tok-123"] {
+        assert!(!all.contains(secret), "{secret} is in the bundle");
+    }
+    let status: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(
+        &std::process::Command::new("tar")
+            .arg("xzOf")
+            .arg(&out)
+            .arg("archon-tui-bundle/status.json")
+            .output()
+            .unwrap()
+            .stdout,
+    ))
+    .unwrap();
+    let dlq = status["counts"]["dlq"].as_u64().unwrap();
+    assert!(dlq > 0, "{status}");
+    assert!(all.contains("\"groups\""), "DLQ groups are in");
+}

@@ -1,6 +1,7 @@
 //! Command-line interface. Flags read the seeds' environment variables when
 //! not given (clap's `env`), then the config file fills the rest.
 
+mod bundle;
 mod docs;
 pub mod jobs;
 pub mod offsets;
@@ -332,6 +333,17 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         #[arg(long)]
         json: bool,
     },
+    /// Write a tar.gz for a bug report: status, settings (secrets masked),
+    /// versions, doctor, fleet, audit, 6 h of history, DLQ groups (samples
+    /// masked) and the tail of any --log file; says what it holds and masked
+    Bundle {
+        /// The archive [default: archon-tui-bundle-<UTC time>.tar.gz here]
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+        /// Add the last 5,000 lines of this log file, secrets masked (repeat)
+        #[arg(long, value_name = "FILE")]
+        log: Vec<std::path::PathBuf>,
+    },
     /// Print a shell completion script: `archon-tui completions bash > …`
     /// (README "Shell completions and man pages")
     Completions {
@@ -367,6 +379,7 @@ impl Command {
             Command::Audit { .. } => "audit",
             Command::Fleet { .. } => "fleet",
             Command::Why { .. } => "why",
+            Command::Bundle { .. } => "bundle",
             Command::Jobs { command: None, .. } => "jobs",
             Command::Offsets { command: None, .. } => "offsets",
             Command::Dlq { command } => match command {

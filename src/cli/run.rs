@@ -129,6 +129,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
             Ok(0)
         }
         Some(Command::Why { window, json }) => why(cfg, window, json).await,
+        Some(Command::Bundle { out, log }) => super::bundle::bundle(&file, cfg, out, &log).await,
         Some(Command::Attach { theme }) => attach(cfg, theme.or(file.theme)).await,
         Some(Command::Trace { id, json }) => {
             super::ops::trace(crate::runtime::open_engine(cfg).await?, id, json).await

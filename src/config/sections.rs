@@ -34,7 +34,7 @@ macro_rules! layered {
 /// the seeds' environment variables, by clap) and the config file (TOML,
 /// by serde) read the same fields; [`Layer::over`] layers them once. The
 /// top-level keys are the pipeline's own; each concern is a table.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[derive(Debug, Clone, Default, Args, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Where the embedded default keeps its data [default: the platform data dir]
@@ -244,7 +244,7 @@ impl Layer for Settings {
 }
 
 /// `[rollout]`: the async rollout and its kill switch (seed 001 §7).
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[derive(Debug, Clone, Default, Args, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RolloutSection {
     /// Kill switch: false sends every project down the synchronous path
@@ -282,7 +282,7 @@ layered!(RolloutSection {
 });
 
 /// `[retry]`: retries of a failed enrichment, with backoff and jitter.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[derive(Debug, Clone, Default, Args, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySection {
     /// Attempts per document before the DLQ
@@ -331,7 +331,7 @@ layered!(RetrySection {
 });
 
 /// `[faults]`: injected failures and latency (rehearsals).
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[derive(Debug, Clone, Default, Args, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultsSection {
     /// Rehearsal: fail this fraction of intelligence calls (0..1, deterministic given --seed)
@@ -372,7 +372,7 @@ layered!(FaultsSection {
 });
 
 /// `[breaker]`: the circuit breaker around the intelligence service.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[derive(Debug, Clone, Default, Args, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BreakerSection {
     /// Consecutive intelligence failures that open the circuit breaker
@@ -411,7 +411,7 @@ layered!(BreakerSection {
 });
 
 /// `[kafka]`: Kafka / Redpanda; none given, the embedded broker.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[derive(Debug, Clone, Default, Args, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSection {
     /// Kafka / Redpanda bootstrap servers (host:port,…) [default: the embedded broker]
@@ -548,7 +548,7 @@ pub struct KafkaSection {
 layered!(KafkaSection { kafka_brokers, kafka_security_protocol, kafka_sasl_mechanism, kafka_sasl_username, kafka_sasl_password, kafka_ssl_ca_location, kafka_auto_offset_reset, kafka_session_timeout_ms, kafka_max_poll_records, kafka_compression, kafka_replication_factor } lists { kafka_option });
 
 /// `[qdrant]`: the Qdrant vector store; none given, the embedded one.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[derive(Debug, Clone, Default, Args, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct QdrantSection {
     /// Qdrant gRPC URL (e.g. http://127.0.0.1:6334) [default: the embedded vector store]
@@ -581,7 +581,7 @@ layered!(QdrantSection {
 });
 
 /// `[graph]`: Memgraph / Neo4j over Bolt; none given, the embedded graph.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[derive(Debug, Clone, Default, Args, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GraphSection {
     /// Graph store over Bolt, Memgraph or Neo4j (e.g. bolt://127.0.0.1:7687) [default: the embedded graph store]
@@ -651,7 +651,7 @@ layered!(GraphSection {
 });
 
 /// `[intelligence]`: the intelligence service; none given, the in-process analyzer.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[derive(Debug, Clone, Default, Args, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct IntelligenceSection {
     /// Intelligence service root URL (POST {URL}/process/document) [default: in-process analyzer]
@@ -683,7 +683,7 @@ layered!(IntelligenceSection {
 });
 
 /// `[fleet]`: this engine in the fleet and the fleet's topics.
-#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[derive(Debug, Clone, Default, Args, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FleetSection {
     /// This engine's id in the fleet [default: host-pid]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::handle::Snapshot;
 use crate::engine::telemetry::lagstat::PartitionStatus;
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AlertRules {
     /// Alert when a partition turns STALL or STOP.
