@@ -430,10 +430,15 @@ fn the_history_command_reads_what_an_engine_kept() {
     std::thread::sleep(std::time::Duration::from_secs(4));
     child.kill().unwrap();
     child.wait().unwrap();
+    // A lever pulled in the window is one of its markers.
+    assert_eq!(run(data.path(), &["concurrency", "5"]).code, 0);
     let r = run(data.path(), &["history", "--since", "1h", "--json"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let samples = r.json();
-    let samples = samples.as_array().unwrap();
+    let window = r.json();
+    let samples = window["samples"].as_array().unwrap();
+    let markers = window["markers"].as_array().unwrap();
+    assert_eq!(markers.len(), 1, "{window}");
+    assert_eq!(markers[0]["kind"], "concurrency", "{window}");
     assert!(
         samples.len() >= 10,
         "a sample every 100 ms for ~4 s: {}",

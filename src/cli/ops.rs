@@ -638,11 +638,25 @@ pub async fn trace(engine: Arc<Engine>, query: String, json: bool) -> Result<i32
 pub async fn history(engine: Arc<Engine>, since: &str, json: bool) -> Result<i32> {
     let window_ms = crate::ports::history::parse_window(since)
         .map_err(crate::engine::fleet::levers::CommandError::Invalid)?;
-    let samples = lever(&engine, levers::History { window_ms }).await?.samples;
+    let window = lever(&engine, levers::History { window_ms }).await?;
     if json {
-        println!("{}", serde_json::to_string(&samples)?);
+        // {window_ms, samples, markers}: the levers pulled in the window.
+        println!("{}", serde_json::to_string(&window)?);
         return Ok(0);
     }
+    for m in &window.markers {
+        let at = chrono::DateTime::from_timestamp_millis(m.at_ms)
+            .map(|d| d.to_rfc3339())
+            .unwrap_or_default();
+        println!(
+            "  lever {} {at}  {}  → {}  ({})",
+            m.kind.glyph(),
+            m.action,
+            m.after,
+            m.actor
+        );
+    }
+    let samples = window.samples;
     let Some(last) = samples.last() else {
         println!("no samples in the last {since} (one every 10 s while an engine runs here)");
         return Ok(0);

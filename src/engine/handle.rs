@@ -52,6 +52,9 @@ pub struct Snapshot {
     pub lag_total: i64,
     /// Total lag, oldest first (sparkline).
     pub lag_history: Vec<u64>,
+    /// When each point of `lag_history` and `rate_history` was taken (unix
+    /// ms): where the lever markers go.
+    pub history_ms: Vec<i64>,
     pub lag_trend: char,
     /// Seconds to clear the lag at the current commit rate (None: not draining).
     pub eta_secs: Option<f64>,
@@ -144,6 +147,7 @@ impl Snapshot {
             partitions: Vec::new(),
             lag_total: 0,
             lag_history: Vec::new(),
+            history_ms: Vec::new(),
             lag_trend: '→',
             eta_secs: None,
             commit_rate: None,
@@ -427,6 +431,8 @@ struct History {
     last_lag: Vec<PartitionLag>,
     per_partition: BTreeMap<i32, VecDeque<Sample>>,
     lag: VecDeque<u64>,
+    /// When each `lag` / `rate` point was taken (unix ms).
+    stamps: VecDeque<i64>,
     rate: VecDeque<u64>,
     /// (when, total committed, total end) for the commit and arrival rates.
     commits: VecDeque<(Instant, i64, i64)>,
@@ -523,6 +529,7 @@ pub fn spawn(engine: Arc<Engine>, caller: Caller) -> EngineHandle {
             last_lag: Vec::new(),
             per_partition: BTreeMap::new(),
             lag: VecDeque::new(),
+            stamps: VecDeque::new(),
             rate: VecDeque::new(),
             commits: VecDeque::new(),
             dlq: DlqIndex::new(),
@@ -683,6 +690,8 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
         seconds_behind(engine, h, &mut snap.partitions).await;
     }
     History::push(&mut h.lag, snap.lag_total.max(0) as u64, HISTORY);
+    History::push(&mut h.stamps, snap.refreshed_ms, HISTORY);
+    snap.history_ms = h.stamps.iter().copied().collect();
     let lags: Vec<i64> = h
         .lag
         .iter()

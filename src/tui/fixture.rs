@@ -161,6 +161,7 @@ fn snapshot_parts() -> Snapshot {
             .into_iter()
             .collect(),
         rate_history: (0..120).map(|i| 600 + (i * 37) % 300).collect(),
+        history_ms: (0..120).map(|i| 1_795_000_000_000 + i * 1_000).collect(),
         enrich_latency: LatencySummary {
             count: 10610,
             p50_ms: 1.2,

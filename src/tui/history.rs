@@ -28,7 +28,13 @@ fn clock(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-pub fn render(f: &mut Frame, area: Rect, app: &App, window_ms: i64, samples: &[Sample]) {
+pub fn render(
+    f: &mut Frame,
+    area: Rect,
+    app: &App,
+    h: &crate::engine::fleet::levers::history::HistoryWindow,
+) {
+    let (window_ms, samples) = (h.window_ms, &h.samples);
     let t = &app.theme;
     let popup = super::dialog::centered(area, 95, 85);
     f.render_widget(Clear, popup);
@@ -36,13 +42,14 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, window_ms: i64, samples: &[S
     let block = super::dialog::dialog_block(
         app,
         &format!(
-            "History, last {} ({} samples) — esc to close",
+            "History, last {} ({} samples, {} lever changes) — esc to close",
             if hours >= 1.0 {
                 format!("{hours:.0}h")
             } else {
                 format!("{}m", window_ms / 60_000)
             },
-            samples.len()
+            samples.len(),
+            h.markers.len()
         ),
     );
     let inner = block.inner(popup);
@@ -57,17 +64,27 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, window_ms: i64, samples: &[S
         );
         return;
     }
+    let width = inner.width as usize;
+    // Each column's time: the last sample of its bucket (as `downsample`).
+    let per = samples.len().div_ceil(width.max(1));
+    let stamps: Vec<i64> = samples
+        .chunks(per.max(1))
+        .filter_map(|c| c.last().map(|s| s.at_ms))
+        .collect();
+    let marks = crate::engine::telemetry::markers::row(&h.markers, &stamps, width);
+    let mark_rows = u16::from(marks.is_some());
     let rows = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(3),
+        Constraint::Length(mark_rows),
         Constraint::Length(1),
         Constraint::Length(3),
+        Constraint::Length(mark_rows),
         Constraint::Length(1),
         Constraint::Length(3),
         Constraint::Min(0),
     ])
     .split(inner);
-    let width = inner.width as usize;
     let series: [(&str, Value); 3] = [
         ("lag", |s| s.lag.max(0) as u64),
         ("docs/s", |s| s.docs_per_sec.round() as u64),
@@ -90,12 +107,18 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, window_ms: i64, samples: &[S
                 ),
                 t.accent(),
             )),
-            rows[i * 2],
+            rows[i * 3],
         );
         f.render_widget(
             Sparkline::default().data(&points).style(t.ok()),
-            rows[i * 2 + 1],
+            rows[i * 3 + 1],
         );
+        if let (Some(m), true) = (&marks, i < 2) {
+            f.render_widget(
+                Paragraph::new(Line::styled(m.clone(), t.warn())),
+                rows[i * 3 + 2],
+            );
+        }
     }
     let mut changes = vec![Line::styled("circuit breaker:", t.accent())];
     let mut last = None;
@@ -109,7 +132,29 @@ pub fn render(f: &mut Frame, area: Rect, app: &App, window_ms: i64, samples: &[S
             last = Some(s.breaker);
         }
     }
-    f.render_widget(Paragraph::new(changes).style(t.base()), rows[6]);
+    if !h.markers.is_empty() {
+        changes.push(Line::styled(
+            format!(
+                "levers ({}):",
+                marks
+                    .as_deref()
+                    .map(crate::engine::telemetry::markers::legend)
+                    .unwrap_or_default()
+            ),
+            t.accent(),
+        ));
+        for m in &h.markers {
+            changes.push(Line::raw(format!(
+                "  {}  {} {}  → {}  ({})",
+                clock(m.at_ms),
+                m.kind.glyph(),
+                m.action,
+                m.after,
+                m.actor
+            )));
+        }
+    }
+    f.render_widget(Paragraph::new(changes).style(t.base()), rows[8]);
 }
 
 #[cfg(test)]
@@ -129,12 +174,31 @@ mod tests {
                 breaker: if (700..720).contains(&i) { 1 } else { 0 },
             })
             .collect();
+        let audit = [
+            (1_795_000_000_000 + 720 * 10_000, "hold (fleet)"),
+            (1_795_000_000_000 + 900 * 10_000, "release (fleet)"),
+            (1_795_000_000_000 + 1500 * 10_000, "concurrency 40 (fleet)"),
+        ]
+        .map(|(at_ms, action)| crate::ports::control::AuditEntry {
+            at_ms,
+            actor: "ann@ops".into(),
+            origin: crate::ports::control::Origin::Cli,
+            member_id: "m1".into(),
+            action: action.into(),
+            before: String::new(),
+            after: "ok".into(),
+            result: "ok".into(),
+        });
+        let markers = crate::engine::telemetry::markers::markers(&audit, 0);
         for (w, h) in [(80, 24), (200, 60)] {
             let mut a = app(Focus::Lag);
-            a.overlay = Overlay::History {
-                window_ms: 6 * 3_600_000,
-                samples: samples.clone(),
-            };
+            a.overlay = Overlay::History(Box::new(
+                crate::engine::fleet::levers::history::HistoryWindow {
+                    window_ms: 6 * 3_600_000,
+                    samples: samples.clone(),
+                    markers: markers.clone(),
+                },
+            ));
             insta::assert_snapshot!(
                 format!("history_{w}x{h}"),
                 render(w, h, |f| super::super::render::draw(f, &a))

@@ -3,7 +3,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, Paragraph, Row, Sparkline, Table};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::app::{App, Focus};
@@ -93,16 +93,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         table,
     );
     if spark.height > 0 {
-        let width = spark.width as usize;
-        let data: Vec<u64> = s
-            .lag_history
-            .iter()
-            .rev()
-            .take(width)
-            .rev()
-            .copied()
-            .collect();
-        f.render_widget(Sparkline::default().data(&data).style(t.accent()), spark);
+        super::widgets::sparkline_with_markers(f, spark, app, &s.lag_history, t.accent());
     }
 }
 
@@ -120,6 +111,44 @@ fn behind(secs: Option<f64>) -> String {
 mod tests {
     use super::super::app::Focus;
     use super::super::fixture::{app, render};
+
+    /// Issue 32: levers pulled in the sparkline's span are marked above it.
+    #[test]
+    fn lever_markers_sit_above_the_lag_sparkline() {
+        let mut a = app(Focus::Lag);
+        let mut s = (*a.snapshot).clone();
+        let at = |i: i64| 1_795_000_000_000 + i * 1_000;
+        s.audit = [
+            (at(100), "hold (fleet)"),
+            (at(110), "release (fleet)"),
+            (at(115), "concurrency 40 (fleet)"),
+        ]
+        .map(|(at_ms, action)| crate::ports::control::AuditEntry {
+            at_ms,
+            actor: "ann@ops".into(),
+            origin: crate::ports::control::Origin::Cli,
+            member_id: "m1".into(),
+            action: action.into(),
+            before: String::new(),
+            after: "ok".into(),
+            result: "ok".into(),
+        })
+        .to_vec();
+        a.snapshot = std::sync::Arc::new(s);
+        let shown = render(120, 30, |f| super::render(f, f.area(), &a));
+        let row = shown
+            .lines()
+            .find(|l| l.contains('H'))
+            .unwrap_or_else(|| panic!("no marker row:\n{shown}"));
+        let (h, r, c) = (
+            row.find('H').unwrap(),
+            row.find('h').unwrap(),
+            row.find('C').unwrap(),
+        );
+        assert!(h < r && r < c, "in time order: {row}");
+        assert_eq!(c - h, 15, "a column a second: {row}");
+        insta::assert_snapshot!("lag_with_markers", shown);
+    }
 
     #[test]
     fn lag_panel() {

@@ -115,8 +115,8 @@ impl App {
                 });
             }
             o @ CommandOutcome::Edited(_) => self.info(crate::sanitize::clean(&o.describe())),
-            CommandOutcome::History { window_ms, samples } => {
-                self.overlay = Overlay::History { window_ms, samples };
+            CommandOutcome::History(h) => {
+                self.overlay = Overlay::History(h);
             }
             CommandOutcome::Reset(r) if r.dry_run => {
                 self.overlay = Overlay::TypeToConfirm(Box::new(

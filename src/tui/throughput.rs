@@ -4,7 +4,7 @@
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Gauge, Paragraph, Row, Sparkline, Table};
+use ratatui::widgets::{Gauge, Paragraph, Row, Table};
 use ratatui::Frame;
 
 use super::app::{App, Focus};
@@ -129,15 +129,7 @@ pub fn render(f: &mut Frame, area: Rect, app: &App) {
         gauge,
     );
     if spark.height > 0 {
-        let data: Vec<u64> = s
-            .rate_history
-            .iter()
-            .rev()
-            .take(spark.width as usize)
-            .rev()
-            .copied()
-            .collect();
-        f.render_widget(Sparkline::default().data(&data).style(t.ok()), spark);
+        super::widgets::sparkline_with_markers(f, spark, app, &s.rate_history, t.ok());
     }
 }
 

@@ -44,3 +44,46 @@ pub fn kv<'a>(app: &App, key: &'a str, value: String, value_style: Style) -> Lin
         Span::styled(value, value_style),
     ])
 }
+
+/// The newest `area.width` points of a panel's history as a sparkline, with
+/// a row of lever markers (from the audit trail) above it when a lever was
+/// pulled in that span.
+pub fn sparkline_with_markers(
+    f: &mut ratatui::Frame,
+    area: ratatui::layout::Rect,
+    app: &super::app::App,
+    history: &[u64],
+    style: ratatui::style::Style,
+) {
+    let s = &app.snapshot;
+    let width = area.width as usize;
+    let data: Vec<u64> = history[history.len().saturating_sub(width)..].to_vec();
+    // The stamps of the points shown (the same number, newest last).
+    let stamps = &s.history_ms[s.history_ms.len().saturating_sub(data.len())..];
+    let from = stamps.first().copied().unwrap_or(i64::MAX);
+    let markers = crate::engine::telemetry::markers::markers(&s.audit, from);
+    let mut spark = area;
+    if area.height > 1 {
+        if let Some(row) = crate::engine::telemetry::markers::row(&markers, stamps, width) {
+            let top = ratatui::layout::Rect { height: 1, ..area };
+            f.render_widget(
+                ratatui::widgets::Paragraph::new(ratatui::text::Line::styled(
+                    row,
+                    app.theme.warn(),
+                )),
+                top,
+            );
+            spark = ratatui::layout::Rect {
+                y: area.y + 1,
+                height: area.height - 1,
+                ..area
+            };
+        }
+    }
+    f.render_widget(
+        ratatui::widgets::Sparkline::default()
+            .data(&data)
+            .style(style),
+        spark,
+    );
+}

@@ -5,6 +5,7 @@
 
 pub mod alerts;
 pub mod lagstat;
+pub mod markers;
 pub mod metrics;
 pub mod state;
 pub mod stats;

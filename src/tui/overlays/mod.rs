@@ -46,10 +46,7 @@ pub enum Overlay {
     /// `e` on a DLQ entry.
     Edit(EditEntry),
     /// `:history 6h`: the kept time series over a long window.
-    History {
-        window_ms: i64,
-        samples: Vec<crate::ports::history::Sample>,
-    },
+    History(Box<crate::engine::fleet::levers::history::HistoryWindow>),
     /// A document's history (`t` on a DLQ entry).
     Trace(Box<crate::engine::telemetry::trace::Trace>),
     /// `:doctor`: the deployment's check, each finding with its fix.
@@ -85,7 +82,7 @@ impl Overlay {
             Overlay::Help
             | Overlay::Audit
             | Overlay::Trace(_)
-            | Overlay::History { .. }
+            | Overlay::History(_)
             | Overlay::Doctor(_)
             | Overlay::Why => pager::on_key(key, app),
             Overlay::Busy(_) if key.code == crossterm::event::KeyCode::Esc => Step::Close,
@@ -107,9 +104,7 @@ impl Overlay {
             Overlay::Doctor(r) => crate::tui::doctor::render(f, area, app, r),
             Overlay::Why => crate::tui::why::render(f, area, app),
             Overlay::Trace(t) => crate::tui::trace::render(f, area, app, t),
-            Overlay::History { window_ms, samples } => {
-                crate::tui::history::render(f, area, app, *window_ms, samples)
-            }
+            Overlay::History(h) => crate::tui::history::render(f, area, app, h),
             Overlay::Confirm(c) => c.render(f, area, app),
             Overlay::TypeToConfirm(c) => c.render(f, area, app),
             Overlay::Busy(text) => crate::tui::dialog::render_busy(f, area, app, text),

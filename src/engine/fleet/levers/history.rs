@@ -10,10 +10,12 @@ pub struct History {
     pub window_ms: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HistoryWindow {
     pub window_ms: i64,
     pub samples: Vec<Sample>,
+    /// The levers pulled in the window (`telemetry::markers`), oldest first.
+    pub markers: Vec<crate::engine::telemetry::markers::Marker>,
 }
 
 impl Lever for History {
@@ -35,9 +37,15 @@ impl Lever for History {
             anyhow::bail!("no history is kept in this data dir (see the log)");
         };
         let from = crate::clock::now_ms() - self.window_ms;
+        // The trail is kept whole; a lever a minute for 3 days is ~4,300.
+        let audit = engine.control.audit(5_000).await.unwrap_or_else(|e| {
+            tracing::warn!("no lever markers: the audit trail is unreadable: {e:#}");
+            Vec::new()
+        });
         Ok(HistoryWindow {
             window_ms: self.window_ms,
             samples: store.since(from).await?,
+            markers: crate::engine::telemetry::markers::markers(&audit, from),
         })
     }
 }
@@ -50,9 +58,6 @@ impl Outcome for HistoryWindow {
 
 impl From<HistoryWindow> for CommandOutcome {
     fn from(h: HistoryWindow) -> Self {
-        CommandOutcome::History {
-            window_ms: h.window_ms,
-            samples: h.samples,
-        }
+        CommandOutcome::History(Box::new(h))
     }
 }

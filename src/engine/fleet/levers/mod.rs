@@ -191,13 +191,9 @@ impl From<Done> for CommandOutcome {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum CommandOutcome {
-    Done {
-        message: String,
-    },
+    Done { message: String },
     Replay(crate::engine::dlq::ReplayReport),
-    Purged {
-        purged: u64,
-    },
+    Purged { purged: u64 },
     Rollout(crate::engine::fleet::rollout::RolloutState),
     Rollback(rollback::RollbackReport),
     Backfill(backfill::BackfillReport),
@@ -206,10 +202,7 @@ pub enum CommandOutcome {
     Exported(crate::engine::dlq::transfer::ExportReport),
     Trace(Box<crate::engine::telemetry::trace::Trace>),
     Edited(Box<crate::engine::dlq::edit::EditReport>),
-    History {
-        window_ms: i64,
-        samples: Vec<crate::ports::history::Sample>,
-    },
+    History(Box<history::HistoryWindow>),
     Imported(crate::engine::dlq::transfer::ImportReport),
     Reset(Box<crate::engine::fleet::group_reset::ResetReport>),
     Doctor(Box<crate::engine::doctor::DoctorReport>),
@@ -220,11 +213,7 @@ impl CommandOutcome {
         match self {
             CommandOutcome::Done { message } => message.clone(),
             CommandOutcome::Purged { purged } => purge::Purged { purged: *purged }.message(),
-            CommandOutcome::History { window_ms, samples } => history::HistoryWindow {
-                window_ms: *window_ms,
-                samples: samples.clone(),
-            }
-            .message(),
+            CommandOutcome::History(h) => h.message(),
             CommandOutcome::Replay(r) => r.message(),
             CommandOutcome::Rollout(r) => r.message(),
             CommandOutcome::Rollback(r) => r.message(),
