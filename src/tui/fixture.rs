@@ -345,3 +345,17 @@ pub fn app(focus: super::app::Focus) -> super::app::App {
     app.focus = focus;
     app
 }
+
+/// An audit line that took (lever markers' tests).
+pub fn audit_entry(at_ms: i64, action: &str) -> crate::ports::control::AuditEntry {
+    crate::ports::control::AuditEntry {
+        at_ms,
+        actor: "ann@ops".into(),
+        origin: crate::ports::control::Origin::Cli,
+        member_id: "m1".into(),
+        action: action.into(),
+        before: String::new(),
+        after: "ok".into(),
+        result: "ok".into(),
+    }
+}

@@ -179,16 +179,7 @@ mod tests {
             (1_795_000_000_000 + 900 * 10_000, "release (fleet)"),
             (1_795_000_000_000 + 1500 * 10_000, "concurrency 40 (fleet)"),
         ]
-        .map(|(at_ms, action)| crate::ports::control::AuditEntry {
-            at_ms,
-            actor: "ann@ops".into(),
-            origin: crate::ports::control::Origin::Cli,
-            member_id: "m1".into(),
-            action: action.into(),
-            before: String::new(),
-            after: "ok".into(),
-            result: "ok".into(),
-        });
+        .map(|(at_ms, action)| super::super::fixture::audit_entry(at_ms, action));
         let markers = crate::engine::telemetry::markers::markers(&audit, 0);
         for (w, h) in [(80, 24), (200, 60)] {
             let mut a = app(Focus::Lag);

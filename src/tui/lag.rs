@@ -123,16 +123,7 @@ mod tests {
             (at(110), "release (fleet)"),
             (at(115), "concurrency 40 (fleet)"),
         ]
-        .map(|(at_ms, action)| crate::ports::control::AuditEntry {
-            at_ms,
-            actor: "ann@ops".into(),
-            origin: crate::ports::control::Origin::Cli,
-            member_id: "m1".into(),
-            action: action.into(),
-            before: String::new(),
-            after: "ok".into(),
-            result: "ok".into(),
-        })
+        .map(|(at_ms, action)| super::super::fixture::audit_entry(at_ms, action))
         .to_vec();
         a.snapshot = std::sync::Arc::new(s);
         let shown = render(120, 30, |f| super::render(f, f.area(), &a));
