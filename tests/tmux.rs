@@ -827,3 +827,86 @@ fn w_says_why_it_is_lagging() {
     t.keys(&["q"]);
     t.wait_for("a clean exit", 30, |s| s.contains("ARCHON-EXIT=0"));
 }
+
+/// Issue 32 item 2: a DLQ filter and layout saved with `:view save NAME`
+/// is listed by `archon-tui views` and reopened by `--view NAME`.
+#[test]
+fn a_saved_view_reopens_with_its_filter_and_layout() {
+    let tmp = tempfile::tempdir().unwrap();
+    corpus(tmp.path(), 200);
+    let data = tmp.path().join("data");
+    let config = tmp.path().join("config");
+    let console = |extra: &str| {
+        format!(
+            "env -u ARCHON_CONFIG -u ARCHON_DATA_DIR XDG_CONFIG_HOME={} {} --data-dir {} {extra}; \
+             echo ARCHON-EXIT=$?; sleep 60",
+            config.display(),
+            env!("CARGO_BIN_EXE_archon-tui"),
+            data.display()
+        )
+    };
+    let extra = format!(
+        "--ingest {} --inject-failure-rate 0.3 --retry-max-attempts 1 --breaker-failure-threshold 1000",
+        tmp.path().join("src").display()
+    );
+    let Some(t) = Tmux::start("views", 160, 45, &console(&extra)) else {
+        return;
+    };
+    t.wait_for("the console", 30, |s| s.contains("Dead-letter queue"));
+    let s = wait_status(&data, "the ingest to drain", |s| {
+        n(&s["counts"], "completed") + n(&s["counts"], "dlq") == 200 && n(&s["lag"], "total") == 0
+    });
+    let dlq = n(&s["counts"], "dlq");
+    assert!(dlq > 10, "{s}");
+    t.wait_for("the DLQ count", 10, |s| {
+        s.contains(&format!("Dead-letter queue {dlq} entries"))
+    });
+    t.keys(&["/"]);
+    t.literal("type:InjectedFailure");
+    t.keys(&["Enter"]);
+    t.wait_for("the filter", 5, |s| s.contains(&format!("{dlq} of {dlq}")));
+    t.keys(&[":"]);
+    t.literal("view save failures");
+    t.keys(&["Enter"]);
+    t.wait_for("saved", 5, |s| s.contains("view failures saved"));
+    t.keys(&["q"]);
+    t.wait_for("a clean exit", 30, |s| s.contains("ARCHON-EXIT=0"));
+    drop(t);
+
+    let listed = Command::new(env!("CARGO_BIN_EXE_archon-tui"))
+        .args(["views", "--json"])
+        .env("XDG_CONFIG_HOME", &config)
+        .output()
+        .unwrap();
+    let views: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(
+        views["failures"]["dlq_filter"], "type:InjectedFailure",
+        "{views}"
+    );
+    assert_eq!(views["failures"]["focus"], "DLQ", "{views}");
+
+    // Reopened on the view's panel and filter.
+    let Some(t) = Tmux::start("views2", 160, 45, &console("--view failures")) else {
+        return;
+    };
+    t.wait_for("the view's filter applied", 30, |s| {
+        s.contains(&format!("{dlq} of {dlq}")) && s.contains("type:InjectedFailure")
+    });
+    t.keys(&[":"]);
+    t.literal("view nope");
+    t.keys(&["Enter"]);
+    t.wait_for("an unknown view named with the known ones", 5, |s| {
+        s.contains("no view \"nope\"; saved views: failures")
+    });
+    t.keys(&["q"]);
+    t.wait_for("a clean exit", 30, |s| s.contains("ARCHON-EXIT=0"));
+    // An unknown --view is refused before the screen opens.
+    let refused = Command::new(env!("CARGO_BIN_EXE_archon-tui"))
+        .args(["--view", "nope", "--data-dir"])
+        .arg(&data)
+        .env("XDG_CONFIG_HOME", &config)
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--view: no view"));
+}

@@ -42,6 +42,7 @@ impl ConsoleArgs {
             || self.project.is_some()
             || self.listen.is_some()
             || self.allow_remote
+            || self.view.is_some()
     }
 }
 
@@ -81,6 +82,9 @@ pub struct ConsoleArgs {
     /// Colour theme: dark, light, high-contrast, or NAME.toml in the config dir's themes/
     #[arg(long, env = "ARCHON_THEME", value_name = "NAME")]
     pub theme: Option<String>,
+    /// Open on this saved view (a DLQ filter and layout: `:view save NAME`)
+    #[arg(long, value_name = "NAME")]
+    pub view: Option<String>,
 }
 
 /// The settings every subcommand takes (`config::sections`, one struct per
@@ -343,6 +347,11 @@ token generated on first start into DATA_DIR/control-token (mode 0600)."
         /// Add the last 5,000 lines of this log file, secrets masked (repeat)
         #[arg(long, value_name = "FILE")]
         log: Vec<std::path::PathBuf>,
+    },
+    /// The saved views (`:view save NAME` in the console; `--view NAME`)
+    Views {
+        #[arg(long)]
+        json: bool,
     },
     /// Print a shell completion script: `archon-tui completions bash > …`
     /// (README "Shell completions and man pages")

@@ -26,6 +26,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
     // Generated from the command line's own definition: no config, no data dir.
     match &cli.command {
         Some(Command::Completions { shell }) => return super::docs::completions(*shell),
+        Some(Command::Views { json }) => return views(*json),
         Some(Command::Man { out }) => return super::docs::man(out.as_deref()),
         _ => {}
     }
@@ -53,6 +54,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         None => console(cfg, cli.console, file.theme).await,
         // Answered above, before any configuration is read.
         Some(Command::Completions { shell }) => super::docs::completions(shell),
+        Some(Command::Views { json }) => views(json),
         Some(Command::Man { out }) => super::docs::man(out.as_deref()),
         Some(Command::Console(args)) => console(cfg, args, file.theme).await,
         Some(Command::Ingest {
@@ -271,6 +273,10 @@ async fn console(
 ) -> Result<i32> {
     let theme_name = args.theme.or(file_theme).unwrap_or_else(|| "dark".into());
     let theme = crate::tui::theme::Theme::load(&theme_name).context("--theme")?;
+    let view = match &args.view {
+        Some(name) => Some(saved_view(name)?),
+        None => None,
+    };
     let project = match (&args.ingest, args.project.clone()) {
         (Some(path), None) => Some(project_name_of(path)?),
         (Some(path), Some(p)) => {
@@ -314,11 +320,51 @@ async fn console(
     if let Some(addr) = running.http_addr {
         tracing::info!("serving health, metrics and control on http://{addr}");
     }
-    let ended = match crate::tui::run(&mut running, theme).await {
+    let ended = match crate::tui::run(&mut running, theme, view).await {
         Ok(e) => e,
         Err(e) => Ended::Failed(format!("{e:#}")),
     };
     Ok(running.shutdown(&ended).await)
+}
+
+/// The saved view `name` (refused with exit 2 when there is none).
+fn saved_view(name: &str) -> Result<crate::config::views::View> {
+    let path = crate::config::views::default_path()
+        .context("no config dir on this system for saved views")?;
+    crate::config::views::get(&path, name).map_err(|e| {
+        crate::engine::fleet::levers::CommandError::Invalid(format!("--view: {e}")).into()
+    })
+}
+
+/// `views`: the saved views.
+fn views(json: bool) -> Result<i32> {
+    let path = crate::config::views::default_path()
+        .context("no config dir on this system for saved views")?;
+    let views = crate::config::views::load(&path)?;
+    if json {
+        println!("{}", serde_json::to_string(&views)?);
+        return Ok(0);
+    }
+    if views.is_empty() {
+        println!(
+            "no saved views in {} (`:view save NAME` in the console)",
+            path.display()
+        );
+    }
+    for (name, v) in &views {
+        println!(
+            "{:<20} focus {:<12} {} {}",
+            clean(name),
+            clean(if v.focus.is_empty() { "-" } else { &v.focus }),
+            if v.grouped { "grouped " } else { "" },
+            if v.dlq_filter.is_empty() {
+                "(no filter)".to_string()
+            } else {
+                format!("filter {:?}", clean(&v.dlq_filter))
+            }
+        );
+    }
+    Ok(0)
 }
 
 /// The HTTP server's tokens beside its listener, with a line saying where
@@ -355,7 +401,7 @@ async fn attach(cfg: crate::engine::config::EngineConfig, theme: Option<String>)
             ..Default::default()
         },
     )?;
-    let ended = match crate::tui::run(&mut running, theme).await {
+    let ended = match crate::tui::run(&mut running, theme, None).await {
         Ok(e) => e,
         Err(e) => Ended::Failed(format!("{e:#}")),
     };

@@ -6,6 +6,7 @@
 //! error) and fills the defaults.
 
 pub mod sections;
+pub mod views;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -186,6 +186,35 @@ impl App {
         self.dlq.set_filter(filter, text, &self.snapshot.dlq);
     }
 
+    /// This console's DLQ filter and layout as a saved view.
+    pub fn current_view(&self) -> crate::config::views::View {
+        crate::config::views::View {
+            dlq_filter: self.dlq.filter_text.clone(),
+            grouped: self.dlq.grouped,
+            focus: self.focus.tab().to_string(),
+        }
+    }
+
+    /// Show a saved view: its panel, its DLQ filter, entries or groups.
+    pub fn apply_view(&mut self, v: &crate::config::views::View) -> Result<(), String> {
+        let filter =
+            DlqFilter::parse(&v.dlq_filter).map_err(|e| format!("the view's filter: {e}"))?;
+        if !v.focus.is_empty() {
+            self.focus = Focus::ALL
+                .into_iter()
+                .find(|f| {
+                    f.tab().eq_ignore_ascii_case(&v.focus)
+                        || f.title().eq_ignore_ascii_case(&v.focus)
+                })
+                .ok_or_else(|| {
+                    format!("the view's panel {:?} is not one of the console's", v.focus)
+                })?;
+        }
+        self.set_filter(filter, v.dlq_filter.clone());
+        self.dlq.grouped = v.grouped;
+        Ok(())
+    }
+
     pub fn selected_entry(&self) -> Option<&DlqRow> {
         self.filtered_dlq().get(self.dlq.selected)
     }

@@ -217,6 +217,29 @@ impl App {
                 }
                 vec![]
             }
+            PaletteAction::View(name) => {
+                let shown = crate::config::views::default_path()
+                    .ok_or_else(|| "no config dir for saved views".to_string())
+                    .and_then(|p| crate::config::views::get(&p, &name))
+                    .and_then(|v| self.apply_view(&v));
+                match shown {
+                    Ok(()) => self.info(format!("view {name}")),
+                    Err(e) => self.error(e),
+                }
+                vec![]
+            }
+            PaletteAction::ViewSave(name) => {
+                let saved = crate::config::views::default_path()
+                    .ok_or_else(|| anyhow::anyhow!("no config dir for saved views"))
+                    .and_then(|p| {
+                        crate::config::views::save(&p, &name, self.current_view()).map(|()| p)
+                    });
+                match saved {
+                    Ok(p) => self.info(format!("view {name} saved in {}", p.display())),
+                    Err(e) => self.error(format!("{e:#}")),
+                }
+                vec![]
+            }
             PaletteAction::Audit => {
                 self.overlay_scroll = 0;
                 self.overlay = Overlay::Audit;

@@ -49,7 +49,11 @@ use theme::Theme;
 /// Run the console over a running engine until the operator quits (or
 /// SIGTERM/SIGINT). A consumer that dies is shown at once; the console stays
 /// open until the operator quits.
-pub async fn run(running: &mut Running, theme: Theme) -> Result<Ended> {
+pub async fn run(
+    running: &mut Running,
+    theme: Theme,
+    view: Option<crate::config::views::View>,
+) -> Result<Ended> {
     let mut h = running
         .handle
         .take()
@@ -57,6 +61,11 @@ pub async fn run(running: &mut Running, theme: Theme) -> Result<Ended> {
     let consumer = running.consumer_state();
     let mut app = App::new(theme);
     app.on_consumer(&consumer.borrow().clone());
+    if let Some(v) = view {
+        if let Err(e) = app.apply_view(&v) {
+            app.error(e);
+        }
+    }
     let mut terminal = ratatui::init();
     let ended = running
         .run_until(event_loop(&mut terminal, &mut app, &mut h, consumer), false)

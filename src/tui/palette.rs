@@ -14,6 +14,10 @@ pub enum PaletteAction {
     ConfirmPurge(DlqFilter),
     Rollback,
     Theme(String),
+    /// Show a saved view (DLQ filter and layout).
+    View(String),
+    /// Save this console's filter and layout as a view.
+    ViewSave(String),
     Audit,
     /// A redrive job lever: this job, or the newest unfinished one.
     Job(JobAction, Option<String>),
@@ -59,6 +63,10 @@ pub const HELP: &[(&str, &str)] = &[
         "rehearsal: inject failures / latency",
     ),
     ("theme NAME", "dark, light, high-contrast or your own"),
+    (
+        "view NAME | view save NAME",
+        "a saved DLQ filter and layout (archon-tui views)",
+    ),
     ("audit", "the fleet's audit trail (also A)"),
     (
         "export FILE [mask] | import FILE",
@@ -232,6 +240,15 @@ pub fn parse(input: &str, current_filter: &DlqFilter) -> Result<PaletteAction, S
         Some("theme") => Ok(PaletteAction::Theme(
             rest.ok_or("name the theme")?.to_string(),
         )),
+        Some("view") => match (rest, words.get(2)) {
+            (Some("save"), Some(name)) => {
+                crate::config::views::check_name(name)?;
+                Ok(PaletteAction::ViewSave(name.to_string()))
+            }
+            (Some("save"), None) => Err("view save NAME".into()),
+            (Some(name), None) => Ok(PaletteAction::View(name.to_string())),
+            _ => Err("view NAME | view save NAME".into()),
+        },
         Some("audit") => Ok(PaletteAction::Audit),
         Some("doctor") => engine(Command::Doctor(levers::Doctor)),
         Some("history") => engine(Command::History(levers::History {
