@@ -48,9 +48,54 @@ pub struct RebalanceContext {
     uncommitted: Mutex<HashMap<i32, i64>>,
     /// Partitions this member owns now.
     owned: Mutex<HashSet<i32>>,
-    /// Partitions assigned since the consumer last split their queues off
-    /// (an assignment forwards a partition's queue to the main one again).
-    assigned_since: Mutex<Vec<i32>>,
+    /// The consumer this context belongs to (set once it exists), so an
+    /// assignment can split its partitions' queues off at once.
+    consumer: std::sync::OnceLock<std::sync::Weak<StreamConsumer<RebalanceContext>>>,
+    /// Each owned partition's own queue, read in turn (`KafkaConsumer::fetch`).
+    /// Each holds the consumer: cleared on close and drop (`KafkaConsumer`).
+    queues: Mutex<Vec<(i32, Arc<PartitionQueue>)>>,
+}
+
+type PartitionQueue = rdkafka::consumer::stream_consumer::StreamPartitionQueue<RebalanceContext>;
+
+impl RebalanceContext {
+    fn queues(&self) -> std::sync::MutexGuard<'_, Vec<(i32, Arc<PartitionQueue>)>> {
+        self.queues
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Give each newly assigned partition a queue of its own, here in the
+    /// rebalance callback, right after the assignment and before its first
+    /// fetch can answer (it waits for the committed offsets first).
+    ///
+    /// Why: librdkafka appends each fetch response to one queue in arrival
+    /// order and prefetches up to 100,000 messages a partition, so a member
+    /// holding two partitions read the whole backlog of one before the
+    /// first message of the other. Rate-limited to 60/s, a partition waited
+    /// 77 s with its lag untouched while its sibling drained
+    /// (tests/rolling_restart.rs). Splitting at the next fetch instead left
+    /// the first fetch responses in the main queue (2,500 of one partition
+    /// ahead of the other: 15 s without a commit in a 3-member fleet).
+    /// Smaller prefetches cost half the drain rate; reading the partitions'
+    /// own queues in turn costs nothing.
+    fn split(&self, parts: &[i32]) {
+        let Some(consumer) = self.consumer.get().and_then(std::sync::Weak::upgrade) else {
+            return; // closing: nothing more is read
+        };
+        let mut queues = self.queues();
+        for p in parts {
+            // An assignment forwards a partition's queue to the main one
+            // again: a queue kept from before is replaced.
+            queues.retain(|(q, _)| q != p);
+            match consumer.split_partition_queue(&self.topic, *p) {
+                Some(q) => queues.push((*p, Arc::new(q))),
+                // Its messages keep coming through the main queue.
+                None => tracing::debug!("partition {p}: no queue of its own"),
+            }
+        }
+        queues.sort_by_key(|(p, _)| *p);
+    }
 }
 
 impl ClientContext for RebalanceContext {}
@@ -74,6 +119,7 @@ impl ConsumerContext for RebalanceContext {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut tpl = TopicPartitionList::new();
+        self.queues().retain(|(p, _)| !parts.contains(p));
         for p in &parts {
             owned.remove(p);
             if let Some(o) = pending.remove(p) {
@@ -106,10 +152,7 @@ impl ConsumerContext for RebalanceContext {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .extend(parts.iter().copied());
-            self.assigned_since
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .extend(parts);
+            self.split(&parts);
         }
     }
 }
@@ -123,13 +166,16 @@ pub struct KafkaConsumer {
     /// Messages received while pausing (handed out first on resume).
     buffer: Mutex<VecDeque<Record>>,
     paused: Mutex<bool>,
-    /// Each owned partition's own queue, read in turn (see `fetch`).
-    queues: Mutex<Vec<(i32, Arc<PartitionQueue>)>>,
     /// Where the next round of reads starts.
     turn: std::sync::atomic::AtomicUsize,
 }
 
-type PartitionQueue = rdkafka::consumer::stream_consumer::StreamPartitionQueue<RebalanceContext>;
+impl Drop for KafkaConsumer {
+    fn drop(&mut self) {
+        // The partition queues hold the consumer: let it go.
+        self.consumer.context().queues().clear();
+    }
+}
 
 impl KafkaConsumer {
     /// A fatal error (librdkafka gives up on this client) stops the
@@ -175,70 +221,25 @@ impl KafkaConsumer {
         let c: StreamConsumer<RebalanceContext> = config
             .create_with_context(context)
             .context("cannot create the Kafka consumer")?;
+        let c = Arc::new(c);
+        c.context().consumer.set(Arc::downgrade(&c)).ok();
         c.subscribe(&[topic])
             .with_context(|| format!("cannot subscribe to {topic}"))?;
         Ok(KafkaConsumer {
-            consumer: Arc::new(c),
+            consumer: c,
             topic: topic.to_string(),
             max_poll_records: settings.max_poll_records,
             buffer: Mutex::new(VecDeque::new()),
             paused: Mutex::new(false),
-            queues: Mutex::new(Vec::new()),
             turn: Default::default(),
         })
-    }
-
-    /// Give each newly assigned partition a queue of its own and drop the
-    /// queues of partitions no longer owned (their unread messages were
-    /// never handed out: the new owner reads them again).
-    ///
-    /// Why: librdkafka appends each fetch response to one queue in arrival
-    /// order and prefetches up to 100,000 messages a partition, so a member
-    /// holding two partitions read the whole backlog of one before the
-    /// first message of the other. Rate-limited to 60/s, a partition waited
-    /// 77 s with its lag untouched while its sibling drained
-    /// (tests/rolling_restart.rs). Smaller prefetches cost half the drain
-    /// rate; reading the partitions' own queues in turn costs nothing.
-    fn sync_queues(&self) {
-        let ctx = self.consumer.context();
-        let fresh: Vec<i32> = std::mem::take(
-            &mut *ctx
-                .assigned_since
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        let owned = ctx
-            .owned
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let mut queues = self
-            .queues
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        queues.retain(|(p, _)| owned.contains(p) && !fresh.contains(p));
-        for p in fresh {
-            if !owned.contains(&p) || queues.iter().any(|(q, _)| *q == p) {
-                continue;
-            }
-            match self.consumer.split_partition_queue(&self.topic, p) {
-                Some(q) => queues.push((p, Arc::new(q))),
-                // Its messages keep coming through the main queue.
-                None => tracing::debug!("partition {p}: no queue of its own"),
-            }
-        }
-        queues.sort_by_key(|(p, _)| *p);
     }
 
     /// What is already received, without waiting: one message from each
     /// source in turn (the main queue, then each partition's), until `max`
     /// or nothing is left.
     async fn take_ready(&self, out: &mut Vec<Record>, max: usize) -> Result<()> {
-        let queues = self
-            .queues
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+        let queues = self.consumer.context().queues().clone();
         let start = self.turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut live: Vec<Option<&PartitionQueue>> = (0..queues.len())
             .map(|i| Some(queues[(start + i) % queues.len()].1.as_ref()))
@@ -285,11 +286,7 @@ impl KafkaConsumer {
     /// Wait until any source has a message (or `deadline`): the first one.
     async fn wait_any(&self, deadline: tokio::time::Instant) -> Result<Option<Record>> {
         use futures::FutureExt;
-        let queues = self
-            .queues
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+        let queues = self.consumer.context().queues().clone();
         loop {
             let mut waits: Vec<
                 futures::future::BoxFuture<'_, rdkafka::error::KafkaResult<Record>>,
@@ -354,7 +351,6 @@ impl BrokerConsumer for KafkaConsumer {
             let n = b.len().min(max);
             b.drain(..n).collect()
         };
-        self.sync_queues();
         let deadline = tokio::time::Instant::now() + wait;
         self.take_ready(&mut out, max).await?;
         if out.is_empty() {
@@ -441,6 +437,7 @@ impl BrokerConsumer for KafkaConsumer {
 
     async fn close(&self) -> Result<()> {
         self.consumer.unsubscribe();
+        self.consumer.context().queues().clear();
         Ok(())
     }
 }
