@@ -159,3 +159,15 @@ pub(crate) async fn remote_vectors(
 pub(crate) async fn remote_vectors(_: &str, _: Option<String>) -> Result<Arc<dyn VectorStore>> {
     Err(not_built("Qdrant", "qdrant", "QDRANT_URL / --qdrant-url"))
 }
+
+/// The linked librdkafka's version (None: built without Kafka).
+pub fn librdkafka_version() -> Option<String> {
+    #[cfg(feature = "kafka")]
+    {
+        Some(rdkafka::util::get_rdkafka_version().1)
+    }
+    #[cfg(not(feature = "kafka"))]
+    {
+        None
+    }
+}

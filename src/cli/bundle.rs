@@ -224,7 +224,7 @@ pub async fn bundle(
                 "bolt": cfg!(feature = "bolt"),
                 "qdrant": cfg!(feature = "qdrant"),
             },
-            "librdkafka": librdkafka_version(),
+            "librdkafka": crate::backends::librdkafka_version(),
         }),
     );
     let mut settings = serde_json::to_value(settings)?;
@@ -292,17 +292,6 @@ pub async fn bundle(
     print!("{readme}");
     std::io::stdout().flush().ok();
     Ok(0)
-}
-
-fn librdkafka_version() -> Option<String> {
-    #[cfg(feature = "kafka")]
-    {
-        Some(rdkafka::util::get_rdkafka_version().1)
-    }
-    #[cfg(not(feature = "kafka"))]
-    {
-        None
-    }
 }
 
 /// The fleet as `fleet --json` has it: ours, then the others in the group.

@@ -211,6 +211,11 @@ impl KafkaConsumer {
                 settings.session_timeout_ms.to_string(),
             )
             .set("partition.assignment.strategy", "cooperative-sticky")
+            // With a queue per partition (`RebalanceContext::split`) this
+            // prefetch bound applies per partition, not to the one queue
+            // (librdkafka's CONFIGURATION.md): 16 MiB each keeps 4
+            // partitions within the 64 MiB the single queue had.
+            .set("queued.max.messages.kbytes", "16384")
             // How doctor and the fleet tell our members from others in the group.
             .set("client.id", "archon-tui");
         // The operator's --kafka-option wins here too: a group shared with
