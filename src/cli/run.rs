@@ -329,8 +329,7 @@ async fn console(
 
 /// The saved view `name` (refused with exit 2 when there is none).
 fn saved_view(name: &str) -> Result<crate::config::views::View> {
-    let path = crate::config::views::default_path()
-        .context("no config dir on this system for saved views")?;
+    let path = crate::config::views::default_path()?;
     crate::config::views::get(&path, name).map_err(|e| {
         crate::engine::fleet::levers::CommandError::Invalid(format!("--view: {e}")).into()
     })
@@ -338,8 +337,7 @@ fn saved_view(name: &str) -> Result<crate::config::views::View> {
 
 /// `views`: the saved views.
 fn views(json: bool) -> Result<i32> {
-    let path = crate::config::views::default_path()
-        .context("no config dir on this system for saved views")?;
+    let path = crate::config::views::default_path()?;
     let views = crate::config::views::load(&path)?;
     if json {
         println!("{}", serde_json::to_string(&views)?);
@@ -392,20 +390,26 @@ async fn attach(cfg: crate::engine::config::EngineConfig, theme: Option<String>)
         );
         return Ok(2);
     }
+    let mut running = observe(cfg).await?;
+    let ended = match crate::tui::run(&mut running, theme, None).await {
+        Ok(e) => e,
+        Err(e) => Ended::Failed(format!("{e:#}")),
+    };
+    Ok(running.shutdown(&ended).await)
+}
+
+/// An engine that watches and steers the fleet without consuming (no group
+/// membership, no member report): `attach` and `why`.
+async fn observe(cfg: crate::engine::config::EngineConfig) -> Result<Running> {
     let engine = crate::runtime::open_engine(cfg).await?;
-    let mut running = Running::start(
+    Running::start(
         engine,
         RunOptions {
             front_end: true,
             observe: true,
             ..Default::default()
         },
-    )?;
-    let ended = match crate::tui::run(&mut running, theme, None).await {
-        Ok(e) => e,
-        Err(e) => Ended::Failed(format!("{e:#}")),
-    };
-    Ok(running.shutdown(&ended).await)
+    )
 }
 
 /// `why`: observe the fleet (no consumer, no member report) for `window`
@@ -417,15 +421,7 @@ async fn why(cfg: crate::engine::config::EngineConfig, window: u64, json: bool) 
         ))
         .into());
     }
-    let engine = crate::runtime::open_engine(cfg).await?;
-    let running = Running::start(
-        engine,
-        RunOptions {
-            front_end: true,
-            observe: true,
-            ..Default::default()
-        },
-    )?;
+    let running = observe(cfg).await?;
     let mut snaps = running
         .handle
         .as_ref()

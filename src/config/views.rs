@@ -34,8 +34,10 @@ struct ViewsFile {
 }
 
 /// Where views are kept: `views.toml` in the config dir.
-pub fn default_path() -> Option<PathBuf> {
-    super::project_dirs().map(|d| d.config_dir().join(FILE))
+pub fn default_path() -> Result<PathBuf> {
+    super::project_dirs()
+        .map(|d| d.config_dir().join(FILE))
+        .context("no config dir on this system for saved views")
 }
 
 /// A view's name: 1..=64 letters, digits, `-`, `_` or `.`.

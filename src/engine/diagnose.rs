@@ -459,7 +459,7 @@ fn rate_bound(s: &Snapshot, live: &Live<'_>) -> bool {
     }
 }
 
-fn slow_graph(s: &Snapshot, live: &Live<'_>, lag: i64, out: &mut Vec<Cause>) {
+fn slow_graph(s: &Snapshot, live: &Live<'_>, _lag: i64, out: &mut Vec<Cause>) {
     let Some(record_p95) = live
         .mean(|m| m.record_p95_ms)
         .or((s.record_latency.count > 0).then_some(s.record_latency.p95_ms))
@@ -483,7 +483,6 @@ fn slow_graph(s: &Snapshot, live: &Live<'_>, lag: i64, out: &mut Vec<Cause>) {
         return;
     }
     let p50 = live.mean(|m| m.service_p50_ms);
-    let _ = lag;
     out.push(Cause {
         kind: CauseKind::SlowGraph,
         weight: 0.75,
@@ -496,7 +495,7 @@ fn slow_graph(s: &Snapshot, live: &Live<'_>, lag: i64, out: &mut Vec<Cause>) {
     });
 }
 
-fn hot_partition(s: &Snapshot, live: &Live<'_>, lag: i64, out: &mut Vec<Cause>) {
+fn hot_partition(s: &Snapshot, _live: &Live<'_>, lag: i64, out: &mut Vec<Cause>) {
     if s.partitions.len() < 2 {
         return;
     }
@@ -517,7 +516,6 @@ fn hot_partition(s: &Snapshot, live: &Live<'_>, lag: i64, out: &mut Vec<Cause>) 
         .filter(|p| p.lag.partition != hot.lag.partition)
         .map(|p| p.lag.lag.max(0))
         .collect();
-    let _ = live;
     out.push(Cause {
         kind: CauseKind::HotPartition,
         weight: 0.7 * part,

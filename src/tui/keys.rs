@@ -219,7 +219,7 @@ impl App {
             }
             PaletteAction::View(name) => {
                 let shown = crate::config::views::default_path()
-                    .ok_or_else(|| "no config dir for saved views".to_string())
+                    .map_err(|e| format!("{e:#}"))
                     .and_then(|p| crate::config::views::get(&p, &name))
                     .and_then(|v| self.apply_view(&v));
                 match shown {
@@ -229,11 +229,9 @@ impl App {
                 vec![]
             }
             PaletteAction::ViewSave(name) => {
-                let saved = crate::config::views::default_path()
-                    .ok_or_else(|| anyhow::anyhow!("no config dir for saved views"))
-                    .and_then(|p| {
-                        crate::config::views::save(&p, &name, self.current_view()).map(|()| p)
-                    });
+                let saved = crate::config::views::default_path().and_then(|p| {
+                    crate::config::views::save(&p, &name, self.current_view()).map(|()| p)
+                });
                 match saved {
                     Ok(p) => self.info(format!("view {name} saved in {}", p.display())),
                     Err(e) => self.error(format!("{e:#}")),
