@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use archon_tui::backends::control::SqliteControl;
 use archon_tui::backends::graph::Status;
@@ -275,7 +275,8 @@ async fn run(
     archon_tui::corpus::generate(&src, args.files)?;
     let engine = open(&tmp, args, &setup).await?;
     let project = format!("bench-{}", nonce());
-    let (report, indexed_in, elapsed) = ingest_and_drain(name, &engine, &src, &project).await?;
+    let (report, indexed_in, elapsed, calls) =
+        ingest_and_drain(name, &engine, &src, &project).await?;
     let p = drain::progress(&engine).await?;
     let project_counts = p.counts.get(&project).cloned().unwrap_or_default();
     let count = |s: Status| project_counts.get(&s).copied().unwrap_or(0);
@@ -303,12 +304,23 @@ async fn run(
     });
     if let Some(mean) = setup.service.as_ref().and_then(|c| c.mean_ms()) {
         let little = args.concurrency as f64 / (mean / 1000.0);
+        // The same ratio over the window the calls ran in: the run's own
+        // figure minus the group join before the first and the tail after
+        // the last (fixed costs a longer run spreads thinner).
+        let calling = calls.last_ended_s - calls.first_began_s;
         merge(
             &mut line,
             json!({
                 "service_mean_ms": round3(mean),
                 "littles_law_at_service_mean": little.round(),
                 "of_littles_law_at_service_mean": round3(docs_per_sec / little),
+                "calls": {
+                    "first_began_s": round3(calls.first_began_s),
+                    "last_ended_s": round3(calls.last_ended_s),
+                    "mean_slots_in_use": round3(calls.mean_in_use),
+                    "of_littles_law_while_calling":
+                        round3(report.indexed as f64 / calling.max(1e-9) / little),
+                },
             }),
         );
     }
@@ -576,8 +588,7 @@ async fn apart_run(args: &Args, setup: Setup) -> Result<(serde_json::Value, Stri
     let index_s = t.elapsed().as_secs_f64();
     engine.resume();
     let t = Instant::now();
-    drain_then_stop("apart", &engine, running, &project).await?;
-    let drain_s = t.elapsed().as_secs_f64();
+    let drain_s = (drain_then_stop("apart", &engine, running, &project).await? - t).as_secs_f64();
     let docs = report.indexed.max(1) as f64;
     std::fs::remove_dir_all(&tmp).ok();
     Ok((
@@ -718,7 +729,8 @@ async fn real_tree(args: &Args) -> Result<()> {
     let engine = open(&tmp, args, &remote(nonce())).await?;
     let (broker, graph) = (engine.backends.broker.kind(), engine.backends.graph.kind());
     let project = format!("real-{}", nonce());
-    let (report, indexed_in, elapsed) = ingest_and_drain("real", &engine, &tree, &project).await?;
+    let (report, indexed_in, elapsed, _) =
+        ingest_and_drain("real", &engine, &tree, &project).await?;
     let (rss, hwm) = rss_mib();
     let index = engine.stats.index_summary();
     drop(engine);
@@ -786,8 +798,8 @@ async fn phases_apart(
     let (index_s, index_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
     engine.resume();
     let (t, cpu) = (Instant::now(), cpu_seconds());
-    drain_then_stop("phases apart", &engine, running, &project).await?;
-    let (drain_s, drain_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+    let drained_at = drain_then_stop("phases apart", &engine, running, &project).await?;
+    let (drain_s, drain_cpu) = ((drained_at - t).as_secs_f64(), cpu_seconds() - cpu);
     let files = report.discovered.max(1) as f64;
     let docs = report.indexed.max(1) as f64;
     Ok(json!({
@@ -809,24 +821,87 @@ async fn ingest_and_drain(
     engine: &Arc<Engine>,
     src: &std::path::Path,
     project: &str,
-) -> Result<(producer::IngestReport, Duration, Duration)> {
+) -> Result<(producer::IngestReport, Duration, Duration, Calls)> {
     let started = Instant::now();
+    let busy = CallsBusy::sample(engine.clone(), started);
     let running = Running::start(engine.clone(), RunOptions::default())?;
     let report = producer::ingest(engine, src, project, &|_| {}).await?;
     let indexed_in = started.elapsed();
-    drain_then_stop(name, engine, running, project).await?;
-    Ok((report, indexed_in, started.elapsed()))
+    let drained_at = drain_then_stop(name, engine, running, project).await?;
+    Ok((report, indexed_in, drained_at - started, busy.figures()))
+}
+
+/// When a run's first call began and its last ended (seconds from its
+/// start), and the mean of call slots in use between.
+struct Calls {
+    first_began_s: f64,
+    last_ended_s: f64,
+    mean_in_use: f64,
+}
+
+/// Samples the call slots in use every millisecond (a task of its own,
+/// ended when this is dropped).
+struct CallsBusy(Arc<Mutex<Tally>>);
+
+/// First and last sample with a call running; slots in use summed over the
+/// samples since the first.
+#[derive(Default)]
+struct Tally {
+    first: Option<f64>,
+    last: Option<f64>,
+    in_use: u64,
+    samples: u64,
+}
+
+impl CallsBusy {
+    fn sample(engine: Arc<Engine>, started: Instant) -> Self {
+        let state = Arc::new(Mutex::new(Tally::default()));
+        let s = state.clone();
+        tokio::spawn(async move {
+            while Arc::strong_count(&s) > 1 {
+                let n = engine.limit.in_use() as u64;
+                let at = started.elapsed().as_secs_f64();
+                {
+                    let mut g = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if n > 0 {
+                        g.first.get_or_insert(at);
+                        g.last = Some(at);
+                    }
+                    if g.first.is_some() {
+                        g.in_use += n;
+                        g.samples += 1;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        CallsBusy(state)
+    }
+
+    fn figures(&self) -> Calls {
+        let g = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Calls {
+            first_began_s: g.first.unwrap_or(0.0),
+            last_ended_s: g.last.unwrap_or(0.0),
+            mean_in_use: g.in_use as f64 / g.samples.max(1) as f64,
+        }
+    }
 }
 
 /// Wait until `project` drained (an hour at most), then stop the run; not
-/// drained in time fails the scenario `name`.
+/// drained in time fails the scenario `name`. When it was seen drained: the
+/// run's clock stops there, not after the consumer left its group.
 async fn drain_then_stop(
     name: &str,
     engine: &Arc<Engine>,
     running: Running,
     project: &str,
-) -> Result<()> {
+) -> Result<Instant> {
     let drained = drained_within_an_hour(engine, project).await?;
+    let drained_at = Instant::now();
     let ended = if drained {
         Ended::Drained
     } else {
@@ -834,7 +909,7 @@ async fn drain_then_stop(
     };
     stop(running, ended).await?;
     anyhow::ensure!(drained, "{name}: did not drain within an hour");
-    Ok(())
+    Ok(drained_at)
 }
 
 /// Whether nothing of `project` is pending and lag is 0 within an hour.

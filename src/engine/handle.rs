@@ -623,7 +623,13 @@ async fn refresh(engine: &Engine, h: &mut History) -> Snapshot {
     let graph_kind = format!("graph store ({})", b.graph.kind());
     let broker_kind = format!("broker ({})", b.broker.kind());
     let (counts, lag) = tokio::join!(
-        bounded(&graph_kind, BACKEND_CALL_LIMIT, b.graph.counts()),
+        bounded(
+            &graph_kind,
+            BACKEND_CALL_LIMIT,
+            engine
+                .counts
+                .read(&*b.graph, super::telemetry::counts::Fresh::Paced)
+        ),
         bounded(
             &broker_kind,
             BACKEND_CALL_LIMIT,

@@ -102,6 +102,8 @@ pub struct Engine {
     pub parked_log: pipeline::enrich::ParkedLog,
     /// Outbox marks gathered on a server store (`pipeline::enrich::OutboxMarks`).
     pub outbox_marks: pipeline::enrich::OutboxMarks,
+    /// The graph's counts, read at a pace set by their cost (`telemetry::counts`).
+    pub counts: telemetry::counts::PacedCounts,
     /// The trees this engine watches (`pipeline::watch`).
     pub watches: pipeline::watch::Watches,
     rollout: RwLock<RolloutState>,
@@ -247,6 +249,7 @@ impl Engine {
             ),
             parked_log: Default::default(),
             outbox_marks: Default::default(),
+            counts: Default::default(),
             watches: Default::default(),
             stats: Stats::default(),
             control,

@@ -44,13 +44,14 @@ pub const COMMIT_EVERY: Duration = Duration::from_millis(100);
 /// recording overlaps the calls without running away from them; at least 64,
 /// so the seeds' default of 10 calls still fetches and records in batches
 /// (`ingest --wait`, 10,000 files, embedded: bounded at 20, 3,500 docs/s;
-/// at 64, see docs/performance.md). Twice that when record batches are
+/// at 64, see docs/performance.md). Four times that when record batches are
 /// written several at once (`overlapped`: a server store, or a remote
 /// broker): each fetched batch then waits on round trips, and a bigger batch
-/// costs a server the same statements (Kafka + Neo4j, 10,000 files: 2,116 →
-/// 2,319 docs/s, batches of 21 → 44 messages).
+/// costs a server the same statements (Kafka + Neo4j, 10,000 files, a clean
+/// graph: ×2 2,712–2,763 docs/s, ×4 3,161–3,452, ×8 3,129–3,231; Kafka +
+/// the embedded graph: ×2 4,277–4,414, ×4 5,303–5,335).
 pub fn fetch_ahead(concurrency: usize, overlapped: bool) -> usize {
-    (concurrency * 2).max(64) * if overlapped { 2 } else { 1 }
+    (concurrency * 2).max(64) * if overlapped { 4 } else { 1 }
 }
 
 /// What the runtime's consumer task is doing (front ends show it).

@@ -9,6 +9,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::engine::pipeline::producer::{dispatch, request_for_record};
+use crate::engine::telemetry::counts::Fresh;
 use crate::engine::Engine;
 use crate::events::Priority;
 use crate::model::{total_counts, total_lag, PartitionLag, ProjectCounts, Status, Transition};
@@ -40,17 +41,29 @@ impl Progress {
 }
 
 pub async fn progress(engine: &Engine) -> Result<Progress> {
+    progress_counted(engine, |_, _| Fresh::Now).await
+}
+
+/// `progress` for a poll: the counts are read afresh only when
+/// `fresh(lag, in_flight)` says so, else at their pace (`telemetry::counts`).
+pub async fn progress_counted(
+    engine: &Engine,
+    fresh: impl FnOnce(i64, i64) -> Fresh,
+) -> Result<Progress> {
+    let lag = engine
+        .backends
+        .broker
+        .lag(&engine.cfg.group_id, &engine.cfg.enrich_topic)
+        .await?;
+    let in_flight = engine
+        .stats
+        .in_flight
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let want = fresh(total_lag(&lag), in_flight);
     Ok(Progress {
-        counts: engine.backends.graph.counts().await?,
-        lag: engine
-            .backends
-            .broker
-            .lag(&engine.cfg.group_id, &engine.cfg.enrich_topic)
-            .await?,
-        in_flight: engine
-            .stats
-            .in_flight
-            .load(std::sync::atomic::Ordering::Relaxed),
+        counts: engine.counts.read(&*engine.backends.graph, want).await?,
+        lag,
+        in_flight,
     })
 }
 
@@ -119,7 +132,17 @@ pub async fn wait_drained_in(
     loop {
         // A broker or graph failover (a leader or the group coordinator
         // gone) makes a look fail for a while: wait it out, until the timeout.
-        let p = match progress(engine).await {
+        // Only a quiet pipeline can be drained: that is when the counts
+        // must be read afresh.
+        let p = match progress_counted(engine, |lag, in_flight| {
+            if lag == 0 && in_flight == 0 {
+                Fresh::Now
+            } else {
+                Fresh::Paced
+            }
+        })
+        .await
+        {
             Ok(p) => p,
             Err(e) => {
                 if timeout.is_some_and(|t| started.elapsed() >= t) {

@@ -340,7 +340,17 @@ async fn announce_done(engine: &Arc<Engine>, project: &str, started: std::time::
         {
             return;
         }
-        let Ok(p) = crate::engine::pipeline::drain::progress(engine).await else {
+        // Counts at their pace while work remains; "done" is said from a
+        // fresh read (a paced one may predate the last batch indexed).
+        use crate::engine::pipeline::drain::progress_counted;
+        use crate::engine::telemetry::counts::Fresh;
+        let Ok(p) = progress_counted(engine, |_, _| Fresh::Paced).await else {
+            continue;
+        };
+        if p.unfinished_in(Some(project)) > 0 {
+            continue;
+        }
+        let Ok(p) = progress_counted(engine, |_, _| Fresh::Now).await else {
             continue;
         };
         if p.unfinished_in(Some(project)) > 0 {

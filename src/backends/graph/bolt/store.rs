@@ -118,6 +118,55 @@ fn memgraph_label_property(create: &str) -> (String, String) {
     (label, prop)
 }
 
+/// One stored chunk of a body, as read back.
+#[derive(Deserialize)]
+struct Chunk {
+    hash: String,
+    seq: Option<i64>,
+    chunks: Option<i64>,
+    body: Option<String>,
+    b64: Option<String>,
+}
+
+/// A body being put together: (bytes so far, chunks expected, seqs seen).
+type Parts = (Vec<u8>, i64, HashSet<Option<i64>>);
+
+/// Bodies being put together from their chunks, by content hash.
+#[derive(Default)]
+struct Bodies(BTreeMap<String, Parts>);
+
+impl Bodies {
+    /// Chunks arrive in `seq` order per hash.
+    fn add(&mut self, c: Chunk) -> Result<()> {
+        let (body, expected, seqs) = self.0.entry(c.hash).or_default();
+        // A chunk stored twice (a store written before the uniqueness
+        // constraint), or read for two documents with one body, counts once.
+        if !seqs.insert(c.seq) {
+            return Ok(());
+        }
+        *expected = c.chunks.unwrap_or(1);
+        match (c.body, c.b64) {
+            (Some(text), _) => body.extend_from_slice(text.as_bytes()),
+            (None, Some(b64)) => body.extend(
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64)
+                    .context("stored content is not valid base64")?,
+            ),
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    /// The whole body of `hash`; `None` when there is none or it was cut
+    /// short.
+    fn take(&mut self, hash: &str) -> Option<Vec<u8>> {
+        self.0
+            .remove(hash)
+            .filter(|(_, expected, seqs)| *expected == seqs.len() as i64)
+            .map(|(b, _, _)| b)
+    }
+}
+
 fn param(value: Value) -> Result<BoltType> {
     BoltType::try_from(value).map_err(|e| anyhow!("cannot encode a Bolt parameter: {e}"))
 }
@@ -235,6 +284,27 @@ impl BoltGraph {
 
     /// Runs a query and reads every row (see the module note on DISCARD).
     async fn rows(&self, q: Query) -> Result<Vec<Row>> {
+        let __t = std::time::Instant::now();
+        let __q: String = q
+            .query()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .chars()
+            .take(70)
+            .collect();
+        let __r = self.rows_(q).await;
+        if std::env::var_os("ARCHON_TRACE_BOLT").is_some() {
+            eprintln!(
+                "BOLT\t{}\t{}\t{}",
+                __t.elapsed().as_micros(),
+                __r.as_ref().map(|r| r.len()).unwrap_or(0),
+                __q
+            );
+        }
+        __r
+    }
+    async fn rows_(&self, q: Query) -> Result<Vec<Row>> {
         let mut stream = self
             .graph
             .execute(q)
@@ -272,17 +342,8 @@ impl BoltGraph {
     /// hash with no body, or one cut short (a crash mid-index: re-indexing
     /// stores it again).
     async fn contents(&self, hashes: &[&str]) -> Result<BTreeMap<String, Option<Vec<u8>>>> {
-        #[derive(Deserialize)]
-        struct Chunk {
-            hash: String,
-            seq: Option<i64>,
-            chunks: Option<i64>,
-            body: Option<String>,
-            b64: Option<String>,
-        }
-        let mut out: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
         if hashes.is_empty() {
-            return Ok(out);
+            return Ok(BTreeMap::new());
         }
         let rows = self
             .unwind(
@@ -293,36 +354,14 @@ impl BoltGraph {
                 json!(hashes),
             )
             .await?;
-        /// A body being put together: (bytes so far, chunks expected, seqs seen).
-        type Parts = (Vec<u8>, i64, HashSet<Option<i64>>);
-        let mut parts: BTreeMap<String, Parts> = BTreeMap::new();
+        let mut bodies = Bodies::default();
         for row in &rows {
-            let c: Chunk = row.to().context("unexpected DocumentContent properties")?;
-            let (body, expected, seqs) = parts.entry(c.hash).or_default();
-            // A chunk stored twice (a store written before the uniqueness
-            // constraint) is read once.
-            if !seqs.insert(c.seq) {
-                continue;
-            }
-            *expected = c.chunks.unwrap_or(1);
-            match (c.body, c.b64) {
-                (Some(text), _) => body.extend_from_slice(text.as_bytes()),
-                (None, Some(b64)) => body.extend(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(b64)
-                        .context("stored content is not valid base64")?,
-                ),
-                (None, None) => {}
-            }
+            bodies.add(row.to().context("unexpected DocumentContent properties")?)?;
         }
-        for h in hashes {
-            let body = parts
-                .remove(*h)
-                .filter(|(_, expected, seqs)| *expected == seqs.len() as i64)
-                .map(|(b, _, _)| b);
-            out.insert(h.to_string(), body);
-        }
-        Ok(out)
+        Ok(hashes
+            .iter()
+            .map(|h| (h.to_string(), bodies.take(h)))
+            .collect())
     }
 
     /// What is stored for the given documents, by id.
@@ -544,36 +583,40 @@ impl GraphStore for BoltGraph {
         &self,
         wanted: Vec<(String, String)>,
     ) -> Result<Option<Vec<ReadForEnrichment>>> {
-        // Two statements for a fetched batch instead of two per document:
-        // the documents, then the bodies of those still to enrich.
-        let ids: Vec<&str> = wanted.iter().map(|(id, _)| id.as_str()).collect();
+        // One statement for a fetched batch instead of two per document:
+        // each document, and the chunks of its body when it is still to
+        // enrich (a row per chunk; a row with no chunk otherwise).
+        let rows: Vec<Value> = wanted
+            .iter()
+            .map(|(id, hash)| json!({"id": id, "hash": hash}))
+            .collect();
         let rows = self
             .unwind(
                 &format!(
-                    "UNWIND $rows AS id MATCH (d:Document {{entity_id: id}}) RETURN {DOC_RETURN}"
+                    "UNWIND $rows AS r MATCH (d:Document {{entity_id: r.id}})
+                     OPTIONAL MATCH (x:DocumentContent {{content_hash: r.hash}})
+                       WHERE d.content_hash = r.hash AND NOT (d.enrichment_status = 'completed'
+                         AND d.enrichment_content_hash = r.hash)
+                     RETURN {DOC_RETURN}, x IS NOT NULL AS chunk, r.hash AS hash,
+                       x.seq AS seq, x.chunks AS chunks, x.body AS body, x.body_b64 AS b64
+                     ORDER BY hash, seq"
                 ),
-                json!(ids),
+                Value::Array(rows),
             )
             .await?;
         let mut docs: BTreeMap<String, DocumentRecord> = BTreeMap::new();
+        let mut bodies = Bodies::default();
         for row in rows {
+            if row.get::<bool>("chunk").unwrap_or(false) {
+                bodies.add(row.to().context("unexpected DocumentContent properties")?)?;
+            }
             let d: DocumentRecord = row
                 .to::<DocRow>()
                 .context("unexpected Document properties")?
                 .into();
-            docs.insert(d.entity_id.clone(), d);
+            docs.entry(d.entity_id.clone()).or_insert(d);
         }
-        let hashes: Vec<&str> = wanted
-            .iter()
-            .filter(|(id, hash)| {
-                docs.get(id)
-                    .is_some_and(|d| d.content_hash == *hash && !d.is_enriched_for(hash))
-            })
-            .map(|(_, h)| h.as_str())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let bodies = self.contents(&hashes).await?;
+        let mut bodies_by_hash: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
         Ok(Some(
             wanted
                 .into_iter()
@@ -581,7 +624,10 @@ impl GraphStore for BoltGraph {
                     let document = docs.get(&id).cloned();
                     let content = match &document {
                         Some(d) if d.content_hash == hash && !d.is_enriched_for(&hash) => {
-                            bodies.get(&hash).cloned().flatten()
+                            bodies_by_hash
+                                .entry(hash.clone())
+                                .or_insert_with(|| bodies.take(&hash))
+                                .clone()
                         }
                         _ => None,
                     };
