@@ -1548,6 +1548,14 @@ async fn bolt_ceiling(_uri: &str, _rows: usize) -> Result<f64> {
 }
 
 fn main() -> Result<()> {
+    // The engine's log on stderr when asked (`ARCHON_LOG`, as archon-tui),
+    // e.g. `archon_tui::backends::graph::bolt=trace` for each statement's time.
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("ARCHON_LOG") {
+        tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter)
+            .init();
+    }
     // The product's runtime and allocator settings, so the figures are its.
     archon_tui::runtime::process::tokio_runtime()?.block_on(bench(Args::parse()))
 }

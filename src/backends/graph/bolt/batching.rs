@@ -1,22 +1,51 @@
 //! UNWIND batches cut to the message budget, file bodies cut into chunks.
 
 use base64::Engine as _;
+use neo4rs::BoltType;
 use serde_json::{json, Value};
 
 /// Splits rows into batches whose JSON size (an upper bound of their Bolt
 /// size: PackStream is never larger) stays within `budget`; a row larger than
 /// the budget goes alone.
 pub(super) fn batches_by_size(rows: Vec<Value>, budget: usize) -> Vec<Vec<Value>> {
+    cut_by_size(rows, |r| r.to_string().len() + 1, budget)
+}
+
+/// An upper bound of a value's PackStream size, without encoding it: a
+/// marker and a length of at most 5 bytes before each string, list and map.
+pub(super) fn bolt_size(v: &BoltType) -> usize {
+    match v {
+        BoltType::String(s) => 5 + s.value.len(),
+        BoltType::List(l) => 5 + l.value.iter().map(bolt_size).sum::<usize>(),
+        BoltType::Map(m) => {
+            5 + m
+                .value
+                .iter()
+                .map(|(k, v)| 5 + k.value.len() + bolt_size(v))
+                .sum::<usize>()
+        }
+        BoltType::Bytes(b) => 5 + b.value.len(),
+        _ => 9,
+    }
+}
+
+/// Splits `rows` into batches whose `size` sum stays within `budget`; a row
+/// larger than the budget goes alone.
+pub(super) fn cut_by_size<T>(
+    rows: Vec<T>,
+    size: impl Fn(&T) -> usize,
+    budget: usize,
+) -> Vec<Vec<T>> {
     let mut out = Vec::new();
     let mut batch = Vec::new();
-    let mut size = 0;
+    let mut total = 0;
     for row in rows {
-        let n = row.to_string().len() + 1;
-        if !batch.is_empty() && size + n > budget {
+        let n = size(&row);
+        if !batch.is_empty() && total + n > budget {
             out.push(std::mem::take(&mut batch));
-            size = 0;
+            total = 0;
         }
-        size += n;
+        total += n;
         batch.push(row);
     }
     if !batch.is_empty() {
@@ -82,6 +111,28 @@ mod tests {
         // A row over the budget still goes, alone.
         let big = vec![json!("x".repeat(500)), json!("y")];
         assert_eq!(batches_by_size(big, 100).len(), 2);
+    }
+
+    #[test]
+    fn the_bolt_size_bound_counts_every_key_and_string_byte() {
+        let row: BoltType = BoltType::try_from(json!({
+            "id": "doc-1", "score": 0.5, "n": 7, "none": null,
+            "kinds": ["function", "struct"], "lines": [1, 20000],
+            "body": "ü∑€".repeat(100),
+        }))
+        .unwrap();
+        let encoded = json!({
+            "id": "doc-1", "score": 0.5, "n": 7, "none": null,
+            "kinds": ["function", "struct"], "lines": [1, 20000],
+            "body": "ü∑€".repeat(100),
+        })
+        .to_string()
+        .len();
+        let bound = bolt_size(&row);
+        // Every key and string byte (26 + 819), a header for each.
+        assert!(bound >= 845 + 5 * 11, "{bound}");
+        // And not far above: no larger than the JSON text plus headers.
+        assert!(bound <= encoded + 64, "{bound} vs {encoded}");
     }
 
     #[test]

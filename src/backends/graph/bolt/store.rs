@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, HashSet};
 use anyhow::{anyhow, Context, Result};
 use async_trait::async_trait;
 use base64::Engine as _;
-use neo4rs::{query, BoltType, ConfigBuilder, Graph, Query, Row};
+use neo4rs::{query, BoltList, BoltMap, BoltType, ConfigBuilder, Graph, Query, Row};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::batching::{batches_by_size, content_rows};
+use super::batching::{batches_by_size, bolt_size, content_rows, cut_by_size};
 use super::{BoltFlavour, BoltSettings};
 use crate::backends::graph::*;
 
@@ -284,27 +284,24 @@ impl BoltGraph {
 
     /// Runs a query and reads every row (see the module note on DISCARD).
     async fn rows(&self, q: Query) -> Result<Vec<Row>> {
-        let __t = std::time::Instant::now();
-        let __q: String = q
-            .query()
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .chars()
-            .take(70)
-            .collect();
-        let __r = self.rows_(q).await;
-        if std::env::var_os("ARCHON_TRACE_BOLT").is_some() {
-            eprintln!(
-                "BOLT\t{}\t{}\t{}",
-                __t.elapsed().as_micros(),
-                __r.as_ref().map(|r| r.len()).unwrap_or(0),
-                __q
-            );
+        // `ARCHON_LOG=archon_tui::backends::graph::bolt=trace`: each
+        // statement's time and rows (how docs/performance.md found where a
+        // drain's round trips go).
+        if !tracing::enabled!(tracing::Level::TRACE) {
+            return self.rows_untimed(q).await;
         }
-        __r
+        let started = std::time::Instant::now();
+        let statement: String = q.query().split_whitespace().collect::<Vec<_>>().join(" ");
+        let rows = self.rows_untimed(q).await;
+        tracing::trace!(
+            micros = started.elapsed().as_micros() as u64,
+            rows = rows.as_ref().map_or(0, Vec::len),
+            "{statement}"
+        );
+        rows
     }
-    async fn rows_(&self, q: Query) -> Result<Vec<Row>> {
+
+    async fn rows_untimed(&self, q: Query) -> Result<Vec<Row>> {
         let mut stream = self
             .graph
             .execute(q)
@@ -334,6 +331,18 @@ impl BoltGraph {
                 self.rows(query(cypher).param("rows", param(Value::Array(batch))?))
                     .await?,
             );
+        }
+        Ok(out)
+    }
+
+    /// `unwind` for rows already built as Bolt values, cut by
+    /// `batching::bolt_size`.
+    async fn unwind_bolt(&self, cypher: &str, rows: Vec<BoltType>) -> Result<Vec<Row>> {
+        let budget = self.max_message_bytes.saturating_sub(cypher.len() + 64);
+        let mut out = Vec::new();
+        for batch in cut_by_size(rows, bolt_size, budget) {
+            let list = BoltType::List(BoltList::from(batch));
+            out.extend(self.rows(query(cypher).param("rows", list)).await?);
         }
         Ok(out)
     }
@@ -684,29 +693,47 @@ impl GraphStore for BoltGraph {
         let mut order: Vec<&EnrichmentUpdate> = updates.iter().collect();
         // One lock order for every write (fewer deadlocks with Pick).
         order.sort_unstable_by_key(|u| u.document_id.as_str());
+        // Rows built as Bolt values (no JSON on the way), the entities as
+        // three lists rather than a map each: a real tree's batch holds
+        // thousands of entities, and a map apiece was the largest live
+        // allocation at the peak (docs/performance.md).
         let mut rows = Vec::with_capacity(order.len());
         for u in &order {
-            let entities: Vec<Value> = u
-                .entities
-                .iter()
-                .enumerate()
-                .map(|(i, e)| json!({"idx": i, "kind": e.kind, "name": e.name, "line": e.line}))
-                .collect();
-            rows.push(json!({
-                "id": u.document_id,
-                "hash": u.content_hash,
-                "at": u.enriched_at,
-                "json": serde_json::to_string(&u.results)?,
-                "entities_extracted": u.results.entities_extracted,
-                "quality_score": u.results.quality_score,
-                "complexity_score": u.results.complexity_score,
-                "patterns": u.results.patterns_detected,
-                "anti_patterns": u.results.anti_patterns_detected,
-                "entities": entities,
-            }));
+            let strings = |v: &[String]| -> BoltType {
+                BoltType::List(v.iter().map(String::as_str).collect())
+            };
+            let mut m = BoltMap::with_capacity(12);
+            let mut put = |k: &str, v: BoltType| m.put(k.into(), v);
+            put("id", u.document_id.as_str().into());
+            put("hash", u.content_hash.as_str().into());
+            put("at", u.enriched_at.as_str().into());
+            put("json", serde_json::to_string(&u.results)?.into());
+            put(
+                "entities_extracted",
+                i64::try_from(u.results.entities_extracted)
+                    .unwrap_or(i64::MAX)
+                    .into(),
+            );
+            put("quality_score", u.results.quality_score.into());
+            put("complexity_score", u.results.complexity_score.into());
+            put("patterns", strings(&u.results.patterns_detected));
+            put("anti_patterns", strings(&u.results.anti_patterns_detected));
+            put(
+                "kinds",
+                BoltType::List(u.entities.iter().map(|e| e.kind.as_str()).collect()),
+            );
+            put(
+                "names",
+                BoltType::List(u.entities.iter().map(|e| e.name.as_str()).collect()),
+            );
+            put(
+                "lines",
+                BoltType::List(u.entities.iter().map(|e| i64::from(e.line)).collect()),
+            );
+            rows.push(BoltType::Map(m));
         }
         let applied_rows = self
-            .unwind(
+            .unwind_bolt(
                 &format!("UNWIND $rows AS u
                  MATCH (d:Document {{entity_id: u.id}}) {LOCK}
                  WITH u, d WHERE d.content_hash = u.hash
@@ -714,9 +741,9 @@ impl GraphStore for BoltGraph {
                  OPTIONAL MATCH (d)-[:HAS_ENTITY]->(old:Entity)
                  WITH u, d, collect(old) AS olds
                  FOREACH (o IN olds | DETACH DELETE o)
-                 FOREACH (e IN u.entities |
-                     CREATE (d)-[:HAS_ENTITY]->(:Entity {{document_id: u.id, idx: e.idx,
-                         kind: e.kind, name: e.name, line: e.line}}))
+                 FOREACH (i IN range(0, size(u.kinds) - 1) |
+                     CREATE (d)-[:HAS_ENTITY]->(:Entity {{document_id: u.id, idx: i,
+                         kind: u.kinds[i], name: u.names[i], line: u.lines[i]}}))
                  SET d.enrichment_status = 'completed', d.enriched_at = u.at,
                      d.enrichment_content_hash = u.hash, d.enrichment_json = u.json,
                      d.entities_extracted = u.entities_extracted,
@@ -726,7 +753,7 @@ impl GraphStore for BoltGraph {
                      d.enrichment_applied = coalesce(d.enrichment_applied, 0) + 1,
                      d.announced = false
                  RETURN d.entity_id AS id"),
-                Value::Array(rows),
+                rows,
             )
             .await?;
         let mut applied = HashSet::new();
