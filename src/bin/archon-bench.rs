@@ -1553,6 +1553,7 @@ fn main() -> Result<()> {
     if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("ARCHON_LOG") {
         tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .with_env_filter(filter)
             .init();
     }
