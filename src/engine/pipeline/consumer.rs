@@ -49,7 +49,8 @@ pub const COMMIT_EVERY: Duration = Duration::from_millis(100);
 /// broker): each fetched batch then waits on round trips, and a bigger batch
 /// costs a server the same statements (Kafka + Neo4j, 10,000 files, a clean
 /// graph: ×2 2,712–2,763 docs/s, ×4 3,161–3,452, ×8 3,129–3,231; Kafka +
-/// the embedded graph: ×2 4,277–4,414, ×4 5,303–5,335).
+/// the embedded graph: ×2 4,277–4,414, ×4 5,303–5,335). Of these, the
+/// ones not yet in a call stay within half of it (the fetch loop).
 pub fn fetch_ahead(concurrency: usize, overlapped: bool) -> usize {
     (concurrency * 2).max(64) * if overlapped { 4 } else { 1 }
 }
@@ -222,13 +223,22 @@ async fn fetch_loop(
         } else {
             0
         };
-        let unrecorded = (engine
+        let in_flight = engine
             .stats
             .in_flight
-            .load(std::sync::atomic::Ordering::Relaxed)
-            - writing)
-            .max(0) as usize;
-        if unrecorded >= ahead {
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let unrecorded = (in_flight - writing).max(0) as usize;
+        // Of those, the ones not yet in a call stay within half the bound:
+        // a slow service would otherwise leave a member sitting on messages
+        // it cannot start, which a rebalance then waits out while another
+        // member idles (two engines, 400 documents, a 100 ms service: the
+        // first took all 400).
+        let recording = engine
+            .stats
+            .recording
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let not_called = (in_flight - engine.limit.in_use() as i64 - recording).max(0) as usize;
+        if unrecorded >= ahead || not_called >= ahead / 2 {
             // The writer is behind: wait for it (the timeout re-reads a
             // concurrency change and keeps the group membership polled).
             tokio::select! {
