@@ -844,13 +844,14 @@ struct Calls {
 struct CallsBusy(Arc<Mutex<Tally>>);
 
 /// First and last sample with a call running; slots in use summed over the
-/// samples since the first.
+/// samples since the first, and those sums as they stood at the last.
 #[derive(Default)]
 struct Tally {
     first: Option<f64>,
     last: Option<f64>,
     in_use: u64,
     samples: u64,
+    up_to_last: (u64, u64),
 }
 
 impl CallsBusy {
@@ -865,11 +866,14 @@ impl CallsBusy {
                     let mut g = s.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                     if n > 0 {
                         g.first.get_or_insert(at);
-                        g.last = Some(at);
                     }
                     if g.first.is_some() {
                         g.in_use += n;
                         g.samples += 1;
+                    }
+                    if n > 0 {
+                        g.last = Some(at);
+                        g.up_to_last = (g.in_use, g.samples);
                     }
                 }
                 tokio::time::sleep(Duration::from_millis(1)).await;
@@ -886,7 +890,7 @@ impl CallsBusy {
         Calls {
             first_began_s: g.first.unwrap_or(0.0),
             last_ended_s: g.last.unwrap_or(0.0),
-            mean_in_use: g.in_use as f64 / g.samples.max(1) as f64,
+            mean_in_use: g.up_to_last.0 as f64 / g.up_to_last.1.max(1) as f64,
         }
     }
 }

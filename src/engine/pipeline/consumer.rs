@@ -214,12 +214,12 @@ async fn fetch_loop(
         let ahead = fetch_ahead(engine.limit.get(), overlapped_writes);
         // At most `ahead` of them: a member never holds more than twice
         // `ahead` fetched and unrecorded, however many batches are written.
+        let recording = engine
+            .stats
+            .recording
+            .load(std::sync::atomic::Ordering::Relaxed);
         let writing = if overlapped_writes {
-            engine
-                .stats
-                .recording
-                .load(std::sync::atomic::Ordering::Relaxed)
-                .min(ahead as i64)
+            recording.min(ahead as i64)
         } else {
             0
         };
@@ -233,10 +233,6 @@ async fn fetch_loop(
         // it cannot start, which a rebalance then waits out while another
         // member idles (two engines, 400 documents, a 100 ms service: the
         // first took all 400).
-        let recording = engine
-            .stats
-            .recording
-            .load(std::sync::atomic::Ordering::Relaxed);
         let not_called = (in_flight - engine.limit.in_use() as i64 - recording).max(0) as usize;
         if unrecorded >= ahead || not_called >= ahead / 2 {
             // The writer is behind: wait for it (the timeout re-reads a

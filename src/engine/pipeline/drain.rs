@@ -46,7 +46,7 @@ pub async fn progress(engine: &Engine) -> Result<Progress> {
 
 /// `progress` for a poll: the counts are read afresh only when
 /// `fresh(lag, in_flight)` says so, else at their pace (`telemetry::counts`).
-pub async fn progress_counted(
+async fn progress_counted(
     engine: &Engine,
     fresh: impl FnOnce(i64, i64) -> Fresh,
 ) -> Result<Progress> {

@@ -340,23 +340,27 @@ async fn announce_done(engine: &Arc<Engine>, project: &str, started: std::time::
         {
             return;
         }
-        // Counts at their pace while work remains; "done" is said from a
-        // fresh read (a paced one may predate the last batch indexed).
-        use crate::engine::pipeline::drain::progress_counted;
+        // Only the counts say done (the lag is the whole topic's, not this
+        // project's): at their pace while work remains, then from a fresh
+        // read (a paced one may predate the last batch indexed).
         use crate::engine::telemetry::counts::Fresh;
-        let Ok(p) = progress_counted(engine, |_, _| Fresh::Paced).await else {
+        let graph = &*engine.backends.graph;
+        let unfinished = |counts: &crate::model::ProjectCounts| {
+            counts.get(project).map_or(0, crate::model::unfinished)
+        };
+        let Ok(paced) = engine.counts.read(graph, Fresh::Paced).await else {
             continue;
         };
-        if p.unfinished_in(Some(project)) > 0 {
+        if unfinished(&paced) > 0 {
             continue;
         }
-        let Ok(p) = progress_counted(engine, |_, _| Fresh::Now).await else {
+        let Ok(now) = engine.counts.read(graph, Fresh::Now).await else {
             continue;
         };
-        if p.unfinished_in(Some(project)) > 0 {
+        if unfinished(&now) > 0 {
             continue;
         }
-        let c = p.counts.get(project).cloned().unwrap_or_default();
+        let c = now.get(project).cloned().unwrap_or_default();
         let n = |s: crate::model::Status| c.get(&s).copied().unwrap_or(0);
         tracing::info!(
             "done: {} enriched in {} ({} in the DLQ, {} failed) after {:.1} s",

@@ -4,13 +4,6 @@ use base64::Engine as _;
 use neo4rs::BoltType;
 use serde_json::{json, Value};
 
-/// Splits rows into batches whose JSON size (an upper bound of their Bolt
-/// size: PackStream is never larger) stays within `budget`; a row larger than
-/// the budget goes alone.
-pub(super) fn batches_by_size(rows: Vec<Value>, budget: usize) -> Vec<Vec<Value>> {
-    cut_by_size(rows, |r| r.to_string().len() + 1, budget)
-}
-
 /// An upper bound of a value's PackStream size, without encoding it: a
 /// marker and a length of at most 5 bytes before each string, list and map.
 pub(super) fn bolt_size(v: &BoltType) -> usize {
@@ -100,17 +93,18 @@ mod tests {
 
     #[test]
     fn batches_stay_under_the_budget_and_keep_order() {
-        let rows: Vec<Value> = (0..100)
-            .map(|i| json!({"id": format!("doc-{i:03}")}))
+        let bolt = |v: Value| BoltType::try_from(v).unwrap();
+        let rows: Vec<BoltType> = (0..100)
+            .map(|i| bolt(json!({"id": format!("doc-{i:03}")})))
             .collect();
-        let one = rows[0].to_string().len() + 1;
-        let batches = batches_by_size(rows.clone(), one * 10);
+        let one = bolt_size(&rows[0]);
+        let batches = cut_by_size(rows.clone(), bolt_size, one * 10);
         assert_eq!(batches.len(), 10);
         assert!(batches.iter().all(|b| b.len() == 10));
         assert_eq!(batches.concat(), rows);
         // A row over the budget still goes, alone.
-        let big = vec![json!("x".repeat(500)), json!("y")];
-        assert_eq!(batches_by_size(big, 100).len(), 2);
+        let big = vec![bolt(json!("x".repeat(500))), bolt(json!("y"))];
+        assert_eq!(cut_by_size(big, bolt_size, 100).len(), 2);
     }
 
     #[test]

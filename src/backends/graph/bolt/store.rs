@@ -9,7 +9,7 @@ use neo4rs::{query, BoltList, BoltMap, BoltType, ConfigBuilder, Graph, Query, Ro
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::batching::{batches_by_size, bolt_size, content_rows, cut_by_size};
+use super::batching::{bolt_size, content_rows, cut_by_size};
 use super::{BoltFlavour, BoltSettings};
 use crate::backends::graph::*;
 
@@ -159,11 +159,11 @@ impl Bodies {
 
     /// The whole body of `hash`; `None` when there is none or it was cut
     /// short.
-    fn take(&mut self, hash: &str) -> Option<Vec<u8>> {
+    fn get(&self, hash: &str) -> Option<&[u8]> {
         self.0
-            .remove(hash)
+            .get(hash)
             .filter(|(_, expected, seqs)| *expected == seqs.len() as i64)
-            .map(|(b, _, _)| b)
+            .map(|(b, _, _)| b.as_slice())
     }
 }
 
@@ -324,15 +324,8 @@ impl BoltGraph {
         let Value::Array(rows) = rows else {
             return self.rows(query(cypher).param("rows", param(rows)?)).await;
         };
-        let budget = self.max_message_bytes.saturating_sub(cypher.len() + 64);
-        let mut out = Vec::new();
-        for batch in batches_by_size(rows, budget) {
-            out.extend(
-                self.rows(query(cypher).param("rows", param(Value::Array(batch))?))
-                    .await?,
-            );
-        }
-        Ok(out)
+        let rows = rows.into_iter().map(param).collect::<Result<Vec<_>>>()?;
+        self.unwind_bolt(cypher, rows).await
     }
 
     /// `unwind` for rows already built as Bolt values, cut by
@@ -369,7 +362,7 @@ impl BoltGraph {
         }
         Ok(hashes
             .iter()
-            .map(|h| (h.to_string(), bodies.take(h)))
+            .map(|h| (h.to_string(), bodies.get(h).map(<[u8]>::to_vec)))
             .collect())
     }
 
@@ -625,7 +618,6 @@ impl GraphStore for BoltGraph {
                 .into();
             docs.entry(d.entity_id.clone()).or_insert(d);
         }
-        let mut bodies_by_hash: BTreeMap<String, Option<Vec<u8>>> = BTreeMap::new();
         Ok(Some(
             wanted
                 .into_iter()
@@ -633,10 +625,7 @@ impl GraphStore for BoltGraph {
                     let document = docs.get(&id).cloned();
                     let content = match &document {
                         Some(d) if d.content_hash == hash && !d.is_enriched_for(&hash) => {
-                            bodies_by_hash
-                                .entry(hash.clone())
-                                .or_insert_with(|| bodies.take(&hash))
-                                .clone()
+                            bodies.get(&hash).map(<[u8]>::to_vec)
                         }
                         _ => None,
                     };
