@@ -75,6 +75,10 @@ struct Args {
     /// The sizes of the `scale` scenario (generated files, one run each)
     #[arg(long, value_delimiter = ',', default_value = "10000,100000,300000")]
     scale_files: Vec<usize>,
+    /// Runs of the `scale` scenario's first size; its median rate is the
+    /// reference (a 10k run lasts ~2 s, and one run's rate varies by a fifth)
+    #[arg(long, default_value_t = 3)]
+    scale_reference_runs: usize,
 }
 
 /// Where a scenario's engine keeps its data and which servers it uses.
@@ -381,8 +385,6 @@ fn bytes_per_document(data_dir: &std::path::Path, docs: u64) -> Result<serde_jso
     }))
 }
 
-/// `scale`: the embedded default at each of `--scale-files`, one run each,
-/// with its rate beside the first size's and its bytes per document.
 /// Issue 31 item 6: each lever from a cold shell. Three `archon-tui serve`
 /// members (the release binary beside this one) on fresh topics; for each
 /// lever a new `archon-tui` process on an empty data dir; the time from its
@@ -547,26 +549,45 @@ async fn cold_levers(brokers: &str) -> Result<()> {
     Ok(())
 }
 
+/// `scale`: the embedded default at each of `--scale-files`, one run each
+/// (the first size `--scale-reference-runs` times), each with its rate
+/// beside the first size's median rate and its bytes per document.
 async fn scale(args: &Args) -> Result<()> {
-    let mut first = None;
+    let mut first: Option<(usize, f64)> = None;
     for &n in &args.scale_files {
         let sized = Args {
             files: n,
             ..args.clone()
         };
-        let setup = Setup {
-            account_bytes: true,
-            ..Default::default()
+        let runs = if first.is_none() {
+            args.scale_reference_runs.max(1)
+        } else {
+            1
         };
-        let (rate, _) = run("scale", &sized, setup, json!({})).await?;
-        if let Some((files, first_rate)) = first {
+        let mut rates = Vec::with_capacity(runs);
+        for _ in 0..runs {
+            let setup = Setup {
+                account_bytes: true,
+                ..Default::default()
+            };
+            rates.push(run("scale", &sized, setup, json!({})).await?.0);
+        }
+        rates.sort_by(f64::total_cmp);
+        let median = rates[rates.len() / 2];
+        if let Some((files, reference)) = first {
             println!(
                 "{}",
-                json!({"scenario": "scale", "files": n, "docs_per_sec": rate.round(),
-                       "of_rate_at": files, "ratio": round3(rate / first_rate)})
+                json!({"scenario": "scale", "files": n, "docs_per_sec": median.round(),
+                       "of_rate_at": files, "ratio": round3(median / reference)})
             );
         } else {
-            first = Some((n, rate.round()));
+            let rates: Vec<f64> = rates.iter().map(|r| r.round()).collect();
+            println!(
+                "{}",
+                json!({"scenario": "scale", "files": n, "reference_rates": rates,
+                       "median_docs_per_sec": median.round()})
+            );
+            first = Some((n, median.round()));
         }
     }
     Ok(())
