@@ -400,17 +400,23 @@ pub async fn ingest(
         .await?;
     let mut carry = Carry::new(&root, &before);
     let mut seen = std::collections::HashSet::new();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<PathBuf, String>>(4 * BATCH);
+    // Each file with its size on disk (0 if it cannot be read now: reading
+    // it reports why), so a batch is cut by bytes as well as by count.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<(PathBuf, u64), String>>(4 * BATCH);
     let walk_root = root.clone();
     let walker = tokio::task::spawn_blocking(move || {
         for entry in walk(&walk_root) {
-            if tx.blocking_send(entry.map_err(|e| e.to_string())).is_err() {
+            let entry = entry.map_err(|e| e.to_string()).map(|p| {
+                let size = std::fs::metadata(&p).map_or(0, |m| m.len());
+                (p, size)
+            });
+            if tx.blocking_send(entry).is_err() {
                 break;
             }
         }
     });
     let mut report = IngestReport::default();
-    let mut batch = Vec::with_capacity(BATCH);
+    let mut batch = Batcher::new(engine.cfg.max_file_bytes);
     let tree = Tree {
         root: &root,
         project,
@@ -422,13 +428,16 @@ pub async fn ingest(
     loop {
         let next = rx.recv().await;
         let done = next.is_none();
-        match next {
-            Some(Ok(p)) => batch.push(p),
-            Some(Err(e)) => report.walk_errors.push(e),
-            None => {}
-        }
-        if batch.len() >= BATCH || (done && !batch.is_empty()) {
-            let paths = std::mem::take(&mut batch);
+        let full = match next {
+            Some(Ok((p, size))) => batch.push(p, size),
+            Some(Err(e)) => {
+                report.walk_errors.push(e);
+                false
+            }
+            None => !batch.paths.is_empty(),
+        };
+        if full {
+            let paths = batch.take();
             match reading.take() {
                 None => reading = Some(read_batch(engine, &tree, paths)),
                 Some(previous) => {
@@ -483,6 +492,46 @@ pub(crate) async fn index_batch(
 ) -> Result<()> {
     let read = read_batch(engine, tree, paths).finish().await?;
     write_read(engine, read, report, carry, seen).await
+}
+
+/// Bodies a batch of a tree ingest holds at most (plus its last file): a
+/// batch is cut at `BATCH` files or at this many bytes, whichever comes
+/// first. A real tree's 256 files in a row can be 40 MiB of generated
+/// bindings, and a batch is in memory three times on its way to a server
+/// graph (the bodies, their Bolt values, the encoded message): without
+/// the cut such a batch made the peak RSS (docs/performance.md, goal 6).
+const BATCH_BYTES: u64 = 8 << 20;
+
+/// The files of the batch being gathered, and the bytes they will read.
+struct Batcher {
+    paths: Vec<PathBuf>,
+    bytes: u64,
+    max_file_bytes: u64,
+}
+
+impl Batcher {
+    fn new(max_file_bytes: u64) -> Self {
+        Self {
+            paths: Vec::with_capacity(BATCH),
+            bytes: 0,
+            max_file_bytes,
+        }
+    }
+
+    /// Add a file of `size` bytes; true when the batch is full (by count or
+    /// by bytes). A file over the size limit is refused unread: 0 bytes.
+    fn push(&mut self, path: PathBuf, size: u64) -> bool {
+        self.paths.push(path);
+        if size <= self.max_file_bytes {
+            self.bytes += size;
+        }
+        self.paths.len() >= BATCH || self.bytes >= BATCH_BYTES
+    }
+
+    fn take(&mut self) -> Vec<PathBuf> {
+        self.bytes = 0;
+        std::mem::replace(&mut self.paths, Vec::with_capacity(BATCH))
+    }
 }
 
 /// Bodies a tree ingest reads ahead of the batch being written: a batch
@@ -666,4 +715,31 @@ pub(crate) async fn index_prepared(
     report.published += published;
     report.enriched_sync += sync;
     Ok(dispositions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_cut_at_its_file_count_or_its_bytes_whichever_comes_first() {
+        let max = 5 << 20;
+        let mut b = Batcher::new(max);
+        // Small files: cut at BATCH files.
+        let cuts: Vec<bool> = (0..BATCH)
+            .map(|i| b.push(format!("s{i}").into(), 400))
+            .collect();
+        assert!(cuts[..BATCH - 1].iter().all(|c| !c) && cuts[BATCH - 1]);
+        assert_eq!(b.take().len(), BATCH);
+        // Files of 3 MiB: the third reaches 8 MiB.
+        assert!(!b.push("a".into(), 3 << 20));
+        assert!(!b.push("b".into(), 3 << 20));
+        assert!(b.push("c".into(), 3 << 20));
+        assert_eq!(b.take().len(), 3);
+        // A file over the limit is refused unread: it weighs nothing.
+        for i in 0..20 {
+            assert!(!b.push(format!("big{i}").into(), max + 1));
+        }
+        assert_eq!(b.take().len(), 20);
+    }
 }
