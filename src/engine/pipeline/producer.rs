@@ -416,7 +416,7 @@ pub async fn ingest(
         }
     });
     let mut report = IngestReport::default();
-    let mut batch = Batcher::new(engine.cfg.max_file_bytes);
+    let mut batch = Batcher::new(BATCH, engine.cfg.max_file_bytes);
     let tree = Tree {
         root: &root,
         project,
@@ -500,37 +500,41 @@ pub(crate) async fn index_batch(
 /// bindings, and a batch is in memory three times on its way to a server
 /// graph (the bodies, their Bolt values, the encoded message): without
 /// the cut such a batch made the peak RSS (docs/performance.md, goal 6).
-const BATCH_BYTES: u64 = 8 << 20;
+pub(crate) const BATCH_BYTES: u64 = 8 << 20;
 
-/// The files of the batch being gathered, and the bytes they will read.
-struct Batcher {
-    paths: Vec<PathBuf>,
+/// The files of the batch being gathered, and the bytes they will read: a
+/// tree ingest's batches and a watched tree's.
+pub(crate) struct Batcher {
+    pub(crate) paths: Vec<PathBuf>,
     bytes: u64,
+    max_files: usize,
     max_file_bytes: u64,
 }
 
 impl Batcher {
-    fn new(max_file_bytes: u64) -> Self {
+    pub(crate) fn new(max_files: usize, max_file_bytes: u64) -> Self {
         Self {
-            paths: Vec::with_capacity(BATCH),
+            paths: Vec::with_capacity(max_files),
             bytes: 0,
+            max_files,
             max_file_bytes,
         }
     }
 
     /// Add a file of `size` bytes; true when the batch is full (by count or
-    /// by bytes). A file over the size limit is refused unread: 0 bytes.
-    fn push(&mut self, path: PathBuf, size: u64) -> bool {
+    /// by `BATCH_BYTES`). A file over the size limit is refused unread: 0
+    /// bytes.
+    pub(crate) fn push(&mut self, path: PathBuf, size: u64) -> bool {
         self.paths.push(path);
         if size <= self.max_file_bytes {
             self.bytes += size;
         }
-        self.paths.len() >= BATCH || self.bytes >= BATCH_BYTES
+        self.paths.len() >= self.max_files || self.bytes >= BATCH_BYTES
     }
 
-    fn take(&mut self) -> Vec<PathBuf> {
+    pub(crate) fn take(&mut self) -> Vec<PathBuf> {
         self.bytes = 0;
-        std::mem::replace(&mut self.paths, Vec::with_capacity(BATCH))
+        std::mem::replace(&mut self.paths, Vec::with_capacity(self.max_files))
     }
 }
 
@@ -724,7 +728,7 @@ mod tests {
     #[test]
     fn a_batch_is_cut_at_its_file_count_or_its_bytes_whichever_comes_first() {
         let max = 5 << 20;
-        let mut b = Batcher::new(max);
+        let mut b = Batcher::new(BATCH, max);
         // Small files: cut at BATCH files.
         let cuts: Vec<bool> = (0..BATCH)
             .map(|i| b.push(format!("s{i}").into(), 400))

@@ -30,7 +30,8 @@ use crate::sanitize::clean;
 /// for an edit to be enriched within a second, long enough to join an
 /// editor's save (temp file, rename) into one change.
 pub const DEBOUNCE: Duration = Duration::from_millis(150);
-/// Files indexed in one graph write.
+/// Files indexed in one graph write at most (fewer when they pass
+/// `producer::BATCH_BYTES`).
 const BATCH: usize = 1000;
 
 /// The trees this engine watches, for the console's header and `/health`.
@@ -413,16 +414,23 @@ async fn apply_changes(
         .map(|r| r.to_string_lossy().replace('\\', "/"))
         .collect();
     engine.stats.watched_files.inc_by(files.len() as u64);
-    for chunk in files.chunks(BATCH) {
-        producer::index_batch(
-            engine,
-            &tree,
-            chunk.to_vec(),
-            &mut ingest,
-            &mut carry,
-            &mut seen,
-        )
-        .await?;
+    // Cut by bytes as well as by count, as a tree ingest is (a directory of
+    // generated files checked out at once).
+    let mut batch = producer::Batcher::new(BATCH, engine.cfg.max_file_bytes);
+    let last = files.len().saturating_sub(1);
+    for (i, file) in files.into_iter().enumerate() {
+        let size = std::fs::metadata(&file).map_or(0, |m| m.len());
+        if batch.push(file, size) || i == last {
+            producer::index_batch(
+                engine,
+                &tree,
+                batch.take(),
+                &mut ingest,
+                &mut carry,
+                &mut seen,
+            )
+            .await?;
+        }
     }
     let carried = std::mem::take(&mut carry.taken);
     // A directory being removed whole (the watched root with it) is not
