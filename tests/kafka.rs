@@ -328,3 +328,81 @@ fn a_fenced_consumer_stops_serve_with_exit_1() {
     assert!(log.contains("the consumer failed"), "{log}");
     assert!(log.to_lowercase().contains("fenced"), "{log}");
 }
+
+/// Where a member of a group with nothing committed starts is
+/// `auto.offset.reset`, which the adapter now applies itself when the
+/// partitions are assigned (librdkafka, left to it, waited 100 ms first):
+/// `earliest` reads from the first record, `latest` only what comes after,
+/// and an offset the group committed still wins over either.
+#[cfg(feature = "kafka")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_group_starts_where_auto_offset_reset_says_and_a_commit_wins() {
+    use archon_tui::backends::broker::kafka::{KafkaBroker, KafkaSettings};
+    use archon_tui::ports::broker::{Broker, BrokerConsumer, OutRecord};
+
+    async fn offsets_read(c: &dyn BrokerConsumer, want: usize, within: Duration) -> Vec<i64> {
+        let until = Instant::now() + within;
+        let mut got = Vec::new();
+        while got.len() < want && Instant::now() < until {
+            got.extend(
+                c.fetch(100, Duration::from_millis(100))
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.offset),
+            );
+        }
+        got
+    }
+    fn records(from: usize, to: usize) -> Vec<OutRecord> {
+        (from..to)
+            .map(|i| OutRecord {
+                key: format!("k{i}").into_bytes(),
+                value: format!("v{i}").into_bytes(),
+            })
+            .collect()
+    }
+
+    let mock = rdkafka::mocking::MockCluster::new(1).unwrap();
+    mock.create_topic("starts", 1, 1).unwrap();
+    let settings = |reset: &str| KafkaSettings {
+        bootstrap_servers: mock.bootstrap_servers(),
+        auto_offset_reset: reset.into(),
+        session_timeout_ms: 6000,
+        max_poll_records: 500,
+        replication_factor: 1,
+        ..Default::default()
+    };
+    let earliest = KafkaBroker::new(settings("earliest")).unwrap();
+    earliest.produce("starts", records(0, 10)).await.unwrap();
+
+    let c = earliest.consumer("from-the-start", "starts").await.unwrap();
+    let got = offsets_read(c.as_ref(), 10, Duration::from_secs(30)).await;
+    assert_eq!(got, (0..10).collect::<Vec<i64>>(), "earliest reads all");
+    c.commit(&[(0, 6)]).await.unwrap();
+    c.close().await.unwrap();
+    drop(c);
+    let c = earliest.consumer("from-the-start", "starts").await.unwrap();
+    let got = offsets_read(c.as_ref(), 4, Duration::from_secs(30)).await;
+    assert_eq!(got, vec![6, 7, 8, 9], "the committed offset wins");
+    c.close().await.unwrap();
+
+    let latest = KafkaBroker::new(settings("latest")).unwrap();
+    let c = latest.consumer("from-the-end", "starts").await.unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while c.assignment().is_empty() && Instant::now() < until {
+        assert!(c
+            .fetch(100, Duration::from_millis(100))
+            .await
+            .unwrap()
+            .is_empty());
+    }
+    assert!(!c.assignment().is_empty(), "never assigned");
+    // Whatever was there before is not read, however long it waits.
+    let old = offsets_read(c.as_ref(), 1, Duration::from_secs(1)).await;
+    assert!(old.is_empty(), "latest read old records: {old:?}");
+    latest.produce("starts", records(10, 11)).await.unwrap();
+    let got = offsets_read(c.as_ref(), 1, Duration::from_secs(30)).await;
+    assert_eq!(got, vec![10], "latest reads what comes after");
+    c.close().await.unwrap();
+}

@@ -112,6 +112,9 @@ pub struct Engine {
     /// Raised when the operator state followed here changed (the console's
     /// and /health's snapshot is republished at once).
     pub levers_changed: tokio::sync::Notify,
+    /// Bumped when this member has committed everything it fetched: a
+    /// `--wait` looks at once instead of at its next 100 ms tick.
+    pub settled: watch::Sender<u64>,
     /// The consumer group's members that are not archon-tui, as last read
     /// (the snapshot shows them).
     pub others: Mutex<Vec<crate::ports::broker::GroupMember>>,
@@ -233,6 +236,7 @@ impl Engine {
             breaker_reset_seen: state.breaker_resets_for(&cfg.member_id).into(),
             control_seen: RwLock::new(state),
             levers_changed: tokio::sync::Notify::new(),
+            settled: watch::channel(0).0,
             others: Mutex::new(Vec::new()),
             assigned: Mutex::new(Vec::new()),
             started_ms: crate::clock::now_ms(),

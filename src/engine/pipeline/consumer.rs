@@ -124,11 +124,13 @@ async fn session(engine: Arc<Engine>) -> Result<()> {
     let tracker = Arc::new(Mutex::new(OffsetTracker::default()));
     let (tx, rx) = mpsc::unbounded_channel::<Done>();
     let recorded_some = Arc::new(tokio::sync::Notify::new());
+    let caught_up = Arc::new(tokio::sync::Notify::new());
     let recorder = tokio::spawn(record_loop(
         engine.clone(),
         tracker.clone(),
         rx,
         recorded_some.clone(),
+        caught_up.clone(),
     ));
     let (committer_stop, committer_stopped) = tokio::sync::oneshot::channel::<()>();
     let committer = tokio::spawn(commit_loop(
@@ -136,6 +138,7 @@ async fn session(engine: Arc<Engine>) -> Result<()> {
         consumer.clone(),
         tracker.clone(),
         committer_stopped,
+        caught_up,
     ));
     let result = fetch_loop(&engine, consumer.as_ref(), &tracker, tx, &recorded_some).await;
     // The tasks hold the sender clones; the recorder ends when all are done.
@@ -401,18 +404,22 @@ async fn first_reads(
 }
 
 /// Every [`COMMIT_EVERY`], commit what the recorder made safe, until told to
-/// stop (the session then commits the rest itself).
+/// stop (the session then commits the rest itself); at once when the member
+/// has recorded all it fetched (`caught_up`), so the last of a drain is not
+/// left uncommitted for up to a tick, and then tell `Engine::settled`.
 async fn commit_loop(
     engine: Arc<Engine>,
     consumer: Arc<dyn BrokerConsumer>,
     tracker: Arc<Mutex<OffsetTracker>>,
     mut stop: tokio::sync::oneshot::Receiver<()>,
+    caught_up: Arc<tokio::sync::Notify>,
 ) {
     let mut tick = tokio::time::interval(COMMIT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {},
+            _ = caught_up.notified() => {},
             _ = &mut stop => return,
         }
         let commits = tracker
@@ -438,6 +445,14 @@ async fn commit_loop(
                 .uncommit(&commits);
         } else {
             engine.stall.landed_from(WHAT);
+            if engine
+                .stats
+                .in_flight
+                .load(std::sync::atomic::Ordering::Relaxed)
+                == 0
+            {
+                engine.settled.send_modify(|n| *n = n.wrapping_add(1));
+            }
         }
     }
 }
@@ -462,6 +477,7 @@ async fn record_loop(
     tracker: Arc<Mutex<OffsetTracker>>,
     mut rx: mpsc::UnboundedReceiver<Done>,
     recorded_some: Arc<tokio::sync::Notify>,
+    caught_up: Arc<tokio::sync::Notify>,
 ) -> Result<()> {
     // Offsets finish per offset, so the order of the batches does not matter.
     let writers = record_writers(&engine);
@@ -483,10 +499,16 @@ async fn record_loop(
             // Room under the fetch-ahead bound (see the module note).
             recorded_some.notify_one();
         }
-        let (engine, tracker, recorded_some) =
-            (engine.clone(), tracker.clone(), recorded_some.clone());
+        let (engine, tracker, recorded_some, caught_up) = (
+            engine.clone(),
+            tracker.clone(),
+            recorded_some.clone(),
+            caught_up.clone(),
+        );
         tokio::spawn(async move {
-            record_batch(&engine, &tracker, batch).await;
+            if record_batch(&engine, &tracker, batch).await {
+                caught_up.notify_one();
+            }
             recorded_some.notify_one();
             drop(turn);
         });
@@ -496,7 +518,12 @@ async fn record_loop(
     Ok(())
 }
 
-async fn record_batch(engine: &Arc<Engine>, tracker: &Mutex<OffsetTracker>, batch: Vec<Done>) {
+/// True when this batch was the last fetched and unrecorded.
+async fn record_batch(
+    engine: &Arc<Engine>,
+    tracker: &Mutex<OffsetTracker>,
+    batch: Vec<Done>,
+) -> bool {
     let n = batch.len() as i64;
     let mut finished = Vec::new();
     let mut outcomes = Vec::new();
@@ -542,7 +569,7 @@ async fn record_batch(engine: &Arc<Engine>, tracker: &Mutex<OffsetTracker>, batc
             t.finish(*p, *o);
         }
     }
-    engine
+    let before = engine
         .stats
         .in_flight
         .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
@@ -550,4 +577,5 @@ async fn record_batch(engine: &Arc<Engine>, tracker: &Mutex<OffsetTracker>, batc
         .stats
         .recording
         .fetch_sub(n, std::sync::atomic::Ordering::Relaxed);
+    before == n
 }

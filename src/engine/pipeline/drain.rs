@@ -127,6 +127,7 @@ pub async fn wait_drained_in(
     tick: &(dyn Fn(&Progress) + Sync),
 ) -> Result<bool> {
     let started = Instant::now();
+    let mut settled = engine.settled.subscribe();
     let mut idle_with_orphans = 0;
     let mut warned: Option<Instant> = None;
     loop {
@@ -179,6 +180,11 @@ pub async fn wait_drained_in(
         if timeout.is_some_and(|t| started.elapsed() >= t) {
             return Ok(false);
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The next tick, or at once when this process's consumer has
+        // committed all it fetched (the end of a drain, not a tick later).
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {},
+            _ = settled.changed() => {},
+        }
     }
 }

@@ -54,7 +54,27 @@ pub struct RebalanceContext {
     /// Each owned partition's own queue, read in turn (`KafkaConsumer::fetch`).
     /// Each holds the consumer: cleared on close and drop (`KafkaConsumer`).
     queues: Mutex<Vec<(i32, Arc<PartitionQueue>)>>,
+    /// Raised when `queues` changed: a fetch waiting on the queues it had
+    /// takes the new ones at once (see `KafkaConsumer::wait_any`).
+    queues_changed: tokio::sync::Notify,
+    /// Where a partition with no committed offset starts (`auto.offset.reset`
+    /// as configured), when it names one; see `start_positions`.
+    reset_to: Option<Offset>,
 }
+
+/// `auto.offset.reset` as a start position; None for `error` or anything
+/// else librdkafka is left to handle itself.
+fn reset_position(policy: &str) -> Option<Offset> {
+    match policy.trim().to_ascii_lowercase().as_str() {
+        "earliest" | "smallest" | "beginning" => Some(Offset::Beginning),
+        "latest" | "largest" | "end" => Some(Offset::End),
+        _ => None,
+    }
+}
+
+/// How long an assignment waits for the group's committed offsets before
+/// leaving the lookup to librdkafka (see `start_positions`).
+const COMMITTED_LOOKUP: Duration = Duration::from_secs(2);
 
 type PartitionQueue = rdkafka::consumer::stream_consumer::StreamPartitionQueue<RebalanceContext>;
 
@@ -95,12 +115,107 @@ impl RebalanceContext {
             }
         }
         queues.sort_by_key(|(p, _)| *p);
+        drop(queues);
+        self.queues_changed.notify_waiters();
     }
 }
 
 impl ClientContext for RebalanceContext {}
 
+impl RebalanceContext {
+    /// Give each newly assigned partition that has no committed offset its
+    /// start position (`auto.offset.reset`) explicitly. Left to itself,
+    /// librdkafka learns there is none from its own OffsetFetch and then
+    /// waits a fixed 100 ms before it asks for the beginning (its offset
+    /// reset's backoff): every new group, every new topic, lost 0.1 s before
+    /// its first message (docs/performance.md, "HTTP at 20 ms"). Partitions
+    /// with a committed offset, and any lookup that fails, stay as they were
+    /// (librdkafka fetches and validates the offset itself).
+    fn start_positions(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let Some(reset_to) = self.reset_to else {
+            return;
+        };
+        let committed = match consumer.committed_offsets(tpl.clone(), COMMITTED_LOOKUP) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!(
+                    "committed offsets not read at assignment ({e}): librdkafka reads them"
+                );
+                return;
+            }
+        };
+        for e in committed.elements() {
+            if e.offset() == Offset::Invalid && e.error().is_ok() {
+                if let Some(mut mine) = tpl.find_partition(e.topic(), e.partition()) {
+                    if let Err(err) = mine.set_offset(reset_to) {
+                        tracing::debug!(
+                            "partition {}: start position not set ({err})",
+                            e.partition()
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
 impl ConsumerContext for RebalanceContext {
+    /// rust-rdkafka's own rebalance, with the start positions of partitions
+    /// that have none set first (`start_positions`).
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: rdkafka::types::RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        use rdkafka::consumer::RebalanceProtocol;
+        use rdkafka::types::RDKafkaRespErr;
+        let cooperative = matches!(
+            consumer.rebalance_protocol(),
+            RebalanceProtocol::Cooperative
+        );
+        let result = match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
+                self.start_positions(consumer, tpl);
+                self.pre_rebalance(consumer, &Rebalance::Assign(tpl));
+                let r = if cooperative {
+                    consumer.incremental_assign(tpl)
+                } else {
+                    consumer.assign(tpl)
+                };
+                self.post_rebalance(consumer, &Rebalance::Assign(tpl));
+                r
+            }
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
+                self.pre_rebalance(consumer, &Rebalance::Revoke(tpl));
+                let r = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                self.post_rebalance(consumer, &Rebalance::Revoke(tpl));
+                r
+            }
+            other => {
+                let code: RDKafkaErrorCode = other.into();
+                tracing::warn!("rebalance error: {code}");
+                let r = Rebalance::Error(KafkaError::Rebalance(code));
+                self.pre_rebalance(consumer, &r);
+                // As rust-rdkafka does: drop the assignment.
+                let r2 = if cooperative {
+                    consumer.incremental_unassign(tpl)
+                } else {
+                    consumer.unassign()
+                };
+                self.post_rebalance(consumer, &r);
+                r2
+            }
+        };
+        if let Err(e) = result {
+            tracing::warn!("rebalance not applied: {e}");
+        }
+    }
+
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         let Rebalance::Revoke(revoked) = rebalance else {
             return;
@@ -120,6 +235,7 @@ impl ConsumerContext for RebalanceContext {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut tpl = TopicPartitionList::new();
         self.queues().retain(|(p, _)| !parts.contains(p));
+        self.queues_changed.notify_waiters();
         for p in &parts {
             owned.remove(p);
             if let Some(o) = pending.remove(p) {
@@ -196,10 +312,6 @@ impl KafkaConsumer {
     /// A member of `group` subscribed to `topic`: cooperative-sticky
     /// assignment, no auto commit, no auto offset store.
     pub(super) fn subscribe(settings: &KafkaSettings, group: &str, topic: &str) -> Result<Self> {
-        let context = RebalanceContext {
-            topic: topic.to_string(),
-            ..Default::default()
-        };
         let mut config = settings.client();
         config
             .set("group.id", group)
@@ -223,6 +335,11 @@ impl KafkaConsumer {
         // (`partition.assignment.strategy=roundrobin`; aiokafka has no
         // cooperative one, and Kafka refuses a member with none in common).
         settings.apply_options(&mut config);
+        let context = RebalanceContext {
+            topic: topic.to_string(),
+            reset_to: config.get("auto.offset.reset").and_then(reset_position),
+            ..Default::default()
+        };
         let c: StreamConsumer<RebalanceContext> = config
             .create_with_context(context)
             .context("cannot create the Kafka consumer")?;
@@ -291,8 +408,16 @@ impl KafkaConsumer {
     /// Wait until any source has a message (or `deadline`): the first one.
     async fn wait_any(&self, deadline: tokio::time::Instant) -> Result<Option<Record>> {
         use futures::FutureExt;
-        let queues = self.consumer.context().queues().clone();
         loop {
+            // An assignment during the wait (its callback runs inside the
+            // main queue's `recv` below) gives the new partitions queues of
+            // their own, which the waits made before it do not read: wait on
+            // the new set at once, not after the deadline (it cost every
+            // new member up to 200 ms before its first message).
+            let changed = self.consumer.context().queues_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            let queues = self.consumer.context().queues().clone();
             let mut waits: Vec<
                 futures::future::BoxFuture<'_, rdkafka::error::KafkaResult<Record>>,
             > = queues
@@ -300,7 +425,11 @@ impl KafkaConsumer {
                 .map(|(_, q)| async move { q.recv().await.map(|m| to_record(&m)) }.boxed())
                 .collect();
             waits.push(async { self.consumer.recv().await.map(|m| to_record(&m)) }.boxed());
-            match tokio::time::timeout_at(deadline, futures::future::select_all(waits)).await {
+            let got = tokio::select! {
+                r = tokio::time::timeout_at(deadline, futures::future::select_all(waits)) => r,
+                _ = &mut changed => continue,
+            };
+            match got {
                 Ok((Ok(r), _, _)) => return Ok(Some(r)),
                 Ok((Err(e), _, _)) if is_transient(&e) => skip_transient(&self.topic, &e),
                 Ok((Err(e), _, _)) => return Err(self.consume_error(e)),
