@@ -254,12 +254,16 @@ fn crash_at_random_points(broker: &[String], graph: Graph) {
     for k in 0..kills {
         // Each run re-walks the tree (what an earlier kill left unindexed
         // gets indexed) and drains. The first kill lands during indexing or
-        // publishing, the rest at a later share of the work plus jitter.
+        // publishing, the rest at a later share of the work less a random
+        // part of a share. The jitter is in documents, not in time: a drain
+        // of thousands a second finished the last share inside a time jitter,
+        // before its kill.
         let mut child = spawn(&data, &ingest);
         if k == 0 {
             std::thread::sleep(Duration::from_millis(rng.random_range(150..600)));
         } else {
-            let target = total * k as u64 / kills as u64;
+            let share = total / kills as u64;
+            let target = share * k as u64 - rng.random_range(0..share / 2);
             let deadline = Instant::now() + Duration::from_secs(120);
             loop {
                 let done = graph.done(&data);
@@ -269,9 +273,8 @@ fn crash_at_random_points(broker: &[String], graph: Graph) {
                 {
                     break;
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(5));
             }
-            std::thread::sleep(Duration::from_millis(rng.random_range(0..150)));
         }
         let done = graph.done(&data);
         assert!(
