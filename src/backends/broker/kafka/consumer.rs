@@ -128,9 +128,10 @@ impl RebalanceContext {
     /// librdkafka learns there is none from its own OffsetFetch and then
     /// waits a fixed 100 ms before it asks for the beginning (its offset
     /// reset's backoff): every new group, every new topic, lost 0.1 s before
-    /// its first message (docs/performance.md, "HTTP at 20 ms"). Partitions
-    /// with a committed offset, and any lookup that fails, stay as they were
-    /// (librdkafka fetches and validates the offset itself).
+    /// its first message (docs/performance.md, "A new member's first
+    /// message"). Partitions with a committed offset, and any lookup that
+    /// fails, stay as they were (librdkafka fetches and validates the offset
+    /// itself).
     fn start_positions(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
         let Some(reset_to) = self.reset_to else {
             return;
