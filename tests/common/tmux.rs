@@ -89,12 +89,19 @@ impl Tmux {
     }
 
     /// Wait until the screen satisfies `pred`; the screen on timeout.
+    ///
+    /// A capture can land while the console is still painting a frame (the
+    /// top of a new dialog drawn, its bottom not yet), so the screen returned
+    /// is a second capture taken a moment later when it still matches: the
+    /// caller's further asserts then read a whole frame.
     pub fn wait_for(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let s = self.screen();
             if pred(&s) {
-                return s;
+                std::thread::sleep(Duration::from_millis(150));
+                let settled = self.screen();
+                return if pred(&settled) { settled } else { s };
             }
             if Instant::now() > deadline {
                 panic!("timed out waiting for {what}; screen:\n{s}");
