@@ -805,3 +805,135 @@ async fn completed_events_refused_after_the_graph_write_are_written_on_the_retry
         "a completed event for every completed document"
     );
 }
+
+/// A service that fails every call for documents whose path says `poison`
+/// (a transient status, as a 500 for those documents only) and answers the
+/// rest.
+struct FailsThePoisoned;
+
+#[async_trait::async_trait]
+impl archon_tui::backends::intelligence::Intelligence for FailsThePoisoned {
+    fn kind(&self) -> &'static str {
+        "fails-the-poisoned"
+    }
+    async fn process(
+        &self,
+        req: &archon_tui::backends::intelligence::ProcessRequest,
+        _attempt: u32,
+    ) -> Result<
+        archon_tui::backends::intelligence::Analysis,
+        archon_tui::backends::intelligence::IntelligenceError,
+    > {
+        if req.file_path.contains("poison") {
+            return Err(
+                archon_tui::backends::intelligence::IntelligenceError::transient(
+                    "HTTP500",
+                    "this document fails every time",
+                ),
+            );
+        }
+        Ok(archon_tui::backends::intelligence::Analysis {
+            results: Default::default(),
+            entities: Vec::new(),
+        })
+    }
+}
+
+/// The breaker opened on documents the service fails every time, and only
+/// they are in flight: their own trials can never close it. Healthy work
+/// arriving after them must still be fetched to make a trial, close the
+/// breaker and complete (it waited for ever before: CI hung on it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_that_always_fail_do_not_hold_the_breaker_open_over_healthy_work() {
+    use archon_tui::engine::resilience::breaker::BreakerState;
+    use std::sync::atomic::Ordering;
+    let data = tempfile::tempdir().unwrap();
+    let mut cfg = EngineConfig::with_data_dir(data.path());
+    cfg.retry.base_delay = Duration::from_millis(5);
+    cfg.retry.max_delay = Duration::from_millis(20);
+    cfg.breaker.failure_threshold = 2;
+    cfg.breaker.recovery_timeout = Duration::from_millis(50);
+    cfg.concurrency = 4;
+    let db = archon_tui::backends::sqlite::Db::open(&cfg.data_dir).unwrap();
+    let faults = Arc::new(archon_tui::backends::intelligence::faults::FaultDial::new(
+        0.0,
+        Duration::ZERO,
+    ));
+    let mut backends = archon_tui::engine::Backends::from_config(&db, &cfg, faults.clone())
+        .await
+        .unwrap();
+    backends.intelligence = Arc::new(FailsThePoisoned);
+    let history = archon_tui::runtime::open_history(&cfg.data_dir);
+    let e = Engine::with_backends(
+        cfg,
+        backends,
+        Arc::new(archon_tui::backends::control::SqliteControl::new(db)),
+        faults,
+        history,
+    )
+    .await
+    .unwrap();
+    let poisoned = tempfile::tempdir().unwrap();
+    for name in ["poison_a.rs", "poison_b.rs"] {
+        std::fs::write(poisoned.path().join(name), "fn main() {}\n").unwrap();
+    }
+    producer::ingest(&e, poisoned.path(), "p", &|_| {})
+        .await
+        .unwrap();
+    let task = tokio::spawn(consumer::run(e.clone()));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !(e.breaker.state() != BreakerState::Closed
+        && e.stats.suspects.load(Ordering::Relaxed) == 2)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the breaker did not open on the two documents: {:?}",
+            e.breaker.transitions()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Past the fetch that was waiting when the breaker opened (up to 200
+    // ms): the healthy requests must not ride in on it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let healthy = tempfile::tempdir().unwrap();
+    archon_tui::corpus::generate(healthy.path(), 5).unwrap();
+    producer::ingest(&e, healthy.path(), "h", &|_| {})
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let p = drain::progress(&e).await.unwrap();
+        let done = p
+            .counts
+            .get("h")
+            .and_then(|c| c.get(&Status::Completed))
+            .copied()
+            .unwrap_or(0);
+        if done == 5 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the healthy documents waited behind the breaker: {done} of 5 completed, {:?}",
+            e.breaker.snapshot()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    e.stop();
+    task.await.unwrap().unwrap();
+    // The two are still accounted for: pending (visible) or parked.
+    let p = drain::progress(&e).await.unwrap();
+    let of_p = |s: Status| {
+        p.counts
+            .get("p")
+            .and_then(|c| c.get(&s))
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(
+        of_p(Status::Pending) + of_p(Status::Processing) + of_p(Status::Dlq),
+        2,
+        "{:?}",
+        p.counts
+    );
+}

@@ -71,7 +71,9 @@ impl IntelligenceError {
 #[async_trait]
 pub trait Intelligence: Send + Sync {
     fn kind(&self) -> &'static str;
-    /// `attempt` is 0 for the first call of a request, 1 for its first retry…
+    /// `attempt` counts the calls made for the request before this one: 0
+    /// for the first, then 1, 2… for each call after a failure (a retry, or
+    /// a call made again after an outage, which costs the request no retry).
     async fn process(
         &self,
         req: &ProcessRequest,

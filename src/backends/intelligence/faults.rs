@@ -30,7 +30,9 @@ impl<I> FaultInjector<I> {
 
     /// Same (seed, document, replay, attempt) always gives the same verdict,
     /// so a rehearsal can be re-run and compared; a replay draws afresh, as a
-    /// real outage would have passed by then.
+    /// real outage would have passed by then. `attempt` numbers every call
+    /// (see `Intelligence::process`): a call repeated after the breaker
+    /// opened draws afresh too, instead of failing the same way for ever.
     pub fn should_fail(&self, document_id: &str, replay: u32, attempt: u32) -> bool {
         let rate = self.dial.rate();
         if rate <= 0.0 {

@@ -13,7 +13,8 @@
 //!
 //! Fetching stops while the engine is paused or the breaker is not CLOSED, so
 //! messages wait on the broker (lag stays visible and correct) rather than
-//! piling into the DLQ.
+//! piling into the DLQ; only when no request in flight can make a useful
+//! trial is one more fetched to make it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -217,14 +218,33 @@ async fn fetch_loop(
             }
             continue;
         }
+        // While the breaker is not closed, fetch nothing, unless no request
+        // in flight can make a trial that tells anything: all of them are
+        // suspects (enrich::Suspect), or none is in flight (a pause handed
+        // them back). Then one fresh request is fetched to make it; it
+        // waits on the breaker like the rest, and nothing is parked. A
+        // document the service fails every time no longer holds the breaker
+        // open over a healthy backlog, nor an idle breaker stay half open.
+        let mut room_cap = MAX_FETCH;
         if engine.breaker.state() != crate::engine::resilience::breaker::BreakerState::Closed {
-            tokio::select! {
-                r = consumer.idle() => if let Err(e) = r {
-                    tracing::warn!("broker keep-alive while the breaker is open failed: {e:#}");
-                },
-                _ = engine.sleep_or_stop(Duration::from_millis(50)) => {},
+            let in_flight = engine
+                .stats
+                .in_flight
+                .load(std::sync::atomic::Ordering::Relaxed);
+            let suspects = engine
+                .stats
+                .suspects
+                .load(std::sync::atomic::Ordering::Relaxed);
+            if in_flight > suspects {
+                tokio::select! {
+                    r = consumer.idle() => if let Err(e) = r {
+                        tracing::warn!("broker keep-alive while the breaker is open failed: {e:#}");
+                    },
+                    _ = engine.sleep_or_stop(Duration::from_millis(50)) => {},
+                }
+                continue;
             }
-            continue;
+            room_cap = 1;
         }
         let ahead = fetch_ahead_for(engine, overlapped_writes);
         // At most `ahead` of them: a member never holds more than twice
@@ -265,7 +285,7 @@ async fn fetch_loop(
         // bounded by `ahead`. A fetch taken a few permits at a time made
         // batches of ~7 messages, and as many statements per batch on a
         // server store (docs/performance.md).
-        let room = MAX_FETCH.min(ahead - unrecorded);
+        let room = room_cap.min(ahead - unrecorded);
         // MAX_PROCESSING_RATE: wait for tokens on the broker's side.
         let room = match engine.rate.try_take(room) {
             Ok(n) => n,

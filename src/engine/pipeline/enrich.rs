@@ -180,6 +180,42 @@ pub fn decode_or_park(
     })
 }
 
+/// A request whose last call failed while the breaker was not closed: it
+/// cannot tell an outage from the service failing it in particular. It leaves
+/// breaker trials to requests that are not suspects, and while every request
+/// in flight is one, the consumer fetches a fresh request to make the next
+/// trial (`consumer::fetch_loop`). Counted in `stats.suspects` while marked.
+struct Suspect<'a> {
+    engine: &'a Engine,
+    marked: bool,
+}
+
+impl<'a> Suspect<'a> {
+    fn new(engine: &'a Engine) -> Self {
+        Self {
+            engine,
+            marked: false,
+        }
+    }
+
+    fn mark(&mut self, marked: bool) {
+        if self.marked != marked {
+            self.marked = marked;
+            let by = if marked { 1 } else { -1 };
+            self.engine
+                .stats
+                .suspects
+                .fetch_add(by, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Suspect<'_> {
+    fn drop(&mut self) {
+        self.mark(false);
+    }
+}
+
 /// The request goes back on the topic with the retries made so far.
 fn handed_back(req: EnrichmentRequest, attempt: u32) -> Outcome {
     Outcome::Returned(Box::new(EnrichmentRequest {
@@ -347,13 +383,17 @@ pub async fn enrich_read(
     };
     let max_attempts = engine.cfg.retry.max_attempts.max(1);
     let mut attempt = req.retry_count;
+    // Calls made, free ones after an outage included: what the service is
+    // told (`Intelligence::process`), so a repeated call is a new call.
+    let mut call_no = req.retry_count;
+    let mut suspect = Suspect::new(engine);
     let mut first_call: Option<Instant> = None;
     // The failed calls, for the DLQ entry (and the trace) should it park.
     let mut tries: Vec<crate::events::TryRecord> = Vec::new();
     loop {
         // Wait while the breaker is open: an open breaker never DLQs anything.
         let permit = loop {
-            match engine.breaker.try_acquire() {
+            match engine.breaker.try_acquire_as(suspect.marked) {
                 Ok(p) => break p,
                 Err(wait) => {
                     if engine
@@ -371,7 +411,7 @@ pub async fn enrich_read(
         // On shutdown a call gets a grace period, then its request goes back
         // on the topic: a hung service cannot hold up the exit.
         let result = tokio::select! {
-            r = engine.backends.intelligence.process(&call, attempt) => Some(r),
+            r = engine.backends.intelligence.process(&call, call_no) => Some(r),
             _ = engine.stopped_for(STOP_GRACE) => None,
         };
         engine
@@ -414,6 +454,7 @@ pub async fn enrich_read(
                 }));
             }
             Err(e) => {
+                call_no = call_no.saturating_add(1);
                 if e.kind == FailureKind::Permanent {
                     // Not the service's health: the breaker is not charged.
                     engine.breaker.release(permit);
@@ -427,10 +468,15 @@ pub async fn enrich_read(
                     // breaker, or a trial failed): the outage is not this
                     // document's fault, so it costs no attempt. The loop waits
                     // for the breaker and tries again; an outage never DLQs.
+                    // It waits as a suspect: should the service fail it
+                    // every time, its trials would hold the breaker open
+                    // while healthy work waits (`Suspect`).
+                    suspect.mark(true);
                     engine.stats.retries.inc_by(1);
                     engine.stats.error(&e.exception_type);
                     continue;
                 }
+                suspect.mark(false);
                 attempt += 1;
                 if attempt >= max_attempts {
                     return park(

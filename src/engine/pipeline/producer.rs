@@ -407,7 +407,7 @@ pub async fn ingest(
     let walker = tokio::task::spawn_blocking(move || {
         for entry in walk(&walk_root) {
             let entry = entry.map_err(|e| e.to_string()).map(|p| {
-                let size = std::fs::metadata(&p).map_or(0, |m| m.len());
+                let size = file_size(&p);
                 (p, size)
             });
             if tx.blocking_send(entry).is_err() {
@@ -501,6 +501,12 @@ pub(crate) async fn index_batch(
 /// graph (the bodies, their Bolt values, the encoded message): without
 /// the cut such a batch made the peak RSS (docs/performance.md, goal 6).
 pub(crate) const BATCH_BYTES: u64 = 8 << 20;
+
+/// A file's size on disk for weighing it in a [`Batcher`]: 0 when it cannot
+/// be read now (reading it then reports why). Blocking.
+pub(crate) fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
 
 /// The files of the batch being gathered, and the bytes they will read: a
 /// tree ingest's batches and a watched tree's.

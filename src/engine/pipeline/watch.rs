@@ -339,36 +339,18 @@ async fn apply_changes(
     paths: BTreeSet<PathBuf>,
 ) -> Result<ChangeReport> {
     let root = &state.root;
-    let mut files = BTreeSet::new();
-    let mut gone = Vec::new();
-    for p in paths {
-        let Ok(rel) = p.strip_prefix(root) else {
-            continue;
-        };
-        if rel.as_os_str().is_empty() {
-            continue;
-        }
-        if matches!(
-            p.file_name().and_then(|n| n.to_str()),
-            Some(".gitignore" | ".ignore")
-        ) {
-            rules.forget();
-        }
-        match std::fs::symlink_metadata(&p) {
-            Ok(m) if m.is_file() && !rules.ignored(&p, false) => {
-                files.insert(p);
-            }
-            Ok(m) if m.is_dir() && !rules.ignored(&p, true) => {
-                // A directory moved in or checked out: its files may have
-                // no events of their own.
-                files.extend(walk(&p).filter_map(|f| f.ok()));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                gone.push(rel.to_string_lossy().replace('\\', "/"));
-            }
-            _ => {}
-        }
-    }
+    // Stats, ignore files and walks of moved-in directories touch the disk:
+    // they run off the runtime's workers, as a tree ingest's walk does.
+    let owned_rules = std::mem::replace(rules, IgnoreRules::new(root));
+    let walk_root = root.clone();
+    let (files, gone, owned_rules) = tokio::task::spawn_blocking(move || {
+        let mut rules = owned_rules;
+        let (files, gone) = changed_files(&walk_root, &mut rules, paths);
+        (files, gone, rules)
+    })
+    .await
+    .context("the watcher's file scan stopped")?;
+    *rules = owned_rules;
     let mut report = ChangeReport {
         changed: (files.len() + gone.len()) as u64,
         ..Default::default()
@@ -406,11 +388,10 @@ async fn apply_changes(
     let mut ingest = IngestReport::default();
     let mut carry = Carry::new(root, &gone_docs);
     let mut seen = HashSet::new();
-    let files: Vec<PathBuf> = files.into_iter().collect();
     report.files = files
         .iter()
         .take(FOLLOWED)
-        .filter_map(|f| f.strip_prefix(root).ok())
+        .filter_map(|(f, _)| f.strip_prefix(root).ok())
         .map(|r| r.to_string_lossy().replace('\\', "/"))
         .collect();
     engine.stats.watched_files.inc_by(files.len() as u64);
@@ -418,8 +399,7 @@ async fn apply_changes(
     // generated files checked out at once).
     let mut batch = producer::Batcher::new(BATCH, engine.cfg.max_file_bytes);
     let last = files.len().saturating_sub(1);
-    for (i, file) in files.into_iter().enumerate() {
-        let size = std::fs::metadata(&file).map_or(0, |m| m.len());
+    for (i, (file, size)) in files.into_iter().enumerate() {
         if batch.push(file, size) || i == last {
             producer::index_batch(
                 engine,
@@ -445,6 +425,54 @@ async fn apply_changes(
     report.published = ingest.published;
     report.enriched_sync = ingest.enriched_sync;
     Ok(report)
+}
+
+/// Which of `paths` are files to index (with their sizes, in path order;
+/// directories are walked) and which are gone, as paths relative to `root`.
+/// Blocking: it stats, reads ignore files and walks.
+fn changed_files(
+    root: &Path,
+    rules: &mut IgnoreRules,
+    paths: BTreeSet<PathBuf>,
+) -> (Vec<(PathBuf, u64)>, Vec<String>) {
+    let mut files = BTreeSet::new();
+    let mut gone = Vec::new();
+    for p in paths {
+        let Ok(rel) = p.strip_prefix(root) else {
+            continue;
+        };
+        if rel.as_os_str().is_empty() {
+            continue;
+        }
+        if matches!(
+            p.file_name().and_then(|n| n.to_str()),
+            Some(".gitignore" | ".ignore")
+        ) {
+            rules.forget();
+        }
+        match std::fs::symlink_metadata(&p) {
+            Ok(m) if m.is_file() && !rules.ignored(&p, false) => {
+                files.insert(p);
+            }
+            Ok(m) if m.is_dir() && !rules.ignored(&p, true) => {
+                // A directory moved in or checked out: its files may have
+                // no events of their own.
+                files.extend(walk(&p).filter_map(|f| f.ok()));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                gone.push(rel.to_string_lossy().replace('\\', "/"));
+            }
+            _ => {}
+        }
+    }
+    let files = files
+        .into_iter()
+        .map(|f| {
+            let size = producer::file_size(&f);
+            (f, size)
+        })
+        .collect();
+    (files, gone)
 }
 
 /// The walk's ignore rules for single paths: hidden names, and each

@@ -4,6 +4,11 @@
 //! HALF_OPEN once `recovery_timeout` has passed; in HALF_OPEN at most
 //! `half_open_max_calls` trial calls run; a success closes it, a failure opens
 //! it again. Callers that are not permitted wait; they are never failed.
+//!
+//! A trial goes first to a caller that is not a suspect (one whose own last
+//! call failed while the breaker was not closed) when such a caller is
+//! waiting: a document the service fails every time would otherwise take
+//! every trial and hold the breaker open while healthy work waits.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -62,7 +67,15 @@ struct Inner {
     /// The last state changes, oldest first (tests and the reliability suite
     /// check OPEN → HALF_OPEN → CLOSED cycles without sampling).
     transitions: VecDeque<BreakerState>,
+    /// When a caller that is not a suspect was last refused: it is waiting
+    /// for a trial, and a suspect leaves the trial to it.
+    fresh_refused: Option<Instant>,
 }
+
+/// How long a refused caller that is not a suspect counts as waiting. The
+/// callers poll at least every 250 ms (`enrich`), so one still waiting has
+/// asked within this.
+const FRESH_WAITING: Duration = Duration::from_millis(300);
 
 pub struct CircuitBreaker {
     cfg: BreakerConfig,
@@ -73,6 +86,13 @@ pub struct CircuitBreaker {
 #[must_use]
 pub struct Permit {
     trial: bool,
+}
+
+impl Permit {
+    /// A HALF_OPEN trial call's permit.
+    pub fn is_trial(&self) -> bool {
+        self.trial
+    }
 }
 
 impl CircuitBreaker {
@@ -89,6 +109,7 @@ impl CircuitBreaker {
                 calls_not_permitted: 0,
                 outcomes: VecDeque::new(),
                 transitions: VecDeque::from([BreakerState::Closed]),
+                fresh_refused: None,
             }),
         }
     }
@@ -133,12 +154,32 @@ impl CircuitBreaker {
 
     /// Admit a call, or say how long to wait before asking again.
     pub fn try_acquire(&self) -> Result<Permit, Duration> {
+        self.try_acquire_as(false)
+    }
+
+    /// [`try_acquire`](Self::try_acquire) for a caller that says whether it
+    /// is a suspect: in HALF_OPEN a suspect gets no trial while a caller
+    /// that is not one is waiting.
+    pub fn try_acquire_as(&self, suspect: bool) -> Result<Permit, Duration> {
         let mut i = self.lock();
         self.advance(&mut i);
+        let fresh_waiting = i
+            .fresh_refused
+            .is_some_and(|at| at.elapsed() < FRESH_WAITING);
+        if !suspect && i.state != BreakerState::Closed {
+            // Cleared again below if this caller is admitted.
+            i.fresh_refused = Some(Instant::now());
+        }
         match i.state {
             BreakerState::Closed => Ok(Permit { trial: false }),
-            BreakerState::HalfOpen if i.trials_in_flight < self.cfg.half_open_max_calls => {
+            BreakerState::HalfOpen
+                if i.trials_in_flight < self.cfg.half_open_max_calls
+                    && !(suspect && fresh_waiting) =>
+            {
                 i.trials_in_flight += 1;
+                if !suspect {
+                    i.fresh_refused = None;
+                }
                 Ok(Permit { trial: true })
             }
             BreakerState::HalfOpen => {
@@ -280,6 +321,28 @@ mod tests {
         }
         std::thread::sleep(Duration::from_millis(15));
         b.try_acquire().unwrap()
+    }
+
+    #[test]
+    fn a_suspect_leaves_the_trial_to_a_waiting_caller_and_takes_it_alone() {
+        let b = breaker(10);
+        let trial = trip_then_take_the_trial(&b);
+        b.failure(trial, "this document again");
+        // Open: a caller that is not a suspect asks and is told to wait.
+        assert!(b.try_acquire_as(false).is_err());
+        std::thread::sleep(Duration::from_millis(15));
+        assert!(
+            b.try_acquire_as(true).is_err(),
+            "the suspect defers while another caller waits"
+        );
+        let fresh = b.try_acquire_as(false).expect("the waiting caller's trial");
+        assert!(fresh.is_trial());
+        b.failure(fresh, "down for everyone");
+        // Nobody else has asked for FRESH_WAITING: the suspect gets its trial.
+        std::thread::sleep(FRESH_WAITING + Duration::from_millis(15));
+        let alone = b.try_acquire_as(true).expect("a suspect alone still tries");
+        b.success(alone);
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 
     #[test]

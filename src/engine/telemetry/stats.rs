@@ -102,6 +102,9 @@ pub struct Stats {
     pub in_flight: AtomicI64,
     /// Of `in_flight`, those in batches a writer is recording now.
     pub recording: AtomicI64,
+    /// Of `in_flight`, those whose last call was a breaker trial that failed
+    /// (`enrich::Suspect`): they cannot tell an outage from their own fault.
+    pub suspects: AtomicI64,
     errors: IntCounterVec,
     index_seconds: PromHistogram,
     enrich_seconds: PromHistogram,
@@ -336,6 +339,7 @@ impl Default for Stats {
                 AGE_BUCKETS,
             ),
             in_flight: AtomicI64::new(0),
+            suspects: AtomicI64::new(0),
             recording: AtomicI64::new(0),
             enrich_latency: Mutex::new(new_histogram()),
             retry_wait: Mutex::new(new_histogram()),

@@ -187,29 +187,25 @@ impl ConsumerContext for RebalanceContext {
                 self.post_rebalance(consumer, &Rebalance::Assign(tpl));
                 r
             }
-            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                self.pre_rebalance(consumer, &Rebalance::Revoke(tpl));
+            // A revoke, or an error, which rust-rdkafka answers the same
+            // way: drop the assignment.
+            other => {
+                let rebalance = match other {
+                    RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => Rebalance::Revoke(tpl),
+                    other => {
+                        let code: RDKafkaErrorCode = other.into();
+                        tracing::warn!("rebalance error: {code}");
+                        Rebalance::Error(KafkaError::Rebalance(code))
+                    }
+                };
+                self.pre_rebalance(consumer, &rebalance);
                 let r = if cooperative {
                     consumer.incremental_unassign(tpl)
                 } else {
                     consumer.unassign()
                 };
-                self.post_rebalance(consumer, &Rebalance::Revoke(tpl));
+                self.post_rebalance(consumer, &rebalance);
                 r
-            }
-            other => {
-                let code: RDKafkaErrorCode = other.into();
-                tracing::warn!("rebalance error: {code}");
-                let r = Rebalance::Error(KafkaError::Rebalance(code));
-                self.pre_rebalance(consumer, &r);
-                // As rust-rdkafka does: drop the assignment.
-                let r2 = if cooperative {
-                    consumer.incremental_unassign(tpl)
-                } else {
-                    consumer.unassign()
-                };
-                self.post_rebalance(consumer, &r);
-                r2
             }
         };
         if let Err(e) = result {
