@@ -144,8 +144,7 @@ fn http_service_enriches_everything_with_the_same_results_as_the_embedded_analyz
         let db = rusqlite::Connection::open(d.join("archon.sqlite3")).unwrap();
         let mut q = db
             .prepare(
-                "SELECT entity_id, enrichment_json, \
-                 (SELECT count(*) FROM entities WHERE document_id = entity_id) \
+                "SELECT entity_id, enrichment_json, json_array_length(entities_json) \
                  FROM documents ORDER BY entity_id",
             )
             .unwrap();

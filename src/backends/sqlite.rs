@@ -60,12 +60,20 @@ CREATE TABLE IF NOT EXISTS documents (
     -- Where it came from ('tree' with its root, or 'http'): a tree ingest
     -- removes only its own tree's documents. NULL: indexed before this.
     source_kind TEXT,
-    source_root TEXT);
+    source_root TEXT,
+    -- The current enrichment's entities, a JSON array of {kind, name, line}.
+    -- NULL: none recorded here; a data dir from before keeps them in the
+    -- entities table, which is still read (see the graph store).
+    entities_json TEXT);
 -- Documents a tree ingest removed (their files are gone): a request still
 -- on its way for one is skipped instead of parked as DocumentNotFound.
 CREATE TABLE IF NOT EXISTS deleted_documents (
     entity_id TEXT PRIMARY KEY, deleted_at TEXT NOT NULL, reason TEXT NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS documents_status ON documents (enrichment_status, project_name);
+-- Entities as data dirs before kept them: one row each, in a b-tree keyed
+-- by the random document id (181 B a document, the largest randomly filled
+-- tree in the file). New enrichments write documents.entities_json instead
+-- (docs/performance.md, "Scale: entities in the document's row").
 CREATE TABLE IF NOT EXISTS entities (
     document_id TEXT NOT NULL, idx INTEGER NOT NULL, kind TEXT NOT NULL,
     name TEXT NOT NULL, line INTEGER NOT NULL,
@@ -332,6 +340,7 @@ fn add_missing_columns(conn: &Connection) -> rusqlite::Result<()> {
         ("documents", "announced", "INTEGER NOT NULL DEFAULT 1"),
         ("documents", "source_kind", "TEXT"),
         ("documents", "source_root", "TEXT"),
+        ("documents", "entities_json", "TEXT"),
     ];
     for (table, column, decl) in ADDED {
         let present = conn
@@ -358,7 +367,7 @@ mod tests {
             let c = Connection::open(dir.path().join(DB_FILE)).unwrap();
             // The schema as it was before enrichment_applied.
             let old = SCHEMA.replace(
-                ",\n    -- Enrichments applied for the current content (the reliability suite's\n    -- duplicate check: never above 1).\n    enrichment_applied INTEGER NOT NULL DEFAULT 0,\n    -- The current enrichment's completed event is written (the outbox mark).\n    announced INTEGER NOT NULL DEFAULT 1,\n    -- Where it came from ('tree' with its root, or 'http'): a tree ingest\n    -- removes only its own tree's documents. NULL: indexed before this.\n    source_kind TEXT,\n    source_root TEXT)",
+                ",\n    -- Enrichments applied for the current content (the reliability suite's\n    -- duplicate check: never above 1).\n    enrichment_applied INTEGER NOT NULL DEFAULT 0,\n    -- The current enrichment's completed event is written (the outbox mark).\n    announced INTEGER NOT NULL DEFAULT 1,\n    -- Where it came from ('tree' with its root, or 'http'): a tree ingest\n    -- removes only its own tree's documents. NULL: indexed before this.\n    source_kind TEXT,\n    source_root TEXT,\n    -- The current enrichment's entities, a JSON array of {kind, name, line}.\n    -- NULL: none recorded here; a data dir from before keeps them in the\n    -- entities table, which is still read (see the graph store).\n    entities_json TEXT)",
                 ")",
             );
             assert_ne!(old, SCHEMA);
@@ -372,16 +381,16 @@ mod tests {
             .unwrap();
         }
         let db = Db::open(dir.path()).unwrap();
-        let (applied, announced, source): (i64, i64, Option<String>) = db
+        let (applied, announced, source, entities): (i64, i64, Option<String>, Option<String>) = db
             .run_blocking(|c| {
                 Ok(c.query_row(
-                    "SELECT enrichment_applied, announced, source_kind FROM documents WHERE entity_id = 'a'",
+                    "SELECT enrichment_applied, announced, source_kind, entities_json FROM documents WHERE entity_id = 'a'",
                     [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )?)
             })
             .unwrap();
-        assert_eq!((applied, announced, source), (0, 1, None));
+        assert_eq!((applied, announced, source, entities), (0, 1, None, None));
         // Opening again (the column is there now) is a no-op.
         Db::open(dir.path()).unwrap();
     }

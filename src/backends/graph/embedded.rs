@@ -238,23 +238,22 @@ impl GraphStore for EmbeddedGraph {
                         tx.prepare_cached(
                             "UPDATE documents SET enrichment_status = 'completed', enriched_at = ?2,
                                 enrichment_content_hash = ?3, enrichment_json = ?4, failure_reason = NULL,
-                                enrichment_applied = enrichment_applied + 1, announced = 0
+                                enrichment_applied = enrichment_applied + 1, announced = 0,
+                                entities_json = ?5
                              WHERE entity_id = ?1",
                         )?
                         .execute(params![
                             u.document_id,
                             u.enriched_at,
                             u.content_hash,
-                            serde_json::to_string(&u.results)?
+                            serde_json::to_string(&u.results)?,
+                            serde_json::to_string(&u.entities)?
                         ])?;
+                        // Rows an older release wrote for this document (a
+                        // new data dir's table is empty: a lookup in an
+                        // empty tree).
                         tx.prepare_cached("DELETE FROM entities WHERE document_id = ?1")?
                             .execute([&u.document_id])?;
-                        let mut ins = tx.prepare_cached(
-                            "INSERT INTO entities (document_id, idx, kind, name, line) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        )?;
-                        for (i, e) in u.entities.iter().enumerate() {
-                            ins.execute(params![u.document_id, i as i64, e.kind, e.name, e.line])?;
-                        }
                     }
                     out.push(result);
                 }
@@ -392,6 +391,15 @@ impl GraphStore for EmbeddedGraph {
         let id = document_id.to_string();
         self.db
             .run(move |conn| {
+                let json: Option<String> = conn
+                    .prepare_cached("SELECT entities_json FROM documents WHERE entity_id = ?1")?
+                    .query_row([&id], |r| r.get(0))
+                    .optional()?
+                    .flatten();
+                if let Some(json) = json {
+                    return Ok(serde_json::from_str(&json)?);
+                }
+                // Enriched by a release that kept entities in their table.
                 let mut st = conn.prepare_cached(
                     "SELECT kind, name, line FROM entities WHERE document_id = ?1 ORDER BY idx",
                 )?;
@@ -568,6 +576,43 @@ mod tests {
             .unwrap()
             .unwrap()
             .enrichment_status
+    }
+
+    /// A data dir from before kept entities in their own table: they are
+    /// still read; the next enrichment moves them into the document's row
+    /// and leaves no row behind.
+    #[tokio::test]
+    async fn entities_an_older_release_wrote_are_read_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path()).unwrap();
+        let g = EmbeddedGraph::new(db.clone());
+        g.index_documents(vec![doc("d1", "h1")]).await.unwrap();
+        db.run(|conn| {
+            conn.execute_batch(
+                "INSERT INTO entities VALUES ('d1', 0, 'class', 'Old', 7);
+                 INSERT INTO entities VALUES ('d1', 1, 'function', 'old_fn', 9);",
+            )?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let old = g.entities("d1").await.unwrap();
+        assert_eq!(
+            old.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+            ["Old", "old_fn"]
+        );
+        g.transition(vec!["d1".into()], Transition::Pick)
+            .await
+            .unwrap();
+        g.record_enrichments(vec![update("d1", "h1")])
+            .await
+            .unwrap();
+        assert_eq!(g.entities("d1").await.unwrap(), update("d1", "h1").entities);
+        let left: i64 = db
+            .run(|conn| Ok(conn.query_row("SELECT count(*) FROM entities", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(left, 0);
     }
 
     #[tokio::test]
