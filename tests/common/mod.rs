@@ -58,17 +58,56 @@ impl Run {
     }
 }
 
+/// The longest one `run` may take. A command that hangs (CI once saw
+/// `ingest --wait` wait for ever on a breaker that could not close) fails its
+/// test with what it printed, instead of holding the suite to CI's limit.
+const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
+
 pub fn run(data_dir: &Path, args: &[&str]) -> Run {
-    let out = bin()
+    use std::io::Read;
+    let mut child = bin()
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run archon-tui");
+    let reader = |mut from: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            from.read_to_end(&mut bytes).ok();
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+    };
+    let stdout = reader(Box::new(child.stdout.take().unwrap()));
+    let stderr = reader(Box::new(child.stderr.take().unwrap()));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for archon-tui") {
+            break status;
+        }
+        if started.elapsed() > RUN_LIMIT {
+            child.kill().ok();
+            child.wait().ok();
+            let err = stderr.join().unwrap_or_default();
+            let tail: String = err
+                .chars()
+                .rev()
+                .take(4000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            panic!("archon-tui {args:?} did not finish in {RUN_LIMIT:?}; killed. stderr (end):\n{tail}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
     }
 }
 
