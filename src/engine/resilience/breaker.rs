@@ -88,13 +88,6 @@ pub struct Permit {
     trial: bool,
 }
 
-impl Permit {
-    /// A HALF_OPEN trial call's permit.
-    pub fn is_trial(&self) -> bool {
-        self.trial
-    }
-}
-
 impl CircuitBreaker {
     pub fn new(cfg: BreakerConfig) -> Self {
         Self {
@@ -167,7 +160,7 @@ impl CircuitBreaker {
             .fresh_refused
             .is_some_and(|at| at.elapsed() < FRESH_WAITING);
         if !suspect && i.state != BreakerState::Closed {
-            // Cleared again below if this caller is admitted.
+            // This caller is waiting, unless the trial below admits it.
             i.fresh_refused = Some(Instant::now());
         }
         match i.state {
@@ -336,7 +329,7 @@ mod tests {
             "the suspect defers while another caller waits"
         );
         let fresh = b.try_acquire_as(false).expect("the waiting caller's trial");
-        assert!(fresh.is_trial());
+        assert!(fresh.trial);
         b.failure(fresh, "down for everyone");
         // Nobody else has asked for FRESH_WAITING: the suspect gets its trial.
         std::thread::sleep(FRESH_WAITING + Duration::from_millis(15));
