@@ -761,25 +761,16 @@ async fn completed_events_refused_after_the_graph_write_are_written_on_the_retry
     archon_tui::corpus::generate(src.path(), 40).unwrap();
     let mut cfg = EngineConfig::with_data_dir(data.path());
     cfg.retry.base_delay = Duration::from_millis(5);
-    let db = archon_tui::backends::sqlite::Db::open(&cfg.data_dir).unwrap();
-    let faults = Arc::new(archon_tui::ports::intelligence::FaultDial::new(
-        0.0,
-        Duration::ZERO,
-    ));
-    let mut backends = archon_tui::ports::Backends::from_config(&db, &cfg, faults.clone())
-        .await
-        .unwrap();
-    backends.broker = Arc::new(RefusingTopic {
-        inner: backends.broker.clone(),
-        topic: cfg.completed_topic.clone(),
-        refusals: 3.into(),
-    });
-    let control = archon_tui::backends::control_store(&db, &cfg, backends.broker.as_ref())
-        .await
-        .unwrap();
-    let e = Engine::with_backends(cfg, backends, control, faults, None)
-        .await
-        .unwrap();
+    let topic = cfg.completed_topic.clone();
+    let e = archon_tui::runtime::open_engine_with(cfg, |b| {
+        b.broker = Arc::new(RefusingTopic {
+            inner: b.broker.clone(),
+            topic,
+            refusals: 3.into(),
+        });
+    })
+    .await
+    .unwrap();
     producer::ingest(&e, src.path(), "p", &|_| {})
         .await
         .unwrap();
@@ -854,23 +845,9 @@ async fn documents_that_always_fail_do_not_hold_the_breaker_open_over_healthy_wo
     cfg.breaker.failure_threshold = 2;
     cfg.breaker.recovery_timeout = Duration::from_millis(50);
     cfg.concurrency = 4;
-    let db = archon_tui::backends::sqlite::Db::open(&cfg.data_dir).unwrap();
-    let faults = Arc::new(archon_tui::backends::intelligence::faults::FaultDial::new(
-        0.0,
-        Duration::ZERO,
-    ));
-    let mut backends = archon_tui::engine::Backends::from_config(&db, &cfg, faults.clone())
-        .await
-        .unwrap();
-    backends.intelligence = Arc::new(FailsThePoisoned);
-    let history = archon_tui::runtime::open_history(&cfg.data_dir);
-    let e = Engine::with_backends(
-        cfg,
-        backends,
-        Arc::new(archon_tui::backends::control::SqliteControl::new(db)),
-        faults,
-        history,
-    )
+    let e = archon_tui::runtime::open_engine_with(cfg, |b| {
+        b.intelligence = Arc::new(FailsThePoisoned);
+    })
     .await
     .unwrap();
     let poisoned = tempfile::tempdir().unwrap();

@@ -13,14 +13,12 @@ use anyhow::{Context, Result};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use archon_tui::backends::control::SqliteControl;
 use archon_tui::backends::graph::Status;
-use archon_tui::backends::intelligence::faults::FaultDial;
 use archon_tui::backends::intelligence::{
     analyzer, Analysis, Intelligence, IntelligenceError, ProcessRequest,
 };
 use archon_tui::engine::config::EngineConfig;
-use archon_tui::engine::{pipeline::drain, pipeline::producer, Backends, Engine};
+use archon_tui::engine::{pipeline::drain, pipeline::producer, Engine};
 use archon_tui::runtime::{Ended, RunOptions, Running};
 use clap::Parser;
 use serde_json::json;
@@ -248,21 +246,12 @@ async fn open(dir: &std::path::Path, args: &Args, setup: &Setup) -> Result<Arc<E
     };
     cfg.concurrency = args.concurrency;
     cfg.intelligence_url = setup.intelligence_url.clone();
-    if !setup.noop {
-        return archon_tui::runtime::open_engine(cfg).await;
-    }
-    let db = archon_tui::backends::sqlite::Db::open(&cfg.data_dir)?;
-    let faults = Arc::new(FaultDial::new(0.0, Duration::ZERO));
-    let mut backends = Backends::from_config(&db, &cfg, faults.clone()).await?;
-    backends.intelligence = Arc::new(NoopIntelligence);
-    let history = archon_tui::runtime::open_history(&cfg.data_dir);
-    Engine::with_backends(
-        cfg,
-        backends,
-        Arc::new(SqliteControl::new(db)),
-        faults,
-        history,
-    )
+    let noop = setup.noop;
+    archon_tui::runtime::open_engine_with(cfg, |b| {
+        if noop {
+            b.intelligence = Arc::new(NoopIntelligence);
+        }
+    })
     .await
 }
 

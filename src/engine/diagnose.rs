@@ -329,7 +329,7 @@ fn breaker(s: &Snapshot, live: &Live<'_>, lag: i64, out: &mut Vec<Cause>) {
         kind: CauseKind::BreakerOpen,
         weight: if parts.is_empty() { 1.0 } else { share(lag_on(s, &parts), lag) },
         finding: format!(
-            "the breaker is {} on {} of {} members ({} failures, {:.0} % of recent calls failed{}): nothing is fetched while it is open",
+            "the breaker is {} on {} of {} members ({} failures, {:.0} % of recent calls failed{}): only one request at a time is fetched while it is open",
             b.state.as_str(),
             open.len(),
             live.members.len(),

@@ -31,12 +31,24 @@ use crate::serve::token::Tokens;
 /// dir for the rest) and open an engine on them: the one place adapters
 /// are chosen.
 pub async fn open_engine(cfg: EngineConfig) -> Result<Arc<Engine>> {
+    open_engine_with(cfg, |_| {}).await
+}
+
+/// [`open_engine`] with a say over the adapters before the engine takes
+/// them: archon-bench swaps in a no-op service, tests a failing service or
+/// a broker that refuses a topic. The control store is chosen after, so it
+/// sees the broker as adapted.
+pub async fn open_engine_with(
+    cfg: EngineConfig,
+    adapt: impl FnOnce(&mut crate::ports::Backends),
+) -> Result<Arc<Engine>> {
     let db = crate::backends::sqlite::Db::open(&cfg.data_dir)?;
     let faults = Arc::new(crate::ports::intelligence::FaultDial::new(
         cfg.faults.failure_rate,
         cfg.faults.latency,
     ));
-    let backends = crate::ports::Backends::from_config(&db, &cfg, faults.clone()).await?;
+    let mut backends = crate::ports::Backends::from_config(&db, &cfg, faults.clone()).await?;
+    adapt(&mut backends);
     let control = crate::backends::control_store(&db, &cfg, backends.broker.as_ref()).await?;
     let history = open_history(&cfg.data_dir);
     Engine::with_backends(cfg, backends, control, faults, history).await

@@ -92,14 +92,8 @@ pub fn run(data_dir: &Path, args: &[&str]) -> Run {
             child.kill().ok();
             child.wait().ok();
             let err = stderr.join().unwrap_or_default();
-            let tail: String = err
-                .chars()
-                .rev()
-                .take(4000)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let from = err.char_indices().rev().nth(3999).map_or(0, |(i, _)| i);
+            let tail = &err[from..];
             panic!("archon-tui {args:?} did not finish in {RUN_LIMIT:?}; killed. stderr (end):\n{tail}");
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
