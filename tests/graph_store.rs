@@ -412,6 +412,26 @@ async fn conformance(g: &dyn GraphStore, ns: &str) {
         .await
         .unwrap()
         .is_empty());
+
+    // What a drain waits on: pending and processing, by project, the same
+    // as the counts say (other tests' documents may share the graph).
+    let picked = g
+        .transition(vec![id("d4")], Transition::Pick)
+        .await
+        .unwrap();
+    assert_eq!(picked, [id("d4")]);
+    assert_eq!(g.unfinished_count(Some(alpha.clone())).await.unwrap(), 0);
+    assert_eq!(g.unfinished_count(Some(beta.clone())).await.unwrap(), 2);
+    assert_eq!(
+        g.unfinished_count(Some(format!("{ns}-none")))
+            .await
+            .unwrap(),
+        0
+    );
+    assert!(g.unfinished_count(None).await.unwrap() >= 2);
+    let counts = g.counts().await.unwrap();
+    assert_eq!(counts[&beta][&Status::Processing], 1);
+    assert_eq!(unfinished(&counts[&beta]), 2);
 }
 
 /// The transition table (`model::Transition`) as a store applies it: for

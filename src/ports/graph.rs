@@ -275,6 +275,17 @@ pub trait GraphStore: Send + Sync {
     /// processing → pending after a crash; returns how many.
     async fn reset_processing(&self) -> Result<u64>;
     async fn counts(&self) -> Result<ProjectCounts>;
+    /// Documents pending or processing, in one project (None: in all): what
+    /// a drain waits on. `counts` reads every document (a server keeps no
+    /// count by property value); a store with an index on the status
+    /// answers this from the unfinished ones alone.
+    async fn unfinished_count(&self, project: Option<String>) -> Result<u64> {
+        let counts = self.counts().await?;
+        Ok(match project {
+            None => unfinished(&total_counts(&counts)),
+            Some(p) => counts.get(&p).map_or(0, unfinished),
+        })
+    }
     /// For each cutoff (RFC 3339, UTC), how many documents still pending or
     /// processing were indexed before it (seed §10.2: pending by age).
     async fn unfinished_indexed_before(&self, cutoffs: Vec<String>) -> Result<Vec<u64>>;

@@ -342,6 +342,22 @@ impl GraphStore for EmbeddedGraph {
             .await
     }
 
+    async fn unfinished_count(&self, project: Option<String>) -> Result<u64> {
+        // On the (status, project) index.
+        self.db
+            .read(move |conn| {
+                let n: i64 = conn
+                    .prepare_cached(
+                        "SELECT count(*) FROM documents
+                     WHERE enrichment_status IN ('pending', 'processing')
+                       AND (?1 IS NULL OR project_name = ?1)",
+                    )?
+                    .query_row([project], |r| r.get(0))?;
+                Ok(n.max(0) as u64)
+            })
+            .await
+    }
+
     async fn unfinished_indexed_before(&self, cutoffs: Vec<String>) -> Result<Vec<u64>> {
         self.db
             .read(move |conn| {

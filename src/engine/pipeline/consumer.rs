@@ -515,6 +515,10 @@ async fn record_loop(
     let writers = record_writers(&engine);
     let turns = Arc::new(tokio::sync::Semaphore::new(writers));
     while let Some(first) = rx.recv().await {
+        // The batch is cut once a writer is free, not before: what finishes
+        // while every writer is busy joins it (a group commit), so a busy
+        // store gets fewer, larger writes instead of a queue of small ones.
+        let turn = turns.clone().acquire_owned().await?;
         let mut batch = vec![first];
         while batch.len() < MAX_RECORD_BATCH {
             match rx.try_recv() {
@@ -522,7 +526,6 @@ async fn record_loop(
                 Err(_) => break,
             }
         }
-        let turn = turns.clone().acquire_owned().await?;
         engine
             .stats
             .recording

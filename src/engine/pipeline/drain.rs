@@ -133,17 +133,19 @@ pub async fn wait_drained_in(
     loop {
         // A broker or graph failover (a leader or the group coordinator
         // gone) makes a look fail for a while: wait it out, until the timeout.
-        // Only a quiet pipeline can be drained: that is when the counts
-        // must be read afresh.
-        let p = match progress_counted(engine, |lag, in_flight| {
-            if lag == 0 && in_flight == 0 {
-                Fresh::Now
-            } else {
-                Fresh::Paced
-            }
-        })
-        .await
-        {
+        // The counts shown are read at their pace; only a quiet pipeline
+        // can be drained, and that is decided from a fresh count of the
+        // unfinished documents (on the status index, not every document).
+        let looked = match progress_counted(engine, |_, _| Fresh::Paced).await {
+            Ok(p) if p.lag_total() == 0 && p.in_flight == 0 => engine
+                .backends
+                .graph
+                .unfinished_count(project.map(str::to_string))
+                .await
+                .map(|n| (p, Some(n))),
+            other => other.map(|p| (p, None)),
+        };
+        let (p, unfinished_now) = match looked {
             Ok(p) => p,
             Err(e) => {
                 if timeout.is_some_and(|t| started.elapsed() >= t) {
@@ -158,8 +160,8 @@ pub async fn wait_drained_in(
             }
         };
         tick(&p);
-        let quiet = p.lag_total() == 0 && p.in_flight == 0;
-        if quiet && p.unfinished_in(project) == 0 {
+        let quiet = unfinished_now.is_some();
+        if unfinished_now == Some(0) {
             return Ok(true);
         }
         // Pending work but nothing queued or running, a few ticks in a row.

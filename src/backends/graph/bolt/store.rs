@@ -857,6 +857,27 @@ impl GraphStore for BoltGraph {
         Ok(out)
     }
 
+    async fn unfinished_count(&self, project: Option<String>) -> Result<u64> {
+        // On the status index: the unfinished documents only, not a scan of
+        // every document as `counts` is (~0.4 s at 500,000 documents).
+        let rows = self
+            .rows(
+                query(
+                    "MATCH (d:Document)
+                     WHERE d.enrichment_status IN ['pending', 'processing']
+                       AND ($project IS NULL OR d.project_name = $project)
+                     RETURN count(d) AS n",
+                )
+                .param("project", param(json!(project))?),
+            )
+            .await?;
+        let n = rows
+            .first()
+            .and_then(|r| r.get::<i64>("n").ok())
+            .unwrap_or(0);
+        Ok(n.max(0) as u64)
+    }
+
     async fn unfinished_indexed_before(&self, cutoffs: Vec<String>) -> Result<Vec<u64>> {
         let mut out = Vec::with_capacity(cutoffs.len());
         for c in cutoffs {
