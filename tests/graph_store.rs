@@ -228,7 +228,7 @@ async fn conformance(g: &dyn GraphStore, ns: &str) {
         (id("nope"), h("h1")),
         (id("big-bin"), h("big-bin")),
     ];
-    if let Some(reads) = g.read_for_enrichment(wanted).await.unwrap() {
+    if let Some(reads) = g.read_for_enrichment(wanted.clone()).await.unwrap() {
         let got: Vec<(Option<&str>, Option<&[u8]>)> = reads
             .iter()
             .map(|r| {
@@ -251,6 +251,35 @@ async fn conformance(g: &dyn GraphStore, ns: &str) {
                 (Some(big_bin.as_str()), Some(&binary[..])),
             ]
         );
+    }
+
+    // The same reads with the pick (pending → processing) in them, where
+    // the store offers it: the same answers, and the documents picked.
+    assert_eq!(status(g, &id("big-text")).await, Status::Pending);
+    if let Some(reads) = g.pick_and_read(wanted).await.unwrap() {
+        let got: Vec<(Option<String>, Option<usize>)> = reads
+            .iter()
+            .map(|r| {
+                (
+                    r.document.as_ref().map(|d| d.entity_id.clone()),
+                    r.content.as_ref().map(Vec::len),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Some(id("big-text")), Some(text.len())),
+                (Some(id("big-bin")), Some(binary.len())),
+                (Some(id("big-text-2")), Some(text.len())),
+                (Some(id("d1")), None),
+                (None, None),
+                (Some(id("big-bin")), Some(binary.len())),
+            ]
+        );
+        for d in ["big-text", "big-bin", "big-text-2", "d1"] {
+            assert_eq!(status(g, &id(d)).await, Status::Processing, "{d}");
+        }
     }
 
     // pending → processing → completed, once per content hash (seed §5.4).

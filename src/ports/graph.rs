@@ -262,6 +262,16 @@ pub trait GraphStore: Send + Sync {
     ) -> Result<Option<Vec<ReadForEnrichment>>> {
         Ok(None)
     }
+    /// `read_for_enrichment` that also picks the documents (pending →
+    /// processing, as `transition(…, Transition::Pick)`) in the same
+    /// statement. `None`: this store picks apart (the default: on SQLite the
+    /// pick is a write for the one writer and the read a reader's).
+    async fn pick_and_read(
+        &self,
+        _wanted: Vec<(String, String)>,
+    ) -> Result<Option<Vec<ReadForEnrichment>>> {
+        Ok(None)
+    }
     /// Move the documents that are in `t.from()` to `t.to()` (the table in
     /// `model::Transition`); returns the ids it moved (the others were elsewhere), so a caller acts once per move.
     async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<Vec<String>>;

@@ -330,10 +330,9 @@ async fn fetch_loop(
             .stats
             .in_flight
             .fetch_add(n as i64, std::sync::atomic::Ordering::Relaxed);
-        // Marking the batch `processing` is a write of its own: it runs
-        // beside the enrichments, so neither the next fetch nor the calls
-        // (which hold the concurrency permits) wait for the writer. Pick only
-        // moves pending documents, so landing after a result changes nothing.
+        // Marking the batch `processing` goes with its first reads where the
+        // store can (one statement on a server), else beside them
+        // (`first_reads`, `pick_apart`).
         let (engine, tx, sem) = (engine.clone(), tx.clone(), sem.clone());
         tokio::spawn(async move {
             let topic = engine.cfg.enrich_topic.clone();
@@ -356,25 +355,8 @@ async fn fetch_loop(
                 .collect();
             let ids: Vec<String> = picked.iter().map(|(d, _)| d.clone()).collect();
             enrich::publish_progress(&engine, &picked, "analysis", 10).await;
-            let marking = engine.clone();
-            tokio::spawn(async move {
-                if let Err(e) = marking
-                    .backends
-                    .graph
-                    .transition(ids, Transition::Pick)
-                    .await
-                {
-                    // Best effort (the outcome's write sets the status); a
-                    // full disk is the stall's to report, once.
-                    if crate::engine::resilience::stall::is_disk_full(&e) {
-                        tracing::debug!("could not mark documents processing: {e:#}");
-                    } else {
-                        tracing::warn!("could not mark documents processing: {e:#}");
-                    }
-                }
-            });
             let reading = std::time::Instant::now();
-            let mut reads = first_reads(&engine, &decoded).await.into_iter();
+            let mut reads = first_reads(&engine, &decoded, ids).await.into_iter();
             for (origin, req) in decoded {
                 let (engine, tx, sem) = (engine.clone(), tx.clone(), sem.clone());
                 let read = if req.is_ok() { reads.next() } else { None };
@@ -410,12 +392,14 @@ async fn fetch_loop(
     }
 }
 
-/// The batch's first reads (document, body) in one call where the store can;
+/// The batch's first reads (document, body) in one call where the store can,
+/// with the pick (pending → processing) in the same statement where it can;
 /// one entry per decoded request, in order. Empty when it cannot or the read
 /// failed: each enrichment then reads for itself (and waits out an outage).
 async fn first_reads(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     decoded: &[(Origin, Result<EnrichmentRequest, Outcome>)],
+    ids: Vec<String>,
 ) -> Vec<ReadForEnrichment> {
     let wanted: Vec<(String, String)> = decoded
         .iter()
@@ -425,7 +409,20 @@ async fn first_reads(
     if wanted.is_empty() {
         return Vec::new();
     }
-    match engine.backends.graph.read_for_enrichment(wanted).await {
+    let graph = &engine.backends.graph;
+    match graph.pick_and_read(wanted.clone()).await {
+        Ok(Some(reads)) => return reads,
+        Ok(None) => {}
+        Err(e) => {
+            tracing::debug!(
+                "batched pick and first reads failed; each enrichment reads alone: {e:#}"
+            );
+            pick_apart(engine, ids);
+            return Vec::new();
+        }
+    }
+    pick_apart(engine, ids);
+    match graph.read_for_enrichment(wanted).await {
         Ok(Some(reads)) => reads,
         Ok(None) => Vec::new(),
         Err(e) => {
@@ -433,6 +430,30 @@ async fn first_reads(
             Vec::new()
         }
     }
+}
+
+/// Mark the batch `processing` in a write of its own, beside the reads and
+/// the calls, so neither the next fetch nor the calls (which hold the
+/// concurrency permits) wait for the writer. Pick only moves pending
+/// documents, so landing after a result changes nothing.
+fn pick_apart(engine: &Arc<Engine>, ids: Vec<String>) {
+    let marking = engine.clone();
+    tokio::spawn(async move {
+        if let Err(e) = marking
+            .backends
+            .graph
+            .transition(ids, Transition::Pick)
+            .await
+        {
+            // Best effort (the outcome's write sets the status); a
+            // full disk is the stall's to report, once.
+            if crate::engine::resilience::stall::is_disk_full(&e) {
+                tracing::debug!("could not mark documents processing: {e:#}");
+            } else {
+                tracing::warn!("could not mark documents processing: {e:#}");
+            }
+        }
+    });
 }
 
 /// Every [`COMMIT_EVERY`], commit what the recorder made safe, until told to

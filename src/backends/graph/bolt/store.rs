@@ -343,6 +343,70 @@ impl BoltGraph {
     /// The bodies of these content hashes, in one statement: `None` for a
     /// hash with no body, or one cut short (a crash mid-index: re-indexing
     /// stores it again).
+    /// A fetched batch's first reads in one statement (each document and,
+    /// while it is still to enrich, the chunks of its body: a row per
+    /// chunk), and with `pick` its move pending → processing too: one
+    /// statement where the pick was one more (docs/performance.md).
+    async fn first_reads(
+        &self,
+        wanted: Vec<(String, String)>,
+        pick: bool,
+    ) -> Result<Vec<ReadForEnrichment>> {
+        let mut rows: Vec<Value> = wanted
+            .iter()
+            .map(|(id, hash)| json!({"id": id, "hash": hash}))
+            .collect();
+        // The pick writes: its locks in the one order every write takes.
+        let picking = if pick {
+            rows.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+            format!(
+                "{LOCK} FOREACH (_ IN CASE WHEN d.enrichment_status = 'pending' THEN [1] ELSE [] END |
+                   SET d.enrichment_status = 'processing') WITH r, d"
+            )
+        } else {
+            String::new()
+        };
+        let rows = self
+            .unwind(
+                &format!(
+                    "UNWIND $rows AS r MATCH (d:Document {{entity_id: r.id}}) {picking}
+                     OPTIONAL MATCH (x:DocumentContent {{content_hash: r.hash}})
+                       WHERE d.content_hash = r.hash AND NOT (d.enrichment_status = 'completed'
+                         AND d.enrichment_content_hash = r.hash)
+                     RETURN {DOC_RETURN}, x IS NOT NULL AS chunk, r.hash AS hash,
+                       x.seq AS seq, x.chunks AS chunks, x.body AS body, x.body_b64 AS b64
+                     ORDER BY hash, seq"
+                ),
+                Value::Array(rows),
+            )
+            .await?;
+        let mut docs: BTreeMap<String, DocumentRecord> = BTreeMap::new();
+        let mut bodies = Bodies::default();
+        for row in rows {
+            if row.get::<bool>("chunk").unwrap_or(false) {
+                bodies.add(row.to().context("unexpected DocumentContent properties")?)?;
+            }
+            let d: DocumentRecord = row
+                .to::<DocRow>()
+                .context("unexpected Document properties")?
+                .into();
+            docs.entry(d.entity_id.clone()).or_insert(d);
+        }
+        Ok(wanted
+            .into_iter()
+            .map(|(id, hash)| {
+                let document = docs.get(&id).cloned();
+                let content = match &document {
+                    Some(d) if d.content_hash == hash && !d.is_enriched_for(&hash) => {
+                        bodies.get(&hash).map(<[u8]>::to_vec)
+                    }
+                    _ => None,
+                };
+                ReadForEnrichment { document, content }
+            })
+            .collect())
+    }
+
     async fn contents(&self, hashes: &[&str]) -> Result<BTreeMap<String, Option<Vec<u8>>>> {
         if hashes.is_empty() {
             return Ok(BTreeMap::new());
@@ -585,54 +649,14 @@ impl GraphStore for BoltGraph {
         &self,
         wanted: Vec<(String, String)>,
     ) -> Result<Option<Vec<ReadForEnrichment>>> {
-        // One statement for a fetched batch instead of two per document:
-        // each document, and the chunks of its body when it is still to
-        // enrich (a row per chunk; a row with no chunk otherwise).
-        let rows: Vec<Value> = wanted
-            .iter()
-            .map(|(id, hash)| json!({"id": id, "hash": hash}))
-            .collect();
-        let rows = self
-            .unwind(
-                &format!(
-                    "UNWIND $rows AS r MATCH (d:Document {{entity_id: r.id}})
-                     OPTIONAL MATCH (x:DocumentContent {{content_hash: r.hash}})
-                       WHERE d.content_hash = r.hash AND NOT (d.enrichment_status = 'completed'
-                         AND d.enrichment_content_hash = r.hash)
-                     RETURN {DOC_RETURN}, x IS NOT NULL AS chunk, r.hash AS hash,
-                       x.seq AS seq, x.chunks AS chunks, x.body AS body, x.body_b64 AS b64
-                     ORDER BY hash, seq"
-                ),
-                Value::Array(rows),
-            )
-            .await?;
-        let mut docs: BTreeMap<String, DocumentRecord> = BTreeMap::new();
-        let mut bodies = Bodies::default();
-        for row in rows {
-            if row.get::<bool>("chunk").unwrap_or(false) {
-                bodies.add(row.to().context("unexpected DocumentContent properties")?)?;
-            }
-            let d: DocumentRecord = row
-                .to::<DocRow>()
-                .context("unexpected Document properties")?
-                .into();
-            docs.entry(d.entity_id.clone()).or_insert(d);
-        }
-        Ok(Some(
-            wanted
-                .into_iter()
-                .map(|(id, hash)| {
-                    let document = docs.get(&id).cloned();
-                    let content = match &document {
-                        Some(d) if d.content_hash == hash && !d.is_enriched_for(&hash) => {
-                            bodies.get(&hash).map(<[u8]>::to_vec)
-                        }
-                        _ => None,
-                    };
-                    ReadForEnrichment { document, content }
-                })
-                .collect(),
-        ))
+        self.first_reads(wanted, false).await.map(Some)
+    }
+
+    async fn pick_and_read(
+        &self,
+        wanted: Vec<(String, String)>,
+    ) -> Result<Option<Vec<ReadForEnrichment>>> {
+        self.first_reads(wanted, true).await.map(Some)
     }
 
     async fn transition(&self, ids: Vec<String>, t: Transition) -> Result<Vec<String>> {
