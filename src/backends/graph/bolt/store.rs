@@ -320,6 +320,16 @@ impl BoltGraph {
 
     /// Runs `cypher` (which reads `$rows`) over `rows` in batches that keep
     /// each message under the size limit; the results in order.
+    /// A statement that returns one `count(…) AS n` row, as a count.
+    async fn count(&self, q: Query) -> Result<u64> {
+        let rows = self.rows(q).await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get::<i64>("n").ok())
+            .unwrap_or(0)
+            .max(0) as u64)
+    }
+
     async fn unwind(&self, cypher: &str, rows: Value) -> Result<Vec<Row>> {
         let Value::Array(rows) = rows else {
             return self.rows(query(cypher).param("rows", param(rows)?)).await;
@@ -842,18 +852,12 @@ impl GraphStore for BoltGraph {
     }
 
     async fn reset_processing(&self) -> Result<u64> {
-        let rows = self
-            .rows(query(&format!(
-                "MATCH (d:Document) WHERE d.enrichment_status = 'processing' {LOCK}
-                 WITH d WHERE d.enrichment_status = 'processing'
-                 SET d.enrichment_status = 'pending' RETURN count(d) AS n"
-            )))
-            .await?;
-        Ok(rows
-            .first()
-            .and_then(|r| r.get::<i64>("n").ok())
-            .unwrap_or(0)
-            .max(0) as u64)
+        self.count(query(&format!(
+            "MATCH (d:Document) WHERE d.enrichment_status = 'processing' {LOCK}
+             WITH d WHERE d.enrichment_status = 'processing'
+             SET d.enrichment_status = 'pending' RETURN count(d) AS n"
+        )))
+        .await
     }
 
     async fn counts(&self) -> Result<ProjectCounts> {
@@ -884,29 +888,23 @@ impl GraphStore for BoltGraph {
     async fn unfinished_count(&self, project: Option<String>) -> Result<u64> {
         // On the status index: the unfinished documents only, not a scan of
         // every document as `counts` is (~0.4 s at 500,000 documents).
-        let rows = self
-            .rows(
-                query(
-                    "MATCH (d:Document)
-                     WHERE d.enrichment_status IN ['pending', 'processing']
-                       AND ($project IS NULL OR d.project_name = $project)
-                     RETURN count(d) AS n",
-                )
-                .param("project", param(json!(project))?),
+        self.count(
+            query(
+                "MATCH (d:Document)
+                 WHERE d.enrichment_status IN ['pending', 'processing']
+                   AND ($project IS NULL OR d.project_name = $project)
+                 RETURN count(d) AS n",
             )
-            .await?;
-        let n = rows
-            .first()
-            .and_then(|r| r.get::<i64>("n").ok())
-            .unwrap_or(0);
-        Ok(n.max(0) as u64)
+            .param("project", param(json!(project))?),
+        )
+        .await
     }
 
     async fn unfinished_indexed_before(&self, cutoffs: Vec<String>) -> Result<Vec<u64>> {
         let mut out = Vec::with_capacity(cutoffs.len());
         for c in cutoffs {
-            let rows = self
-                .rows(
+            out.push(
+                self.count(
                     query(
                         "MATCH (d:Document)
                          WHERE d.enrichment_status IN ['pending', 'processing']
@@ -915,12 +913,8 @@ impl GraphStore for BoltGraph {
                     )
                     .param("cutoff", c),
                 )
-                .await?;
-            let n = rows
-                .first()
-                .and_then(|r| r.get::<i64>("n").ok())
-                .unwrap_or(0);
-            out.push(n.max(0) as u64);
+                .await?,
+            );
         }
         Ok(out)
     }
